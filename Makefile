@@ -1,0 +1,36 @@
+# Latch developer entry points. `make test` is what CI runs (via .ci/run).
+GO ?= go
+PKGS := ./...
+
+.PHONY: run test vet bench proto fuzz build
+
+build:
+	$(GO) build -o bin/latch ./cmd/latch
+
+# Run one node with embedded defaults: data in ./data, HTTP on 127.0.0.1:3001.
+run:
+	$(GO) run ./cmd/latch serve
+
+# go vet, then every test with the race detector (actors, cluster and persistence are
+# concurrent code; the race detector is the cheapest reviewer we have).
+test: vet
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Go benchmarks of the hot paths (token endpoint, signing, store writes).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./oidcflow/ ./http/ ./persistence/
+
+# Short runs of every fuzz target (longer: FUZZTIME=5m make fuzz).
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test ./oidcflow/ -run '^$$' -fuzz FuzzParseForm -fuzztime $(FUZZTIME)
+	$(GO) test ./oidcflow/ -run '^$$' -fuzz FuzzParseScope -fuzztime $(FUZZTIME)
+
+# Regenerate the protobuf messages (output committed, so `go build` needs no protoc).
+# Needs protoc (apt-get install protobuf-compiler) and
+# go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+proto:
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" $(GO) generate ./actors/msg ./cluster/clusterpb

@@ -1,0 +1,88 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/persistence"
+)
+
+// HealthKindName is the grain kind of Health.
+const HealthKindName = "health"
+
+// storeTimeout bounds one store call made by a grain. Grain messages carry no context,
+// and a grain that waits forever on its store blocks its whole mailbox.
+const storeTimeout = 5 * time.Second
+
+// Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
+// members host all kinds (placement spreads keys over every live member); grains keep
+// their state in store.
+func Kinds(store persistence.Store, logger *slog.Logger) []*protocluster.Kind {
+	return []*protocluster.Kind{HealthKind(store, logger)}
+}
+
+// HealthKind returns the Health grain kind: one grain per key that records pings in its
+// state, so a Ping exercises placement, a grain call across members and the whole grain
+// contract (load, conditional write, reply after the write). It backs GET /api/status.
+func HealthKind(store persistence.Store, logger *slog.Logger) *protocluster.Kind {
+	return protocluster.NewKind(HealthKindName, actor.PropsFromProducer(func() actor.Actor {
+		return &healthGrain{store: store, logger: logger}
+	}))
+}
+
+// Ping asks the Health grain keyed by key to record a ping and reports which member
+// served it and the store round trip. The deadline comes from ctx.
+func Ping(ctx context.Context, n *cluster.Node, key string) (*msg.Pong, error) {
+	return Call[*msg.Pong](ctx, n, HealthKindName, key, &msg.Ping{From: n.Address()})
+}
+
+// healthGrain is one Health activation. Like every grain it runs on its own goroutine,
+// one message at a time.
+type healthGrain struct {
+	store  persistence.Store
+	logger *slog.Logger
+	state  *State[*msg.HealthRecord]
+}
+
+func (g *healthGrain) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *protocluster.ClusterInit:
+		g.logger = g.logger.With("grain", HealthKindName, "key", m.Identity.Identity)
+		g.state = NewState[*msg.HealthRecord](g.store, HealthKindName, m.Identity.Identity)
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		if err := g.state.Load(ctx); err != nil {
+			// Update loads again before its first write.
+			g.logger.Warn("loading state failed", "error", err)
+		}
+	case *msg.Ping:
+		c.Respond(g.ping(c.ActorSystem().Address()))
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		cluster.Unhandled(c)
+	}
+}
+
+func (g *healthGrain) ping(self string) any {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	began := time.Now()
+	pong, err := Update(ctx, g.state, func(cur *msg.HealthRecord) (*msg.HealthRecord, *msg.Pong, error) {
+		cur.Pings++
+		cur.LastServedBy = self
+		cur.UpdatedUnixMs = time.Now().UnixMilli()
+		return cur, &msg.Pong{ServedBy: self, Pings: cur.Pings}, nil
+	})
+	if err != nil {
+		return FailureOf(g.logger, err)
+	}
+	pong.Version = g.state.Version()
+	pong.StoreMicros = time.Since(began).Microseconds()
+	return pong
+}

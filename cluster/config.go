@@ -1,0 +1,238 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/hashicorp/memberlist"
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultName           = "latch"
+	DefaultBindHost       = "127.0.0.1"
+	DefaultGossipAddr     = "127.0.0.1:7946"
+	DefaultRequestTimeout = 5 * time.Second
+)
+
+// Config is the configuration of one cluster member. The zero value is valid: a single
+// member named "latch" on loopback, gossip on 127.0.0.1:7946, a free remoting port.
+type Config struct {
+	// Name is the cluster name. Members of different clusters never join each other
+	// (it is the memberlist label). Default "latch".
+	Name string
+	// BindHost is the host the actor-remoting server listens on and advertises to the
+	// other members, so it must be an address they can reach (not 0.0.0.0).
+	// Default 127.0.0.1.
+	BindHost string
+	// RemotePort is the actor-remoting (gRPC) port; 0 picks a free port.
+	RemotePort int
+	// GossipAddr is the memberlist bind address "host:port"; port 0 picks a free port.
+	// Default 127.0.0.1:7946.
+	GossipAddr string
+	// Join lists gossip addresses ("host:port") of members to join. Joining is retried
+	// in the background with backoff until one answers, so seeds may start later.
+	Join []string
+	// Kinds are the grain kinds this member hosts, built with protoactor's
+	// cluster.NewKind (its middleware delivers cluster.ClusterInit and reports stopped
+	// activations).
+	Kinds []*cluster.Kind
+	// Logger receives Latch's cluster logs and, filtered by LibraryLogLevel, the logs of
+	// protoactor-go and memberlist. Nil discards them.
+	Logger *slog.Logger
+	// LibraryLogLevel is the minimum level of protoactor-go and memberlist logs that
+	// reach Logger. Nil means slog.LevelWarn: both libraries log routine events
+	// (topology updates, gossip state, connections) at Info, and protoactor logs an
+	// expected dead peer at Error.
+	LibraryLogLevel slog.Leveler
+	// RequestTimeout bounds a grain request whose context has no deadline.
+	// Default 5 s.
+	RequestTimeout time.Duration
+	// Gossip tunes memberlist's failure detector; zero fields keep
+	// memberlist.DefaultLocalConfig values.
+	Gossip GossipTiming
+}
+
+// GossipTiming tunes memberlist. A crashed member leaves placement after about
+// ProbeInterval + ProbeTimeout + SuspicionMult * ProbeInterval * max(1, log10(n)).
+type GossipTiming struct {
+	ProbeInterval       time.Duration
+	ProbeTimeout        time.Duration
+	GossipInterval      time.Duration
+	PushPullInterval    time.Duration
+	TCPTimeout          time.Duration
+	GossipToTheDeadTime time.Duration
+	SuspicionMult       int
+	// LeaveTimeout bounds how long a graceful Stop waits for its leave to be gossiped.
+	// Default 1 s.
+	LeaveTimeout time.Duration
+	// JoinRetryMax caps the backoff between join attempts. Default 5 s.
+	JoinRetryMax time.Duration
+}
+
+// FastGossip returns millisecond timings for tests and single-host demos: members notice
+// a crash within about 100 ms on loopback. Not for real networks.
+func FastGossip() GossipTiming {
+	return GossipTiming{
+		ProbeInterval:       20 * time.Millisecond,
+		ProbeTimeout:        10 * time.Millisecond,
+		GossipInterval:      5 * time.Millisecond,
+		PushPullInterval:    200 * time.Millisecond,
+		TCPTimeout:          200 * time.Millisecond,
+		GossipToTheDeadTime: 200 * time.Millisecond,
+		SuspicionMult:       2,
+		LeaveTimeout:        200 * time.Millisecond,
+		JoinRetryMax:        200 * time.Millisecond,
+	}
+}
+
+// Validate reports every problem of c at once (errors.Join). Zero values are valid and
+// mean "default".
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("cluster config: "+format, args...))
+	}
+	if len(c.Name) > 64 || strings.ContainsFunc(c.Name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		bad("name %q: want at most 64 printable ASCII characters without spaces", c.Name)
+	}
+	if c.BindHost != "" {
+		if ip := net.ParseIP(c.BindHost); ip != nil && ip.IsUnspecified() {
+			bad("bind host %q: it is advertised to other members, use a reachable address", c.BindHost)
+		} else if ip == nil && strings.ContainsAny(c.BindHost, ":/ ") {
+			bad("bind host %q: want an IP address or host name", c.BindHost)
+		}
+	}
+	if c.RemotePort < 0 || c.RemotePort > 65535 {
+		bad("remote port %d: want 0..65535", c.RemotePort)
+	}
+	if c.GossipAddr != "" {
+		if _, _, err := splitGossipAddr(c.GossipAddr); err != nil {
+			bad("gossip address %q: %v", c.GossipAddr, err)
+		}
+	}
+	for _, j := range c.Join {
+		host, port, err := net.SplitHostPort(j)
+		if err != nil || host == "" || port == "" {
+			bad("join address %q: want host:port", j)
+		}
+	}
+	seen := map[string]bool{}
+	host := c.BindHost
+	if host == "" {
+		host = DefaultBindHost
+	}
+	metaSize := 2 + len(host) + len(":65535") // NodeMeta.address with its tag and length
+	for i, k := range c.Kinds {
+		switch {
+		case k == nil:
+			bad("kind #%d is nil", i)
+			continue
+		case k.Kind == "":
+			bad("kind #%d has no name", i)
+		case seen[k.Kind]:
+			bad("kind %q is listed twice", k.Kind)
+		}
+		if k.Props == nil {
+			bad("kind %q has no props", k.Kind)
+		}
+		seen[k.Kind] = true
+		metaSize += len(k.Kind) + 2
+	}
+	if metaSize+len(cluster.TopicActorKind)+2 > memberlist.MetaMaxSize {
+		bad("kinds: their names exceed the %d-byte gossip metadata limit", memberlist.MetaMaxSize)
+	}
+	if c.RequestTimeout < 0 {
+		bad("request timeout %v is negative", c.RequestTimeout)
+	}
+	g := c.Gossip
+	for name, d := range map[string]time.Duration{
+		"probe interval": g.ProbeInterval, "probe timeout": g.ProbeTimeout,
+		"gossip interval": g.GossipInterval, "push/pull interval": g.PushPullInterval,
+		"TCP timeout": g.TCPTimeout, "gossip-to-the-dead time": g.GossipToTheDeadTime,
+		"leave timeout": g.LeaveTimeout, "join retry max": g.JoinRetryMax,
+	} {
+		if d < 0 {
+			bad("gossip %s %v is negative", name, d)
+		}
+	}
+	if g.SuspicionMult < 0 {
+		bad("gossip suspicion multiplier %d is negative", g.SuspicionMult)
+	}
+	if g.ProbeInterval > 0 && g.ProbeTimeout >= g.ProbeInterval {
+		bad("gossip probe timeout %v must be shorter than the probe interval %v", g.ProbeTimeout, g.ProbeInterval)
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.BindHost == "" {
+		c.BindHost = DefaultBindHost
+	}
+	if c.GossipAddr == "" {
+		c.GossipAddr = DefaultGossipAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LibraryLogLevel == nil {
+		c.LibraryLogLevel = slog.LevelWarn
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.Gossip.LeaveTimeout == 0 {
+		c.Gossip.LeaveTimeout = time.Second
+	}
+	if c.Gossip.JoinRetryMax == 0 {
+		c.Gossip.JoinRetryMax = 5 * time.Second
+	}
+	return c
+}
+
+// memberlistConfig returns memberlist.DefaultLocalConfig with c's non-zero timings.
+func (g GossipTiming) memberlistConfig() *memberlist.Config {
+	mc := memberlist.DefaultLocalConfig()
+	set := func(dst *time.Duration, v time.Duration) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	set(&mc.ProbeInterval, g.ProbeInterval)
+	set(&mc.ProbeTimeout, g.ProbeTimeout)
+	set(&mc.GossipInterval, g.GossipInterval)
+	set(&mc.PushPullInterval, g.PushPullInterval)
+	set(&mc.TCPTimeout, g.TCPTimeout)
+	set(&mc.GossipToTheDeadTime, g.GossipToTheDeadTime)
+	if g.SuspicionMult > 0 {
+		mc.SuspicionMult = g.SuspicionMult
+	}
+	return mc
+}
+
+// splitGossipAddr parses a memberlist bind address: an IP (memberlist binds IPs only)
+// and a port in 0..65535.
+func splitGossipAddr(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if net.ParseIP(host) == nil {
+		return "", 0, fmt.Errorf("host %q is not an IP address", host)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q: want 0..65535", portStr)
+	}
+	return host, port, nil
+}

@@ -1,0 +1,274 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/hashicorp/memberlist"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/latchid/latch/cluster/clusterpb"
+)
+
+// gossipProvider is the protoactor ClusterProvider backed by hashicorp/memberlist.
+//
+// memberlist calls the delegate methods below with its node lock held, from its own
+// goroutines, so they must not block: each copies what it needs into nodes and signals
+// the one-slot changed channel. One goroutine (rebuild) turns nodes into
+// []*cluster.Member and hands them to the topology sink (the identity lookup).
+//
+// The members are deliberately not fed to protoactor's MemberList
+// (UpdateClusterTopology): for every member that leaves, it writes protoactor's
+// remote.BlockList, whose readers (the gossip loop, the endpoint reader) take no lock,
+// a data race the race detector reports in every test where a member leaves. Nothing
+// Latch uses needs the MemberList, and Start stops protoactor's own gossip.
+//
+// Which members count: memberlist reports a join, a metadata update, and a death or
+// leave; it has no event for "suspect", and Memberlist.Members() returns pointers into
+// its state that it mutates under a private lock, so reading Node.State from them is a
+// data race. A member therefore counts from its join until memberlist declares it dead
+// or left; the suspicion window is tuned with GossipTiming (see FastGossip).
+type gossipProvider struct {
+	cfg      Config
+	logger   *slog.Logger // Latch's own membership logs
+	mlLogger *slog.Logger // memberlist's logs, level-filtered
+
+	meta []byte // this member's NodeMeta, set before memberlist.Create
+
+	mu    sync.Mutex
+	nodes map[string]gossipNode // memberlist node name (= member id) -> last known
+
+	changed chan struct{} // one slot: "nodes changed, rebuild"
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	ml       *memberlist.Memberlist
+	stopOnce sync.Once
+
+	// topology receives every new member set, from the rebuild goroutine only.
+	topology func(cluster.Members)
+}
+
+type gossipNode struct {
+	meta []byte
+}
+
+var (
+	_ cluster.ClusterProvider  = (*gossipProvider)(nil)
+	_ memberlist.Delegate      = (*gossipProvider)(nil)
+	_ memberlist.EventDelegate = (*gossipProvider)(nil)
+)
+
+func newGossipProvider(cfg Config, logger, mlLogger *slog.Logger, topology func(cluster.Members)) *gossipProvider {
+	return &gossipProvider{
+		cfg:      cfg,
+		logger:   logger,
+		mlLogger: mlLogger,
+		topology: topology,
+		nodes:    map[string]gossipNode{},
+		changed:  make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+}
+
+// StartMember creates the memberlist (which reports this member to itself), starts the
+// rebuild loop and the background join. Called by protoactor's Cluster.StartMember
+// after remoting started, so the actor-system address is known.
+func (p *gossipProvider) StartMember(c *cluster.Cluster) error {
+	meta, err := proto.Marshal(&clusterpb.NodeMeta{
+		Address: c.ActorSystem.Address(),
+		Kinds:   c.GetClusterKinds(),
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: encode node metadata: %w", err)
+	}
+	if len(meta) > memberlist.MetaMaxSize {
+		return fmt.Errorf("cluster: node metadata is %d bytes, memberlist allows %d: fewer or shorter kind names",
+			len(meta), memberlist.MetaMaxSize)
+	}
+	p.meta = meta
+
+	host, port, err := splitGossipAddr(p.cfg.GossipAddr)
+	if err != nil {
+		return fmt.Errorf("cluster: gossip address: %w", err)
+	}
+	mc := p.cfg.Gossip.memberlistConfig()
+	// The actor-system id is fresh per Start: a restarted process is a new member and
+	// never inherits the dead or left state of its previous incarnation.
+	mc.Name = c.ActorSystem.ID
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	mc.Label = p.cfg.Name
+	mc.Delegate = p
+	mc.Events = p
+	mc.Logger = newMemberlistLogger(p.mlLogger)
+
+	p.wg.Add(1)
+	go p.rebuild()
+
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		_ = p.Shutdown(false)
+		return fmt.Errorf("cluster: start gossip on %s: %w", p.cfg.GossipAddr, err)
+	}
+	p.ml = ml
+	if len(p.cfg.Join) > 0 {
+		p.wg.Add(1)
+		go p.join()
+	}
+	return nil
+}
+
+// StartClient is not supported: every Latch process is a full member.
+func (p *gossipProvider) StartClient(*cluster.Cluster) error {
+	return errors.New("cluster: client mode is not supported")
+}
+
+// Shutdown stops gossiping. When graceful, it first broadcasts a leave so peers drop
+// this member at once instead of waiting for the failure detector. Safe to call twice.
+func (p *gossipProvider) Shutdown(graceful bool) error {
+	var err error
+	p.stopOnce.Do(func() {
+		close(p.stop)
+		p.wg.Wait()
+		if p.ml == nil {
+			return
+		}
+		if graceful {
+			if lerr := p.ml.Leave(p.cfg.Gossip.LeaveTimeout); lerr != nil {
+				err = fmt.Errorf("cluster: leave: %w", lerr)
+			}
+		}
+		err = errors.Join(err, p.ml.Shutdown())
+	})
+	return err
+}
+
+// address returns the gossip address this member advertises.
+func (p *gossipProvider) address() string {
+	if p.ml == nil {
+		return ""
+	}
+	return p.ml.LocalNode().Address()
+}
+
+// join joins the seeds, retrying with exponential backoff (capped at JoinRetryMax) until
+// one answers or the provider stops.
+func (p *gossipProvider) join() {
+	defer p.wg.Done()
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		n, err := p.ml.Join(p.cfg.Join)
+		if err == nil && n > 0 {
+			p.logger.Info("joined cluster", "seeds", p.cfg.Join, "contacted", n)
+			return
+		}
+		p.logger.Warn("join failed, retrying", "seeds", p.cfg.Join, "attempt", attempt, "retry_in", backoff, "error", err)
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, p.cfg.Gossip.JoinRetryMax)
+	}
+}
+
+// rebuild turns the known nodes into members each time they change and hands them to
+// the topology sink; it is the sink's only caller.
+func (p *gossipProvider) rebuild() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.changed:
+		}
+		p.topology(p.members())
+	}
+}
+
+// members decodes the metadata of every live node.
+func (p *gossipProvider) members() cluster.Members {
+	p.mu.Lock()
+	snapshot := make(map[string][]byte, len(p.nodes))
+	for name, n := range p.nodes {
+		snapshot[name] = n.meta
+	}
+	p.mu.Unlock()
+
+	out := make(cluster.Members, 0, len(snapshot))
+	for name, raw := range snapshot {
+		var meta clusterpb.NodeMeta
+		if err := proto.Unmarshal(raw, &meta); err != nil || meta.Address == "" {
+			p.logger.Warn("ignoring member with unreadable metadata", "member", name, "error", err)
+			continue
+		}
+		host, portStr, err := net.SplitHostPort(meta.Address)
+		port, perr := strconv.Atoi(portStr)
+		if err != nil || perr != nil {
+			p.logger.Warn("ignoring member with bad address", "member", name, "address", meta.Address)
+			continue
+		}
+		out = append(out, &cluster.Member{
+			Id:    name,
+			Host:  host,
+			Port:  int32(port),
+			Kinds: slices.Clone(meta.Kinds),
+		})
+	}
+	return out
+}
+
+// signal asks the rebuild loop to run; it never blocks.
+func (p *gossipProvider) signal() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// NotifyJoin is called by memberlist (node lock held, must not block) when a node
+// becomes alive, including this member inside memberlist.Create.
+func (p *gossipProvider) NotifyJoin(n *memberlist.Node) { p.put(n) }
+
+// NotifyUpdate is called by memberlist (must not block) when a node's metadata changes.
+func (p *gossipProvider) NotifyUpdate(n *memberlist.Node) { p.put(n) }
+
+// NotifyLeave is called by memberlist (must not block) when a node is declared dead or
+// has left.
+func (p *gossipProvider) NotifyLeave(n *memberlist.Node) {
+	p.mu.Lock()
+	delete(p.nodes, n.Name)
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *gossipProvider) put(n *memberlist.Node) {
+	meta := slices.Clone(n.Meta) // memberlist owns n; copy while its lock is held
+	p.mu.Lock()
+	p.nodes[n.Name] = gossipNode{meta: meta}
+	p.mu.Unlock()
+	p.signal()
+}
+
+// NodeMeta returns this member's metadata: its actor-system address and kinds.
+func (p *gossipProvider) NodeMeta(limit int) []byte { return p.meta }
+
+// NotifyMsg ignores user messages: Latch gossips nothing but membership.
+func (p *gossipProvider) NotifyMsg([]byte) {}
+
+// GetBroadcasts has nothing to broadcast.
+func (p *gossipProvider) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+
+// LocalState has no push/pull state.
+func (p *gossipProvider) LocalState(join bool) []byte { return nil }
+
+// MergeRemoteState ignores push/pull state.
+func (p *gossipProvider) MergeRemoteState(buf []byte, join bool) {}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/latchid/latch/oidcflow"
+)
+
+// serveConfig is everything `latch serve` takes. Defaults make `latch serve` work with
+// no flags: data in ./data, HTTP on 127.0.0.1:3001, one cluster member.
+type serveConfig struct {
+	Data              string
+	HTTP              string
+	Endpoint          string
+	Gossip            string
+	Join              string
+	SigningAlg        string
+	AdminClientID     string
+	AdminClientSecret string
+	Durability        string
+	LogLevel          string
+	// Argon2 memory in KiB; 0 = the directory's default (OWASP: 19 MiB, t=2, p=1).
+	Argon2MemoryKiB uint
+}
+
+// bindFlags registers every field on fs; each is also settable as LATCH_<FLAG> (dashes
+// become underscores), with the flag winning over the environment.
+func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Data, "data", "./data", "data directory (Pebble store, admin credentials)")
+	fs.StringVar(&c.HTTP, "http", "127.0.0.1:3001", "HTTP listen address")
+	fs.StringVar(&c.Endpoint, "endpoint", "http://localhost:3001", "public base URL; the issuer is <endpoint>/oidc")
+	fs.StringVar(&c.Gossip, "gossip", "127.0.0.1:7946", "memberlist gossip bind address (host:port)")
+	fs.StringVar(&c.Join, "join", "", "comma-separated gossip addresses of members to join")
+	fs.StringVar(&c.SigningAlg, "signing-alg", oidcflow.AlgES256, "JWT signing algorithm: ES256, ES384 or RS256")
+	fs.StringVar(&c.AdminClientID, "admin-client-id", "", "client id of the bootstrap admin M2M app (generated when empty)")
+	fs.StringVar(&c.AdminClientSecret, "admin-client-secret", "", "client secret of the bootstrap admin M2M app (generated when empty)")
+	fs.StringVar(&c.Durability, "durability", "sync", "hot-state write durability: sync (fsync before acknowledging) or nosync")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
+}
+
+// applyEnv sets every flag not given on the command line from LATCH_<FLAG>.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		env := "LATCH_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem at once.
+func (c serveConfig) Validate() error {
+	var errs []error
+	if c.Data == "" {
+		errs = append(errs, errors.New("--data must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTP, err))
+	}
+	if _, _, err := net.SplitHostPort(c.Gossip); err != nil {
+		errs = append(errs, fmt.Errorf("--gossip %q: %w", c.Gossip, err))
+	}
+	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.TrimSuffix(u.Path, "/") != u.Path {
+		errs = append(errs, fmt.Errorf("--endpoint %q must be an http(s) URL without query, fragment or trailing slash", c.Endpoint))
+	}
+	switch c.SigningAlg {
+	case oidcflow.AlgES256, oidcflow.AlgES384, oidcflow.AlgRS256:
+	default:
+		errs = append(errs, fmt.Errorf("--signing-alg %q: want ES256, ES384 or RS256", c.SigningAlg))
+	}
+	switch c.Durability {
+	case "sync", "nosync":
+	default:
+		errs = append(errs, fmt.Errorf("--durability %q: want sync or nosync", c.Durability))
+	}
+	if (c.AdminClientID == "") != (c.AdminClientSecret == "") {
+		errs = append(errs, errors.New("--admin-client-id and --admin-client-secret must be set together"))
+	}
+	if c.AdminClientSecret != "" && len(c.AdminClientSecret) < 16 {
+		errs = append(errs, errors.New("--admin-client-secret must be at least 16 characters"))
+	}
+	for _, j := range c.joinList() {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			errs = append(errs, fmt.Errorf("--join %q: %w", j, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c serveConfig) joinList() []string {
+	var out []string
+	for _, j := range strings.Split(c.Join, ",") {
+		if j = strings.TrimSpace(j); j != "" {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func parseServeConfig(args []string, getenv func(string) string) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("latch serve", flag.ContinueOnError)
+	c.bindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}

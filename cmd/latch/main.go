@@ -1,0 +1,62 @@
+// Command latch is the Latch OpenID Provider: `latch serve` runs a node.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `latch: an OpenID Provider and identity core, wire-compatible with Logto.
+
+Usage:
+  latch serve [flags]   run a node (latch serve -h lists flags; every flag is also LATCH_<FLAG>)
+  latch verify TOKEN    verify a JWT against an issuer's JWKS (--issuer, default http://localhost:3001/oidc)
+  latch version         print the version
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServeConfig(args[1:], os.Getenv)
+		if err != nil {
+			fmt.Fprintf(stderr, "latch serve: %v\n", err)
+			return 2
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		if err := serve(ctx, cfg, stdout, stderr, nil); err != nil {
+			fmt.Fprintf(stderr, "latch serve: %v\n", err)
+			return 1
+		}
+		return 0
+	case "verify":
+		if err := verifyToken(context.Background(), args[1:], stdout); err != nil {
+			fmt.Fprintf(stderr, "latch verify: %v\n", err)
+			return 1
+		}
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "latch", version)
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "latch: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

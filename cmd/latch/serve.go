@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/latchid/latch/actors"
+	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/directory"
+	httpapi "github.com/latchid/latch/http"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/persistence"
+)
+
+// serve runs one node until ctx is done. When ln is nil it listens on cfg.HTTP.
+func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln net.Listener) (err error) {
+	log := newLogger(stderr, cfg.LogLevel)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	store, err := persistence.OpenPebble(persistence.PebbleConfig{
+		Dir:    filepath.Join(cfg.Data, "pebble"),
+		NoSync: cfg.Durability == "nosync",
+		Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+
+	dir, err := directory.Open(ctx, directory.Config{
+		Store:  store,
+		Now:    time.Now,
+		Rand:   rand.Reader,
+		Logger: log,
+		Argon2: directory.Argon2Params{Memory: uint32(cfg.Argon2MemoryKiB)},
+	})
+	if err != nil {
+		return fmt.Errorf("open directory: %w", err)
+	}
+	if err := bootstrapAdmin(ctx, dir, cfg, stdout); err != nil {
+		return err
+	}
+	keys, err := loadKeyRing(ctx, dir, cfg.SigningAlg, log)
+	if err != nil {
+		return err
+	}
+
+	node, err := cluster.Start(ctx, cluster.Config{
+		GossipAddr: cfg.Gossip,
+		Join:       cfg.joinList(),
+		Kinds:      actors.Kinds(store, log),
+		Logger:     log,
+	})
+	if err != nil {
+		return fmt.Errorf("start cluster member: %w", err)
+	}
+	defer func() { _ = node.Stop(true) }()
+
+	srv, err := httpapi.New(httpapi.Config{
+		Endpoint:  cfg.Endpoint,
+		Directory: dir,
+		Keys:      keys,
+		Status: func(r *http.Request) (any, error) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			return actors.Ping(ctx, node, "status")
+		},
+		Logger: log,
+		Now:    time.Now,
+		Rand:   rand.Reader,
+	})
+	if err != nil {
+		return err
+	}
+
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go sweepExpired(ctx, store, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("latch serving", "http", ln.Addr().String(), "issuer", srv.Issuer(), "data", cfg.Data, "signing_alg", keys.Alg())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server", "err", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// adminCredentials is <data>/admin-credentials.json, written once (mode 0600) when the
+// bootstrap admin app's credentials were generated.
+type adminCredentials struct {
+	ClientID      string `json:"clientId"`
+	ClientSecret  string `json:"clientSecret"`
+	TokenEndpoint string `json:"tokenEndpoint"`
+	Resource      string `json:"resource"`
+	Scope         string `json:"scope"`
+}
+
+func bootstrapAdmin(ctx context.Context, dir *directory.Directory, cfg serveConfig, stdout io.Writer) error {
+	res, err := dir.Bootstrap(ctx, cfg.AdminClientID, cfg.AdminClientSecret)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if !res.Created || cfg.AdminClientSecret != "" {
+		return nil
+	}
+	creds := adminCredentials{
+		ClientID:      res.ClientID,
+		ClientSecret:  res.ClientSecret,
+		TokenEndpoint: cfg.Endpoint + "/oidc/token",
+		Resource:      directory.ManagementAPIIndicator,
+		Scope:         directory.ManagementAPIScopeAll,
+	}
+	b, _ := json.MarshalIndent(creds, "", "  ")
+	path := filepath.Join(cfg.Data, "admin-credentials.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(stdout, "Created the admin application (shown once; also saved to %s, mode 0600):\n  client id:     %s\n  client secret: %s\n",
+		path, res.ClientID, res.ClientSecret)
+	return nil
+}
+
+// loadKeyRing loads the signing keys, generating a Current key for alg on first start or
+// when alg changed (the old Current key becomes Previous and stays published).
+func loadKeyRing(ctx context.Context, dir *directory.Directory, alg string, log *slog.Logger) (*oidcflow.KeyRing, error) {
+	var current *jose.JSONWebKey
+	var others []jose.JSONWebKey
+	stored := dir.SigningKeys()
+	for _, sk := range stored {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(sk.JWK); err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
+		}
+		if sk.Status == "Current" && sk.Alg == alg && current == nil {
+			current = &k
+			continue
+		}
+		others = append(others, k)
+	}
+	if current == nil {
+		k, err := oidcflow.GenerateSigningKey(alg, rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		// Demote the old Current key to Previous so tokens it signed still verify.
+		for _, sk := range stored {
+			if sk.Status == "Current" {
+				demoted := *sk
+				demoted.Status = "Previous"
+				if err := dir.PutSigningKey(ctx, &demoted); err != nil {
+					return nil, err
+				}
+			}
+		}
+		jwk, err := k.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		if err := dir.PutSigningKey(ctx, &directory.SigningKey{
+			ID: k.KeyID, Alg: alg, JWK: jwk, Status: "Current", CreatedAt: time.Now().UnixMilli(),
+		}); err != nil {
+			return nil, err
+		}
+		log.Info("generated signing key", "kid", k.KeyID, "alg", alg)
+		current = &k
+	}
+	return oidcflow.NewKeyRing(*current, others...)
+}
+
+// sweepExpired deletes expired records once a minute so storage stays bounded.
+func sweepExpired(ctx context.Context, store persistence.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.SweepExpired(ctx); err != nil && !strings.Contains(err.Error(), "closed") {
+				log.Warn("sweep expired records", "err", err)
+			} else if n > 0 {
+				log.Debug("swept expired records", "count", n)
+			}
+		}
+	}
+}

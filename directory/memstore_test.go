@@ -1,0 +1,145 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchid/latch/persistence"
+)
+
+// memStore is an in-memory persistence.Store honouring versions: Put with a stale
+// expected version is ErrConflict, Delete likewise. No TTL clock (the directory never
+// sets one).
+type memStore struct {
+	mu     sync.Mutex
+	recs   map[string]map[string]persistence.Record
+	closed bool
+}
+
+var _ persistence.Store = (*memStore)(nil)
+
+func newMemStore() *memStore { return &memStore{recs: map[string]map[string]persistence.Record{}} }
+
+func (m *memStore) Get(_ context.Context, kind, key string) (persistence.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return persistence.Record{}, persistence.ErrClosed
+	}
+	r, ok := m.recs[kind][key]
+	if !ok {
+		return persistence.Record{}, persistence.ErrNotFound
+	}
+	r.Value = slices.Clone(r.Value)
+	return r, nil
+}
+
+func (m *memStore) Put(_ context.Context, kind, key string, expect uint64, value []byte, expiresAt time.Time) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, persistence.ErrClosed
+	}
+	cur := m.recs[kind][key].Version // 0 when absent
+	if cur != expect {
+		return 0, persistence.ErrConflict
+	}
+	if m.recs[kind] == nil {
+		m.recs[kind] = map[string]persistence.Record{}
+	}
+	m.recs[kind][key] = persistence.Record{Version: cur + 1, ExpiresAt: expiresAt, Value: slices.Clone(value)}
+	return cur + 1, nil
+}
+
+func (m *memStore) Delete(_ context.Context, kind, key string, expect uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return persistence.ErrClosed
+	}
+	r, ok := m.recs[kind][key]
+	if expect != 0 && (!ok || r.Version != expect) {
+		return persistence.ErrConflict
+	}
+	delete(m.recs[kind], key)
+	return nil
+}
+
+func (m *memStore) Scan(_ context.Context, kind string, fn func(string, persistence.Record) error) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return persistence.ErrClosed
+	}
+	keys := make([]string, 0, len(m.recs[kind]))
+	for k := range m.recs[kind] {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	recs := make([]persistence.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = m.recs[kind][k]
+		recs[i].Value = slices.Clone(recs[i].Value)
+	}
+	m.mu.Unlock()
+	for i, k := range keys {
+		if err := fn(k, recs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memStore) SweepExpired(context.Context) (int, error) { return 0, nil }
+
+func (m *memStore) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return nil
+}
+
+// count returns how many records of kind exist.
+func (m *memStore) count(kind string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.recs[kind])
+}
+
+// failingStore embeds a Store and fails every write while fail is set.
+type failingStore struct {
+	persistence.Store
+	mu   sync.Mutex
+	fail bool
+}
+
+var errInjected = errors.New("injected store failure")
+
+func (f *failingStore) setFail(v bool) {
+	f.mu.Lock()
+	f.fail = v
+	f.mu.Unlock()
+}
+
+func (f *failingStore) failing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fail
+}
+
+func (f *failingStore) Put(ctx context.Context, kind, key string, expect uint64, value []byte, exp time.Time) (uint64, error) {
+	if f.failing() {
+		return 0, errInjected
+	}
+	return f.Store.Put(ctx, kind, key, expect, value, exp)
+}
+
+func (f *failingStore) Delete(ctx context.Context, kind, key string, expect uint64) error {
+	if f.failing() {
+		return errInjected
+	}
+	return f.Store.Delete(ctx, kind, key, expect)
+}

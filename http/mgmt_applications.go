@@ -1,0 +1,363 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+)
+
+// applicationJSON is Logto's Application. The secret appears only in the creation
+// response; secret hashes never appear.
+type applicationJSON struct {
+	TenantID             string                         `json:"tenantId"`
+	ID                   string                         `json:"id"`
+	Name                 string                         `json:"name"`
+	Secret               *string                        `json:"secret,omitempty"`
+	Description          *string                        `json:"description"`
+	Type                 directory.AppType              `json:"type"`
+	OIDCClientMetadata   directory.OIDCClientMetadata   `json:"oidcClientMetadata"`
+	CustomClientMetadata directory.CustomClientMetadata `json:"customClientMetadata"`
+	ProtectedAppMetadata *struct{}                      `json:"protectedAppMetadata"`
+	CustomData           json.RawMessage                `json:"customData"`
+	IsThirdParty         bool                           `json:"isThirdParty"`
+	CreatedAt            int64                          `json:"createdAt"`
+}
+
+func applicationView(a *directory.Application) applicationJSON {
+	m := a.OIDCClientMetadata
+	if m.RedirectURIs == nil {
+		m.RedirectURIs = []string{}
+	}
+	if m.PostLogoutRedirectURIs == nil {
+		m.PostLogoutRedirectURIs = []string{}
+	}
+	var desc *string
+	if a.Description != "" {
+		desc = &a.Description
+	}
+	return applicationJSON{
+		TenantID:             tenantID,
+		ID:                   a.ID,
+		Name:                 a.Name,
+		Description:          desc,
+		Type:                 a.Type,
+		OIDCClientMetadata:   m,
+		CustomClientMetadata: a.CustomClientMetadata,
+		CustomData:           objectOrEmpty(a.CustomData),
+		IsThirdParty:         a.IsThirdParty,
+		CreatedAt:            a.CreatedAt,
+	}
+}
+
+// applicationSecretJSON is Logto's application secret. Logto returns the secret's
+// value in every listing; Latch keeps only a hash, so value (and secret, the same
+// thing under the name the console's create dialog reads) appear only on creation.
+type applicationSecretJSON struct {
+	TenantID      string  `json:"tenantId"`
+	ApplicationID string  `json:"applicationId"`
+	Name          string  `json:"name"`
+	Value         *string `json:"value,omitempty"`
+	Secret        *string `json:"secret,omitempty"`
+	CreatedAt     int64   `json:"createdAt"`
+	ExpiresAt     *int64  `json:"expiresAt"`
+}
+
+func secretView(appID string, s directory.AppSecret) applicationSecretJSON {
+	return applicationSecretJSON{TenantID: tenantID, ApplicationID: appID, Name: s.Name, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+}
+
+func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, any, error) {
+	q := r.URL.Query()
+	var types []directory.AppType
+	for _, v := range q["types"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				if !directory.AppType(t).Valid() {
+					return 0, nil, invalidInput("invalid `types`: " + t)
+				}
+				types = append(types, directory.AppType(t))
+			}
+		}
+	}
+	thirdParty := q.Get("isThirdParty")
+	if thirdParty != "" && thirdParty != "true" && thirdParty != "false" {
+		return 0, nil, invalidInput("invalid `isThirdParty`: expected true or false")
+	}
+	apps := slices.DeleteFunc(s.dir.Applications(), func(a *directory.Application) bool {
+		return (len(types) > 0 && !slices.Contains(types, a.Type)) ||
+			(thirdParty != "" && a.IsThirdParty != (thirdParty == "true"))
+	})
+	return listOf(r, apps, true, applicationView)
+}
+
+// applicationCreateBody is POST /api/applications.
+type applicationCreateBody struct {
+	Name                 string                          `json:"name"`
+	Description          *string                         `json:"description"`
+	Type                 directory.AppType               `json:"type"`
+	OIDCClientMetadata   *directory.OIDCClientMetadata   `json:"oidcClientMetadata"`
+	CustomClientMetadata *directory.CustomClientMetadata `json:"customClientMetadata"`
+	CustomData           jsonObjectRaw                   `json:"customData"`
+	IsThirdParty         bool                            `json:"isThirdParty"`
+}
+
+// createApplication answers 200 with the application and its secret, as Logto does.
+func (s *Server) createApplication(r *http.Request, _ httprouter.Params) (int, any, error) {
+	var b applicationCreateBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	in := directory.NewApplication{
+		Name:         b.Name,
+		Type:         b.Type,
+		CustomData:   json.RawMessage(b.CustomData),
+		IsThirdParty: b.IsThirdParty,
+	}
+	if b.Description != nil {
+		in.Description = *b.Description
+	}
+	if b.OIDCClientMetadata != nil {
+		in.OIDCClientMetadata = *b.OIDCClientMetadata
+	}
+	if b.CustomClientMetadata != nil {
+		in.CustomClientMetadata = *b.CustomClientMetadata
+	}
+	app, secret, err := s.dir.CreateApplication(r.Context(), in)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	v := applicationView(app)
+	v.Secret = &secret
+	return http.StatusOK, v, nil
+}
+
+func (s *Server) getApplication(_ *http.Request, p httprouter.Params) (int, any, error) {
+	app, ok := s.dir.Application(p.ByName("id"))
+	if !ok {
+		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityApplication, ID: p.ByName("id")})
+	}
+	return http.StatusOK, applicationView(app), nil
+}
+
+// applicationPatchBody is PATCH /api/applications/:id. oidcClientMetadata,
+// customClientMetadata and customData are merged key by key into the stored values
+// (Logto's jsonb merge); type may be sent but not changed.
+type applicationPatchBody struct {
+	Name                 opt[string]            `json:"name"`
+	Description          opt[string]            `json:"description"`
+	Type                 opt[directory.AppType] `json:"type"`
+	OIDCClientMetadata   opt[jsonObjectRaw]     `json:"oidcClientMetadata"`
+	CustomClientMetadata opt[jsonObjectRaw]     `json:"customClientMetadata"`
+	CustomData           opt[jsonObjectRaw]     `json:"customData"`
+	IsThirdParty         opt[bool]              `json:"isThirdParty"`
+}
+
+func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b applicationPatchBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	// Decode the metadata patches once here, so that type errors are a 400 before
+	// any lock is taken; the merge below cannot fail on them.
+	var probeOIDC directory.OIDCClientMetadata
+	var probeCustom directory.CustomClientMetadata
+	if b.OIDCClientMetadata.Set && !b.OIDCClientMetadata.Null {
+		if err := json.Unmarshal(b.OIDCClientMetadata.V, &probeOIDC); err != nil {
+			return 0, nil, invalidInput("invalid `oidcClientMetadata`: " + jsonErrorMessage(err))
+		}
+	}
+	if b.CustomClientMetadata.Set && !b.CustomClientMetadata.Null {
+		if err := json.Unmarshal(b.CustomClientMetadata.V, &probeCustom); err != nil {
+			return 0, nil, invalidInput("invalid `customClientMetadata`: " + jsonErrorMessage(err))
+		}
+	}
+	app, err := s.dir.UpdateApplication(r.Context(), p.ByName("id"), func(a *directory.Application) error {
+		if b.Name.Set {
+			a.Name = b.Name.V
+		}
+		if b.Description.Set {
+			a.Description = b.Description.V
+		}
+		if b.Type.Set {
+			a.Type = b.Type.V
+		}
+		if b.IsThirdParty.Set {
+			a.IsThirdParty = b.IsThirdParty.V
+		}
+		// Unmarshal into the private copy overlays only the keys present.
+		if b.OIDCClientMetadata.Set && !b.OIDCClientMetadata.Null {
+			if err := json.Unmarshal(b.OIDCClientMetadata.V, &a.OIDCClientMetadata); err != nil {
+				return invalidInput("invalid `oidcClientMetadata`")
+			}
+		}
+		if b.CustomClientMetadata.Set && !b.CustomClientMetadata.Null {
+			if err := json.Unmarshal(b.CustomClientMetadata.V, &a.CustomClientMetadata); err != nil {
+				return invalidInput("invalid `customClientMetadata`")
+			}
+		}
+		if b.CustomData.Set {
+			merged, err := mergeObject(a.CustomData, b.CustomData.V)
+			if err != nil {
+				return invalidInput("invalid `customData`")
+			}
+			a.CustomData = merged
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, applicationView(app), nil
+}
+
+func (s *Server) deleteApplication(r *http.Request, p httprouter.Params) (int, any, error) {
+	if err := s.dir.DeleteApplication(r.Context(), p.ByName("id")); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// ---- secrets ----
+
+func (s *Server) listApplicationSecrets(_ *http.Request, p httprouter.Params) (int, any, error) {
+	app, ok := s.dir.Application(p.ByName("id"))
+	if !ok {
+		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityApplication, ID: p.ByName("id")})
+	}
+	out := make([]applicationSecretJSON, len(app.Secrets))
+	for i, sec := range app.Secrets {
+		out[i] = secretView(app.ID, sec)
+	}
+	return http.StatusOK, out, nil
+}
+
+type secretCreateBody struct {
+	Name      string `json:"name"`
+	ExpiresAt *int64 `json:"expiresAt"`
+}
+
+func (s *Server) createApplicationSecret(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b secretCreateBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	appID := p.ByName("id")
+	sec, value, err := s.dir.AddAppSecret(r.Context(), appID, b.Name, b.ExpiresAt)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	v := secretView(appID, sec)
+	v.Value, v.Secret = &value, &value
+	return http.StatusCreated, v, nil
+}
+
+func (s *Server) deleteApplicationSecret(r *http.Request, p httprouter.Params) (int, any, error) {
+	if err := s.dir.DeleteAppSecret(r.Context(), p.ByName("id"), p.ByName("name")); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// ---- roles ----
+
+// m2mApplication is the application of an /applications/:id/roles route, which must
+// be MachineToMachine (Logto's application.invalid_type).
+func (s *Server) m2mApplication(id string) (*directory.Application, error) {
+	app, ok := s.dir.Application(id)
+	if !ok {
+		return nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityApplication, ID: id})
+	}
+	if app.Type != directory.AppMachineToMachine {
+		return nil, mgmtError(&directory.RoleTypeError{Subject: directory.EntityApplication, SubjectID: id})
+	}
+	return app, nil
+}
+
+func (s *Server) listApplicationRoles(r *http.Request, p httprouter.Params) (int, any, error) {
+	app, err := s.m2mApplication(p.ByName("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	roles, err := s.dir.AppRoles(app.ID)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return listOf(r, roles, false, roleView)
+}
+
+type roleIDsBody struct {
+	RoleIDs []string `json:"roleIds"`
+}
+
+func (b roleIDsBody) validate() error {
+	if b.RoleIDs == nil {
+		return invalidInput("`roleIds` is required")
+	}
+	if slices.Contains(b.RoleIDs, "") {
+		return invalidInput("`roleIds` must not contain empty ids")
+	}
+	return nil
+}
+
+// assignApplicationRoles answers 201 {roleIds, addedRoleIds} like Logto; roles the
+// application already has are skipped.
+func (s *Server) assignApplicationRoles(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b roleIDsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.validate(); err != nil {
+		return 0, nil, err
+	}
+	added, err := s.dir.AssignAppRoles(r.Context(), p.ByName("id"), b.RoleIDs)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	if added == nil {
+		added = []string{}
+	}
+	return http.StatusCreated, map[string][]string{"roleIds": b.RoleIDs, "addedRoleIds": added}, nil
+}
+
+// replaceApplicationRoles is PUT /api/applications/:id/roles: the application ends
+// up with exactly roleIds.
+func (s *Server) replaceApplicationRoles(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b roleIDsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.validate(); err != nil {
+		return 0, nil, err
+	}
+	id := p.ByName("id")
+	current, err := s.dir.AppRoles(id)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	if _, err := s.dir.AssignAppRoles(r.Context(), id, b.RoleIDs); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	for _, role := range current {
+		if !slices.Contains(b.RoleIDs, role.ID) {
+			if err := s.dir.UnassignAppRole(r.Context(), id, role.ID); err != nil {
+				return 0, nil, mgmtError(err)
+			}
+		}
+	}
+	return http.StatusOK, nil, nil
+}
+
+func (s *Server) unassignApplicationRole(r *http.Request, p httprouter.Params) (int, any, error) {
+	if _, err := s.m2mApplication(p.ByName("id")); err != nil {
+		return 0, nil, err
+	}
+	if err := s.dir.UnassignAppRole(r.Context(), p.ByName("id"), p.ByName("roleId")); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}

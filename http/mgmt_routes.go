@@ -1,0 +1,80 @@
+package httpapi
+
+import "github.com/julienschmidt/httprouter"
+
+// routesManagement registers the Management API (Logto's /api, OSS subset: users,
+// applications, API resources and scopes, roles). Every route goes through
+// s.management, which authorizes the bearer token. Path parameter names are one per
+// prefix because httprouter allows a single wildcard name per segment: :id for
+// applications, resources and roles, :userId for users (Logto's own names differ in
+// a few places, which does not show on the wire).
+func (s *Server) routesManagement(r *httprouter.Router) {
+	for _, rt := range s.managementRoutes() {
+		r.Handle(rt.method, rt.path, s.management(rt.h))
+	}
+}
+
+type mgmtRoute struct {
+	method, path string
+	h            apiHandler
+}
+
+func (s *Server) managementRoutes() []mgmtRoute {
+	return []mgmtRoute{
+		{"GET", "/api/applications", s.listApplications},
+		{"POST", "/api/applications", s.createApplication},
+		{"GET", "/api/applications/:id", s.getApplication},
+		{"PATCH", "/api/applications/:id", s.patchApplication},
+		{"DELETE", "/api/applications/:id", s.deleteApplication},
+		{"GET", "/api/applications/:id/secrets", s.listApplicationSecrets},
+		{"POST", "/api/applications/:id/secrets", s.createApplicationSecret},
+		{"DELETE", "/api/applications/:id/secrets/:name", s.deleteApplicationSecret},
+		{"GET", "/api/applications/:id/roles", s.listApplicationRoles},
+		{"POST", "/api/applications/:id/roles", s.assignApplicationRoles},
+		{"PUT", "/api/applications/:id/roles", s.replaceApplicationRoles},
+		{"DELETE", "/api/applications/:id/roles/:roleId", s.unassignApplicationRole},
+
+		{"GET", "/api/users", s.listUsers},
+		{"POST", "/api/users", s.createUser},
+		{"GET", "/api/users/:userId", s.getUser},
+		{"PATCH", "/api/users/:userId", s.patchUser},
+		{"DELETE", "/api/users/:userId", s.deleteUser},
+		{"PATCH", "/api/users/:userId/password", s.setUserPassword},
+		{"POST", "/api/users/:userId/password/verify", s.verifyUserPassword},
+		{"GET", "/api/users/:userId/has-password", s.userHasPassword},
+		{"PATCH", "/api/users/:userId/is-suspended", s.setUserSuspended},
+		{"GET", "/api/users/:userId/custom-data", s.getUserCustomData},
+		{"PATCH", "/api/users/:userId/custom-data", s.patchUserCustomData},
+		{"PATCH", "/api/users/:userId/profile", s.patchUserProfile},
+		{"GET", "/api/users/:userId/roles", s.listUserRoles},
+		{"POST", "/api/users/:userId/roles", s.assignUserRoles},
+		{"PUT", "/api/users/:userId/roles", s.replaceUserRoles},
+		{"DELETE", "/api/users/:userId/roles/:roleId", s.unassignUserRole},
+
+		{"GET", "/api/resources", s.listResources},
+		{"POST", "/api/resources", s.createResource},
+		{"GET", "/api/resources/:id", s.getResource},
+		{"PATCH", "/api/resources/:id", s.patchResource},
+		{"DELETE", "/api/resources/:id", s.deleteResource},
+		{"PATCH", "/api/resources/:id/is-default", s.setResourceDefault},
+		{"GET", "/api/resources/:id/scopes", s.listResourceScopes},
+		{"POST", "/api/resources/:id/scopes", s.createResourceScope},
+		{"PATCH", "/api/resources/:id/scopes/:scopeId", s.patchResourceScope},
+		{"DELETE", "/api/resources/:id/scopes/:scopeId", s.deleteResourceScope},
+
+		{"GET", "/api/roles", s.listRoles},
+		{"POST", "/api/roles", s.createRole},
+		{"GET", "/api/roles/:id", s.getRole},
+		{"PATCH", "/api/roles/:id", s.patchRole},
+		{"DELETE", "/api/roles/:id", s.deleteRole},
+		{"GET", "/api/roles/:id/scopes", s.listRoleScopes},
+		{"POST", "/api/roles/:id/scopes", s.addRoleScopes},
+		{"DELETE", "/api/roles/:id/scopes/:scopeId", s.removeRoleScope},
+		{"GET", "/api/roles/:id/users", s.listRoleUsers},
+		{"POST", "/api/roles/:id/users", s.addRoleUsers},
+		{"DELETE", "/api/roles/:id/users/:userId", s.removeRoleUser},
+		{"GET", "/api/roles/:id/applications", s.listRoleApplications},
+		{"POST", "/api/roles/:id/applications", s.addRoleApplications},
+		{"DELETE", "/api/roles/:id/applications/:applicationId", s.removeRoleApplication},
+	}
+}

@@ -1,0 +1,664 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/persistence"
+)
+
+// mgmtEnv is one test's Server with a fresh, bootstrapped directory. Its handler h
+// serves the Management API routes without the bearer-token check, so handler tests
+// do not depend on the token endpoint; TestMgmtThroughAuth covers the real wiring.
+type mgmtEnv struct {
+	t   *testing.T
+	s   *Server
+	dir *directory.Directory
+	h   http.Handler
+}
+
+const (
+	mgmtAdminID     = "mgmt-admin"
+	mgmtAdminSecret = "mgmt-admin-secret-0123456789abcd"
+)
+
+func newMgmtEnv(t *testing.T) *mgmtEnv {
+	t.Helper()
+	now := func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }
+	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	dir, err := directory.Open(t.Context(), directory.Config{Store: store, Now: now, Rand: rand.Reader,
+		Argon2: directory.Argon2Params{Memory: 64, Time: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.Bootstrap(t.Context(), mgmtAdminID, mgmtAdminSecret); err != nil {
+		t.Fatal(err)
+	}
+	key, err := oidcflow.GenerateSigningKey(oidcflow.AlgES256, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := oidcflow.NewKeyRing(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Endpoint: "http://localhost:3001", Directory: dir, Keys: ring, Now: now, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httprouter.New()
+	for _, rt := range s.managementRoutes() {
+		r.Handle(rt.method, rt.path, func(w http.ResponseWriter, req *http.Request, p httprouter.Params) {
+			s.serveAPI(w, req, p, rt.h)
+		})
+	}
+	return &mgmtEnv{t: t, s: s, dir: dir, h: r}
+}
+
+// do sends body (a string is sent raw, anything else as JSON).
+func (e *mgmtEnv) do(method, path string, body any) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var raw string
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = b
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		raw = string(j)
+	}
+	r := httptest.NewRequest(method, path, strings.NewReader(raw))
+	if raw != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+// call sends the request, checks the status and decodes the JSON answer into a map
+// (nil for empty bodies).
+func (e *mgmtEnv) call(method, path string, body any, wantStatus int) map[string]any {
+	e.t.Helper()
+	w := e.do(method, path, body)
+	if w.Code != wantStatus {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, w.Code, wantStatus, w.Body)
+	}
+	if w.Body.Len() == 0 {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		e.t.Fatalf("%s %s: not a JSON object: %s", method, path, w.Body)
+	}
+	return m
+}
+
+// list sends a GET expecting a JSON array.
+func (e *mgmtEnv) list(path string) ([]map[string]any, http.Header) {
+	e.t.Helper()
+	w := e.do("GET", path, nil)
+	if w.Code != http.StatusOK {
+		e.t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &items); err != nil {
+		e.t.Fatalf("GET %s: not an array: %s", path, w.Body)
+	}
+	return items, w.Header()
+}
+
+// wantError checks Logto's error shape.
+func (e *mgmtEnv) wantError(method, path string, body any, status int, code string) APIError {
+	e.t.Helper()
+	w := e.do(method, path, body)
+	var ae APIError
+	if err := json.Unmarshal(w.Body.Bytes(), &ae); err != nil || w.Code != status || ae.Code != code || ae.Message == "" {
+		e.t.Fatalf("%s %s: %d %s, want %d %s", method, path, w.Code, w.Body, status, code)
+	}
+	return ae
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+func TestMgmtApplications(t *testing.T) {
+	e := newMgmtEnv(t)
+	app := e.call("POST", "/api/applications", map[string]any{
+		"name": "Backend", "type": "MachineToMachine", "description": "svc",
+		"customData": map[string]any{"a": 1},
+	}, http.StatusOK)
+	id, secret := str(app, "id"), str(app, "secret")
+	if len(id) != directory.IDLength || len(secret) != directory.SecretLength {
+		t.Fatalf("create response %v", app)
+	}
+	if app["tenantId"] != "default" || app["type"] != "MachineToMachine" || app["description"] != "svc" || app["isThirdParty"] != false {
+		t.Fatalf("create response %v", app)
+	}
+	if md, _ := app["oidcClientMetadata"].(map[string]any); md == nil || md["redirectUris"] == nil {
+		t.Fatalf("oidcClientMetadata %v", app["oidcClientMetadata"])
+	}
+	if a, _ := e.dir.Application(id); !e.dir.AuthenticateApp(a, secret) {
+		t.Fatal("returned secret does not authenticate")
+	}
+
+	// The secret is shown once: never on GET, and no hash anywhere.
+	w := e.do("GET", "/api/applications/"+id, nil)
+	if w.Code != 200 || strings.Contains(w.Body.String(), secret) || strings.Contains(w.Body.String(), `"secret"`) ||
+		strings.Contains(w.Body.String(), "hash") {
+		t.Fatalf("GET application leaks: %s", w.Body)
+	}
+
+	// PATCH merges metadata objects key by key.
+	e.call("PATCH", "/api/applications/"+id, map[string]any{
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{"https://a.example/cb"}},
+	}, http.StatusOK)
+	got := e.call("PATCH", "/api/applications/"+id, map[string]any{
+		"name":                 "Renamed",
+		"oidcClientMetadata":   map[string]any{"postLogoutRedirectUris": []string{"https://a.example/out"}},
+		"customClientMetadata": map[string]any{"idTokenTtl": 600},
+		"customData":           map[string]any{"b": 2},
+	}, http.StatusOK)
+	md := got["oidcClientMetadata"].(map[string]any)
+	if got["name"] != "Renamed" || fmt.Sprint(md["redirectUris"]) != "[https://a.example/cb]" ||
+		fmt.Sprint(md["postLogoutRedirectUris"]) != "[https://a.example/out]" {
+		t.Fatalf("patch result %v", got)
+	}
+	if fmt.Sprint(got["customData"]) != "map[a:1 b:2]" || fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:600]" {
+		t.Fatalf("patch merge %v %v", got["customData"], got["customClientMetadata"])
+	}
+	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"type": "SPA"}, 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"oidcClientMetadata": map[string]any{"redirectUris": []string{"https://a.example/#f"}}}, 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"oidcClientMetadata": map[string]any{"redirectUris": "https://x"}}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/applications", map[string]any{"name": "x", "type": "Desktop"}, 400, "guard.invalid_input")
+
+	// Lists: without page params everything (Logto's optional paging), with them a page.
+	e.call("POST", "/api/applications", map[string]any{"name": "Web", "type": "SPA"}, http.StatusOK)
+	all, h := e.list("/api/applications")
+	if len(all) != 3 || h.Get("Total-Number") != "" { // the bootstrap admin app, Backend, Web
+		t.Fatalf("list all: %d items, Total-Number %q", len(all), h.Get("Total-Number"))
+	}
+	pg, h := e.list("/api/applications?page=1&page_size=2")
+	if len(pg) != 2 || h.Get("Total-Number") != "3" || !strings.Contains(h.Get("Link"), `rel="next"`) {
+		t.Fatalf("page: %d items, headers %v", len(pg), h)
+	}
+	spas, _ := e.list("/api/applications?types=SPA")
+	if len(spas) != 1 || spas[0]["name"] != "Web" {
+		t.Fatalf("types filter %v", spas)
+	}
+
+	e.call("DELETE", "/api/applications/"+id, nil, http.StatusNoContent)
+	ae := e.wantError("GET", "/api/applications/"+id, nil, 404, "entity.not_exists_with_id")
+	if !strings.Contains(ae.Message, id) {
+		t.Fatalf("404 message %q does not name the id", ae.Message)
+	}
+	e.wantError("DELETE", "/api/applications/"+id, nil, 404, "entity.not_exists_with_id")
+}
+
+func TestMgmtApplicationSecrets(t *testing.T) {
+	e := newMgmtEnv(t)
+	id := str(e.call("POST", "/api/applications", map[string]any{"name": "B", "type": "Traditional"}, http.StatusOK), "id")
+	exp := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	sec := e.call("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "ci", "expiresAt": exp}, http.StatusCreated)
+	value := str(sec, "secret")
+	if len(value) != directory.SecretLength || str(sec, "value") != value || sec["applicationId"] != id || sec["name"] != "ci" ||
+		sec["expiresAt"] != float64(exp) || sec["createdAt"] == nil {
+		t.Fatalf("create secret %v", sec)
+	}
+	if a, _ := e.dir.Application(id); !e.dir.AuthenticateApp(a, value) {
+		t.Fatal("new secret does not authenticate")
+	}
+	e.wantError("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "ci"}, 422, "application.secret_name_exists")
+	e.wantError("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "old", "expiresAt": 1}, 400, "guard.invalid_input")
+
+	w := e.do("GET", "/api/applications/"+id+"/secrets", nil)
+	var list []map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != 200 || len(list) != 2 {
+		t.Fatalf("list secrets: %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), value) || strings.Contains(w.Body.String(), `"value"`) || strings.Contains(w.Body.String(), "hash") {
+		t.Fatalf("secret list leaks: %s", w.Body)
+	}
+	e.call("DELETE", "/api/applications/"+id+"/secrets/ci", nil, http.StatusNoContent)
+	e.wantError("DELETE", "/api/applications/"+id+"/secrets/ci", nil, 404, "entity.not_found")
+	e.wantError("GET", "/api/applications/nope/secrets", nil, 404, "entity.not_exists_with_id")
+}
+
+func TestMgmtApplicationRoles(t *testing.T) {
+	e := newMgmtEnv(t)
+	m2m := str(e.call("POST", "/api/applications", map[string]any{"name": "M", "type": "MachineToMachine"}, 200), "id")
+	spa := str(e.call("POST", "/api/applications", map[string]any{"name": "S", "type": "SPA"}, 200), "id")
+	role := str(e.call("POST", "/api/roles", map[string]any{"name": "svc", "description": "d", "type": "MachineToMachine"}, 200), "id")
+	userRole := str(e.call("POST", "/api/roles", map[string]any{"name": "people", "description": "d"}, 200), "id")
+
+	got := e.call("POST", "/api/applications/"+m2m+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated)
+	if fmt.Sprint(got["addedRoleIds"]) != "["+role+"]" {
+		t.Fatalf("assign %v", got)
+	}
+	got = e.call("POST", "/api/applications/"+m2m+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated)
+	if fmt.Sprint(got["addedRoleIds"]) != "[]" {
+		t.Fatalf("re-assign %v", got)
+	}
+	roles, h := e.list("/api/applications/" + m2m + "/roles")
+	if len(roles) != 1 || roles[0]["id"] != role || h.Get("Total-Number") != "1" {
+		t.Fatalf("app roles %v", roles)
+	}
+	e.wantError("POST", "/api/applications/"+m2m+"/roles", map[string]any{"roleIds": []string{userRole}}, 422, "application.invalid_role_type")
+	e.wantError("POST", "/api/applications/"+spa+"/roles", map[string]any{"roleIds": []string{role}}, 422, "application.invalid_type")
+	e.wantError("GET", "/api/applications/"+spa+"/roles", nil, 422, "application.invalid_type")
+	e.wantError("POST", "/api/applications/"+m2m+"/roles", map[string]any{"roleIds": []string{"missing"}}, 404, "entity.not_exists_with_id")
+	e.wantError("POST", "/api/applications/"+m2m+"/roles", map[string]any{}, 400, "guard.invalid_input")
+
+	e.call("DELETE", "/api/applications/"+m2m+"/roles/"+role, nil, http.StatusNoContent)
+	e.wantError("DELETE", "/api/applications/"+m2m+"/roles/"+role, nil, 404, "entity.not_found")
+	e.call("PUT", "/api/applications/"+m2m+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusOK)
+	if roles, _ := e.list("/api/applications/" + m2m + "/roles"); len(roles) != 1 {
+		t.Fatalf("after PUT %v", roles)
+	}
+	e.call("PUT", "/api/applications/"+m2m+"/roles", map[string]any{"roleIds": []string{}}, http.StatusOK)
+	if roles, _ := e.list("/api/applications/" + m2m + "/roles"); len(roles) != 0 {
+		t.Fatalf("after PUT [] %v", roles)
+	}
+}
+
+func TestMgmtUsers(t *testing.T) {
+	e := newMgmtEnv(t)
+	u := e.call("POST", "/api/users", map[string]any{
+		"username": "alice", "primaryEmail": "Alice@Example.com", "name": "Alice",
+		"password": "s3cret!", "customData": map[string]any{"k": "v"},
+	}, http.StatusOK)
+	id := str(u, "id")
+	if len(id) != directory.IDLength || u["username"] != "alice" || u["primaryPhone"] != nil || u["isSuspended"] != false {
+		t.Fatalf("create %v", u)
+	}
+	for _, k := range []string{"identities", "profile", "customData"} {
+		if _, ok := u[k].(map[string]any); !ok {
+			t.Fatalf("%s is not an object: %v", k, u[k])
+		}
+	}
+	for _, k := range []string{"lastSignInAt", "applicationId", "avatar", "createdAt", "updatedAt"} {
+		if _, ok := u[k]; !ok {
+			t.Fatalf("missing %s in %v", k, u)
+		}
+	}
+
+	w := e.do("GET", "/api/users/"+id, nil)
+	if w.Code != 200 || strings.Contains(w.Body.String(), "argon2") || strings.Contains(strings.ToLower(w.Body.String()), "passwordhash") ||
+		!strings.Contains(w.Body.String(), `"hasPassword":true`) {
+		t.Fatalf("GET user: %s", w.Body)
+	}
+
+	// Uniqueness.
+	e.wantError("POST", "/api/users", map[string]any{"username": "alice"}, 422, "user.username_already_in_use")
+	e.wantError("POST", "/api/users", map[string]any{"primaryEmail": "alice@example.COM"}, 422, "user.email_already_in_use")
+	e.call("POST", "/api/users", map[string]any{"username": "bob", "primaryPhone": "15550000"}, http.StatusOK)
+	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "15550000"}, 422, "user.phone_already_in_use")
+	e.wantError("PATCH", "/api/users/"+id, map[string]any{"username": "bob"}, 422, "user.username_already_in_use")
+	e.wantError("POST", "/api/users", map[string]any{"username": "9lives"}, 400, "guard.invalid_input")
+
+	// PATCH: null clears, absent keeps.
+	got := e.call("PATCH", "/api/users/"+id, map[string]any{"username": nil, "name": "A."}, http.StatusOK)
+	if got["username"] != nil || got["name"] != "A." || got["primaryEmail"] != "Alice@Example.com" {
+		t.Fatalf("patch %v", got)
+	}
+
+	// Passwords.
+	e.call("POST", "/api/users/"+id+"/password/verify", map[string]any{"password": "s3cret!"}, http.StatusNoContent)
+	e.wantError("POST", "/api/users/"+id+"/password/verify", map[string]any{"password": "nope"}, 422, "session.invalid_credentials")
+	e.call("PATCH", "/api/users/"+id+"/password", map[string]any{"password": "n3w"}, http.StatusOK)
+	e.call("POST", "/api/users/"+id+"/password/verify", map[string]any{"password": "n3w"}, http.StatusNoContent)
+	e.wantError("PATCH", "/api/users/"+id+"/password", map[string]any{}, 400, "guard.invalid_input")
+	if hp := e.call("GET", "/api/users/"+id+"/has-password", nil, 200); hp["hasPassword"] != true {
+		t.Fatalf("has-password %v", hp)
+	}
+
+	// Custom data, profile, suspension.
+	cd := e.call("PATCH", "/api/users/"+id+"/custom-data", map[string]any{"customData": map[string]any{"x": 1}}, 200)
+	if fmt.Sprint(cd) != "map[x:1]" {
+		t.Fatalf("custom-data %v", cd)
+	}
+	if cd := e.call("GET", "/api/users/"+id+"/custom-data", nil, 200); fmt.Sprint(cd) != "map[x:1]" {
+		t.Fatalf("GET custom-data %v", cd)
+	}
+	e.wantError("PATCH", "/api/users/"+id+"/custom-data", map[string]any{"customData": []int{1}}, 400, "guard.invalid_input")
+	if p := e.call("PATCH", "/api/users/"+id+"/profile", map[string]any{"profile": map[string]any{"givenName": "A"}}, 200); p["givenName"] != "A" {
+		t.Fatalf("profile %v", p)
+	}
+	if s := e.call("PATCH", "/api/users/"+id+"/is-suspended", map[string]any{"isSuspended": true}, 200); s["isSuspended"] != true {
+		t.Fatalf("suspend %v", s)
+	}
+
+	// Search and delete.
+	found, h := e.list("/api/users?search=%25example%25")
+	if len(found) != 1 || found[0]["id"] != id || h.Get("Total-Number") != "1" {
+		t.Fatalf("search %v", found)
+	}
+	e.call("DELETE", "/api/users/"+id, nil, http.StatusNoContent)
+	e.wantError("GET", "/api/users/"+id, nil, 404, "entity.not_exists_with_id")
+	e.wantError("GET", "/api/users/"+id+"/has-password", nil, 404, "entity.not_exists_with_id")
+}
+
+func TestMgmtUserRoles(t *testing.T) {
+	e := newMgmtEnv(t)
+	uid := str(e.call("POST", "/api/users", map[string]any{"username": "u"}, 200), "id")
+	role := str(e.call("POST", "/api/roles", map[string]any{"name": "r", "description": "d"}, 200), "id")
+	m2m := str(e.call("POST", "/api/roles", map[string]any{"name": "m", "description": "d", "type": "MachineToMachine"}, 200), "id")
+
+	if got := e.call("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated); got != nil {
+		t.Fatalf("assign body %v", got)
+	}
+	e.call("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated) // existing: skipped
+	e.wantError("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{m2m}}, 422, "user.invalid_role_type")
+	roles, _ := e.list("/api/users/" + uid + "/roles")
+	if len(roles) != 1 || roles[0]["id"] != role {
+		t.Fatalf("user roles %v", roles)
+	}
+	e.call("DELETE", "/api/users/"+uid+"/roles/"+role, nil, http.StatusNoContent)
+	e.wantError("DELETE", "/api/users/"+uid+"/roles/"+role, nil, 404, "entity.not_found")
+	other := str(e.call("POST", "/api/roles", map[string]any{"name": "o", "description": "d"}, 200), "id")
+	e.call("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role, other}}, http.StatusOK)
+	e.call("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{other}}, http.StatusOK)
+	if roles, _ := e.list("/api/users/" + uid + "/roles"); len(roles) != 1 || roles[0]["id"] != other {
+		t.Fatalf("after PUT %v", roles)
+	}
+	e.wantError("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{m2m}}, 422, "user.invalid_role_type")
+	e.wantError("GET", "/api/users/nope/roles", nil, 404, "entity.not_exists_with_id")
+}
+
+func TestMgmtResourcesAndScopes(t *testing.T) {
+	e := newMgmtEnv(t)
+	res := e.call("POST", "/api/resources", map[string]any{"name": "API", "indicator": "https://api.example"}, http.StatusCreated)
+	id := str(res, "id")
+	if res["accessTokenTtl"] != float64(3600) || res["isDefault"] != false || fmt.Sprint(res["scopes"]) != "[]" || res["tenantId"] != "default" {
+		t.Fatalf("create %v", res)
+	}
+	e.wantError("POST", "/api/resources", map[string]any{"name": "dup", "indicator": "https://api.example"}, 422, "resource.resource_identifier_in_use")
+	e.wantError("POST", "/api/resources", map[string]any{"name": "bad", "indicator": "not a uri"}, 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/resources/"+id, map[string]any{"indicator": "https://moved.example"}, 400, "guard.invalid_input")
+	got := e.call("PATCH", "/api/resources/"+id, map[string]any{"name": "Renamed", "accessTokenTtl": 60, "indicator": "https://api.example"}, 200)
+	if got["name"] != "Renamed" || got["accessTokenTtl"] != float64(60) {
+		t.Fatalf("patch %v", got)
+	}
+	if d := e.call("PATCH", "/api/resources/"+id+"/is-default", map[string]any{"isDefault": true}, 200); d["isDefault"] != true {
+		t.Fatalf("is-default %v", d)
+	}
+
+	sc := e.call("POST", "/api/resources/"+id+"/scopes", map[string]any{"name": "read", "description": "Read"}, http.StatusCreated)
+	sid := str(sc, "id")
+	if sc["resourceId"] != id || sc["name"] != "read" || sc["description"] != "Read" {
+		t.Fatalf("scope %v", sc)
+	}
+	e.wantError("POST", "/api/resources/"+id+"/scopes", map[string]any{"name": "read"}, 422, "scope.name_exists")
+	e.wantError("POST", "/api/resources/"+id+"/scopes", map[string]any{"name": "read all"}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/resources/nope/scopes", map[string]any{"name": "x"}, 404, "entity.not_exists_with_id")
+	if up := e.call("PATCH", "/api/resources/"+id+"/scopes/"+sid, map[string]any{"name": "read:all"}, 200); up["name"] != "read:all" {
+		t.Fatalf("scope patch %v", up)
+	}
+	scopes, _ := e.list("/api/resources/" + id + "/scopes")
+	if len(scopes) != 1 {
+		t.Fatalf("scopes %v", scopes)
+	}
+	withScopes, _ := e.list("/api/resources?includeScopes=true")
+	if len(withScopes) != 2 { // the Management API and ours
+		t.Fatalf("resources %v", withScopes)
+	}
+	for _, r := range withScopes {
+		if _, ok := r["scopes"].([]any); !ok {
+			t.Fatalf("includeScopes: %v", r)
+		}
+	}
+	e.call("DELETE", "/api/resources/"+id+"/scopes/"+sid, nil, http.StatusNoContent)
+	e.wantError("DELETE", "/api/resources/"+id+"/scopes/"+sid, nil, 404, "entity.not_exists_with_id")
+
+	// The Management API resource cannot be deleted.
+	mgmt, _ := e.dir.ResourceByIndicator(directory.ManagementAPIIndicator)
+	e.wantError("DELETE", "/api/resources/"+mgmt.ID, nil, 400, "resource.cannot_delete_management_api")
+	e.call("DELETE", "/api/resources/"+id, nil, http.StatusNoContent)
+	e.wantError("GET", "/api/resources/"+id, nil, 404, "entity.not_exists_with_id")
+}
+
+func TestMgmtRoles(t *testing.T) {
+	e := newMgmtEnv(t)
+	res := str(e.call("POST", "/api/resources", map[string]any{"name": "API", "indicator": "https://api.example"}, 201), "id")
+	s1 := str(e.call("POST", "/api/resources/"+res+"/scopes", map[string]any{"name": "read"}, 201), "id")
+	s2 := str(e.call("POST", "/api/resources/"+res+"/scopes", map[string]any{"name": "write"}, 201), "id")
+
+	role := e.call("POST", "/api/roles", map[string]any{"name": "editor", "description": "Edits", "scopeIds": []string{s1}}, http.StatusOK)
+	rid := str(role, "id")
+	if role["type"] != "User" || role["isDefault"] != false || role["description"] != "Edits" {
+		t.Fatalf("create %v", role)
+	}
+	e.wantError("POST", "/api/roles", map[string]any{"name": "editor", "description": "x"}, 422, "role.name_in_use")
+	e.wantError("POST", "/api/roles", map[string]any{"name": "x", "scopeIds": []string{"nope"}}, 404, "entity.not_exists_with_id")
+	e.wantError("PATCH", "/api/roles/"+rid, map[string]any{"name": ""}, 400, "guard.invalid_input")
+	if p := e.call("PATCH", "/api/roles/"+rid, map[string]any{"description": "New"}, 200); p["description"] != "New" || p["name"] != "editor" {
+		t.Fatalf("patch %v", p)
+	}
+
+	// Scopes.
+	w := e.do("POST", "/api/roles/"+rid+"/scopes", map[string]any{"scopeIds": []string{s2}})
+	var scopes []map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &scopes); err != nil || w.Code != 200 || len(scopes) != 2 {
+		t.Fatalf("add scopes: %d %s", w.Code, w.Body)
+	}
+	e.wantError("POST", "/api/roles/"+rid+"/scopes", map[string]any{"scopeIds": []string{s2}}, 422, "role.scope_exists")
+	rs, _ := e.list("/api/roles/" + rid + "/scopes")
+	if len(rs) != 2 || rs[0]["resource"] == nil {
+		t.Fatalf("role scopes %v", rs)
+	}
+	e.call("DELETE", "/api/roles/"+rid+"/scopes/"+s2, nil, http.StatusNoContent)
+
+	// Users: Logto's role-side add refuses a user that already has the role.
+	uid := str(e.call("POST", "/api/users", map[string]any{"username": "u"}, 200), "id")
+	e.call("POST", "/api/roles/"+rid+"/users", map[string]any{"userIds": []string{uid}}, http.StatusCreated)
+	e.wantError("POST", "/api/roles/"+rid+"/users", map[string]any{"userIds": []string{uid}}, 422, "role.user_exists")
+	if got := e.dir.UserResourceScopes(uid, res); fmt.Sprint(got) != "[read]" {
+		t.Fatalf("user scopes %v", got)
+	}
+	users, h := e.list("/api/roles/" + rid + "/users")
+	if len(users) != 1 || users[0]["id"] != uid || h.Get("Total-Number") != "1" {
+		t.Fatalf("role users %v", users)
+	}
+	list, _ := e.list("/api/roles")
+	var found bool
+	for _, r := range list {
+		if r["id"] == rid {
+			found = true
+			if r["usersCount"] != float64(1) || len(r["featuredUsers"].([]any)) != 1 || r["applicationsCount"] != float64(0) {
+				t.Fatalf("role list item %v", r)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("role missing from list %v", list)
+	}
+	if excl, _ := e.list("/api/roles?excludeUserId=" + uid); len(excl) != len(list)-1 {
+		t.Fatalf("excludeUserId: %d of %d", len(excl), len(list))
+	}
+	if m2m, _ := e.list("/api/roles?type=MachineToMachine"); len(m2m) != 1 { // the bootstrap role
+		t.Fatalf("type filter %v", m2m)
+	}
+	e.call("DELETE", "/api/roles/"+rid+"/users/"+uid, nil, http.StatusNoContent)
+
+	// Applications, with role types checked.
+	mrole := str(e.call("POST", "/api/roles", map[string]any{"name": "svc", "description": "d", "type": "MachineToMachine"}, 200), "id")
+	app := str(e.call("POST", "/api/applications", map[string]any{"name": "M", "type": "MachineToMachine"}, 200), "id")
+	e.wantError("POST", "/api/roles/"+mrole+"/users", map[string]any{"userIds": []string{uid}}, 422, "user.invalid_role_type")
+	e.wantError("POST", "/api/roles/"+rid+"/applications", map[string]any{"applicationIds": []string{app}}, 422, "application.invalid_role_type")
+	e.call("POST", "/api/roles/"+mrole+"/applications", map[string]any{"applicationIds": []string{app}}, http.StatusCreated)
+	e.wantError("POST", "/api/roles/"+mrole+"/applications", map[string]any{"applicationIds": []string{app}}, 422, "role.application_exists")
+	apps, _ := e.list("/api/roles/" + mrole + "/applications")
+	if len(apps) != 1 || apps[0]["id"] != app || apps[0]["secret"] != nil {
+		t.Fatalf("role apps %v", apps)
+	}
+	e.call("DELETE", "/api/roles/"+mrole+"/applications/"+app, nil, http.StatusNoContent)
+	e.wantError("DELETE", "/api/roles/"+mrole+"/applications/"+app, nil, 404, "entity.not_found")
+
+	e.call("DELETE", "/api/roles/"+rid, nil, http.StatusNoContent)
+	e.wantError("GET", "/api/roles/"+rid, nil, 404, "entity.not_exists_with_id")
+	e.wantError("GET", "/api/roles/"+rid+"/users", nil, 404, "entity.not_exists_with_id")
+}
+
+func TestMgmtPaging(t *testing.T) {
+	e := newMgmtEnv(t)
+	for i := range 5 {
+		e.call("POST", "/api/users", map[string]any{"username": fmt.Sprintf("user%d", i)}, 200)
+	}
+	items, h := e.list("/api/users?page=2&page_size=2")
+	if len(items) != 2 || h.Get("Total-Number") != "5" {
+		t.Fatalf("page 2: %d items, Total-Number %q", len(items), h.Get("Total-Number"))
+	}
+	link := h.Get("Link")
+	for _, rel := range []string{"first", "prev", "next", "last"} {
+		if !strings.Contains(link, `rel="`+rel+`"`) {
+			t.Fatalf("Link %q lacks %s", link, rel)
+		}
+	}
+	if !strings.Contains(link, "page=3") || !strings.Contains(link, "page_size=2") {
+		t.Fatalf("Link %q", link)
+	}
+	// Users are always paged (default 20), even without parameters.
+	if _, h := e.list("/api/users"); h.Get("Total-Number") != "5" {
+		t.Fatalf("default paging Total-Number %q", h.Get("Total-Number"))
+	}
+	if beyond, _ := e.list("/api/users?page=9&page_size=2"); len(beyond) != 0 {
+		t.Fatalf("past the end: %v", beyond)
+	}
+	e.wantError("GET", "/api/users?page=0", nil, 400, "guard.invalid_pagination")
+	e.wantError("GET", "/api/users?page_size=101", nil, 400, "guard.invalid_pagination")
+	e.wantError("GET", "/api/applications?page_size=abc", nil, 400, "guard.invalid_pagination")
+}
+
+// A malformed body is a 400 guard.invalid_input on every write route, never a 500.
+func TestMgmtMalformedBodies(t *testing.T) {
+	e := newMgmtEnv(t)
+	app := str(e.call("POST", "/api/applications", map[string]any{"name": "M", "type": "MachineToMachine"}, 200), "id")
+	user := str(e.call("POST", "/api/users", map[string]any{"username": "u"}, 200), "id")
+	res := str(e.call("POST", "/api/resources", map[string]any{"name": "A", "indicator": "https://a.example"}, 201), "id")
+	scope := str(e.call("POST", "/api/resources/"+res+"/scopes", map[string]any{"name": "s"}, 201), "id")
+	role := str(e.call("POST", "/api/roles", map[string]any{"name": "r", "description": "d"}, 200), "id")
+
+	routes := []struct{ method, path string }{
+		{"POST", "/api/applications"},
+		{"PATCH", "/api/applications/" + app},
+		{"POST", "/api/applications/" + app + "/secrets"},
+		{"POST", "/api/applications/" + app + "/roles"},
+		{"PUT", "/api/applications/" + app + "/roles"},
+		{"POST", "/api/users"},
+		{"PATCH", "/api/users/" + user},
+		{"PATCH", "/api/users/" + user + "/password"},
+		{"POST", "/api/users/" + user + "/password/verify"},
+		{"PATCH", "/api/users/" + user + "/is-suspended"},
+		{"PATCH", "/api/users/" + user + "/custom-data"},
+		{"PATCH", "/api/users/" + user + "/profile"},
+		{"POST", "/api/users/" + user + "/roles"},
+		{"POST", "/api/resources"},
+		{"PATCH", "/api/resources/" + res},
+		{"PATCH", "/api/resources/" + res + "/is-default"},
+		{"POST", "/api/resources/" + res + "/scopes"},
+		{"PATCH", "/api/resources/" + res + "/scopes/" + scope},
+		{"POST", "/api/roles"},
+		{"PATCH", "/api/roles/" + role},
+		{"POST", "/api/roles/" + role + "/scopes"},
+		{"POST", "/api/roles/" + role + "/users"},
+		{"POST", "/api/roles/" + role + "/applications"},
+	}
+	bodies := []string{
+		`{`,
+		`[]`,
+		`"text"`,
+		`{"name": 5, "type": 7, "username": 1, "password": 2, "roleIds": "x", "userIds": {}, "scopeIds": 1, "applicationIds": 1, "indicator": [], "isSuspended": "yes", "isDefault": "no", "customData": 1, "profile": "x", "description": 1, "accessTokenTtl": "1"}`,
+		`{"a":1} trailing`,
+		`{"a":1} }`,
+		strings.Repeat(" ", mgmtMaxBody+1) + "{}",
+	}
+	for _, rt := range routes {
+		for i, body := range bodies {
+			w := e.do(rt.method, rt.path, body)
+			var ae APIError
+			_ = json.Unmarshal(w.Body.Bytes(), &ae)
+			if w.Code != 400 || ae.Code != "guard.invalid_input" {
+				t.Errorf("%s %s body #%d: %d %s", rt.method, rt.path, i, w.Code, w.Body)
+			}
+		}
+	}
+	// Nested metadata with wrong types.
+	for _, body := range []string{
+		`{"name": "x", "type": "SPA", "oidcClientMetadata": {"redirectUris": 1}}`,
+		`{"name": "x", "type": "SPA", "customClientMetadata": {"idTokenTtl": "x"}}`,
+		`{"name": "x", "type": "SPA", "oidcClientMetadata": []}`,
+	} {
+		for _, rt := range routes[:2] {
+			if w := e.do(rt.method, rt.path, body); w.Code != 400 {
+				t.Errorf("%s %s %s: %d %s", rt.method, rt.path, body, w.Code, w.Body)
+			}
+		}
+	}
+}
+
+// TestMgmtThroughAuth drives the real handler: a Management API token from
+// /oidc/token for the bootstrap admin app, then the API with and without it.
+func TestMgmtThroughAuth(t *testing.T) {
+	e := newMgmtEnv(t)
+	h := e.s.Handler()
+	form := url.Values{"grant_type": {"client_credentials"}, "resource": {directory.ManagementAPIIndicator}, "scope": {"all"}}
+	r := httptest.NewRequest("POST", "/oidc/token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(mgmtAdminID, mgmtAdminSecret)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &tok); err != nil || w.Code != 200 || tok.AccessToken == "" {
+		t.Fatalf("token: %d %s", w.Code, w.Body)
+	}
+
+	req := func(method, path, body, bearer string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			r.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := req("POST", "/api/users", `{"username":"viaauth"}`, ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("without token: %d %s", w.Code, w.Body)
+	}
+	if _, ok := e.dir.UserByUsername("viaauth"); ok {
+		t.Fatal("unauthorized request created a user")
+	}
+	if w := req("POST", "/api/users", `{"username":"viaauth"}`, tok.AccessToken); w.Code != http.StatusOK {
+		t.Fatalf("with token: %d %s", w.Code, w.Body)
+	}
+	if w := req("GET", "/api/roles?page=1", "", tok.AccessToken); w.Code != http.StatusOK || w.Header().Get("Total-Number") == "" {
+		t.Fatalf("roles with token: %d %v", w.Code, w.Header())
+	}
+	// Every registered route is behind the check.
+	for _, rt := range e.s.managementRoutes() {
+		path := strings.NewReplacer(":id", "x", ":userId", "x", ":roleId", "x", ":name", "x", ":scopeId", "x", ":applicationId", "x").Replace(rt.path)
+		if w := req(rt.method, path, "{}", ""); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s without token: %d", rt.method, path, w.Code)
+		}
+	}
+}

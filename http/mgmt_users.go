@@ -1,0 +1,362 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+)
+
+// userJSON is Logto's user profile response; hasPassword only on the detail route.
+// The password hash is never part of it.
+type userJSON struct {
+	ID            string          `json:"id"`
+	Username      *string         `json:"username"`
+	PrimaryEmail  *string         `json:"primaryEmail"`
+	PrimaryPhone  *string         `json:"primaryPhone"`
+	Name          *string         `json:"name"`
+	Avatar        *string         `json:"avatar"`
+	CustomData    json.RawMessage `json:"customData"`
+	Identities    json.RawMessage `json:"identities"`
+	Profile       json.RawMessage `json:"profile"`
+	LastSignInAt  *int64          `json:"lastSignInAt"`
+	CreatedAt     int64           `json:"createdAt"`
+	UpdatedAt     int64           `json:"updatedAt"`
+	ApplicationID *string         `json:"applicationId"`
+	IsSuspended   bool            `json:"isSuspended"`
+	HasPassword   *bool           `json:"hasPassword,omitempty"`
+}
+
+func userView(u *directory.User) userJSON {
+	return userJSON{
+		ID:            u.ID,
+		Username:      u.Username,
+		PrimaryEmail:  u.PrimaryEmail,
+		PrimaryPhone:  u.PrimaryPhone,
+		Name:          u.Name,
+		Avatar:        u.Avatar,
+		CustomData:    objectOrEmpty(u.CustomData),
+		Identities:    objectOrEmpty(u.Identities),
+		Profile:       objectOrEmpty(u.Profile),
+		LastSignInAt:  u.LastSignInAt,
+		CreatedAt:     u.CreatedAt,
+		UpdatedAt:     u.UpdatedAt,
+		ApplicationID: u.ApplicationID,
+		IsSuspended:   u.IsSuspended,
+	}
+}
+
+func userDetailView(u *directory.User) userJSON {
+	v := userView(u)
+	has := u.HasPassword()
+	v.HasPassword = &has
+	return v
+}
+
+func (s *Server) user(id string) (*directory.User, error) {
+	u, ok := s.dir.User(id)
+	if !ok {
+		return nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityUser, ID: id})
+	}
+	return u, nil
+}
+
+// listUsers pages users, optionally filtered by search: a substring of id,
+// username, email, phone or name (Logto's "%" wildcards are ignored).
+func (s *Server) listUsers(r *http.Request, _ httprouter.Params) (int, any, error) {
+	search := strings.Trim(r.URL.Query().Get("search"), "%")
+	return listOf(r, s.dir.Users(search), false, userView)
+}
+
+// userCreateBody is POST /api/users.
+type userCreateBody struct {
+	Username     *string       `json:"username"`
+	PrimaryEmail *string       `json:"primaryEmail"`
+	PrimaryPhone *string       `json:"primaryPhone"`
+	Name         *string       `json:"name"`
+	Avatar       *string       `json:"avatar"`
+	Password     *string       `json:"password"`
+	CustomData   jsonObjectRaw `json:"customData"`
+	Profile      jsonObjectRaw `json:"profile"`
+	// Logto accepts pre-hashed passwords; Latch does not (yet).
+	PasswordDigest *string `json:"passwordDigest"`
+}
+
+// createUser answers 200 with the user, as Logto does.
+func (s *Server) createUser(r *http.Request, _ httprouter.Params) (int, any, error) {
+	var b userCreateBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.PasswordDigest != nil {
+		return 0, nil, invalidInput("`passwordDigest` is not supported; send `password`")
+	}
+	in := directory.NewUser{
+		Username:     b.Username,
+		PrimaryEmail: b.PrimaryEmail,
+		PrimaryPhone: b.PrimaryPhone,
+		Name:         b.Name,
+		Avatar:       b.Avatar,
+		CustomData:   json.RawMessage(b.CustomData),
+		Profile:      json.RawMessage(b.Profile),
+	}
+	if b.Password != nil {
+		if *b.Password == "" {
+			return 0, nil, invalidInput("`password` must not be empty")
+		}
+		in.Password = *b.Password
+	}
+	u, err := s.dir.CreateUser(r.Context(), in)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, userView(u), nil
+}
+
+func (s *Server) getUser(_ *http.Request, p httprouter.Params) (int, any, error) {
+	u, err := s.user(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, userDetailView(u), nil
+}
+
+// userPatchBody is PATCH /api/users/:userId. null or "" clears an identifier;
+// customData and profile are replaced (Logto updates users in "replace" mode).
+type userPatchBody struct {
+	Username     opt[string]   `json:"username"`
+	PrimaryEmail opt[string]   `json:"primaryEmail"`
+	PrimaryPhone opt[string]   `json:"primaryPhone"`
+	Name         opt[string]   `json:"name"`
+	Avatar       opt[string]   `json:"avatar"`
+	CustomData   jsonObjectRaw `json:"customData"`
+	Profile      jsonObjectRaw `json:"profile"`
+}
+
+// setOpt applies a PATCH field to a nullable string.
+func setOpt(dst **string, o opt[string]) {
+	switch {
+	case !o.Set:
+	case o.Null:
+		*dst = nil
+	default:
+		v := o.V
+		*dst = &v
+	}
+}
+
+func (s *Server) patchUser(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b userPatchBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
+		setOpt(&u.Username, b.Username)
+		setOpt(&u.PrimaryEmail, b.PrimaryEmail)
+		setOpt(&u.PrimaryPhone, b.PrimaryPhone)
+		setOpt(&u.Name, b.Name)
+		setOpt(&u.Avatar, b.Avatar)
+		if b.CustomData != nil {
+			u.CustomData = json.RawMessage(b.CustomData)
+		}
+		if b.Profile != nil {
+			u.Profile = json.RawMessage(b.Profile)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, userView(u), nil
+}
+
+func (s *Server) deleteUser(r *http.Request, p httprouter.Params) (int, any, error) {
+	if err := s.dir.DeleteUser(r.Context(), p.ByName("userId")); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+type passwordBody struct {
+	Password string `json:"password"`
+}
+
+func (b passwordBody) validate() error {
+	if b.Password == "" {
+		return invalidInput("`password` is required")
+	}
+	return nil
+}
+
+func (s *Server) setUserPassword(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b passwordBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.validate(); err != nil {
+		return 0, nil, err
+	}
+	u, err := s.dir.SetUserPassword(r.Context(), p.ByName("userId"), b.Password)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, userView(u), nil
+}
+
+// verifyUserPassword answers 204, or 422 session.invalid_credentials.
+func (s *Server) verifyUserPassword(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b passwordBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.validate(); err != nil {
+		return 0, nil, err
+	}
+	if _, err := s.dir.VerifyUserPassword(p.ByName("userId"), b.Password); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+func (s *Server) userHasPassword(_ *http.Request, p httprouter.Params) (int, any, error) {
+	u, err := s.user(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]bool{"hasPassword": u.HasPassword()}, nil
+}
+
+func (s *Server) setUserSuspended(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b struct {
+		IsSuspended *bool `json:"isSuspended"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.IsSuspended == nil {
+		return 0, nil, invalidInput("`isSuspended` is required")
+	}
+	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
+		u.IsSuspended = *b.IsSuspended
+		return nil
+	})
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, userView(u), nil
+}
+
+func (s *Server) getUserCustomData(_ *http.Request, p httprouter.Params) (int, any, error) {
+	u, err := s.user(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, objectOrEmpty(u.CustomData), nil
+}
+
+// patchUserCustomData replaces customData and answers with it (Logto).
+func (s *Server) patchUserCustomData(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b struct {
+		CustomData jsonObjectRaw `json:"customData"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.CustomData == nil || string(b.CustomData) == "null" {
+		return 0, nil, invalidInput("`customData` must be a JSON object")
+	}
+	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
+		u.CustomData = json.RawMessage(b.CustomData)
+		return nil
+	})
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, objectOrEmpty(u.CustomData), nil
+}
+
+// patchUserProfile replaces profile and answers with it (Logto).
+func (s *Server) patchUserProfile(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b struct {
+		Profile jsonObjectRaw `json:"profile"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.Profile == nil || string(b.Profile) == "null" {
+		return 0, nil, invalidInput("`profile` must be a JSON object")
+	}
+	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
+		u.Profile = json.RawMessage(b.Profile)
+		return nil
+	})
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, objectOrEmpty(u.Profile), nil
+}
+
+// ---- roles ----
+
+func (s *Server) listUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
+	roles, err := s.dir.UserRoles(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return listOf(r, roles, false, roleView)
+}
+
+// assignUserRoles answers 201 with no body (Logto); roles the user already has are
+// skipped.
+func (s *Server) assignUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b roleIDsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.validate(); err != nil {
+		return 0, nil, err
+	}
+	if _, err := s.dir.AssignUserRoles(r.Context(), p.ByName("userId"), b.RoleIDs); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusCreated, nil, nil
+}
+
+// replaceUserRoles is PUT /api/users/:userId/roles: the user ends up with exactly
+// roleIds.
+func (s *Server) replaceUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b roleIDsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.validate(); err != nil {
+		return 0, nil, err
+	}
+	id := p.ByName("userId")
+	current, err := s.dir.UserRoles(id)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	if _, err := s.dir.AssignUserRoles(r.Context(), id, b.RoleIDs); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	for _, role := range current {
+		if !slices.Contains(b.RoleIDs, role.ID) {
+			if err := s.dir.UnassignUserRole(r.Context(), id, role.ID); err != nil {
+				return 0, nil, mgmtError(err)
+			}
+		}
+	}
+	return http.StatusOK, nil, nil
+}
+
+func (s *Server) unassignUserRole(r *http.Request, p httprouter.Params) (int, any, error) {
+	if err := s.dir.UnassignUserRole(r.Context(), p.ByName("userId"), p.ByName("roleId")); err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}

@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+// routesOIDC registers the OpenID Provider endpoints under /oidc.
+func (s *Server) routesOIDC(r *httprouter.Router) {
+	doc, err := json.Marshal(oidcflow.NewDiscovery(s.issuer, s.keys.Algs()))
+	if err != nil {
+		panic(err) // a struct of strings always marshals
+	}
+	s.discovery = doc
+	r.GET("/oidc/.well-known/openid-configuration", s.serveDiscovery)
+	r.GET("/oidc/.well-known/oauth-authorization-server", s.serveDiscovery)
+	r.GET("/oidc/jwks", s.serveJWKS)
+	r.POST("/oidc/token", s.serveToken)
+	r.GET("/api/status", s.serveStatus)
+}
+
+func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Access-Control-Allow-Origin", "*") // public metadata, as every OP serves it
+	_, _ = w.Write(s.discovery)
+}
+
+func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	h := w.Header()
+	h.Set("Content-Type", "application/jwk-set+json; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(s.keys.JWKS())
+}
+
+// serveStatus is Logto's /api/status: 204 when the node is healthy. With a cluster probe
+// configured, it also pings a grain through the actor system and the store.
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if s.status == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	body, err := s.status(r)
+	if err != nil {
+		s.log.Warn("status probe failed", "err", err)
+		writeAPIError(w, apiErr(http.StatusServiceUnavailable, "status.unavailable", "node is not ready"))
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// writeOAuthError writes a protocol error per RFC 6749 5.2. Errors that are not
+// *oauth.Error are logged and shown as server_error, never with their cause.
+func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := oauth.From(err)
+	if !ok {
+		s.log.Error("oidc handler failed", "path", r.URL.Path, "err", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if e.Status == http.StatusUnauthorized {
+		// RFC 6749 5.2: 401 for invalid_client with a WWW-Authenticate challenge.
+		h.Set("WWW-Authenticate", `Basic realm="latch", error="`+e.Code+`"`)
+	}
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(e)
+}

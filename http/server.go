@@ -1,0 +1,111 @@
+// Package httpapi is the HTTP edge of Latch: thin httprouter handlers that decode a
+// request once into a typed value, call one function that knows nothing of HTTP, and
+// encode its result. It is the only package that touches http.ResponseWriter.
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/oidcflow"
+)
+
+// Config wires a Server. Every dependency is a field: no globals.
+type Config struct {
+	// Endpoint is the public base URL, e.g. http://localhost:3001; the issuer is
+	// Endpoint + "/oidc".
+	Endpoint  string
+	Directory *directory.Directory
+	Keys      *oidcflow.KeyRing
+	// Status reports cluster health for /api/status; nil means "ok" without a probe.
+	Status func(r *http.Request) (any, error)
+	Logger *slog.Logger
+	Now    func() time.Time
+	Rand   io.Reader
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Endpoint == "" || !(strings.HasPrefix(c.Endpoint, "http://") || strings.HasPrefix(c.Endpoint, "https://")) {
+		errs = append(errs, errors.New("httpapi: Endpoint must be an http(s) URL"))
+	}
+	if strings.HasSuffix(c.Endpoint, "/") {
+		errs = append(errs, errors.New("httpapi: Endpoint must not end with /"))
+	}
+	if c.Directory == nil {
+		errs = append(errs, errors.New("httpapi: Directory is required"))
+	}
+	if c.Keys == nil {
+		errs = append(errs, errors.New("httpapi: Keys is required"))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("httpapi: Now is required"))
+	}
+	if c.Rand == nil {
+		errs = append(errs, errors.New("httpapi: Rand is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	endpoint string
+	issuer   string
+	dir      *directory.Directory
+	keys     *oidcflow.KeyRing
+	status   func(r *http.Request) (any, error)
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+
+	discovery []byte // pre-encoded discovery document
+	router    *httprouter.Router
+}
+
+// New builds a Server and its routes.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		endpoint: cfg.Endpoint,
+		issuer:   cfg.Endpoint + "/oidc",
+		dir:      cfg.Directory,
+		keys:     cfg.Keys,
+		status:   cfg.Status,
+		log:      log,
+		now:      cfg.Now,
+		rand:     cfg.Rand,
+	}
+	r := httprouter.New()
+	r.HandleMethodNotAllowed = true
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeAPIError(w, apiErr(http.StatusNotFound, "guard.not_found", "not found"))
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		s.log.Error("panic in handler", "path", req.URL.Path, "panic", v)
+		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
+	}
+	s.router = r
+	s.routesOIDC(r)
+	s.routesManagement(r)
+	return s, nil
+}
+
+// Handler is the root handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Issuer is Endpoint + "/oidc".
+func (s *Server) Issuer() string { return s.issuer }

@@ -1,0 +1,67 @@
+// Package archtest keeps DESIGN.md's dependency rule true: arrows point down only.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/latchid/latch/"
+
+// forbidden maps a package prefix (within the module) to the module packages it must not
+// depend on, directly or transitively.
+var forbidden = map[string][]string{
+	"oidcflow/oauth": {"oidcflow", "actors", "http", "cluster", "persistence", "directory", "bench", "cmd"},
+	"oidcflow":       {"actors", "http", "cluster", "persistence", "directory", "bench", "cmd"},
+	"persistence":    {"oidcflow", "actors", "http", "cluster", "directory", "bench", "cmd"},
+	"cluster":        {"oidcflow", "actors", "http", "persistence", "directory", "bench", "cmd"},
+	"actors":         {"http", "directory", "bench", "cmd"},
+	"directory":      {"oidcflow", "actors", "http", "cluster", "bench", "cmd"},
+	"http":           {"bench", "cmd"},
+	"bench":          {"cmd"},
+}
+
+func TestDependencyRule(t *testing.T) {
+	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Deps " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		rule := longestRule(pkg)
+		if rule == "" {
+			continue
+		}
+		checked++
+		for _, dep := range fields[1:] {
+			if !strings.HasPrefix(dep, module) {
+				continue
+			}
+			d := strings.TrimPrefix(dep, module)
+			for _, bad := range forbidden[rule] {
+				if d == bad || strings.HasPrefix(d, bad+"/") {
+					if rule == "oidcflow" && strings.HasPrefix(d, "oidcflow/") {
+						continue
+					}
+					t.Errorf("%s depends on %s: DESIGN.md's arrows point down only", pkg, d)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no package checked")
+	}
+}
+
+func longestRule(pkg string) string {
+	best := ""
+	for p := range forbidden {
+		if (pkg == p || strings.HasPrefix(pkg, p+"/")) && len(p) > len(best) {
+			best = p
+		}
+	}
+	return best
+}

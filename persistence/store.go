@@ -1,0 +1,62 @@
+// Package persistence is the durable seam under Latch's state: versioned records with
+// conditional writes and TTL expiry. Grains and the directory never talk to Pebble
+// directly; they use Store, so the cluster can later swap in "local Pebble + the key's
+// replicas" with the same contract (DESIGN.md, "The grain contract").
+package persistence
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record is absent or has expired.
+var ErrNotFound = errors.New("persistence: record not found")
+
+// ErrConflict is returned by a conditional write whose expected version is not the
+// record's current version: another writer won; reload and re-decide.
+var ErrConflict = errors.New("persistence: version conflict")
+
+// ErrClosed is returned by every call on a closed store.
+var ErrClosed = errors.New("persistence: store closed")
+
+// Record is one entity's whole state: kind/key -> {version, expiresAt, value}.
+type Record struct {
+	// Version starts at 1 on creation and grows by one on every write.
+	Version uint64
+	// ExpiresAt is when the record stops existing; the zero time means never.
+	ExpiresAt time.Time
+	// Value is opaque to the store.
+	Value []byte
+}
+
+// Expired reports whether the record has expired at now.
+func (r Record) Expired(now time.Time) bool {
+	return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
+}
+
+// Store is the storage contract used by grains and the directory. Implementations are
+// safe for concurrent use. A write returns only after it is durable at the store's
+// configured durability (Sync by default).
+type Store interface {
+	// Get returns the live record for kind/key, or ErrNotFound when it is absent or
+	// expired.
+	Get(ctx context.Context, kind, key string) (Record, error)
+	// Put writes value for kind/key if the record's current version equals expect
+	// (0 means "must not exist": an absent or expired record). It returns the new
+	// version (expect+1), or ErrConflict. A zero expiresAt means the record never expires.
+	Put(ctx context.Context, kind, key string, expect uint64, value []byte, expiresAt time.Time) (uint64, error)
+	// Delete removes kind/key if its current version equals expect, or unconditionally
+	// when expect is 0. Deleting an absent record is not an error when expect is 0;
+	// with expect > 0 it is ErrConflict.
+	Delete(ctx context.Context, kind, key string, expect uint64) error
+	// Scan calls fn for every live record of kind in key order. fn must not call back
+	// into the store for writes of the same kind. Returning an error from fn stops the
+	// scan and is returned.
+	Scan(ctx context.Context, kind string, fn func(key string, rec Record) error) error
+	// SweepExpired deletes the records that have expired at the store's clock and
+	// returns how many it removed.
+	SweepExpired(ctx context.Context) (int, error)
+	// Close flushes and releases the store. Further calls return ErrClosed.
+	Close() error
+}
