@@ -13,6 +13,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	Endpoint  string
 	Directory *directory.Directory
 	Keys      *oidcflow.KeyRing
+	// Actors reaches the hot-state grains (sessions, grants, refresh families,
+	// interactions). Nil disables the browser flows (tests of the Management API only).
+	Actors *actors.Client
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	Logger *slog.Logger
@@ -61,6 +65,8 @@ type Server struct {
 	issuer   string
 	dir      *directory.Directory
 	keys     *oidcflow.KeyRing
+	actors   *actors.Client
+	secure   bool // endpoint is https: cookies get Secure
 	status   func(r *http.Request) (any, error)
 	log      *slog.Logger
 	now      func() time.Time
@@ -84,6 +90,8 @@ func New(cfg Config) (*Server, error) {
 		issuer:   cfg.Endpoint + "/oidc",
 		dir:      cfg.Directory,
 		keys:     cfg.Keys,
+		actors:   cfg.Actors,
+		secure:   strings.HasPrefix(cfg.Endpoint, "https://"),
 		status:   cfg.Status,
 		log:      log,
 		now:      cfg.Now,
@@ -101,6 +109,8 @@ func New(cfg Config) (*Server, error) {
 	s.router = r
 	s.routesOIDC(r)
 	s.routesManagement(r)
+	s.routesExperience(r)
+	s.routesUI(r)
 	return s, nil
 }
 

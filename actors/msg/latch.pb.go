@@ -275,6 +275,2459 @@ func (x *HealthRecord) GetUpdatedUnixMs() int64 {
 	return 0
 }
 
+// Ack is the reply of a request that has nothing else to say.
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_latch_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{4}
+}
+
+// AuthRequest is a validated OIDC authorization request (OIDC Core 3.1.2.1).
+type AuthRequest struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	ClientId            string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	RedirectUri         string                 `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	Scopes              []string               `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	State               string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	Nonce               string                 `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	CodeChallenge       string                 `protobuf:"bytes,6,opt,name=code_challenge,json=codeChallenge,proto3" json:"code_challenge,omitempty"`
+	CodeChallengeMethod string                 `protobuf:"bytes,7,opt,name=code_challenge_method,json=codeChallengeMethod,proto3" json:"code_challenge_method,omitempty"`
+	// resources are RFC 8707 resource indicators, each a known API resource.
+	Resources []string `protobuf:"bytes,8,rep,name=resources,proto3" json:"resources,omitempty"`
+	// prompts are the prompt values (login, consent, none).
+	Prompts      []string `protobuf:"bytes,9,rep,name=prompts,proto3" json:"prompts,omitempty"`
+	LoginHint    string   `protobuf:"bytes,10,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
+	ResponseMode string   `protobuf:"bytes,11,opt,name=response_mode,json=responseMode,proto3" json:"response_mode,omitempty"`
+	// max_age in seconds; -1 when absent.
+	MaxAge        int64  `protobuf:"varint,12,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
+	UiLocales     string `protobuf:"bytes,13,opt,name=ui_locales,json=uiLocales,proto3" json:"ui_locales,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthRequest) Reset() {
+	*x = AuthRequest{}
+	mi := &file_latch_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthRequest) ProtoMessage() {}
+
+func (x *AuthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthRequest.ProtoReflect.Descriptor instead.
+func (*AuthRequest) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AuthRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *AuthRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetNonce() string {
+	if x != nil {
+		return x.Nonce
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetCodeChallenge() string {
+	if x != nil {
+		return x.CodeChallenge
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetCodeChallengeMethod() string {
+	if x != nil {
+		return x.CodeChallengeMethod
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *AuthRequest) GetPrompts() []string {
+	if x != nil {
+		return x.Prompts
+	}
+	return nil
+}
+
+func (x *AuthRequest) GetLoginHint() string {
+	if x != nil {
+		return x.LoginHint
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetResponseMode() string {
+	if x != nil {
+		return x.ResponseMode
+	}
+	return ""
+}
+
+func (x *AuthRequest) GetMaxAge() int64 {
+	if x != nil {
+		return x.MaxAge
+	}
+	return 0
+}
+
+func (x *AuthRequest) GetUiLocales() string {
+	if x != nil {
+		return x.UiLocales
+	}
+	return ""
+}
+
+// Verification is one proof recorded by the Experience API, e.g. a checked password.
+type Verification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// type is Logto's verification type, e.g. "Password".
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// user_id is the account the proof is for (empty for a Register verification).
+	UserId          string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	VerifiedAtMs    int64  `protobuf:"varint,4,opt,name=verified_at_ms,json=verifiedAtMs,proto3" json:"verified_at_ms,omitempty"`
+	IdentifierType  string `protobuf:"bytes,5,opt,name=identifier_type,json=identifierType,proto3" json:"identifier_type,omitempty"`
+	IdentifierValue string `protobuf:"bytes,6,opt,name=identifier_value,json=identifierValue,proto3" json:"identifier_value,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Verification) Reset() {
+	*x = Verification{}
+	mi := &file_latch_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Verification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Verification) ProtoMessage() {}
+
+func (x *Verification) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Verification.ProtoReflect.Descriptor instead.
+func (*Verification) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Verification) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Verification) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Verification) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Verification) GetVerifiedAtMs() int64 {
+	if x != nil {
+		return x.VerifiedAtMs
+	}
+	return 0
+}
+
+func (x *Verification) GetIdentifierType() string {
+	if x != nil {
+		return x.IdentifierType
+	}
+	return ""
+}
+
+func (x *Verification) GetIdentifierValue() string {
+	if x != nil {
+		return x.IdentifierValue
+	}
+	return ""
+}
+
+// InteractionRecord is the whole persisted state of one Interaction grain.
+type InteractionRecord struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Uid         string                 `protobuf:"bytes,1,opt,name=uid,proto3" json:"uid,omitempty"`
+	Request     *AuthRequest           `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	CreatedAtMs int64                  `protobuf:"varint,3,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs int64                  `protobuf:"varint,4,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	// event is "", "SignIn" or "Register".
+	Event         string          `protobuf:"bytes,5,opt,name=event,proto3" json:"event,omitempty"`
+	Verifications []*Verification `protobuf:"bytes,6,rep,name=verifications,proto3" json:"verifications,omitempty"`
+	// account_id is the identified user.
+	AccountId string `protobuf:"bytes,7,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Register profile, collected before identification.
+	ProfileUsername     string `protobuf:"bytes,8,opt,name=profile_username,json=profileUsername,proto3" json:"profile_username,omitempty"`
+	ProfilePasswordHash string `protobuf:"bytes,9,opt,name=profile_password_hash,json=profilePasswordHash,proto3" json:"profile_password_hash,omitempty"`
+	// submitted is set by InteractionSubmit: the user is signed in; /oidc/auth/<uid> resumes.
+	Submitted bool     `protobuf:"varint,10,opt,name=submitted,proto3" json:"submitted,omitempty"`
+	LoginAtMs int64    `protobuf:"varint,11,opt,name=login_at_ms,json=loginAtMs,proto3" json:"login_at_ms,omitempty"`
+	Amr       []string `protobuf:"bytes,12,rep,name=amr,proto3" json:"amr,omitempty"`
+	// session_id is the live browser session seen at /oidc/auth (SSO), if any.
+	SessionId     string `protobuf:"bytes,13,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionRecord) Reset() {
+	*x = InteractionRecord{}
+	mi := &file_latch_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionRecord) ProtoMessage() {}
+
+func (x *InteractionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionRecord.ProtoReflect.Descriptor instead.
+func (*InteractionRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *InteractionRecord) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *InteractionRecord) GetRequest() *AuthRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *InteractionRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *InteractionRecord) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *InteractionRecord) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *InteractionRecord) GetVerifications() []*Verification {
+	if x != nil {
+		return x.Verifications
+	}
+	return nil
+}
+
+func (x *InteractionRecord) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *InteractionRecord) GetProfileUsername() string {
+	if x != nil {
+		return x.ProfileUsername
+	}
+	return ""
+}
+
+func (x *InteractionRecord) GetProfilePasswordHash() string {
+	if x != nil {
+		return x.ProfilePasswordHash
+	}
+	return ""
+}
+
+func (x *InteractionRecord) GetSubmitted() bool {
+	if x != nil {
+		return x.Submitted
+	}
+	return false
+}
+
+func (x *InteractionRecord) GetLoginAtMs() int64 {
+	if x != nil {
+		return x.LoginAtMs
+	}
+	return 0
+}
+
+func (x *InteractionRecord) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+func (x *InteractionRecord) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+// InteractionCreate stores a new interaction; fails if the uid exists. Reply: InteractionRecord.
+type InteractionCreate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *InteractionRecord     `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionCreate) Reset() {
+	*x = InteractionCreate{}
+	mi := &file_latch_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionCreate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionCreate) ProtoMessage() {}
+
+func (x *InteractionCreate) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionCreate.ProtoReflect.Descriptor instead.
+func (*InteractionCreate) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *InteractionCreate) GetRecord() *InteractionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// InteractionGet reads it. Reply: InteractionRecord, or Failure "session.not_found" (404).
+type InteractionGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionGet) Reset() {
+	*x = InteractionGet{}
+	mi := &file_latch_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionGet) ProtoMessage() {}
+
+func (x *InteractionGet) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionGet.ProtoReflect.Descriptor instead.
+func (*InteractionGet) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{9}
+}
+
+// InteractionSetEvent sets the event (SignIn | Register). Reply: InteractionRecord.
+type InteractionSetEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         string                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionSetEvent) Reset() {
+	*x = InteractionSetEvent{}
+	mi := &file_latch_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionSetEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionSetEvent) ProtoMessage() {}
+
+func (x *InteractionSetEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionSetEvent.ProtoReflect.Descriptor instead.
+func (*InteractionSetEvent) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *InteractionSetEvent) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+// InteractionAddVerification records a proof. Reply: InteractionRecord.
+type InteractionAddVerification struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Verification  *Verification          `protobuf:"bytes,1,opt,name=verification,proto3" json:"verification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionAddVerification) Reset() {
+	*x = InteractionAddVerification{}
+	mi := &file_latch_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionAddVerification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionAddVerification) ProtoMessage() {}
+
+func (x *InteractionAddVerification) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionAddVerification.ProtoReflect.Descriptor instead.
+func (*InteractionAddVerification) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *InteractionAddVerification) GetVerification() *Verification {
+	if x != nil {
+		return x.Verification
+	}
+	return nil
+}
+
+// InteractionIdentify sets account_id: from the verification with verification_id, or
+// account_id directly (after Register created the user). Reply: InteractionRecord.
+type InteractionIdentify struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	VerificationId string                 `protobuf:"bytes,1,opt,name=verification_id,json=verificationId,proto3" json:"verification_id,omitempty"`
+	AccountId      string                 `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *InteractionIdentify) Reset() {
+	*x = InteractionIdentify{}
+	mi := &file_latch_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionIdentify) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionIdentify) ProtoMessage() {}
+
+func (x *InteractionIdentify) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionIdentify.ProtoReflect.Descriptor instead.
+func (*InteractionIdentify) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *InteractionIdentify) GetVerificationId() string {
+	if x != nil {
+		return x.VerificationId
+	}
+	return ""
+}
+
+func (x *InteractionIdentify) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+// InteractionSetProfile records Register profile fields. Reply: InteractionRecord.
+type InteractionSetProfile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Username      string                 `protobuf:"bytes,1,opt,name=username,proto3" json:"username,omitempty"`
+	PasswordHash  string                 `protobuf:"bytes,2,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionSetProfile) Reset() {
+	*x = InteractionSetProfile{}
+	mi := &file_latch_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionSetProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionSetProfile) ProtoMessage() {}
+
+func (x *InteractionSetProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionSetProfile.ProtoReflect.Descriptor instead.
+func (*InteractionSetProfile) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *InteractionSetProfile) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *InteractionSetProfile) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+// InteractionSubmit finishes sign-in (requires account_id). Reply: InteractionRecord.
+type InteractionSubmit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LoginAtMs     int64                  `protobuf:"varint,1,opt,name=login_at_ms,json=loginAtMs,proto3" json:"login_at_ms,omitempty"`
+	Amr           []string               `protobuf:"bytes,2,rep,name=amr,proto3" json:"amr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionSubmit) Reset() {
+	*x = InteractionSubmit{}
+	mi := &file_latch_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionSubmit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionSubmit) ProtoMessage() {}
+
+func (x *InteractionSubmit) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionSubmit.ProtoReflect.Descriptor instead.
+func (*InteractionSubmit) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *InteractionSubmit) GetLoginAtMs() int64 {
+	if x != nil {
+		return x.LoginAtMs
+	}
+	return 0
+}
+
+func (x *InteractionSubmit) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+// InteractionConsume returns the submitted record and deletes it: a resume is one-time.
+// Reply: InteractionRecord, or Failure when not submitted / absent.
+type InteractionConsume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InteractionConsume) Reset() {
+	*x = InteractionConsume{}
+	mi := &file_latch_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InteractionConsume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InteractionConsume) ProtoMessage() {}
+
+func (x *InteractionConsume) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InteractionConsume.ProtoReflect.Descriptor instead.
+func (*InteractionConsume) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{15}
+}
+
+type SessionClient struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	GrantId  string                 `protobuf:"bytes,2,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	// sid is the per-client session id put in ID tokens (OIDC Front/Back-Channel Logout).
+	Sid           string `protobuf:"bytes,3,opt,name=sid,proto3" json:"sid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionClient) Reset() {
+	*x = SessionClient{}
+	mi := &file_latch_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionClient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionClient) ProtoMessage() {}
+
+func (x *SessionClient) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionClient.ProtoReflect.Descriptor instead.
+func (*SessionClient) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SessionClient) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SessionClient) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *SessionClient) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+type SessionRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	SecretHash    string                 `protobuf:"bytes,2,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
+	LoginAtMs     int64                  `protobuf:"varint,3,opt,name=login_at_ms,json=loginAtMs,proto3" json:"login_at_ms,omitempty"`
+	Amr           []string               `protobuf:"bytes,4,rep,name=amr,proto3" json:"amr,omitempty"`
+	Clients       []*SessionClient       `protobuf:"bytes,5,rep,name=clients,proto3" json:"clients,omitempty"`
+	CreatedAtMs   int64                  `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionRecord) Reset() {
+	*x = SessionRecord{}
+	mi := &file_latch_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionRecord) ProtoMessage() {}
+
+func (x *SessionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionRecord.ProtoReflect.Descriptor instead.
+func (*SessionRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SessionRecord) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *SessionRecord) GetSecretHash() string {
+	if x != nil {
+		return x.SecretHash
+	}
+	return ""
+}
+
+func (x *SessionRecord) GetLoginAtMs() int64 {
+	if x != nil {
+		return x.LoginAtMs
+	}
+	return 0
+}
+
+func (x *SessionRecord) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
+}
+
+func (x *SessionRecord) GetClients() []*SessionClient {
+	if x != nil {
+		return x.Clients
+	}
+	return nil
+}
+
+func (x *SessionRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *SessionRecord) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+// SessionCreate stores a new session (fails if it exists). Reply: SessionRecord.
+type SessionCreate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *SessionRecord         `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionCreate) Reset() {
+	*x = SessionCreate{}
+	mi := &file_latch_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionCreate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionCreate) ProtoMessage() {}
+
+func (x *SessionCreate) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionCreate.ProtoReflect.Descriptor instead.
+func (*SessionCreate) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SessionCreate) GetRecord() *SessionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// SessionGet checks secret and returns the live session. Reply: SessionRecord, or Failure
+// "login_required" when absent, expired or the secret does not match.
+type SessionGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionGet) Reset() {
+	*x = SessionGet{}
+	mi := &file_latch_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionGet) ProtoMessage() {}
+
+func (x *SessionGet) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionGet.ProtoReflect.Descriptor instead.
+func (*SessionGet) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SessionGet) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// SessionAddClient upserts a client (by client_id) and extends the TTL. Reply: SessionRecord.
+type SessionAddClient struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	Client        *SessionClient         `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionAddClient) Reset() {
+	*x = SessionAddClient{}
+	mi := &file_latch_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionAddClient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionAddClient) ProtoMessage() {}
+
+func (x *SessionAddClient) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionAddClient.ProtoReflect.Descriptor instead.
+func (*SessionAddClient) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SessionAddClient) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *SessionAddClient) GetClient() *SessionClient {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+func (x *SessionAddClient) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+// SessionEnd deletes the session and returns what it was (for logout fan-out).
+// Reply: SessionRecord.
+type SessionEnd struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionEnd) Reset() {
+	*x = SessionEnd{}
+	mi := &file_latch_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionEnd) ProtoMessage() {}
+
+func (x *SessionEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionEnd.ProtoReflect.Descriptor instead.
+func (*SessionEnd) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SessionEnd) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type CodeRecord struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Hash                string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	RedirectUri         string                 `protobuf:"bytes,2,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	CodeChallenge       string                 `protobuf:"bytes,3,opt,name=code_challenge,json=codeChallenge,proto3" json:"code_challenge,omitempty"`
+	CodeChallengeMethod string                 `protobuf:"bytes,4,opt,name=code_challenge_method,json=codeChallengeMethod,proto3" json:"code_challenge_method,omitempty"`
+	Nonce               string                 `protobuf:"bytes,5,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Scopes              []string               `protobuf:"bytes,6,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Resources           []string               `protobuf:"bytes,7,rep,name=resources,proto3" json:"resources,omitempty"`
+	AuthTime            int64                  `protobuf:"varint,8,opt,name=auth_time,json=authTime,proto3" json:"auth_time,omitempty"`
+	Sid                 string                 `protobuf:"bytes,9,opt,name=sid,proto3" json:"sid,omitempty"`
+	ExpiresAtMs         int64                  `protobuf:"varint,10,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	Redeemed            bool                   `protobuf:"varint,11,opt,name=redeemed,proto3" json:"redeemed,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CodeRecord) Reset() {
+	*x = CodeRecord{}
+	mi := &file_latch_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeRecord) ProtoMessage() {}
+
+func (x *CodeRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeRecord.ProtoReflect.Descriptor instead.
+func (*CodeRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CodeRecord) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *CodeRecord) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *CodeRecord) GetCodeChallenge() string {
+	if x != nil {
+		return x.CodeChallenge
+	}
+	return ""
+}
+
+func (x *CodeRecord) GetCodeChallengeMethod() string {
+	if x != nil {
+		return x.CodeChallengeMethod
+	}
+	return ""
+}
+
+func (x *CodeRecord) GetNonce() string {
+	if x != nil {
+		return x.Nonce
+	}
+	return ""
+}
+
+func (x *CodeRecord) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *CodeRecord) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *CodeRecord) GetAuthTime() int64 {
+	if x != nil {
+		return x.AuthTime
+	}
+	return 0
+}
+
+func (x *CodeRecord) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+func (x *CodeRecord) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *CodeRecord) GetRedeemed() bool {
+	if x != nil {
+		return x.Redeemed
+	}
+	return false
+}
+
+type AccessTokenRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hash          string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	Scopes        []string               `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	IssuedAtMs    int64                  `protobuf:"varint,3,opt,name=issued_at_ms,json=issuedAtMs,proto3" json:"issued_at_ms,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,4,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessTokenRecord) Reset() {
+	*x = AccessTokenRecord{}
+	mi := &file_latch_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessTokenRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessTokenRecord) ProtoMessage() {}
+
+func (x *AccessTokenRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessTokenRecord.ProtoReflect.Descriptor instead.
+func (*AccessTokenRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AccessTokenRecord) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *AccessTokenRecord) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *AccessTokenRecord) GetIssuedAtMs() int64 {
+	if x != nil {
+		return x.IssuedAtMs
+	}
+	return 0
+}
+
+func (x *AccessTokenRecord) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+type GrantRecord struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	AccountId       string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	ClientId        string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Scopes          []string               `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Resources       []string               `protobuf:"bytes,4,rep,name=resources,proto3" json:"resources,omitempty"`
+	CreatedAtMs     int64                  `protobuf:"varint,5,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	ExpiresAtMs     int64                  `protobuf:"varint,6,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	Codes           []*CodeRecord          `protobuf:"bytes,7,rep,name=codes,proto3" json:"codes,omitempty"`
+	AccessTokens    []*AccessTokenRecord   `protobuf:"bytes,8,rep,name=access_tokens,json=accessTokens,proto3" json:"access_tokens,omitempty"`
+	RefreshFamilies []string               `protobuf:"bytes,9,rep,name=refresh_families,json=refreshFamilies,proto3" json:"refresh_families,omitempty"`
+	Revoked         bool                   `protobuf:"varint,10,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	SessionId       string                 `protobuf:"bytes,11,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Sid             string                 `protobuf:"bytes,12,opt,name=sid,proto3" json:"sid,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GrantRecord) Reset() {
+	*x = GrantRecord{}
+	mi := &file_latch_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantRecord) ProtoMessage() {}
+
+func (x *GrantRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantRecord.ProtoReflect.Descriptor instead.
+func (*GrantRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GrantRecord) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GrantRecord) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GrantRecord) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *GrantRecord) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *GrantRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *GrantRecord) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *GrantRecord) GetCodes() []*CodeRecord {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
+func (x *GrantRecord) GetAccessTokens() []*AccessTokenRecord {
+	if x != nil {
+		return x.AccessTokens
+	}
+	return nil
+}
+
+func (x *GrantRecord) GetRefreshFamilies() []string {
+	if x != nil {
+		return x.RefreshFamilies
+	}
+	return nil
+}
+
+func (x *GrantRecord) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *GrantRecord) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *GrantRecord) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+// GrantEnsure creates the grant or merges scopes/resources into it. Reply: GrantRecord.
+type GrantEnsure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Scopes        []string               `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Resources     []string               `protobuf:"bytes,4,rep,name=resources,proto3" json:"resources,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,5,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	SessionId     string                 `protobuf:"bytes,6,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Sid           string                 `protobuf:"bytes,7,opt,name=sid,proto3" json:"sid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantEnsure) Reset() {
+	*x = GrantEnsure{}
+	mi := &file_latch_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantEnsure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantEnsure) ProtoMessage() {}
+
+func (x *GrantEnsure) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantEnsure.ProtoReflect.Descriptor instead.
+func (*GrantEnsure) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GrantEnsure) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *GrantEnsure) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GrantEnsure) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *GrantEnsure) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *GrantEnsure) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *GrantEnsure) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *GrantEnsure) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+// GrantIssueCode stores a code (hash) for later redemption. Reply: Ack.
+type GrantIssueCode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          *CodeRecord            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantIssueCode) Reset() {
+	*x = GrantIssueCode{}
+	mi := &file_latch_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantIssueCode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantIssueCode) ProtoMessage() {}
+
+func (x *GrantIssueCode) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantIssueCode.ProtoReflect.Descriptor instead.
+func (*GrantIssueCode) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GrantIssueCode) GetCode() *CodeRecord {
+	if x != nil {
+		return x.Code
+	}
+	return nil
+}
+
+// GrantRedeemCode redeems the code with secret code_secret once: client, redirect_uri and
+// PKCE (RFC 7636 4.6) are checked inside the grain. A second redemption revokes the grant
+// and every token issued from it (invalid_grant). On success, access_token (if set) is
+// stored and family_id (if set) is recorded. Reply: CodeRedeemed or Failure.
+type GrantRedeemCode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CodeSecret    string                 `protobuf:"bytes,1,opt,name=code_secret,json=codeSecret,proto3" json:"code_secret,omitempty"`
+	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	RedirectUri   string                 `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	CodeVerifier  string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
+	AccessToken   *AccessTokenRecord     `protobuf:"bytes,5,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	FamilyId      string                 `protobuf:"bytes,6,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	NowMs         int64                  `protobuf:"varint,7,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantRedeemCode) Reset() {
+	*x = GrantRedeemCode{}
+	mi := &file_latch_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantRedeemCode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantRedeemCode) ProtoMessage() {}
+
+func (x *GrantRedeemCode) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantRedeemCode.ProtoReflect.Descriptor instead.
+func (*GrantRedeemCode) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GrantRedeemCode) GetCodeSecret() string {
+	if x != nil {
+		return x.CodeSecret
+	}
+	return ""
+}
+
+func (x *GrantRedeemCode) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GrantRedeemCode) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *GrantRedeemCode) GetCodeVerifier() string {
+	if x != nil {
+		return x.CodeVerifier
+	}
+	return ""
+}
+
+func (x *GrantRedeemCode) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
+	}
+	return nil
+}
+
+func (x *GrantRedeemCode) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
+}
+
+func (x *GrantRedeemCode) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type CodeRedeemed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          *CodeRecord            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Grant         *GrantRecord           `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeRedeemed) Reset() {
+	*x = CodeRedeemed{}
+	mi := &file_latch_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeRedeemed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeRedeemed) ProtoMessage() {}
+
+func (x *CodeRedeemed) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeRedeemed.ProtoReflect.Descriptor instead.
+func (*CodeRedeemed) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CodeRedeemed) GetCode() *CodeRecord {
+	if x != nil {
+		return x.Code
+	}
+	return nil
+}
+
+func (x *CodeRedeemed) GetGrant() *GrantRecord {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// GrantIssueAccessToken stores an opaque access token (hash). Reply: Ack, or Failure
+// invalid_grant when the grant is revoked or expired.
+type GrantIssueAccessToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken   *AccessTokenRecord     `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	FamilyId      string                 `protobuf:"bytes,2,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantIssueAccessToken) Reset() {
+	*x = GrantIssueAccessToken{}
+	mi := &file_latch_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantIssueAccessToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantIssueAccessToken) ProtoMessage() {}
+
+func (x *GrantIssueAccessToken) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantIssueAccessToken.ProtoReflect.Descriptor instead.
+func (*GrantIssueAccessToken) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GrantIssueAccessToken) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
+	}
+	return nil
+}
+
+func (x *GrantIssueAccessToken) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
+}
+
+// GrantLookupAccessToken finds a live opaque access token by secret.
+// Reply: AccessTokenInfo, or Failure invalid_token.
+type GrantLookupAccessToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantLookupAccessToken) Reset() {
+	*x = GrantLookupAccessToken{}
+	mi := &file_latch_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantLookupAccessToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantLookupAccessToken) ProtoMessage() {}
+
+func (x *GrantLookupAccessToken) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantLookupAccessToken.ProtoReflect.Descriptor instead.
+func (*GrantLookupAccessToken) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GrantLookupAccessToken) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *GrantLookupAccessToken) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type AccessTokenInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken   *AccessTokenRecord     `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	Grant         *GrantRecord           `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessTokenInfo) Reset() {
+	*x = AccessTokenInfo{}
+	mi := &file_latch_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessTokenInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessTokenInfo) ProtoMessage() {}
+
+func (x *AccessTokenInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessTokenInfo.ProtoReflect.Descriptor instead.
+func (*AccessTokenInfo) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AccessTokenInfo) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
+	}
+	return nil
+}
+
+func (x *AccessTokenInfo) GetGrant() *GrantRecord {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// GrantCheck answers whether the grant is alive. Reply: GrantRecord or Failure invalid_grant.
+type GrantCheck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantCheck) Reset() {
+	*x = GrantCheck{}
+	mi := &file_latch_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantCheck) ProtoMessage() {}
+
+func (x *GrantCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantCheck.ProtoReflect.Descriptor instead.
+func (*GrantCheck) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{32}
+}
+
+// GrantRevoke revokes the grant and its tokens (and tells its refresh families). Reply: Ack.
+type GrantRevoke struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantRevoke) Reset() {
+	*x = GrantRevoke{}
+	mi := &file_latch_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantRevoke) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantRevoke) ProtoMessage() {}
+
+func (x *GrantRevoke) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantRevoke.ProtoReflect.Descriptor instead.
+func (*GrantRevoke) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{33}
+}
+
+type ConsumedToken struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Hash        string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	RotatedAtMs int64                  `protobuf:"varint,2,opt,name=rotated_at_ms,json=rotatedAtMs,proto3" json:"rotated_at_ms,omitempty"`
+	// successor_secret is kept only for the 3 s reuse window, so concurrent refreshes with
+	// the same token get the same successor; cleared after it.
+	SuccessorSecret      string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
+	SuccessorExpiresAtMs int64  `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ConsumedToken) Reset() {
+	*x = ConsumedToken{}
+	mi := &file_latch_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumedToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumedToken) ProtoMessage() {}
+
+func (x *ConsumedToken) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumedToken.ProtoReflect.Descriptor instead.
+func (*ConsumedToken) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ConsumedToken) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *ConsumedToken) GetRotatedAtMs() int64 {
+	if x != nil {
+		return x.RotatedAtMs
+	}
+	return 0
+}
+
+func (x *ConsumedToken) GetSuccessorSecret() string {
+	if x != nil {
+		return x.SuccessorSecret
+	}
+	return ""
+}
+
+func (x *ConsumedToken) GetSuccessorExpiresAtMs() int64 {
+	if x != nil {
+		return x.SuccessorExpiresAtMs
+	}
+	return 0
+}
+
+type RefreshFamilyRecord struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	GrantId   string                 `protobuf:"bytes,1,opt,name=grant_id,json=grantId,proto3" json:"grant_id,omitempty"`
+	ClientId  string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	AccountId string                 `protobuf:"bytes,3,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// app_type is the client's Logto application type (SPA, Native, Traditional).
+	AppType            string           `protobuf:"bytes,4,opt,name=app_type,json=appType,proto3" json:"app_type,omitempty"`
+	Scopes             []string         `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Resources          []string         `protobuf:"bytes,6,rep,name=resources,proto3" json:"resources,omitempty"`
+	CreatedAtMs        int64            `protobuf:"varint,7,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
+	CurrentHash        string           `protobuf:"bytes,8,opt,name=current_hash,json=currentHash,proto3" json:"current_hash,omitempty"`
+	CurrentIssuedAtMs  int64            `protobuf:"varint,9,opt,name=current_issued_at_ms,json=currentIssuedAtMs,proto3" json:"current_issued_at_ms,omitempty"`
+	CurrentExpiresAtMs int64            `protobuf:"varint,10,opt,name=current_expires_at_ms,json=currentExpiresAtMs,proto3" json:"current_expires_at_ms,omitempty"`
+	Generation         uint32           `protobuf:"varint,11,opt,name=generation,proto3" json:"generation,omitempty"`
+	Consumed           []*ConsumedToken `protobuf:"bytes,12,rep,name=consumed,proto3" json:"consumed,omitempty"`
+	Revoked            bool             `protobuf:"varint,13,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// grant_expires_at_ms bounds the family (the 180-day grant).
+	GrantExpiresAtMs int64  `protobuf:"varint,14,opt,name=grant_expires_at_ms,json=grantExpiresAtMs,proto3" json:"grant_expires_at_ms,omitempty"`
+	TtlSeconds       int64  `protobuf:"varint,15,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	Rotate           bool   `protobuf:"varint,16,opt,name=rotate,proto3" json:"rotate,omitempty"`
+	Sid              string `protobuf:"bytes,17,opt,name=sid,proto3" json:"sid,omitempty"`
+	AuthTime         int64  `protobuf:"varint,18,opt,name=auth_time,json=authTime,proto3" json:"auth_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RefreshFamilyRecord) Reset() {
+	*x = RefreshFamilyRecord{}
+	mi := &file_latch_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshFamilyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshFamilyRecord) ProtoMessage() {}
+
+func (x *RefreshFamilyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshFamilyRecord.ProtoReflect.Descriptor instead.
+func (*RefreshFamilyRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RefreshFamilyRecord) GetGrantId() string {
+	if x != nil {
+		return x.GrantId
+	}
+	return ""
+}
+
+func (x *RefreshFamilyRecord) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RefreshFamilyRecord) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *RefreshFamilyRecord) GetAppType() string {
+	if x != nil {
+		return x.AppType
+	}
+	return ""
+}
+
+func (x *RefreshFamilyRecord) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *RefreshFamilyRecord) GetResources() []string {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
+func (x *RefreshFamilyRecord) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
+	}
+	return 0
+}
+
+func (x *RefreshFamilyRecord) GetCurrentHash() string {
+	if x != nil {
+		return x.CurrentHash
+	}
+	return ""
+}
+
+func (x *RefreshFamilyRecord) GetCurrentIssuedAtMs() int64 {
+	if x != nil {
+		return x.CurrentIssuedAtMs
+	}
+	return 0
+}
+
+func (x *RefreshFamilyRecord) GetCurrentExpiresAtMs() int64 {
+	if x != nil {
+		return x.CurrentExpiresAtMs
+	}
+	return 0
+}
+
+func (x *RefreshFamilyRecord) GetGeneration() uint32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *RefreshFamilyRecord) GetConsumed() []*ConsumedToken {
+	if x != nil {
+		return x.Consumed
+	}
+	return nil
+}
+
+func (x *RefreshFamilyRecord) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
+func (x *RefreshFamilyRecord) GetGrantExpiresAtMs() int64 {
+	if x != nil {
+		return x.GrantExpiresAtMs
+	}
+	return 0
+}
+
+func (x *RefreshFamilyRecord) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+func (x *RefreshFamilyRecord) GetRotate() bool {
+	if x != nil {
+		return x.Rotate
+	}
+	return false
+}
+
+func (x *RefreshFamilyRecord) GetSid() string {
+	if x != nil {
+		return x.Sid
+	}
+	return ""
+}
+
+func (x *RefreshFamilyRecord) GetAuthTime() int64 {
+	if x != nil {
+		return x.AuthTime
+	}
+	return 0
+}
+
+// RefreshFamilyCreate stores a new family whose first token has secret. Reply: Ack.
+type RefreshFamilyCreate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *RefreshFamilyRecord   `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshFamilyCreate) Reset() {
+	*x = RefreshFamilyCreate{}
+	mi := &file_latch_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshFamilyCreate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshFamilyCreate) ProtoMessage() {}
+
+func (x *RefreshFamilyCreate) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshFamilyCreate.ProtoReflect.Descriptor instead.
+func (*RefreshFamilyCreate) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RefreshFamilyCreate) GetRecord() *RefreshFamilyRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *RefreshFamilyCreate) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// RefreshFamilyUse presents a refresh token: rotation rules, reuse window and reuse
+// detection are decided inside the grain. Reply: RefreshUsed or Failure invalid_grant.
+type RefreshFamilyUse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	NowMs         int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshFamilyUse) Reset() {
+	*x = RefreshFamilyUse{}
+	mi := &file_latch_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshFamilyUse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshFamilyUse) ProtoMessage() {}
+
+func (x *RefreshFamilyUse) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshFamilyUse.ProtoReflect.Descriptor instead.
+func (*RefreshFamilyUse) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RefreshFamilyUse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *RefreshFamilyUse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RefreshFamilyUse) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+type RefreshUsed struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Family *RefreshFamilyRecord   `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"`
+	// secret of the token the client must use next: a new one when rotated, or the
+	// presented one when not.
+	NextSecret      string `protobuf:"bytes,2,opt,name=next_secret,json=nextSecret,proto3" json:"next_secret,omitempty"`
+	NextExpiresAtMs int64  `protobuf:"varint,3,opt,name=next_expires_at_ms,json=nextExpiresAtMs,proto3" json:"next_expires_at_ms,omitempty"`
+	Rotated         bool   `protobuf:"varint,4,opt,name=rotated,proto3" json:"rotated,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RefreshUsed) Reset() {
+	*x = RefreshUsed{}
+	mi := &file_latch_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshUsed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshUsed) ProtoMessage() {}
+
+func (x *RefreshUsed) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshUsed.ProtoReflect.Descriptor instead.
+func (*RefreshUsed) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *RefreshUsed) GetFamily() *RefreshFamilyRecord {
+	if x != nil {
+		return x.Family
+	}
+	return nil
+}
+
+func (x *RefreshUsed) GetNextSecret() string {
+	if x != nil {
+		return x.NextSecret
+	}
+	return ""
+}
+
+func (x *RefreshUsed) GetNextExpiresAtMs() int64 {
+	if x != nil {
+		return x.NextExpiresAtMs
+	}
+	return 0
+}
+
+func (x *RefreshUsed) GetRotated() bool {
+	if x != nil {
+		return x.Rotated
+	}
+	return false
+}
+
+// RefreshFamilyRevoke revokes the family. Reply: Ack.
+type RefreshFamilyRevoke struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshFamilyRevoke) Reset() {
+	*x = RefreshFamilyRevoke{}
+	mi := &file_latch_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshFamilyRevoke) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshFamilyRevoke) ProtoMessage() {}
+
+func (x *RefreshFamilyRevoke) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshFamilyRevoke.ProtoReflect.Descriptor instead.
+func (*RefreshFamilyRevoke) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{39}
+}
+
 var File_latch_proto protoreflect.FileDescriptor
 
 const file_latch_proto_rawDesc = "" +
@@ -294,7 +2747,208 @@ const file_latch_proto_rawDesc = "" +
 	"\fHealthRecord\x12\x14\n" +
 	"\x05pings\x18\x01 \x01(\x04R\x05pings\x12$\n" +
 	"\x0elast_served_by\x18\x02 \x01(\tR\flastServedBy\x12&\n" +
-	"\x0fupdated_unix_ms\x18\x03 \x01(\x03R\rupdatedUnixMsB%Z#github.com/latchid/latch/actors/msgb\x06proto3"
+	"\x0fupdated_unix_ms\x18\x03 \x01(\x03R\rupdatedUnixMs\"\x05\n" +
+	"\x03Ack\"\xa0\x03\n" +
+	"\vAuthRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12!\n" +
+	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x14\n" +
+	"\x05nonce\x18\x05 \x01(\tR\x05nonce\x12%\n" +
+	"\x0ecode_challenge\x18\x06 \x01(\tR\rcodeChallenge\x122\n" +
+	"\x15code_challenge_method\x18\a \x01(\tR\x13codeChallengeMethod\x12\x1c\n" +
+	"\tresources\x18\b \x03(\tR\tresources\x12\x18\n" +
+	"\aprompts\x18\t \x03(\tR\aprompts\x12\x1d\n" +
+	"\n" +
+	"login_hint\x18\n" +
+	" \x01(\tR\tloginHint\x12#\n" +
+	"\rresponse_mode\x18\v \x01(\tR\fresponseMode\x12\x17\n" +
+	"\amax_age\x18\f \x01(\x03R\x06maxAge\x12\x1d\n" +
+	"\n" +
+	"ui_locales\x18\r \x01(\tR\tuiLocales\"\xc5\x01\n" +
+	"\fVerification\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12$\n" +
+	"\x0everified_at_ms\x18\x04 \x01(\x03R\fverifiedAtMs\x12'\n" +
+	"\x0fidentifier_type\x18\x05 \x01(\tR\x0eidentifierType\x12)\n" +
+	"\x10identifier_value\x18\x06 \x01(\tR\x0fidentifierValue\"\xed\x03\n" +
+	"\x11InteractionRecord\x12\x10\n" +
+	"\x03uid\x18\x01 \x01(\tR\x03uid\x126\n" +
+	"\arequest\x18\x02 \x01(\v2\x1c.latch.actors.v1.AuthRequestR\arequest\x12\"\n" +
+	"\rcreated_at_ms\x18\x03 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x04 \x01(\x03R\vexpiresAtMs\x12\x14\n" +
+	"\x05event\x18\x05 \x01(\tR\x05event\x12C\n" +
+	"\rverifications\x18\x06 \x03(\v2\x1d.latch.actors.v1.VerificationR\rverifications\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\a \x01(\tR\taccountId\x12)\n" +
+	"\x10profile_username\x18\b \x01(\tR\x0fprofileUsername\x122\n" +
+	"\x15profile_password_hash\x18\t \x01(\tR\x13profilePasswordHash\x12\x1c\n" +
+	"\tsubmitted\x18\n" +
+	" \x01(\bR\tsubmitted\x12\x1e\n" +
+	"\vlogin_at_ms\x18\v \x01(\x03R\tloginAtMs\x12\x10\n" +
+	"\x03amr\x18\f \x03(\tR\x03amr\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\r \x01(\tR\tsessionId\"O\n" +
+	"\x11InteractionCreate\x12:\n" +
+	"\x06record\x18\x01 \x01(\v2\".latch.actors.v1.InteractionRecordR\x06record\"\x10\n" +
+	"\x0eInteractionGet\"+\n" +
+	"\x13InteractionSetEvent\x12\x14\n" +
+	"\x05event\x18\x01 \x01(\tR\x05event\"_\n" +
+	"\x1aInteractionAddVerification\x12A\n" +
+	"\fverification\x18\x01 \x01(\v2\x1d.latch.actors.v1.VerificationR\fverification\"]\n" +
+	"\x13InteractionIdentify\x12'\n" +
+	"\x0fverification_id\x18\x01 \x01(\tR\x0everificationId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\"X\n" +
+	"\x15InteractionSetProfile\x12\x1a\n" +
+	"\busername\x18\x01 \x01(\tR\busername\x12#\n" +
+	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"E\n" +
+	"\x11InteractionSubmit\x12\x1e\n" +
+	"\vlogin_at_ms\x18\x01 \x01(\x03R\tloginAtMs\x12\x10\n" +
+	"\x03amr\x18\x02 \x03(\tR\x03amr\"\x14\n" +
+	"\x12InteractionConsume\"Y\n" +
+	"\rSessionClient\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x19\n" +
+	"\bgrant_id\x18\x02 \x01(\tR\agrantId\x12\x10\n" +
+	"\x03sid\x18\x03 \x01(\tR\x03sid\"\x83\x02\n" +
+	"\rSessionRecord\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1f\n" +
+	"\vsecret_hash\x18\x02 \x01(\tR\n" +
+	"secretHash\x12\x1e\n" +
+	"\vlogin_at_ms\x18\x03 \x01(\x03R\tloginAtMs\x12\x10\n" +
+	"\x03amr\x18\x04 \x03(\tR\x03amr\x128\n" +
+	"\aclients\x18\x05 \x03(\v2\x1e.latch.actors.v1.SessionClientR\aclients\x12\"\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"G\n" +
+	"\rSessionCreate\x126\n" +
+	"\x06record\x18\x01 \x01(\v2\x1e.latch.actors.v1.SessionRecordR\x06record\"$\n" +
+	"\n" +
+	"SessionGet\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\"\x86\x01\n" +
+	"\x10SessionAddClient\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x126\n" +
+	"\x06client\x18\x02 \x01(\v2\x1e.latch.actors.v1.SessionClientR\x06client\x12\"\n" +
+	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\"$\n" +
+	"\n" +
+	"SessionEnd\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\"\xd9\x02\n" +
+	"\n" +
+	"CodeRecord\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
+	"\fredirect_uri\x18\x02 \x01(\tR\vredirectUri\x12%\n" +
+	"\x0ecode_challenge\x18\x03 \x01(\tR\rcodeChallenge\x122\n" +
+	"\x15code_challenge_method\x18\x04 \x01(\tR\x13codeChallengeMethod\x12\x14\n" +
+	"\x05nonce\x18\x05 \x01(\tR\x05nonce\x12\x16\n" +
+	"\x06scopes\x18\x06 \x03(\tR\x06scopes\x12\x1c\n" +
+	"\tresources\x18\a \x03(\tR\tresources\x12\x1b\n" +
+	"\tauth_time\x18\b \x01(\x03R\bauthTime\x12\x10\n" +
+	"\x03sid\x18\t \x01(\tR\x03sid\x12\"\n" +
+	"\rexpires_at_ms\x18\n" +
+	" \x01(\x03R\vexpiresAtMs\x12\x1a\n" +
+	"\bredeemed\x18\v \x01(\bR\bredeemed\"\x85\x01\n" +
+	"\x11AccessTokenRecord\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x16\n" +
+	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12 \n" +
+	"\fissued_at_ms\x18\x03 \x01(\x03R\n" +
+	"issuedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x04 \x01(\x03R\vexpiresAtMs\"\xb9\x03\n" +
+	"\vGrantRecord\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1c\n" +
+	"\tresources\x18\x04 \x03(\tR\tresources\x12\"\n" +
+	"\rcreated_at_ms\x18\x05 \x01(\x03R\vcreatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x06 \x01(\x03R\vexpiresAtMs\x121\n" +
+	"\x05codes\x18\a \x03(\v2\x1b.latch.actors.v1.CodeRecordR\x05codes\x12G\n" +
+	"\raccess_tokens\x18\b \x03(\v2\".latch.actors.v1.AccessTokenRecordR\faccessTokens\x12)\n" +
+	"\x10refresh_families\x18\t \x03(\tR\x0frefreshFamilies\x12\x18\n" +
+	"\arevoked\x18\n" +
+	" \x01(\bR\arevoked\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\v \x01(\tR\tsessionId\x12\x10\n" +
+	"\x03sid\x18\f \x01(\tR\x03sid\"\xd4\x01\n" +
+	"\vGrantEnsure\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1c\n" +
+	"\tresources\x18\x04 \x03(\tR\tresources\x12\"\n" +
+	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMs\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x06 \x01(\tR\tsessionId\x12\x10\n" +
+	"\x03sid\x18\a \x01(\tR\x03sid\"A\n" +
+	"\x0eGrantIssueCode\x12/\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x92\x02\n" +
+	"\x0fGrantRedeemCode\x12\x1f\n" +
+	"\vcode_secret\x18\x01 \x01(\tR\n" +
+	"codeSecret\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
+	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
+	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12E\n" +
+	"\faccess_token\x18\x05 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
+	"\tfamily_id\x18\x06 \x01(\tR\bfamilyId\x12\x15\n" +
+	"\x06now_ms\x18\a \x01(\x03R\x05nowMs\"s\n" +
+	"\fCodeRedeemed\x12/\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"{\n" +
+	"\x15GrantIssueAccessToken\x12E\n" +
+	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
+	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\"G\n" +
+	"\x16GrantLookupAccessToken\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
+	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x8c\x01\n" +
+	"\x0fAccessTokenInfo\x12E\n" +
+	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x122\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\f\n" +
+	"\n" +
+	"GrantCheck\"\r\n" +
+	"\vGrantRevoke\"\xa9\x01\n" +
+	"\rConsumedToken\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
+	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12)\n" +
+	"\x10successor_secret\x18\x03 \x01(\tR\x0fsuccessorSecret\x125\n" +
+	"\x17successor_expires_at_ms\x18\x04 \x01(\x03R\x14successorExpiresAtMs\"\xf5\x04\n" +
+	"\x13RefreshFamilyRecord\x12\x19\n" +
+	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x03 \x01(\tR\taccountId\x12\x19\n" +
+	"\bapp_type\x18\x04 \x01(\tR\aappType\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12\x1c\n" +
+	"\tresources\x18\x06 \x03(\tR\tresources\x12\"\n" +
+	"\rcreated_at_ms\x18\a \x01(\x03R\vcreatedAtMs\x12!\n" +
+	"\fcurrent_hash\x18\b \x01(\tR\vcurrentHash\x12/\n" +
+	"\x14current_issued_at_ms\x18\t \x01(\x03R\x11currentIssuedAtMs\x121\n" +
+	"\x15current_expires_at_ms\x18\n" +
+	" \x01(\x03R\x12currentExpiresAtMs\x12\x1e\n" +
+	"\n" +
+	"generation\x18\v \x01(\rR\n" +
+	"generation\x12:\n" +
+	"\bconsumed\x18\f \x03(\v2\x1e.latch.actors.v1.ConsumedTokenR\bconsumed\x12\x18\n" +
+	"\arevoked\x18\r \x01(\bR\arevoked\x12-\n" +
+	"\x13grant_expires_at_ms\x18\x0e \x01(\x03R\x10grantExpiresAtMs\x12\x1f\n" +
+	"\vttl_seconds\x18\x0f \x01(\x03R\n" +
+	"ttlSeconds\x12\x16\n" +
+	"\x06rotate\x18\x10 \x01(\bR\x06rotate\x12\x10\n" +
+	"\x03sid\x18\x11 \x01(\tR\x03sid\x12\x1b\n" +
+	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
+	"\x13RefreshFamilyCreate\x12<\n" +
+	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"^\n" +
+	"\x10RefreshFamilyUse\x12\x16\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
+	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\"\xb3\x01\n" +
+	"\vRefreshUsed\x12<\n" +
+	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
+	"\vnext_secret\x18\x02 \x01(\tR\n" +
+	"nextSecret\x12+\n" +
+	"\x12next_expires_at_ms\x18\x03 \x01(\x03R\x0fnextExpiresAtMs\x12\x18\n" +
+	"\arotated\x18\x04 \x01(\bR\arotated\"\x15\n" +
+	"\x13RefreshFamilyRevokeB%Z#github.com/latchid/latch/actors/msgb\x06proto3"
 
 var (
 	file_latch_proto_rawDescOnce sync.Once
@@ -308,19 +2962,74 @@ func file_latch_proto_rawDescGZIP() []byte {
 	return file_latch_proto_rawDescData
 }
 
-var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_latch_proto_goTypes = []any{
-	(*Failure)(nil),      // 0: latch.actors.v1.Failure
-	(*Ping)(nil),         // 1: latch.actors.v1.Ping
-	(*Pong)(nil),         // 2: latch.actors.v1.Pong
-	(*HealthRecord)(nil), // 3: latch.actors.v1.HealthRecord
+	(*Failure)(nil),                    // 0: latch.actors.v1.Failure
+	(*Ping)(nil),                       // 1: latch.actors.v1.Ping
+	(*Pong)(nil),                       // 2: latch.actors.v1.Pong
+	(*HealthRecord)(nil),               // 3: latch.actors.v1.HealthRecord
+	(*Ack)(nil),                        // 4: latch.actors.v1.Ack
+	(*AuthRequest)(nil),                // 5: latch.actors.v1.AuthRequest
+	(*Verification)(nil),               // 6: latch.actors.v1.Verification
+	(*InteractionRecord)(nil),          // 7: latch.actors.v1.InteractionRecord
+	(*InteractionCreate)(nil),          // 8: latch.actors.v1.InteractionCreate
+	(*InteractionGet)(nil),             // 9: latch.actors.v1.InteractionGet
+	(*InteractionSetEvent)(nil),        // 10: latch.actors.v1.InteractionSetEvent
+	(*InteractionAddVerification)(nil), // 11: latch.actors.v1.InteractionAddVerification
+	(*InteractionIdentify)(nil),        // 12: latch.actors.v1.InteractionIdentify
+	(*InteractionSetProfile)(nil),      // 13: latch.actors.v1.InteractionSetProfile
+	(*InteractionSubmit)(nil),          // 14: latch.actors.v1.InteractionSubmit
+	(*InteractionConsume)(nil),         // 15: latch.actors.v1.InteractionConsume
+	(*SessionClient)(nil),              // 16: latch.actors.v1.SessionClient
+	(*SessionRecord)(nil),              // 17: latch.actors.v1.SessionRecord
+	(*SessionCreate)(nil),              // 18: latch.actors.v1.SessionCreate
+	(*SessionGet)(nil),                 // 19: latch.actors.v1.SessionGet
+	(*SessionAddClient)(nil),           // 20: latch.actors.v1.SessionAddClient
+	(*SessionEnd)(nil),                 // 21: latch.actors.v1.SessionEnd
+	(*CodeRecord)(nil),                 // 22: latch.actors.v1.CodeRecord
+	(*AccessTokenRecord)(nil),          // 23: latch.actors.v1.AccessTokenRecord
+	(*GrantRecord)(nil),                // 24: latch.actors.v1.GrantRecord
+	(*GrantEnsure)(nil),                // 25: latch.actors.v1.GrantEnsure
+	(*GrantIssueCode)(nil),             // 26: latch.actors.v1.GrantIssueCode
+	(*GrantRedeemCode)(nil),            // 27: latch.actors.v1.GrantRedeemCode
+	(*CodeRedeemed)(nil),               // 28: latch.actors.v1.CodeRedeemed
+	(*GrantIssueAccessToken)(nil),      // 29: latch.actors.v1.GrantIssueAccessToken
+	(*GrantLookupAccessToken)(nil),     // 30: latch.actors.v1.GrantLookupAccessToken
+	(*AccessTokenInfo)(nil),            // 31: latch.actors.v1.AccessTokenInfo
+	(*GrantCheck)(nil),                 // 32: latch.actors.v1.GrantCheck
+	(*GrantRevoke)(nil),                // 33: latch.actors.v1.GrantRevoke
+	(*ConsumedToken)(nil),              // 34: latch.actors.v1.ConsumedToken
+	(*RefreshFamilyRecord)(nil),        // 35: latch.actors.v1.RefreshFamilyRecord
+	(*RefreshFamilyCreate)(nil),        // 36: latch.actors.v1.RefreshFamilyCreate
+	(*RefreshFamilyUse)(nil),           // 37: latch.actors.v1.RefreshFamilyUse
+	(*RefreshUsed)(nil),                // 38: latch.actors.v1.RefreshUsed
+	(*RefreshFamilyRevoke)(nil),        // 39: latch.actors.v1.RefreshFamilyRevoke
 }
 var file_latch_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	5,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
+	6,  // 1: latch.actors.v1.InteractionRecord.verifications:type_name -> latch.actors.v1.Verification
+	7,  // 2: latch.actors.v1.InteractionCreate.record:type_name -> latch.actors.v1.InteractionRecord
+	6,  // 3: latch.actors.v1.InteractionAddVerification.verification:type_name -> latch.actors.v1.Verification
+	16, // 4: latch.actors.v1.SessionRecord.clients:type_name -> latch.actors.v1.SessionClient
+	17, // 5: latch.actors.v1.SessionCreate.record:type_name -> latch.actors.v1.SessionRecord
+	16, // 6: latch.actors.v1.SessionAddClient.client:type_name -> latch.actors.v1.SessionClient
+	22, // 7: latch.actors.v1.GrantRecord.codes:type_name -> latch.actors.v1.CodeRecord
+	23, // 8: latch.actors.v1.GrantRecord.access_tokens:type_name -> latch.actors.v1.AccessTokenRecord
+	22, // 9: latch.actors.v1.GrantIssueCode.code:type_name -> latch.actors.v1.CodeRecord
+	23, // 10: latch.actors.v1.GrantRedeemCode.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	22, // 11: latch.actors.v1.CodeRedeemed.code:type_name -> latch.actors.v1.CodeRecord
+	24, // 12: latch.actors.v1.CodeRedeemed.grant:type_name -> latch.actors.v1.GrantRecord
+	23, // 13: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	23, // 14: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	24, // 15: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
+	34, // 16: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
+	35, // 17: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
+	35, // 18: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
@@ -334,7 +3043,7 @@ func file_latch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latch_proto_rawDesc), len(file_latch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

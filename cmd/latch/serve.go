@@ -78,6 +78,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Endpoint:  cfg.Endpoint,
 		Directory: dir,
 		Keys:      keys,
+		Actors:    actors.NewClient(node),
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
