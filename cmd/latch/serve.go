@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -229,7 +228,7 @@ func sweepExpired(ctx context.Context, store persistence.Store, log *slog.Logger
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := store.SweepExpired(ctx); err != nil && !strings.Contains(err.Error(), "closed") {
+			if n, err := store.SweepExpired(ctx); err != nil && !errors.Is(err, persistence.ErrClosed) && ctx.Err() == nil {
 				log.Warn("sweep expired records", "err", err)
 			} else if n > 0 {
 				log.Debug("swept expired records", "count", n)
