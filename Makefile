@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test vet bench proto fuzz build
+.PHONY: run test vet bench gobench proto fuzz build
 
 build:
 	$(GO) build -o bin/latch ./cmd/latch
@@ -19,8 +19,13 @@ test: vet
 vet:
 	$(GO) vet $(PKGS)
 
-# Go benchmarks of the hot paths (token endpoint, signing, store writes).
+# The standard `latch bench` suite against a fresh local Latch:
+# writes bench/results/<date>-<host>.md with the figures and exact command lines.
 bench:
+	GO=$(GO) bash scripts/bench.sh
+
+# Go micro-benchmarks of the hot paths (token endpoint, signing, store writes).
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./oidcflow/ ./http/ ./persistence/
 
 # Short runs of every fuzz target (longer: FUZZTIME=5m make fuzz).
@@ -28,6 +33,10 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test ./oidcflow/ -run '^$$' -fuzz FuzzParseForm -fuzztime $(FUZZTIME)
 	$(GO) test ./oidcflow/ -run '^$$' -fuzz FuzzParseScope -fuzztime $(FUZZTIME)
+	$(GO) test ./bench/ -run '^$$' -fuzz FuzzParseOAuthError -fuzztime $(FUZZTIME)
+	$(GO) test ./bench/ -run '^$$' -fuzz FuzzParseDiscovery -fuzztime $(FUZZTIME)
+	$(GO) test ./bench/ -run '^$$' -fuzz FuzzTokenResponse -fuzztime $(FUZZTIME)
+	$(GO) test ./bench/ -run '^$$' -fuzz FuzzDecodeHistogram -fuzztime $(FUZZTIME)
 
 # Regenerate the protobuf messages (output committed, so `go build` needs no protoc).
 # Needs protoc (apt-get install protobuf-compiler) and

@@ -14,6 +14,7 @@ const usage = `latch: an OpenID Provider and identity core, wire-compatible with
 
 Usage:
   latch serve [flags]   run a node (latch serve -h lists flags; every flag is also LATCH_<FLAG>)
+  latch bench [flags]   load-test an OpenID Provider (latch bench -h; latch bench compare a.json b.json)
   latch verify TOKEN    verify a JWT against an issuer's JWKS (--issuer, default http://localhost:3001/oidc)
   latch version         print the version
 `
@@ -43,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "bench":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "verify":
 		if err := verifyToken(context.Background(), args[1:], stdout); err != nil {
 			fmt.Fprintf(stderr, "latch verify: %v\n", err)

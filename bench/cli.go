@@ -1,0 +1,474 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Command is `latch bench`: flags in, report out. Its fields are the process's
+// surroundings, injected so tests can run it.
+type Command struct {
+	// Version is the Latch version recorded in reports.
+	Version string
+	// Argv is the whole command line as typed (os.Args), recorded in reports.
+	Argv   []string
+	Stdout io.Writer
+	// Stderr receives setup logs and the live progress line.
+	Stderr io.Writer
+	Getenv func(string) string
+	// ProgressTTY overrides terminal detection of Stderr when non-nil.
+	ProgressTTY *bool
+}
+
+// Exit codes of `latch bench`.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1 // setup failed, interrupted, or a file could not be written
+	ExitUsage       = 2
+	ExitRequestErrs = 3 // the run completed, but some requests failed
+)
+
+const benchUsage = `latch bench: load-test an OpenID Provider (Latch or any other) and report honestly.
+
+Usage:
+  latch bench [flags] [scenario]        run one scenario (default client-credentials)
+  latch bench compare [--svg FILE] a.json b.json
+                                        print two --json reports side by side with ratios
+  latch bench list                      list the scenarios
+
+Load models: closed loop (--concurrency N, the default) measures peak throughput; open
+loop (--rate R) sends R requests/s on a fixed schedule and measures latency from each
+request's intended start (coordinated omission corrected). Exit status: 0 ok, 1 failed,
+2 usage, 3 the run completed but some requests failed.
+
+Flags:
+`
+
+// Config is everything a run takes, from flags.
+type Config struct {
+	Scenario    string
+	Target      Target
+	Data        string
+	Mix         string
+	Load        LoadConfig
+	Timeout     time.Duration
+	JSONPath    string
+	SVGPath     string
+	Label       string
+	AllowRemote bool
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := c.Load.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.Target.Kind {
+	case "latch", "generic":
+	default:
+		errs = append(errs, fmt.Errorf("--target %q: want latch or generic", c.Target.Kind))
+	}
+	switch c.Target.AuthMethod {
+	case "basic", "post":
+	default:
+		errs = append(errs, fmt.Errorf("--auth-method %q: want basic or post", c.Target.AuthMethod))
+	}
+	if err := checkHTTPURL(c.Target.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("--issuer: %w", err))
+	}
+	if c.Target.TokenEndpoint != "" {
+		if err := checkHTTPURL(c.Target.TokenEndpoint); err != nil {
+			errs = append(errs, fmt.Errorf("--token-endpoint: %w", err))
+		}
+	}
+	if (c.Target.ClientID == "") != (c.Target.ClientSecret == "") {
+		errs = append(errs, errors.New("--client-id and --client-secret go together"))
+	}
+	if c.Target.Kind == "generic" && c.Target.ClientID == "" && c.Scenario != "mixed" {
+		errs = append(errs, errors.New("--target generic needs --client-id and --client-secret"))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	if _, ok := registry[c.Scenario]; !ok {
+		errs = append(errs, fmt.Errorf("unknown scenario %q (known: %s)", c.Scenario, strings.Join(ScenarioNames(), ", ")))
+	}
+	if c.Scenario == "mixed" {
+		if _, err := ParseMix(c.Mix); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.Mix != "" {
+		errs = append(errs, errors.New("--mix is only for the mixed scenario"))
+	}
+	if !c.AllowRemote {
+		for _, u := range []string{c.Target.Issuer, c.Target.TokenEndpoint} {
+			if u != "" && !isLoopbackURL(u) {
+				errs = append(errs, fmt.Errorf("%s is not on this machine (localhost or a loopback address); pass --allow-remote to load-test another host", u))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isLoopbackURL reports whether u names localhost or a loopback IP (no DNS lookup).
+func isLoopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := p.Hostname()
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Scenario, "scenario", "client-credentials", "scenario to run (see latch bench list)")
+	fs.StringVar(&c.Target.Kind, "target", "latch", "latch (setup through the Management API) or generic (any OP; client from flags)")
+	fs.StringVar(&c.Target.Issuer, "issuer", "http://localhost:3001/oidc", "issuer; the token endpoint is discovered from <issuer>/.well-known/openid-configuration")
+	fs.StringVar(&c.Target.TokenEndpoint, "token-endpoint", "", "token endpoint (overrides discovery)")
+	fs.StringVar(&c.Target.ClientID, "client-id", "", "client id (generic target; with --target latch, skips creating an app)")
+	fs.StringVar(&c.Target.ClientSecret, "client-secret", "", "client secret")
+	fs.StringVar(&c.Target.Resource, "resource", "", "resource indicator, sent as the resource parameter (RFC 8707)")
+	fs.StringVar(&c.Target.Audience, "audience", "", "sent as the audience parameter (Auth0-style providers)")
+	fs.StringVar(&c.Target.Scope, "scope", "", "scope to request")
+	fs.StringVar(&c.Target.AuthMethod, "auth-method", "basic", "client authentication: basic (client_secret_basic) or post (client_secret_post)")
+	fs.StringVar(&c.Target.AdminClientID, "admin-client-id", "", "Latch admin M2M app id (default: $LATCH_ADMIN_CLIENT_ID, else <data>/admin-credentials.json)")
+	fs.StringVar(&c.Target.AdminClientSecret, "admin-client-secret", "", "Latch admin M2M app secret (default: $LATCH_ADMIN_CLIENT_SECRET, else <data>/admin-credentials.json)")
+	fs.StringVar(&c.Data, "data", "./data", "Latch data directory to read admin-credentials.json from")
+	fs.BoolVar(&c.Target.Keep, "keep", false, "keep the apps and resources setup created (default: delete them at the end)")
+	fs.StringVar(&c.Mix, "mix", "", "mixed scenario: name=weight,... (e.g. client-credentials=3,refresh=1)")
+	fs.IntVar(&c.Load.Concurrency, "concurrency", 16, "closed loop: concurrent requests; open loop: most requests in flight")
+	fs.Float64Var(&c.Load.Rate, "rate", 0, "open loop: requests per second on a fixed schedule (0 = closed loop)")
+	fs.DurationVar(&c.Load.Warmup, "warmup", 3*time.Second, "warm-up, excluded from the results")
+	fs.DurationVar(&c.Load.Duration, "duration", 10*time.Second, "measured duration (after warm-up)")
+	fs.Int64Var(&c.Load.Requests, "requests", 0, "measured request count instead of --duration")
+	fs.DurationVar(&c.Load.ProgressInterval, "progress", time.Second, "progress line interval (0 = none)")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "per-request timeout (a timeout counts as a transport error)")
+	fs.StringVar(&c.JSONPath, "json", "", "write the JSON report to this file")
+	fs.StringVar(&c.SVGPath, "svg", "", "write the latency-by-percentile plot (SVG) to this file")
+	fs.StringVar(&c.Label, "label", "", "free-text label stored in the report (shown by compare)")
+	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not localhost/loopback")
+}
+
+// ParseConfig parses `latch bench` flags (and one optional positional scenario name).
+func ParseConfig(args []string, getenv func(string) string, usageOut io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("latch bench", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	fs.Usage = func() {
+		fmt.Fprint(usageOut, benchUsage)
+		fs.PrintDefaults()
+	}
+	c.bindFlags(fs)
+	// Accept the scenario name before or after the flags.
+	var positional []string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		positional, args = args[:1], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	positional = append(positional, fs.Args()...)
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	switch {
+	case len(positional) == 0:
+	case len(positional) == 1 && !given["scenario"]:
+		c.Scenario = positional[0]
+	default:
+		return nil, fmt.Errorf("unexpected arguments: %v (give one scenario, before or after the flags)", positional)
+	}
+	if given["requests"] && given["duration"] {
+		return nil, errors.New("give --duration or --requests, not both")
+	}
+	if given["requests"] {
+		c.Load.Duration = 0
+	}
+	if getenv != nil {
+		if c.Target.AdminClientID == "" && c.Target.AdminClientSecret == "" {
+			c.Target.AdminClientID = getenv("LATCH_ADMIN_CLIENT_ID")
+			c.Target.AdminClientSecret = getenv("LATCH_ADMIN_CLIENT_SECRET")
+		}
+	}
+	return c, c.Validate()
+}
+
+// Run handles `latch bench ...` and returns the exit code.
+func (cmd *Command) Run(ctx context.Context, args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare":
+			return cmd.compare(args[1:])
+		case "list":
+			for _, s := range Scenarios() {
+				status := "ready"
+				if !s.Implemented {
+					status = "not implemented by this Latch build yet (needs " + s.Needs + ")"
+				}
+				fmt.Fprintf(cmd.Stdout, "%-20s %s\n%-20s   %s\n", s.Name, s.Summary, "", status)
+			}
+			return ExitOK
+		case "help", "-h", "--help":
+			cfg := &Config{}
+			fs := flag.NewFlagSet("latch bench", flag.ContinueOnError)
+			fs.SetOutput(cmd.Stdout)
+			cfg.bindFlags(fs)
+			fmt.Fprint(cmd.Stdout, benchUsage)
+			fs.PrintDefaults()
+			return ExitOK
+		}
+	}
+	cfg, err := ParseConfig(args, cmd.Getenv, cmd.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		fmt.Fprintf(cmd.Stderr, "latch bench: %v\n", err)
+		return ExitUsage
+	}
+	rep, err := cmd.run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(cmd.Stderr, "latch bench: %v\n", err)
+		return ExitFailed
+	}
+	code := ExitOK
+	switch rep.Status {
+	case "interrupted":
+		code = ExitFailed
+	case "errors":
+		code = ExitRequestErrs
+	}
+	if err := rep.WriteText(cmd.Stdout); err != nil {
+		return ExitFailed
+	}
+	if cfg.JSONPath != "" {
+		if err := writeFile(cfg.JSONPath, rep.WriteJSON); err != nil {
+			fmt.Fprintf(cmd.Stderr, "latch bench: %v\n", err)
+			code = ExitFailed
+		}
+	}
+	if cfg.SVGPath != "" {
+		if err := writeSVGOf(cfg.SVGPath, rep); err != nil {
+			fmt.Fprintf(cmd.Stderr, "latch bench: %v\n", err)
+			code = ExitFailed
+		}
+	}
+	return code
+}
+
+func (cmd *Command) logf(format string, args ...any) {
+	fmt.Fprintf(cmd.Stderr, format+"\n", args...)
+}
+
+// run sets the scenario up, drives the load, tears down, and builds the report.
+func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
+	t := cfg.Target
+	if t.Kind == "latch" && t.AdminClientID == "" && (t.ClientID == "" || cfg.Scenario == "mixed") {
+		creds, err := ReadAdminCredentials(cfg.Data)
+		switch {
+		case err == nil:
+			t.AdminClientID, t.AdminClientSecret = creds.ClientID, creds.ClientSecret
+		case errors.Is(err, fs.ErrNotExist):
+			// newLatchAdmin explains what is missing if setup needs it.
+		default:
+			return nil, err
+		}
+	}
+	env := &Env{
+		Target: t,
+		Client: NewClient(cfg.Load.Concurrency, cfg.Timeout),
+		Log:    cmd.Stderr,
+		Mix:    cfg.Mix,
+	}
+	defer env.Client.CloseIdleConnections()
+	sc, err := NewScenario(cfg.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	cmd.logf("latch bench: %s against %s (%s target): setting up", cfg.Scenario, t.Issuer, t.Kind)
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = sc.Setup(setupCtx, env)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	teardown := func() error {
+		td, ok := sc.(Teardowner)
+		if !ok {
+			return nil
+		}
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return td.Teardown(tctx)
+	}
+
+	load := cfg.Load
+	load.Progress = cmd.Stderr
+	if cmd.ProgressTTY != nil {
+		load.ProgressTTY = *cmd.ProgressTTY
+	} else {
+		load.ProgressTTY = IsTerminal(cmd.Stderr)
+	}
+	rep := &Report{
+		Label:       cfg.Label,
+		Scenario:    cfg.Scenario,
+		Command:     redactArgv(cmd.Argv),
+		CommandLine: shellQuote(redactArgv(cmd.Argv)),
+		Start:       time.Now().UTC().Truncate(time.Second),
+		Machine:     CurrentMachine(cmd.Version),
+		Target:      t,
+		Load:        loadInfo(cfg),
+	}
+	if d, ok := sc.(Describer); ok {
+		rep.Params = d.Params()
+	}
+	cmd.logf("latch bench: running %s, warm-up %s", rep.Load.describe(), cfg.Load.Warmup)
+	m, err := runLoad(ctx, sc, load)
+	if terr := teardown(); terr != nil {
+		cmd.logf("latch bench: warning: teardown: %v", terr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.fill(m, opsOf(sc))
+	return rep, nil
+}
+
+func loadInfo(cfg *Config) LoadInfo {
+	l := LoadInfo{
+		Model:       cfg.Load.Model(),
+		Concurrency: cfg.Load.Concurrency,
+		Rate:        cfg.Load.Rate,
+		Warmup:      cfg.Load.Warmup.String(),
+		Requests:    cfg.Load.Requests,
+		Timeout:     cfg.Timeout.String(),
+	}
+	if cfg.Load.Requests == 0 {
+		l.Duration = cfg.Load.Duration.String()
+	}
+	return l
+}
+
+// compare handles `latch bench compare [--svg FILE] a.json b.json`.
+func (cmd *Command) compare(args []string) int {
+	fs := flag.NewFlagSet("latch bench compare", flag.ContinueOnError)
+	fs.SetOutput(cmd.Stderr)
+	svgPath := fs.String("svg", "", "also write both latency curves to this SVG file")
+	fs.Usage = func() {
+		fmt.Fprintln(cmd.Stderr, "usage: latch bench compare [--svg FILE] a.json b.json")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return ExitUsage
+	}
+	var reps [2]*Report
+	for i, p := range fs.Args() {
+		r, err := ReadReport(p)
+		if err != nil {
+			fmt.Fprintf(cmd.Stderr, "latch bench compare: %v\n", err)
+			return ExitFailed
+		}
+		reps[i] = r
+	}
+	nameA, nameB := reportName(fs.Arg(0), reps[0]), reportName(fs.Arg(1), reps[1])
+	if err := Compare(cmd.Stdout, nameA, reps[0], nameB, reps[1]); err != nil {
+		return ExitFailed
+	}
+	if *svgPath != "" {
+		var series []Series
+		for i, r := range reps {
+			h, err := r.Latency.Decode()
+			if err != nil {
+				fmt.Fprintf(cmd.Stderr, "latch bench compare: %s: %v\n", fs.Arg(i), err)
+				return ExitFailed
+			}
+			series = append(series, Series{Name: []string{"a: ", "b: "}[i] + []string{nameA, nameB}[i], Hist: h})
+		}
+		title := fmt.Sprintf("latch bench compare: %s vs %s", reps[0].Scenario, reps[1].Scenario)
+		if err := writeFile(*svgPath, func(w io.Writer) error { return WriteSVG(w, title, series) }); err != nil {
+			fmt.Fprintf(cmd.Stderr, "latch bench compare: %v\n", err)
+			return ExitFailed
+		}
+	}
+	return ExitOK
+}
+
+func reportName(path string, r *Report) string {
+	if r.Label != "" {
+		return r.Label
+	}
+	return filepath.Base(path)
+}
+
+// writeSVGOf plots a run: its latency curve, and in open loop the service-time curve
+// dashed next to it (the gap between them is the coordinated-omission correction).
+func writeSVGOf(path string, r *Report) error {
+	var series []Series
+	h, err := r.Latency.Decode()
+	if err != nil {
+		return fmt.Errorf("svg: %w", err)
+	}
+	name := "latency"
+	if r.ServiceTime != nil {
+		name = "latency (corrected)"
+	}
+	series = append(series, Series{Name: name, Hist: h})
+	if r.ServiceTime != nil {
+		if s, err := r.ServiceTime.Decode(); err == nil {
+			series = append(series, Series{Name: "service time", Hist: s, Dashed: true})
+		}
+	}
+	for _, o := range r.Ops {
+		if oh, err := o.Latency.Decode(); err == nil {
+			series = append(series, Series{Name: o.Name, Hist: oh})
+		}
+	}
+	title := fmt.Sprintf("%s, %s: %s req/s", r.Scenario, r.Load.describe(), fmtRate(r.Throughput))
+	if r.Errors > 0 {
+		title = fmt.Sprintf("ERRORS (%d) -- %s", r.Errors, title)
+	}
+	return writeFile(path, func(w io.Writer) error { return WriteSVG(w, title, series) })
+}
+
+// writeFile writes through a temporary file and renames, so a report file is never half
+// written.
+func writeFile(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,30 @@
+// Package bench is the load harness behind `latch bench`: scenarios, closed- and
+// open-loop load, and honest reports, usable against Latch and against any other OpenID
+// Provider so that they are measured by the same tool in the same run.
+//
+// It talks to the OP over HTTP only and imports nothing from the rest of Latch (a test
+// keeps it so): Latch is set up through its Management API like any client would.
+//
+// # Honesty rules
+//
+//   - Open loop (--rate) schedules requests by intended start time and measures latency
+//     from that time (coordinated omission corrected, as wrk2 does); the service time
+//     from the actual send is kept next to it, so the correction is visible.
+//   - Latencies go into HdrHistograms (1 µs to 1 h, 3 significant digits) and the whole
+//     histogram is stored in the JSON report.
+//   - Every failed request is counted under a class (transport, HTTP status, OAuth error
+//     code, bad 2xx response; see ErrorClass), in warm-up too; scheduled requests that
+//     were never sent are counted as errors. A run with errors says so in its first line
+//     and exits with status 3.
+//
+// # Adding a scenario
+//
+// One file, scenario_<name>.go, with a type implementing Scenario (Setup once, Do per
+// request) and an init that calls register. Optional capabilities: WorkerScenario for
+// per-goroutine state (buffers, a refresh-token chain, a session cookie), Teardowner to
+// remove what Setup created, Describer for the parameters recorded in the report. Setup
+// against Latch uses latchAdmin (Management API); against another OP it takes its inputs
+// from Target (flags). Return errors from Do as *RequestError (StatusError,
+// ResponseError, TransportError) so they are classified. A scenario registered with
+// register replaces the placeholder of the same name in scenario_planned.go.
+package bench

@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sort"
+)
+
+// Scenario is one kind of request the harness can drive. Each scenario lives in its own
+// file (scenario_<name>.go) and registers itself from init with register.
+//
+// Life cycle: Setup once (discovery, creating apps and users through the Management API,
+// signing in to get the tokens it will refresh...), then Do once per request from many
+// goroutines at the same time, then Teardown if the scenario implements Teardowner.
+type Scenario interface {
+	// Setup prepares everything the requests need. It runs once, before any load,
+	// and its time is not measured.
+	Setup(ctx context.Context, env *Env) error
+	// Do performs one request and returns nil on success, or an error that Classify
+	// understands (return *RequestError built by StatusError, ResponseError,
+	// TransportError). Safe for concurrent use; should not allocate large objects.
+	Do(ctx context.Context) error
+}
+
+// Worker is the per-goroutine state a scenario may want (reused buffers, a cookie jar,
+// the refresh token this goroutine rotates). Used only from one goroutine.
+type Worker interface {
+	Do(ctx context.Context) error
+}
+
+// WorkerScenario is an optional capability: the harness calls NewWorker once per load
+// goroutine and then calls the worker's Do instead of the scenario's.
+type WorkerScenario interface {
+	Scenario
+	NewWorker(id int) (Worker, error)
+}
+
+// OpWorker is an optional capability of a Worker whose requests are of several kinds
+// (the mixed scenario): DoOp returns the index, into Ops(), of the operation it ran,
+// so the report can break latency and errors down per operation.
+type OpWorker interface {
+	DoOp(ctx context.Context) (op int, err error)
+}
+
+// OpScenario names the operations an OpWorker reports.
+type OpScenario interface {
+	Ops() []string
+}
+
+// Teardowner is an optional capability: remove what Setup created.
+type Teardowner interface {
+	Teardown(ctx context.Context) error
+}
+
+// Describer is an optional capability: the parameters recorded in the JSON report
+// (never secrets).
+type Describer interface {
+	Params() map[string]string
+}
+
+// Env is what a scenario's Setup gets: the target description, the HTTP client all
+// requests must use (tuned transport, per-request timeout) and a log for setup steps.
+type Env struct {
+	Target Target
+	Client *http.Client
+	Log    io.Writer
+	// Mix is the --mix specification, used by the mixed scenario.
+	Mix string
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Log != nil {
+		fmt.Fprintf(e.Log, format+"\n", args...)
+	}
+}
+
+// Target describes the OpenID Provider under test.
+type Target struct {
+	// Kind is "latch" (setup through the Management API) or "generic" (any OP; the
+	// client credentials and parameters come from flags).
+	Kind string `json:"kind"`
+	// Issuer; discovery is <Issuer>/.well-known/openid-configuration.
+	Issuer string `json:"issuer"`
+	// TokenEndpoint overrides the discovered token_endpoint.
+	TokenEndpoint string `json:"tokenEndpoint,omitempty"`
+	ClientID      string `json:"clientId,omitempty"`
+	ClientSecret  string `json:"-"`
+	// Resource is sent as `resource` (RFC 8707) when set.
+	Resource string `json:"resource,omitempty"`
+	// Audience is sent as `audience` (Auth0-style providers) when set.
+	Audience string `json:"audience,omitempty"`
+	Scope    string `json:"scope,omitempty"`
+	// AuthMethod is "basic" (client_secret_basic) or "post" (client_secret_post).
+	AuthMethod string `json:"authMethod"`
+	// Latch only: the admin M2M app used for setup.
+	AdminClientID     string `json:"adminClientId,omitempty"`
+	AdminClientSecret string `json:"-"`
+	// Keep leaves what setup created in place (no teardown).
+	Keep bool `json:"keep,omitempty"`
+}
+
+// Factory builds a fresh, not yet set up, scenario.
+type Factory func() Scenario
+
+type registration struct {
+	factory Factory
+	planned string // non-empty: not implemented yet; what it needs
+	summary string
+}
+
+// registry is filled by init functions (one per scenario file) and read-only afterwards.
+var registry = map[string]registration{}
+
+// register adds an implemented scenario. It wins over a planned placeholder of the
+// same name, whatever the file order.
+func register(name, summary string, f Factory) {
+	if r, ok := registry[name]; ok && r.planned == "" {
+		panic("bench: scenario registered twice: " + name)
+	}
+	registry[name] = registration{factory: f, summary: summary}
+}
+
+// registerPlanned adds a placeholder for a scenario whose endpoints Latch does not serve
+// yet; selecting it fails at setup with a clear message, never silently.
+func registerPlanned(name, summary, needs string) {
+	if _, ok := registry[name]; ok {
+		return // the real one is already registered
+	}
+	registry[name] = registration{
+		factory: func() Scenario { return plannedScenario{name: name, needs: needs} },
+		planned: needs,
+		summary: summary,
+	}
+}
+
+// NewScenario builds the scenario registered under name.
+func NewScenario(name string) (Scenario, error) {
+	r, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown scenario %q (known: %v)", name, ScenarioNames())
+	}
+	return r.factory(), nil
+}
+
+// ScenarioNames lists the registered scenarios, sorted.
+func ScenarioNames() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ScenarioInfo describes a registered scenario for `latch bench list`.
+type ScenarioInfo struct {
+	Name        string
+	Summary     string
+	Implemented bool
+	Needs       string
+}
+
+// Scenarios describes every registered scenario, sorted by name.
+func Scenarios() []ScenarioInfo {
+	var out []ScenarioInfo
+	for _, n := range ScenarioNames() {
+		r := registry[n]
+		out = append(out, ScenarioInfo{Name: n, Summary: r.summary, Implemented: r.planned == "", Needs: r.planned})
+	}
+	return out
+}
+
+// plannedScenario stands in for a scenario that needs endpoints Latch does not serve yet.
+type plannedScenario struct{ name, needs string }
+
+func (p plannedScenario) Setup(context.Context, *Env) error {
+	return errNotImplemented{scenario: p.name, needs: p.needs}
+}
+
+func (p plannedScenario) Do(context.Context) error {
+	return errNotImplemented{scenario: p.name, needs: p.needs}
+}
+
+// newWorker returns the per-goroutine worker of s.
+func newWorker(s Scenario, id int) (Worker, error) {
+	if ws, ok := s.(WorkerScenario); ok {
+		return ws.NewWorker(id)
+	}
+	return s, nil
+}
+
+// opsOf returns the operation names of s, or nil when it has a single operation.
+func opsOf(s Scenario) []string {
+	if os, ok := s.(OpScenario); ok {
+		if ops := os.Ops(); len(ops) > 1 {
+			return slices.Clone(ops)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# scripts/bench.sh -- what `make bench` runs: the standard `latch bench` suite against a
+# fresh local Latch, with the results written to bench/results/<date>-<host>.md (plus the
+# JSON reports and SVG plots next to it).
+#
+#  1. builds bin/latch;
+#  2. starts `latch serve` on 127.0.0.1 (a free port, a temporary data directory, the admin
+#     app's credentials set, --durability sync) and waits until discovery answers;
+#  3. runs client-credentials in a closed loop at 16 and 64 concurrency, then in an open
+#     loop at half the best closed-loop rate (latency corrected for coordinated omission);
+#  4. stops Latch and removes its data.
+#
+# Loopback only; bounded in time (about 1 minute of load, < 3 minutes in all). The load
+# generator shares the machine with the server: note it when quoting the figures.
+# Knobs (environment): BENCH_WARMUP (3s), BENCH_DURATION (10s), GO (go).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+WARMUP=${BENCH_WARMUP:-3s}
+DURATION=${BENCH_DURATION:-10s}
+RESULTS=bench/results
+
+say() { printf 'bench.sh: %s\n' "$*" >&2; }
+
+say "building bin/latch"
+"$GO" build -o bin/latch ./cmd/latch
+LATCH=bin/latch
+
+# A port nothing listens on (TCP), from the ephemeral-free range 20000-32767.
+free_port() {
+	local p i
+	for i in $(seq 1 100); do
+		p=$((20000 + RANDOM % 12000))
+		if command -v ss >/dev/null 2>&1; then
+			ss -Htanu 2>/dev/null | awk '{print $5}' | grep -q ":$p\$" && continue
+		fi
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	say "no free port found"
+	return 1
+}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/latch-bench.XXXXXX")
+LATCH_PID=
+cleanup() {
+	if [ -n "$LATCH_PID" ] && kill -0 "$LATCH_PID" 2>/dev/null; then
+		kill -TERM "$LATCH_PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$LATCH_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$LATCH_PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+HTTP_PORT=$(free_port)
+GOSSIP_PORT=$(free_port)
+while [ "$GOSSIP_PORT" = "$HTTP_PORT" ]; do GOSSIP_PORT=$(free_port); done
+ENDPOINT="http://127.0.0.1:$HTTP_PORT"
+ISSUER="$ENDPOINT/oidc"
+ADMIN_ID=bench-admin
+ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+
+SERVE_ARGS=(serve --data "$TMP/data" --http "127.0.0.1:$HTTP_PORT" --endpoint "$ENDPOINT"
+	--gossip "127.0.0.1:$GOSSIP_PORT" --durability sync --log-level warn
+	--admin-client-id "$ADMIN_ID" --admin-client-secret "$ADMIN_SECRET")
+SERVE_SHOWN="$LATCH ${SERVE_ARGS[*]}"
+SERVE_SHOWN=${SERVE_SHOWN/$ADMIN_SECRET/REDACTED}
+
+say "starting: $SERVE_SHOWN"
+"$LATCH" "${SERVE_ARGS[@]}" >"$TMP/latch.log" 2>&1 &
+LATCH_PID=$!
+
+probe() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsS -o /dev/null --max-time 2 "$ISSUER/.well-known/openid-configuration" 2>/dev/null
+	else
+		(exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT" &&
+			printf 'GET /oidc/.well-known/openid-configuration HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
+			head -n1 <&3 | grep -q ' 200 ') 2>/dev/null
+	fi
+}
+ready=
+for _ in $(seq 1 300); do
+	if ! kill -0 "$LATCH_PID" 2>/dev/null; then
+		say "latch serve exited during start-up:"
+		cat "$TMP/latch.log" >&2
+		exit 1
+	fi
+	if probe; then
+		ready=1
+		break
+	fi
+	sleep 0.1
+done
+if [ -z "$ready" ]; then
+	say "latch serve did not become ready within 30s:"
+	cat "$TMP/latch.log" >&2
+	exit 1
+fi
+say "latch is ready at $ISSUER"
+
+mkdir -p "$RESULTS"
+HOST=$(hostname -s 2>/dev/null || hostname)
+STEM="$(date +%Y-%m-%d)-$HOST"
+[ -e "$RESULTS/$STEM.md" ] && STEM="$STEM-$(date +%H%M%S)"
+MD="$RESULTS/$STEM.md"
+SECTIONS="$TMP/sections.md"
+: >"$SECTIONS"
+HEADLINES=()
+FAILED=0
+
+# The admin credentials go through the environment, so the recorded command lines are
+# exact and hold no secret.
+export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
+
+# run NAME TITLE ARGS...: one `latch bench` run, its report appended to the Markdown.
+run() {
+	local name=$1 title=$2
+	shift 2
+	local json="$RESULTS/$STEM-$name.json" svg="$RESULTS/$STEM-$name.svg"
+	local args=(bench --issuer "$ISSUER" --warmup "$WARMUP" --duration "$DURATION"
+		--json "$json" --svg "$svg" --label "$name" "$@")
+	say "running: $LATCH ${args[*]}"
+	local code=0
+	"$LATCH" "${args[@]}" >"$TMP/$name.txt" || code=$?
+	cat "$TMP/$name.txt"
+	if [ "$code" -ne 0 ]; then
+		FAILED=1
+		say "$name: latch bench exited with status $code"
+	fi
+	local head
+	head=$(head -n1 "$TMP/$name.txt" 2>/dev/null || true)
+	[ -n "$head" ] || head="FAILED (exit $code): see the log below"
+	HEADLINES+=("- **$title**: $head")
+	{
+		printf '## %s\n\n```sh\n%s %s\n```\n\n```\n' "$title" "$LATCH" "${args[*]}"
+		if [ -s "$TMP/$name.txt" ]; then cat "$TMP/$name.txt"; else echo "(no report; exit status $code)"; fi
+		printf '```\n\n'
+		[ -e "$svg" ] && printf '![%s latency by percentile](%s)\n\n' "$name" "$(basename "$svg")"
+	} >>"$SECTIONS"
+}
+
+# throughput FILE: the "throughput" (ok req/s) of a JSON report, 0 if absent.
+throughput() {
+	local v
+	v=$(sed -n 's/^  "throughput": \([0-9.]*\),*$/\1/p' "$1" 2>/dev/null | head -n1)
+	echo "${v:-0}"
+}
+
+run cc-c16 "client-credentials, closed loop, 16 concurrent" --concurrency 16 client-credentials
+run cc-c64 "client-credentials, closed loop, 64 concurrent" --concurrency 64 client-credentials
+
+PEAK=$(printf '%s\n%s\n' "$(throughput "$RESULTS/$STEM-cc-c16.json")" "$(throughput "$RESULTS/$STEM-cc-c64.json")" | sort -g | tail -n1)
+HALF=$(awk -v p="$PEAK" 'BEGIN { printf "%d", p / 2 }')
+if [ "$HALF" -gt 0 ]; then
+	run cc-open-half "client-credentials, open loop at half the peak ($HALF req/s of $PEAK)" \
+		--rate "$HALF" --concurrency 64 client-credentials
+else
+	FAILED=1
+	HEADLINES+=("- **open loop**: SKIPPED: no peak rate measured")
+fi
+
+{
+	if [ "$FAILED" -ne 0 ]; then
+		echo "**ERRORS: at least one run failed or had request errors -- read the runs below.**"
+	else
+		echo "All runs OK, no errors."
+	fi
+	echo
+	echo "# latch bench: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $HOST"
+	echo
+	echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1) x $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') CPUs, $(uname -sr)"
+	echo "- $("$LATCH" version 2>/dev/null), $("$GO" version | cut -d' ' -f3-)"
+	echo "- the load generator runs on the same machine as the server (loopback)"
+	echo "- server: \`$SERVE_SHOWN\`"
+	echo "- produced by \`scripts/bench.sh\` (\`make bench\`); JSON reports and SVG plots next to this file"
+	echo
+	printf '%s\n' "${HEADLINES[@]}"
+	echo
+	cat "$SECTIONS"
+	if [ -s "$TMP/latch.log" ]; then
+		echo "## latch serve log (warnings and errors)"
+		echo
+		echo '```'
+		tail -n 50 "$TMP/latch.log"
+		echo '```'
+	fi
+} >"$MD"
+
+say "wrote $MD"
+exit "$FAILED"
