@@ -76,8 +76,9 @@ func TestEndToEndLatchTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkXML(t, b)
-	// Plain progress lines (not a terminal): no carriage returns.
-	if strings.Contains(stderr, "\r") || !strings.Contains(stderr, "req/s") {
+	// Plain progress lines (not a terminal): no carriage returns. (Whether a periodic
+	// progress line appears at all depends on how long the short run takes.)
+	if strings.Contains(stderr, "\r") {
 		t.Errorf("progress on a non-terminal should be plain lines:\n%s", stderr)
 	}
 }
