@@ -20,13 +20,6 @@ const HealthKindName = "health"
 // and a grain that waits forever on its store blocks its whole mailbox.
 const storeTimeout = 5 * time.Second
 
-// Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
-// members host all kinds (placement spreads keys over every live member); grains keep
-// their state in store.
-func Kinds(store persistence.Store, logger *slog.Logger) []*protocluster.Kind {
-	return []*protocluster.Kind{HealthKind(store, logger)}
-}
-
 // HealthKind returns the Health grain kind: one grain per key that records pings in its
 // state, so a Ping exercises placement, a grain call across members and the whole grain
 // contract (load, conditional write, reply after the write). It backs GET /api/status.

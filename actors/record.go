@@ -90,6 +90,34 @@ func (s *State[T]) now() time.Time {
 	return time.Now()
 }
 
+// Read returns the state as of now without writing: it loads the record first if no
+// Load or Update has yet, and returns an empty T when the record is absent or has
+// expired at now. Treat the result as read-only.
+func (s *State[T]) Read(ctx context.Context, now time.Time) (T, error) {
+	if !s.loaded {
+		if err := s.Load(ctx); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+	if !s.expiresAt.IsZero() && !now.Before(s.expiresAt) {
+		return newMessage[T](), nil
+	}
+	return s.cur, nil
+}
+
+// kept is the error a decision returns through Keep.
+type kept struct{ reply any }
+
+func (k *kept) Error() string { return "actors: state kept unchanged" }
+
+// Keep is what a decide function returns as its error when the state stays as it is:
+// Update writes nothing and returns reply (which must be of decide's reply type) with a
+// nil error. Use it for requests that turn out to change nothing (revoking what is
+// already revoked, a refresh token presented again within its reuse window), so they
+// cost no write.
+func Keep(reply any) error { return &kept{reply: reply} }
+
 // Update runs one mutation of s under the grain contract:
 //
 //  1. decide receives a copy of the current state (an empty T when the record is
@@ -99,8 +127,9 @@ func (s *State[T]) now() time.Time {
 //  3. on persistence.ErrConflict (another activation wrote meanwhile) the state is
 //     reloaded and decide runs again on it, up to MaxConflicts times.
 //
-// decide may modify and return its argument. Returning an error aborts: nothing is
-// written and Update returns that error (a decision that must both write and fail, such
+// decide may modify and return its argument. Returning Keep(reply) writes nothing and
+// returns reply. Returning another error aborts: nothing is written and Update returns
+// that error (a decision that must both write and fail, such
 // as revoking a replayed code, returns the failure as its reply instead). Returning a
 // nil next state deletes the record. decide must not block and may run more than once.
 func Update[T proto.Message, R any](ctx context.Context, s *State[T], decide func(cur T) (next T, reply R, err error)) (R, error) {
@@ -116,6 +145,13 @@ func Update[T proto.Message, R any](ctx context.Context, s *State[T], decide fun
 			s.set(newMessage[T](), 0, time.Time{})
 		}
 		next, reply, err := decide(proto.Clone(s.cur).(T))
+		if k, ok := err.(*kept); ok {
+			r, ok := k.reply.(R)
+			if !ok && k.reply != nil {
+				return zero, fmt.Errorf("update %s/%s: Keep reply %T is not a %T", s.kind, s.key, k.reply, zero)
+			}
+			return r, nil
+		}
 		if err != nil {
 			return zero, err
 		}

@@ -215,3 +215,29 @@ func TestStateLoad(t *testing.T) {
 		t.Error("loading an undecodable record succeeded")
 	}
 }
+
+func TestStateUpdateKeep(t *testing.T) {
+	t.Parallel()
+	mem := actorstest.NewMemStore()
+	competitor(t, mem, "k")()
+	s := NewState[*msg.HealthRecord](mem, testKind, "k")
+	reply, err := Update(t.Context(), s, func(cur *msg.HealthRecord) (*msg.HealthRecord, uint64, error) {
+		cur.Pings = 99 // a kept decision's changes are dropped
+		return nil, 0, Keep(uint64(7))
+	})
+	if err != nil || reply != 7 {
+		t.Fatalf("Keep: reply %d, err %v; want 7, nil", reply, err)
+	}
+	if s.Version() != 1 || s.Current().GetPings() != 1 {
+		t.Errorf("state after Keep: v%d, %d pings; want v1, 1 ping", s.Version(), s.Current().GetPings())
+	}
+	if rec, _ := mem.Get(t.Context(), testKind, "k"); rec.Version != 1 {
+		t.Errorf("Keep wrote: stored version %d", rec.Version)
+	}
+	// A reply of the wrong type is a programming error, reported.
+	if _, err := Update(t.Context(), s, func(cur *msg.HealthRecord) (*msg.HealthRecord, uint64, error) {
+		return nil, 0, Keep("seven")
+	}); err == nil {
+		t.Error("Keep with a reply of the wrong type succeeded")
+	}
+}

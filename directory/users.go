@@ -161,6 +161,28 @@ func (d *Directory) checkUserUnique(u *User) error {
 // CreateUser creates a user. The password (if any) is hashed before the write lock
 // is taken, so Argon2id does not serialize other writes.
 func (d *Directory) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	return d.createUser(ctx, in, "")
+}
+
+// HashPassword hashes password with the directory's Argon2id parameters, for flows that
+// must keep a hash before the user exists (the Experience API's Register profile).
+func (d *Directory) HashPassword(password string) (string, error) {
+	return HashPassword(d.rand, d.argon, password)
+}
+
+// CreateUserWithPasswordHash creates a user whose password is given as an Argon2id PHC
+// hash made by HashPassword, so a plaintext password need not be kept meanwhile.
+func (d *Directory) CreateUserWithPasswordHash(ctx context.Context, in NewUser, passwordHash string) (*User, error) {
+	if in.Password != "" {
+		return nil, invalid("password", "give a password or a password hash, not both")
+	}
+	if _, err := parsePHC(passwordHash); err != nil {
+		return nil, invalid("passwordHash", "is not an Argon2id hash")
+	}
+	return d.createUser(ctx, in, passwordHash)
+}
+
+func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash string) (*User, error) {
 	now := d.nowMs()
 	u := (&User{
 		Username:      emptyToNil(in.Username),
@@ -177,6 +199,7 @@ func (d *Directory) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	if err := validateUser(u); err != nil {
 		return nil, err
 	}
+	u.PasswordHash = passwordHash
 	if in.Password != "" {
 		h, err := HashPassword(d.rand, d.argon, in.Password)
 		if err != nil {

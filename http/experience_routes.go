@@ -1,6 +1,179 @@
 package httpapi
 
-import "github.com/julienschmidt/httprouter"
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
 
-// routesExperience registers the Experience API (work in progress).
-func (s *Server) routesExperience(r *httprouter.Router) {}
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+// Logto's interaction events (@logto/schemas InteractionEvent). ForgotPassword exists in
+// Logto; Latch does not offer it yet.
+const (
+	eventSignIn         = "SignIn"
+	eventRegister       = "Register"
+	eventForgotPassword = "ForgotPassword"
+)
+
+// verificationPassword is Logto's VerificationType.Password.
+const verificationPassword = "Password"
+
+// experience serves Logto's Experience API (Logto RFC 0004, "interaction API v2") over
+// the Interaction grain. Every route reads the interaction uid from the _interaction
+// cookie that /oidc/auth set; the interaction's state lives in the grain, so any node
+// can serve any step. The only state held here is the password throttle.
+//
+// The steps are methods that know nothing of HTTP and return an *APIError in Logto's
+// shape; the JSON routes (experience_*.go) and the JavaScript-free form posts
+// (ui_form.go) both call them.
+type experience struct {
+	s        *Server
+	throttle *passwordThrottle
+}
+
+// routesExperience registers the Experience API and, because they share its password
+// throttle, the sign-in pages' JavaScript-free form posts (ui_form.go). Without an
+// actor client (Management API tests) nothing is registered.
+func (s *Server) routesExperience(r *httprouter.Router) {
+	if s.actors == nil {
+		return
+	}
+	x := &experience{s: s, throttle: newPasswordThrottle(s.now, defaultThrottle)}
+	r.PUT("/api/experience", x.api(x.putExperience))
+	r.PUT("/api/experience/interaction-event", x.api(x.putInteractionEvent))
+	r.GET("/api/experience/interaction", x.api(x.getInteraction))
+	r.POST("/api/experience/verification/password", x.api(x.postPasswordVerification))
+	r.POST("/api/experience/identification", x.api(x.postIdentification))
+	r.POST("/api/experience/profile", x.api(x.postProfile))
+	r.POST("/api/experience/submit", x.api(x.postSubmit))
+
+	r.POST(pathSignIn, x.serveSignInForm)
+	r.POST(pathRegister, x.serveRegisterForm)
+}
+
+// api wraps an Experience API endpoint: its answers are never cached (they carry
+// per-interaction state and verification ids).
+func (x *experience) api(h apiHandler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		w.Header().Set("Cache-Control", "no-store")
+		x.s.serveAPI(w, r, p, h)
+	}
+}
+
+// maxInteractionUID bounds the cookie value used as a grain key; uids that /oidc/auth
+// issues are far shorter.
+const maxInteractionUID = 128
+
+// interactionUID returns the interaction uid from the _interaction cookie. A missing or
+// malformed cookie is Logto's session.not_found (400, as oidc-provider's
+// SessionNotFound); an unknown or expired uid is the grain's session.not_found (404).
+func interactionUID(r *http.Request) (string, error) {
+	uid := cookie(r, cookieInteraction)
+	if uid == "" || len(uid) > maxInteractionUID || strings.IndexFunc(uid, notUIDRune) >= 0 {
+		return "", errSessionNotFound(http.StatusBadRequest)
+	}
+	return uid, nil
+}
+
+func notUIDRune(c rune) bool {
+	return c > unicode.MaxASCII || !(unicode.IsLetter(c) || unicode.IsDigit(c) || c == '-' || c == '_' || c == '.')
+}
+
+// load returns the interaction named by the request's cookie. With started set, an
+// interaction whose event was never set (PUT /api/experience not called yet) is 404
+// session.interaction_not_found, as Logto answers when its interaction storage is empty.
+func (x *experience) load(ctx context.Context, r *http.Request, started bool) (string, *msg.InteractionRecord, error) {
+	uid, err := interactionUID(r)
+	if err != nil {
+		return "", nil, err
+	}
+	rec, err := x.s.actors.Interaction(ctx, uid)
+	if err != nil {
+		return "", nil, grainError(err)
+	}
+	if started && rec.GetEvent() == "" {
+		return "", nil, apiErr(http.StatusNotFound, "session.interaction_not_found", msgInteractionNotFound)
+	}
+	return uid, rec, nil
+}
+
+// grainError turns an Interaction grain failure into an Experience API error. The grain
+// answers Logto codes ("session.not_found", ...) with their status; a registered OAuth
+// code means a request the grain refused (400 guard.invalid_input); anything else
+// (unreachable member, deadline) is returned as is and becomes a logged 500.
+func grainError(err error) error {
+	var oe *oauth.Error
+	if !errors.As(err, &oe) {
+		return err
+	}
+	if strings.Contains(oe.Code, ".") {
+		status := oe.Status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		message := logtoMessages[oe.Code]
+		if message == "" {
+			message = oe.Description
+		}
+		if message == "" {
+			message = oe.Code
+		}
+		return apiErr(status, oe.Code, message)
+	}
+	if oe.Code == oauth.CodeInvalidRequest {
+		return invalidInput(oe.Description)
+	}
+	return err
+}
+
+// Logto's English phrases (packages/phrases/src/locales/en/errors) for the codes the
+// Experience API answers.
+const (
+	msgSessionNotFound       = "Session not found. Please go back and sign in again."
+	msgInteractionNotFound   = "Interaction session not found. Please go back and start the session again."
+	msgInvalidCredentials    = "Incorrect account or password. Please check your input."
+	msgVerificationNotFound  = "The verification was not successful. Restart the verification flow and try again."
+	msgVerificationFailed    = "The verification was not successful. Restart the verification flow and try again."
+	msgIdentifierNotFound    = "User identifier not found. Please go back and sign in again."
+	msgUserSuspended         = "This account is suspended."
+	msgUsernameInUse         = "This username is already in use."
+	msgMissingProfile        = "You need to provide additional info before signing-in."
+	msgPasswordRejected      = "Password rejected. Please check if your password meets the requirements."
+	msgIdentityConflict      = "Identity conflict, please go back and start the session again."
+	msgInvalidInteraction    = "This operation is not supported for the current interaction."
+	msgForgotPasswordOff     = "Forgot password is not enabled."
+	msgTooManyAttemptsFormat = "Too many attempts in a short time. Please try again %s."
+)
+
+var logtoMessages = map[string]string{
+	"session.not_found":                      msgSessionNotFound,
+	"session.interaction_not_found":          msgInteractionNotFound,
+	"session.verification_session_not_found": msgVerificationNotFound,
+	"session.identifier_not_found":           msgIdentifierNotFound,
+	"session.identity_conflict":              msgIdentityConflict,
+	"user.missing_profile":                   msgMissingProfile,
+	"user.suspended":                         msgUserSuspended,
+}
+
+func errSessionNotFound(status int) *APIError {
+	return apiErr(status, "session.not_found", msgSessionNotFound)
+}
+
+// interactionEvent validates a Logto InteractionEvent value.
+func interactionEvent(v string) error {
+	switch v {
+	case eventSignIn, eventRegister:
+		return nil
+	case eventForgotPassword:
+		return apiErr(http.StatusForbidden, "session.forgot_password_not_enabled", msgForgotPasswordOff)
+	case "":
+		return invalidInput("`interactionEvent` is required")
+	}
+	return invalidInput("`interactionEvent` must be one of SignIn, Register, ForgotPassword")
+}

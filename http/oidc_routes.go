@@ -21,6 +21,23 @@ func (s *Server) routesOIDC(r *httprouter.Router) {
 	r.GET("/oidc/.well-known/oauth-authorization-server", s.serveDiscovery)
 	r.GET("/oidc/jwks", s.serveJWKS)
 	r.POST("/oidc/token", s.serveToken)
+
+	// Browser flow: authorization (and its resume after sign-in), userinfo, logout.
+	r.GET("/oidc/auth", s.serveAuthorize)
+	r.POST("/oidc/auth", s.serveAuthorize)
+	r.GET("/oidc/auth/:uid", s.serveResume)
+	r.GET("/oidc/me", s.serveUserinfo)
+	r.POST("/oidc/me", s.serveUserinfo)
+	r.GET("/oidc/session/end", s.serveEndSession)
+	r.POST("/oidc/session/end", s.serveEndSession)
+
+	// CORS preflights (cors.go). Token and userinfo answer only their clients' origins;
+	// discovery and JWKS are public.
+	r.OPTIONS("/oidc/token", s.corsPreflight("POST", false))
+	r.OPTIONS("/oidc/me", s.corsPreflight("GET, POST", false))
+	r.OPTIONS("/oidc/jwks", s.corsPreflight("GET", true))
+	r.OPTIONS("/oidc/.well-known/openid-configuration", s.corsPreflight("GET", true))
+	r.OPTIONS("/oidc/.well-known/oauth-authorization-server", s.corsPreflight("GET", true))
 	r.GET("/api/status", s.serveStatus)
 }
 

@@ -19,7 +19,8 @@ import (
 // serveToken is the token endpoint (RFC 6749 3.2): decode the form once, authenticate the
 // client once, then hand the request to the grant.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	resp, err := s.token(r)
+	resp, app, err := s.token(r)
+	s.setCORS(w, r, app)
 	if err != nil {
 		s.writeOAuthError(w, r, err)
 		return
@@ -31,27 +32,43 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, error) {
+// token decodes and authenticates once, then dispatches by grant type. It returns the
+// authenticated client (nil before authentication) for the CORS decision.
+func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, *directory.Application, error) {
+	var none oidcflow.TokenResponse
 	form, err := readForm(r)
 	if err != nil {
-		return oidcflow.TokenResponse{}, err
+		return none, nil, err
 	}
 	grant := form.Get("grant_type")
 	switch grant {
 	case "":
-		return oidcflow.TokenResponse{}, oauth.InvalidRequest("grant_type is required")
+		return none, nil, oauth.InvalidRequest("grant_type is required")
 	case oauth.GrantClientCredentials:
+	case oauth.GrantAuthorizationCode, oauth.GrantRefreshToken:
+		if s.actors == nil {
+			return none, nil, oauth.UnsupportedGrantType(grant + " is not enabled on this node")
+		}
 	default:
-		return oidcflow.TokenResponse{}, oauth.UnsupportedGrantType("unsupported grant_type " + grant)
+		return none, nil, oauth.UnsupportedGrantType("unsupported grant_type " + grant)
 	}
 	app, err := s.authenticateClient(r, form)
 	if err != nil {
-		return oidcflow.TokenResponse{}, err
+		return none, nil, err
 	}
 	if !grantAllowed(app.Type, grant) {
-		return oidcflow.TokenResponse{}, oauth.UnauthorizedClient(string(app.Type) + " applications may not use " + grant)
+		return none, app, oauth.UnauthorizedClient(string(app.Type) + " applications may not use " + grant)
 	}
-	return s.tokenClientCredentials(app, form)
+	var resp oidcflow.TokenResponse
+	switch grant {
+	case oauth.GrantAuthorizationCode:
+		resp, err = s.tokenAuthorizationCode(r.Context(), app, form)
+	case oauth.GrantRefreshToken:
+		resp, err = s.tokenRefresh(r.Context(), app, form)
+	default:
+		resp, err = s.tokenClientCredentials(app, form)
+	}
+	return resp, app, err
 }
 
 // grantAllowed is Logto's table of grant types by application type.

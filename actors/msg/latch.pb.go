@@ -771,10 +771,14 @@ func (*InteractionGet) Descriptor() ([]byte, []int) {
 	return file_latch_proto_rawDescGZIP(), []int{9}
 }
 
-// InteractionSetEvent sets the event (SignIn | Register). Reply: InteractionRecord.
+// InteractionSetEvent sets the event (SignIn | Register). With start_over, the interaction
+// starts over as Logto's PUT /api/experience does: verifications, the identified
+// account, the Register profile and the submitted flag are cleared; the authorization
+// request is kept. Reply: InteractionRecord.
 type InteractionSetEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Event         string                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	StartOver     bool                   `protobuf:"varint,2,opt,name=start_over,json=startOver,proto3" json:"start_over,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -814,6 +818,13 @@ func (x *InteractionSetEvent) GetEvent() string {
 		return x.Event
 	}
 	return ""
+}
+
+func (x *InteractionSetEvent) GetStartOver() bool {
+	if x != nil {
+		return x.StartOver
+	}
+	return false
 }
 
 // InteractionAddVerification records a proof. Reply: InteractionRecord.
@@ -2182,7 +2193,10 @@ func (x *AccessTokenInfo) GetGrant() *GrantRecord {
 
 // GrantCheck answers whether the grant is alive. Reply: GrantRecord or Failure invalid_grant.
 type GrantCheck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// now_ms is the caller's clock (the refresh grain passes its request's); 0 = the
+	// grain's clock.
+	NowMs         int64 `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2215,6 +2229,13 @@ func (x *GrantCheck) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GrantCheck.ProtoReflect.Descriptor instead.
 func (*GrantCheck) Descriptor() ([]byte, []int) {
 	return file_latch_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GrantCheck) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
 }
 
 // GrantRevoke revokes the grant and its tokens (and tells its refresh families). Reply: Ack.
@@ -2262,8 +2283,12 @@ type ConsumedToken struct {
 	// the same token get the same successor; cleared after it.
 	SuccessorSecret      string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
 	SuccessorExpiresAtMs int64  `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// expires_at_ms is when the consumed token itself would have expired: after it, the
+	// entry is dropped and the token is merely unknown (node-oidc-provider keeps a consumed
+	// token until its expiry, too).
+	ExpiresAtMs   int64 `protobuf:"varint,5,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumedToken) Reset() {
@@ -2320,6 +2345,13 @@ func (x *ConsumedToken) GetSuccessorSecret() string {
 func (x *ConsumedToken) GetSuccessorExpiresAtMs() int64 {
 	if x != nil {
 		return x.SuccessorExpiresAtMs
+	}
+	return 0
+}
+
+func (x *ConsumedToken) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
 	}
 	return 0
 }
@@ -2792,9 +2824,11 @@ const file_latch_proto_rawDesc = "" +
 	"session_id\x18\r \x01(\tR\tsessionId\"O\n" +
 	"\x11InteractionCreate\x12:\n" +
 	"\x06record\x18\x01 \x01(\v2\".latch.actors.v1.InteractionRecordR\x06record\"\x10\n" +
-	"\x0eInteractionGet\"+\n" +
+	"\x0eInteractionGet\"J\n" +
 	"\x13InteractionSetEvent\x12\x14\n" +
-	"\x05event\x18\x01 \x01(\tR\x05event\"_\n" +
+	"\x05event\x18\x01 \x01(\tR\x05event\x12\x1d\n" +
+	"\n" +
+	"start_over\x18\x02 \x01(\bR\tstartOver\"_\n" +
 	"\x1aInteractionAddVerification\x12A\n" +
 	"\fverification\x18\x01 \x01(\v2\x1d.latch.actors.v1.VerificationR\fverification\"]\n" +
 	"\x13InteractionIdentify\x12'\n" +
@@ -2902,15 +2936,17 @@ const file_latch_proto_rawDesc = "" +
 	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x8c\x01\n" +
 	"\x0fAccessTokenInfo\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\f\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"#\n" +
 	"\n" +
-	"GrantCheck\"\r\n" +
-	"\vGrantRevoke\"\xa9\x01\n" +
+	"GrantCheck\x12\x15\n" +
+	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\"\r\n" +
+	"\vGrantRevoke\"\xcd\x01\n" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
 	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12)\n" +
 	"\x10successor_secret\x18\x03 \x01(\tR\x0fsuccessorSecret\x125\n" +
-	"\x17successor_expires_at_ms\x18\x04 \x01(\x03R\x14successorExpiresAtMs\"\xf5\x04\n" +
+	"\x17successor_expires_at_ms\x18\x04 \x01(\x03R\x14successorExpiresAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMs\"\xf5\x04\n" +
 	"\x13RefreshFamilyRecord\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +

@@ -108,7 +108,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{name: "unsupported grant", form: url.Values{"grant_type": {"password"}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "unsupported_grant_type"},
 		{name: "missing grant", form: url.Values{"resource": {mgmt}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "invalid_request"},
 		{name: "traditional app may not use client_credentials", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}}, basicID: trad.ID, basicPW: trad.Secret, wantStatus: 400, wantCode: "unauthorized_client"},
-		{name: "M2M app may not use authorization_code", form: url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "unsupported_grant_type"},
+		{name: "M2M app may not use authorization_code", form: url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "unauthorized_client"},
 		{name: "duplicated parameter", form: url.Values{"grant_type": {"client_credentials"}, "scope": {"all", "other"}, "resource": {mgmt}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "invalid_request"},
 		{name: "two auth methods", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "client_secret": {testAdminSecret}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "invalid_request"},
 		{name: "body client_id disagrees with Basic", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "client_id": {"other"}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 401, wantCode: "invalid_client"},

@@ -62,15 +62,18 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return err
 	}
 
+	// Grains reach each other through the member, which exists only once started.
+	peers := actors.NewPeers()
 	node, err := cluster.Start(ctx, cluster.Config{
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
-		Kinds:      actors.Kinds(store, log),
+		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader}),
 		Logger:     log,
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster member: %w", err)
 	}
+	peers.Bind(node)
 	defer func() { _ = node.Stop(true) }()
 
 	srv, err := httpapi.New(httpapi.Config{

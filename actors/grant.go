@@ -1,0 +1,384 @@
+package actors
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+// Lifetimes of what a grant holds (Logto's ttl.Grant, ttl.AuthorizationCode,
+// ttl.AccessToken defaults); each is the default when the caller gives no expiry.
+const (
+	GrantTTL       = 180 * 24 * time.Hour
+	CodeTTL        = 60 * time.Second
+	AccessTokenTTL = time.Hour
+)
+
+// Bounds of one grant record, which is rewritten whole on every mutation. Expired codes
+// and tokens are pruned on every mutation; beyond these counts the oldest go first. A
+// dropped family id only loses the revocation message: the family still asks the grant
+// (GrantCheck) before every use.
+const (
+	maxGrantCodes        = 64
+	maxGrantAccessTokens = 512
+	maxGrantFamilies     = 64
+)
+
+// grantGrain is one Grant (kind "grant", keyed by grant id): what one account granted
+// one client in one browser session. It issues and redeems authorization codes and
+// holds opaque access tokens; codes and tokens are "<grant id>.<secret>" and only
+// SHA-256(secret) is kept.
+//
+// A revoked grant stays as a tombstone (no codes, no tokens) until its expiry, so the
+// same id cannot come back to life and revive its refresh families. Revoked or expired,
+// it answers invalid_grant to every request except GrantRevoke (Ack) and
+// GrantLookupAccessToken (invalid_token). It never waits on another grain: revocations
+// reach its refresh families as fire-and-forget messages.
+type grantGrain struct {
+	grainBase[*msg.GrantRecord]
+}
+
+func (g *grantGrain) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *protocluster.ClusterInit:
+		g.init(m, expiryAt(func(r *msg.GrantRecord) int64 { return r.GetExpiresAtMs() }))
+	case *msg.GrantEnsure:
+		c.Respond(g.ensure(m))
+	case *msg.GrantIssueCode:
+		c.Respond(g.issueCode(m))
+	case *msg.GrantRedeemCode:
+		c.Respond(g.redeemCode(m))
+	case *msg.GrantIssueAccessToken:
+		c.Respond(g.issueAccessToken(m))
+	case *msg.GrantLookupAccessToken:
+		c.Respond(g.lookupAccessToken(m))
+	case *msg.GrantCheck:
+		c.Respond(g.check(m))
+	case *msg.GrantRevoke:
+		c.Respond(g.revoke())
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		cluster.Unhandled(c)
+	}
+}
+
+// update runs one mutation of the grant within storeTimeout.
+func (g *grantGrain) update(decide func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error)) (proto.Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	return Update(ctx, g.state, decide)
+}
+
+// ensure creates the grant or merges scopes and resources into it; its expiry only
+// grows, up to the expires_at_ms given (GrantTTL from now when 0).
+func (g *grantGrain) ensure(m *msg.GrantEnsure) proto.Message {
+	now := g.clock(0)
+	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
+		if cur.GetClientId() == "" {
+			if m.GetAccountId() == "" || m.GetClientId() == "" {
+				return nil, nil, oauth.InvalidRequest("grant needs account_id and client_id")
+			}
+			cur.AccountId, cur.ClientId, cur.CreatedAtMs = m.GetAccountId(), m.GetClientId(), now.UnixMilli()
+		} else {
+			if cur.GetRevoked() {
+				return nil, nil, oauth.InvalidGrant("grant revoked")
+			}
+			if (m.GetAccountId() != "" && m.GetAccountId() != cur.GetAccountId()) ||
+				(m.GetClientId() != "" && m.GetClientId() != cur.GetClientId()) {
+				return nil, nil, oauth.InvalidGrant("grant belongs to another account or client")
+			}
+		}
+		cur.Scopes = union(cur.Scopes, m.GetScopes())
+		cur.Resources = union(cur.Resources, m.GetResources())
+		exp := m.GetExpiresAtMs()
+		if exp == 0 {
+			exp = now.Add(GrantTTL).UnixMilli()
+		}
+		cur.ExpiresAtMs = max(cur.ExpiresAtMs, exp)
+		if cur.ExpiresAtMs <= now.UnixMilli() {
+			return nil, nil, oauth.InvalidRequest("grant expires_at_ms is in the past")
+		}
+		if m.GetSessionId() != "" {
+			cur.SessionId = m.GetSessionId()
+		}
+		if m.GetSid() != "" {
+			cur.Sid = m.GetSid()
+		}
+		pruneGrant(cur, now)
+		return cur, grantView(cur), nil
+	}))
+}
+
+// issueCode stores a code (its hash) for one redemption; its expiry is CodeTTL from now
+// when 0, never past the grant's.
+func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
+	now := g.clock(0)
+	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
+		if err := grantAlive(cur); err != nil {
+			return nil, nil, err
+		}
+		code := proto.Clone(m.GetCode()).(*msg.CodeRecord)
+		if code.GetHash() == "" {
+			return nil, nil, oauth.InvalidRequest("code needs a hash")
+		}
+		if slices.ContainsFunc(cur.Codes, func(c *msg.CodeRecord) bool { return c.GetHash() == code.GetHash() }) {
+			return nil, nil, oauth.InvalidRequest("code already issued")
+		}
+		code.Redeemed = false
+		if code.ExpiresAtMs == 0 {
+			code.ExpiresAtMs = now.Add(CodeTTL).UnixMilli()
+		}
+		code.ExpiresAtMs = min(code.ExpiresAtMs, cur.GetExpiresAtMs())
+		pruneGrant(cur, now)
+		cur.Codes = append(cur.Codes, code)
+		if n := len(cur.Codes); n > maxGrantCodes {
+			cur.Codes = cur.Codes[n-maxGrantCodes:]
+		}
+		return cur, &msg.Ack{}, nil
+	}))
+}
+
+// redeemCode redeems an authorization code once, in node-oidc-provider's order (its
+// actions/grants/authorization_code.js): unknown -> expired -> client -> redirect_uri ->
+// PKCE -> already redeemed. So only a presenter who passes every check (PKCE included)
+// can trigger the replay revocation.
+//
+//   - RFC 6749 4.1.3: "ensure that the authorization code was issued to the
+//     authenticated confidential client, or if the client is public, ensure that the code
+//     was issued to "client_id" in the request"; "ensure that the "redirect_uri"
+//     parameter is present if the "redirect_uri" parameter was included in the initial
+//     authorization request ... and if included ensure that their values are identical".
+//   - RFC 7636 4.6: the server compares BASE64URL(SHA256(code_verifier)) with the
+//     code_challenge; unequal -> invalid_grant (oidcflow.VerifyPKCE). A verifier for a
+//     code issued without a challenge is refused too (an injected code must not pass).
+//   - RFC 6749 4.1.2 / 10.5: "If an authorization code is used more than once, the
+//     authorization server MUST deny the request and SHOULD revoke (when possible) all
+//     tokens previously issued based on that authorization code." A replay revokes the
+//     whole grant: its opaque access tokens are dropped and each refresh family is told
+//     (RefreshFamilyRevoke, fire-and-forget); the reply is invalid_grant "authorization
+//     code already used".
+func (g *grantGrain) redeemCode(m *msg.GrantRedeemCode) proto.Message {
+	now := g.clock(m.GetNowMs())
+	var (
+		families []string
+		replayed bool
+	)
+	res, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
+		families, replayed = nil, false
+		if err := grantAlive(cur); err != nil {
+			return nil, nil, err
+		}
+		h := HashSecret(m.GetCodeSecret())
+		i := slices.IndexFunc(cur.Codes, func(c *msg.CodeRecord) bool { return hashesEqual(c.GetHash(), h) })
+		if i < 0 {
+			return nil, nil, oauth.InvalidGrant("authorization code not found")
+		}
+		code := cur.Codes[i]
+		switch {
+		case !now.Before(msTime(code.GetExpiresAtMs())):
+			return nil, nil, oauth.InvalidGrant("authorization code is expired")
+		case m.GetClientId() != cur.GetClientId():
+			return nil, nil, oauth.InvalidGrant("authorization code client mismatch")
+		case m.GetRedirectUri() != code.GetRedirectUri():
+			return nil, nil, oauth.InvalidGrant("authorization code redirect_uri mismatch")
+		}
+		if err := checkCodePKCE(code, m.GetCodeVerifier()); err != nil {
+			return nil, nil, err
+		}
+		if code.GetRedeemed() {
+			families, replayed = slices.Clone(cur.RefreshFamilies), true
+			revokeGrant(cur)
+			return cur, FailureOf(g.logger, oauth.InvalidGrant("authorization code already used")), nil
+		}
+		code.Redeemed = true
+		if at := m.GetAccessToken(); at.GetHash() != "" {
+			addAccessToken(cur, at, now)
+		}
+		addFamily(cur, m.GetFamilyId())
+		pruneGrant(cur, now)
+		return cur, &msg.CodeRedeemed{Code: proto.Clone(code).(*msg.CodeRecord), Grant: grantView(cur)}, nil
+	})
+	if err != nil {
+		families = nil
+	} else if replayed {
+		g.logger.Warn("authorization code replayed: grant revoked", "client", m.GetClientId(), "families", len(families))
+	}
+	g.revokeFamilies(families)
+	return g.reply(res, err)
+}
+
+// checkCodePKCE applies RFC 7636 4.6 to a code: S256 only.
+func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
+	if code.GetCodeChallenge() == "" {
+		if verifier != "" {
+			return oauth.InvalidGrant("PKCE verification failed")
+		}
+		return nil
+	}
+	if method := code.GetCodeChallengeMethod(); method != "" && method != oidcflow.PKCEMethodS256 {
+		return oauth.InvalidGrant("PKCE verification failed")
+	}
+	return oidcflow.VerifyPKCE(verifier, code.GetCodeChallenge())
+}
+
+// issueAccessToken stores an opaque access token (its hash) and records family_id.
+func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Message {
+	now := g.clock(0)
+	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
+		if err := grantAlive(cur); err != nil {
+			return nil, nil, err
+		}
+		if m.GetAccessToken().GetHash() == "" {
+			return nil, nil, oauth.InvalidRequest("access token needs a hash")
+		}
+		addAccessToken(cur, m.GetAccessToken(), now)
+		addFamily(cur, m.GetFamilyId())
+		pruneGrant(cur, now)
+		return cur, &msg.Ack{}, nil
+	}))
+}
+
+// lookupAccessToken finds a live opaque access token (RFC 6750 3.1: otherwise
+// invalid_token). It writes nothing.
+func (g *grantGrain) lookupAccessToken(m *msg.GrantLookupAccessToken) proto.Message {
+	now := g.clock(m.GetNowMs())
+	cur, err := g.read(now)
+	if err != nil {
+		return g.reply(nil, err)
+	}
+	invalid := oauth.InvalidToken("access token is invalid or expired")
+	if cur.GetClientId() == "" || cur.GetRevoked() {
+		return g.reply(nil, invalid)
+	}
+	h := HashSecret(m.GetSecret())
+	for _, at := range cur.AccessTokens {
+		if hashesEqual(at.GetHash(), h) && now.Before(msTime(at.GetExpiresAtMs())) {
+			return &msg.AccessTokenInfo{AccessToken: proto.Clone(at).(*msg.AccessTokenRecord), Grant: grantView(cur)}
+		}
+	}
+	return g.reply(nil, invalid)
+}
+
+// check answers whether the grant is alive. It writes nothing.
+func (g *grantGrain) check(m *msg.GrantCheck) proto.Message {
+	cur, err := g.read(g.clock(m.GetNowMs()))
+	if err == nil {
+		err = grantAlive(cur)
+	}
+	if err != nil {
+		return g.reply(nil, err)
+	}
+	return grantView(cur)
+}
+
+// revoke revokes the grant and its tokens and tells its refresh families. Revoking an
+// absent or revoked grant is an Ack that writes nothing (RFC 7009 2.2: invalid tokens
+// do not cause an error).
+func (g *grantGrain) revoke() proto.Message {
+	g.clock(0)
+	var families []string
+	res, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
+		families = nil
+		if cur.GetClientId() == "" || cur.GetRevoked() {
+			return nil, nil, Keep(&msg.Ack{})
+		}
+		families = slices.Clone(cur.RefreshFamilies)
+		revokeGrant(cur)
+		return cur, &msg.Ack{}, nil
+	})
+	if err != nil {
+		families = nil
+	}
+	g.revokeFamilies(families)
+	return g.reply(res, err)
+}
+
+// revokeFamilies tells each family it is revoked, without waiting (a family waits on
+// its grant in GrantCheck, so the grant must never wait on a family).
+func (g *grantGrain) revokeFamilies(families []string) {
+	for _, f := range families {
+		g.env.peers.tell(g.logger, RefreshKindName, f, &msg.RefreshFamilyRevoke{})
+	}
+}
+
+// grantAlive is nil for a live grant, else invalid_grant.
+func grantAlive(cur *msg.GrantRecord) error {
+	switch {
+	case cur.GetClientId() == "":
+		return oauth.InvalidGrant("grant not found or expired")
+	case cur.GetRevoked():
+		return oauth.InvalidGrant("grant revoked")
+	}
+	return nil
+}
+
+// revokeGrant turns cur into a tombstone.
+func revokeGrant(cur *msg.GrantRecord) {
+	cur.Revoked = true
+	cur.Codes = nil
+	cur.AccessTokens = nil
+}
+
+// addAccessToken stores at (issued now and valid AccessTokenTTL when not given), never
+// past the grant's expiry.
+func addAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRecord, now time.Time) {
+	at = proto.Clone(at).(*msg.AccessTokenRecord)
+	if at.IssuedAtMs == 0 {
+		at.IssuedAtMs = now.UnixMilli()
+	}
+	if at.ExpiresAtMs == 0 {
+		at.ExpiresAtMs = now.Add(AccessTokenTTL).UnixMilli()
+	}
+	at.ExpiresAtMs = min(at.ExpiresAtMs, cur.GetExpiresAtMs())
+	cur.AccessTokens = slices.DeleteFunc(cur.AccessTokens, func(o *msg.AccessTokenRecord) bool { return o.GetHash() == at.GetHash() })
+	cur.AccessTokens = append(cur.AccessTokens, at)
+}
+
+// addFamily records a refresh family id (for the revocation fan-out).
+func addFamily(cur *msg.GrantRecord, family string) {
+	if family == "" || slices.Contains(cur.RefreshFamilies, family) {
+		return
+	}
+	cur.RefreshFamilies = append(cur.RefreshFamilies, family)
+	if n := len(cur.RefreshFamilies); n > maxGrantFamilies {
+		cur.RefreshFamilies = cur.RefreshFamilies[n-maxGrantFamilies:]
+	}
+}
+
+// pruneGrant drops expired codes and tokens and keeps the newest within the bounds, so
+// the record stays small.
+func pruneGrant(cur *msg.GrantRecord, now time.Time) {
+	nowMs := now.UnixMilli()
+	cur.Codes = slices.DeleteFunc(cur.Codes, func(c *msg.CodeRecord) bool { return c.GetExpiresAtMs() <= nowMs })
+	cur.AccessTokens = slices.DeleteFunc(cur.AccessTokens, func(a *msg.AccessTokenRecord) bool { return a.GetExpiresAtMs() <= nowMs })
+	if n := len(cur.AccessTokens); n > maxGrantAccessTokens {
+		cur.AccessTokens = cur.AccessTokens[n-maxGrantAccessTokens:]
+	}
+}
+
+// grantView is a grant as replies carry it: without its codes and tokens (hashes the
+// caller has no use for, and the bulk of the record).
+func grantView(cur *msg.GrantRecord) *msg.GrantRecord {
+	v := proto.Clone(cur).(*msg.GrantRecord)
+	v.Codes, v.AccessTokens = nil, nil
+	return v
+}
+
+// union appends to a the elements of b it lacks, keeping order.
+func union(a, b []string) []string {
+	for _, s := range b {
+		if s != "" && !slices.Contains(a, s) {
+			a = append(a, s)
+		}
+	}
+	return a
+}

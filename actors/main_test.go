@@ -1,0 +1,152 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/latchid/latch/actors/actorstest"
+	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+// The single-member tests share one in-process member (starting one takes over a
+// second, and protoactor allows one member per process at a time; see package
+// clustertest). It starts on first use, so the child processes of the multi-member
+// tests never start it. Tests use random keys, so they may run in parallel.
+var shared struct {
+	once   sync.Once
+	node   *cluster.Node
+	client *Client
+	store  *actorstest.MemStore
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.node != nil {
+		_ = shared.node.Stop(false)
+	}
+	os.Exit(code)
+}
+
+// testClient returns the facade of the shared member and its store.
+func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.store = actorstest.NewMemStore()
+		peers := NewPeers()
+		logger := testLogger()
+		n, err := cluster.Start(context.Background(), cluster.Config{
+			Name:       "latch-grains-test",
+			GossipAddr: "127.0.0.1:0",
+			Kinds:      Kinds(shared.store, logger, Options{Peers: peers}),
+			Logger:     logger,
+			Gossip:     cluster.FastGossip(),
+		})
+		if err != nil {
+			shared.err = err
+			return
+		}
+		peers.Bind(n)
+		shared.node, shared.client = n, NewClient(n)
+	})
+	if shared.err != nil {
+		t.Fatalf("start the shared member: %v", shared.err)
+	}
+	return shared.client, shared.store
+}
+
+// ctxT bounds one facade call.
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newID returns a fresh random grain key.
+func newID(t *testing.T) string {
+	t.Helper()
+	key, _, err := NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// newSecretT returns a fresh random secret.
+func newSecretT(t *testing.T) string {
+	t.Helper()
+	_, secret, err := NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// wantErr fails unless err is an *oauth.Error with code and status (status 0: any).
+func wantErr(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	var oe *oauth.Error
+	if !errors.As(err, &oe) {
+		t.Fatalf("error = %v, want %s", err, code)
+	}
+	if oe.Code != code || (status != 0 && oe.Status != status) {
+		t.Fatalf("error = %q (%s, status %d), want %s status %d", oe.Code, oe.Description, oe.Status, code, status)
+	}
+}
+
+// wantErrDesc is wantErr that also checks the description contains desc.
+func wantErrDesc(t *testing.T, err error, code, desc string) {
+	t.Helper()
+	wantErr(t, err, code, 0)
+	var oe *oauth.Error
+	errors.As(err, &oe)
+	if !strings.Contains(oe.Description, desc) {
+		t.Fatalf("error description %q, want it to contain %q", oe.Description, desc)
+	}
+}
+
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pkcePair returns a code_verifier and its S256 code_challenge.
+func pkcePair(t *testing.T) (verifier, challenge string) {
+	verifier = newSecretT(t) // 43 base64url characters: a valid verifier
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// loadRecord reads a grain's persisted record from the shared store.
+func loadRecord[T proto.Message](t *testing.T, kind, key string) T {
+	t.Helper()
+	_, store := testClient(t)
+	s := NewState[T](store, kind, key)
+	if err := s.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s.Current()
+}

@@ -1,0 +1,361 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+// RefreshReuseWindow is how long after a rotation the consumed token still answers
+// with its successor instead of counting as reuse: concurrent refreshes by one client
+// (Logto PR #1617).
+const RefreshReuseWindow = 3 * time.Second
+
+// maxConsumedTokens bounds the consumed tokens a family remembers for reuse detection
+// (the oldest go first; each also leaves when it would have expired). A token dropped
+// early is merely unknown when presented again: invalid_grant, without revoking.
+const maxConsumedTokens = 128
+
+// refreshGrain is one RefreshFamily (kind "refresh", keyed by family id): the chain of
+// refresh tokens grown from one original token, "<family id>.<secret>" each, of which
+// it keeps SHA-256(secret). Every rule is decided here, one request at a time:
+// rotation (oidcflow.RefreshRotation), the 3 s reuse window and reuse detection.
+//
+// OAuth 2.0 Security BCP (RFC 9700) 4.14.2: "If a refresh token is compromised and
+// subsequently used by both the attacker and the legitimate client, one of them will
+// present an invalidated refresh token, which will inform the authorization server of
+// the breach. The authorization server cannot determine which party submitted the
+// invalid refresh token, but it will revoke the active refresh token. This stops the
+// attack at the cost of forcing the legitimate client to obtain a fresh authorization
+// grant." RFC 6749 10.4: "the authorization server could employ refresh token rotation
+// in which a new refresh token is issued with every access token refresh response. The
+// previous refresh token is invalidated but retained by the authorization server."
+// RFC 6749 6: the server must "validate the refresh token" and "ensure that the refresh
+// token was issued to the authenticated client"; "The authorization server MAY issue a
+// new refresh token, in which case the client MUST discard the old refresh token and
+// replace it with the new refresh token."
+//
+// Before each use the family asks its grant whether it is alive (GrantCheck): the only
+// blocking grain-to-grain request in Latch (Grant never waits on a RefreshFamily). On
+// reuse it revokes itself and tells the grant (GrantRevoke, fire-and-forget).
+type refreshGrain struct {
+	grainBase[*msg.RefreshFamilyRecord]
+}
+
+func (g *refreshGrain) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *protocluster.ClusterInit:
+		g.init(m, expiryAt(func(r *msg.RefreshFamilyRecord) int64 { return r.GetCurrentExpiresAtMs() }))
+	case *msg.RefreshFamilyCreate:
+		c.Respond(g.create(m))
+	case *msg.RefreshFamilyUse:
+		c.Respond(g.use(m))
+	case *msg.RefreshFamilyRevoke:
+		c.Respond(g.revoke())
+	case actor.SystemMessage, actor.AutoReceiveMessage:
+	default:
+		cluster.Unhandled(c)
+	}
+}
+
+func (g *refreshGrain) update(decide func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error)) (proto.Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	return Update(ctx, g.state, decide)
+}
+
+// create stores a new family whose first token has secret. Defaults: created now, the
+// first token issued at creation and valid ttl_seconds (14 days when 0), the family
+// bounded by grant_expires_at_ms (GrantTTL after creation when 0).
+func (g *refreshGrain) create(m *msg.RefreshFamilyCreate) proto.Message {
+	now := g.clock(0)
+	return g.reply(g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
+		if cur.GetCurrentHash() != "" {
+			return nil, nil, errExists("refresh family")
+		}
+		rec := proto.Clone(m.GetRecord()).(*msg.RefreshFamilyRecord)
+		if rec.GetGrantId() == "" || rec.GetClientId() == "" || m.GetSecret() == "" {
+			return nil, nil, oauth.InvalidRequest("refresh family needs grant_id, client_id and a secret")
+		}
+		rec.CurrentHash = HashSecret(m.GetSecret())
+		if rec.CreatedAtMs == 0 {
+			rec.CreatedAtMs = now.UnixMilli()
+		}
+		if rec.CurrentIssuedAtMs == 0 {
+			rec.CurrentIssuedAtMs = rec.CreatedAtMs
+		}
+		if rec.TtlSeconds <= 0 {
+			rec.TtlSeconds = int64(oidcflow.DefaultRefreshTokenTTL / time.Second)
+		}
+		if rec.GrantExpiresAtMs == 0 {
+			rec.GrantExpiresAtMs = msTime(rec.CreatedAtMs).Add(GrantTTL).UnixMilli()
+		}
+		if rec.CurrentExpiresAtMs == 0 {
+			rec.CurrentExpiresAtMs = msTime(rec.CurrentIssuedAtMs).Add(time.Duration(rec.TtlSeconds) * time.Second).UnixMilli()
+		}
+		rec.CurrentExpiresAtMs = min(rec.CurrentExpiresAtMs, rec.GrantExpiresAtMs)
+		if rec.CurrentExpiresAtMs <= now.UnixMilli() {
+			return nil, nil, oauth.InvalidRequest("refresh token would already be expired")
+		}
+		rec.Generation = max(rec.Generation, 1)
+		rec.Consumed, rec.Revoked = nil, false
+		return rec, &msg.Ack{}, nil
+	}))
+}
+
+// tokenKind is what a presented secret is to a family.
+type tokenKind int
+
+const (
+	tokenUnknown tokenKind = iota
+	tokenCurrent
+	tokenConsumed
+)
+
+// classify finds the presented token (by hash) among the current and the unexpired
+// consumed tokens; i indexes cur.Consumed.
+func classify(cur *msg.RefreshFamilyRecord, hash string, now time.Time) (kind tokenKind, i int) {
+	if hashesEqual(cur.GetCurrentHash(), hash) {
+		return tokenCurrent, -1
+	}
+	for i, c := range cur.GetConsumed() {
+		if hashesEqual(c.GetHash(), hash) && (c.GetExpiresAtMs() == 0 || now.Before(msTime(c.GetExpiresAtMs()))) {
+			return tokenConsumed, i
+		}
+	}
+	return tokenUnknown, -1
+}
+
+// precheck holds the failures that need neither the grant nor a write, in
+// node-oidc-provider's order (refresh_token.js): not found -> client mismatch ->
+// expired; plus a family already revoked.
+func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now time.Time) error {
+	switch {
+	case kind == tokenUnknown:
+		return oauth.InvalidGrant("refresh token not found")
+	case clientID != cur.GetClientId():
+		return oauth.InvalidGrant("client mismatch")
+	case cur.GetRevoked():
+		return oauth.InvalidGrant("refresh token revoked")
+	case kind == tokenCurrent && !now.Before(msTime(cur.GetCurrentExpiresAtMs())):
+		return oauth.InvalidGrant("refresh token is expired")
+	}
+	return nil
+}
+
+// use presents a refresh token:
+//
+//   - unknown, another client's, revoked or expired: invalid_grant;
+//   - the grant must be alive (GrantCheck), else the family is revoked: invalid_grant;
+//   - the current token: oidcflow.RefreshRotation decides. Rotating makes a new secret
+//     the current token (generation+1, a fresh TTL except for SPAs) and keeps the old
+//     hash as consumed, with the successor's secret for RefreshReuseWindow only. Not
+//     rotating answers the presented secret with its expiry unchanged;
+//   - a consumed token within RefreshReuseWindow of its rotation: the same successor
+//     (followed along the chain to the newest token), no new rotation;
+//   - a consumed token after the window: reuse. The family is revoked and its grant told
+//     (GrantRevoke); invalid_grant "refresh token already used".
+//
+// Successor secrets older than the window are scrubbed on every write.
+func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
+	now := g.clock(m.GetNowMs())
+	hash := HashSecret(m.GetSecret())
+	cur, err := g.read(now)
+	if err != nil {
+		return g.reply(nil, err)
+	}
+	kind, _ := classify(cur, hash, now)
+	if err := precheck(cur, kind, m.GetClientId(), now); err != nil {
+		return g.reply(nil, err)
+	}
+	if err := g.checkGrant(cur, now); err != nil {
+		if errors.Is(err, oauth.InvalidGrant("")) {
+			g.markRevoked(now)
+		}
+		return g.reply(nil, err)
+	}
+
+	var reused bool
+	res, err := g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
+		reused = false
+		kind, i := classify(cur, hash, now)
+		if err := precheck(cur, kind, m.GetClientId(), now); err != nil {
+			return nil, nil, err
+		}
+		dirty := scrubFamily(cur, now)
+		if kind == tokenConsumed {
+			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
+		}
+		switch {
+		case kind == tokenConsumed && i >= 0 && cur.Consumed[i].GetSuccessorSecret() != "":
+			// Within the window (scrubFamily cleared older successors).
+			secret, exp := successorOf(cur, cur.Consumed[i])
+			used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
+			return keepUnlessDirty(cur, used, dirty)
+		case kind == tokenConsumed:
+			reused = true
+			revokeFamily(cur)
+			return cur, FailureOf(g.logger, oauth.InvalidGrant("refresh token already used")), nil
+		}
+
+		d := oidcflow.RefreshRotation(oidcflow.RefreshRotationInput{
+			AppType:         cur.GetAppType(),
+			RotateSetting:   cur.GetRotate(),
+			FamilyCreatedAt: msTime(cur.GetCreatedAtMs()),
+			TokenIssuedAt:   msTime(cur.GetCurrentIssuedAtMs()),
+			TokenExpiresAt:  msTime(cur.GetCurrentExpiresAtMs()),
+			GrantExpiresAt:  msTime(cur.GetGrantExpiresAtMs()),
+			Now:             now,
+			TTL:             time.Duration(cur.GetTtlSeconds()) * time.Second,
+		})
+		if !d.Rotate {
+			used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: m.GetSecret(), NextExpiresAtMs: cur.GetCurrentExpiresAtMs()}
+			return keepUnlessDirty(cur, used, dirty)
+		}
+		secret, err := newSecret(g.env.rand)
+		if err != nil {
+			return nil, nil, err
+		}
+		next := d.NextExpiresAt.UnixMilli()
+		cur.Consumed = append(cur.Consumed, &msg.ConsumedToken{
+			Hash:                 cur.GetCurrentHash(),
+			RotatedAtMs:          now.UnixMilli(),
+			SuccessorSecret:      secret,
+			SuccessorExpiresAtMs: next,
+			ExpiresAtMs:          cur.GetCurrentExpiresAtMs(),
+		})
+		if n := len(cur.Consumed); n > maxConsumedTokens {
+			cur.Consumed = cur.Consumed[n-maxConsumedTokens:]
+		}
+		cur.CurrentHash = HashSecret(secret)
+		cur.CurrentIssuedAtMs = now.UnixMilli()
+		cur.CurrentExpiresAtMs = next
+		cur.Generation++
+		return cur, &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: next, Rotated: true}, nil
+	})
+	if err == nil && reused {
+		g.logger.Warn("refresh token reused after rotation: family revoked, revoking its grant", "grant", cur.GetGrantId())
+		g.env.peers.tell(g.logger, GrantKindName, cur.GetGrantId(), &msg.GrantRevoke{})
+	}
+	return g.reply(res, err)
+}
+
+// keepUnlessDirty replies without a write unless scrubbing changed the record.
+func keepUnlessDirty(cur *msg.RefreshFamilyRecord, reply proto.Message, dirty bool) (*msg.RefreshFamilyRecord, proto.Message, error) {
+	if dirty {
+		return cur, reply, nil
+	}
+	return nil, nil, Keep(reply)
+}
+
+// checkGrant asks the grant whether it is alive and still the family's.
+func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	grant, err := peerCall[*msg.GrantRecord](ctx, g.env.peers, GrantKindName, cur.GetGrantId(), &msg.GrantCheck{NowMs: now.UnixMilli()})
+	var oe *oauth.Error
+	switch {
+	case errors.As(err, &oe):
+		return oe
+	case err != nil:
+		g.logger.Warn("grant check failed", "grant", cur.GetGrantId(), "error", err)
+		return oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
+	case grant.GetClientId() != cur.GetClientId() ||
+		(cur.GetAccountId() != "" && grant.GetAccountId() != cur.GetAccountId()):
+		return oauth.InvalidGrant("grant mismatch")
+	}
+	return nil
+}
+
+// markRevoked revokes the family after its grant turned out dead.
+func (g *refreshGrain) markRevoked(now time.Time) {
+	_, err := g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
+		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
+			return nil, nil, Keep(&msg.Ack{})
+		}
+		scrubFamily(cur, now)
+		revokeFamily(cur)
+		return cur, &msg.Ack{}, nil
+	})
+	if err != nil {
+		g.logger.Warn("revoking the family of a dead grant failed", "error", err)
+	}
+}
+
+// revoke revokes the family (idempotent; an absent family is an Ack too).
+func (g *refreshGrain) revoke() proto.Message {
+	now := g.clock(0)
+	return g.reply(g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
+		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
+			return nil, nil, Keep(&msg.Ack{})
+		}
+		scrubFamily(cur, now)
+		revokeFamily(cur)
+		return cur, &msg.Ack{}, nil
+	}))
+}
+
+// revokeFamily marks cur revoked and forgets every successor secret.
+func revokeFamily(cur *msg.RefreshFamilyRecord) {
+	cur.Revoked = true
+	for _, c := range cur.Consumed {
+		c.SuccessorSecret = ""
+	}
+}
+
+// scrubFamily clears successor secrets older than RefreshReuseWindow and drops consumed
+// tokens that would have expired by now; it reports whether anything changed.
+func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
+	dirty := false
+	cur.Consumed = slices.DeleteFunc(cur.Consumed, func(c *msg.ConsumedToken) bool {
+		gone := c.GetExpiresAtMs() != 0 && !now.Before(msTime(c.GetExpiresAtMs()))
+		dirty = dirty || gone
+		return gone
+	})
+	for _, c := range cur.Consumed {
+		if c.GetSuccessorSecret() != "" && !now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow)) {
+			c.SuccessorSecret = ""
+			dirty = true
+		}
+	}
+	return dirty
+}
+
+// successorOf returns the token a consumed token was replaced by, followed along the
+// chain while that one was itself rotated within the window, so concurrent refreshes
+// all end on the newest token instead of a consumed one.
+func successorOf(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken) (secret string, expiresAtMs int64) {
+	secret, expiresAtMs = c.GetSuccessorSecret(), c.GetSuccessorExpiresAtMs()
+	for range cur.Consumed {
+		h := HashSecret(secret)
+		if hashesEqual(h, cur.GetCurrentHash()) {
+			return secret, cur.GetCurrentExpiresAtMs()
+		}
+		j := slices.IndexFunc(cur.Consumed, func(o *msg.ConsumedToken) bool {
+			return o.GetSuccessorSecret() != "" && hashesEqual(o.GetHash(), h)
+		})
+		if j < 0 {
+			break
+		}
+		secret, expiresAtMs = cur.Consumed[j].GetSuccessorSecret(), cur.Consumed[j].GetSuccessorExpiresAtMs()
+	}
+	return secret, expiresAtMs
+}
+
+// familyView is a family as replies carry it: without consumed tokens (successor
+// secrets never leave the grain except as the one next_secret).
+func familyView(cur *msg.RefreshFamilyRecord) *msg.RefreshFamilyRecord {
+	v := proto.Clone(cur).(*msg.RefreshFamilyRecord)
+	v.Consumed = nil
+	return v
+}

@@ -1,0 +1,302 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+const day = 24 * time.Hour
+
+// newFamily creates a refresh family on grant gid from rec (grant, client and account
+// filled in) and returns its id and first secret.
+func newFamily(t *testing.T, c *Client, gid string, rec *msg.RefreshFamilyRecord) (id, secret string) {
+	t.Helper()
+	id, secret = newID(t), newSecretT(t)
+	rec.GrantId, rec.ClientId, rec.AccountId = gid, testClientID, testAccountID
+	mustOK(t, c.CreateRefreshFamily(ctxT(t), id, rec, secret))
+	return id, secret
+}
+
+// TestRefreshRotation runs Logto's rotation rules through the grain, one row per rule
+// and app type, with the clock injected through now_ms.
+func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	ttl := 14 * day
+
+	tests := []struct {
+		name string
+		rec  *msg.RefreshFamilyRecord
+		at   time.Time // when the token is used
+		// want: rotated, and the next expiry.
+		wantRotated bool
+		wantExpires time.Time
+	}{
+		{"Traditional, 10 % of the TTL: kept",
+			&msg.RefreshFamilyRecord{AppType: "Traditional", Rotate: true},
+			now.Add(ttl / 10), false, now.Add(ttl)},
+		{"Traditional, 70 % of the TTL: rotated with a fresh TTL",
+			&msg.RefreshFamilyRecord{AppType: "Traditional", Rotate: true},
+			now.Add(ttl * 7 / 10), true, now.Add(ttl * 7 / 10).Add(ttl)},
+		{"SPA, fresh: rotated, keeps the remaining TTL",
+			&msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true},
+			now.Add(time.Minute), true, now.Add(ttl)},
+		{"Native, fresh: rotated with a fresh app TTL",
+			&msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, TtlSeconds: int64(30 * day / time.Second)},
+			now.Add(time.Minute), true, now.Add(time.Minute).Add(30 * day)},
+		{"Native, rotateRefreshToken off: kept",
+			&msg.RefreshFamilyRecord{AppType: "Native", Rotate: false},
+			now.Add(ttl * 9 / 10), false, now.Add(ttl)},
+		{"Native, family a year old: kept",
+			&msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.Add(-366 * day).UnixMilli(),
+				CurrentIssuedAtMs: now.UnixMilli(), GrantExpiresAtMs: now.Add(100 * day).UnixMilli()},
+			now.Add(time.Minute), false, now.Add(ttl)},
+		{"Native: capped at the grant's expiry",
+			&msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, GrantExpiresAtMs: now.Add(5 * day).UnixMilli()},
+			now.Add(day), true, now.Add(5 * day)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			if tt.rec.CreatedAtMs == 0 {
+				tt.rec.CreatedAtMs = now.UnixMilli()
+			}
+			fid, secret := newFamily(t, c, gid, tt.rec)
+			used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, tt.at))
+			if used.GetRotated() != tt.wantRotated || used.GetNextExpiresAtMs() != tt.wantExpires.UnixMilli() {
+				t.Fatalf("used: rotated %v, expires %v; want %v, %v", used.GetRotated(),
+					time.UnixMilli(used.GetNextExpiresAtMs()), tt.wantRotated, tt.wantExpires)
+			}
+			stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
+			if !tt.wantRotated {
+				if used.GetNextSecret() != secret || stored.GetGeneration() != 1 || len(stored.GetConsumed()) != 0 {
+					t.Fatalf("kept token: next secret changed or family rotated (%v)", stored)
+				}
+				return
+			}
+			if used.GetNextSecret() == secret || len(used.GetNextSecret()) != 43 {
+				t.Fatalf("rotated to %q", used.GetNextSecret())
+			}
+			if stored.GetGeneration() != 2 || stored.GetCurrentHash() != HashSecret(used.GetNextSecret()) ||
+				stored.GetCurrentExpiresAtMs() != tt.wantExpires.UnixMilli() || len(stored.GetConsumed()) != 1 ||
+				stored.GetConsumed()[0].GetHash() != HashSecret(secret) {
+				t.Fatalf("stored after rotation: %v", stored)
+			}
+			if used.GetFamily().GetGeneration() != 2 || len(used.GetFamily().GetConsumed()) != 0 {
+				t.Errorf("reply family %v: want generation 2 and no consumed tokens", used.GetFamily())
+			}
+			// The successor works.
+			must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second)))
+		})
+	}
+}
+
+// TestRefreshReuse: within 3 s a consumed token answers the same successor; after, it
+// is reuse (OAuth 2.0 Security BCP 4.14.2), which revokes the family and its grant.
+func TestRefreshReuse(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	atSecret := newSecretT(t)
+	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}, ""))
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
+	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, fid))
+	mustUsed := must[*msg.RefreshUsed](t)
+
+	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now))
+	for _, d := range []time.Duration{0, time.Second, RefreshReuseWindow - time.Millisecond} {
+		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d)))
+		if again.GetNextSecret() != first.GetNextSecret() || !again.GetRotated() || again.GetNextExpiresAtMs() != first.GetNextExpiresAtMs() {
+			t.Fatalf("within the window (+%v): %v, want the same successor %v", d, again, first)
+		}
+	}
+	if g := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetGeneration(); g != 2 {
+		t.Fatalf("generation %d after one rotation and three retries, want 2", g)
+	}
+
+	// After the window: reuse.
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow))
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token already used")
+	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(RefreshReuseWindow))
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
+	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
+	if !stored.GetRevoked() {
+		t.Fatal("family not revoked after reuse")
+	}
+	for _, ct := range stored.GetConsumed() {
+		if ct.GetSuccessorSecret() != "" {
+			t.Error("a revoked family still stores a successor secret")
+		}
+	}
+	// The grant is revoked by message (fire-and-forget): wait for it.
+	waitFor(t, 5*time.Second, "the grant to be revoked", func() bool {
+		_, err := c.CheckGrant(ctx, gid)
+		return errors.Is(err, oauth.InvalidGrant(""))
+	})
+	_, err = c.LookupAccessToken(ctx, gid, atSecret, time.Time{})
+	wantErr(t, err, oauth.CodeInvalidToken, 401)
+}
+
+// TestRefreshChainWithinWindow: a stale concurrent request ends on the newest token,
+// not on a consumed one that would count as reuse later.
+func TestRefreshChainWithinWindow(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
+	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now)).GetNextSecret()
+	s2 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second))).GetNextSecret()
+	got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(2*time.Second)))
+	if got.GetNextSecret() != s2 || s2 == s1 {
+		t.Fatalf("stale token answered %q, want the newest %q", got.GetNextSecret(), s2)
+	}
+	// Later, s2 is current and fine; s1 is reuse.
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second)))
+}
+
+// TestRefreshScrub: successor secrets are kept only for the window, then scrubbed by the
+// next write.
+func TestRefreshScrub(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
+	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now)).GetNextSecret()
+	if got := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed()[0].GetSuccessorSecret(); got != s1 {
+		t.Fatalf("successor secret %q kept for the window, want %q", got, s1)
+	}
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(RefreshReuseWindow+time.Second)))
+	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
+		if ct.GetRotatedAtMs() == now.UnixMilli() && ct.GetSuccessorSecret() != "" {
+			t.Error("successor secret older than the window still stored")
+		}
+	}
+}
+
+func TestRefreshFamilyRefusals(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+
+	// Create.
+	fid, secret := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Traditional", Rotate: true})
+	wantErr(t, c.CreateRefreshFamily(ctx, fid, &msg.RefreshFamilyRecord{GrantId: gid, ClientId: testClientID}, "s"), oauth.CodeInvalidRequest, 409)
+	wantErr(t, c.CreateRefreshFamily(ctx, newID(t), &msg.RefreshFamilyRecord{ClientId: testClientID}, "s"), oauth.CodeInvalidRequest, 400)
+	wantErr(t, c.CreateRefreshFamily(ctx, newID(t), &msg.RefreshFamilyRecord{GrantId: gid, ClientId: testClientID}, ""), oauth.CodeInvalidRequest, 400)
+	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
+	if stored.GetTtlSeconds() != int64(14*day/time.Second) || stored.GetGeneration() != 1 ||
+		stored.GetCurrentExpiresAtMs()-stored.GetCurrentIssuedAtMs() != (14*day).Milliseconds() ||
+		stored.GetGrantExpiresAtMs()-stored.GetCreatedAtMs() != GrantTTL.Milliseconds() {
+		t.Fatalf("defaults: %v", stored)
+	}
+
+	tests := []struct {
+		name, secret, client string
+		at                   time.Time
+		desc                 string
+	}{
+		{"unknown token", "nope", testClientID, now, "refresh token not found"},
+		{"another client", secret, "other-app", now, "client mismatch"},
+		{"expired (the family ends with its current token)", secret, testClientID, now.Add(15 * day), ""},
+	}
+	for _, tt := range tests {
+		_, err := c.UseRefreshToken(ctx, fid, tt.secret, tt.client, tt.at)
+		wantErrDesc(t, err, oauth.CodeInvalidGrant, tt.desc)
+	}
+	_, err := c.UseRefreshToken(ctx, newID(t), secret, testClientID, now)
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token not found")
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, now)) // still fine
+
+	// Revocation of the family: idempotent.
+	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
+	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
+	mustOK(t, c.RevokeRefreshFamily(ctx, newID(t)))
+	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, now)
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
+	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, gid)) // the grant is untouched
+
+	// A family whose grant is dead is refused, and revokes itself.
+	fid2, secret2 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
+	mustOK(t, c.RevokeGrant(ctx, gid))
+	_, err = c.UseRefreshToken(ctx, fid2, secret2, testClientID, time.Time{})
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "grant revoked")
+	if !loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid2).GetRevoked() {
+		t.Error("the family of a dead grant is not revoked")
+	}
+	// A family whose grant never existed.
+	fid3, secret3 := newFamily(t, c, newID(t), &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
+	_, err = c.UseRefreshToken(ctx, fid3, secret3, testClientID, time.Time{})
+	wantErr(t, err, oauth.CodeInvalidGrant, 400)
+}
+
+// TestRefreshConcurrentUse: 16 requests present the same token at once. Exactly one
+// rotation happens; every request succeeds with the same successor (the 3 s window).
+func TestRefreshConcurrentUse(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
+
+	const n = 16
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		replies = make([]*msg.RefreshUsed, n)
+		errs    = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			replies[i], errs[i] = c.UseRefreshToken(ctxT(t), fid, s0, testClientID, now)
+		})
+	}
+	close(start)
+	wg.Wait()
+	successors := map[string]int{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("request %d: %v", i, errs[i])
+		}
+		if !replies[i].GetRotated() {
+			t.Fatalf("request %d: not rotated", i)
+		}
+		successors[replies[i].GetNextSecret()]++
+	}
+	if len(successors) != 1 {
+		t.Fatalf("%d distinct successors across %d requests, want exactly 1", len(successors), n)
+	}
+	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
+	if stored.GetGeneration() != 2 || len(stored.GetConsumed()) != 1 {
+		t.Fatalf("after %d concurrent uses: generation %d, %d consumed; want one rotation", n, stored.GetGeneration(), len(stored.GetConsumed()))
+	}
+}
+
+func TestPeersUnbound(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := peerCall[*msg.Ack](ctx, nil, GrantKindName, "g", &msg.GrantCheck{}); !errors.Is(err, cluster.ErrUnavailable) {
+		t.Errorf("nil Peers: %v, want ErrUnavailable", err)
+	}
+	if _, err := peerCall[*msg.Ack](ctx, NewPeers(), GrantKindName, "g", &msg.GrantCheck{}); !errors.Is(err, cluster.ErrUnavailable) {
+		t.Errorf("unbound Peers: %v, want ErrUnavailable", err)
+	}
+}

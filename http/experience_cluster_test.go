@@ -1,0 +1,51 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/latchid/latch/actors"
+	"github.com/latchid/latch/actors/actorstest"
+	"github.com/latchid/latch/cluster"
+)
+
+// One cluster member serves every test of this package that needs grains: protoactor
+// keeps process-wide state (grpc-go's logger), so only one member may run per process
+// at a time under -race (cluster.Start). It starts on first use and lives until the
+// test binary exits; tests keep apart by using fresh random keys (interaction uids).
+// Any test of package httpapi that needs an *actors.Client must call testActors.
+var sharedCluster struct {
+	once   sync.Once
+	client *actors.Client
+	err    error
+}
+
+func testActors(tb testing.TB) *actors.Client {
+	tb.Helper()
+	sharedCluster.once.Do(func() {
+		logger := slog.New(slog.DiscardHandler)
+		if os.Getenv("LATCH_TEST_LOG") != "" {
+			logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		peers := actors.NewPeers()
+		node, err := cluster.Start(context.Background(), cluster.Config{
+			GossipAddr: "127.0.0.1:0",
+			Kinds:      actors.Kinds(actorstest.NewMemStore(), logger, actors.Options{Peers: peers}),
+			Logger:     logger,
+			Gossip:     cluster.FastGossip(),
+		})
+		if err != nil {
+			sharedCluster.err = err
+			return
+		}
+		peers.Bind(node)
+		sharedCluster.client = actors.NewClient(node)
+	})
+	if sharedCluster.err != nil {
+		tb.Fatalf("start the test cluster member: %v", sharedCluster.err)
+	}
+	return sharedCluster.client
+}

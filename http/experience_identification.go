@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/directory"
+)
+
+// identificationBody is Logto's IdentificationApiPayload. linkSocialIdentity is
+// accepted and ignored (no social sign-in yet).
+type identificationBody struct {
+	VerificationID     string `json:"verificationId"`
+	LinkSocialIdentity bool   `json:"linkSocialIdentity"`
+}
+
+// postIdentification is POST /api/experience/identification. SignIn: identify the user
+// a verification proved -> 204. Register: create the user from the staged profile and
+// identify it -> 201, as Logto answers when it creates a user.
+func (x *experience) postIdentification(r *http.Request, _ httprouter.Params) (int, any, error) {
+	uid, rec, err := x.load(r.Context(), r, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	var body identificationBody
+	if err := decodeBody(r, &body); err != nil {
+		return 0, nil, err
+	}
+	if rec.GetEvent() == eventRegister {
+		if err := x.register(r.Context(), uid, rec, body.VerificationID); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, nil, nil
+	}
+	if err := x.identify(r.Context(), uid, rec, body.VerificationID); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// identify makes the account that verification proved the interaction's user (SignIn).
+func (x *experience) identify(ctx context.Context, uid string, rec *msg.InteractionRecord, verificationID string) error {
+	if verificationID == "" {
+		return invalidInput("verificationId is missing")
+	}
+	var ver *msg.Verification
+	for _, v := range rec.GetVerifications() {
+		if v.GetId() == verificationID {
+			ver = v
+			break
+		}
+	}
+	if ver == nil {
+		return apiErr(http.StatusNotFound, "session.verification_session_not_found", msgVerificationNotFound)
+	}
+	if ver.GetType() != verificationPassword || ver.GetUserId() == "" || ver.GetVerifiedAtMs() == 0 {
+		return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
+	}
+	user, ok := x.s.dir.User(ver.GetUserId())
+	if !ok {
+		return apiErr(http.StatusNotFound, "user.user_not_exist",
+			fmt.Sprintf("User with %s does not exist.", ver.GetIdentifierValue()))
+	}
+	if user.IsSuspended {
+		return apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
+	}
+	switch acc := rec.GetAccountId(); {
+	case acc == user.ID:
+		return nil
+	case acc != "":
+		return apiErr(http.StatusConflict, "session.identity_conflict", msgIdentityConflict)
+	}
+	if _, err := x.s.actors.Identify(ctx, uid, verificationID, ""); err != nil {
+		return grainError(err)
+	}
+	return nil
+}
+
+// register creates the user from the interaction's staged profile (username and
+// password hash) and identifies it. Registering by verification (email or phone codes,
+// social) is not offered yet.
+func (x *experience) register(ctx context.Context, uid string, rec *msg.InteractionRecord, verificationID string) error {
+	if verificationID != "" {
+		return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
+	}
+	if rec.GetAccountId() != "" {
+		return nil // already created: a retried request
+	}
+	var missing []string
+	if rec.GetProfileUsername() == "" {
+		missing = append(missing, "username")
+	}
+	if rec.GetProfilePasswordHash() == "" {
+		missing = append(missing, "password")
+	}
+	if len(missing) > 0 {
+		e := apiErr(http.StatusUnprocessableEntity, "user.missing_profile", msgMissingProfile)
+		e.Data = map[string]any{"missingProfile": missing}
+		return e
+	}
+	p, ok := x.preHashed()
+	if !ok {
+		return apiErr(http.StatusNotImplemented, "guard.not_implemented", "Registration is not available on this server yet.")
+	}
+	username := rec.GetProfileUsername()
+	user, err := p.CreateUserWithPasswordHash(ctx, directory.NewUser{Username: &username}, rec.GetProfilePasswordHash())
+	if err != nil {
+		return mgmtError(err) // a username taken meanwhile: 422 user.username_already_in_use
+	}
+	if _, err := x.s.actors.Identify(ctx, uid, "", user.ID); err != nil {
+		return grainError(err)
+	}
+	return nil
+}

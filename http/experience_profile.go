@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+)
+
+// profileBody is Logto's UpdateProfileApiPayload for the types Latch supports:
+// {"type": "username", "value": "..."} and {"type": "password", "value": "..."}.
+type profileBody struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Password policy: Logto's default length bounds. (Logto's default policy also rejects
+// breached passwords, sequences and the user's own info; Latch does not yet.)
+const (
+	passwordMinLength = 8
+	passwordMaxLength = 256
+)
+
+// usernamePattern is Logto's usernameRegEx, the same rule the directory enforces.
+var usernamePattern = regexp.MustCompile(`^[A-Z_a-z]\w*$`)
+
+// preHashedPasswords is what registration needs from the directory beyond its usual
+// API: hash a password with the directory's own Argon2id parameters when the profile
+// step receives it, and create the user from that hash at identification, so the
+// plaintext never outlives the request that carried it (the interaction keeps only the
+// hash). Found on the directory by type assertion; until the directory has it,
+// registration stops at identification with 501.
+type preHashedPasswords interface {
+	HashPassword(password string) (string, error)
+	CreateUserWithPasswordHash(ctx context.Context, in directory.NewUser, passwordHash string) (*directory.User, error)
+}
+
+func (x *experience) preHashed() (preHashedPasswords, bool) {
+	p, ok := any(x.s.dir).(preHashedPasswords)
+	return p, ok
+}
+
+// postProfile is POST /api/experience/profile: stage a Register profile field.
+func (x *experience) postProfile(r *http.Request, _ httprouter.Params) (int, any, error) {
+	uid, _, err := x.load(r.Context(), r, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	var body profileBody
+	if err := decodeBody(r, &body); err != nil {
+		return 0, nil, err
+	}
+	if err := x.setProfile(r.Context(), uid, body); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// setProfile validates one profile field and stages it on the interaction. Only a
+// Register interaction takes profile fields here (Logto also lets a signed-in user fill
+// in missing ones; Latch asks for none).
+func (x *experience) setProfile(ctx context.Context, uid string, body profileBody) error {
+	rec, err := x.s.actors.Interaction(ctx, uid)
+	if err != nil {
+		return grainError(err)
+	}
+	if rec.GetEvent() != eventRegister {
+		return apiErr(http.StatusBadRequest, "session.invalid_interaction_type", msgInvalidInteraction)
+	}
+	username, hash := rec.GetProfileUsername(), rec.GetProfilePasswordHash()
+	switch body.Type {
+	case identifierUsername:
+		if err := x.checkNewUsername(body.Value); err != nil {
+			return err
+		}
+		username = body.Value
+	case "password":
+		if err := checkPasswordPolicy(body.Value); err != nil {
+			return err
+		}
+		hash, err = x.hashPassword(body.Value)
+		if err != nil {
+			return err
+		}
+	case "":
+		return invalidInput("`type` is required")
+	default:
+		return invalidInput("profile `type` " + body.Type + " is not supported; use username or password")
+	}
+	if _, err := x.s.actors.SetInteractionProfile(ctx, uid, username, hash); err != nil {
+		return grainError(err)
+	}
+	return nil
+}
+
+// checkNewUsername validates a username for registration: Logto's format, and free in
+// the directory (checked again when the user is created).
+func (x *experience) checkNewUsername(v string) error {
+	if v == "" {
+		return invalidInput("`value` is required")
+	}
+	if !usernamePattern.MatchString(v) || len(v) > 128 {
+		return invalidInput("`value` must start with a letter or underscore and contain only letters, digits and underscores (at most 128)")
+	}
+	if _, taken := x.s.dir.UserByUsername(v); taken {
+		return apiErr(http.StatusUnprocessableEntity, "user.username_already_in_use", msgUsernameInUse)
+	}
+	return nil
+}
+
+// passwordIssue is one item of Logto's password.rejected data.issues.
+type passwordIssue struct {
+	Code          string         `json:"code"`
+	Interpolation map[string]int `json:"interpolation,omitempty"`
+}
+
+// checkPasswordPolicy applies the password policy: 422 password.rejected with Logto's
+// issue codes.
+func checkPasswordPolicy(pw string) error {
+	var issue passwordIssue
+	var why string
+	switch n := len([]rune(pw)); {
+	case n < passwordMinLength:
+		issue = passwordIssue{Code: "password_rejected.too_short", Interpolation: map[string]int{"min": passwordMinLength}}
+		why = fmt.Sprintf(" It must be at least %d characters long.", passwordMinLength)
+	case n > passwordMaxLength:
+		issue = passwordIssue{Code: "password_rejected.too_long", Interpolation: map[string]int{"max": passwordMaxLength}}
+		why = fmt.Sprintf(" It must be at most %d characters long.", passwordMaxLength)
+	default:
+		return nil
+	}
+	// Logto's phrase, plus the reason, so a page can show the message as is.
+	e := apiErr(http.StatusUnprocessableEntity, "password.rejected", msgPasswordRejected+why)
+	e.Data = map[string]any{"issues": []passwordIssue{issue}}
+	return e
+}
+
+func (x *experience) hashPassword(pw string) (string, error) {
+	if p, ok := x.preHashed(); ok {
+		return p.HashPassword(pw)
+	}
+	return directory.HashPassword(x.s.rand, directory.Argon2Params{}, pw)
+}

@@ -1,0 +1,50 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// amrPassword is the RFC 8176 authentication method reference of a password sign-in.
+const amrPassword = "pwd"
+
+// postSubmit is POST /api/experience/submit: finish the interaction ->
+// {"redirectTo": "<issuer>/auth/<uid>"}, where /oidc/auth resumes the authorization
+// request.
+func (x *experience) postSubmit(r *http.Request, _ httprouter.Params) (int, any, error) {
+	uid, err := interactionUID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	redirectTo, err := x.submit(r.Context(), uid)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"redirectTo": redirectTo}, nil
+}
+
+// submit marks the interaction signed in (login time now, amr ["pwd"]). As in Logto, an
+// interaction without an identified user is 404 session.identifier_not_found; the user
+// is checked again (deleted or suspended since identification).
+func (x *experience) submit(ctx context.Context, uid string) (string, error) {
+	rec, err := x.s.actors.Interaction(ctx, uid)
+	if err != nil {
+		return "", grainError(err)
+	}
+	if rec.GetEvent() == "" {
+		return "", apiErr(http.StatusNotFound, "session.interaction_not_found", msgInteractionNotFound)
+	}
+	user, ok := x.s.dir.User(rec.GetAccountId())
+	if rec.GetAccountId() == "" || !ok {
+		return "", apiErr(http.StatusNotFound, "session.identifier_not_found", msgIdentifierNotFound)
+	}
+	if user.IsSuspended {
+		return "", apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
+	}
+	if _, err := x.s.actors.SubmitInteraction(ctx, uid, x.s.now(), []string{amrPassword}); err != nil {
+		return "", grainError(err)
+	}
+	return x.s.issuer + "/auth/" + uid, nil
+}
