@@ -4,4 +4,4 @@
 //	PATH="$PATH:$(go env GOPATH)/bin" go generate ./actors/msg
 package msg
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative latch.proto
+//go:generate sh -c "protoc --go_out=. --go_opt=paths=source_relative *.proto"
