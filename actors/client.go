@@ -267,12 +267,14 @@ func (c *Client) CreateRefreshFamily(ctx context.Context, familyID string, rec *
 // and its grant) are decided by the grain; see refreshGrain.use. Every refusal is
 // invalid_grant; temporarily_unavailable (503) when the grant could not be checked.
 // The client must use RefreshUsed.NextSecret next ("<familyID>.<NextSecret>").
-func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID string, now time.Time) (*msg.RefreshUsed, error) {
+// A non-empty resource or scopes must have been granted to the family (invalid_target /
+// invalid_scope otherwise); that is checked before any rotation.
+func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID string, now time.Time, resource string, scopes []string) (*msg.RefreshUsed, error) {
 	if familyID == "" {
 		return nil, oauth.InvalidGrant("refresh token not found")
 	}
 	return Call[*msg.RefreshUsed](ctx, c.node, RefreshKindName, familyID,
-		&msg.RefreshFamilyUse{Secret: secret, ClientId: clientID, NowMs: ms(now)})
+		&msg.RefreshFamilyUse{Secret: secret, ClientId: clientID, NowMs: ms(now), Resource: resource, Scopes: scopes})
 }
 
 // RevokeRefreshFamily revokes the family. Idempotent. It does not revoke the grant

@@ -192,6 +192,16 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if err := precheck(cur, kind, m.GetClientId(), now); err != nil {
 			return nil, nil, err
 		}
+		// RFC 6749 6: the scope (and RFC 8707 2.2: the resource) of a refresh request
+		// must have been granted. Refused before rotating, so the client keeps its token.
+		if r := m.GetResource(); r != "" && !slices.Contains(cur.GetResources(), r) {
+			return nil, nil, oauth.InvalidTarget("the resource was not granted")
+		}
+		for _, sc := range m.GetScopes() {
+			if !slices.Contains(cur.GetScopes(), sc) {
+				return nil, nil, oauth.InvalidScope("scope exceeds what was granted")
+			}
+		}
 		dirty := scrubFamily(cur, now)
 		if kind == tokenConsumed {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })

@@ -71,7 +71,7 @@ func TestRefreshRotation(t *testing.T) {
 				tt.rec.CreatedAtMs = now.UnixMilli()
 			}
 			fid, secret := newFamily(t, c, gid, tt.rec)
-			used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, tt.at))
+			used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, tt.at, "", nil))
 			if used.GetRotated() != tt.wantRotated || used.GetNextExpiresAtMs() != tt.wantExpires.UnixMilli() {
 				t.Fatalf("used: rotated %v, expires %v; want %v, %v", used.GetRotated(),
 					time.UnixMilli(used.GetNextExpiresAtMs()), tt.wantRotated, tt.wantExpires)
@@ -95,7 +95,7 @@ func TestRefreshRotation(t *testing.T) {
 				t.Errorf("reply family %v: want generation 2 and no consumed tokens", used.GetFamily())
 			}
 			// The successor works.
-			must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second)))
+			must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second), "", nil))
 		})
 	}
 }
@@ -114,9 +114,9 @@ func TestRefreshReuse(t *testing.T) {
 	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, fid))
 	mustUsed := must[*msg.RefreshUsed](t)
 
-	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now))
+	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil))
 	for _, d := range []time.Duration{0, time.Second, RefreshReuseWindow - time.Millisecond} {
-		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d)))
+		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d), "", nil))
 		if again.GetNextSecret() != first.GetNextSecret() || !again.GetRotated() || again.GetNextExpiresAtMs() != first.GetNextExpiresAtMs() {
 			t.Fatalf("within the window (+%v): %v, want the same successor %v", d, again, first)
 		}
@@ -126,9 +126,9 @@ func TestRefreshReuse(t *testing.T) {
 	}
 
 	// After the window: reuse.
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow))
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow), "", nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token already used")
-	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(RefreshReuseWindow))
+	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(RefreshReuseWindow), "", nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if !stored.GetRevoked() {
@@ -157,14 +157,14 @@ func TestRefreshChainWithinWindow(t *testing.T) {
 	gid := newGrant(t, c)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now)).GetNextSecret()
-	s2 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second))).GetNextSecret()
-	got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(2*time.Second)))
+	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil)).GetNextSecret()
+	s2 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second), "", nil)).GetNextSecret()
+	got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(2*time.Second), "", nil))
 	if got.GetNextSecret() != s2 || s2 == s1 {
 		t.Fatalf("stale token answered %q, want the newest %q", got.GetNextSecret(), s2)
 	}
 	// Later, s2 is current and fine; s1 is reuse.
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second)))
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second), "", nil))
 }
 
 // TestRefreshScrub: successor secrets are kept only for the window, then scrubbed by the
@@ -176,11 +176,11 @@ func TestRefreshScrub(t *testing.T) {
 	gid := newGrant(t, c)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now)).GetNextSecret()
+	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil)).GetNextSecret()
 	if got := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed()[0].GetSuccessorSecret(); got != s1 {
 		t.Fatalf("successor secret %q kept for the window, want %q", got, s1)
 	}
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(RefreshReuseWindow+time.Second)))
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(RefreshReuseWindow+time.Second), "", nil))
 	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
 		if ct.GetRotatedAtMs() == now.UnixMilli() && ct.GetSuccessorSecret() != "" {
 			t.Error("successor secret older than the window still stored")
@@ -217,32 +217,32 @@ func TestRefreshFamilyRefusals(t *testing.T) {
 		{"expired (the family ends with its current token)", secret, testClientID, now.Add(15 * day), ""},
 	}
 	for _, tt := range tests {
-		_, err := c.UseRefreshToken(ctx, fid, tt.secret, tt.client, tt.at)
+		_, err := c.UseRefreshToken(ctx, fid, tt.secret, tt.client, tt.at, "", nil)
 		wantErrDesc(t, err, oauth.CodeInvalidGrant, tt.desc)
 	}
-	_, err := c.UseRefreshToken(ctx, newID(t), secret, testClientID, now)
+	_, err := c.UseRefreshToken(ctx, newID(t), secret, testClientID, now, "", nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token not found")
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, now)) // still fine
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil)) // still fine
 
 	// Revocation of the family: idempotent.
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
 	mustOK(t, c.RevokeRefreshFamily(ctx, newID(t)))
-	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, now)
+	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, gid)) // the grant is untouched
 
 	// A family whose grant is dead is refused, and revokes itself.
 	fid2, secret2 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
 	mustOK(t, c.RevokeGrant(ctx, gid))
-	_, err = c.UseRefreshToken(ctx, fid2, secret2, testClientID, time.Time{})
+	_, err = c.UseRefreshToken(ctx, fid2, secret2, testClientID, time.Time{}, "", nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "grant revoked")
 	if !loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid2).GetRevoked() {
 		t.Error("the family of a dead grant is not revoked")
 	}
 	// A family whose grant never existed.
 	fid3, secret3 := newFamily(t, c, newID(t), &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
-	_, err = c.UseRefreshToken(ctx, fid3, secret3, testClientID, time.Time{})
+	_, err = c.UseRefreshToken(ctx, fid3, secret3, testClientID, time.Time{}, "", nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }
 
@@ -265,7 +265,7 @@ func TestRefreshConcurrentUse(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			replies[i], errs[i] = c.UseRefreshToken(ctxT(t), fid, s0, testClientID, now)
+			replies[i], errs[i] = c.UseRefreshToken(ctxT(t), fid, s0, testClientID, now, "", nil)
 		})
 	}
 	close(start)
@@ -298,5 +298,30 @@ func TestPeersUnbound(t *testing.T) {
 	}
 	if _, err := peerCall[*msg.Ack](ctx, NewPeers(), GrantKindName, "g", &msg.GrantCheck{}); !errors.Is(err, cluster.ErrUnavailable) {
 		t.Errorf("unbound Peers: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestRefreshRefusesUngrantedResourceBeforeRotating: a refresh asking for a resource or
+// scope the family was not granted is refused, and (because the check comes before the
+// rotation) the presented token is still the current one afterwards.
+func TestRefreshRefusesUngrantedResourceBeforeRotating(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+		Scopes: []string{"openid", "offline_access"}, Resources: []string{"https://api.example"}})
+
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://other.example", nil)
+	wantErrDesc(t, err, oauth.CodeInvalidTarget, "not granted")
+	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", []string{"openid", "admin"})
+	wantErrDesc(t, err, oauth.CodeInvalidScope, "exceeds")
+	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://api.example", []string{"openid"}))
+	if !used.GetRotated() {
+		t.Fatalf("SPA refresh after refusals: %v, want a rotation from the untouched token", used)
+	}
+	if g := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetGeneration(); g != 2 {
+		t.Fatalf("generation %d, want 2: refusals must not rotate", g)
 	}
 }

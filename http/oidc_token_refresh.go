@@ -40,7 +40,11 @@ func (s *Server) tokenRefresh(ctx context.Context, app *directory.Application, f
 	if !ok {
 		return none, oauth.InvalidGrant("invalid refresh token")
 	}
-	used, err := s.actors.UseRefreshToken(ctx, familyID, secret, app.ID, s.now())
+	indicator := ""
+	if res != nil {
+		indicator = res.Indicator
+	}
+	used, err := s.actors.UseRefreshToken(ctx, familyID, secret, app.ID, s.now(), indicator, requested)
 	if err != nil {
 		return none, err
 	}

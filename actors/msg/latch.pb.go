@@ -2593,11 +2593,16 @@ func (x *RefreshFamilyCreate) GetSecret() string {
 
 // RefreshFamilyUse presents a refresh token: rotation rules, reuse window and reuse
 // detection are decided inside the grain. Reply: RefreshUsed or Failure invalid_grant.
+// resource and scopes, when set, are what the client asks the new access token for; the
+// grain refuses (invalid_target / invalid_scope) BEFORE rotating when the family was not
+// granted them (RFC 6749 6), so a refused request never costs the client its token.
 type RefreshFamilyUse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
 	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	NowMs         int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	Resource      string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	Scopes        []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2651,6 +2656,20 @@ func (x *RefreshFamilyUse) GetNowMs() int64 {
 		return x.NowMs
 	}
 	return 0
+}
+
+func (x *RefreshFamilyUse) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *RefreshFamilyUse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
 }
 
 type RefreshUsed struct {
@@ -2973,11 +2992,13 @@ const file_latch_proto_rawDesc = "" +
 	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"^\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x92\x01\n" +
 	"\x10RefreshFamilyUse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
-	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\"\xb3\x01\n" +
+	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\x12\x1a\n" +
+	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\"\xb3\x01\n" +
 	"\vRefreshUsed\x12<\n" +
 	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
 	"\vnext_secret\x18\x02 \x01(\tR\n" +
