@@ -65,6 +65,8 @@ func (g *grantGrain) Receive(c actor.Context) {
 		c.Respond(g.check(m))
 	case *msg.GrantRevoke:
 		c.Respond(g.revoke())
+	case *msg.GrantRevokeAccessToken:
+		c.Respond(g.revokeAccessToken(m))
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		cluster.Unhandled(c)

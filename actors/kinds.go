@@ -61,6 +61,9 @@ func Kinds(store persistence.Store, logger *slog.Logger, opts Options) []*protoc
 		protocluster.NewKind(RefreshKindName, actor.PropsFromProducer(func() actor.Actor {
 			return &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](env, RefreshKindName)}
 		})),
+		protocluster.NewKind(AccountKindName, actor.PropsFromProducer(func() actor.Actor {
+			return &accountGrain{grainBase: newGrainBase[*msg.AccountRecord](env, AccountKindName)}
+		})),
 	}
 }
 

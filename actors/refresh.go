@@ -62,6 +62,10 @@ func (g *refreshGrain) Receive(c actor.Context) {
 		c.Respond(g.use(m))
 	case *msg.RefreshFamilyRevoke:
 		c.Respond(g.revoke())
+	case *msg.RefreshFamilyInspect:
+		c.Respond(g.inspect(m))
+	case *msg.RefreshFamilyRevokeToken:
+		c.Respond(g.revokeToken(m))
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		cluster.Unhandled(c)

@@ -41,6 +41,12 @@ func (g *sessionGrain) Receive(c actor.Context) {
 		c.Respond(g.addClient(m))
 	case *msg.SessionEnd:
 		c.Respond(g.end(m))
+	case *msg.SessionPeek:
+		c.Respond(g.peek())
+	case *msg.SessionRevoke:
+		c.Respond(g.revoke())
+	case *msg.SessionForgetGrant:
+		c.Respond(g.forgetGrant(m))
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		cluster.Unhandled(c)

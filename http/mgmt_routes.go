@@ -50,6 +50,11 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"POST", "/api/users/:userId/roles", s.assignUserRoles},
 		{"PUT", "/api/users/:userId/roles", s.replaceUserRoles},
 		{"DELETE", "/api/users/:userId/roles/:roleId", s.unassignUserRole},
+		{"GET", "/api/users/:userId/sessions", s.listUserSessions},
+		{"GET", "/api/users/:userId/sessions/:sessionId", s.getUserSession},
+		{"DELETE", "/api/users/:userId/sessions/:sessionId", s.deleteUserSession},
+		{"GET", "/api/users/:userId/grants", s.listUserGrants},
+		{"DELETE", "/api/users/:userId/grants/:grantId", s.deleteUserGrant},
 
 		{"GET", "/api/resources", s.listResources},
 		{"POST", "/api/resources", s.createResource},

@@ -178,6 +178,9 @@ func (s *Server) deleteUser(r *http.Request, p httprouter.Params) (int, any, err
 	if err := s.dir.DeleteUser(r.Context(), p.ByName("userId")); err != nil {
 		return 0, nil, mgmtError(err)
 	}
+	if err := s.revokeAccount(r.Context(), p.ByName("userId")); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusNoContent, nil, nil
 }
 
@@ -246,6 +249,11 @@ func (s *Server) setUserSuspended(r *http.Request, p httprouter.Params) (int, an
 	})
 	if err != nil {
 		return 0, nil, mgmtError(err)
+	}
+	if u.IsSuspended {
+		if err := s.revokeAccount(r.Context(), u.ID); err != nil {
+			return 0, nil, err
+		}
 	}
 	return http.StatusOK, userView(u), nil
 }

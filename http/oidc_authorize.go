@@ -302,6 +302,7 @@ func (s *Server) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app *
 			return "", err
 		}
 		sess.rec = rec
+		s.trackGrant(ctx, sess, grantID, app.ID, now)
 	}
 
 	secret, err := s.newSecret()

@@ -21,6 +21,7 @@ func (s *Server) routesOIDC(r *httprouter.Router) {
 	r.GET("/oidc/.well-known/oauth-authorization-server", s.serveDiscovery)
 	r.GET("/oidc/jwks", s.serveJWKS)
 	r.POST("/oidc/token", s.serveToken)
+	s.routesTokenLifecycle(r) // introspection and revocation (oidc_introspection.go)
 
 	// Browser flow: authorization (and its resume after sign-in), userinfo, logout.
 	r.GET("/oidc/auth", s.serveAuthorize)

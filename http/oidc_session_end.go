@@ -13,13 +13,29 @@ import (
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// serveEndSession is RP-Initiated Logout 1.0 (basic), GET and POST: it ends the OP
-// session of this browser, clears the _session cookie and returns to the client's
-// post_logout_redirect_uri when that URI is registered for the client named by
-// id_token_hint or client_id; otherwise it shows a signed-out page.
+// serveEndSession is OpenID Connect RP-Initiated Logout 1.0, GET and POST (2: "The OP
+// MUST support the use of the HTTP GET and POST methods").
 //
-// As Logto's logoutSource auto-submits its confirmation form, no confirmation is asked.
-// Back-channel logout and revoking the session's grants come with a later issue.
+// Parameters (2): id_token_hint, logout_hint, client_id, post_logout_redirect_uri,
+// state, ui_locales.
+//   - id_token_hint must be an ID token this OP issued (2: "the OP MUST validate that it
+//     was the issuer of the ID Token"); an expired one is accepted ("even when the exp
+//     time has passed"). With client_id too, both must name the same client (2: "the OP
+//     MUST verify that the Client Identifier matches the one used when issuing the ID
+//     Token").
+//   - post_logout_redirect_uri is followed only when registered for that client (3:
+//     "The value MUST have been previously registered with the OP"); otherwise, or when
+//     no client is named, the user sees a signed-out page instead of a redirect.
+//   - state comes back with the redirect (3).
+//   - logout_hint and ui_locales are accepted and not acted upon: Latch keeps one account
+//     per browser session and asks no confirmation (Logto's logoutSource auto-submits
+//     its form), and its own pages are English only.
+//
+// Sign-out is global for this browser (Logto): the OP session ends, then for each client
+// of it the grant is revoked unless it holds offline_access (whose refresh tokens
+// survive, as Logto documents), and every client with a backchannelLogoutUri gets a
+// back-channel logout, queued durably before the answer and delivered later (see
+// sessionEnded). The _session cookie is cleared.
 func (s *Server) serveEndSession(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	raw, err := authorizeParams(r)
 	if err != nil {
@@ -42,7 +58,6 @@ func (s *Server) serveEndSession(w http.ResponseWriter, r *http.Request, _ httpr
 
 	clientID := params.Get("client_id")
 	if hint := params.Get("id_token_hint"); hint != "" {
-		// RP-Initiated Logout 2: an expired ID token is an acceptable hint.
 		h, err := oidcflow.ParseIDTokenHint(hint, s.issuer, s.keys)
 		if err != nil {
 			s.writeErrorPage(w, r, oauth.InvalidRequest("id_token_hint is not a valid ID token of this provider"))
@@ -74,13 +89,16 @@ func (s *Server) serveEndSession(w http.ResponseWriter, r *http.Request, _ httpr
 
 	if v := cookie(r, cookieSession); v != "" && s.actors != nil {
 		if id, secret, ok := actors.SplitToken(v); ok {
-			if _, err := s.actors.EndSession(r.Context(), id, secret); err != nil {
-				if e, isProto := oauth.From(err); !isProto || e.Code == oauth.CodeServerError || e.Code == oauth.CodeTemporarilyUnavailable {
-					s.writeErrorPage(w, r, err)
-					return
-				}
-				// login_required: the session had already ended.
+			rec, err := s.actors.EndSession(r.Context(), id, secret)
+			switch e, isProto := oauth.From(err); {
+			case err == nil:
+				// Errors are logged inside; the session has ended either way.
+				_ = s.sessionEnded(r.Context(), id, rec, revokeOnline)
+			case !isProto || e.Code == oauth.CodeServerError || e.Code == oauth.CodeTemporarilyUnavailable:
+				s.writeErrorPage(w, r, err)
+				return
 			}
+			// login_required: the session had already ended.
 		}
 	}
 	s.setCookie(w, cookieSession, "", -1)

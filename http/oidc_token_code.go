@@ -102,6 +102,7 @@ func (s *Server) tokenAuthorizationCode(ctx context.Context, app *directory.Appl
 		}, familySecret); err != nil {
 			return none, err
 		}
+		s.trackFamily(ctx, user.ID, familyID, grantID, app.ID, grant.GetExpiresAtMs())
 		refreshToken = familyID + "." + familySecret
 	} else {
 		familyID = ""

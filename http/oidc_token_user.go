@@ -63,6 +63,7 @@ func (s *Server) userAccessToken(ctx context.Context, app *directory.Application
 			ClientID:   app.ID,
 			Subject:    userID,
 			Resource:   res.Indicator,
+			GrantID:    grantID,
 			JTI:        jti,
 			Now:        now,
 			TTL:        time.Duration(ttl) * time.Second,

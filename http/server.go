@@ -28,6 +28,9 @@ type Config struct {
 	// Actors reaches the hot-state grains (sessions, grants, refresh families,
 	// interactions). Nil disables the browser flows (tests of the Management API only).
 	Actors *actors.Client
+	// Logouts queues back-channel logouts (*outbox.Worker); nil disables back-channel
+	// logout (logged when a client would have got one).
+	Logouts LogoutQueue
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	Logger *slog.Logger
@@ -66,6 +69,7 @@ type Server struct {
 	dir      *directory.Directory
 	keys     *oidcflow.KeyRing
 	actors   *actors.Client
+	logouts  LogoutQueue
 	secure   bool // endpoint is https: cookies get Secure
 	status   func(r *http.Request) (any, error)
 	log      *slog.Logger
@@ -91,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		dir:      cfg.Directory,
 		keys:     cfg.Keys,
 		actors:   cfg.Actors,
+		logouts:  cfg.Logouts,
 		secure:   strings.HasPrefix(cfg.Endpoint, "https://"),
 		status:   cfg.Status,
 		log:      log,

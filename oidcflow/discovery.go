@@ -10,6 +10,10 @@ type Discovery struct {
 	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
 	JWKSURI                           string   `json:"jwks_uri"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
@@ -23,7 +27,14 @@ type Discovery struct {
 	RequestParameterSupported         bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
 	AuthorizationResponseIssParameter bool     `json:"authorization_response_iss_parameter_supported"`
+	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool     `json:"backchannel_logout_session_supported"`
 }
+
+// clientAuthMethods are the client authentication methods of the token, introspection
+// and revocation endpoints (RFC 6749 2.3): none for public clients (Native, SPA), a
+// client secret in the Authorization header or the body for confidential ones.
+var clientAuthMethods = []string{"none", "client_secret_basic", "client_secret_post"}
 
 // NewDiscovery builds the document for issuer with the signing algorithms of the key ring.
 func NewDiscovery(issuer string, signingAlgs []string) Discovery {
@@ -42,11 +53,20 @@ func NewDiscovery(issuer string, signingAlgs []string) Discovery {
 		// ID tokens and JWT access tokens are signed with the current key's algorithm;
 		// the list holds every algorithm the ring publishes keys for.
 		IDTokenSigningAlgValuesSupported:  signingAlgs,
-		TokenEndpointAuthMethodsSupported: []string{"none", "client_secret_basic", "client_secret_post"},
+		TokenEndpointAuthMethodsSupported: clientAuthMethods,
 		// RFC 7636 4.2: S256 only; plain is refused.
 		CodeChallengeMethodsSupported: []string{PKCEMethodS256},
 		ClaimsSupported:               SupportedClaims,
 		// RFC 9207 2: every authorization response carries iss.
 		AuthorizationResponseIssParameter: true,
+		// RFC 7662 / RFC 7009 (metadata of RFC 8414 2): both authenticate clients
+		// exactly as the token endpoint does.
+		IntrospectionEndpoint:             issuer + "/token/introspection",
+		IntrospectionAuthMethodsSupported: clientAuthMethods,
+		RevocationEndpoint:                issuer + "/token/revocation",
+		RevocationAuthMethodsSupported:    clientAuthMethods,
+		// OIDC Back-Channel Logout 1.0 2.1: logout tokens are sent, always with sid.
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
 	}
 }

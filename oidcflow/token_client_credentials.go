@@ -27,6 +27,11 @@ type AccessTokenClaims struct {
 	Iss            string `json:"iss"`
 	Aud            string `json:"aud"`
 	OrganizationID string `json:"organization_id,omitempty"`
+	// GrantID is Latch's private claim naming the grant a user access token was issued
+	// from, so introspection can tell the token is active only while its grant is
+	// (RFC 7662 2.2 leaves "active" to the server). Client-credentials tokens have no
+	// grant and no gid. Resource servers ignore it (RFC 7519 4.3: private claim).
+	GrantID string `json:"gid,omitempty"`
 }
 
 // TokenResponse is RFC 6749 5.1's successful token response.

@@ -23,6 +23,9 @@ type UserAccessToken struct {
 	Requested []string
 	// RoleScopes are the scope names of Resource that the user's roles grant.
 	RoleScopes []string
+	// GrantID is the grant the token is issued from: its gid claim, by which
+	// introspection tells the token is active only while the grant is.
+	GrantID string
 }
 
 // IssueUserAccessToken decides the token's scope, as Logto does: the requested
@@ -40,6 +43,7 @@ func IssueUserAccessToken(t UserAccessToken, signer Signer) (token, scope string
 		ClientID: t.ClientID,
 		Iss:      t.Issuer,
 		Aud:      t.Resource,
+		GrantID:  t.GrantID,
 	})
 	if err != nil {
 		return "", "", err

@@ -133,6 +133,24 @@ func (s *MemStore) Scan(ctx context.Context, kind string, fn func(key string, re
 	return nil
 }
 
+var _ persistence.Counter = (*MemStore)(nil)
+
+// Count implements persistence.Counter.
+func (s *MemStore) Count(ctx context.Context, kind string) (persistence.KindCount, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return persistence.KindCount{}, err
+	}
+	c := persistence.KindCount{Stored: len(s.recs[kind])}
+	for k := range s.recs[kind] {
+		if _, ok := s.live(kind, k); ok {
+			c.Live++
+		}
+	}
+	return c, nil
+}
+
 // SweepExpired implements persistence.Store.
 func (s *MemStore) SweepExpired(ctx context.Context) (int, error) {
 	s.mu.Lock()

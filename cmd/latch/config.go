@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/outbox"
 )
 
 // serveConfig is everything `latch serve` takes. Defaults make `latch serve` work with
@@ -26,6 +28,17 @@ type serveConfig struct {
 	LogLevel          string
 	// Argon2 memory in KiB; 0 = the directory's default (OWASP: 19 MiB, t=2, p=1).
 	Argon2MemoryKiB uint
+	// SweepInterval is how often expired records are deleted; 0 = one minute.
+	SweepInterval time.Duration
+	// Back-channel logout delivery (package outbox); 0 = the outbox's defaults: first
+	// retry after 1 s, doubling up to 5 min, 40 attempts, given up after 24 h.
+	BackchannelBackoff     time.Duration
+	BackchannelMaxBackoff  time.Duration
+	BackchannelMaxAttempts int
+	BackchannelTTL         time.Duration
+
+	// hooks lets tests drive the node's clock and observe it; nil in production.
+	hooks *serveHooks
 }
 
 // bindFlags registers every field on fs; each is also settable as LATCH_<FLAG> (dashes
@@ -42,6 +55,11 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Durability, "durability", "sync", "hot-state write durability: sync (fsync before acknowledging) or nosync")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions, grants, codes, interactions and outbox entries are deleted")
+	fs.DurationVar(&c.BackchannelBackoff, "backchannel-backoff", outbox.DefaultBaseBackoff, "delay before the first retry of a back-channel logout (doubles per retry)")
+	fs.DurationVar(&c.BackchannelMaxBackoff, "backchannel-max-backoff", outbox.DefaultMaxBackoff, "longest delay between back-channel logout retries")
+	fs.IntVar(&c.BackchannelMaxAttempts, "backchannel-max-attempts", outbox.DefaultMaxAttempts, "attempts before a back-channel logout is given up")
+	fs.DurationVar(&c.BackchannelTTL, "backchannel-ttl", outbox.DefaultTTL, "age after which an undelivered back-channel logout is given up")
 }
 
 // applyEnv sets every flag not given on the command line from LATCH_<FLAG>.
@@ -93,6 +111,21 @@ func (c serveConfig) Validate() error {
 	}
 	if c.AdminClientSecret != "" && len(c.AdminClientSecret) < 16 {
 		errs = append(errs, errors.New("--admin-client-secret must be at least 16 characters"))
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--sweep-interval", c.SweepInterval}, {"--backchannel-backoff", c.BackchannelBackoff},
+		{"--backchannel-max-backoff", c.BackchannelMaxBackoff}, {"--backchannel-ttl", c.BackchannelTTL}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", d.flag))
+		}
+	}
+	if c.BackchannelMaxAttempts < 0 {
+		errs = append(errs, errors.New("--backchannel-max-attempts must not be negative"))
+	}
+	if c.BackchannelMaxBackoff > 0 && c.BackchannelBackoff > c.BackchannelMaxBackoff {
+		errs = append(errs, errors.New("--backchannel-backoff must not exceed --backchannel-max-backoff"))
 	}
 	for _, j := range c.joinList() {
 		if _, _, err := net.SplitHostPort(j); err != nil {

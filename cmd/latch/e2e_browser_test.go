@@ -148,7 +148,13 @@ const (
 
 func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Helper()
-	n := startNode(t, t.TempDir(), nil)
+	return newBrowserEnvWith(t, nil)
+}
+
+// newBrowserEnvWith is newBrowserEnv on a node whose configuration mutate adjusts.
+func newBrowserEnvWith(t *testing.T, mutate func(*serveConfig)) *browserEnv {
+	t.Helper()
+	n := startNode(t, t.TempDir(), mutate)
 	ctx := t.Context()
 	admin := n.adminToken(ctx)
 	e := &browserEnv{

@@ -52,7 +52,14 @@ const (
 // can restart a node on the same data.
 func startNode(t *testing.T, dataDir string, mutate func(*serveConfig)) *testNode {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startNodeOn(t, dataDir, "127.0.0.1:0", mutate)
+}
+
+// startNodeOn is startNode listening on addr (a node restarted on the address it had
+// keeps its issuer).
+func startNodeOn(t *testing.T, dataDir, addr string, mutate func(*serveConfig)) *testNode {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

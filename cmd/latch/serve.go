@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -21,18 +22,24 @@ import (
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/outbox"
 	"github.com/latchid/latch/persistence"
 )
 
 // serve runs one node until ctx is done. When ln is nil it listens on cfg.HTTP.
 func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln net.Listener) (err error) {
 	log := newLogger(stderr, cfg.LogLevel)
+	now := time.Now
+	if cfg.hooks != nil && cfg.hooks.now != nil {
+		now = cfg.hooks.now
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	store, err := persistence.OpenPebble(persistence.PebbleConfig{
 		Dir:    filepath.Join(cfg.Data, "pebble"),
 		NoSync: cfg.Durability == "nosync",
+		Now:    now,
 		Logger: log,
 	})
 	if err != nil {
@@ -46,7 +53,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 
 	dir, err := directory.Open(ctx, directory.Config{
 		Store:  store,
-		Now:    time.Now,
+		Now:    now,
 		Rand:   rand.Reader,
 		Logger: log,
 		Argon2: directory.Argon2Params{Memory: uint32(cfg.Argon2MemoryKiB)},
@@ -67,7 +74,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	node, err := cluster.Start(ctx, cluster.Config{
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
-		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader}),
+		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now}),
 		Logger:     log,
 	})
 	if err != nil {
@@ -76,18 +83,43 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	peers.Bind(node)
 	defer func() { _ = node.Stop(true) }()
 
+	// Back-channel logouts: queued durably in the store by the logout, delivered by a
+	// worker that also picks up what an earlier run left. It stops after the HTTP
+	// server (a logout finishing during shutdown still queues) and before the store
+	// closes (deferred calls run in reverse).
+	logouts, err := outbox.New(outbox.Config{
+		Store:       store,
+		Signer:      keys,
+		Now:         now,
+		Rand:        rand.Reader,
+		Logger:      log,
+		BaseBackoff: cfg.BackchannelBackoff,
+		MaxBackoff:  cfg.BackchannelMaxBackoff,
+		MaxAttempts: cfg.BackchannelMaxAttempts,
+		TTL:         cfg.BackchannelTTL,
+	})
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() { logouts.Run(workerCtx); close(workerDone) }()
+	defer func() { stopWorker(); <-workerDone }()
+
+	client := actors.NewClient(node)
 	srv, err := httpapi.New(httpapi.Config{
 		Endpoint:  cfg.Endpoint,
 		Directory: dir,
 		Keys:      keys,
-		Actors:    actors.NewClient(node),
+		Actors:    client,
+		Logouts:   logouts,
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
 			return actors.Ping(ctx, node, "status")
 		},
 		Logger: log,
-		Now:    time.Now,
+		Now:    now,
 		Rand:   rand.Reader,
 	})
 	if err != nil {
@@ -109,11 +141,25 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go sweepExpired(ctx, store, log)
+	interval := cfg.SweepInterval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	rt := &nodeRuntime{
+		Actors:      client,
+		Backchannel: logouts,
+		Gauges:      func(ctx context.Context) (map[string]int, error) { return liveCounts(ctx, store, now()) },
+		Swept:       new(atomic.Int64),
+		Store:       store,
+	}
+	go sweepExpired(ctx, store, interval, rt, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("latch serving", "http", ln.Addr().String(), "issuer", srv.Issuer(), "data", cfg.Data, "signing_alg", keys.Alg())
+	if cfg.hooks != nil && cfg.hooks.started != nil {
+		cfg.hooks.started(rt)
+	}
 
 	select {
 	case err := <-errc:
@@ -220,22 +266,4 @@ func loadKeyRing(ctx context.Context, dir *directory.Directory, alg string, log 
 		current = &k
 	}
 	return oidcflow.NewKeyRing(*current, others...)
-}
-
-// sweepExpired deletes expired records once a minute so storage stays bounded.
-func sweepExpired(ctx context.Context, store persistence.Store, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := store.SweepExpired(ctx); err != nil && !errors.Is(err, persistence.ErrClosed) && ctx.Err() == nil {
-				log.Warn("sweep expired records", "err", err)
-			} else if n > 0 {
-				log.Debug("swept expired records", "count", n)
-			}
-		}
-	}
 }

@@ -12,14 +12,16 @@ const module = "github.com/latchid/latch/"
 // forbidden maps a package prefix (within the module) to the module packages it must not
 // depend on, directly or transitively.
 var forbidden = map[string][]string{
-	"oidcflow/oauth": {"oidcflow", "actors", "http", "cluster", "persistence", "directory", "bench", "cmd"},
-	"oidcflow":       {"actors", "http", "cluster", "persistence", "directory", "bench", "cmd"},
-	"persistence":    {"oidcflow", "actors", "http", "cluster", "directory", "bench", "cmd"},
-	"cluster":        {"oidcflow", "actors", "http", "persistence", "directory", "bench", "cmd"},
-	"actors":         {"http", "directory", "bench", "cmd"},
-	"directory":      {"oidcflow", "actors", "http", "cluster", "bench", "cmd"},
-	"http":           {"bench", "cmd"},
-	"bench":          {"cmd"},
+	"oidcflow/oauth": {"oidcflow", "actors", "http", "cluster", "persistence", "directory", "outbox", "bench", "cmd"},
+	"oidcflow":       {"actors", "http", "cluster", "persistence", "directory", "outbox", "bench", "cmd"},
+	"persistence":    {"oidcflow", "actors", "http", "cluster", "directory", "outbox", "bench", "cmd"},
+	"cluster":        {"oidcflow", "actors", "http", "persistence", "directory", "outbox", "bench", "cmd"},
+	"actors":         {"http", "directory", "outbox", "bench", "cmd"},
+	"directory":      {"oidcflow", "actors", "http", "cluster", "outbox", "bench", "cmd"},
+	// outbox: the durable back-channel logout queue, over persistence and oidcflow.
+	"outbox": {"actors", "http", "cluster", "directory", "bench", "cmd"},
+	"http":   {"bench", "cmd"},
+	"bench":  {"cmd"},
 }
 
 func TestDependencyRule(t *testing.T) {

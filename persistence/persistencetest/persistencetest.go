@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) persist
 		{"SweepRacesRecreate", testSweepRacesRecreate},
 		{"ScanOrderAndKindIsolation", testScanOrder},
 		{"ScanStopsOnError", testScanStops},
+		{"CountLiveAndStored", testCount},
 		{"ConcurrentCASOneWinner", testConcurrentCAS},
 		{"ConcurrentCreateOneWinner", testConcurrentCreate},
 		{"ConcurrentIncrements", testConcurrentIncrements},
@@ -606,4 +607,40 @@ func testCloseDuringUse(t *testing.T, s persistence.Store, _ *Clock) {
 		t.Errorf("Close: %v", err)
 	}
 	wg.Wait()
+}
+
+// testCount checks persistence.Count: live records per kind, kinds kept apart, expired
+// records no longer live (and, for a Counter, still stored until swept).
+func testCount(t *testing.T, s persistence.Store, clock *Clock) {
+	ctx := t.Context()
+	want := func(what, kind string, live, stored int) {
+		t.Helper()
+		c, err := persistence.Count(ctx, s, kind)
+		if err != nil {
+			t.Fatalf("%s: Count(%s): %v", what, kind, err)
+		}
+		if _, ok := s.(persistence.Counter); !ok {
+			stored = live // Scan cannot see expired records
+		}
+		if c.Live != live || c.Stored != stored {
+			t.Fatalf("%s: Count(%s) = %+v, want live %d stored %d", what, kind, c, live, stored)
+		}
+	}
+	want("empty store", "outbox", 0, 0)
+	for i := range 10 {
+		mustPut(t, s, "outbox", fmt.Sprintf("o%02d", i), 0, "x", clock.Now().Add(time.Minute))
+	}
+	mustPut(t, s, "outbox", "long", 0, "x", clock.Now().Add(time.Hour))
+	mustPut(t, s, "outboxes", "other-kind", 0, "x", time.Time{})
+	mustPut(t, s, "outbo", "prefix-kind", 0, "x", time.Time{})
+	want("before expiry", "outbox", 11, 11)
+	want("kind isolation", "outboxes", 1, 1)
+
+	clock.Advance(time.Minute)
+	want("after expiry", "outbox", 1, 11)
+	if _, err := s.SweepExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("after sweep", "outbox", 1, 1)
+	want("after sweep, other kind", "outboxes", 1, 1)
 }
