@@ -28,11 +28,15 @@ func GrantContents(ctx context.Context, store persistence.Store, now time.Time) 
 				codes++
 			}
 		}
-		for _, at := range g.GetAccessTokens() {
-			if at.GetExpiresAtMs() > nowMs {
-				accessTokens++
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return codes, 0, err
+	}
+	// Opaque access tokens are records of their own, with their expiry as TTL: Scan
+	// sees only live ones.
+	err = store.Scan(ctx, GrantAccessTokenKind, func(string, persistence.Record) error {
+		accessTokens++
 		return nil
 	})
 	return codes, accessTokens, err

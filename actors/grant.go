@@ -28,9 +28,8 @@ const (
 // dropped family id only loses the revocation message: the family still asks the grant
 // (GrantCheck) before every use.
 const (
-	maxGrantCodes        = 64
-	maxGrantAccessTokens = 512
-	maxGrantFamilies     = 64
+	maxGrantCodes    = 64
+	maxGrantFamilies = 64
 )
 
 // grantGrain is one Grant (kind "grant", keyed by grant id): what one account granted
@@ -202,13 +201,19 @@ func (g *grantGrain) redeemCode(m *msg.GrantRedeemCode) proto.Message {
 			return cur, FailureOf(g.logger, oauth.InvalidGrant("authorization code already used")), nil
 		}
 		code.Redeemed = true
-		if at := m.GetAccessToken(); at.GetHash() != "" {
-			addAccessToken(cur, at, now)
-		}
 		addFamily(cur, m.GetFamilyId())
 		pruneGrant(cur, now)
 		return cur, &msg.CodeRedeemed{Code: proto.Clone(code).(*msg.CodeRecord), Grant: grantView(cur)}, nil
 	})
+	if err == nil && !replayed {
+		if at := m.GetAccessToken(); at.GetHash() != "" {
+			if cur, rerr := g.read(now); rerr != nil {
+				res, err = nil, rerr
+			} else if perr := g.putAccessToken(cur, at, now); perr != nil {
+				res, err = nil, perr
+			}
+		}
+	}
 	if err != nil {
 		families = nil
 	} else if replayed {
@@ -232,25 +237,40 @@ func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
 	return oidcflow.VerifyPKCE(verifier, code.GetCodeChallenge())
 }
 
-// issueAccessToken stores an opaque access token (its hash) and records family_id.
+// issueAccessToken stores an opaque access token (its hash, as its own record; see
+// GrantAccessTokenKind) and records family_id.
 func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Message {
 	now := g.clock(0)
-	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
-		if err := grantAlive(cur); err != nil {
-			return nil, nil, err
+	if m.GetAccessToken().GetHash() == "" {
+		return g.reply(nil, oauth.InvalidRequest("access token needs a hash"))
+	}
+	cur, err := g.read(now)
+	if err == nil {
+		err = grantAlive(cur)
+	}
+	if err != nil {
+		return g.reply(nil, err)
+	}
+	if f := m.GetFamilyId(); f != "" && !slices.Contains(cur.GetRefreshFamilies(), f) {
+		if _, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
+			if err := grantAlive(cur); err != nil {
+				return nil, nil, err
+			}
+			addFamily(cur, f)
+			pruneGrant(cur, now)
+			return cur, &msg.Ack{}, nil
+		}); err != nil {
+			return g.reply(nil, err)
 		}
-		if m.GetAccessToken().GetHash() == "" {
-			return nil, nil, oauth.InvalidRequest("access token needs a hash")
-		}
-		addAccessToken(cur, m.GetAccessToken(), now)
-		addFamily(cur, m.GetFamilyId())
-		pruneGrant(cur, now)
-		return cur, &msg.Ack{}, nil
-	}))
+	}
+	if err := g.putAccessToken(cur, m.GetAccessToken(), now); err != nil {
+		return g.reply(nil, err)
+	}
+	return &msg.Ack{}
 }
 
-// lookupAccessToken finds a live opaque access token (RFC 6750 3.1: otherwise
-// invalid_token). It writes nothing.
+// lookupAccessToken finds a live opaque access token of a live grant (RFC 6750 3.1:
+// otherwise invalid_token). It writes nothing.
 func (g *grantGrain) lookupAccessToken(m *msg.GrantLookupAccessToken) proto.Message {
 	now := g.clock(m.GetNowMs())
 	cur, err := g.read(now)
@@ -261,13 +281,14 @@ func (g *grantGrain) lookupAccessToken(m *msg.GrantLookupAccessToken) proto.Mess
 	if cur.GetClientId() == "" || cur.GetRevoked() {
 		return g.reply(nil, invalid)
 	}
-	h := HashSecret(m.GetSecret())
-	for _, at := range cur.AccessTokens {
-		if hashesEqual(at.GetHash(), h) && now.Before(msTime(at.GetExpiresAtMs())) {
-			return &msg.AccessTokenInfo{AccessToken: proto.Clone(at).(*msg.AccessTokenRecord), Grant: grantView(cur)}
-		}
+	at, _, ok, err := g.getAccessToken(HashSecret(m.GetSecret()), now)
+	if err != nil {
+		return g.reply(nil, err)
 	}
-	return g.reply(nil, invalid)
+	if !ok {
+		return g.reply(nil, invalid)
+	}
+	return &msg.AccessTokenInfo{AccessToken: at, Grant: grantView(cur)}
 }
 
 // check answers whether the grant is alive. It writes nothing.
@@ -330,21 +351,6 @@ func revokeGrant(cur *msg.GrantRecord) {
 	cur.AccessTokens = nil
 }
 
-// addAccessToken stores at (issued now and valid AccessTokenTTL when not given), never
-// past the grant's expiry.
-func addAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRecord, now time.Time) {
-	at = proto.Clone(at).(*msg.AccessTokenRecord)
-	if at.IssuedAtMs == 0 {
-		at.IssuedAtMs = now.UnixMilli()
-	}
-	if at.ExpiresAtMs == 0 {
-		at.ExpiresAtMs = now.Add(AccessTokenTTL).UnixMilli()
-	}
-	at.ExpiresAtMs = min(at.ExpiresAtMs, cur.GetExpiresAtMs())
-	cur.AccessTokens = slices.DeleteFunc(cur.AccessTokens, func(o *msg.AccessTokenRecord) bool { return o.GetHash() == at.GetHash() })
-	cur.AccessTokens = append(cur.AccessTokens, at)
-}
-
 // addFamily records a refresh family id (for the revocation fan-out).
 func addFamily(cur *msg.GrantRecord, family string) {
 	if family == "" || slices.Contains(cur.RefreshFamilies, family) {
@@ -361,10 +367,7 @@ func addFamily(cur *msg.GrantRecord, family string) {
 func pruneGrant(cur *msg.GrantRecord, now time.Time) {
 	nowMs := now.UnixMilli()
 	cur.Codes = slices.DeleteFunc(cur.Codes, func(c *msg.CodeRecord) bool { return c.GetExpiresAtMs() <= nowMs })
-	cur.AccessTokens = slices.DeleteFunc(cur.AccessTokens, func(a *msg.AccessTokenRecord) bool { return a.GetExpiresAtMs() <= nowMs })
-	if n := len(cur.AccessTokens); n > maxGrantAccessTokens {
-		cur.AccessTokens = cur.AccessTokens[n-maxGrantAccessTokens:]
-	}
+	cur.AccessTokens = nil // tokens are records of their own (GrantAccessTokenKind)
 }
 
 // grantView is a grant as replies carry it: without its codes and tokens (hashes the

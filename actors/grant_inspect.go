@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"slices"
-
 	"google.golang.org/protobuf/proto"
 
 	"github.com/latchid/latch/actors/msg"
@@ -20,23 +18,27 @@ import (
 func (g *grantGrain) revokeAccessToken(m *msg.GrantRevokeAccessToken) proto.Message {
 	now := g.clock(m.GetNowMs())
 	h := HashSecret(m.GetSecret())
-	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
-		if cur.GetClientId() == "" || cur.GetRevoked() {
-			return nil, nil, Keep(&msg.TokenRevoked{})
-		}
-		i := slices.IndexFunc(cur.AccessTokens, func(at *msg.AccessTokenRecord) bool {
-			return hashesEqual(at.GetHash(), h) && now.Before(msTime(at.GetExpiresAtMs()))
-		})
-		if i < 0 {
-			return nil, nil, Keep(&msg.TokenRevoked{})
-		}
-		out := &msg.TokenRevoked{Found: true, ClientId: cur.GetClientId(), GrantId: g.key}
-		if m.GetClientId() != cur.GetClientId() {
-			return nil, nil, Keep(out)
-		}
-		cur.AccessTokens = slices.Delete(cur.AccessTokens, i, i+1)
-		pruneGrant(cur, now)
-		out.Revoked = true
-		return cur, out, nil
-	}))
+	cur, err := g.read(now)
+	if err != nil {
+		return g.reply(nil, err)
+	}
+	if cur.GetClientId() == "" || cur.GetRevoked() {
+		return &msg.TokenRevoked{}
+	}
+	_, version, ok, err := g.getAccessToken(h, now)
+	if err != nil {
+		return g.reply(nil, err)
+	}
+	if !ok {
+		return &msg.TokenRevoked{}
+	}
+	out := &msg.TokenRevoked{Found: true, ClientId: cur.GetClientId(), GrantId: g.key}
+	if m.GetClientId() != cur.GetClientId() {
+		return out
+	}
+	if err := g.deleteAccessToken(h, version); err != nil {
+		return g.reply(nil, err)
+	}
+	out.Revoked = true
+	return out
 }

@@ -244,11 +244,17 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 		_, err := c.LookupAccessToken(ctx, gid, s2, time.Time{})
 		return err != nil
 	})
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, ""))
-	for _, at := range loadRecord[*msg.GrantRecord](t, GrantKindName, gid).GetAccessTokens() {
-		if at.GetHash() == HashSecret(s2) {
-			t.Error("an expired access token was not pruned")
-		}
+	// Each token is a record of its own whose TTL is the token's: the expired one is no
+	// longer live in the store (the sweeper deletes it), and the grant record holds none.
+	_, store := testClient(t)
+	if _, err := store.Get(ctx, GrantAccessTokenKind, accessTokenKey(gid, HashSecret(s2))); err == nil {
+		t.Error("an expired access token is still a live record")
+	}
+	if _, err := store.Get(ctx, GrantAccessTokenKind, accessTokenKey(gid, HashSecret(s1))); err != nil {
+		t.Errorf("a live access token has no record: %v", err)
+	}
+	if n := len(loadRecord[*msg.GrantRecord](t, GrantKindName, gid).GetAccessTokens()); n != 0 {
+		t.Errorf("the grant record holds %d access tokens, want 0", n)
 	}
 
 	// Revocation: idempotent, kills the tokens; unknown grants revoke fine too.
@@ -278,4 +284,19 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 	})
 	_, err = c.LookupAccessToken(ctx, short, long, time.Time{})
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
+}
+
+// TestGrantKeepsEveryLiveAccessToken: a grant that issued many tokens still honours the
+// first one (tokens used to be evicted from a bounded list in the grant record).
+func TestGrantKeepsEveryLiveAccessToken(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	first := newSecretT(t)
+	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(first)}, ""))
+	for range 600 {
+		mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, ""))
+	}
+	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, first, time.Time{}))
 }

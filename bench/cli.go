@@ -277,7 +277,9 @@ func (cmd *Command) logf(format string, args ...any) {
 // run sets the scenario up, drives the load, tears down, and builds the report.
 func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 	t := cfg.Target
-	if t.Kind == "latch" && t.AdminClientID == "" && (t.ClientID == "" || cfg.Scenario == "mixed") {
+	// Only client-credentials can do without the admin app (given --client-id); every
+	// other scenario creates its own apps and users.
+	if t.Kind == "latch" && t.AdminClientID == "" && (t.ClientID == "" || cfg.Scenario != "client-credentials") {
 		creds, err := ReadAdminCredentials(cfg.Data)
 		switch {
 		case err == nil:
@@ -289,10 +291,11 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 		}
 	}
 	env := &Env{
-		Target: t,
-		Client: NewClient(cfg.Load.Concurrency, cfg.Timeout),
-		Log:    cmd.Stderr,
-		Mix:    cfg.Mix,
+		Target:  t,
+		Client:  NewClient(cfg.Load.Concurrency, cfg.Timeout),
+		Log:     cmd.Stderr,
+		Mix:     cfg.Mix,
+		Workers: cfg.Load.Concurrency,
 	}
 	defer env.Client.CloseIdleConnections()
 	sc, err := NewScenario(cfg.Scenario)

@@ -17,6 +17,25 @@
 //     were never sent are counted as errors. A run with errors says so in its first line
 //     and exits with status 3.
 //
+// # Sign-in scenarios
+//
+// password-login, sso-code, refresh and userinfo drive the browser flows (authcode_flow.go)
+// with one simulated browser per load goroutine: a cookie jar on the run's shared
+// transport, redirects read from Location and never followed (the redirect URI,
+// http://127.0.0.1:9/cb, need not be served). Setup creates an app and one user per load
+// goroutine (up to 256) through the Management API, so the per-identifier password
+// throttle never sees one account from many goroutines, and, except for password-login,
+// signs every browser in before the load: sign-ins are not measured there. A failed
+// request is counted, then its worker recovers within the same call (new refresh chain,
+// new sign-in, new access token), so one failure is one error, not a cascade
+// (browser_fleet.go). They need --target latch: the sign-in goes through the Experience
+// API, which is Logto's, not standard OIDC.
+//
+// The Argon2id parameters that dominate password-login are a server setting no
+// endpoint reveals: the report cannot record them, so whoever starts the server must
+// (scripts/bench.sh passes --argon2-memory explicitly and writes the parameters into
+// its results file).
+//
 // # Adding a scenario
 //
 // One file, scenario_<name>.go, with a type implementing Scenario (Setup once, Do per

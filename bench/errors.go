@@ -32,8 +32,9 @@ const (
 )
 
 // ErrorClass is the key errors are counted by: a kind plus the HTTP status (HTTP and
-// OAuth kinds) and a short code (the OAuth error code, or the transport reason). It is
-// comparable, so counting an error allocates nothing.
+// OAuth kinds) and a short code (the OAuth error code, the transport reason, or for an
+// HTTP error in a multi-request flow the step and the API's error code, see
+// stepStatusError). It is comparable, so counting an error allocates nothing.
 type ErrorClass struct {
 	Kind   ErrorKind `json:"kind"`
 	Status int       `json:"status,omitempty"`
@@ -43,6 +44,9 @@ type ErrorClass struct {
 func (c ErrorClass) String() string {
 	switch c.Kind {
 	case KindHTTP:
+		if c.Code != "" { // the step of a multi-request flow, and the API's error code
+			return "http " + strconv.Itoa(c.Status) + " (" + c.Code + ")"
+		}
 		return "http " + strconv.Itoa(c.Status)
 	case KindOAuth:
 		return "oauth " + c.Code + " (" + strconv.Itoa(c.Status) + ")"

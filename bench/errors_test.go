@@ -32,6 +32,8 @@ func TestClassify(t *testing.T) {
 		{"error with a quote", StatusError(400, []byte(`{"error":"a\"b"}`)),
 			ErrorClass{Kind: KindHTTP, Status: 400}, "http 400"},
 		{"empty body", StatusError(503, nil), ErrorClass{Kind: KindHTTP, Status: 503}, "http 503"},
+		{"flow step", stepStatusError(stepSubmit, 400, []byte(`{"code":"session.identifier_not_found","message":"m"}`)),
+			ErrorClass{KindHTTP, 400, "submit: session.identifier_not_found"}, "http 400 (submit: session.identifier_not_found)"},
 		{"2xx without token", ResponseError(200, "no access_token"),
 			ErrorClass{KindResponse, 200, "no access_token"}, "response: no access_token"},
 		{"refused", TransportError(&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}),

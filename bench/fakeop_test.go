@@ -4,8 +4,10 @@ package bench
 //
 // fakeOP is a minimal stand-in: discovery, a client_credentials token endpoint that
 // returns fixed non-JWT tokens, and just enough of the Management API for the Latch
-// setup path. It exists so bench's own tests need no Latch build. It says nothing about
-// Latch's behaviour or speed: the real product is measured by scripts/bench.sh.
+// setup path; fakeop_browser_test.go adds the browser flows (authorize, Experience API,
+// authorization_code and refresh_token grants, userinfo). It exists so bench's own
+// tests need no Latch build. It says nothing about Latch's behaviour or speed: the real
+// product is measured by scripts/bench.sh.
 
 import (
 	"encoding/base64"
@@ -33,11 +35,15 @@ type fakeOP struct {
 	// failEvery, when > 0, answers every failEvery-th token request with
 	// 503 (no OAuth body) -- for error-counting tests.
 	failEvery atomic.Int64
+
+	browser fakeBrowserState // fakeop_browser_test.go
 }
 
 type fakeClient struct {
 	secret, resource string
 	admin            bool
+	appType          string
+	redirectURIs     []string
 }
 
 const (
@@ -60,6 +66,7 @@ func newFakeOP(t *testing.T) *fakeOP {
 	mux.HandleFunc("POST /api/applications", op.create("app", http.StatusOK, op.newApp))
 	mux.HandleFunc("POST /api/roles/{id}/applications", op.assign)
 	mux.HandleFunc("DELETE /api/{kind}/{id}", op.delete)
+	op.routesBrowser(mux)
 	op.srv = httptest.NewServer(mux)
 	t.Cleanup(op.srv.Close)
 	return op
@@ -69,7 +76,8 @@ func (op *fakeOP) issuer() string { return op.srv.URL + "/oidc" }
 
 func (op *fakeOP) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q,"jwks_uri":%q}`, op.issuer(), op.issuer()+"/token", op.issuer()+"/jwks")
+	fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"userinfo_endpoint":%q,"jwks_uri":%q}`,
+		op.issuer(), op.issuer()+"/auth", op.issuer()+"/token", op.issuer()+"/me", op.issuer()+"/jwks")
 }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
@@ -106,6 +114,10 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, 401, "invalid_client", "client authentication failed")
 		return
 	}
+	if gt := r.PostForm.Get("grant_type"); gt == "authorization_code" || gt == "refresh_token" {
+		op.userToken(w, r, id, c)
+		return
+	}
 	if r.PostForm.Get("grant_type") != "client_credentials" {
 		oauthError(w, 400, "unsupported_grant_type", "")
 		return
@@ -138,7 +150,7 @@ func (op *fakeOP) create(kind string, status int, extra func(id string, body map
 		op.mu.Lock()
 		op.nextID++
 		id := fmt.Sprintf("%s%d", kind, op.nextID)
-		op.created[map[string]string{"res": "resources", "role": "roles", "app": "applications", "scope": "scopes"}[kind]+"/"+id] = true
+		op.created[map[string]string{"res": "resources", "role": "roles", "app": "applications", "scope": "scopes", "user": "users"}[kind]+"/"+id] = true
 		op.mu.Unlock()
 		out := map[string]any{"id": id, "name": body["name"]}
 		if extra != nil {
@@ -152,8 +164,18 @@ func (op *fakeOP) create(kind string, status int, extra func(id string, body map
 
 func (op *fakeOP) newApp(id string, body map[string]any) map[string]any {
 	secret := base64.RawURLEncoding.EncodeToString([]byte("secret-of-" + id))
+	c := fakeClient{secret: secret, appType: fmt.Sprint(body["type"])}
+	if md, ok := body["oidcClientMetadata"].(map[string]any); ok {
+		uris, _ := md["redirectUris"].([]any)
+		for _, u := range uris {
+			c.redirectURIs = append(c.redirectURIs, fmt.Sprint(u))
+		}
+	}
+	if c.appType == "SPA" {
+		c.secret = "" // a public client: authenticated by nothing but client_id
+	}
 	op.mu.Lock()
-	op.clients[id] = fakeClient{secret: secret}
+	op.clients[id] = c
 	op.mu.Unlock()
 	return map[string]any{"id": id, "secret": secret, "type": body["type"]}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Logto OSS's Management API resource and scope (what Latch's admin app is granted).
@@ -243,4 +244,103 @@ func randomSuffix() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// userApp is an application for the browser flows, created for a run.
+type userApp struct {
+	ID string
+	// Secret is empty for public clients (SPA, Native): they authenticate with PKCE
+	// alone and send client_id in the token request body.
+	Secret      string
+	Type        string // Traditional or SPA
+	RedirectURI string
+}
+
+// Public reports whether the app is a public client (no secret).
+func (a *userApp) Public() bool { return a.Type != "Traditional" }
+
+// createUserApp creates a first-party app of appType ("Traditional" or "SPA") with one
+// redirect URI, which nothing has to serve: the scenarios read the authorization
+// response from the Location header and never follow it.
+func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirectURI string) (*userApp, error) {
+	suffix, err := randomSuffix()
+	if err != nil {
+		return nil, err
+	}
+	var app struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if err := a.call(ctx, http.MethodPost, "/api/applications", map[string]any{
+		"name": prefix + "-" + suffix, "type": appType,
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{redirectURI}, "postLogoutRedirectUris": []string{}},
+	}, &app, http.StatusOK); err != nil {
+		return nil, err
+	}
+	if app.ID != "" {
+		a.undo = append(a.undo, "/api/applications/"+app.ID)
+	}
+	ua := &userApp{ID: app.ID, Secret: app.Secret, Type: appType, RedirectURI: redirectURI}
+	if app.ID == "" || (!ua.Public() && app.Secret == "") {
+		return nil, errors.New("POST /api/applications: reply without id or secret")
+	}
+	if ua.Public() {
+		ua.Secret = "" // a public client never authenticates with a secret
+	}
+	a.log("setup: created %s app %s (redirect URI %s)", appType, app.ID, redirectURI)
+	return ua, nil
+}
+
+// benchUser is an account created for a run.
+type benchUser struct {
+	ID, Username, Password string
+}
+
+// createUsers creates n users with random passwords, a few at a time (every creation
+// hashes a password with the server's Argon2id parameters). Usernames are
+// <prefix>_<random>_<i>, valid Logto usernames.
+func (a *latchAdmin) createUsers(ctx context.Context, prefix string, n int) ([]benchUser, error) {
+	suffix, err := randomSuffix()
+	if err != nil {
+		return nil, err
+	}
+	users := make([]benchUser, n)
+	for i := range users {
+		pw, err := randomSuffix()
+		if err != nil {
+			return nil, err
+		}
+		users[i] = benchUser{Username: fmt.Sprintf("%s_%s_%d", prefix, suffix, i), Password: "Bench-" + pw + "-pw"}
+	}
+	errs := make([]error, n)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range users {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			var u struct {
+				ID string `json:"id"`
+			}
+			errs[i] = a.call(ctx, http.MethodPost, "/api/users", map[string]any{
+				"username": users[i].Username, "password": users[i].Password, "name": "latch bench " + users[i].Username,
+			}, &u, http.StatusOK)
+			if errs[i] == nil && u.ID == "" {
+				errs[i] = errors.New("POST /api/users: reply without id")
+			}
+			users[i].ID = u.ID
+		})
+	}
+	wg.Wait()
+	// Undo entries are added in order, after the concurrent part.
+	for _, u := range users {
+		if u.ID != "" {
+			a.undo = append(a.undo, "/api/users/"+u.ID)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	a.log("setup: created %d users %s_%s_0..%d", n, prefix, suffix, n-1)
+	return users, nil
 }

@@ -69,7 +69,14 @@ type Env struct {
 	Log    io.Writer
 	// Mix is the --mix specification, used by the mixed scenario.
 	Mix string
+	// Workers is how many load goroutines the run will ask NewWorker for (ids
+	// 0..Workers-1): scenarios with per-worker accounts or sessions prepare that many
+	// in Setup, so that none of it is measured. 0 means 1.
+	Workers int
 }
+
+// workers is Workers, at least 1.
+func (e *Env) workers() int { return max(1, e.Workers) }
 
 func (e *Env) logf(format string, args ...any) {
 	if e.Log != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -86,6 +87,10 @@ type Directory struct {
 	rand  io.Reader
 	log   *slog.Logger
 	argon Argon2Params
+	// hashSlots bounds how many Argon2id computations run at once (one per CPU): each
+	// takes ~19 MiB and tens of milliseconds of a core, so unbounded concurrency only
+	// adds latency and memory (a flood of sign-ins could exhaust memory).
+	hashSlots chan struct{}
 
 	wmu sync.Mutex   // serializes writes
 	mu  sync.RWMutex // guards st
@@ -165,6 +170,8 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 		log:   log,
 		argon: cfg.Argon2.withDefaults(),
 		st:    newState(),
+
+		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	// Referenced kinds first, so the load order is also a valid apply order.
 	for _, kind := range []string{kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindMeta} {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHashPasswordRoundTrip(t *testing.T) {
@@ -108,4 +109,35 @@ func FuzzParsePHC(f *testing.F) {
 			t.Fatalf("unstable: %+v vs %+v", h, again)
 		}
 	})
+}
+
+// Password hashing waits for a free slot: with every slot taken, a verification does
+// not run until one is released.
+func TestPasswordHashingIsBounded(t *testing.T) {
+	d, _ := openTest(t, newMemStore())
+	if cap(d.hashSlots) < 1 {
+		t.Fatal("no hashing slots")
+	}
+	for range cap(d.hashSlots) {
+		d.hashSlots <- struct{}{}
+	}
+	done := make(chan struct{})
+	go func() {
+		d.SpendPasswordHash("x")
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("a hash ran while every slot was taken")
+	case <-time.After(50 * time.Millisecond):
+	}
+	<-d.hashSlots
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hash did not run once a slot was free")
+	}
+	for range cap(d.hashSlots) - 1 {
+		<-d.hashSlots
+	}
 }

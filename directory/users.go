@@ -167,7 +167,7 @@ func (d *Directory) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 // HashPassword hashes password with the directory's Argon2id parameters, for flows that
 // must keep a hash before the user exists (the Experience API's Register profile).
 func (d *Directory) HashPassword(password string) (string, error) {
-	return HashPassword(d.rand, d.argon, password)
+	return d.hashPassword(password)
 }
 
 // CreateUserWithPasswordHash creates a user whose password is given as an Argon2id PHC
@@ -201,7 +201,7 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	}
 	u.PasswordHash = passwordHash
 	if in.Password != "" {
-		h, err := HashPassword(d.rand, d.argon, in.Password)
+		h, err := d.hashPassword(in.Password)
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +284,7 @@ func (d *Directory) SetUserPassword(ctx context.Context, id, password string) (*
 	if _, ok := d.User(id); !ok {
 		return nil, notFound(EntityUser, id)
 	}
-	h, err := HashPassword(d.rand, d.argon, password)
+	h, err := d.hashPassword(password)
 	if err != nil {
 		return nil, err
 	}
@@ -305,10 +305,10 @@ func (d *Directory) VerifyUserPassword(id, password string) (*User, error) {
 		return nil, notFound(EntityUser, id)
 	}
 	if !u.HasPassword() {
-		_, _ = VerifyPassword(d.dummyHash(), password)
+		_, _ = d.verifyPassword(d.dummyHash(), password)
 		return nil, ErrInvalidCredentials
 	}
-	ok, err := VerifyPassword(u.PasswordHash, password)
+	ok, err := d.verifyPassword(u.PasswordHash, password)
 	if err != nil {
 		d.log.Warn("directory: stored password hash is malformed", "user", id, "err", err)
 		return nil, ErrInvalidCredentials
@@ -323,7 +323,7 @@ func (d *Directory) VerifyUserPassword(id, password string) (*User, error) {
 // when the identifier matches no user, so response time does not reveal which
 // identifiers exist.
 func (d *Directory) SpendPasswordHash(password string) {
-	_, _ = VerifyPassword(d.dummyHash(), password)
+	_, _ = d.verifyPassword(d.dummyHash(), password)
 }
 
 // dummyHash is a hash with the directory's parameters, computed once, that no
@@ -400,4 +400,18 @@ func (d *Directory) unindexUser(u *User) {
 func (d *Directory) deleteUser(id string) {
 	d.unindexUser(d.st.users[id])
 	delete(d.st.users, id)
+}
+
+// hashPassword is HashPassword with the directory's parameters, within hashSlots.
+func (d *Directory) hashPassword(password string) (string, error) {
+	d.hashSlots <- struct{}{}
+	defer func() { <-d.hashSlots }()
+	return HashPassword(d.rand, d.argon, password)
+}
+
+// verifyPassword is VerifyPassword within hashSlots.
+func (d *Directory) verifyPassword(hash, password string) (bool, error) {
+	d.hashSlots <- struct{}{}
+	defer func() { <-d.hashSlots }()
+	return VerifyPassword(hash, password)
 }

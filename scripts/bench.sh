@@ -5,20 +5,36 @@
 #
 #  1. builds bin/latch;
 #  2. starts `latch serve` on 127.0.0.1 (a free port, a temporary data directory, the admin
-#     app's credentials set, --durability sync) and waits until discovery answers;
+#     app's credentials set, --durability sync, --argon2-memory stated explicitly so the
+#     results record the password-hashing cost) and waits until discovery answers;
 #  3. runs client-credentials in a closed loop at 16 and 64 concurrency, then in an open
 #     loop at half the best closed-loop rate (latency corrected for coordinated omission);
-#  4. stops Latch and removes its data.
+#  4. runs the browser scenarios in a closed loop at 16 concurrency: sso-code (authorize
+#     with a live session -> code -> token), password-login (a full sign-in through the
+#     Experience API; shorter, Argon2id makes it slow), refresh (rotation on every
+#     request) and userinfo;
+#  5. stops Latch and removes its data.
 #
-# Loopback only; bounded in time (about 1 minute of load, < 3 minutes in all). The load
+# Loopback only; bounded in time (about 90 s of load, < 3 minutes in all). The load
 # generator shares the machine with the server: note it when quoting the figures.
-# Knobs (environment): BENCH_WARMUP (3s), BENCH_DURATION (10s), GO (go).
+# Knobs (environment): BENCH_WARMUP (3s) and BENCH_DURATION (10s) for client-credentials;
+# BENCH_SIGNIN_WARMUP (2s), BENCH_SIGNIN_DURATION (8s) for the browser scenarios and
+# BENCH_LOGIN_DURATION (6s) for password-login; BENCH_ARGON2_MEMORY (19456 KiB);
+# BENCH_SOURCE (what was built; default: git describe); BENCH_BUSY_LIMIT (5: flag a run
+# during which other processes took at least this % of the CPU); GO (go).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 WARMUP=${BENCH_WARMUP:-3s}
 DURATION=${BENCH_DURATION:-10s}
+SIGNIN_WARMUP=${BENCH_SIGNIN_WARMUP:-2s}
+SIGNIN_DURATION=${BENCH_SIGNIN_DURATION:-8s}
+LOGIN_DURATION=${BENCH_LOGIN_DURATION:-6s}
+# Latch's Argon2id parameters: the memory is a flag, stated even at its default so the
+# results name it; t=2 and p=1 are fixed (directory.DefaultArgon2).
+ARGON2_MEMORY=${BENCH_ARGON2_MEMORY:-19456}
+SOURCE=${BENCH_SOURCE:-$(git describe --always --dirty 2>/dev/null || echo unknown)}
 RESULTS=bench/results
 
 say() { printf 'bench.sh: %s\n' "$*" >&2; }
@@ -69,7 +85,7 @@ ADMIN_ID=bench-admin
 ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 
 SERVE_ARGS=(serve --data "$TMP/data" --http "127.0.0.1:$HTTP_PORT" --endpoint "$ENDPOINT"
-	--gossip "127.0.0.1:$GOSSIP_PORT" --durability sync --log-level warn
+	--gossip "127.0.0.1:$GOSSIP_PORT" --durability sync --argon2-memory "$ARGON2_MEMORY" --log-level warn
 	--admin-client-id "$ADMIN_ID" --admin-client-secret "$ADMIN_SECRET")
 SERVE_SHOWN="$LATCH ${SERVE_ARGS[*]}"
 SERVE_SHOWN=${SERVE_SHOWN/$ADMIN_SECRET/REDACTED}
@@ -116,21 +132,54 @@ SECTIONS="$TMP/sections.md"
 : >"$SECTIONS"
 HEADLINES=()
 FAILED=0
+NOISY=0
+# A run during which other processes took at least this share of the CPU is flagged.
+BUSY_LIMIT=${BENCH_BUSY_LIMIT:-5}
 
 # The admin credentials go through the environment, so the recorded command lines are
 # exact and hold no secret.
 export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
 
 # run NAME TITLE ARGS...: one `latch bench` run, its report appended to the Markdown.
+# cpu_ticks: "<busy> <all> <latch serve> <this shell's waited-for children>" in clock
+# ticks, from /proc (Linux); empty elsewhere. The difference between two samples tells how
+# much CPU processes other than Latch and `latch bench` took during a run: on a shared
+# machine, figures taken while something else was busy are not comparable.
+cpu_ticks() {
+	[ -r /proc/stat ] && [ -r "/proc/$LATCH_PID/stat" ] || return 0
+	local cpu user nice sys idle iowait irq softirq steal rest latch kids
+	read -r cpu user nice sys idle iowait irq softirq steal rest </proc/stat
+	# Fields after the command name: utime is the 12th, stime the 13th; cutime and cstime
+	# (children already waited for) the 14th and 15th.
+	latch=$(sed 's/^.*) //' "/proc/$LATCH_PID/stat" | awk '{print $12 + $13}')
+	kids=$(sed 's/^.*) //' "/proc/$$/stat" | awk '{print $14 + $15}')
+	echo "$((user + nice + sys + irq + softirq + steal)) $((user + nice + sys + idle + iowait + irq + softirq + steal)) $latch $kids"
+}
+
+# foreign_cpu BEFORE AFTER: the percentage of the machine's CPU that other processes used
+# between two cpu_ticks samples, or empty when unknown.
+foreign_cpu() {
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		all = y[2] - x[2]; other = (y[1] - x[1]) - (y[3] - x[3]) - (y[4] - x[4])
+		if (all <= 0) exit
+		if (other < 0) other = 0
+		printf "%.0f", 100 * other / all
+	}'
+}
+
 run() {
 	local name=$1 title=$2
 	shift 2
 	local json="$RESULTS/$STEM-$name.json" svg="$RESULTS/$STEM-$name.svg"
-	local args=(bench --issuer "$ISSUER" --warmup "$WARMUP" --duration "$DURATION"
-		--json "$json" --svg "$svg" --label "$name" "$@")
+	local args=(bench --issuer "$ISSUER" --json "$json" --svg "$svg" --label "$name" "$@")
 	say "running: $LATCH ${args[*]}"
-	local code=0
+	local code=0 before after busy
+	before=$(cpu_ticks)
 	"$LATCH" "${args[@]}" >"$TMP/$name.txt" || code=$?
+	after=$(cpu_ticks)
+	busy=$(foreign_cpu "$before" "$after")
 	cat "$TMP/$name.txt"
 	if [ "$code" -ne 0 ]; then
 		FAILED=1
@@ -139,9 +188,15 @@ run() {
 	local head
 	head=$(head -n1 "$TMP/$name.txt" 2>/dev/null || true)
 	[ -n "$head" ] || head="FAILED (exit $code): see the log below"
+	if [ -n "$busy" ] && [ "$busy" -ge "$BUSY_LIMIT" ]; then
+		NOISY=1
+		head="$head (NOISY: other processes used $busy% of the CPU during this run)"
+	fi
 	HEADLINES+=("- **$title**: $head")
 	{
-		printf '## %s\n\n```sh\n%s %s\n```\n\n```\n' "$title" "$LATCH" "${args[*]}"
+		printf '## %s\n\n```sh\n%s %s\n```\n\n' "$title" "$LATCH" "${args[*]}"
+		[ -n "$busy" ] && printf 'Other processes on the machine used %s%% of its CPU during this run (setup included).\n\n' "$busy"
+		printf '```\n'
 		if [ -s "$TMP/$name.txt" ]; then cat "$TMP/$name.txt"; else echo "(no report; exit status $code)"; fi
 		printf '```\n\n'
 		[ -e "$svg" ] && printf '![%s latency by percentile](%s)\n\n' "$name" "$(basename "$svg")"
@@ -155,24 +210,39 @@ throughput() {
 	echo "${v:-0}"
 }
 
-run cc-c16 "client-credentials, closed loop, 16 concurrent" --concurrency 16 client-credentials
-run cc-c64 "client-credentials, closed loop, 64 concurrent" --concurrency 64 client-credentials
+CC=(--warmup "$WARMUP" --duration "$DURATION")
+SIGNIN=(--warmup "$SIGNIN_WARMUP" --duration "$SIGNIN_DURATION")
+run cc-c16 "client-credentials, closed loop, 16 concurrent" "${CC[@]}" --concurrency 16 client-credentials
+run cc-c64 "client-credentials, closed loop, 64 concurrent" "${CC[@]}" --concurrency 64 client-credentials
 
 PEAK=$(printf '%s\n%s\n' "$(throughput "$RESULTS/$STEM-cc-c16.json")" "$(throughput "$RESULTS/$STEM-cc-c64.json")" | sort -g | tail -n1)
 HALF=$(awk -v p="$PEAK" 'BEGIN { printf "%d", p / 2 }')
 if [ "$HALF" -gt 0 ]; then
 	run cc-open-half "client-credentials, open loop at half the peak ($HALF req/s of $PEAK)" \
-		--rate "$HALF" --concurrency 64 client-credentials
+		"${CC[@]}" --rate "$HALF" --concurrency 64 client-credentials
 else
 	FAILED=1
 	HEADLINES+=("- **open loop**: SKIPPED: no peak rate measured")
 fi
+
+run sso-c16 "sso-code (authorize with a live session -> code -> token), closed loop, 16 concurrent" \
+	"${SIGNIN[@]}" --concurrency 16 sso-code
+run login-c16 "password-login (full sign-in, Argon2id m=$ARGON2_MEMORY KiB t=2 p=1), closed loop, 16 concurrent" \
+	--warmup "$SIGNIN_WARMUP" --duration "$LOGIN_DURATION" --concurrency 16 password-login
+run refresh-c16 "refresh (SPA: rotation, a durable write, on every request), closed loop, 16 concurrent" \
+	"${SIGNIN[@]}" --concurrency 16 refresh
+run userinfo-c16 "userinfo (opaque access token), closed loop, 16 concurrent" \
+	"${SIGNIN[@]}" --concurrency 16 userinfo
 
 {
 	if [ "$FAILED" -ne 0 ]; then
 		echo "**ERRORS: at least one run failed or had request errors -- read the runs below.**"
 	else
 		echo "All runs OK, no errors."
+	fi
+	if [ "$NOISY" -ne 0 ]; then
+		echo
+		echo "**NOISY: other processes took at least $BUSY_LIMIT% of the CPU during some runs (flagged below); their figures understate Latch.**"
 	fi
 	echo
 	echo "# latch bench: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $HOST"
@@ -181,6 +251,8 @@ fi
 	echo "- $("$LATCH" version 2>/dev/null), $("$GO" version | cut -d' ' -f3-)"
 	echo "- the load generator runs on the same machine as the server (loopback)"
 	echo "- server: \`$SERVE_SHOWN\`"
+	echo "- built from: $SOURCE"
+	echo "- password hashing: Argon2id m=$ARGON2_MEMORY KiB, t=2, p=1 (\`--argon2-memory $ARGON2_MEMORY\`; t and p are Latch's fixed defaults); hot-state writes: \`--durability sync\` (fsync before acknowledging)"
 	echo "- produced by \`scripts/bench.sh\` (\`make bench\`); JSON reports and SVG plots next to this file"
 	echo
 	printf '%s\n' "${HEADLINES[@]}"

@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The sign-in scenarios driven end to end against fakeOP's browser flows
+// (fakeop_browser_test.go: harness mechanics, not Latch). Latch itself is measured by
+// scripts/bench.sh.
+
+func adminArgs(op *fakeOP) []string {
+	return []string{"--issuer", op.issuer(), "--admin-client-id", fakeAdminID, "--admin-client-secret", fakeAdminSecret}
+}
+
+func TestSignInScenariosEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		appType string
+		// served counts what one measured request made the fake OP do.
+		served func(op *fakeOP) int64
+	}{
+		{"password-login", "Traditional", func(op *fakeOP) int64 { return op.browser.signIns.Load() }},
+		{"sso-code", "Traditional", func(op *fakeOP) int64 { return op.browser.ssoCodes.Load() }},
+		{"refresh", "SPA", func(op *fakeOP) int64 { return op.browser.rotations.Load() }},
+		{"userinfo", "Traditional", func(op *fakeOP) int64 { return op.browser.userinfos.Load() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			op := newFakeOP(t)
+			jsonPath := filepath.Join(t.TempDir(), "run.json")
+			code, stdout, stderr := runCommand(t, append(adminArgs(op),
+				"--concurrency", "3", "--warmup", "0", "--requests", "60", "--progress", "0", "--json", jsonPath, tc.name)...)
+			if code != ExitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			rep, err := ReadReport(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK != 60 || rep.Errors != 0 {
+				t.Errorf("ok/errors = %d/%d", rep.OK, rep.Errors)
+			}
+			if got := tc.served(op); got < 60 {
+				t.Errorf("the fake OP served %d of the scenario's requests, want >= 60", got)
+			}
+			if rep.Params["appType"] != tc.appType || rep.Params["users"] != "3" || rep.Params["clientId"] == "" {
+				t.Errorf("params %v", rep.Params)
+			}
+			if tc.name == "password-login" && op.browser.ssoCodes.Load() != 0 {
+				t.Errorf("password-login got %d codes from a session; every request must sign in", op.browser.ssoCodes.Load())
+			}
+			if tc.name != "password-login" && op.browser.signIns.Load() != 3 {
+				t.Errorf("%d sign-ins, want one per worker (3), all in setup", op.browser.signIns.Load())
+			}
+			if left := op.leftovers(); len(left) != 0 {
+				t.Errorf("teardown left %v", left)
+			}
+		})
+	}
+}
+
+func TestSignInScenariosInMix(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	jsonPath := filepath.Join(t.TempDir(), "run.json")
+	code, stdout, stderr := runCommand(t, append(adminArgs(op),
+		"--concurrency", "2", "--warmup", "0", "--requests", "200", "--progress", "0", "--json", jsonPath,
+		"--mix", "client-credentials=1,password-login=1,sso-code=1,refresh=1,userinfo=1", "mixed")...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	rep, err := ReadReport(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, o := range rep.Ops {
+		if o.Requests == 0 {
+			t.Errorf("op %s never ran", o.Name)
+		}
+		sum += o.Requests
+	}
+	if len(rep.Ops) != 5 || sum != 200 || rep.Errors != 0 {
+		t.Errorf("ops %+v, errors %d", rep.Ops, rep.Errors)
+	}
+	if rep.Params["refresh.appType"] != "SPA" || rep.Params["sso-code.appType"] != "Traditional" {
+		t.Errorf("params %v", rep.Params)
+	}
+	if left := op.leftovers(); len(left) != 0 {
+		t.Errorf("teardown left %v", left)
+	}
+}
+
+// A broken refresh chain is counted and restarted: the errors stay one per failure
+// instead of every later request of the worker failing.
+func TestRefreshChainRestartsAfterFailure(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	op.browser.failRefreshEvery.Store(7)
+	jsonPath := filepath.Join(t.TempDir(), "run.json")
+	code, stdout, stderr := runCommand(t, append(adminArgs(op),
+		"--concurrency", "2", "--warmup", "0", "--requests", "140", "--progress", "0", "--json", jsonPath, "refresh")...)
+	if code != ExitRequestErrs {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitRequestErrs, stdout, stderr)
+	}
+	if first := strings.SplitN(stdout, "\n", 2)[0]; !strings.Contains(first, "oauth invalid_grant (400)") {
+		t.Errorf("headline %q", first)
+	}
+	rep, err := ReadReport(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshes := op.browser.refreshes.Load()
+	if rep.Requests != 140 || rep.Errors != refreshes/7 || rep.OK != 140-rep.Errors {
+		t.Errorf("requests %d ok %d errors %d; %d refreshes reached the OP", rep.Requests, rep.OK, rep.Errors, refreshes)
+	}
+}
+
+// newScenarioEnv sets name up against op directly (no CLI), for tests that poke the
+// fake between requests.
+func newScenarioEnv(t *testing.T, op *fakeOP, name string, workers int) (Scenario, []Worker) {
+	t.Helper()
+	sc, err := NewScenario(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{
+		Target:  Target{Kind: "latch", Issuer: op.issuer(), AuthMethod: "basic", AdminClientID: fakeAdminID, AdminClientSecret: fakeAdminSecret},
+		Client:  NewClient(workers, 10*time.Second),
+		Log:     io.Discard,
+		Workers: workers,
+	}
+	if err := sc.Setup(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sc.(Teardowner).Teardown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	var ws []Worker
+	for i := range workers {
+		w, err := newWorker(sc, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	return sc, ws
+}
+
+// A lost session is one error (sso-code must not quietly sign in again and call it a
+// code flow); the same call signs the browser back in, and the next request is SSO.
+func TestSSOCodeSessionLost(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	_, ws := newScenarioEnv(t, op, "sso-code", 1)
+	ctx := t.Context()
+	if err := ws[0].Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op.browser.dropSessions.Store(true)
+	err := ws[0].Do(ctx)
+	if Classify(err) != Classify(errNoSSO) {
+		t.Fatalf("after the sessions were dropped: %v", err)
+	}
+	before := op.browser.ssoCodes.Load()
+	if err := ws[0].Do(ctx); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if op.browser.signIns.Load() != 2 || op.browser.ssoCodes.Load() != before+1 {
+		t.Errorf("sign-ins %d (want 2: setup and recovery), SSO codes %d -> %d", op.browser.signIns.Load(), before, op.browser.ssoCodes.Load())
+	}
+}
+
+// A revoked access token is one invalid_token; the worker gets a new token through
+// its live session.
+func TestUserinfoTokenRevoked(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	sc, ws := newScenarioEnv(t, op, "userinfo", 2)
+	ctx := t.Context()
+	for _, w := range ws {
+		if err := w.Do(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	op.revokeAccessTokens()
+	if got := Classify(ws[0].Do(ctx)).String(); got != "oauth invalid_token (401)" {
+		t.Fatalf("revoked token: %s", got)
+	}
+	if err := ws[0].Do(ctx); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	// The scenario-level Do (for callers that ignore NewWorker) signs a browser in
+	// on first use and reuses it.
+	for range 3 {
+		if err := sc.Do(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if op.browser.signIns.Load() != 3 {
+		t.Errorf("sign-ins %d, want 3 (two workers, one for Do)", op.browser.signIns.Load())
+	}
+}
+
+func TestSignInScenariosNeedLatch(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	for _, name := range []string{"password-login", "sso-code", "refresh", "userinfo"} {
+		code, _, stderr := runCommand(t, "--target", "generic", "--issuer", op.issuer(),
+			"--client-id", "c", "--client-secret", "s", "--requests", "5", name)
+		if code != ExitFailed || !strings.Contains(stderr, "needs --target latch") {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+	}
+}
+
+// A setup that fails half-way (a user cannot sign in) reports why and deletes what it
+// created.
+func TestSignInSetupFailureTearsDown(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	// Every password is refused.
+	op.browser.wrongPasswords.Store(true)
+	code, stdout, stderr := runCommand(t, append(adminArgs(op), "--concurrency", "2", "--requests", "5", "sso-code")...)
+	if code != ExitFailed || stdout != "" || !strings.Contains(stderr, "http 422 (verification/password: session.invalid_credentials)") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	if left := op.leftovers(); len(left) != 0 {
+		t.Errorf("a failed setup left %v", left)
+	}
+}
