@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -127,6 +128,12 @@ func OpenPebble(cfg PebbleConfig) (*PebbleStore, error) {
 		FS:                 fs,
 		Logger:             pebbleLogger{logger},
 		FormatMajorVersion: pebble.FormatNewest,
+	}
+	// Bloom filters on every level: conditional writes read the current version
+	// first, and most of those reads are for keys that do not exist yet (new tokens,
+	// sessions, grants), which without a filter must visit every level's tables.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
