@@ -54,6 +54,8 @@ type flowEndpoints struct {
 	Authorization string
 	Token         string
 	Userinfo      string
+	// Introspection is the discovered introspection_endpoint (RFC 8414), if any.
+	Introspection string
 	// Base is Latch's endpoint (the issuer without /oidc): the Experience API's root.
 	Base string
 }
@@ -71,7 +73,8 @@ func discoverFlow(ctx context.Context, env *Env) (*flowEndpoints, error) {
 	}
 	ep := &flowEndpoints{
 		Issuer: orDefault(d.Issuer, env.Target.Issuer), Authorization: d.AuthorizationEndpoint,
-		Token: orDefault(env.Target.TokenEndpoint, d.TokenEndpoint), Userinfo: d.UserinfoEndpoint, Base: base,
+		Token: orDefault(env.Target.TokenEndpoint, d.TokenEndpoint), Userinfo: d.UserinfoEndpoint,
+		Introspection: d.IntrospectionEndpoint, Base: base,
 	}
 	if ep.Issuer != env.Target.Issuer {
 		env.logf("warning: discovery issuer %q differs from --issuer %q", ep.Issuer, env.Target.Issuer)

@@ -8,8 +8,8 @@ import (
 	"sync"
 )
 
-// What the sign-in scenarios (password-login, sso-code, refresh, userinfo) share: the
-// app and the accounts they create through the Management API, and the life cycle of
+// What the sign-in scenarios (password-login, sso-code, refresh, userinfo, introspect)
+// share: the app and the accounts they create through the Management API, and the life cycle of
 // a browser that must stay signed in.
 
 // redirectURIBench is the redirect URI of the apps the scenarios create. Nothing serves

@@ -19,8 +19,8 @@
 //
 // # Sign-in scenarios
 //
-// password-login, sso-code, refresh and userinfo drive the browser flows (authcode_flow.go)
-// with one simulated browser per load goroutine: a cookie jar on the run's shared
+// password-login, sso-code, refresh, userinfo and introspect drive the browser flows
+// (authcode_flow.go) with one simulated browser per load goroutine: a cookie jar on the run's shared
 // transport, redirects read from Location and never followed (the redirect URI,
 // http://127.0.0.1:9/cb, need not be served). Setup creates an app and one user per load
 // goroutine (up to 256) through the Management API, so the per-identifier password

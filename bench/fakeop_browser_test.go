@@ -5,7 +5,7 @@ package bench
 // Just enough of Latch's browser sign-in for the sign-in scenarios to run their setup
 // and requests over real HTTP: /oidc/auth with the _interaction and _session cookies,
 // the Experience API's four sign-in calls, resume, the authorization_code grant with
-// PKCE S256, the refresh_token grant (rotating for public clients) and userinfo. It
+// PKCE S256, the refresh_token grant (rotating for public clients), userinfo and introspection. It
 // checks what a client could get wrong (cookies, state, PKCE, client authentication,
 // redirect_uri) and nothing else; its tokens are random strings. Failure switches let
 // the tests break a refresh chain or forget the sessions.
@@ -29,8 +29,9 @@ type fakeBrowserState struct {
 	codes        map[string]fakeCode
 	refresh      map[string]fakeGrant // live refresh token -> grant
 	access       map[string]string    // access token -> username
+	accessClient map[string]string    // access token -> client id it was issued to
 
-	signIns, ssoCodes, exchanges, refreshes, rotations, userinfos atomic.Int64
+	signIns, ssoCodes, exchanges, refreshes, rotations, userinfos, introspections atomic.Int64
 	// failRefreshEvery, when > 0, revokes every n-th refresh token presented
 	// (invalid_grant), as a replay would.
 	failRefreshEvery atomic.Int64
@@ -64,6 +65,7 @@ func (op *fakeOP) routesBrowser(mux *http.ServeMux) {
 	b.codes = map[string]fakeCode{}
 	b.refresh = map[string]fakeGrant{}
 	b.access = map[string]string{}
+	b.accessClient = map[string]string{}
 	mux.HandleFunc("POST /api/users", op.create("user", http.StatusOK, func(id string, body map[string]any) map[string]any {
 		b.mu.Lock()
 		b.users[fmt.Sprint(body["username"])] = fmt.Sprint(body["password"])
@@ -77,6 +79,7 @@ func (op *fakeOP) routesBrowser(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/experience/identification", op.experience(http.StatusNoContent, op.identify))
 	mux.HandleFunc("POST /api/experience/submit", op.experience(http.StatusOK, op.submit))
 	mux.HandleFunc("GET /oidc/me", op.userinfo)
+	mux.HandleFunc("POST /oidc/token/introspection", op.introspect)
 }
 
 func fakeRandom() string { return rand.Text() }
@@ -269,6 +272,7 @@ func (op *fakeOP) userToken(w http.ResponseWriter, r *http.Request, id string, c
 	}
 	at := "at-" + fakeRandom()
 	b.access[at] = user
+	b.accessClient[at] = id
 	out := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 3600, "id_token": "x.y.z", "scope": scope}
 	if scope == "openid offline_access" {
 		rt := "rt-" + fakeRandom()
@@ -296,6 +300,36 @@ func (op *fakeOP) userinfo(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"sub":%q,"username":%q}`, "id-"+user, user)
 }
 
+// introspect is RFC 7662 2 as Latch answers it: client_secret_basic required, and a
+// client sees only the access tokens issued to itself.
+func (op *fakeOP) introspect(w http.ResponseWriter, r *http.Request) {
+	b := &op.browser
+	b.introspections.Add(1)
+	id, secret, basic := r.BasicAuth()
+	op.mu.Lock()
+	c, known := op.clients[id]
+	op.mu.Unlock()
+	if !basic || !known || c.secret != secret {
+		oauthError(w, 401, "invalid_client", "client authentication failed")
+		return
+	}
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		oauthError(w, 400, "invalid_request", "token is required")
+		return
+	}
+	tok := r.PostForm.Get("token")
+	b.mu.Lock()
+	user, live := b.access[tok]
+	owner := b.accessClient[tok]
+	b.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !live || owner != id {
+		fmt.Fprint(w, `{"active":false}`)
+		return
+	}
+	fmt.Fprintf(w, `{"active":true,"client_id":%q,"sub":%q,"token_type":"Bearer"}`, id, "id-"+user)
+}
+
 func bearerOf(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && h[:7] == "Bearer " {
@@ -308,5 +342,6 @@ func bearerOf(r *http.Request) (string, bool) {
 func (op *fakeOP) revokeAccessTokens() {
 	op.browser.mu.Lock()
 	clear(op.browser.access)
+	clear(op.browser.accessClient)
 	op.browser.mu.Unlock()
 }

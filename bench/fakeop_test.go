@@ -76,8 +76,8 @@ func (op *fakeOP) issuer() string { return op.srv.URL + "/oidc" }
 
 func (op *fakeOP) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"userinfo_endpoint":%q,"jwks_uri":%q}`,
-		op.issuer(), op.issuer()+"/auth", op.issuer()+"/token", op.issuer()+"/me", op.issuer()+"/jwks")
+	fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"userinfo_endpoint":%q,"jwks_uri":%q,"introspection_endpoint":%q}`,
+		op.issuer(), op.issuer()+"/auth", op.issuer()+"/token", op.issuer()+"/me", op.issuer()+"/jwks", op.issuer()+"/token/introspection")
 }
 
 func oauthError(w http.ResponseWriter, status int, code, desc string) {

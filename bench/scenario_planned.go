@@ -1,12 +1,7 @@
 package bench
 
-// Scenarios of issue 5 whose endpoints Latch does not serve yet. Each becomes real by
-// adding scenario_<name>.go that calls register(name, ...) from init; the placeholder
-// below then steps aside on its own (register wins over registerPlanned), and the line
-// can be deleted at leisure. password-login, sso-code, refresh and userinfo are real
-// now (scenario_*.go).
-func init() {
-	registerPlanned("introspect",
-		"token introspection (RFC 7662)",
-		"the introspection endpoint (/oidc/token/introspection)")
-}
+// Scenarios of issue 5 whose endpoints Latch does not serve yet register a placeholder
+// here with registerPlanned from init; each becomes real by adding scenario_<name>.go
+// that calls register(name, ...) from init (register wins over registerPlanned), and
+// its line here is then deleted. None is left: password-login, sso-code, refresh,
+// userinfo and introspect are real now (scenario_*.go).

@@ -28,6 +28,7 @@ func TestSignInScenariosEndToEnd(t *testing.T) {
 		{"sso-code", "Traditional", func(op *fakeOP) int64 { return op.browser.ssoCodes.Load() }},
 		{"refresh", "SPA", func(op *fakeOP) int64 { return op.browser.rotations.Load() }},
 		{"userinfo", "Traditional", func(op *fakeOP) int64 { return op.browser.userinfos.Load() }},
+		{"introspect", "Traditional", func(op *fakeOP) int64 { return op.browser.introspections.Load() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -212,7 +213,7 @@ func TestUserinfoTokenRevoked(t *testing.T) {
 func TestSignInScenariosNeedLatch(t *testing.T) {
 	t.Parallel()
 	op := newFakeOP(t)
-	for _, name := range []string{"password-login", "sso-code", "refresh", "userinfo"} {
+	for _, name := range []string{"password-login", "sso-code", "refresh", "userinfo", "introspect"} {
 		code, _, stderr := runCommand(t, "--target", "generic", "--issuer", op.issuer(),
 			"--client-id", "c", "--client-secret", "s", "--requests", "5", name)
 		if code != ExitFailed || !strings.Contains(stderr, "needs --target latch") {

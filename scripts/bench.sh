@@ -12,10 +12,10 @@
 #  4. runs the browser scenarios in a closed loop at 16 concurrency: sso-code (authorize
 #     with a live session -> code -> token), password-login (a full sign-in through the
 #     Experience API; shorter, Argon2id makes it slow), refresh (rotation on every
-#     request) and userinfo;
+#     request), userinfo and introspect;
 #  5. stops Latch and removes its data.
 #
-# Loopback only; bounded in time (about 90 s of load, < 3 minutes in all). The load
+# Loopback only; bounded in time (about 100 s of load, < 3 minutes in all). The load
 # generator shares the machine with the server: note it when quoting the figures.
 # Knobs (environment): BENCH_WARMUP (3s) and BENCH_DURATION (10s) for client-credentials;
 # BENCH_SIGNIN_WARMUP (2s), BENCH_SIGNIN_DURATION (8s) for the browser scenarios and
@@ -233,6 +233,8 @@ run refresh-c16 "refresh (SPA: rotation, a durable write, on every request), clo
 	"${SIGNIN[@]}" --concurrency 16 refresh
 run userinfo-c16 "userinfo (opaque access token), closed loop, 16 concurrent" \
 	"${SIGNIN[@]}" --concurrency 16 userinfo
+run introspect-c16 "introspect (RFC 7662, opaque access token, client_secret_basic), closed loop, 16 concurrent" \
+	"${SIGNIN[@]}" --concurrency 16 introspect
 
 {
 	if [ "$FAILED" -ne 0 ]; then

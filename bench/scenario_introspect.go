@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+func init() {
+	register("introspect", "token introspection (RFC 7662) of an opaque access token",
+		func() Scenario {
+			return &sessionScenario{
+				name:        "introspect",
+				spec:        fleetSpec{appType: "Traditional", scope: "openid profile"},
+				newTask:     func(ua *userAgent) sessionTask { return &introspectTask{ua: ua} },
+				extraParams: map[string]string{"introspectToken": "opaque", "tokenTypeHint": "access_token"},
+			}
+		})
+}
+
+// stepIntrospect names the introspection request in error classes.
+const stepIntrospect = "introspect"
+
+// introspectTask: each browser signs in once with the scenario's Traditional app and
+// keeps the opaque access token it gets (no resource requested, so not a JWT); every
+// request is an introspection request (RFC 7662 2.1) for that token, authenticated as
+// the same app with client_secret_basic (Latch shows a client only the tokens issued
+// to itself). Anything but a 200 with "active": true is an error, and the worker then
+// signs in again for a fresh token.
+type introspectTask struct {
+	ua   *userAgent
+	body []byte // token=<access token>&token_type_hint=access_token
+}
+
+func (t *introspectTask) bootstrap(ctx context.Context) error {
+	body, err := t.ua.codeFlow(ctx, viaAny)
+	if err != nil {
+		return err
+	}
+	resp, ok := parseTokenResponse(body)
+	if !ok {
+		return ResponseError(http.StatusOK, stepToken+": undecodable token response")
+	}
+	t.body = []byte(url.Values{"token": {resp.AccessToken}, "token_type_hint": {"access_token"}}.Encode())
+	return nil
+}
+
+func (t *introspectTask) request(ctx context.Context) error {
+	return t.ua.introspect(ctx, t.body)
+}
+
+// introspectionEndpoint is the discovered introspection_endpoint, else Latch's route
+// under the issuer.
+func (ep *flowEndpoints) introspectionEndpoint() string {
+	if ep.Introspection != "" {
+		return ep.Introspection
+	}
+	return strings.TrimSuffix(ep.Issuer, "/") + "/token/introspection"
+}
+
+// introspect POSTs form (token, token_type_hint) to the introspection endpoint with
+// the app's client authentication (the token endpoint's headers), without cookies.
+func (u *userAgent) introspect(ctx context.Context, form []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.f.ep.introspectionEndpoint(), bytes.NewReader(form))
+	if err != nil {
+		return err
+	}
+	req.Header = u.f.tokenHeader // read-only: neither Client nor Transport modify it
+	resp, err := u.f.client.Do(req)
+	if err != nil {
+		return TransportError(err)
+	}
+	body, _, err := readBody(resp, u.buf)
+	if err != nil {
+		return TransportError(err)
+	}
+	if rerr := judgeIntrospection(resp.StatusCode, body); rerr != nil {
+		return rerr
+	}
+	return nil
+}
+
+// judgeIntrospection judges an introspection response (RFC 7662 2.2, 2.3): nil for a
+// 200 whose JSON object has "active": true; otherwise a classified error. Never panics.
+func judgeIntrospection(status int, body []byte) *RequestError {
+	if status != http.StatusOK {
+		if status >= 200 && status < 300 {
+			return ResponseError(status, stepIntrospect+": status "+http.StatusText(status)+", want 200")
+		}
+		return stepStatusError(stepIntrospect, status, body)
+	}
+	active, ok := parseIntrospection(body)
+	switch {
+	case !ok:
+		return ResponseError(status, stepIntrospect+": undecodable response")
+	case !active:
+		return ResponseError(status, stepIntrospect+": token not active")
+	}
+	return nil
+}
+
+// parseIntrospection reads the active member of an untrusted introspection response;
+// ok is false unless body is a JSON object whose active is a boolean (RFC 7662 2.2:
+// REQUIRED).
+func parseIntrospection(body []byte) (active, ok bool) {
+	var v struct {
+		Active *bool `json:"active"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.Active == nil {
+		return false, false
+	}
+	return *v.Active, true
+}
