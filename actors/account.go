@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -51,12 +50,6 @@ func (g *accountGrain) Receive(c actor.Context) {
 	default:
 		cluster.Unhandled(c)
 	}
-}
-
-func (g *accountGrain) update(decide func(cur *msg.AccountRecord) (*msg.AccountRecord, proto.Message, error)) (proto.Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	return Update(ctx, g.state, decide)
 }
 
 // track adds or extends entries. Defaults: created now; a session lives SessionTTL and a

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -70,13 +69,6 @@ func (g *grantGrain) Receive(c actor.Context) {
 	default:
 		cluster.Unhandled(c)
 	}
-}
-
-// update runs one mutation of the grant within storeTimeout.
-func (g *grantGrain) update(decide func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error)) (proto.Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	return Update(ctx, g.state, decide)
 }
 
 // ensure creates the grant or merges scopes and resources into it; its expiry only

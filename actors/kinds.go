@@ -138,6 +138,14 @@ func (b *grainBase[T]) read(now time.Time) (T, error) {
 	return b.state.Read(ctx, now)
 }
 
+// update runs one mutation of the grain's state (the grain contract: Update) within
+// storeTimeout, replying with whatever message decide returns.
+func (b *grainBase[T]) update(decide func(cur T) (T, proto.Message, error)) (proto.Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	return Update(ctx, b.state, decide)
+}
+
 // reply turns a grain request's outcome into its reply message.
 func (b *grainBase[T]) reply(res proto.Message, err error) proto.Message {
 	if err != nil {

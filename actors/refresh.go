@@ -75,12 +75,6 @@ func (g *refreshGrain) Receive(c actor.Context) {
 	}
 }
 
-func (g *refreshGrain) update(decide func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error)) (proto.Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	return Update(ctx, g.state, decide)
-}
-
 // create stores a new family whose first token has secret. Defaults: created now, the
 // first token issued at creation and valid ttl_seconds (14 days when 0), the family
 // bounded by grant_expires_at_ms (GrantTTL after creation when 0).
