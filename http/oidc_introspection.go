@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -33,11 +32,7 @@ func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request, _ ht
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(resp)
+	writeNoStoreJSON(w, resp)
 }
 
 // presentedToken is a decoded introspection or revocation request of an authenticated

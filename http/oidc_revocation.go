@@ -22,9 +22,7 @@ func (s *Server) serveRevocation(w http.ResponseWriter, r *http.Request, _ httpr
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	noStore(w.Header())
 	w.WriteHeader(http.StatusOK)
 }
 

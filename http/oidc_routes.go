@@ -82,13 +82,27 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		s.log.Error("oidc handler failed", "path", r.URL.Path, "err", err)
 	}
 	h := w.Header()
+	noStore(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
 	if e.Status == http.StatusUnauthorized {
 		// RFC 6749 5.2: 401 for invalid_client with a WWW-Authenticate challenge.
 		h.Set("WWW-Authenticate", `Basic realm="latch", error="`+e.Code+`"`)
 	}
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(e)
+}
+
+// noStore marks a response that carries tokens or token metadata as uncacheable
+// (RFC 6749 5.1, RFC 7662 2.2).
+func noStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// writeNoStoreJSON writes v as a 200 JSON body that must not be cached.
+func writeNoStoreJSON(w http.ResponseWriter, v any) {
+	h := w.Header()
+	noStore(h)
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
 }

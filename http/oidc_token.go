@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
@@ -25,11 +24,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store") // RFC 6749 5.1
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(resp)
+	writeNoStoreJSON(w, resp)
 }
 
 // token decodes and authenticates once, then dispatches by grant type. It returns the

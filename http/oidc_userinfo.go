@@ -25,11 +25,7 @@ func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request, _ httprou
 		s.writeBearerError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(claims)
+	writeNoStoreJSON(w, claims)
 }
 
 func (s *Server) userinfo(r *http.Request) (map[string]any, *directory.Application, error) {
