@@ -198,10 +198,8 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if r := m.GetResource(); r != "" && !slices.Contains(cur.GetResources(), r) {
 			return nil, nil, oauth.InvalidTarget("the resource was not granted")
 		}
-		for _, sc := range m.GetScopes() {
-			if !slices.Contains(cur.GetScopes(), sc) {
-				return nil, nil, oauth.InvalidScope("scope exceeds what was granted")
-			}
+		if !oidcflow.SubsetScopes(m.GetScopes(), cur.GetScopes()) {
+			return nil, nil, oauth.InvalidScope("scope exceeds what was granted")
 		}
 		dirty := scrubFamily(cur, now)
 		if kind == tokenConsumed {
