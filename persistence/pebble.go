@@ -36,6 +36,9 @@ const stripeCount = 256
 // how many stripes it holds across one commit.
 const sweepChunk = 128
 
+// DefaultCacheSize is the block cache size used when PebbleConfig.CacheSize is 0.
+const DefaultCacheSize = 128 << 20
+
 // errCorrupt marks a stored value that does not decode.
 var errCorrupt = errors.New("persistence: corrupt record")
 
@@ -50,6 +53,18 @@ type PebbleConfig struct {
 	// NoSync relaxes durability: writes reach Pebble's WAL but are not fsynced before
 	// Put/Delete/SweepExpired return. The default (false) syncs every write.
 	NoSync bool
+	// CacheSize is the size in bytes of Pebble's block cache; 0 means DefaultCacheSize.
+	// Conditional writes read the key's current version first, and most of those keys
+	// do not exist yet (new tokens, sessions, grants): answering "absent" visits the
+	// filter and index blocks of every level, which must stay cached or each write
+	// turns into file reads. Pebble's own default (8 MiB) is too small for that.
+	CacheSize int64
+	// CommitDelay is the shortest time between two WAL fsyncs (Pebble's
+	// WALMinSyncInterval): a Sync write that arrives sooner after the previous fsync
+	// waits for the rest of it, so that more writes share the next fsync (PostgreSQL's
+	// commit_delay). It only ever delays writers while fsyncs are already back to back;
+	// 0 means no delay.
+	CommitDelay time.Duration
 	// Now is the clock used for TTL expiry; nil means time.Now.
 	Now func() time.Time
 	// Logger receives Pebble's log lines (info at Debug level, errors at Error
@@ -65,6 +80,12 @@ func (c PebbleConfig) Validate() error {
 	}
 	if strings.ContainsRune(c.Dir, 0) {
 		errs = append(errs, errors.New("persistence: PebbleConfig.Dir must not contain NUL"))
+	}
+	if c.CacheSize < 0 {
+		errs = append(errs, errors.New("persistence: PebbleConfig.CacheSize must not be negative"))
+	}
+	if c.CommitDelay < 0 {
+		errs = append(errs, errors.New("persistence: PebbleConfig.CommitDelay must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -128,6 +149,13 @@ func OpenPebble(cfg PebbleConfig) (*PebbleStore, error) {
 		FS:                 fs,
 		Logger:             pebbleLogger{logger},
 		FormatMajorVersion: pebble.FormatNewest,
+		CacheSize:          cfg.CacheSize,
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if d := cfg.CommitDelay; d > 0 {
+		opts.WALMinSyncInterval = func() time.Duration { return d }
 	}
 	// Bloom filters on every level: conditional writes read the current version
 	// first, and most of those reads are for keys that do not exist yet (new tokens,

@@ -52,6 +52,14 @@ func TestPebbleConformanceMemNoSync(t *testing.T) {
 	})
 }
 
+// The conformance suite on disk with a small cache and a commit delay: the tuning knobs
+// change when writes share an fsync, never what a write means.
+func TestPebbleConformanceCommitDelay(t *testing.T) {
+	persistencetest.Run(t, func(t *testing.T, now func() time.Time) persistence.Store {
+		return openPebble(t, persistence.PebbleConfig{Dir: t.TempDir(), Now: now, CacheSize: 1 << 20, CommitDelay: 200 * time.Microsecond})
+	})
+}
+
 func TestPebbleConfigValidate(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -62,6 +70,9 @@ func TestPebbleConfigValidate(t *testing.T) {
 		{"blank dir", persistence.PebbleConfig{Dir: "  "}, true},
 		{"nul in dir", persistence.PebbleConfig{Dir: "a\x00b"}, true},
 		{"dir only", persistence.PebbleConfig{Dir: "/var/lib/latch"}, false},
+		{"negative cache", persistence.PebbleConfig{Dir: "/d", CacheSize: -1}, true},
+		{"negative commit delay", persistence.PebbleConfig{Dir: "/d", CommitDelay: -time.Microsecond}, true},
+		{"tuned", persistence.PebbleConfig{Dir: "/d", CacheSize: 1 << 20, CommitDelay: time.Millisecond}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -402,7 +413,16 @@ func BenchmarkPutSync(b *testing.B) {
 // BenchmarkPutSyncParallel is ~64 writers doing Sync writes to distinct keys; Pebble's
 // commit pipeline shares each fsync among the writers queued behind it (group commit).
 func BenchmarkPutSyncParallel(b *testing.B) {
-	s := openBench(b)
+	benchPutSyncParallel(b, openBench(b))
+}
+
+// BenchmarkPutSyncParallelCommitDelay is BenchmarkPutSyncParallel with a 250 µs commit
+// delay: fewer, larger fsync groups.
+func BenchmarkPutSyncParallelCommitDelay(b *testing.B) {
+	benchPutSyncParallel(b, openPebble(b, persistence.PebbleConfig{Dir: b.TempDir(), CommitDelay: 250 * time.Microsecond}))
+}
+
+func benchPutSyncParallel(b *testing.B, s *persistence.PebbleStore) {
 	ctx := b.Context()
 	value := bytes.Repeat([]byte{'v'}, 256)
 	procs := runtime.GOMAXPROCS(0)

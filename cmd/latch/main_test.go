@@ -89,11 +89,12 @@ func TestParseServeConfig(t *testing.T) {
 	if cfg.HTTP != "127.0.0.1:4000" || cfg.SigningAlg != "RS256" || cfg.Data != "./data" || cfg.Endpoint != "http://localhost:3001" {
 		t.Fatalf("flag must win over env, env over default: %+v", cfg)
 	}
-	_, err = parseServeConfig([]string{"--signing-alg", "HS256", "--endpoint", "ftp://x/", "--durability", "maybe", "--admin-client-id", "a"}, getenv)
+	_, err = parseServeConfig([]string{"--signing-alg", "HS256", "--endpoint", "ftp://x/", "--durability", "maybe", "--admin-client-id", "a",
+		"--commit-delay", "-1ms", "--store-cache", "99999999"}, getenv)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, want := range []string{"--signing-alg", "--endpoint", "--durability", "--admin-client-id"} {
+	for _, want := range []string{"--signing-alg", "--endpoint", "--durability", "--admin-client-id", "--commit-delay", "--store-cache"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not report %s: %v", want, err)
 		}
