@@ -268,13 +268,17 @@ func (c *Client) CreateRefreshFamily(ctx context.Context, familyID string, rec *
 // invalid_grant; temporarily_unavailable (503) when the grant could not be checked.
 // The client must use RefreshUsed.NextSecret next ("<familyID>.<NextSecret>").
 // A non-empty resource or scopes must have been granted to the family (invalid_target /
-// invalid_scope otherwise); that is checked before any rotation.
-func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID string, now time.Time, resource string, scopes []string) (*msg.RefreshUsed, error) {
+// invalid_scope otherwise); that is checked before any rotation. A non-nil accessToken
+// (hash, issued and expiry times) is the opaque access token the response will carry:
+// the family's grant stores it, with the request's scopes or else the family's, as part
+// of the use, so a refresh is one call.
+func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID string, now time.Time, resource string, scopes []string,
+	accessToken *msg.AccessTokenRecord) (*msg.RefreshUsed, error) {
 	if familyID == "" {
 		return nil, oauth.InvalidGrant("refresh token not found")
 	}
 	return Call[*msg.RefreshUsed](ctx, c.node, RefreshKindName, familyID,
-		&msg.RefreshFamilyUse{Secret: secret, ClientId: clientID, NowMs: ms(now), Resource: resource, Scopes: scopes})
+		&msg.RefreshFamilyUse{Secret: secret, ClientId: clientID, NowMs: ms(now), Resource: resource, Scopes: scopes, AccessToken: accessToken})
 }
 
 // RevokeRefreshFamily revokes the family. Idempotent. It does not revoke the grant

@@ -43,6 +43,7 @@ const (
 // reach its refresh families as fire-and-forget messages.
 type grantGrain struct {
 	grainBase[*msg.GrantRecord]
+	tokens accessTokenCache
 }
 
 func (g *grantGrain) Receive(c actor.Context) {
@@ -240,25 +241,31 @@ func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Messag
 	if err == nil {
 		err = grantAlive(cur)
 	}
+	if err == nil {
+		err = g.storeAccessToken(cur, m.GetAccessToken(), m.GetFamilyId(), now)
+	}
 	if err != nil {
 		return g.reply(nil, err)
 	}
-	if f := m.GetFamilyId(); f != "" && !slices.Contains(cur.GetRefreshFamilies(), f) {
+	return &msg.Ack{}
+}
+
+// storeAccessToken stores at for the live grant cur, first recording family (when it
+// is new to the grant) so that revoking the grant reaches the family.
+func (g *grantGrain) storeAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRecord, family string, now time.Time) error {
+	if family != "" && !slices.Contains(cur.GetRefreshFamilies(), family) {
 		if _, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
 			if err := grantAlive(cur); err != nil {
 				return nil, nil, err
 			}
-			addFamily(cur, f)
+			addFamily(cur, family)
 			pruneGrant(cur, now)
 			return cur, &msg.Ack{}, nil
 		}); err != nil {
-			return g.reply(nil, err)
+			return err
 		}
 	}
-	if err := g.putAccessToken(cur, m.GetAccessToken(), now); err != nil {
-		return g.reply(nil, err)
-	}
-	return &msg.Ack{}
+	return g.putAccessToken(cur, at, now)
 }
 
 // lookupAccessToken finds a live opaque access token of a live grant (RFC 6750 3.1:
@@ -283,11 +290,20 @@ func (g *grantGrain) lookupAccessToken(m *msg.GrantLookupAccessToken) proto.Mess
 	return &msg.AccessTokenInfo{AccessToken: at, Grant: grantView(cur)}
 }
 
-// check answers whether the grant is alive. It writes nothing.
+// check answers whether the grant is alive. It writes nothing, unless the check carries
+// an access token to store (a refresh), which is stored before the reply.
 func (g *grantGrain) check(m *msg.GrantCheck) proto.Message {
-	cur, err := g.read(g.clock(m.GetNowMs()))
+	now := g.clock(m.GetNowMs())
+	cur, err := g.read(now)
 	if err == nil {
 		err = grantAlive(cur)
+	}
+	if at := m.GetAccessToken(); err == nil && at != nil {
+		if at.GetHash() == "" {
+			err = oauth.InvalidRequest("access token needs a hash")
+		} else {
+			err = g.storeAccessToken(cur, at, m.GetFamilyId(), now)
+		}
 	}
 	if err != nil {
 		return g.reply(nil, err)
@@ -312,6 +328,8 @@ func (g *grantGrain) revoke() proto.Message {
 	})
 	if err != nil {
 		families = nil
+	} else {
+		g.tokens = nil // unreachable now: lookups refuse a revoked grant first
 	}
 	g.revokeFamilies(families)
 	return g.reply(res, err)

@@ -185,7 +185,7 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 	at2 := newSecretT(t)
 	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(at2)}, famID))
 	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, at2, time.Time{}))
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, famID, famSecret, testClientID, time.Time{}, "", nil))
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil))
 
 	// The replay.
 	_, err := c.RedeemCode(ctx, gid, tc.redeem(nil))
@@ -197,7 +197,7 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 		_, err = c.LookupAccessToken(ctx, gid, s, time.Time{})
 		wantErr(t, err, oauth.CodeInvalidToken, 401)
 	}
-	_, err = c.UseRefreshToken(ctx, famID, famSecret, testClientID, time.Time{}, "", nil)
+	_, err = c.UseRefreshToken(ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	// The family learns it is revoked by message (fire-and-forget).
 	waitFor(t, 5*time.Second, "the family to be revoked", func() bool {

@@ -21,6 +21,42 @@ const GrantAccessTokenKind = "grant-at"
 
 func accessTokenKey(grantID, hash string) string { return grantID + "/" + hash }
 
+// maxCachedAccessTokens bounds the access tokens a grant activation keeps in memory.
+// The grain is the only writer of its token records (it stores, and on revocation
+// deletes, each of them; the sweeper only removes expired ones), so what it wrote or
+// read lately can answer lookups (/oidc/me, introspection) without a store read. A
+// client keeps using its newest token, so a few per grant cover the traffic.
+const maxCachedAccessTokens = 8
+
+// cachedAccessToken is a token record as stored, with its store version.
+type cachedAccessToken struct {
+	at      *msg.AccessTokenRecord
+	version uint64
+}
+
+// accessTokenCache holds the recently stored or read token records of one grant
+// activation. Used from the grain's goroutine only.
+type accessTokenCache map[string]cachedAccessToken
+
+// remember keeps at (version as stored) and drops one other entry when full, the
+// expired first, else any.
+func (c *accessTokenCache) remember(at *msg.AccessTokenRecord, version uint64, now time.Time) {
+	if *c == nil {
+		*c = make(accessTokenCache, maxCachedAccessTokens)
+	}
+	if _, ok := (*c)[at.GetHash()]; !ok && len(*c) >= maxCachedAccessTokens {
+		victim := ""
+		for h, e := range *c {
+			victim = h
+			if !now.Before(msTime(e.at.GetExpiresAtMs())) {
+				break
+			}
+		}
+		delete(*c, victim)
+	}
+	(*c)[at.GetHash()] = cachedAccessToken{at: at, version: version}
+}
+
 // putAccessToken stores at (issued now and valid AccessTokenTTL when not given, never
 // past the grant's expiry) as its own durable record.
 func (g *grantGrain) putAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRecord, now time.Time) error {
@@ -41,17 +77,25 @@ func (g *grantGrain) putAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRec
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	key := accessTokenKey(g.key, at.GetHash())
-	if _, err := g.env.store.Put(ctx, GrantAccessTokenKind, key, 0, b, msTime(at.GetExpiresAtMs())); err != nil {
-		if errors.Is(err, persistence.ErrConflict) {
-			return nil // the same token hash stored twice: already there
-		}
+	version, err := g.env.store.Put(ctx, GrantAccessTokenKind, key, 0, b, msTime(at.GetExpiresAtMs()))
+	if errors.Is(err, persistence.ErrConflict) {
+		return nil // the same token hash stored twice: already there
+	}
+	if err != nil {
 		return err
 	}
+	g.tokens.remember(at, version, now)
 	return nil
 }
 
 // getAccessToken reads the live token with hash, or reports found=false.
 func (g *grantGrain) getAccessToken(hash string, now time.Time) (*msg.AccessTokenRecord, uint64, bool, error) {
+	if e, ok := g.tokens[hash]; ok {
+		if !now.Before(msTime(e.at.GetExpiresAtMs())) {
+			return nil, 0, false, nil
+		}
+		return e.at, e.version, true, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	rec, err := g.env.store.Get(ctx, GrantAccessTokenKind, accessTokenKey(g.key, hash))
@@ -68,6 +112,7 @@ func (g *grantGrain) getAccessToken(hash string, now time.Time) (*msg.AccessToke
 	if !hashesEqual(at.GetHash(), hash) || !now.Before(msTime(at.GetExpiresAtMs())) {
 		return nil, 0, false, nil
 	}
+	g.tokens.remember(&at, rec.Version, now)
 	return &at, rec.Version, true, nil
 }
 
@@ -75,6 +120,7 @@ func (g *grantGrain) getAccessToken(hash string, now time.Time) (*msg.AccessToke
 func (g *grantGrain) deleteAccessToken(hash string, version uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	delete(g.tokens, hash)
 	err := g.env.store.Delete(ctx, GrantAccessTokenKind, accessTokenKey(g.key, hash), version)
 	if errors.Is(err, persistence.ErrConflict) || errors.Is(err, persistence.ErrNotFound) {
 		return nil

@@ -96,7 +96,7 @@ func TestInspectRefreshToken(t *testing.T) {
 
 	// Rotated (SPA: every use): the consumed token is inactive even within the reuse
 	// window; the successor is active.
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil))
+	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil))
 	_, err := c.InspectRefreshToken(ctx, fid, s0, now.Add(time.Second))
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	must[*msg.RefreshFamilyRecord](t)(c.InspectRefreshToken(ctx, fid, used.GetNextSecret(), now.Add(time.Second)))
@@ -150,7 +150,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 	if !loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetRevoked() {
 		t.Fatal("family not revoked")
 	}
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, time.Time{}, "", nil)
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	// Idempotent: nothing more to revoke.
 	if again := mustRev(c.RevokeRefreshToken(ctx, fid, s0, testClientID, time.Time{})); again.GetFound() || again.GetRevoked() {
@@ -168,7 +168,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 	now := time.UnixMilli(time.Now().UnixMilli())
 	gid2 := newGrant(t, c)
 	fid2, s1 := newFamily(t, c, gid2, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid2, s1, testClientID, now, "", nil))
+	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid2, s1, testClientID, now, "", nil, nil))
 	if got := mustRev(c.RevokeRefreshToken(ctx, fid2, s1, testClientID, now.Add(time.Minute))); !got.GetRevoked() {
 		t.Fatalf("revoke by a consumed token: %v", got)
 	}

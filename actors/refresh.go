@@ -156,7 +156,8 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 
 // use presents a refresh token:
 //
-//   - unknown, another client's, revoked or expired: invalid_grant;
+//   - unknown, another client's, revoked or expired: invalid_grant; a resource or scope
+//     that was not granted: invalid_target / invalid_scope (the token stays usable);
 //   - the grant must be alive (GrantCheck), else the family is revoked: invalid_grant;
 //   - the current token: oidcflow.RefreshRotation decides. Rotating makes a new secret
 //     the current token (generation+1, a fresh TTL except for SPAs) and keeps the old
@@ -167,7 +168,13 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 //   - a consumed token after the window: reuse. The family is revoked and its grant told
 //     (GrantRevoke); invalid_grant "refresh token already used".
 //
-// Successor secrets older than the window are scrubbed on every write.
+// The grant check runs while the family writes its record, so a refresh waits for one
+// durable write, not two in a row: the check carries the new opaque access token
+// (m.access_token) for the grant to store. If the grant then turns out dead, the family
+// revokes itself (the rotation it just wrote no longer matters) and answers
+// invalid_grant; an access token the grant stored for a refused use stays unknown to
+// anyone (its secret is never sent) and expires. Successor secrets older than the
+// window are scrubbed on every write.
 func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	now := g.clock(m.GetNowMs())
 	hash := HashSecret(m.GetSecret())
@@ -175,15 +182,17 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	if err != nil {
 		return g.reply(nil, err)
 	}
-	kind, _ := classify(cur, hash, now)
+	kind, i := classify(cur, hash, now)
 	if err := precheck(cur, kind, m.GetClientId(), now); err != nil {
 		return g.reply(nil, err)
 	}
-	if err := g.checkGrant(cur, now); err != nil {
-		if errors.Is(err, oauth.InvalidGrant("")) {
-			g.markRevoked(now)
-		}
+	if err := checkTarget(cur, m); err != nil {
 		return g.reply(nil, err)
+	}
+	// Reuse needs no grant: the family revokes itself and tells the grant.
+	var grant <-chan error
+	if kind == tokenCurrent || withinReuseWindow(cur.GetConsumed()[max(i, 0)], now) {
+		grant = g.checkGrant(cur, m, now)
 	}
 
 	var reused bool
@@ -193,13 +202,8 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if err := precheck(cur, kind, m.GetClientId(), now); err != nil {
 			return nil, nil, err
 		}
-		// RFC 6749 6: the scope (and RFC 8707 2.2: the resource) of a refresh request
-		// must have been granted. Refused before rotating, so the client keeps its token.
-		if r := m.GetResource(); r != "" && !slices.Contains(cur.GetResources(), r) {
-			return nil, nil, oauth.InvalidTarget("the resource was not granted")
-		}
-		if !oidcflow.SubsetScopes(m.GetScopes(), cur.GetScopes()) {
-			return nil, nil, oauth.InvalidScope("scope exceeds what was granted")
+		if err := checkTarget(cur, m); err != nil {
+			return nil, nil, err
 		}
 		dirty := scrubFamily(cur, now)
 		if kind == tokenConsumed {
@@ -256,7 +260,33 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		g.logger.Warn("refresh token reused after rotation: family revoked, revoking its grant", "grant", cur.GetGrantId())
 		g.env.peers.tell(g.logger, GrantKindName, cur.GetGrantId(), &msg.GrantRevoke{})
 	}
-	return g.reply(res, err)
+	if _, failed := res.(*msg.Failure); err != nil || failed || grant == nil {
+		return g.reply(res, err)
+	}
+	if err := <-grant; err != nil {
+		if errors.Is(err, oauth.InvalidGrant("")) {
+			g.markRevoked(now)
+		}
+		return g.reply(nil, err)
+	}
+	return g.reply(res, nil)
+}
+
+// checkTarget refuses, before anything is written, a resource (RFC 8707 2.2) or scope
+// (RFC 6749 6) the family was not granted, so the client keeps its token.
+func checkTarget(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse) error {
+	if r := m.GetResource(); r != "" && !slices.Contains(cur.GetResources(), r) {
+		return oauth.InvalidTarget("the resource was not granted")
+	}
+	if !oidcflow.SubsetScopes(m.GetScopes(), cur.GetScopes()) {
+		return oauth.InvalidScope("scope exceeds what was granted")
+	}
+	return nil
+}
+
+// withinReuseWindow reports whether consumed token c still answers with its successor.
+func withinReuseWindow(c *msg.ConsumedToken, now time.Time) bool {
+	return c.GetSuccessorSecret() != "" && now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow))
 }
 
 // keepUnlessDirty replies without a write unless scrubbing changed the record.
@@ -267,23 +297,39 @@ func keepUnlessDirty(cur *msg.RefreshFamilyRecord, reply proto.Message, dirty bo
 	return nil, nil, Keep(reply)
 }
 
-// checkGrant asks the grant whether it is alive and still the family's.
-func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, now time.Time) error {
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-	defer cancel()
-	grant, err := peerCall[*msg.GrantRecord](ctx, g.env.peers, GrantKindName, cur.GetGrantId(), &msg.GrantCheck{NowMs: now.UnixMilli()})
-	var oe *oauth.Error
-	switch {
-	case errors.As(err, &oe):
-		return oe
-	case err != nil:
-		g.logger.Warn("grant check failed", "grant", cur.GetGrantId(), "error", err)
-		return oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
-	case grant.GetClientId() != cur.GetClientId() ||
-		(cur.GetAccountId() != "" && grant.GetAccountId() != cur.GetAccountId()):
-		return oauth.InvalidGrant("grant mismatch")
+// checkGrant asks the grant, without waiting, whether it is alive and still the
+// family's, and has it store m's access token (with the family's scopes unless the
+// request narrowed them). The answer arrives on the returned channel: nil, or the error
+// the use must answer with.
+func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse, now time.Time) <-chan error {
+	check := &msg.GrantCheck{NowMs: now.UnixMilli()}
+	if at := m.GetAccessToken(); at != nil {
+		at = proto.Clone(at).(*msg.AccessTokenRecord)
+		at.Scopes = m.GetScopes()
+		if len(at.Scopes) == 0 {
+			at.Scopes = cur.GetScopes()
+		}
+		check.AccessToken, check.FamilyId = at, g.key
 	}
-	return nil
+	grantID, clientID, accountID := cur.GetGrantId(), cur.GetClientId(), cur.GetAccountId()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+		defer cancel()
+		grant, err := peerCall[*msg.GrantRecord](ctx, g.env.peers, GrantKindName, grantID, check)
+		var oe *oauth.Error
+		switch {
+		case errors.As(err, &oe):
+			err = oe
+		case err != nil:
+			g.logger.Warn("grant check failed", "grant", grantID, "error", err)
+			err = oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
+		case grant.GetClientId() != clientID || (accountID != "" && grant.GetAccountId() != accountID):
+			err = oauth.InvalidGrant("grant mismatch")
+		}
+		done <- err
+	}()
+	return done
 }
 
 // markRevoked revokes the family after its grant turned out dead.

@@ -27,7 +27,7 @@ func (g *refreshGrain) inspect(m *msg.RefreshFamilyInspect) proto.Message {
 		!now.Before(msTime(cur.GetCurrentExpiresAtMs())) {
 		return g.reply(nil, oauth.InvalidGrant("refresh token is not active"))
 	}
-	if err := g.checkGrant(cur, now); err != nil {
+	if err := <-g.checkGrant(cur, nil, now); err != nil {
 		return g.reply(nil, err)
 	}
 	return familyView(cur)

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -71,7 +72,7 @@ func TestRefreshRotation(t *testing.T) {
 				tt.rec.CreatedAtMs = now.UnixMilli()
 			}
 			fid, secret := newFamily(t, c, gid, tt.rec)
-			used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, tt.at, "", nil))
+			used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, tt.at, "", nil, nil))
 			if used.GetRotated() != tt.wantRotated || used.GetNextExpiresAtMs() != tt.wantExpires.UnixMilli() {
 				t.Fatalf("used: rotated %v, expires %v; want %v, %v", used.GetRotated(),
 					time.UnixMilli(used.GetNextExpiresAtMs()), tt.wantRotated, tt.wantExpires)
@@ -95,7 +96,7 @@ func TestRefreshRotation(t *testing.T) {
 				t.Errorf("reply family %v: want generation 2 and no consumed tokens", used.GetFamily())
 			}
 			// The successor works.
-			must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second), "", nil))
+			must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second), "", nil, nil))
 		})
 	}
 }
@@ -114,9 +115,9 @@ func TestRefreshReuse(t *testing.T) {
 	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, fid))
 	mustUsed := must[*msg.RefreshUsed](t)
 
-	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil))
+	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil))
 	for _, d := range []time.Duration{0, time.Second, RefreshReuseWindow - time.Millisecond} {
-		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d), "", nil))
+		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d), "", nil, nil))
 		if again.GetNextSecret() != first.GetNextSecret() || !again.GetRotated() || again.GetNextExpiresAtMs() != first.GetNextExpiresAtMs() {
 			t.Fatalf("within the window (+%v): %v, want the same successor %v", d, again, first)
 		}
@@ -126,9 +127,9 @@ func TestRefreshReuse(t *testing.T) {
 	}
 
 	// After the window: reuse.
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow), "", nil)
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow), "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token already used")
-	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(RefreshReuseWindow), "", nil)
+	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(RefreshReuseWindow), "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if !stored.GetRevoked() {
@@ -157,14 +158,14 @@ func TestRefreshChainWithinWindow(t *testing.T) {
 	gid := newGrant(t, c)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil)).GetNextSecret()
-	s2 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second), "", nil)).GetNextSecret()
-	got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(2*time.Second), "", nil))
+	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil)).GetNextSecret()
+	s2 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second), "", nil, nil)).GetNextSecret()
+	got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(2*time.Second), "", nil, nil))
 	if got.GetNextSecret() != s2 || s2 == s1 {
 		t.Fatalf("stale token answered %q, want the newest %q", got.GetNextSecret(), s2)
 	}
 	// Later, s2 is current and fine; s1 is reuse.
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second), "", nil))
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second), "", nil, nil))
 }
 
 // TestRefreshScrub: successor secrets are kept only for the window, then scrubbed by the
@@ -176,11 +177,11 @@ func TestRefreshScrub(t *testing.T) {
 	gid := newGrant(t, c)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil)).GetNextSecret()
+	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil)).GetNextSecret()
 	if got := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed()[0].GetSuccessorSecret(); got != s1 {
 		t.Fatalf("successor secret %q kept for the window, want %q", got, s1)
 	}
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(RefreshReuseWindow+time.Second), "", nil))
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(RefreshReuseWindow+time.Second), "", nil, nil))
 	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
 		if ct.GetRotatedAtMs() == now.UnixMilli() && ct.GetSuccessorSecret() != "" {
 			t.Error("successor secret older than the window still stored")
@@ -217,32 +218,32 @@ func TestRefreshFamilyRefusals(t *testing.T) {
 		{"expired (the family ends with its current token)", secret, testClientID, now.Add(15 * day), ""},
 	}
 	for _, tt := range tests {
-		_, err := c.UseRefreshToken(ctx, fid, tt.secret, tt.client, tt.at, "", nil)
+		_, err := c.UseRefreshToken(ctx, fid, tt.secret, tt.client, tt.at, "", nil, nil)
 		wantErrDesc(t, err, oauth.CodeInvalidGrant, tt.desc)
 	}
-	_, err := c.UseRefreshToken(ctx, newID(t), secret, testClientID, now, "", nil)
+	_, err := c.UseRefreshToken(ctx, newID(t), secret, testClientID, now, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token not found")
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil)) // still fine
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil, nil)) // still fine
 
 	// Revocation of the family: idempotent.
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
 	mustOK(t, c.RevokeRefreshFamily(ctx, newID(t)))
-	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil)
+	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, gid)) // the grant is untouched
 
 	// A family whose grant is dead is refused, and revokes itself.
 	fid2, secret2 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
 	mustOK(t, c.RevokeGrant(ctx, gid))
-	_, err = c.UseRefreshToken(ctx, fid2, secret2, testClientID, time.Time{}, "", nil)
+	_, err = c.UseRefreshToken(ctx, fid2, secret2, testClientID, time.Time{}, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "grant revoked")
 	if !loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid2).GetRevoked() {
 		t.Error("the family of a dead grant is not revoked")
 	}
 	// A family whose grant never existed.
 	fid3, secret3 := newFamily(t, c, newID(t), &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
-	_, err = c.UseRefreshToken(ctx, fid3, secret3, testClientID, time.Time{}, "", nil)
+	_, err = c.UseRefreshToken(ctx, fid3, secret3, testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }
 
@@ -265,7 +266,7 @@ func TestRefreshConcurrentUse(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			replies[i], errs[i] = c.UseRefreshToken(ctxT(t), fid, s0, testClientID, now, "", nil)
+			replies[i], errs[i] = c.UseRefreshToken(ctxT(t), fid, s0, testClientID, now, "", nil, nil)
 		})
 	}
 	close(start)
@@ -313,15 +314,78 @@ func TestRefreshRefusesUngrantedResourceBeforeRotating(t *testing.T) {
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
 		Scopes: []string{"openid", "offline_access"}, Resources: []string{"https://api.example"}})
 
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://other.example", nil)
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://other.example", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidTarget, "not granted")
-	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", []string{"openid", "admin"})
+	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", []string{"openid", "admin"}, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidScope, "exceeds")
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://api.example", []string{"openid"}))
+	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://api.example", []string{"openid"}, nil))
 	if !used.GetRotated() {
 		t.Fatalf("SPA refresh after refusals: %v, want a rotation from the untouched token", used)
 	}
 	if g := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetGeneration(); g != 2 {
 		t.Fatalf("generation %d, want 2: refusals must not rotate", g)
 	}
+}
+
+// TestRefreshUseStoresAccessToken: a use that carries an opaque access token has the
+// family's grant store it, with the family's scopes or the narrower requested ones; a
+// refused use (wrong client, reuse, a revoked grant) leaves no usable token behind.
+func TestRefreshUseStoresAccessToken(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+		Scopes: []string{"openid", "offline_access", "profile"}})
+	newAT := func() (string, *msg.AccessTokenRecord) {
+		s := newSecretT(t)
+		return s, &msg.AccessTokenRecord{Hash: HashSecret(s), IssuedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(time.Hour).UnixMilli()}
+	}
+	lookup := func(secret string) (*msg.AccessTokenInfo, error) {
+		return c.LookupAccessToken(ctx, gid, secret, now.Add(time.Second))
+	}
+
+	at1, rec1 := newAT()
+	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, rec1))
+	info := must[*msg.AccessTokenInfo](t)(lookup(at1))
+	if got := info.GetAccessToken().GetScopes(); !slices.Equal(got, []string{"openid", "offline_access", "profile"}) {
+		t.Fatalf("access token scopes %v, want the family's", got)
+	}
+	if !slices.Contains(info.GetGrant().GetRefreshFamilies(), fid) {
+		t.Fatalf("grant families %v, want %s recorded", info.GetGrant().GetRefreshFamilies(), fid)
+	}
+
+	at2, rec2 := newAT()
+	s1 := used.GetNextSecret()
+	used = must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second), "", []string{"openid"}, rec2))
+	if got := must[*msg.AccessTokenInfo](t)(lookup(at2)).GetAccessToken().GetScopes(); !slices.Equal(got, []string{"openid"}) {
+		t.Fatalf("access token scopes %v, want the requested [openid]", got)
+	}
+
+	// Refusals store nothing: another client, then the reuse of s0 after the window.
+	at3, rec3 := newAT()
+	_, err := c.UseRefreshToken(ctx, fid, used.GetNextSecret(), "someone-else", now.Add(2*time.Second), "", nil, rec3)
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "client mismatch")
+	at4, rec4 := newAT()
+	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow+time.Minute), "", nil, rec4)
+	wantErrDesc(t, err, oauth.CodeInvalidGrant, "already used")
+	for _, s := range []string{at3, at4} {
+		_, err := lookup(s)
+		wantErr(t, err, oauth.CodeInvalidToken, 401)
+	}
+
+	// A revoked grant: the family answers invalid_grant and revokes itself.
+	gid2 := newGrant(t, c)
+	fid2, f2s0 := newFamily(t, c, gid2, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
+	mustOK(t, c.RevokeGrant(ctx, gid2))
+	at5, rec5 := newAT()
+	_, err = c.UseRefreshToken(ctx, fid2, f2s0, testClientID, now, "", nil, rec5)
+	wantErr(t, err, oauth.CodeInvalidGrant, 400)
+	if _, err := c.LookupAccessToken(ctx, gid2, at5, now); err == nil {
+		t.Fatal("an access token of a revoked grant is usable")
+	}
+	waitFor(t, 5*time.Second, "the family of the revoked grant to be revoked", func() bool {
+		return loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid2).GetRevoked()
+	})
 }

@@ -440,7 +440,7 @@ func TestIntrospectionRotatedRefreshToken(t *testing.T) {
 	e := newLifecycleEnv(t)
 	spa := e.issue(e.spa)
 	familyID, secret, _ := strings.Cut(spa.refresh, ".")
-	used, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.spa.ID, e.clock.Now(), "", nil)
+	used, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.spa.ID, e.clock.Now(), "", nil, nil)
 	if err != nil || !used.GetRotated() {
 		t.Fatalf("SPA refresh: rotated %v, %v", used.GetRotated(), err)
 	}
@@ -482,7 +482,7 @@ func TestRevocation(t *testing.T) {
 			e.wantInactive(e.web, web.opaque, "")
 			e.wantInactive(e.web, web.userJWT, "")
 			familyID, secret, _ := strings.Cut(web.refresh, ".")
-			if _, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.web.ID, time.Time{}, "", nil); err == nil {
+			if _, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.web.ID, time.Time{}, "", nil, nil); err == nil {
 				t.Fatalf("hint %q: a revoked refresh token still refreshes", hint)
 			}
 			e.wantActive(e.web, other.refresh, "", nil)

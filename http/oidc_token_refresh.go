@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/latchid/latch/actors"
+	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -41,10 +43,24 @@ func (s *Server) tokenRefresh(ctx context.Context, app *directory.Application, f
 		return none, oauth.InvalidGrant("invalid refresh token")
 	}
 	indicator := ""
+	// Without a resource the access token is opaque: the family has its grant store it
+	// as part of the use (one call, and its write overlaps the family's own).
+	var opaque *msg.AccessTokenRecord
+	var opaqueSecret string
 	if res != nil {
 		indicator = res.Indicator
+	} else {
+		if opaqueSecret, err = s.newSecret(); err != nil {
+			return none, err
+		}
+		now := s.now()
+		opaque = &msg.AccessTokenRecord{
+			Hash:        actors.HashSecret(opaqueSecret),
+			IssuedAtMs:  now.UnixMilli(),
+			ExpiresAtMs: now.Add(opaqueAccessTokenTTL).UnixMilli(),
+		}
 	}
-	used, err := s.actors.UseRefreshToken(ctx, familyID, secret, app.ID, s.now(), indicator, requested)
+	used, err := s.actors.UseRefreshToken(ctx, familyID, secret, app.ID, s.now(), indicator, requested, opaque)
 	if err != nil {
 		return none, err
 	}
@@ -57,12 +73,15 @@ func (s *Server) tokenRefresh(ctx context.Context, app *directory.Application, f
 	// RFC 6749 6 / RFC 8707 2.2: the family grain refused a scope or resource it was not
 	// granted before rotating, so what was asked for is within the grant here.
 	scopes := fam.GetScopes()
-	if requested != nil {
+	if len(requested) > 0 {
 		scopes = requested
 	}
 
-	accessToken, expiresIn, scope, err := s.userAccessToken(ctx, app, user.ID, fam.GetGrantId(), familyID, scopes, res)
-	if err != nil {
+	var accessToken, scope string
+	var expiresIn int64
+	if opaque != nil {
+		accessToken, expiresIn, scope = fam.GetGrantId()+"."+opaqueSecret, int64(opaqueAccessTokenTTL/time.Second), oidcflow.FormatScope(scopes)
+	} else if accessToken, expiresIn, scope, err = s.userAccessToken(ctx, app, user.ID, fam.GetGrantId(), familyID, scopes, res); err != nil {
 		return none, err
 	}
 	resp := oidcflow.TokenResponse{

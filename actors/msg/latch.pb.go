@@ -2196,7 +2196,12 @@ type GrantCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// now_ms is the caller's clock (the refresh grain passes its request's); 0 = the
 	// grain's clock.
-	NowMs         int64 `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	NowMs int64 `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	// access_token, when set, is an opaque access token the grant stores (as
+	// GrantIssueAccessToken with family_id) before it replies: a refresh asks for the
+	// check and the new access token in one message.
+	AccessToken   *AccessTokenRecord `protobuf:"bytes,2,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	FamilyId      string             `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2236,6 +2241,20 @@ func (x *GrantCheck) GetNowMs() int64 {
 		return x.NowMs
 	}
 	return 0
+}
+
+func (x *GrantCheck) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
+	}
+	return nil
+}
+
+func (x *GrantCheck) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
 }
 
 // GrantRevoke revokes the grant and its tokens (and tells its refresh families). Reply: Ack.
@@ -2597,12 +2616,17 @@ func (x *RefreshFamilyCreate) GetSecret() string {
 // grain refuses (invalid_target / invalid_scope) BEFORE rotating when the family was not
 // granted them (RFC 6749 6), so a refused request never costs the client its token.
 type RefreshFamilyUse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	NowMs         int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
-	Resource      string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
-	Scopes        []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Secret   string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	ClientId string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	NowMs    int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	Resource string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	Scopes   []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// access_token, when set, is the opaque access token (hash, issued and expiry times)
+	// the response will carry: the family fills in its scopes (the requested ones, else
+	// the family's) and has its grant store it, together with the grant check, while the
+	// family writes its own record.
+	AccessToken   *AccessTokenRecord `protobuf:"bytes,6,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2668,6 +2692,13 @@ func (x *RefreshFamilyUse) GetResource() string {
 func (x *RefreshFamilyUse) GetScopes() []string {
 	if x != nil {
 		return x.Scopes
+	}
+	return nil
+}
+
+func (x *RefreshFamilyUse) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
 	}
 	return nil
 }
@@ -2955,10 +2986,12 @@ const file_latch_proto_rawDesc = "" +
 	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x8c\x01\n" +
 	"\x0fAccessTokenInfo\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"#\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x87\x01\n" +
 	"\n" +
 	"GrantCheck\x12\x15\n" +
-	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\"\r\n" +
+	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12E\n" +
+	"\faccess_token\x18\x02 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\"\r\n" +
 	"\vGrantRevoke\"\xcd\x01\n" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
@@ -2992,13 +3025,14 @@ const file_latch_proto_rawDesc = "" +
 	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x92\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xd9\x01\n" +
 	"\x10RefreshFamilyUse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
 	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\x12\x1a\n" +
 	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
-	"\x06scopes\x18\x05 \x03(\tR\x06scopes\"\xb3\x01\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12E\n" +
+	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\xb3\x01\n" +
 	"\vRefreshUsed\x12<\n" +
 	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
 	"\vnext_secret\x18\x02 \x01(\tR\n" +
@@ -3079,14 +3113,16 @@ var file_latch_proto_depIdxs = []int32{
 	23, // 13: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
 	23, // 14: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
 	24, // 15: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
-	34, // 16: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
-	35, // 17: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
-	35, // 18: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	23, // 16: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	34, // 17: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
+	35, // 18: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
+	23, // 19: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	35, // 20: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
