@@ -23,10 +23,16 @@ const storeTimeout = 5 * time.Second
 // HealthKind returns the Health grain kind: one grain per key that records pings in its
 // state, so a Ping exercises placement, a grain call across members and the whole grain
 // contract (load, conditional write, reply after the write). It backs GET /api/status.
+// Its grains run on a worker dispatcher of their own; Kinds shares one among all kinds.
 func HealthKind(store persistence.Store, logger *slog.Logger) *protocluster.Kind {
+	return healthKind(store, logger, cluster.NewWorkerDispatcher(cluster.MailboxThroughput, cluster.WorkerIdleTimeout))
+}
+
+// healthKind is HealthKind with its grains' mailboxes on d.
+func healthKind(store persistence.Store, logger *slog.Logger, d actor.Dispatcher) *protocluster.Kind {
 	return protocluster.NewKind(HealthKindName, actor.PropsFromProducer(func() actor.Actor {
 		return &healthGrain{store: store, logger: logger}
-	}))
+	}, actor.WithDispatcher(d)))
 }
 
 // Ping asks the Health grain keyed by key to record a ping and reports which member

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/persistence"
 )
 
@@ -44,26 +45,31 @@ type Options struct {
 
 // Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
 // members host all kinds (placement spreads keys over every live member); grains keep
-// their state in store.
+// their state in store. Their mailboxes share one cluster.NewWorkerDispatcher, so a
+// grain's deep Pebble stack is reused from message burst to burst.
 func Kinds(store persistence.Store, logger *slog.Logger, opts Options) []*protocluster.Kind {
 	env := newGrainEnv(store, logger, opts)
+	d := cluster.NewWorkerDispatcher(cluster.MailboxThroughput, cluster.WorkerIdleTimeout)
+	kind := func(name string, producer actor.Producer) *protocluster.Kind {
+		return protocluster.NewKind(name, actor.PropsFromProducer(producer, actor.WithDispatcher(d)))
+	}
 	return []*protocluster.Kind{
-		HealthKind(store, logger),
-		protocluster.NewKind(InteractionKindName, actor.PropsFromProducer(func() actor.Actor {
+		healthKind(store, logger, d),
+		kind(InteractionKindName, func() actor.Actor {
 			return &interactionGrain{grainBase: newGrainBase[*msg.InteractionRecord](env, InteractionKindName)}
-		})),
-		protocluster.NewKind(SessionKindName, actor.PropsFromProducer(func() actor.Actor {
+		}),
+		kind(SessionKindName, func() actor.Actor {
 			return &sessionGrain{grainBase: newGrainBase[*msg.SessionRecord](env, SessionKindName)}
-		})),
-		protocluster.NewKind(GrantKindName, actor.PropsFromProducer(func() actor.Actor {
+		}),
+		kind(GrantKindName, func() actor.Actor {
 			return &grantGrain{grainBase: newGrainBase[*msg.GrantRecord](env, GrantKindName)}
-		})),
-		protocluster.NewKind(RefreshKindName, actor.PropsFromProducer(func() actor.Actor {
+		}),
+		kind(RefreshKindName, func() actor.Actor {
 			return &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](env, RefreshKindName)}
-		})),
-		protocluster.NewKind(AccountKindName, actor.PropsFromProducer(func() actor.Actor {
+		}),
+		kind(AccountKindName, func() actor.Actor {
 			return &accountGrain{grainBase: newGrainBase[*msg.AccountRecord](env, AccountKindName)}
-		})),
+		}),
 	}
 }
 
