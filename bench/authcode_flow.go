@@ -94,7 +94,12 @@ type signInFlow struct {
 	app    *userApp
 	scope  string // e.g. "openid profile"
 	prompt string // "" or e.g. "consent" (needed for offline_access)
-	client *http.Client
+	// resource, when set, is the API resource indicator asked for in the authorization
+	// request and again in the code exchange (RFC 8707 2.1, 2.2), so that the access
+	// token is a JWT for it (RFC 9068) instead of an opaque one. Set before the flow is
+	// shared.
+	resource string
+	client   *http.Client
 	// tokenHeader authenticates the app at the token endpoint: client_secret_basic for
 	// a confidential client; none for a public one (client_id goes in the body).
 	tokenHeader http.Header
@@ -150,6 +155,9 @@ func (f *signInFlow) authorizeURL(p authParams) string {
 	}
 	if f.prompt != "" {
 		q.Set("prompt", f.prompt)
+	}
+	if f.resource != "" {
+		q.Set("resource", f.resource)
 	}
 	sep := "?"
 	if strings.Contains(f.ep.Authorization, "?") {
@@ -473,7 +481,9 @@ func (u *userAgent) experience(ctx context.Context, step, method, path string, i
 }
 
 // exchange redeems code at the token endpoint (RFC 6749 4.1.3, RFC 7636 4.5) without
-// cookies. With the openid scope the response must hold an ID token.
+// cookies, asking again for the flow's resource (RFC 8707 2.2: the access token is for
+// the resource named in the token request). With the openid scope the response must
+// hold an ID token.
 func (u *userAgent) exchange(ctx context.Context, code, verifier string) ([]byte, error) {
 	form := url.Values{
 		"grant_type":    {"authorization_code"},
@@ -483,6 +493,9 @@ func (u *userAgent) exchange(ctx context.Context, code, verifier string) ([]byte
 	}
 	if u.f.app.Public() {
 		form.Set("client_id", u.f.app.ID)
+	}
+	if u.f.resource != "" {
+		form.Set("resource", u.f.resource)
 	}
 	tr := tokenRequest{url: u.f.ep.Token, body: []byte(form.Encode()), header: u.f.tokenHeader}
 	body, err := tr.do(ctx, u.f.client, u.buf)

@@ -68,6 +68,11 @@ func TestAuthorizeURL(t *testing.T) {
 	if u, _ := url.Parse(f.authorizeURL(p)); u.Query().Has("prompt") {
 		t.Error("empty prompt sent")
 	}
+	// RFC 8707 2.1.
+	f.resource = "https://api.example/v1"
+	if u, _ := url.Parse(f.authorizeURL(p)); u.Query().Get("resource") != f.resource {
+		t.Errorf("resource not sent: %s", u)
+	}
 }
 
 func TestReadAuthorizationRedirect(t *testing.T) {

@@ -26,6 +26,10 @@ type fleetSpec struct {
 	appType string // "Traditional" (confidential, client_secret_basic) or "SPA" (public)
 	scope   string
 	prompt  string
+	// jwtAccessToken: ask for an API resource (RFC 8707) at sign-in, so that the access
+	// tokens are JWTs (RFC 9068). Against Latch, setup creates the resource; another
+	// OP's would come from --resource.
+	jwtAccessToken bool
 }
 
 // browserFleet is the setup of a sign-in scenario against Latch: one app, one user per
@@ -42,6 +46,9 @@ type browserFleet struct {
 // (the Experience API and the Management API are Logto's, not standard OIDC).
 func setupFleet(ctx context.Context, env *Env, name string, spec fleetSpec) (_ *browserFleet, err error) {
 	t := env.Target
+	if spec.jwtAccessToken && t.Kind != "latch" && t.Resource == "" {
+		return nil, fmt.Errorf("%s: --target %s needs --resource: the resource indicator (RFC 8707) of the API whose JWT access tokens it asks for (with --target latch, setup creates one)", name, t.Kind)
+	}
 	if t.Kind != "latch" {
 		return nil, fmt.Errorf("%s: needs --target latch: it creates its app and users through the Management API and signs in through the Experience API", name)
 	}
@@ -62,6 +69,15 @@ func setupFleet(ctx context.Context, env *Env, name string, spec fleetSpec) (_ *
 			err = errors.Join(err, b.Teardown(ctx))
 		}
 	}()
+	var resource string
+	if spec.jwtAccessToken {
+		res, err := admin.createResource(ctx, "latch-bench-"+name)
+		if err != nil {
+			return nil, err
+		}
+		resource = res.Indicator
+		env.logf("setup: created API resource %s (%s)", res.ID, resource)
+	}
 	app, err := admin.createUserApp(ctx, "latch-bench-"+name, spec.appType, redirectURIBench)
 	if err != nil {
 		return nil, err
@@ -74,6 +90,7 @@ func setupFleet(ctx context.Context, env *Env, name string, spec fleetSpec) (_ *
 		return nil, err
 	}
 	b.flow = newSignInFlow(ep, app, spec.scope, spec.prompt, env.Client)
+	b.flow.resource = resource
 	b.params = map[string]string{
 		"authorizationEndpoint": ep.Authorization,
 		"tokenEndpoint":         ep.Token,
@@ -83,6 +100,9 @@ func setupFleet(ctx context.Context, env *Env, name string, spec fleetSpec) (_ *
 		"scope":                 spec.scope,
 		"prompt":                spec.prompt,
 		"users":                 strconv.Itoa(len(b.users)),
+	}
+	if resource != "" {
+		b.params["resource"] = resource
 	}
 	return b, nil
 }

@@ -19,17 +19,26 @@
 //
 // # Sign-in scenarios
 //
-// password-login, sso-code, refresh, userinfo and introspect drive the browser flows
-// (authcode_flow.go) with one simulated browser per load goroutine: a cookie jar on the run's shared
-// transport, redirects read from Location and never followed (the redirect URI,
-// http://127.0.0.1:9/cb, need not be served). Setup creates an app and one user per load
-// goroutine (up to 256) through the Management API, so the per-identifier password
-// throttle never sees one account from many goroutines, and, except for password-login,
-// signs every browser in before the load: sign-ins are not measured there. A failed
-// request is counted, then its worker recovers within the same call (new refresh chain,
-// new sign-in, new access token), so one failure is one error, not a cascade
-// (browser_fleet.go). They need --target latch: the sign-in goes through the Experience
-// API, which is Logto's, not standard OIDC.
+// password-login, sso-code, refresh, userinfo, introspect and introspect-jwt drive the
+// browser flows (authcode_flow.go) with one simulated browser per load goroutine: a
+// cookie jar on the run's shared transport, redirects read from Location and never
+// followed (the redirect URI, http://127.0.0.1:9/cb, need not be served). Setup creates
+// an app and one user per load goroutine (up to 256) through the Management API, so the
+// per-identifier password throttle never sees one account from many goroutines, and,
+// except for password-login, signs every browser in before the load: sign-ins are not
+// measured there. A failed request is counted, then its worker recovers within the same
+// call (new refresh chain, new sign-in, new access token), so one failure is one error,
+// not a cascade (browser_fleet.go). They need --target latch: the sign-in goes through
+// the Experience API, which is Logto's, not standard OIDC.
+//
+// Their access tokens are opaque (no resource asked for), except introspect-jwt's: its
+// setup also creates an API resource and its browsers ask for it (RFC 8707 resource, in
+// the authorization request and the code exchange), so Latch issues JWT access tokens
+// (RFC 9068): introspecting one verifies its signature before checking its grant, where
+// an opaque one is looked up by its secret. Both introspect scenarios check at sign-in
+// that the token is of their kind, and the report records it (introspectToken: opaque
+// or jwt). The kinds are two scenarios, not a flag, so that each has its own name in
+// `latch bench list`, in a --mix and in a report.
 //
 // The Argon2id parameters that dominate password-login are a server setting no
 // endpoint reveals: the report cannot record them, so whoever starts the server must

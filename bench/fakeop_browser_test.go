@@ -7,11 +7,13 @@ package bench
 // the Experience API's four sign-in calls, resume, the authorization_code grant with
 // PKCE S256, the refresh_token grant (rotating for public clients), userinfo and introspection. It
 // checks what a client could get wrong (cookies, state, PKCE, client authentication,
-// redirect_uri) and nothing else; its tokens are random strings. Failure switches let
+// redirect_uri, resource) and nothing else; its tokens are random strings, shaped as a
+// JWT when a resource was asked for (RFC 8707), as Latch's are. Failure switches let
 // the tests break a refresh chain or forget the sessions.
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -39,6 +41,10 @@ type fakeBrowserState struct {
 	dropSessions atomic.Bool
 	// wrongPasswords, when set, refuses every password.
 	wrongPasswords atomic.Bool
+	// ignoreResource, when set, issues opaque access tokens even for a resource.
+	ignoreResource atomic.Bool
+	// jwtAccessTokens counts the JWT-shaped access tokens issued.
+	jwtAccessTokens atomic.Int64
 }
 
 type fakeInteraction struct {
@@ -102,6 +108,12 @@ func (op *fakeOP) authorize(w http.ResponseWriter, r *http.Request) {
 	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("state") == "" {
 		redirectWith(w, q.Get("redirect_uri"), url.Values{"error": {"invalid_request"}, "state": {q.Get("state")}})
 		return
+	}
+	for _, res := range q["resource"] {
+		if !op.knownResource(res) { // RFC 8707 2
+			redirectWith(w, q.Get("redirect_uri"), url.Values{"error": {"invalid_target"}, "state": {q.Get("state")}})
+			return
+		}
 	}
 	if b.dropSessions.Swap(false) {
 		b.mu.Lock()
@@ -248,6 +260,12 @@ func (op *fakeOP) userToken(w http.ResponseWriter, r *http.Request, id string, c
 			oauthError(w, 400, "invalid_grant", "bad code")
 			return
 		}
+		// RFC 8707 2.2: a resource of the authorization request, or none.
+		if res := f.Get("resource"); res != "" && !slices.Contains(code.q["resource"], res) {
+			b.mu.Unlock()
+			oauthError(w, 400, "invalid_target", "resource not in the authorization request")
+			return
+		}
 		b.exchanges.Add(1)
 		user, scope = code.user, code.q.Get("scope")
 	case "refresh_token":
@@ -271,6 +289,10 @@ func (op *fakeOP) userToken(w http.ResponseWriter, r *http.Request, id string, c
 		}
 	}
 	at := "at-" + fakeRandom()
+	if f.Get("resource") != "" && !b.ignoreResource.Load() {
+		at = fakeJWT()
+		b.jwtAccessTokens.Add(1)
+	}
 	b.access[at] = user
 	b.accessClient[at] = id
 	out := map[string]any{"access_token": at, "token_type": "Bearer", "expires_in": 3600, "id_token": "x.y.z", "scope": scope}
@@ -328,6 +350,14 @@ func (op *fakeOP) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, `{"active":true,"client_id":%q,"sub":%q,"token_type":"Bearer"}`, id, "id-"+user)
+}
+
+// fakeJWT is shaped like an RFC 9068 access token (header.payload.signature, each
+// base64url) and signs nothing.
+func fakeJWT() string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"ES256","typ":"at+jwt"}`)) + "." +
+		enc.EncodeToString([]byte(`{"jti":"`+fakeRandom()+`"}`)) + "." + enc.EncodeToString([]byte(fakeRandom()))
 }
 
 func bearerOf(r *http.Request) (string, bool) {

@@ -35,6 +35,8 @@ type fakeOP struct {
 	// failEvery, when > 0, answers every failEvery-th token request with
 	// 503 (no OAuth body) -- for error-counting tests.
 	failEvery atomic.Int64
+	// resources are the indicators of the API resources created (RFC 8707).
+	resources map[string]bool
 
 	browser fakeBrowserState // fakeop_browser_test.go
 }
@@ -54,13 +56,14 @@ const (
 func newFakeOP(t *testing.T) *fakeOP {
 	t.Helper()
 	op := &fakeOP{
-		clients: map[string]fakeClient{fakeAdminID: {secret: fakeAdminSecret, admin: true}},
-		created: map[string]bool{},
+		clients:   map[string]fakeClient{fakeAdminID: {secret: fakeAdminSecret, admin: true}},
+		created:   map[string]bool{},
+		resources: map[string]bool{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oidc/.well-known/openid-configuration", op.discovery)
 	mux.HandleFunc("POST /oidc/token", op.token)
-	mux.HandleFunc("POST /api/resources", op.create("res", http.StatusCreated, nil))
+	mux.HandleFunc("POST /api/resources", op.create("res", http.StatusCreated, op.newResource))
 	mux.HandleFunc("POST /api/resources/{id}/scopes", op.create("scope", http.StatusCreated, nil))
 	mux.HandleFunc("POST /api/roles", op.create("role", http.StatusOK, nil))
 	mux.HandleFunc("POST /api/applications", op.create("app", http.StatusOK, op.newApp))
@@ -178,6 +181,21 @@ func (op *fakeOP) newApp(id string, body map[string]any) map[string]any {
 	op.clients[id] = c
 	op.mu.Unlock()
 	return map[string]any{"id": id, "secret": secret, "type": body["type"]}
+}
+
+func (op *fakeOP) newResource(id string, body map[string]any) map[string]any {
+	indicator := fmt.Sprint(body["indicator"])
+	op.mu.Lock()
+	op.resources[indicator] = true
+	op.mu.Unlock()
+	return map[string]any{"id": id, "name": body["name"], "indicator": indicator}
+}
+
+// knownResource reports whether indicator names an API resource created so far.
+func (op *fakeOP) knownResource(indicator string) bool {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.resources[indicator]
 }
 
 func (op *fakeOP) assign(w http.ResponseWriter, r *http.Request) {

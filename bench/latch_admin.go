@@ -161,10 +161,17 @@ type m2mClient struct {
 	Resource, Scope        string
 }
 
-// createM2MClient creates, through the Management API, an API resource with one scope,
-// a MachineToMachine role holding it, and an M2M app assigned that role. Names carry a
-// random suffix so runs never collide; teardown deletes them unless --keep.
-func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mClient, error) {
+// apiResource is an API resource created for a run.
+type apiResource struct {
+	ID, Name string
+	// Indicator is its RFC 8707 resource indicator, under bench.latch.invalid (.invalid
+	// never resolves, RFC 6761 6.4): nothing has to serve it.
+	Indicator string
+}
+
+// createResource creates an API resource named <prefix>-<random> whose access tokens
+// live an hour. Teardown deletes it, with its scopes, unless --keep.
+func (a *latchAdmin) createResource(ctx context.Context, prefix string) (*apiResource, error) {
 	suffix, err := randomSuffix()
 	if err != nil {
 		return nil, err
@@ -179,7 +186,23 @@ func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mCl
 	}, &res, http.StatusCreated); err != nil {
 		return nil, err
 	}
+	if res.ID == "" {
+		return nil, errors.New("POST /api/resources: reply without id")
+	}
 	a.undo = append(a.undo, "/api/resources/"+res.ID)
+	return &apiResource{ID: res.ID, Name: name, Indicator: indicator}, nil
+}
+
+// createM2MClient creates, through the Management API, an API resource with one scope,
+// a MachineToMachine role holding it, and an M2M app assigned that role, all named
+// after the resource (random suffix: runs never collide); teardown deletes them unless
+// --keep.
+func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mClient, error) {
+	res, err := a.createResource(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	name, indicator := res.Name, res.Indicator
 	var scope struct {
 		ID string `json:"id"`
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,27 +12,52 @@ import (
 
 func init() {
 	register("introspect", "token introspection (RFC 7662) of an opaque access token",
-		func() Scenario {
-			return &sessionScenario{
-				name:        "introspect",
-				spec:        fleetSpec{appType: "Traditional", scope: "openid profile"},
-				newTask:     func(ua *userAgent) sessionTask { return &introspectTask{ua: ua} },
-				extraParams: map[string]string{"introspectToken": "opaque", "tokenTypeHint": "access_token"},
-			}
-		})
+		introspectScenario("introspect", tokenOpaque))
+	register("introspect-jwt", "token introspection (RFC 7662) of a JWT access token (RFC 9068; resource asked for per RFC 8707)",
+		introspectScenario("introspect-jwt", tokenJWT))
+}
+
+// accessTokenKind is the kind of access token an introspect scenario introspects, as
+// recorded in its report.
+type accessTokenKind string
+
+const (
+	// tokenOpaque: asked for without a resource, Latch issues an opaque
+	// "<grant id>.<secret>", looked up in the Grant grain.
+	tokenOpaque accessTokenKind = "opaque"
+	// tokenJWT: asked for with a resource (RFC 8707), Latch issues an at+jwt (RFC
+	// 9068); introspecting it verifies the signature and asks the Grant grain whether
+	// the grant is still alive.
+	tokenJWT accessTokenKind = "jwt"
+)
+
+// introspectScenario builds the introspect scenario for one kind of access token. The
+// kinds are two scenarios rather than a flag so that each is its own line in `latch
+// bench list`, in a --mix and in a report's scenario name.
+func introspectScenario(name string, kind accessTokenKind) Factory {
+	return func() Scenario {
+		return &sessionScenario{
+			name:        name,
+			spec:        fleetSpec{appType: "Traditional", scope: "openid profile", jwtAccessToken: kind == tokenJWT},
+			newTask:     func(ua *userAgent) sessionTask { return &introspectTask{ua: ua, kind: kind} },
+			extraParams: map[string]string{"introspectToken": string(kind), "tokenTypeHint": "access_token"},
+		}
+	}
 }
 
 // stepIntrospect names the introspection request in error classes.
 const stepIntrospect = "introspect"
 
 // introspectTask: each browser signs in once with the scenario's Traditional app and
-// keeps the opaque access token it gets (no resource requested, so not a JWT); every
-// request is an introspection request (RFC 7662 2.1) for that token, authenticated as
-// the same app with client_secret_basic (Latch shows a client only the tokens issued
-// to itself). Anything but a 200 with "active": true is an error, and the worker then
-// signs in again for a fresh token.
+// keeps the access token it gets, of the scenario's kind (checked, so the report's
+// introspectToken is a fact, not a wish); every request is an introspection request
+// (RFC 7662 2.1) for that token, authenticated as the same app with
+// client_secret_basic (Latch shows a client only the tokens issued to itself). Anything
+// but a 200 with "active": true is an error, and the worker then signs in again for a
+// fresh token.
 type introspectTask struct {
 	ua   *userAgent
+	kind accessTokenKind
 	body []byte // token=<access token>&token_type_hint=access_token
 }
 
@@ -44,8 +70,27 @@ func (t *introspectTask) bootstrap(ctx context.Context) error {
 	if !ok {
 		return ResponseError(http.StatusOK, stepToken+": undecodable token response")
 	}
+	if got := kindOfAccessToken(resp.AccessToken); got != t.kind {
+		return ResponseError(http.StatusOK, fmt.Sprintf("%s: %s access token, want %s", stepToken, got, t.kind))
+	}
 	t.body = []byte(url.Values{"token": {resp.AccessToken}, "token_type_hint": {"access_token"}}.Encode())
 	return nil
+}
+
+// kindOfAccessToken tells a JWT from an opaque token by its shape: a JWS compact
+// serialization is three non-empty base64url parts separated by dots (RFC 7515 7.1,
+// RFC 7519 3.1); anything else is opaque to the client. Never panics.
+func kindOfAccessToken(tok string) accessTokenKind {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return tokenOpaque
+	}
+	for _, p := range parts {
+		if p == "" || strings.TrimLeft(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return tokenOpaque
+		}
+	}
+	return tokenJWT
 }
 
 func (t *introspectTask) request(ctx context.Context) error {

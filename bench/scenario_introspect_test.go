@@ -2,6 +2,7 @@ package bench
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,65 @@ func TestIntrospectTokenRevoked(t *testing.T) {
 	}
 	if op.browser.signIns.Load() != 2 {
 		t.Errorf("sign-ins %d, want 2 (recovery goes through the live session)", op.browser.signIns.Load())
+	}
+}
+
+func TestKindOfAccessToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		token string
+		want  accessTokenKind
+	}{
+		{fakeJWT(), tokenJWT},
+		// RFC 7515 A.3.1 (ES256), shortened signature.
+		{"eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODB9.DtEhU3ljbEg8L38VWAfUAqOyKAM6", tokenJWT},
+		{"a.b.c", tokenJWT},
+		{"grant_1.s3cr3t", tokenOpaque}, // Latch's opaque "<grant id>.<secret>"
+		{"at-ABCDEF", tokenOpaque},
+		{"", tokenOpaque},
+		{"..", tokenOpaque},
+		{"a..c", tokenOpaque},
+		{"a.b.c.d", tokenOpaque},
+		{"a.b=.c", tokenOpaque}, // padding: not base64url as JWS uses it
+		{"a.b+/.c", tokenOpaque},
+		{"a.b c.d", tokenOpaque},
+	} {
+		if got := kindOfAccessToken(tc.token); got != tc.want {
+			t.Errorf("%q: %s, want %s", tc.token, got, tc.want)
+		}
+	}
+}
+
+// An OP that ignores the resource and answers with an opaque token fails
+// introspect-jwt's setup with the reason, instead of measuring the wrong thing, and
+// setup deletes what it created.
+func TestIntrospectJWTGotOpaqueToken(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	op.browser.ignoreResource.Store(true)
+	code, stdout, stderr := runCommand(t, append(adminArgs(op), "--concurrency", "2", "--requests", "5", "introspect-jwt")...)
+	if code != ExitFailed || stdout != "" || !strings.Contains(stderr, "response: token: opaque access token, want jwt") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	if op.browser.introspections.Load() != 0 {
+		t.Errorf("%d introspections of a token of the wrong kind", op.browser.introspections.Load())
+	}
+	if left := op.leftovers(); len(left) != 0 {
+		t.Errorf("a failed setup left %v", left)
+	}
+}
+
+// introspect-jwt against another OP would ask for --resource: without it, setup stops
+// before any request, saying so.
+func TestIntrospectJWTNeedsResource(t *testing.T) {
+	t.Parallel()
+	op := newFakeOP(t)
+	code, stdout, stderr := runCommand(t, "--target", "generic", "--issuer", op.issuer(),
+		"--client-id", "c", "--client-secret", "s", "--requests", "5", "introspect-jwt")
+	if code != ExitFailed || stdout != "" || !strings.Contains(stderr, "introspect-jwt: --target generic needs --resource") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	if op.tokens.Load() != 0 || len(op.leftovers()) != 0 {
+		t.Errorf("setup went on: %d token requests, created %v", op.tokens.Load(), op.leftovers())
 	}
 }

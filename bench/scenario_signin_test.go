@@ -23,12 +23,20 @@ func TestSignInScenariosEndToEnd(t *testing.T) {
 		appType string
 		// served counts what one measured request made the fake OP do.
 		served func(op *fakeOP) int64
+		// jwts is how many JWT access tokens setup must have got (one per browser when
+		// the scenario asks for a resource).
+		jwts int64
+		// params are parameters the report must record, besides the fleet's.
+		params map[string]string
 	}{
-		{"password-login", "Traditional", func(op *fakeOP) int64 { return op.browser.signIns.Load() }},
-		{"sso-code", "Traditional", func(op *fakeOP) int64 { return op.browser.ssoCodes.Load() }},
-		{"refresh", "SPA", func(op *fakeOP) int64 { return op.browser.rotations.Load() }},
-		{"userinfo", "Traditional", func(op *fakeOP) int64 { return op.browser.userinfos.Load() }},
-		{"introspect", "Traditional", func(op *fakeOP) int64 { return op.browser.introspections.Load() }},
+		{"password-login", "Traditional", func(op *fakeOP) int64 { return op.browser.signIns.Load() }, 0, nil},
+		{"sso-code", "Traditional", func(op *fakeOP) int64 { return op.browser.ssoCodes.Load() }, 0, nil},
+		{"refresh", "SPA", func(op *fakeOP) int64 { return op.browser.rotations.Load() }, 0, nil},
+		{"userinfo", "Traditional", func(op *fakeOP) int64 { return op.browser.userinfos.Load() }, 0, nil},
+		{"introspect", "Traditional", func(op *fakeOP) int64 { return op.browser.introspections.Load() }, 0,
+			map[string]string{"introspectToken": "opaque", "tokenTypeHint": "access_token"}},
+		{"introspect-jwt", "Traditional", func(op *fakeOP) int64 { return op.browser.introspections.Load() }, 3,
+			map[string]string{"introspectToken": "jwt", "tokenTypeHint": "access_token"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -51,6 +59,20 @@ func TestSignInScenariosEndToEnd(t *testing.T) {
 			}
 			if rep.Params["appType"] != tc.appType || rep.Params["users"] != "3" || rep.Params["clientId"] == "" {
 				t.Errorf("params %v", rep.Params)
+			}
+			for k, v := range tc.params {
+				if rep.Params[k] != v {
+					t.Errorf("param %s = %q, want %q", k, rep.Params[k], v)
+				}
+			}
+			if got := op.browser.jwtAccessTokens.Load(); got != tc.jwts {
+				t.Errorf("%d JWT access tokens issued, want %d", got, tc.jwts)
+			}
+			if tc.jwts > 0 && !strings.HasPrefix(rep.Params["resource"], "https://bench.latch.invalid/latch-bench-"+tc.name+"-") {
+				t.Errorf("params %v: want the API resource setup created", rep.Params)
+			}
+			if tc.jwts == 0 && rep.Params["resource"] != "" {
+				t.Errorf("params %v: a resource without JWTs", rep.Params)
 			}
 			if tc.name == "password-login" && op.browser.ssoCodes.Load() != 0 {
 				t.Errorf("password-login got %d codes from a session; every request must sign in", op.browser.ssoCodes.Load())
@@ -213,9 +235,9 @@ func TestUserinfoTokenRevoked(t *testing.T) {
 func TestSignInScenariosNeedLatch(t *testing.T) {
 	t.Parallel()
 	op := newFakeOP(t)
-	for _, name := range []string{"password-login", "sso-code", "refresh", "userinfo", "introspect"} {
+	for _, name := range []string{"password-login", "sso-code", "refresh", "userinfo", "introspect", "introspect-jwt"} {
 		code, _, stderr := runCommand(t, "--target", "generic", "--issuer", op.issuer(),
-			"--client-id", "c", "--client-secret", "s", "--requests", "5", name)
+			"--client-id", "c", "--client-secret", "s", "--resource", "https://api.example/", "--requests", "5", name)
 		if code != ExitFailed || !strings.Contains(stderr, "needs --target latch") {
 			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
 		}

@@ -12,7 +12,8 @@
 #  4. runs the browser scenarios in a closed loop at 16 concurrency: sso-code (authorize
 #     with a live session -> code -> token), password-login (a full sign-in through the
 #     Experience API; shorter, Argon2id makes it slow), refresh (rotation on every
-#     request), userinfo and introspect;
+#     request), userinfo, introspect (opaque access token) and introspect-jwt (a JWT
+#     access token, RFC 9068: setup creates an API resource and signs in asking for it);
 #  5. stops Latch and removes its data.
 #
 # Loopback only; bounded in time (about 100 s of load, < 3 minutes in all). The load
@@ -235,6 +236,8 @@ run userinfo-c16 "userinfo (opaque access token), closed loop, 16 concurrent" \
 	"${SIGNIN[@]}" --concurrency 16 userinfo
 run introspect-c16 "introspect (RFC 7662, opaque access token, client_secret_basic), closed loop, 16 concurrent" \
 	"${SIGNIN[@]}" --concurrency 16 introspect
+run introspect-jwt-c16 "introspect (RFC 7662, JWT access token, client_secret_basic), closed loop, 16 concurrent" \
+	"${SIGNIN[@]}" --concurrency 16 introspect-jwt
 
 {
 	if [ "$FAILED" -ne 0 ]; then
