@@ -77,7 +77,9 @@ func (g *grantGrain) putAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRec
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	key := accessTokenKey(g.key, at.GetHash())
-	version, err := g.env.store.Put(ctx, GrantAccessTokenKind, key, 0, b, msTime(at.GetExpiresAtMs()))
+	// The key holds SHA-256 of a fresh 256-bit secret: no record can be there yet, so
+	// the write skips the read that would prove it (persistence.Insert).
+	version, err := persistence.Insert(ctx, g.env.store, GrantAccessTokenKind, key, b, msTime(at.GetExpiresAtMs()))
 	if errors.Is(err, persistence.ErrConflict) {
 		return nil // the same token hash stored twice: already there
 	}

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) persist
 		{"ScanOrderAndKindIsolation", testScanOrder},
 		{"ScanStopsOnError", testScanStops},
 		{"CountLiveAndStored", testCount},
+		{"InsertNewKey", testInsert},
 		{"ConcurrentCASOneWinner", testConcurrentCAS},
 		{"ConcurrentCreateOneWinner", testConcurrentCreate},
 		{"ConcurrentIncrements", testConcurrentIncrements},
@@ -643,4 +644,39 @@ func testCount(t *testing.T, s persistence.Store, clock *Clock) {
 	}
 	want("after sweep", "outbox", 1, 1)
 	want("after sweep, other kind", "outboxes", 1, 1)
+}
+
+// testInsert checks persistence.Insert (with the store's Inserter, or Put as the
+// fallback): a new key gets version 1 and its expiry, and behaves as a Put record
+// afterwards; a key that exists after all is either refused with ErrConflict or
+// replaced, never anything else.
+func testInsert(t *testing.T, s persistence.Store, clock *Clock) {
+	ctx := t.Context()
+	v, err := persistence.Insert(ctx, s, "grant-at", "g1/h1", []byte("tok"), clock.Now().Add(time.Minute))
+	if err != nil || v != 1 {
+		t.Fatalf("Insert new key = %d, %v; want 1, nil", v, err)
+	}
+	rec := wantRecord(t, s, "grant-at", "g1/h1", 1, "tok")
+	if !rec.ExpiresAt.Equal(clock.Now().Add(time.Minute)) {
+		t.Fatalf("ExpiresAt %v, want %v", rec.ExpiresAt, clock.Now().Add(time.Minute))
+	}
+	mustPut(t, s, "grant-at", "g1/h1", 1, "tok2", time.Time{})
+	wantRecord(t, s, "grant-at", "g1/h1", 2, "tok2")
+
+	_, err = persistence.Insert(ctx, s, "grant-at", "g1/h1", []byte("again"), time.Time{})
+	switch {
+	case errors.Is(err, persistence.ErrConflict):
+		wantRecord(t, s, "grant-at", "g1/h1", 2, "tok2")
+	case err == nil:
+		wantRecord(t, s, "grant-at", "g1/h1", 1, "again")
+	default:
+		t.Fatalf("Insert over an existing key: %v, want nil or ErrConflict", err)
+	}
+
+	clock.Advance(time.Minute)
+	if _, err := persistence.Insert(ctx, s, "grant-at", "g2/h2", []byte("x"), clock.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	wantNotFound(t, s, "grant-at", "g2/h2")
 }
