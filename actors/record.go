@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -184,10 +185,17 @@ func (s *State[T]) write(ctx context.Context, next T) error {
 		s.set(newMessage[T](), 0, time.Time{})
 		return nil
 	}
-	value, err := proto.MarshalOptions{Deterministic: true}.Marshal(next)
+	buf := marshalBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledMarshalBuffer {
+			marshalBuffers.Put(buf)
+		}
+	}()
+	value, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend((*buf)[:0], next)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", s.kind, s.key, err)
 	}
+	*buf = value
 	var expiresAt time.Time
 	if s.Expiry != nil {
 		expiresAt = s.Expiry(next)
@@ -199,6 +207,13 @@ func (s *State[T]) write(ctx context.Context, next T) error {
 	s.set(next, version, expiresAt)
 	return nil
 }
+
+// marshalBuffers holds the buffers records are encoded into for a write: the store does
+// not keep a Put's value, so the buffer is free again once Put returns.
+var marshalBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledMarshalBuffer is the largest buffer kept for reuse.
+const maxPooledMarshalBuffer = 64 << 10
 
 // newMessage returns a new empty T (T is a generated message pointer type).
 func newMessage[T proto.Message]() T {

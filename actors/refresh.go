@@ -409,8 +409,13 @@ func successorOf(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken) (secret str
 
 // familyView is a family as replies carry it: without consumed tokens (successor
 // secrets never leave the grain except as the one next_secret).
+// The consumed tokens are set aside while cur is cloned rather than cloned and dropped
+// (they were most of a refresh's allocations); cur is the grain's own, so nothing else
+// sees the moment they are away.
 func familyView(cur *msg.RefreshFamilyRecord) *msg.RefreshFamilyRecord {
+	consumed := cur.Consumed
+	cur.Consumed = nil
 	v := proto.Clone(cur).(*msg.RefreshFamilyRecord)
-	v.Consumed = nil
+	cur.Consumed = consumed
 	return v
 }

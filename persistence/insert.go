@@ -44,7 +44,10 @@ func (s *PebbleStore) Insert(ctx context.Context, kind, key string, value []byte
 		return 0, ErrClosed
 	}
 	defer s.gate.leave()
-	enc := encodeRecord(make([]byte, 0, recordHeaderLen+len(value)), 1, expiresAt, value)
+	buf := getEncodeBuffer()
+	defer putEncodeBuffer(buf)
+	enc := encodeRecord((*buf)[:0], 1, expiresAt, value)
+	*buf = enc
 
 	mu := s.stripe(k)
 	mu.Lock()

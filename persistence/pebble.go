@@ -227,7 +227,10 @@ func (s *PebbleStore) Put(ctx context.Context, kind, key string, expect uint64, 
 	}
 	defer s.gate.leave()
 	// Encode (and so copy value) before taking the lock.
-	enc := encodeRecord(make([]byte, 0, recordHeaderLen+len(value)), expect+1, expiresAt, value)
+	buf := getEncodeBuffer()
+	defer putEncodeBuffer(buf)
+	enc := encodeRecord((*buf)[:0], expect+1, expiresAt, value)
+	*buf = enc
 
 	mu := s.stripe(k)
 	mu.Lock()
@@ -611,6 +614,22 @@ func expiredAt(expires int64, now time.Time) bool {
 }
 
 // encodeRecord appends the value layout for version, expiresAt and value to dst.
+// encodeBuffers holds the buffers writes encode records into: Pebble copies a Set's key
+// and value into its batch, so the buffer is free again once Set returns.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledEncodeBuffer is the largest buffer kept for reuse; bigger ones (rare large
+// records) go to the GC.
+const maxPooledEncodeBuffer = 64 << 10
+
+func getEncodeBuffer() *[]byte { return encodeBuffers.Get().(*[]byte) }
+
+func putEncodeBuffer(b *[]byte) {
+	if cap(*b) <= maxPooledEncodeBuffer {
+		encodeBuffers.Put(b)
+	}
+}
+
 func encodeRecord(dst []byte, version uint64, expiresAt time.Time, value []byte) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, version)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(expiryNanos(expiresAt)))

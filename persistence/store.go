@@ -45,6 +45,7 @@ type Store interface {
 	// Put writes value for kind/key if the record's current version equals expect
 	// (0 means "must not exist": an absent or expired record). It returns the new
 	// version (expect+1), or ErrConflict. A zero expiresAt means the record never expires.
+	// The store does not keep value after Put returns: callers may reuse its memory.
 	Put(ctx context.Context, kind, key string, expect uint64, value []byte, expiresAt time.Time) (uint64, error)
 	// Delete removes kind/key if its current version equals expect, or unconditionally
 	// when expect is 0. Deleting an absent record is not an error when expect is 0;
