@@ -139,6 +139,9 @@ func (b *grainBase[T]) clock(nowMs int64) time.Time {
 
 // read returns the live state at now (an empty T when absent or expired).
 func (b *grainBase[T]) read(now time.Time) (T, error) {
+	if b.state.Loaded() { // in memory: no store call, so no deadline (and its timer) needed
+		return b.state.Read(context.Background(), now)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	return b.state.Read(ctx, now)

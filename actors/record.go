@@ -71,6 +71,10 @@ func (s *State[T]) set(cur T, version uint64, expiresAt time.Time) {
 	s.cur, s.version, s.expiresAt, s.loaded = cur, version, expiresAt, true
 }
 
+// Loaded reports whether the record has been loaded (or written) already, so that
+// Read needs no store call.
+func (s *State[T]) Loaded() bool { return s.loaded }
+
 // Current returns the state as last loaded or written; an empty T when the record does
 // not exist. Treat it as read-only: mutate only inside Update.
 func (s *State[T]) Current() T { return s.cur }
