@@ -173,8 +173,10 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 // (m.access_token) for the grant to store. If the grant then turns out dead, the family
 // revokes itself (the rotation it just wrote no longer matters) and answers
 // invalid_grant; an access token the grant stored for a refused use stays unknown to
-// anyone (its secret is never sent) and expires. Successor secrets older than the
-// window are scrubbed on every write.
+// anyone (its secret is never sent) and expires. If the grant cannot be asked at all,
+// the rotation is undone before the family answers temporarily_unavailable, so the
+// client's retry finds its token current. Successor secrets older than the window are
+// scrubbed on every write.
 func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	now := g.clock(m.GetNowMs())
 	hash := HashSecret(m.GetSecret())
@@ -195,9 +197,9 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		grant = g.checkGrant(cur, m, now)
 	}
 
-	var reused bool
+	var reused, rotated bool
 	res, err := g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
-		reused = false
+		reused, rotated = false, false
 		kind, i := classify(cur, hash, now)
 		if err := precheck(cur, kind, m.GetClientId(), now); err != nil {
 			return nil, nil, err
@@ -254,6 +256,7 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		cur.CurrentIssuedAtMs = now.UnixMilli()
 		cur.CurrentExpiresAtMs = next
 		cur.Generation++
+		rotated = true
 		return cur, &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: next, Rotated: true}, nil
 	})
 	if err == nil && reused {
@@ -264,12 +267,32 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		return g.reply(res, err)
 	}
 	if err := <-grant; err != nil {
-		if errors.Is(err, oauth.InvalidGrant("")) {
+		switch {
+		case errors.Is(err, oauth.InvalidGrant("")):
 			g.markRevoked(now)
+		case rotated:
+			// The grant could not be asked (temporarily_unavailable): nobody has seen
+			// the new token, so the rotation is undone and the client's retry presents
+			// a current token again, not one consumed (reuse, after the window).
+			g.undoRotation(cur, cur.GetGeneration()+1)
 		}
 		return g.reply(nil, err)
 	}
 	return g.reply(res, nil)
+}
+
+// undoRotation puts back prev, the family as it was before a rotation to generation
+// whose token was never handed out; a family that has moved on since stays as it is.
+func (g *refreshGrain) undoRotation(prev *msg.RefreshFamilyRecord, generation uint32) {
+	_, err := g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
+		if cur.GetGeneration() != generation || cur.GetRevoked() {
+			return nil, nil, Keep(&msg.Ack{})
+		}
+		return proto.Clone(prev).(*msg.RefreshFamilyRecord), &msg.Ack{}, nil
+	})
+	if err != nil {
+		g.logger.Warn("undoing a rotation whose grant could not be checked failed", "error", err)
+	}
 }
 
 // checkTarget refuses, before anything is written, a resource (RFC 8707 2.2) or scope

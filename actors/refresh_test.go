@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchid/latch/actors/actorstest"
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -388,4 +389,37 @@ func TestRefreshUseStoresAccessToken(t *testing.T) {
 	waitFor(t, 5*time.Second, "the family of the revoked grant to be revoked", func() bool {
 		return loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid2).GetRevoked()
 	})
+}
+
+// TestRefreshUndoesRotationWhenGrantUnreachable: when the grant cannot be asked (here:
+// the grain has no Peers), the use answers temporarily_unavailable and undoes the
+// rotation it had written, so the presented token is still the current one: a retry
+// after the reuse window is not taken for reuse.
+func TestRefreshUndoesRotationWhenGrantUnreachable(t *testing.T) {
+	t.Parallel()
+	store := actorstest.NewMemStore()
+	g := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{}), RefreshKindName)}
+	g.key = newID(t)
+	g.state = NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, g.key)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	s0 := newSecretT(t)
+	if r, ok := g.create(&msg.RefreshFamilyCreate{Secret: s0, Record: &msg.RefreshFamilyRecord{
+		GrantId: newID(t), ClientId: testClientID, AccountId: testAccountID, AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+	}}).(*msg.Ack); !ok {
+		t.Fatalf("create: %v", r)
+	}
+	for _, at := range []time.Time{now, now.Add(RefreshReuseWindow + time.Minute)} {
+		f, ok := g.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID, NowMs: at.UnixMilli()}).(*msg.Failure)
+		if !ok || f.GetCode() != oauth.CodeTemporarilyUnavailable {
+			t.Fatalf("use at %v with the grant unreachable: %v, want temporarily_unavailable", at, f)
+		}
+		st := NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, g.key)
+		if err := st.Load(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		rec := st.Current()
+		if rec.GetGeneration() != 1 || len(rec.GetConsumed()) != 0 || rec.GetRevoked() || !hashesEqual(rec.GetCurrentHash(), HashSecret(s0)) {
+			t.Fatalf("after the failed use: %v, want the family untouched (generation 1, s0 current)", rec)
+		}
+	}
 }
