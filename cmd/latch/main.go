@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -21,7 +22,17 @@ Usage:
 
 var version = "dev"
 
+// defaultGCPercent is the garbage collector's target when GOGC is not set. Latch's live
+// heap is small (the block cache, the directory, active grains) and its request paths
+// allocate briskly, so Go's default of 100 collects often: 200 took ~9 % off the
+// server CPU per refresh under latch bench (GC was ~14 % of it) for a few tens of MB
+// more heap. GOGC, when set, wins.
+const defaultGCPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
