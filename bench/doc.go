@@ -45,6 +45,16 @@
 // (scripts/bench.sh passes --argon2-memory explicitly and writes the parameters into
 // its results file).
 //
+// # HTTP client
+//
+// The load generator usually shares the machine with the server it measures, so its
+// own CPU per request is taken from the server. Every request goes through one
+// *http.Client (NewClient); for http:// its transport is rawTransport, which does each
+// exchange on the calling goroutine over pooled keep-alive connections and parses
+// responses with net/http's own parser, for a fraction of http.Transport's CPU per
+// request (BenchmarkTransport). It never retries a request. https:// goes through a
+// tuned http.Transport.
+//
 // # Adding a scenario
 //
 // One file, scenario_<name>.go, with a type implementing Scenario (Setup once, Do per
