@@ -396,6 +396,20 @@ func (u *userAgent) codeFlow(ctx context.Context, want flowWant) ([]byte, error)
 	return u.exchange(ctx, code, p.verifier)
 }
 
+// signInTokens runs codeFlow (either way in) and decodes the token response the
+// browser's app got: what a scenario that uses the tokens bootstraps with.
+func (u *userAgent) signInTokens(ctx context.Context) (tokenResponse, error) {
+	body, err := u.codeFlow(ctx, viaAny)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	resp, ok := parseTokenResponse(body)
+	if !ok {
+		return tokenResponse{}, ResponseError(http.StatusOK, stepToken+": undecodable token response")
+	}
+	return resp, nil
+}
+
 // errNoSSO: the browser was sent to the sign-in UI although it had signed in.
 var errNoSSO = ResponseError(http.StatusSeeOther, stepAuthorize+": no SSO (sent to sign-in; session lost?)")
 

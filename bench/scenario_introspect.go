@@ -62,13 +62,9 @@ type introspectTask struct {
 }
 
 func (t *introspectTask) bootstrap(ctx context.Context) error {
-	body, err := t.ua.codeFlow(ctx, viaAny)
+	resp, err := t.ua.signInTokens(ctx)
 	if err != nil {
 		return err
-	}
-	resp, ok := parseTokenResponse(body)
-	if !ok {
-		return ResponseError(http.StatusOK, stepToken+": undecodable token response")
 	}
 	if got := kindOfAccessToken(resp.AccessToken); got != t.kind {
 		return ResponseError(http.StatusOK, fmt.Sprintf("%s: %s access token, want %s", stepToken, got, t.kind))

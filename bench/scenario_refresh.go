@@ -32,13 +32,9 @@ type refreshTask struct {
 }
 
 func (t *refreshTask) bootstrap(ctx context.Context) error {
-	body, err := t.ua.codeFlow(ctx, viaAny)
+	resp, err := t.ua.signInTokens(ctx)
 	if err != nil {
 		return err
-	}
-	resp, ok := parseTokenResponse(body)
-	if !ok {
-		return ResponseError(http.StatusOK, stepToken+": undecodable token response")
 	}
 	if resp.RefreshToken == "" {
 		return ResponseError(http.StatusOK, stepToken+": no refresh_token (offline_access not granted?)")

@@ -1,9 +1,6 @@
 package bench
 
-import (
-	"context"
-	"net/http"
-)
+import "context"
 
 func init() {
 	register("userinfo", "userinfo (/oidc/me) with an opaque access token",
@@ -25,13 +22,9 @@ type userinfoTask struct {
 }
 
 func (t *userinfoTask) bootstrap(ctx context.Context) error {
-	body, err := t.ua.codeFlow(ctx, viaAny)
+	resp, err := t.ua.signInTokens(ctx)
 	if err != nil {
 		return err
-	}
-	resp, ok := parseTokenResponse(body)
-	if !ok {
-		return ResponseError(http.StatusOK, stepToken+": undecodable token response")
 	}
 	t.authorization = "Bearer " + resp.AccessToken
 	return nil
