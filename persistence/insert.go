@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -30,33 +29,7 @@ func Insert(ctx context.Context, s Store, kind, key string, value []byte, expire
 
 var _ Inserter = (*PebbleStore)(nil)
 
-// Insert implements Inserter: one write, no read. It takes the key's stripe like Put,
-// so it never lands between a conditional writer's check and its write.
+// Insert implements Inserter: one write, no read (PebbleStore.write without check).
 func (s *PebbleStore) Insert(ctx context.Context, kind, key string, value []byte, expiresAt time.Time) (uint64, error) {
-	k, err := recordKey(kind, key)
-	if err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if !s.gate.enter() {
-		return 0, ErrClosed
-	}
-	defer s.gate.leave()
-	buf := getEncodeBuffer()
-	defer putEncodeBuffer(buf)
-	enc := encodeRecord((*buf)[:0], 1, expiresAt, value)
-	*buf = enc
-
-	mu := s.stripe(k)
-	mu.Lock()
-	defer mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if err := s.db.Set(k, enc, s.wo); err != nil {
-		return 0, fmt.Errorf("persistence: insert %s/%s: %w", kind, key, err)
-	}
-	return 1, nil
+	return s.write(ctx, "insert", kind, key, 0, false, value, expiresAt)
 }

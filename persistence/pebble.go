@@ -212,12 +212,20 @@ func (s *PebbleStore) Get(ctx context.Context, kind, key string) (Record, error)
 // Put implements Store. An expired record counts as absent: expect 0 recreates it
 // with version 1, and any other expect is a conflict.
 func (s *PebbleStore) Put(ctx context.Context, kind, key string, expect uint64, value []byte, expiresAt time.Time) (uint64, error) {
+	return s.write(ctx, "put", kind, key, expect, true, value, expiresAt)
+}
+
+// write stores value at version expect+1 under the key's stripe. With check, the
+// record's live version must be expect (Put); without, the key is not read (Insert).
+// Either way the stripe is held, so a write never lands between a conditional
+// writer's check and its own write.
+func (s *PebbleStore) write(ctx context.Context, op, kind, key string, expect uint64, check bool, value []byte, expiresAt time.Time) (uint64, error) {
 	k, err := recordKey(kind, key)
 	if err != nil {
 		return 0, err
 	}
 	if expect == math.MaxUint64 {
-		return 0, fmt.Errorf("persistence: put %s/%s: version overflow", kind, key)
+		return 0, fmt.Errorf("persistence: %s %s/%s: version overflow", op, kind, key)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -238,15 +246,17 @@ func (s *PebbleStore) Put(ctx context.Context, kind, key string, expect uint64, 
 	if err := ctx.Err(); err != nil { // the caller gave up while we waited
 		return 0, err
 	}
-	cur, err := s.liveVersion(k, s.now())
-	if err != nil {
-		return 0, fmt.Errorf("persistence: put %s/%s: %w", kind, key, err)
-	}
-	if cur != expect {
-		return 0, ErrConflict
+	if check {
+		cur, err := s.liveVersion(k, s.now())
+		if err != nil {
+			return 0, fmt.Errorf("persistence: %s %s/%s: %w", op, kind, key, err)
+		}
+		if cur != expect {
+			return 0, ErrConflict
+		}
 	}
 	if err := s.db.Set(k, enc, s.wo); err != nil {
-		return 0, fmt.Errorf("persistence: put %s/%s: %w", kind, key, err)
+		return 0, fmt.Errorf("persistence: %s %s/%s: %w", op, kind, key, err)
 	}
 	return expect + 1, nil
 }
