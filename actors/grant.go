@@ -234,9 +234,6 @@ func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
 // GrantAccessTokenKind) and records family_id.
 func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Message {
 	now := g.clock(0)
-	if m.GetAccessToken().GetHash() == "" {
-		return g.reply(nil, oauth.InvalidRequest("access token needs a hash"))
-	}
 	cur, err := g.read(now)
 	if err == nil {
 		err = grantAlive(cur)
@@ -253,6 +250,9 @@ func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Messag
 // storeAccessToken stores at for the live grant cur, first recording family (when it
 // is new to the grant) so that revoking the grant reaches the family.
 func (g *grantGrain) storeAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRecord, family string, now time.Time) error {
+	if at.GetHash() == "" {
+		return oauth.InvalidRequest("access token needs a hash")
+	}
 	if family != "" && !slices.Contains(cur.GetRefreshFamilies(), family) {
 		if _, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
 			if err := grantAlive(cur); err != nil {
@@ -299,11 +299,7 @@ func (g *grantGrain) check(m *msg.GrantCheck) proto.Message {
 		err = grantAlive(cur)
 	}
 	if at := m.GetAccessToken(); err == nil && at != nil {
-		if at.GetHash() == "" {
-			err = oauth.InvalidRequest("access token needs a hash")
-		} else {
-			err = g.storeAccessToken(cur, at, m.GetFamilyId(), now)
-		}
+		err = g.storeAccessToken(cur, at, m.GetFamilyId(), now)
 	}
 	if err != nil {
 		return g.reply(nil, err)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/latchid/latch/actors"
-	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -45,22 +43,14 @@ func (s *Server) tokenRefresh(ctx context.Context, app *directory.Application, f
 	indicator := ""
 	// Without a resource the access token is opaque: the family has its grant store it
 	// as part of the use (one call, and its write overlaps the family's own).
-	var opaque *msg.AccessTokenRecord
-	var opaqueSecret string
+	now := s.now()
+	var opaque opaqueAccessToken
 	if res != nil {
 		indicator = res.Indicator
-	} else {
-		if opaqueSecret, err = s.newSecret(); err != nil {
-			return none, err
-		}
-		now := s.now()
-		opaque = &msg.AccessTokenRecord{
-			Hash:        actors.HashSecret(opaqueSecret),
-			IssuedAtMs:  now.UnixMilli(),
-			ExpiresAtMs: now.Add(opaqueAccessTokenTTL).UnixMilli(),
-		}
+	} else if opaque, err = s.newOpaqueAccessToken(now, nil); err != nil {
+		return none, err
 	}
-	used, err := s.actors.UseRefreshToken(ctx, familyID, secret, app.ID, s.now(), indicator, requested, opaque)
+	used, err := s.actors.UseRefreshToken(ctx, familyID, secret, app.ID, now, indicator, requested, opaque.rec)
 	if err != nil {
 		return none, err
 	}
@@ -79,8 +69,8 @@ func (s *Server) tokenRefresh(ctx context.Context, app *directory.Application, f
 
 	var accessToken, scope string
 	var expiresIn int64
-	if opaque != nil {
-		accessToken, expiresIn, scope = fam.GetGrantId()+"."+opaqueSecret, int64(opaqueAccessTokenTTL/time.Second), oidcflow.FormatScope(scopes)
+	if opaque.rec != nil {
+		accessToken, expiresIn, scope = opaque.wire(fam.GetGrantId(), scopes)
 	} else if accessToken, expiresIn, scope, err = s.userAccessToken(ctx, app, user.ID, fam.GetGrantId(), familyID, scopes, res); err != nil {
 		return none, err
 	}

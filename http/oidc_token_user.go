@@ -72,19 +72,44 @@ func (s *Server) userAccessToken(ctx context.Context, app *directory.Application
 		}, s.keys)
 		return token, int64(ttl), scope, err
 	}
-	secret, err := s.newSecret()
+	at, err := s.newOpaqueAccessToken(now, scopes)
 	if err != nil {
 		return "", 0, "", err
 	}
-	if err := s.actors.IssueAccessToken(ctx, grantID, &msg.AccessTokenRecord{
+	if err := s.actors.IssueAccessToken(ctx, grantID, at.rec, familyID); err != nil {
+		return "", 0, "", err
+	}
+	token, expiresIn, scope = at.wire(grantID, scopes)
+	return token, expiresIn, scope, nil
+}
+
+// opaqueAccessToken is a new opaque access token before its grant stores it.
+type opaqueAccessToken struct {
+	secret string
+	// rec is what the grant stores: the secret's hash, issued at now, valid
+	// opaqueAccessTokenTTL.
+	rec *msg.AccessTokenRecord
+}
+
+// newOpaqueAccessToken draws a new opaque access token for scopes (nil: the grant's
+// refresh family fills them in).
+func (s *Server) newOpaqueAccessToken(now time.Time, scopes []string) (opaqueAccessToken, error) {
+	secret, err := s.newSecret()
+	if err != nil {
+		return opaqueAccessToken{}, err
+	}
+	return opaqueAccessToken{secret: secret, rec: &msg.AccessTokenRecord{
 		Hash:        actors.HashSecret(secret),
 		Scopes:      scopes,
 		IssuedAtMs:  now.UnixMilli(),
 		ExpiresAtMs: now.Add(opaqueAccessTokenTTL).UnixMilli(),
-	}, familyID); err != nil {
-		return "", 0, "", err
-	}
-	return grantID + "." + secret, int64(opaqueAccessTokenTTL / time.Second), oidcflow.FormatScope(scopes), nil
+	}}, nil
+}
+
+// wire is what a token response carries for t, stored on grantID with scopes:
+// "<grant id>.<secret>", expires_in and scope.
+func (t opaqueAccessToken) wire(grantID string, scopes []string) (token string, expiresIn int64, scope string) {
+	return grantID + "." + t.secret, int64(opaqueAccessTokenTTL / time.Second), oidcflow.FormatScope(scopes)
 }
 
 // idToken mints the ID token of a user grant for app (OIDC Core 3.1.3.6).
