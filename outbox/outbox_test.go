@@ -248,7 +248,7 @@ func TestGivesUpAfterTTLAndStaysBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, w)
+	stop := run(t, w)
 	if err := w.Enqueue(t.Context(), outbox.Logout{ClientID: "app1", URI: rp.srv.URL, Issuer: issuer, Subject: "u"}); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,9 @@ func TestGivesUpAfterTTLAndStaysBounded(t *testing.T) {
 		t.Fatalf("%d attempts, want 2", rp.count())
 	}
 
-	// Many undelivered entries (no worker running) leave nothing once past TTL and swept.
+	// Many undelivered entries (no worker running: the first one would pick them up,
+	// give up on one and delete it before the sweep) leave nothing once past TTL and swept.
+	stop()
 	w2, err := outbox.New(outbox.Config{Store: store, Signer: newRing(t), Now: clock.Now, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
