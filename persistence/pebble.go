@@ -39,6 +39,9 @@ const sweepChunk = 128
 // DefaultCacheSize is the block cache size used when PebbleConfig.CacheSize is 0.
 const DefaultCacheSize = 128 << 20
 
+// DefaultMemTableSize is the memtable size used when PebbleConfig.MemTableSize is 0.
+const DefaultMemTableSize = 64 << 20
+
 // errCorrupt marks a stored value that does not decode.
 var errCorrupt = errors.New("persistence: corrupt record")
 
@@ -59,6 +62,13 @@ type PebbleConfig struct {
 	// filter and index blocks of every level, which must stay cached or each write
 	// turns into file reads. Pebble's own default (8 MiB) is too small for that.
 	CacheSize int64
+	// MemTableSize is the size in bytes of one memtable (Pebble keeps up to two in
+	// memory); 0 means DefaultMemTableSize. Hot records (refresh families, sessions) are
+	// rewritten many times a second under load: a large memtable absorbs their versions
+	// so that a flush writes each key once, where Pebble's default (4 MiB) flushes
+	// several times a second and leaves the versions to compactions, whose CPU then grows
+	// with the data stored.
+	MemTableSize int64
 	// CommitDelay is the shortest time between two WAL fsyncs (Pebble's
 	// WALMinSyncInterval): a Sync write that arrives sooner after the previous fsync
 	// waits for the rest of it, so that more writes share the next fsync (PostgreSQL's
@@ -83,6 +93,9 @@ func (c PebbleConfig) Validate() error {
 	}
 	if c.CacheSize < 0 {
 		errs = append(errs, errors.New("persistence: PebbleConfig.CacheSize must not be negative"))
+	}
+	if c.MemTableSize < 0 || c.MemTableSize >= 4<<30 {
+		errs = append(errs, errors.New("persistence: PebbleConfig.MemTableSize must be between 0 and 4 GiB"))
 	}
 	if c.CommitDelay < 0 {
 		errs = append(errs, errors.New("persistence: PebbleConfig.CommitDelay must not be negative"))
@@ -153,6 +166,10 @@ func OpenPebble(cfg PebbleConfig) (*PebbleStore, error) {
 	}
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
+	}
+	opts.MemTableSize = uint64(cfg.MemTableSize)
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = DefaultMemTableSize
 	}
 	if d := cfg.CommitDelay; d > 0 {
 		opts.WALMinSyncInterval = func() time.Duration { return d }

@@ -71,6 +71,9 @@ func TestPebbleConfigValidate(t *testing.T) {
 		{"nul in dir", persistence.PebbleConfig{Dir: "a\x00b"}, true},
 		{"dir only", persistence.PebbleConfig{Dir: "/var/lib/latch"}, false},
 		{"negative cache", persistence.PebbleConfig{Dir: "/d", CacheSize: -1}, true},
+		{"negative memtable", persistence.PebbleConfig{Dir: "/d", MemTableSize: -1}, true},
+		{"memtable of 4 GiB", persistence.PebbleConfig{Dir: "/d", MemTableSize: 4 << 30}, true},
+		{"memtable of 8 MiB", persistence.PebbleConfig{Dir: "/d", MemTableSize: 8 << 20}, false},
 		{"negative commit delay", persistence.PebbleConfig{Dir: "/d", CommitDelay: -time.Microsecond}, true},
 		{"tuned", persistence.PebbleConfig{Dir: "/d", CacheSize: 1 << 20, CommitDelay: time.Millisecond}, false},
 	}

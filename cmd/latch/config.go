@@ -34,6 +34,8 @@ type serveConfig struct {
 	LogLevel          string
 	// StoreCacheMiB is Pebble's block cache in MiB; 0 = persistence.DefaultCacheSize.
 	StoreCacheMiB uint
+	// StoreMemTableMiB is the size of one Pebble memtable in MiB; 0 = persistence.DefaultMemTableSize.
+	StoreMemTableMiB uint
 	// CommitDelay is the shortest time between two WAL fsyncs (group commit window).
 	CommitDelay time.Duration
 	// Argon2 memory in KiB; 0 = the directory's default (OWASP: 19 MiB, t=2, p=1).
@@ -65,6 +67,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Durability, "durability", "sync", "hot-state write durability: sync (fsync before acknowledging) or nosync")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.UintVar(&c.StoreCacheMiB, "store-cache", 0, "Pebble block cache in MiB (0 = 128)")
+	fs.UintVar(&c.StoreMemTableMiB, "store-memtable", 0, "Pebble memtable size in MiB, two at most in memory (0 = 64)")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", DefaultCommitDelay, "shortest time between two fsyncs of the write-ahead log: writes arriving sooner share the next fsync (0 = none)")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions, grants, codes, interactions and outbox entries are deleted")
@@ -135,6 +138,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.StoreCacheMiB > 1<<20 {
 		errs = append(errs, errors.New("--store-cache must be at most 1048576 MiB"))
+	}
+	if c.StoreMemTableMiB > 4095 {
+		errs = append(errs, errors.New("--store-memtable must be at most 4095 MiB"))
 	}
 	if c.BackchannelMaxAttempts < 0 {
 		errs = append(errs, errors.New("--backchannel-max-attempts must not be negative"))

@@ -90,11 +90,11 @@ func TestParseServeConfig(t *testing.T) {
 		t.Fatalf("flag must win over env, env over default: %+v", cfg)
 	}
 	_, err = parseServeConfig([]string{"--signing-alg", "HS256", "--endpoint", "ftp://x/", "--durability", "maybe", "--admin-client-id", "a",
-		"--commit-delay", "-1ms", "--store-cache", "99999999"}, getenv)
+		"--commit-delay", "-1ms", "--store-cache", "99999999", "--store-memtable", "4096"}, getenv)
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, want := range []string{"--signing-alg", "--endpoint", "--durability", "--admin-client-id", "--commit-delay", "--store-cache"} {
+	for _, want := range []string{"--signing-alg", "--endpoint", "--durability", "--admin-client-id", "--commit-delay", "--store-cache", "--store-memtable"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not report %s: %v", want, err)
 		}

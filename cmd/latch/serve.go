@@ -37,12 +37,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return fmt.Errorf("data directory: %w", err)
 	}
 	store, err := persistence.OpenPebble(persistence.PebbleConfig{
-		Dir:         filepath.Join(cfg.Data, "pebble"),
-		NoSync:      cfg.Durability == "nosync",
-		CacheSize:   int64(cfg.StoreCacheMiB) << 20,
-		CommitDelay: cfg.CommitDelay,
-		Now:         now,
-		Logger:      log,
+		Dir:          filepath.Join(cfg.Data, "pebble"),
+		NoSync:       cfg.Durability == "nosync",
+		CacheSize:    int64(cfg.StoreCacheMiB) << 20,
+		MemTableSize: int64(cfg.StoreMemTableMiB) << 20,
+		CommitDelay:  cfg.CommitDelay,
+		Now:          now,
+		Logger:       log,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
