@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,11 +133,37 @@ func TestHasAccessToken(t *testing.T) {
 	}
 }
 
+func TestStringMember(t *testing.T) {
+	for _, tc := range []struct {
+		body, value  string
+		whole, found bool
+	}{
+		{`{"access_token":"a","refresh_token":"r.1-_"}`, "r.1-_", true, true},
+		{`{"refresh_token" : "r" }`, "r", true, true},
+		{`{"scope":"\"refresh_token\"","refresh_token":"real"}`, "real", true, true},
+		{`{"scope":"refresh_token","refresh_token":"real"}`, "real", true, true},
+		{`{"refresh_token":"r\u0041"}`, `r\u0041`, false, true}, // escaped: decode instead
+		{`{"refresh_token":"cut-off`, "cut-off", false, true},   // truncated body
+		{`{"refresh_token":""}`, "", true, true},
+		{`{"refresh_token":null}`, "", false, false},
+		{`{"refresh_token"`, "", false, false},
+		{`{"access_token":"a"}`, "", false, false},
+	} {
+		v, whole, found := stringMember([]byte(tc.body), refreshTokenKey)
+		if string(v) != tc.value || whole != tc.whole || found != tc.found {
+			t.Errorf("stringMember(%s) = %q, whole %v, found %v; want %q, %v, %v", tc.body, v, whole, found, tc.value, tc.whole, tc.found)
+		}
+	}
+}
+
 func FuzzTokenResponse(f *testing.F) {
 	f.Add([]byte(`{"access_token":"a","refresh_token":"r","id_token":"i"}`))
 	f.Add([]byte(`{"access_token":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_ = hasAccessToken(body)
+		if v, whole, _ := stringMember(body, refreshTokenKey); whole && bytes.ContainsAny(v, `"\\`) {
+			t.Fatalf("a whole value holds a quote or an escape: %q", v)
+		}
 		if tr, ok := parseTokenResponse(body); ok && tr.AccessToken == "" {
 			t.Fatal("ok without an access token")
 		}

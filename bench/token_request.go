@@ -81,19 +81,42 @@ var accessTokenKey = []byte(`"access_token"`)
 
 // hasAccessToken is the cheap per-request check of a token response (no decoding, no
 // allocation): an "access_token" member with a non-empty string value. It is used for
-// complete and truncated bodies alike; setup paths decode with parseTokenResponse.
+// complete and truncated bodies alike (a value cut off by the truncation counts);
+// setup paths decode with parseTokenResponse.
 func hasAccessToken(body []byte) bool {
+	v, _, found := stringMember(body, accessTokenKey)
+	return found && len(v) > 0
+}
+
+// stringMember finds the member key (quoted, as in accessTokenKey) of a JSON object
+// whose value is a string and returns that value's raw bytes (inside body, not
+// copied). found is false when the member is absent or its value is not a string;
+// whole is false when the value has no closing quote (a truncated body) or holds an
+// escape: the caller then decodes the body with encoding/json (tokens never need
+// escapes). A key inside another string value is skipped: no colon follows it. Never
+// panics.
+func stringMember(body, key []byte) (value []byte, whole, found bool) {
 	for {
-		i := bytes.Index(body, accessTokenKey)
+		i := bytes.Index(body, key)
 		if i < 0 {
-			return false
+			return nil, false, false
 		}
-		rest := bytes.TrimLeft(body[i+len(accessTokenKey):], " \t\r\n")
-		if len(rest) > 0 && rest[0] == ':' {
-			rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-			return len(rest) >= 2 && rest[0] == '"' && rest[1] != '"'
+		rest := bytes.TrimLeft(body[i+len(key):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			body = rest
+			continue
 		}
-		body = rest
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(rest) == 0 || rest[0] != '"' {
+			return nil, false, false
+		}
+		v := rest[1:]
+		end := bytes.IndexByte(v, '"')
+		if end < 0 {
+			return v, false, true
+		}
+		v = v[:end]
+		return v, !bytes.ContainsRune(v, '\\'), true
 	}
 }
 
