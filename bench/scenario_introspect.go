@@ -147,6 +147,14 @@ func judgeIntrospection(status int, body []byte) *RequestError {
 // ok is false unless body is a JSON object whose active is a boolean (RFC 7662 2.2:
 // REQUIRED).
 func parseIntrospection(body []byte) (active, ok bool) {
+	// Fast path for the common shape, an object whose first member is "active": true
+	// (encoding/json and node-oidc-provider both write it first): no decoding per
+	// request. Anything else is decoded.
+	if b := bytes.TrimSpace(body); bytes.HasPrefix(b, activeTrue) && len(b) > len(activeTrue) &&
+		(b[len(activeTrue)] == ',' || b[len(activeTrue)] == '}') && b[len(b)-1] == '}' &&
+		!mayRepeatActive(b[len(activeTrue):]) {
+		return true, true
+	}
 	var v struct {
 		Active *bool `json:"active"`
 	}
@@ -154,4 +162,26 @@ func parseIntrospection(body []byte) (active, ok bool) {
 		return false, false
 	}
 	return *v.Active, true
+}
+
+var activeTrue = []byte(`{"active":true`)
+
+// mayRepeatActive reports whether rest could hold another "active" member, which a
+// decoder would let win: the key in any case (encoding/json matches names without
+// regard to case) or any escape (a key may be spelled with them).
+func mayRepeatActive(rest []byte) bool {
+	if bytes.IndexByte(rest, '\\') >= 0 {
+		return true
+	}
+	for i := bytes.IndexByte(rest, '"'); i >= 0; {
+		if k := rest[i+1:]; len(k) >= 7 && bytes.EqualFold(k[:7], []byte(`active"`)) {
+			return true
+		}
+		j := bytes.IndexByte(rest[i+1:], '"')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,6 +23,12 @@ func TestJudgeIntrospection(t *testing.T) {
 		{200, `not json`, "response: introspect: undecodable response"},
 		{200, ``, "response: introspect: undecodable response"},
 		{200, `{"active":tru`, "response: introspect: undecodable response"},
+		{200, `{"active":true,"active":false}`, "response: introspect: token not active"}, // the last wins
+		{200, `{"active":true,"ACTIVE":false}`, "response: introspect: token not active"},
+		{200, `{"active":true,"\u0061ctive":false}`, "response: introspect: token not active"},
+		{200, `{"active":true,"x":"\"active\""}`, ""},
+		{200, `{"active":trueish}`, "response: introspect: undecodable response"},
+		{200, `{"active":true,"sub":"u"`, "response: introspect: undecodable response"},
 		{204, ``, "response: introspect: status No Content, want 200"},
 		{401, `{"error":"invalid_client","error_description":"nope"}`, "oauth invalid_client (401)"},
 		{500, `boom`, "http 500 (introspect)"},
@@ -40,8 +47,21 @@ func TestJudgeIntrospection(t *testing.T) {
 func FuzzParseIntrospection(f *testing.F) {
 	f.Add([]byte(`{"active":true}`))
 	f.Add([]byte(`{"active":false,"x":[1,2]}`))
+	f.Add([]byte(`{"active":true,"x":{"active":false}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_ = judgeIntrospection(http.StatusOK, body)
+		// The fast path never disagrees with a full decode of valid JSON.
+		if json.Valid(body) {
+			var v struct {
+				Active *bool `json:"active"`
+			}
+			active, ok := parseIntrospection(body)
+			err := json.Unmarshal(body, &v)
+			wantOK := err == nil && v.Active != nil
+			if ok != wantOK || (ok && active != *v.Active) {
+				t.Fatalf("parseIntrospection(%s) = %v, %v; encoding/json says %v, %v", body, active, ok, v.Active, err)
+			}
+		}
 	})
 }
 
