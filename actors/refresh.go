@@ -161,10 +161,11 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 //   - the grant must be alive (GrantCheck), else the family is revoked: invalid_grant;
 //   - the current token: oidcflow.RefreshRotation decides. Rotating makes a new secret
 //     the current token (generation+1, a fresh TTL except for SPAs) and keeps the old
-//     hash as consumed, with the successor's secret for RefreshReuseWindow only. Not
-//     rotating answers the presented secret with its expiry unchanged;
-//   - a consumed token within RefreshReuseWindow of its rotation: the same successor
-//     (followed along the chain to the newest token), no new rotation;
+//     hash as consumed; the newest consumed token keeps the successor's secret for
+//     RefreshReuseWindow. Not rotating answers the presented secret with its expiry
+//     unchanged;
+//   - a consumed token within RefreshReuseWindow of its rotation: the newest token (the
+//     end of the chain of rotations since), no new rotation;
 //   - a consumed token after the window: reuse. The family is revoked and its grant told
 //     (GrantRevoke); invalid_grant "refresh token already used".
 //
@@ -193,7 +194,7 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	}
 	// Reuse needs no grant: the family revokes itself and tells the grant.
 	var grant <-chan error
-	if kind == tokenCurrent || withinReuseWindow(cur.GetConsumed()[max(i, 0)], now) {
+	if kind == tokenCurrent || withinReuseWindow(cur, cur.GetConsumed()[max(i, 0)], now) {
 		grant = g.checkGrant(cur, m, now)
 	}
 
@@ -212,9 +213,8 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
 		}
 		switch {
-		case kind == tokenConsumed && i >= 0 && cur.Consumed[i].GetSuccessorSecret() != "":
-			// Within the window (scrubFamily cleared older successors).
-			secret, exp := successorOf(cur, cur.Consumed[i])
+		case kind == tokenConsumed && i >= 0 && withinReuseWindow(cur, cur.Consumed[i], now):
+			secret, exp, _ := newestSuccessor(cur)
 			used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
 			return keepUnlessDirty(cur, used, dirty)
 		case kind == tokenConsumed:
@@ -242,6 +242,12 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 			return nil, nil, err
 		}
 		next := d.NextExpiresAt.UnixMilli()
+		// Only the newest consumed token keeps its successor's secret: every token
+		// consumed within the window answers with the newest one anyway, so older
+		// copies would be live secrets stored for nothing.
+		for _, c := range cur.Consumed {
+			c.SuccessorSecret, c.SuccessorExpiresAtMs = "", 0
+		}
 		cur.Consumed = append(cur.Consumed, &msg.ConsumedToken{
 			Hash:                 cur.GetCurrentHash(),
 			RotatedAtMs:          now.UnixMilli(),
@@ -307,9 +313,16 @@ func checkTarget(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse) error {
 	return nil
 }
 
-// withinReuseWindow reports whether consumed token c still answers with its successor.
-func withinReuseWindow(c *msg.ConsumedToken, now time.Time) bool {
-	return c.GetSuccessorSecret() != "" && now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow))
+// withinReuseWindow reports whether consumed token c still answers with the family's
+// newest token: it was rotated less than RefreshReuseWindow ago and the family still
+// holds the newest token's secret (newestSuccessor). Every token rotated after c is
+// younger still, so the chain from c ends on the current token.
+func withinReuseWindow(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) bool {
+	if !now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow)) {
+		return false
+	}
+	_, _, ok := newestSuccessor(cur)
+	return ok
 }
 
 // keepUnlessDirty replies without a write unless scrubbing changed the record.
@@ -409,25 +422,20 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
 	return dirty
 }
 
-// successorOf returns the token a consumed token was replaced by, followed along the
-// chain while that one was itself rotated within the window, so concurrent refreshes
-// all end on the newest token instead of a consumed one.
-func successorOf(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken) (secret string, expiresAtMs int64) {
-	secret, expiresAtMs = c.GetSuccessorSecret(), c.GetSuccessorExpiresAtMs()
-	for range cur.Consumed {
-		h := HashSecret(secret)
-		if hashesEqual(h, cur.GetCurrentHash()) {
-			return secret, cur.GetCurrentExpiresAtMs()
-		}
-		j := slices.IndexFunc(cur.Consumed, func(o *msg.ConsumedToken) bool {
-			return o.GetSuccessorSecret() != "" && hashesEqual(o.GetHash(), h)
-		})
-		if j < 0 {
-			break
-		}
-		secret, expiresAtMs = cur.Consumed[j].GetSuccessorSecret(), cur.Consumed[j].GetSuccessorExpiresAtMs()
+// newestSuccessor returns the current token's secret and expiry as the newest consumed
+// token keeps them during its window; ok is false when the family holds no such secret
+// (no rotation within the window, a revoked family) or it is not the current token's.
+func newestSuccessor(cur *msg.RefreshFamilyRecord) (secret string, expiresAtMs int64, ok bool) {
+	n := len(cur.GetConsumed())
+	if n == 0 {
+		return "", 0, false
 	}
-	return secret, expiresAtMs
+	last := cur.Consumed[n-1]
+	secret = last.GetSuccessorSecret()
+	if secret == "" || !hashesEqual(HashSecret(secret), cur.GetCurrentHash()) {
+		return "", 0, false
+	}
+	return secret, cur.GetCurrentExpiresAtMs(), true
 }
 
 // familyView is a family as replies carry it: without consumed tokens (successor

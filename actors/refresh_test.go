@@ -165,6 +165,20 @@ func TestRefreshChainWithinWindow(t *testing.T) {
 	if got.GetNextSecret() != s2 || s2 == s1 {
 		t.Fatalf("stale token answered %q, want the newest %q", got.GetNextSecret(), s2)
 	}
+	// One live secret at rest: the newest consumed token's successor (s2), none older.
+	var kept []string
+	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
+		if ct.GetSuccessorSecret() != "" {
+			kept = append(kept, ct.GetSuccessorSecret())
+		}
+	}
+	if len(kept) != 1 || kept[0] != s2 {
+		t.Fatalf("successor secrets stored %q, want only the newest %q", kept, s2)
+	}
+	// s1, consumed within the window, answers with s2 as well.
+	if got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(2*time.Second), "", nil, nil)); got.GetNextSecret() != s2 {
+		t.Fatalf("s1 within the window answered %q, want %q", got.GetNextSecret(), s2)
+	}
 	// Later, s2 is current and fine; s1 is reuse.
 	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second), "", nil, nil))
 }

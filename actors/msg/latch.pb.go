@@ -2298,8 +2298,9 @@ type ConsumedToken struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Hash        string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
 	RotatedAtMs int64                  `protobuf:"varint,2,opt,name=rotated_at_ms,json=rotatedAtMs,proto3" json:"rotated_at_ms,omitempty"`
-	// successor_secret is kept only for the 3 s reuse window, so concurrent refreshes with
-	// the same token get the same successor; cleared after it.
+	// successor_secret is kept on the newest consumed token only, and only for the 3 s
+	// reuse window, so concurrent refreshes with a token consumed in it all get the newest
+	// token; cleared after it (records written before may hold it on older entries too).
 	SuccessorSecret      string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
 	SuccessorExpiresAtMs int64  `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
 	// expires_at_ms is when the consumed token itself would have expired: after it, the
