@@ -377,9 +377,9 @@ func pruneGrant(cur *msg.GrantRecord, now time.Time) {
 }
 
 // grantView is a grant as replies carry it: without its codes and tokens (hashes the
-// caller has no use for, and the bulk of the record). They are set aside while cur is cloned rather than cloned and dropped (introspection
-// clones a grant per request); cur is the grain's own, so nothing else sees the
-// moment they are away.
+// caller has no use for, and the bulk of the record). They are set aside while cur is
+// cloned rather than cloned and dropped (introspection clones a grant per request);
+// cur is the grain's own, so nothing else sees the moment they are away.
 func grantView(cur *msg.GrantRecord) *msg.GrantRecord {
 	codes, tokens := cur.Codes, cur.AccessTokens
 	cur.Codes, cur.AccessTokens = nil, nil

@@ -194,7 +194,11 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	}
 	// Reuse needs no grant: the family revokes itself and tells the grant.
 	var grant <-chan error
-	if kind == tokenCurrent || withinReuseWindow(cur, cur.GetConsumed()[max(i, 0)], now) {
+	within := false
+	if kind == tokenConsumed && i >= 0 {
+		_, _, within = windowSuccessor(cur, cur.Consumed[i], now)
+	}
+	if kind == tokenCurrent || within {
 		grant = g.checkGrant(cur, m, now)
 	}
 
@@ -212,12 +216,13 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if kind == tokenConsumed {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
 		}
-		switch {
-		case kind == tokenConsumed && i >= 0 && withinReuseWindow(cur, cur.Consumed[i], now):
-			secret, exp, _ := newestSuccessor(cur)
-			used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
-			return keepUnlessDirty(cur, used, dirty)
-		case kind == tokenConsumed:
+		if kind == tokenConsumed && i >= 0 {
+			if secret, exp, ok := windowSuccessor(cur, cur.Consumed[i], now); ok {
+				used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
+				return keepUnlessDirty(cur, used, dirty)
+			}
+		}
+		if kind == tokenConsumed {
 			reused = true
 			revokeFamily(cur)
 			return cur, FailureOf(g.logger, oauth.InvalidGrant("refresh token already used")), nil
@@ -244,16 +249,16 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		next := d.NextExpiresAt.UnixMilli()
 		// Only the newest consumed token keeps its successor's secret: every token
 		// consumed within the window answers with the newest one anyway, so older
-		// copies would be live secrets stored for nothing.
+		// copies would be live secrets stored for nothing. (Its expiry is the current
+		// token's: successor_expires_at_ms is no longer written.)
 		for _, c := range cur.Consumed {
 			c.SuccessorSecret, c.SuccessorExpiresAtMs = "", 0
 		}
 		cur.Consumed = append(cur.Consumed, &msg.ConsumedToken{
-			Hash:                 cur.GetCurrentHash(),
-			RotatedAtMs:          now.UnixMilli(),
-			SuccessorSecret:      secret,
-			SuccessorExpiresAtMs: next,
-			ExpiresAtMs:          cur.GetCurrentExpiresAtMs(),
+			Hash:            cur.GetCurrentHash(),
+			RotatedAtMs:     now.UnixMilli(),
+			SuccessorSecret: secret,
+			ExpiresAtMs:     cur.GetCurrentExpiresAtMs(),
 		})
 		if n := len(cur.Consumed); n > maxConsumedTokens {
 			cur.Consumed = cur.Consumed[n-maxConsumedTokens:]
@@ -311,18 +316,6 @@ func checkTarget(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse) error {
 		return oauth.InvalidScope("scope exceeds what was granted")
 	}
 	return nil
-}
-
-// withinReuseWindow reports whether consumed token c still answers with the family's
-// newest token: it was rotated less than RefreshReuseWindow ago and the family still
-// holds the newest token's secret (newestSuccessor). Every token rotated after c is
-// younger still, so the chain from c ends on the current token.
-func withinReuseWindow(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) bool {
-	if !now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow)) {
-		return false
-	}
-	_, _, ok := newestSuccessor(cur)
-	return ok
 }
 
 // keepUnlessDirty replies without a write unless scrubbing changed the record.
@@ -422,16 +415,18 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
 	return dirty
 }
 
-// newestSuccessor returns the current token's secret and expiry as the newest consumed
-// token keeps them during its window; ok is false when the family holds no such secret
-// (no rotation within the window, a revoked family) or it is not the current token's.
-func newestSuccessor(cur *msg.RefreshFamilyRecord) (secret string, expiresAtMs int64, ok bool) {
+// windowSuccessor returns what consumed token c answers with while within the reuse
+// window: the family's newest token, whose secret the newest consumed token keeps, and
+// its expiry. ok is false once c was rotated RefreshReuseWindow ago or more, or when the
+// family holds no such secret (no rotation within the window, a revoked family) or it
+// is not the current token's. Every token rotated after c is younger still, so the
+// chain of rotations from c ends on the current token.
+func windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) (secret string, expiresAtMs int64, ok bool) {
 	n := len(cur.GetConsumed())
-	if n == 0 {
+	if n == 0 || !now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow)) {
 		return "", 0, false
 	}
-	last := cur.Consumed[n-1]
-	secret = last.GetSuccessorSecret()
+	secret = cur.Consumed[n-1].GetSuccessorSecret()
 	if secret == "" || !hashesEqual(HashSecret(secret), cur.GetCurrentHash()) {
 		return "", 0, false
 	}

@@ -2301,8 +2301,10 @@ type ConsumedToken struct {
 	// successor_secret is kept on the newest consumed token only, and only for the 3 s
 	// reuse window, so concurrent refreshes with a token consumed in it all get the newest
 	// token; cleared after it (records written before may hold it on older entries too).
-	SuccessorSecret      string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
-	SuccessorExpiresAtMs int64  `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
+	SuccessorSecret string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
+	// successor_expires_at_ms is no longer written: the newest successor is the current
+	// token, whose expiry is current_expires_at_ms. Records written before may hold it.
+	SuccessorExpiresAtMs int64 `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
 	// expires_at_ms is when the consumed token itself would have expired: after it, the
 	// entry is dropped and the token is merely unknown (node-oidc-provider keeps a consumed
 	// token until its expiry, too).
