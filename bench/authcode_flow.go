@@ -539,19 +539,16 @@ func (u *userAgent) refresh(ctx context.Context, refreshToken string) (next stri
 	// The rotated token is read without decoding the whole response (the load's
 	// hottest client path); a value with escapes falls back to encoding/json.
 	if v, whole, _ := stringMember(body, refreshTokenKey); whole {
-		if len(v) == 0 || string(v) == refreshToken {
-			return refreshToken, false, nil
-		}
-		return string(v), true, nil
-	}
-	resp, ok := parseTokenResponse(body)
-	if !ok {
+		next = string(v)
+	} else if resp, ok := parseTokenResponse(body); ok {
+		next = resp.RefreshToken
+	} else {
 		return "", false, ResponseError(http.StatusOK, stepRefresh+": undecodable token response")
 	}
-	if resp.RefreshToken == "" || resp.RefreshToken == refreshToken {
+	if next == "" || next == refreshToken {
 		return refreshToken, false, nil
 	}
-	return resp.RefreshToken, true, nil
+	return next, true, nil
 }
 
 var refreshTokenKey = []byte(`"refresh_token"`)
