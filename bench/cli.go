@@ -42,8 +42,8 @@ const benchUsage = `latch bench: load-test an OpenID Provider (Latch or any othe
 
 Usage:
   latch bench [flags] [scenario]        run one scenario (default client-credentials)
-  latch bench compare [--svg FILE] a.json b.json
-                                        print two --json reports side by side with ratios
+  latch bench compare [--svg FILE] a.json b.json [c.json ...]
+                                        print --json reports side by side, with ratios to a
   latch bench list                      list the scenarios
 
 Load models: closed loop (--concurrency N, the default) measures peak throughput; open
@@ -87,9 +87,15 @@ func (c *Config) Validate() error {
 	if err := checkHTTPURL(c.Target.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("--issuer: %w", err))
 	}
-	if c.Target.TokenEndpoint != "" {
-		if err := checkHTTPURL(c.Target.TokenEndpoint); err != nil {
-			errs = append(errs, fmt.Errorf("--token-endpoint: %w", err))
+	for _, e := range []struct{ flag, url string }{
+		{"--token-endpoint", c.Target.TokenEndpoint},
+		{"--introspection-endpoint", c.Target.IntrospectionEndpoint},
+	} {
+		if e.url == "" {
+			continue
+		}
+		if err := checkHTTPURL(e.url); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", e.flag, err))
 		}
 	}
 	if (c.Target.ClientID == "") != (c.Target.ClientSecret == "") {
@@ -112,7 +118,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--mix is only for the mixed scenario"))
 	}
 	if !c.AllowRemote {
-		for _, u := range []string{c.Target.Issuer, c.Target.TokenEndpoint} {
+		for _, u := range []string{c.Target.Issuer, c.Target.TokenEndpoint, c.Target.IntrospectionEndpoint} {
 			if u != "" && !isLoopbackURL(u) {
 				errs = append(errs, fmt.Errorf("%s is not on this machine (localhost or a loopback address); pass --allow-remote to load-test another host", u))
 			}
@@ -140,6 +146,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Target.Kind, "target", "latch", "latch (setup through the Management API) or generic (any OP; client from flags)")
 	fs.StringVar(&c.Target.Issuer, "issuer", "http://localhost:3001/oidc", "issuer; the token endpoint is discovered from <issuer>/.well-known/openid-configuration")
 	fs.StringVar(&c.Target.TokenEndpoint, "token-endpoint", "", "token endpoint (overrides discovery)")
+	fs.StringVar(&c.Target.IntrospectionEndpoint, "introspection-endpoint", "", "introspection endpoint (overrides discovery; e.g. Ory Hydra's admin /admin/oauth2/introspect)")
 	fs.StringVar(&c.Target.ClientID, "client-id", "", "client id (generic target; with --target latch, skips creating an app)")
 	fs.StringVar(&c.Target.ClientSecret, "client-secret", "", "client secret")
 	fs.StringVar(&c.Target.Resource, "resource", "", "resource indicator, sent as the resource parameter (RFC 8707)")
@@ -366,13 +373,13 @@ func loadInfo(cfg *Config) LoadInfo {
 	return l
 }
 
-// compare handles `latch bench compare [--svg FILE] a.json b.json`.
+// compare handles `latch bench compare [--svg FILE] a.json b.json [c.json ...]`.
 func (cmd *Command) compare(args []string) int {
 	fs := flag.NewFlagSet("latch bench compare", flag.ContinueOnError)
 	fs.SetOutput(cmd.Stderr)
-	svgPath := fs.String("svg", "", "also write both latency curves to this SVG file")
+	svgPath := fs.String("svg", "", "also write every run's latency curve to this SVG file")
 	fs.Usage = func() {
-		fmt.Fprintln(cmd.Stderr, "usage: latch bench compare [--svg FILE] a.json b.json")
+		fmt.Fprintf(cmd.Stderr, "usage: latch bench compare [--svg FILE] a.json b.json [c.json ...] (up to %d; ratios are against a)\n", maxCompare)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -381,34 +388,36 @@ func (cmd *Command) compare(args []string) int {
 		}
 		return ExitUsage
 	}
-	if fs.NArg() != 2 {
+	if fs.NArg() < 2 || fs.NArg() > maxCompare {
 		fs.Usage()
 		return ExitUsage
 	}
-	var reps [2]*Report
+	runs := make([]NamedReport, fs.NArg())
 	for i, p := range fs.Args() {
 		r, err := ReadReport(p)
 		if err != nil {
 			fmt.Fprintf(cmd.Stderr, "latch bench compare: %v\n", err)
 			return ExitFailed
 		}
-		reps[i] = r
+		runs[i] = NamedReport{Name: reportName(p, r), R: r}
 	}
-	nameA, nameB := reportName(fs.Arg(0), reps[0]), reportName(fs.Arg(1), reps[1])
-	if err := Compare(cmd.Stdout, nameA, reps[0], nameB, reps[1]); err != nil {
+	if err := Compare(cmd.Stdout, runs); err != nil {
+		fmt.Fprintf(cmd.Stderr, "latch bench compare: %v\n", err)
 		return ExitFailed
 	}
 	if *svgPath != "" {
 		var series []Series
-		for i, r := range reps {
-			h, err := r.Latency.Decode()
+		var scenarios []string
+		for i, x := range runs {
+			h, err := x.R.Latency.Decode()
 			if err != nil {
 				fmt.Fprintf(cmd.Stderr, "latch bench compare: %s: %v\n", fs.Arg(i), err)
 				return ExitFailed
 			}
-			series = append(series, Series{Name: []string{"a: ", "b: "}[i] + []string{nameA, nameB}[i], Hist: h})
+			series = append(series, Series{Name: string(rune('a'+i)) + ": " + x.Name, Hist: h})
+			scenarios = append(scenarios, x.R.Scenario)
 		}
-		title := fmt.Sprintf("latch bench compare: %s vs %s", reps[0].Scenario, reps[1].Scenario)
+		title := "latch bench compare: " + strings.Join(scenarios, " vs ")
 		if err := writeFile(*svgPath, func(w io.Writer) error { return WriteSVG(w, title, series) }); err != nil {
 			fmt.Fprintf(cmd.Stderr, "latch bench compare: %v\n", err)
 			return ExitFailed

@@ -6,31 +6,146 @@ import (
 	"strings"
 )
 
-// Compare writes two reports side by side with the ratio b/a for each figure. Its first
-// line says whether either run had errors, as every report's first line does.
-func Compare(w io.Writer, nameA string, a *Report, nameB string, b *Report) error {
+// NamedReport is one run given to Compare, with the name it is shown under.
+type NamedReport struct {
+	Name string
+	R    *Report
+}
+
+// maxCompare bounds how many runs Compare puts side by side (letters a..h).
+const maxCompare = 8
+
+// Compare writes reports side by side, the first one (a) as the baseline: each other's
+// figure gets a ratio x/a. Its first line says whether any run had errors, as every
+// report's first line does. It is made for Latch and its peers under the same load, or
+// one OP before and after a change.
+func Compare(w io.Writer, runs []NamedReport) error {
+	if len(runs) < 2 || len(runs) > maxCompare {
+		return fmt.Errorf("compare takes 2 to %d reports, got %d", maxCompare, len(runs))
+	}
+	letter := func(i int) string { return string(rune('a' + i)) }
 	var sb strings.Builder
 	var bad []string
-	for _, x := range []struct {
-		name string
-		r    *Report
-	}{{"a", a}, {"b", b}} {
+	for i, x := range runs {
 		switch {
-		case x.r.Status == "interrupted":
-			bad = append(bad, fmt.Sprintf("run %s was interrupted", x.name))
-		case x.r.Errors > 0:
-			bad = append(bad, fmt.Sprintf("run %s had %d errors (%s)", x.name, x.r.Errors, pct(x.r.Errors, x.r.Requests)))
-		case x.r.Warmup.Errors > 0:
-			bad = append(bad, fmt.Sprintf("run %s had %d errors in warm-up", x.name, x.r.Warmup.Errors))
+		case x.R.Status == "interrupted":
+			bad = append(bad, fmt.Sprintf("run %s was interrupted", letter(i)))
+		case x.R.Errors > 0:
+			bad = append(bad, fmt.Sprintf("run %s had %d errors (%s)", letter(i), x.R.Errors, pct(x.R.Errors, x.R.Requests)))
+		case x.R.Warmup.Errors > 0:
+			bad = append(bad, fmt.Sprintf("run %s had %d errors in warm-up", letter(i), x.R.Warmup.Errors))
 		}
 	}
-	if len(bad) > 0 {
+	switch {
+	case len(bad) > 0:
 		sb.WriteString("ERRORS: " + strings.Join(bad, "; ") + " -- compare with care\n")
-	} else {
+	case len(runs) == 2:
 		sb.WriteString("OK, no errors in either run\n")
+	default:
+		sb.WriteString("OK, no errors in any run\n")
 	}
-	fmt.Fprintf(&sb, "a  %s\n   %s\n", nameA, a.Headline)
-	fmt.Fprintf(&sb, "b  %s\n   %s\n", nameB, b.Headline)
+	for i, x := range runs {
+		fmt.Fprintf(&sb, "%s  %s\n   %s\n", letter(i), x.Name, x.R.Headline)
+	}
+	a := runs[0].R
+	for i, x := range runs[1:] {
+		if d := differences(a, x.R); len(d) > 0 {
+			prefix := "differs: "
+			if len(runs) > 2 {
+				prefix = fmt.Sprintf("%s differs from a: ", letter(i+1))
+			}
+			sb.WriteString(prefix + strings.Join(d, "; ") + "\n")
+		}
+	}
+	sb.WriteString("\n")
+
+	header := []string{""}
+	for i := range runs {
+		header = append(header, letter(i))
+	}
+	for i := range runs[1:] {
+		header = append(header, letter(i+1)+"/a")
+	}
+	t := newTable(header...)
+	count := func(v float64) string { return fmt.Sprint(int64(v)) }
+	row := func(name string, cell func(r *Report) (float64, bool), format func(float64) string, ratios bool) {
+		cells := []string{name}
+		vals := make([]float64, len(runs))
+		oks := make([]bool, len(runs))
+		for i, x := range runs {
+			vals[i], oks[i] = cell(x.R)
+			if oks[i] {
+				cells = append(cells, format(vals[i]))
+			} else {
+				cells = append(cells, "-")
+			}
+		}
+		for i := 1; i < len(runs); i++ {
+			if ratios && oks[0] && oks[i] {
+				cells = append(cells, ratio(vals[0], vals[i]))
+			} else {
+				cells = append(cells, "")
+			}
+		}
+		t.add(cells...)
+	}
+	always := func(f func(r *Report) float64) func(r *Report) (float64, bool) {
+		return func(r *Report) (float64, bool) { return f(r), true }
+	}
+	lat := func(prefix string, get func(r *Report) *LatencySummary) {
+		for _, p := range []struct {
+			name string
+			f    func(l *LatencySummary) float64
+		}{
+			{"p50", func(l *LatencySummary) float64 { return l.P50Ms }},
+			{"p90", func(l *LatencySummary) float64 { return l.P90Ms }},
+			{"p99", func(l *LatencySummary) float64 { return l.P99Ms }},
+			{"p99.9", func(l *LatencySummary) float64 { return l.P999Ms }},
+			{"max", func(l *LatencySummary) float64 { return l.MaxMs }},
+		} {
+			row(prefix+p.name, func(r *Report) (float64, bool) {
+				if l := get(r); l != nil {
+					return p.f(l), true
+				}
+				return 0, false
+			}, fmtMs, true)
+		}
+	}
+	row("req/s", always(func(r *Report) float64 { return r.Throughput }), fmtRate, true)
+	lat("", func(r *Report) *LatencySummary { return &r.Latency })
+	row("errors", always(func(r *Report) float64 { return float64(r.Errors) }), count, false)
+	row("requests", always(func(r *Report) float64 { return float64(r.Requests) }), count, true)
+	if allHave(runs, func(r *Report) bool { return r.ServiceTime != nil }) {
+		for _, p := range []struct {
+			name string
+			f    func(l *LatencySummary) float64
+		}{{"service p50", func(l *LatencySummary) float64 { return l.P50Ms }}, {"service p99", func(l *LatencySummary) float64 { return l.P99Ms }}} {
+			row(p.name, always(func(r *Report) float64 { return p.f(r.ServiceTime) }), fmtMs, true)
+		}
+	}
+	for _, oa := range a.Ops {
+		opOf := func(r *Report) *OpReport {
+			for i := range r.Ops {
+				if r.Ops[i].Name == oa.Name {
+					return &r.Ops[i]
+				}
+			}
+			return nil
+		}
+		if !allHave(runs, func(r *Report) bool { return opOf(r) != nil }) {
+			continue
+		}
+		row(oa.Name+" req/s", always(func(r *Report) float64 { return opOf(r).Throughput }), fmtRate, true)
+		row(oa.Name+" p99", always(func(r *Report) float64 { return opOf(r).Latency.P99Ms }), fmtMs, true)
+	}
+	t.write(&sb)
+	sb.WriteString("\nA ratio x/a above 1 is better for req/s, below 1 is better for latencies.\n")
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+// differences lists what makes b's run unlike a's besides the OP's speed.
+func differences(a, b *Report) []string {
 	var diffs []string
 	if a.Scenario != b.Scenario {
 		diffs = append(diffs, fmt.Sprintf("scenario %s vs %s", a.Scenario, b.Scenario))
@@ -44,41 +159,16 @@ func Compare(w io.Writer, nameA string, a *Report, nameB string, b *Report) erro
 	if a.Target.Issuer != b.Target.Issuer || a.Target.Kind != b.Target.Kind {
 		diffs = append(diffs, fmt.Sprintf("target %s %s vs %s %s", a.Target.Kind, a.Target.Issuer, b.Target.Kind, b.Target.Issuer))
 	}
-	if len(diffs) > 0 {
-		sb.WriteString("differs: " + strings.Join(diffs, "; ") + "\n")
-	}
-	sb.WriteString("\n")
+	return diffs
+}
 
-	t := newTable("", "a", "b", "b/a")
-	rate := func(name string, x, y float64) { t.add(name, fmtRate(x), fmtRate(y), ratio(x, y)) }
-	ms := func(name string, x, y float64) { t.add(name, fmtMs(x), fmtMs(y), ratio(x, y)) }
-	lat := func(prefix string, x, y LatencySummary) {
-		ms(prefix+"p50", x.P50Ms, y.P50Ms)
-		ms(prefix+"p90", x.P90Ms, y.P90Ms)
-		ms(prefix+"p99", x.P99Ms, y.P99Ms)
-		ms(prefix+"p99.9", x.P999Ms, y.P999Ms)
-		ms(prefix+"max", x.MaxMs, y.MaxMs)
-	}
-	rate("req/s", a.Throughput, b.Throughput)
-	lat("", a.Latency, b.Latency)
-	t.add("errors", fmt.Sprint(a.Errors), fmt.Sprint(b.Errors), "")
-	t.add("requests", fmt.Sprint(a.Requests), fmt.Sprint(b.Requests), ratio(float64(a.Requests), float64(b.Requests)))
-	if a.ServiceTime != nil && b.ServiceTime != nil {
-		ms("service p50", a.ServiceTime.P50Ms, b.ServiceTime.P50Ms)
-		ms("service p99", a.ServiceTime.P99Ms, b.ServiceTime.P99Ms)
-	}
-	for _, oa := range a.Ops {
-		for _, ob := range b.Ops {
-			if oa.Name == ob.Name {
-				rate(oa.Name+" req/s", oa.Throughput, ob.Throughput)
-				ms(oa.Name+" p99", oa.Latency.P99Ms, ob.Latency.P99Ms)
-			}
+func allHave(runs []NamedReport, f func(r *Report) bool) bool {
+	for _, x := range runs {
+		if !f(x.R) {
+			return false
 		}
 	}
-	t.write(&sb)
-	sb.WriteString("\nb/a above 1 is better for req/s, below 1 is better for latencies.\n")
-	_, err := io.WriteString(w, sb.String())
-	return err
+	return true
 }
 
 func ratio(a, b float64) string {

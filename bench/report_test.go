@@ -156,7 +156,7 @@ func TestJSONRoundTripAndCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := Compare(&out, "a.json", ra, "b.json", rb); err != nil {
+	if err := Compare(&out, []NamedReport{{"a.json", ra}, {"b.json", rb}}); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
@@ -172,9 +172,50 @@ func TestJSONRoundTripAndCompare(t *testing.T) {
 
 	bad := sampleReport(t, 100, time.Second, 7)
 	out.Reset()
-	_ = Compare(&out, "a", ra, "bad", bad)
+	_ = Compare(&out, []NamedReport{{"a", ra}, {"bad", bad}})
 	if !strings.HasPrefix(out.String(), "ERRORS: run b had 7 errors (0.70%)") {
 		t.Errorf("compare must lead with errors:\n%s", out.String())
+	}
+}
+
+// Three runs (Latch and two peers, say): every figure of b and c gets its ratio to a,
+// and each run's differences from a are named.
+func TestCompareThreeRuns(t *testing.T) {
+	a := sampleReport(t, 10000, 4*time.Millisecond, 0)
+	b := sampleReport(t, 5000, 8*time.Millisecond, 0)
+	c := sampleReport(t, 2500, 2*time.Millisecond, 0)
+	c.Target.Issuer = "http://127.0.0.1:4444"
+	var out bytes.Buffer
+	if err := Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.HasPrefix(s, "OK, no errors in any run\n") {
+		t.Errorf("first line: %q", strings.SplitN(s, "\n", 2)[0])
+	}
+	squeezed := strings.Join(strings.Fields(s), " ")
+	for _, want := range []string{
+		"b/a c/a",
+		"req/s 10000 5000 2500 0.50x 0.25x",
+		"p99 4.00ms 8.00ms 2.00ms 2.00x 0.50x",
+		"c differs from a: target",
+		"c hydra",
+	} {
+		if !strings.Contains(squeezed, want) {
+			t.Errorf("compare lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "b differs") {
+		t.Errorf("b is like a but for its speed:\n%s", s)
+	}
+	c.Errors = 3
+	out.Reset()
+	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})
+	if !strings.HasPrefix(out.String(), "ERRORS: run c had 3 errors") {
+		t.Errorf("compare must lead with errors:\n%s", out.String())
+	}
+	if err := Compare(&out, []NamedReport{{"latch", a}}); err == nil {
+		t.Error("one report compared with nothing: want an error")
 	}
 }
 
@@ -261,6 +302,8 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{[]string{"--duration", "1s", "--requests", "5"}, "not both"},
 		{[]string{"--issuer", "http://203.0.113.9/oidc"}, "--allow-remote"},
+		{[]string{"--introspection-endpoint", "http://203.0.113.9/introspect"}, "--allow-remote"},
+		{[]string{"--introspection-endpoint", "ftp://127.0.0.1/x"}, "--introspection-endpoint"},
 		{[]string{"--target", "generic"}, "--client-id"},
 		{[]string{"--auth-method", "jwt"}, "--auth-method"},
 		{[]string{"nope"}, "unknown scenario"},

@@ -36,11 +36,14 @@ const (
 // bench list`, in a --mix and in a report's scenario name.
 func introspectScenario(name string, kind accessTokenKind) Factory {
 	return func() Scenario {
-		return &sessionScenario{
-			name:        name,
-			spec:        fleetSpec{appType: "Traditional", scope: "openid profile", jwtAccessToken: kind == tokenJWT},
-			newTask:     func(ua *userAgent) sessionTask { return &introspectTask{ua: ua, kind: kind} },
-			extraParams: map[string]string{"introspectToken": string(kind), "tokenTypeHint": "access_token"},
+		return &byTarget{
+			latch: &sessionScenario{
+				name:        name,
+				spec:        fleetSpec{appType: "Traditional", scope: "openid profile", jwtAccessToken: kind == tokenJWT},
+				newTask:     func(ua *userAgent) sessionTask { return &introspectTask{ua: ua, kind: kind} },
+				extraParams: map[string]string{"introspectToken": string(kind), "tokenTypeHint": "access_token", "tokenSource": "sign-in"},
+			},
+			generic: &introspectClientToken{name: name, kind: kind},
 		}
 	}
 }
@@ -105,16 +108,24 @@ func (ep *flowEndpoints) introspectionEndpoint() string {
 // introspect POSTs form (token, token_type_hint) to the introspection endpoint with
 // the app's client authentication (the token endpoint's headers), without cookies.
 func (u *userAgent) introspect(ctx context.Context, form []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.f.ep.introspectionEndpoint(), bytes.NewReader(form))
+	r := tokenRequest{url: u.f.ep.introspectionEndpoint(), body: form, header: u.f.tokenHeader}
+	return r.introspect(ctx, u.f.client, u.buf)
+}
+
+// introspect sends t as an introspection request (RFC 7662 2.1: the body holds token and
+// token_type_hint, the client authenticates as at the token endpoint) and judges the
+// answer with judgeIntrospection, reading it into buf.
+func (t *tokenRequest) introspect(ctx context.Context, client *http.Client, buf []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(t.body))
 	if err != nil {
 		return err
 	}
-	req.Header = u.f.tokenHeader // read-only: neither Client nor Transport modify it
-	resp, err := u.f.client.Do(req)
+	req.Header = t.header // read-only: neither Client nor Transport modify it
+	resp, err := client.Do(req)
 	if err != nil {
 		return TransportError(err)
 	}
-	body, _, err := readBody(resp, u.buf)
+	body, _, err := readBody(resp, buf)
 	if err != nil {
 		return TransportError(err)
 	}
