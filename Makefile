@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test vet bench gobench proto fuzz build e2e-deps
+.PHONY: run test vet bench bench-peers gobench proto fuzz build e2e-deps
 
 build:
 	$(GO) build -o bin/latch ./cmd/latch
@@ -16,11 +16,13 @@ run:
 test: vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-# npm packages of the Logto Express sample (TestLogtoExpressSDK in cmd/latch needs them;
-# without them, and without Debian's chromium, those two tests skip unless
-# LATCH_REQUIRE_NODE / LATCH_REQUIRE_BROWSER are set, as .ci/run sets them).
+# npm packages of the Logto Express sample (TestLogtoExpressSDK in cmd/latch needs them)
+# and of the node-oidc-provider peer (TestGenericTargetAgainstNodeOIDCProvider in bench);
+# without them, and without Debian's chromium, those tests skip unless
+# LATCH_REQUIRE_NODE / LATCH_REQUIRE_BROWSER are set, as .ci/run sets them.
 e2e-deps:
 	cd e2e/express && npm ci --no-audit --no-fund
+	cd bench/peers/node-oidc-provider && npm ci --no-audit --no-fund
 
 vet:
 	$(GO) vet $(PKGS)
@@ -29,6 +31,11 @@ vet:
 # writes bench/results/<date>-<host>.md with the figures and exact command lines.
 bench:
 	GO=$(GO) bash scripts/bench.sh
+
+# Latch and its peers (node-oidc-provider, Ory Hydra) under the same latch bench
+# workloads, one after the other: bench/results/<date>-<host>-peers.md.
+bench-peers:
+	GO=$(GO) bash scripts/bench-peers.sh
 
 # Go micro-benchmarks of the hot paths (token endpoint, signing, store writes).
 gobench:
