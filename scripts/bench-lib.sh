@@ -239,6 +239,12 @@ throughput() {
 	echo "${v:-0}"
 }
 
+# p99 FILE: the corrected p99 latency in ms of a JSON report (empty if absent).
+p99() { sed -n '/^  "latency": {/,/}/s/^ *"p99Ms": \([0-9.]*\),*$/\1/p' "$1" 2>/dev/null | head -n1; }
+
+# median NUMBER...: the median (the lower middle one of an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
 # best_throughput FILE...: the best throughput among the reports (0 when none has one).
 best_throughput() {
 	local f best=0

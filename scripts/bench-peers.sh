@@ -225,7 +225,7 @@ summary_row() {
 	for t in "${TARGETS[@]}"; do
 		f="$RESULTS/$STEM-$t-$suffix.json"
 		if [ -e "$f" ]; then
-			row="$row $(printf '%.0f' "$(throughput "$f")") req/s, p99 $(printf '%.1f' "$(sed -n '/^  "latency": {/,/}/s/^ *"p99Ms": \([0-9.]*\),*$/\1/p' "$f" | head -n1)") ms |"
+			row="$row $(printf '%.0f' "$(throughput "$f")") req/s, p99 $(printf '%.1f' "$(p99 "$f")") ms |"
 		else
 			row="$row - |"
 		fi
