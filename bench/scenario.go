@@ -96,8 +96,8 @@ type Target struct {
 	// IntrospectionEndpoint overrides the discovered introspection_endpoint (Ory Hydra
 	// serves introspection on its admin port and does not advertise it).
 	IntrospectionEndpoint string `json:"introspectionEndpoint,omitempty"`
-	ClientID      string `json:"clientId,omitempty"`
-	ClientSecret  string `json:"-"`
+	ClientID              string `json:"clientId,omitempty"`
+	ClientSecret          string `json:"-"`
 	// Resource is sent as `resource` (RFC 8707) when set.
 	Resource string `json:"resource,omitempty"`
 	// Audience is sent as `audience` (Auth0-style providers) when set.

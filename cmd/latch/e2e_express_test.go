@@ -103,7 +103,7 @@ func TestLogtoExpressSDK(t *testing.T) {
 	out, err := drive.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node drive.js: %v\n--- drive.js\n%s\n--- app.js\n%s\n--- latch (tail)\n%s",
-			err, out, appOut.String(), expressTail(n.out.String(), 8000))
+			err, out, appOut.String(), lastBytes(n.out.String(), 8000))
 	}
 	t.Logf("node drive.js\n%s\n--- app.js\n%s", out, appOut.String())
 }
@@ -190,8 +190,8 @@ func startExpressApp(t *testing.T, dir string, env []string, baseURL string) *sy
 	return nil
 }
 
-// expressTail returns the last n bytes of s.
-func expressTail(s string, n int) string {
+// lastBytes returns the last n bytes of s (the end of a long log, for a failure).
+func lastBytes(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
