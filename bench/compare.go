@@ -123,6 +123,10 @@ func Compare(w io.Writer, runs []NamedReport) error {
 			row(p.name, always(func(r *Report) float64 { return p.f(r.ServiceTime) }), fmtMs, true)
 		}
 	}
+	if allHave(runs, func(r *Report) bool { return r.CPU != nil }) {
+		row("loadgen us/req", always(func(r *Report) float64 { return r.CPU.LoadGeneratorUsPerRequest }), fmtUs, false)
+		row("steal %", always(func(r *Report) float64 { return r.CPU.StealPct }), fmtPct, false)
+	}
 	for _, oa := range a.Ops {
 		opOf := func(r *Report) *OpReport {
 			for i := range r.Ops {
@@ -161,6 +165,9 @@ func differences(a, b *Report) []string {
 	}
 	return diffs
 }
+
+func fmtUs(v float64) string  { return fmt.Sprintf("%.0f", v) }
+func fmtPct(v float64) string { return fmt.Sprintf("%.1f", v) }
 
 func allHave(runs []NamedReport, f func(r *Report) bool) bool {
 	for _, x := range runs {

@@ -186,6 +186,9 @@ type measurement struct {
 	// unsent (open loop) counts measured requests never sent because the run hit its
 	// time limit (overrunLimit) while far behind schedule; they are reported as errors.
 	unsent int64
+	// cpuStart and cpuEnd sample the machine's CPU at the start and the end of the
+	// measured window (nil where that cannot be read, or before the window began).
+	cpuStart, cpuEnd *cpuSample
 }
 
 func (m *measurement) elapsed() time.Duration {
@@ -250,6 +253,10 @@ func runLoad(ctx context.Context, sc Scenario, cfg LoadConfig) (*measurement, er
 		}
 	}
 
+	// The machine's CPU over the measured window, warm-up excluded.
+	var cpuStart atomic.Pointer[cpuSample]
+	startSample := time.AfterFunc(time.Until(m.measureStart), func() { cpuStart.Store(sampleCPU()) })
+
 	done := make(chan struct{})
 	var pwg sync.WaitGroup
 	if cfg.Progress != nil && cfg.ProgressInterval > 0 {
@@ -257,6 +264,9 @@ func runLoad(ctx context.Context, sc Scenario, cfg LoadConfig) (*measurement, er
 		pwg.Go(func() { p.loop(done) })
 	}
 	wg.Wait()
+	m.cpuEnd = sampleCPU()
+	startSample.Stop()
+	m.cpuStart = cpuStart.Load()
 	close(done)
 	pwg.Wait()
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -53,7 +54,9 @@ type Report struct {
 	ErrorsByKind []ErrorCount    `json:"errorsByKind,omitempty"`
 	Warmup       WarmupInfo      `json:"warmup"`
 	Ops          []OpReport      `json:"ops,omitempty"`
-	Warnings     []string        `json:"warnings,omitempty"`
+	// CPU is what the machine's CPUs did during the measured window (Linux).
+	CPU      *CPUUsage `json:"cpu,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
 }
 
 // Machine describes where the load generator ran.
@@ -159,6 +162,7 @@ func (r *Report) fill(m *measurement, opNames []string) {
 			r.Ops = append(r.Ops, o)
 		}
 	}
+	r.CPU = cpuUsage(m.cpuStart, m.cpuEnd, r.Requests, runtime.NumCPU())
 	if m.clamped > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d latencies exceeded %s and were recorded as %s", m.clamped, time.Duration(histHighest)*time.Microsecond, time.Duration(histHighest)*time.Microsecond))
 	}
@@ -288,6 +292,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.write(&b)
 	if r.ServiceTime != nil {
 		b.WriteString("\nopen loop: latency is from each request's intended start (coordinated omission\ncorrected); (service) is from the actual send, for comparison only.\n")
+	}
+	if r.CPU != nil {
+		b.WriteString("\ncpu        " + r.CPU.describe() + "\n")
 	}
 	if len(r.ErrorsByKind) > 0 {
 		b.WriteString("\nerrors by kind\n")

@@ -208,6 +208,15 @@ func TestCompareThreeRuns(t *testing.T) {
 	if strings.Contains(s, "b differs") {
 		t.Errorf("b is like a but for its speed:\n%s", s)
 	}
+	for i, r := range []*Report{a, b, c} {
+		r.CPU = &CPUUsage{StealPct: float64(i) * 1.5, LoadGeneratorUsPerRequest: 40}
+	}
+	out.Reset()
+	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})
+	if squeezed := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(squeezed, "steal % 0.0 1.5 3.0 ") ||
+		!strings.Contains(squeezed, "loadgen us/req 40 40 40 ") {
+		t.Errorf("compare lacks the CPU rows:\n%s", out.String())
+	}
 	c.Errors = 3
 	out.Reset()
 	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})
