@@ -24,6 +24,7 @@ bench_init() {
 	LATCH=bin/latch
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/latch-bench.XXXXXX")
 	SERVER_PID=
+	ALL_PIDS=()
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	mkdir -p "$RESULTS"
@@ -71,29 +72,35 @@ free_port() {
 
 # start_server LOG CMD...: starts CMD in the background, in a process group of its own
 # (so that stop_server also stops a server's worker processes), output to LOG. Sets
-# SERVER_PID and SERVER_LOG. One server at a time: the previous one is stopped first.
+# SERVER_PID (the server that cpu_ticks accounts for) and SERVER_LOG; every server
+# started is stopped at exit.
+ALL_PIDS=()
 start_server() {
-	stop_server
 	SERVER_LOG=$1
 	shift
 	say "starting: $(redact "$*")"
 	setsid "$@" >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
+	ALL_PIDS+=("$SERVER_PID")
 }
 
-# stop_server: SIGTERM to the server's process group, then SIGKILL after 10 s.
+# stop_server [PID...]: SIGTERM to each server's process group (default: every server
+# started), then SIGKILL after 10 s.
 stop_server() {
-	[ -n "${SERVER_PID:-}" ] || return 0
-	if kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
+	local pids=("$@") p
+	[ ${#pids[@]} -gt 0 ] || pids=("${ALL_PIDS[@]}")
+	for p in "${pids[@]}"; do
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
 		for _ in $(seq 1 100); do
-			kill -0 "$SERVER_PID" 2>/dev/null || break
+			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
-	fi
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
+		kill -KILL -- "-$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 }
 
 # http_ok URL: whether URL answers 200 (curl, else bash's /dev/tcp for 127.0.0.1 URLs).

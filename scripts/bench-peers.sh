@@ -4,7 +4,8 @@
 # results side by side in bench/results/<date>-<host>-peers.md (JSON reports and SVG
 # plots next to it, `latch bench compare` tables of each scenario, Latch as a).
 #
-# The targets, each started fresh on 127.0.0.1, measured, and stopped before the next:
+# The targets, all started fresh on 127.0.0.1 first; then each workload runs against every
+# target in turn (noise that drifts over the minutes falls on all of them alike):
 #  - latch: `latch serve` as in make bench (--durability sync, ES256); its scenarios set
 #    up their own app, resource and users through the Management API;
 #  - node-oidc-provider (npm oidc-provider, the OP library inside Logto) from
@@ -60,28 +61,27 @@ TARGETS=()  # the names of the targets measured, in order
 SERVERS=()  # one Markdown line per target: how it was started
 SKIPPED=()  # one Markdown line per target left out, with why
 
-# measure NAME TITLE: the runs against ISSUER: client-credentials (closed loop 16 and 64,
-# open loop at half this target's peak) with the flags in CC_TARGET, then, when
-# INTROSPECT_TARGET is not empty, introspect with those.
-measure() {
-	local name=$1 title=$2
-	TARGETS+=("$name")
-	run "$name-cc-c16" "$title: client-credentials, closed loop, 16 concurrent" "${CC[@]}" "${CC_TARGET[@]}" --concurrency 16 client-credentials
-	run "$name-cc-c64" "$title: client-credentials, closed loop, 64 concurrent" "${CC[@]}" "${CC_TARGET[@]}" --concurrency 64 client-credentials
-	local peak rate
-	peak=$(best_throughput "$RESULTS/$STEM-$name-cc-c16.json" "$RESULTS/$STEM-$name-cc-c64.json")
-	rate=$(half "$peak")
-	if [ "$rate" -gt 0 ]; then
-		run "$name-cc-open-half" "$title: client-credentials, open loop at half its peak ($rate req/s of $peak)" \
-			"${CC[@]}" "${CC_TARGET[@]}" --rate "$rate" --concurrency 64 client-credentials
-	else
-		FAILED=1
-		HEADLINES+=("- **$title: open loop**: SKIPPED: no peak rate measured")
-	fi
-	if [ ${#INTROSPECT_TARGET[@]} -gt 0 ]; then
-		run "$name-introspect-c16" "$title: introspect (opaque access token), closed loop, 16 concurrent" \
-			"${CC[@]}" "${INTROSPECT_TARGET[@]}" --concurrency 16 introspect
-	fi
+# add_target NAME: the server started last is target NAME; its flags for
+# client-credentials are CC_TARGET, for introspect INTROSPECT_TARGET (empty: none).
+T_ISSUER=() T_PID=()
+add_target() {
+	local i=${#TARGETS[@]}
+	TARGETS+=("$1")
+	T_ISSUER[i]=$ISSUER
+	T_PID[i]=$SERVER_PID
+	eval "T_CC_$i=(\"\${CC_TARGET[@]}\")"
+	eval "T_IN_$i=(\"\${INTROSPECT_TARGET[@]}\")"
+}
+
+# use_target I: the runs that follow go to target I: NAME, ISSUER, SERVER_PID (for the
+# CPU accounting) and its flags TCC, TIN.
+use_target() {
+	local i=$1
+	NAME=${TARGETS[i]}
+	ISSUER=${T_ISSUER[i]}
+	SERVER_PID=${T_PID[i]}
+	eval "TCC=(\"\${T_CC_$i[@]}\")"
+	eval "TIN=(\"\${T_IN_$i[@]}\")"
 }
 
 target_latch() {
@@ -101,8 +101,8 @@ target_latch() {
 	# The admin credentials go through the environment, so no command line holds them;
 	# the scenarios create their own app (and, for introspect, users who sign in).
 	CC_TARGET=() INTROSPECT_TARGET=(--target latch)
-	LATCH_ADMIN_CLIENT_ID=bench-admin LATCH_ADMIN_CLIENT_SECRET=$admin_secret measure latch latch
-	stop_server
+	export LATCH_ADMIN_CLIENT_ID=bench-admin LATCH_ADMIN_CLIENT_SECRET=$admin_secret
+	add_target latch
 }
 
 node_ready() {
@@ -138,8 +138,7 @@ target_node() {
 	CC_TARGET=("${client[@]}" --resource "$RESOURCE") INTROSPECT_TARGET=()
 	# Without a resource, node-oidc-provider issues an opaque token, kept in its store.
 	if [ "$full" = 1 ]; then INTROSPECT_TARGET=("${client[@]}"); fi
-	measure "$name" "$name"
-	stop_server
+	add_target "$name"
 }
 
 hydra_ready() {
@@ -190,8 +189,7 @@ target_hydra() {
 	if [ "$strategy" = opaque ]; then
 		INTROSPECT_TARGET=("${client[@]}" --introspection-endpoint "$adminURL/admin/oauth2/introspect")
 	fi
-	measure "$name" "$name"
-	stop_server
+	add_target "$name"
 }
 
 HYDRA_VERSION_SHOWN=${HYDRA_VERSION:-v2.3.0}
@@ -205,6 +203,38 @@ for p in $PEERS; do
 	*) say "unknown target $p (known: latch node node2 hydra hydra-jwt)"; exit 2 ;;
 	esac
 done
+
+[ ${#TARGETS[@]} -gt 0 ] || { say "no target to measure"; exit 1; }
+
+# Every workload against every target in turn, so that machine noise drifting over the
+# minutes falls on all of them alike.
+for i in "${!TARGETS[@]}"; do
+	use_target "$i"
+	run "$NAME-cc-c16" "$NAME: client-credentials, closed loop, 16 concurrent" "${CC[@]}" "${TCC[@]}" --concurrency 16 client-credentials
+done
+for i in "${!TARGETS[@]}"; do
+	use_target "$i"
+	run "$NAME-cc-c64" "$NAME: client-credentials, closed loop, 64 concurrent" "${CC[@]}" "${TCC[@]}" --concurrency 64 client-credentials
+done
+for i in "${!TARGETS[@]}"; do
+	use_target "$i"
+	peak=$(best_throughput "$RESULTS/$STEM-$NAME-cc-c16.json" "$RESULTS/$STEM-$NAME-cc-c64.json")
+	rate=$(half "$peak")
+	if [ "$rate" -gt 0 ]; then
+		run "$NAME-cc-open-half" "$NAME: client-credentials, open loop at half its peak ($rate req/s of $peak)" \
+			"${CC[@]}" "${TCC[@]}" --rate "$rate" --concurrency 64 client-credentials
+	else
+		FAILED=1
+		HEADLINES+=("- **$NAME: open loop**: SKIPPED: no peak rate measured")
+	fi
+done
+for i in "${!TARGETS[@]}"; do
+	use_target "$i"
+	[ ${#TIN[@]} -gt 0 ] || continue
+	run "$NAME-introspect-c16" "$NAME: introspect (opaque access token), closed loop, 16 concurrent" \
+		"${CC[@]}" "${TIN[@]}" --concurrency 16 introspect
+done
+stop_server
 
 # compare_table SUFFIX TITLE: `latch bench compare` of every target's SUFFIX run.
 compare_table() {
@@ -239,7 +269,7 @@ summary_row() {
 	echo "# latch bench: Latch and its peers, $(date -u +%Y-%m-%dT%H:%M:%SZ) on $HOST"
 	echo
 	machine_lines
-	echo "- every target ran alone, started fresh, with the same \`latch bench\` flags (only the issuer and the client differ); the runs are in the order below"
+	echo "- every target was started fresh, and all stayed up (an idle one takes no measurable CPU); each workload then ran against every target in turn, with the same \`latch bench\` flags (only the issuer and the client differ), so that machine noise drifting over the minutes falls on all alike; the runs are in the order below"
 	echo "- built from: $SOURCE"
 	echo "- produced by \`scripts/bench-peers.sh\` (\`make bench-peers\`); JSON reports and SVG plots next to this file"
 	echo
