@@ -82,7 +82,7 @@ func TestBenchScripts(t *testing.T) {
 	})
 
 	t.Run("bench-peers.sh", func(t *testing.T) {
-		nodePeerPrereqs(t, filepath.Join(root, "bench", "peers", "node-oidc-provider"))
+		nodePrereqs(t, filepath.Join(root, "bench", "peers", "node-oidc-provider"), "oidc-provider")
 		md, _ := script(t, "bench-peers.sh", "BENCH_PEERS=latch node")
 		for _, want := range []string{
 			"| workload | latch | node-oidc-provider |",
@@ -100,23 +100,4 @@ func TestBenchScripts(t *testing.T) {
 			t.Errorf("a peer was left out:\n%s", lastBytes(md, 6000))
 		}
 	})
-}
-
-// nodePeerPrereqs skips (or, with LATCH_REQUIRE_NODE=1, fails) unless node >= 20.19 and
-// the node-oidc-provider peer's node_modules are there.
-func nodePeerPrereqs(t *testing.T, dir string) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider")); err != nil {
-		msg := dir + "/node_modules is missing: run `npm ci` there (make e2e-deps)"
-		if os.Getenv("LATCH_REQUIRE_NODE") == "1" {
-			t.Fatalf("LATCH_REQUIRE_NODE=1 but %s", msg)
-		}
-		t.Skip(msg)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("LATCH_REQUIRE_NODE") == "1" {
-			t.Fatal("LATCH_REQUIRE_NODE=1 but node is not on PATH")
-		}
-		t.Skip("node is not on PATH")
-	}
 }

@@ -30,7 +30,7 @@ func TestLogtoExpressSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expressPrereqs(t, dir)
+	nodePrereqs(t, dir, "@logto/express")
 
 	n := startNode(t, t.TempDir(), nil)
 	token := n.adminToken(t.Context())
@@ -108,9 +108,9 @@ func TestLogtoExpressSDK(t *testing.T) {
 	t.Logf("node drive.js\n%s\n--- app.js\n%s", out, appOut.String())
 }
 
-// expressPrereqs skips (or, with LATCH_REQUIRE_NODE=1, fails) unless node >= 20 and the
-// sample's node_modules are there.
-func expressPrereqs(t *testing.T, dir string) {
+// nodePrereqs skips (or, with LATCH_REQUIRE_NODE=1, fails) unless node >= 20 is on PATH
+// and dir's node_modules hold module (npm ci has run there).
+func nodePrereqs(t *testing.T, dir, module string) {
 	t.Helper()
 	missing := func(format string, args ...any) {
 		t.Helper()
@@ -132,8 +132,8 @@ func expressPrereqs(t *testing.T, dir string) {
 	if major < 20 {
 		missing("node %s is older than 20", strings.TrimSpace(string(v)))
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@logto", "express")); err != nil {
-		missing("e2e/express/node_modules is missing: run `npm ci` in %s", dir)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", filepath.FromSlash(module))); err != nil {
+		missing("%s/node_modules lacks %s: run `npm ci` there (make e2e-deps)", dir, module)
 	}
 }
 
