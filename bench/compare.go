@@ -67,65 +67,38 @@ func Compare(w io.Writer, runs []NamedReport) error {
 		header = append(header, letter(i+1)+"/a")
 	}
 	t := newTable(header...)
-	count := func(v float64) string { return fmt.Sprint(int64(v)) }
-	row := func(name string, cell func(r *Report) (float64, bool), format func(float64) string, ratios bool) {
+	// row adds one figure of every run; with ratios, each run's x/a after them. Every
+	// row is of a figure all runs have (the optional ones are checked with allHave).
+	row := func(name string, get func(r *Report) float64, format func(float64) string, ratios bool) {
 		cells := []string{name}
-		vals := make([]float64, len(runs))
-		oks := make([]bool, len(runs))
-		for i, x := range runs {
-			vals[i], oks[i] = cell(x.R)
-			if oks[i] {
-				cells = append(cells, format(vals[i]))
-			} else {
-				cells = append(cells, "-")
-			}
+		for _, x := range runs {
+			cells = append(cells, format(get(x.R)))
 		}
-		for i := 1; i < len(runs); i++ {
-			if ratios && oks[0] && oks[i] {
-				cells = append(cells, ratio(vals[0], vals[i]))
+		for _, x := range runs[1:] {
+			if ratios {
+				cells = append(cells, ratio(get(a), get(x.R)))
 			} else {
 				cells = append(cells, "")
 			}
 		}
 		t.add(cells...)
 	}
-	always := func(f func(r *Report) float64) func(r *Report) (float64, bool) {
-		return func(r *Report) (float64, bool) { return f(r), true }
-	}
-	lat := func(prefix string, get func(r *Report) *LatencySummary) {
-		for _, p := range []struct {
-			name string
-			f    func(l *LatencySummary) float64
-		}{
-			{"p50", func(l *LatencySummary) float64 { return l.P50Ms }},
-			{"p90", func(l *LatencySummary) float64 { return l.P90Ms }},
-			{"p99", func(l *LatencySummary) float64 { return l.P99Ms }},
-			{"p99.9", func(l *LatencySummary) float64 { return l.P999Ms }},
-			{"max", func(l *LatencySummary) float64 { return l.MaxMs }},
-		} {
-			row(prefix+p.name, func(r *Report) (float64, bool) {
-				if l := get(r); l != nil {
-					return p.f(l), true
-				}
-				return 0, false
-			}, fmtMs, true)
+	percentiles := func(prefix string, get func(r *Report) *LatencySummary, names ...string) {
+		for _, n := range names {
+			row(prefix+n, func(r *Report) float64 { return get(r).percentile(n) }, fmtMs, true)
 		}
 	}
-	row("req/s", always(func(r *Report) float64 { return r.Throughput }), fmtRate, true)
-	lat("", func(r *Report) *LatencySummary { return &r.Latency })
-	row("errors", always(func(r *Report) float64 { return float64(r.Errors) }), count, false)
-	row("requests", always(func(r *Report) float64 { return float64(r.Requests) }), count, true)
+	count := func(v float64) string { return fmt.Sprint(int64(v)) }
+	row("req/s", func(r *Report) float64 { return r.Throughput }, fmtRate, true)
+	percentiles("", func(r *Report) *LatencySummary { return &r.Latency }, "p50", "p90", "p99", "p99.9", "max")
+	row("errors", func(r *Report) float64 { return float64(r.Errors) }, count, false)
+	row("requests", func(r *Report) float64 { return float64(r.Requests) }, count, true)
 	if allHave(runs, func(r *Report) bool { return r.ServiceTime != nil }) {
-		for _, p := range []struct {
-			name string
-			f    func(l *LatencySummary) float64
-		}{{"service p50", func(l *LatencySummary) float64 { return l.P50Ms }}, {"service p99", func(l *LatencySummary) float64 { return l.P99Ms }}} {
-			row(p.name, always(func(r *Report) float64 { return p.f(r.ServiceTime) }), fmtMs, true)
-		}
+		percentiles("service ", func(r *Report) *LatencySummary { return r.ServiceTime }, "p50", "p99")
 	}
 	if allHave(runs, func(r *Report) bool { return r.CPU != nil }) {
-		row("loadgen us/req", always(func(r *Report) float64 { return r.CPU.LoadGeneratorUsPerRequest }), fmtUs, false)
-		row("steal %", always(func(r *Report) float64 { return r.CPU.StealPct }), fmtPct, false)
+		row("loadgen us/req", func(r *Report) float64 { return r.CPU.LoadGeneratorUsPerRequest }, fmtUs, false)
+		row("steal %", func(r *Report) float64 { return r.CPU.StealPct }, fmtPct, false)
 	}
 	for _, oa := range a.Ops {
 		opOf := func(r *Report) *OpReport {
@@ -139,8 +112,8 @@ func Compare(w io.Writer, runs []NamedReport) error {
 		if !allHave(runs, func(r *Report) bool { return opOf(r) != nil }) {
 			continue
 		}
-		row(oa.Name+" req/s", always(func(r *Report) float64 { return opOf(r).Throughput }), fmtRate, true)
-		row(oa.Name+" p99", always(func(r *Report) float64 { return opOf(r).Latency.P99Ms }), fmtMs, true)
+		row(oa.Name+" req/s", func(r *Report) float64 { return opOf(r).Throughput }, fmtRate, true)
+		row(oa.Name+" p99", func(r *Report) float64 { return opOf(r).Latency.P99Ms }, fmtMs, true)
 	}
 	t.write(&sb)
 	sb.WriteString("\nA ratio x/a above 1 is better for req/s, below 1 is better for latencies.\n")
@@ -164,6 +137,22 @@ func differences(a, b *Report) []string {
 		diffs = append(diffs, fmt.Sprintf("target %s %s vs %s %s", a.Target.Kind, a.Target.Issuer, b.Target.Kind, b.Target.Issuer))
 	}
 	return diffs
+}
+
+// percentile is the figure of l that compare names n (p50, p90, p99, p99.9, max).
+func (l *LatencySummary) percentile(n string) float64 {
+	switch n {
+	case "p50":
+		return l.P50Ms
+	case "p90":
+		return l.P90Ms
+	case "p99":
+		return l.P99Ms
+	case "p99.9":
+		return l.P999Ms
+	default:
+		return l.MaxMs
+	}
 }
 
 func fmtUs(v float64) string  { return fmt.Sprintf("%.0f", v) }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -162,7 +161,7 @@ func (r *Report) fill(m *measurement, opNames []string) {
 			r.Ops = append(r.Ops, o)
 		}
 	}
-	r.CPU = cpuUsage(m.cpuStart, m.cpuEnd, r.Requests, runtime.NumCPU())
+	r.CPU = cpuUsage(m.cpuStart, m.cpuEnd, r.Requests, r.Machine.NumCPU)
 	if m.clamped > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d latencies exceeded %s and were recorded as %s", m.clamped, time.Duration(histHighest)*time.Microsecond, time.Duration(histHighest)*time.Microsecond))
 	}
