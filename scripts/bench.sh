@@ -55,12 +55,12 @@ ENDPOINT="http://127.0.0.1:$HTTP_PORT"
 ISSUER="$ENDPOINT/oidc"
 ADMIN_ID=bench-admin
 ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+SECRETS+=("$ADMIN_SECRET")
 
 SERVE_ARGS=(serve --data "$TMP/data" --http "127.0.0.1:$HTTP_PORT" --endpoint "$ENDPOINT"
 	--gossip "127.0.0.1:$GOSSIP_PORT" --durability sync --argon2-memory "$ARGON2_MEMORY" --log-level warn
 	--admin-client-id "$ADMIN_ID" --admin-client-secret "$ADMIN_SECRET")
-SERVE_SHOWN="$LATCH ${SERVE_ARGS[*]}"
-SERVE_SHOWN=${SERVE_SHOWN/$ADMIN_SECRET/REDACTED}
+SERVE_SHOWN=$(redact "$LATCH ${SERVE_ARGS[*]}")
 
 start_server "$TMP/latch.log" "$LATCH" "${SERVE_ARGS[@]}"
 wait_ready "latch serve" "$ISSUER/.well-known/openid-configuration"
