@@ -222,11 +222,7 @@ func (cmd *Command) Run(ctx context.Context, args []string) int {
 			return cmd.compare(args[1:])
 		case "list":
 			for _, s := range Scenarios() {
-				status := "ready"
-				if !s.Implemented {
-					status = "not implemented by this Latch build yet (needs " + s.Needs + ")"
-				}
-				fmt.Fprintf(cmd.Stdout, "%-20s %s\n%-20s   %s\n", s.Name, s.Summary, "", status)
+				fmt.Fprintf(cmd.Stdout, "%-20s %s\n", s.Name, s.Summary)
 			}
 			return ExitOK
 		case "help", "-h", "--help":

@@ -63,6 +63,5 @@
 // remove what Setup created, Describer for the parameters recorded in the report. Setup
 // against Latch uses latchAdmin (Management API); against another OP it takes its inputs
 // from Target (flags). Return errors from Do as *RequestError (StatusError,
-// ResponseError, TransportError) so they are classified. A scenario registered with
-// register replaces the placeholder of the same name in scenario_planned.go.
+// ResponseError, TransportError) so they are classified.
 package bench

@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,29 +142,32 @@ func TestEndToEndSetupFailureIsLoud(t *testing.T) {
 	}
 }
 
-// No scenario is planned any more (scenario_planned.go); the test binary registers one
-// so the mechanism stays covered.
+// failingSetup is a scenario of the test binary only: its setup always fails, so the
+// tests can follow a failed setup through a run and through a mix.
+type failingSetup struct{}
+
+const failingSetupMessage = "setup refused by the test scenario"
+
+func (failingSetup) Setup(context.Context, *Env) error { return errors.New(failingSetupMessage) }
+func (failingSetup) Do(context.Context) error          { return errors.New("Do after a failed setup") }
+
 func init() {
-	registerPlanned("planned-example", "a placeholder for the tests", "an endpoint nobody serves")
+	register("failing-setup", "a scenario whose setup always fails (tests only)", func() Scenario { return failingSetup{} })
 }
 
-func TestPlannedScenariosFailClearly(t *testing.T) {
+// TestFailedSetupIsLoud: a scenario that cannot be set up fails the run with its reason,
+// alone or as a part of mixed, and a mix whose part failed tears down what the parts
+// before it created.
+func TestFailedSetupIsLoud(t *testing.T) {
 	op := newFakeOP(t)
-	for _, name := range []string{"planned-example"} {
-		t.Run(name, func(t *testing.T) {
-			code, _, stderr := runCommand(t, "--issuer", op.issuer(),
-				"--admin-client-id", fakeAdminID, "--admin-client-secret", fakeAdminSecret,
-				"--requests", "10", name)
-			if code != ExitFailed || !strings.Contains(stderr, "not implemented by this Latch build yet") {
-				t.Errorf("exit %d, stderr %q", code, stderr)
-			}
-		})
+	admin := []string{"--issuer", op.issuer(), "--admin-client-id", fakeAdminID, "--admin-client-secret", fakeAdminSecret, "--requests", "10"}
+	code, stdout, stderr := runCommand(t, append(admin, "failing-setup")...)
+	if code != ExitFailed || stdout != "" || !strings.Contains(stderr, failingSetupMessage) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	code, _, stderr := runCommand(t, "--issuer", op.issuer(),
-		"--admin-client-id", fakeAdminID, "--admin-client-secret", fakeAdminSecret,
-		"--requests", "10", "--mix", "client-credentials=3,planned-example=1", "mixed")
-	if code != ExitFailed || !strings.Contains(stderr, `"planned-example" is not implemented`) {
-		t.Errorf("mixed with a planned part: exit %d, stderr %q", code, stderr)
+	code, _, stderr = runCommand(t, append(admin, "--mix", "client-credentials=3,failing-setup=1", "mixed")...)
+	if code != ExitFailed || !strings.Contains(stderr, "mixed: failing-setup: "+failingSetupMessage) {
+		t.Errorf("mixed with a failing part: exit %d, stderr %q", code, stderr)
 	}
 	if left := op.leftovers(); len(left) != 0 {
 		t.Errorf("a failed mixed setup left %v", left)

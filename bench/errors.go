@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -188,11 +187,4 @@ func snippet(b []byte) string {
 		out = append(out, c)
 	}
 	return string(out)
-}
-
-// errNotImplemented is what planned scenarios return from Setup.
-type errNotImplemented struct{ scenario, needs string }
-
-func (e errNotImplemented) Error() string {
-	return fmt.Sprintf("scenario %q is not implemented by this Latch build yet: it needs %s, which Latch does not serve yet", e.scenario, e.needs)
 }

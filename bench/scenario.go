@@ -117,33 +117,18 @@ type Factory func() Scenario
 
 type registration struct {
 	factory Factory
-	planned string // non-empty: not implemented yet; what it needs
 	summary string
 }
 
 // registry is filled by init functions (one per scenario file) and read-only afterwards.
 var registry = map[string]registration{}
 
-// register adds an implemented scenario. It wins over a planned placeholder of the
-// same name, whatever the file order.
+// register adds a scenario (from an init function).
 func register(name, summary string, f Factory) {
-	if r, ok := registry[name]; ok && r.planned == "" {
+	if _, ok := registry[name]; ok {
 		panic("bench: scenario registered twice: " + name)
 	}
 	registry[name] = registration{factory: f, summary: summary}
-}
-
-// registerPlanned adds a placeholder for a scenario whose endpoints Latch does not serve
-// yet; selecting it fails at setup with a clear message, never silently.
-func registerPlanned(name, summary, needs string) {
-	if _, ok := registry[name]; ok {
-		return // the real one is already registered
-	}
-	registry[name] = registration{
-		factory: func() Scenario { return plannedScenario{name: name, needs: needs} },
-		planned: needs,
-		summary: summary,
-	}
 }
 
 // NewScenario builds the scenario registered under name.
@@ -167,10 +152,8 @@ func ScenarioNames() []string {
 
 // ScenarioInfo describes a registered scenario for `latch bench list`.
 type ScenarioInfo struct {
-	Name        string
-	Summary     string
-	Implemented bool
-	Needs       string
+	Name    string
+	Summary string
 }
 
 // Scenarios describes every registered scenario, sorted by name.
@@ -178,20 +161,9 @@ func Scenarios() []ScenarioInfo {
 	var out []ScenarioInfo
 	for _, n := range ScenarioNames() {
 		r := registry[n]
-		out = append(out, ScenarioInfo{Name: n, Summary: r.summary, Implemented: r.planned == "", Needs: r.planned})
+		out = append(out, ScenarioInfo{Name: n, Summary: r.summary})
 	}
 	return out
-}
-
-// plannedScenario stands in for a scenario that needs endpoints Latch does not serve yet.
-type plannedScenario struct{ name, needs string }
-
-func (p plannedScenario) Setup(context.Context, *Env) error {
-	return errNotImplemented{scenario: p.name, needs: p.needs}
-}
-
-func (p plannedScenario) Do(context.Context) error {
-	return errNotImplemented{scenario: p.name, needs: p.needs}
 }
 
 // newWorker returns the per-goroutine worker of s.
