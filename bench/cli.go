@@ -66,6 +66,9 @@ type Config struct {
 	SVGPath     string
 	Label       string
 	AllowRemote bool
+	// Calibrate is how long the machine's speed is measured before and after the run
+	// (Calibration); 0 skips it.
+	Calibrate time.Duration
 }
 
 // Validate reports every problem at once.
@@ -106,6 +109,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("--timeout must be positive"))
+	}
+	if c.Calibrate < 0 || c.Calibrate > 10*time.Second {
+		errs = append(errs, fmt.Errorf("--calibrate %s: want 0 (skip) up to 10s", c.Calibrate))
 	}
 	if _, ok := registry[c.Scenario]; !ok {
 		errs = append(errs, fmt.Errorf("unknown scenario %q (known: %s)", c.Scenario, strings.Join(ScenarioNames(), ", ")))
@@ -168,6 +174,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.JSONPath, "json", "", "write the JSON report to this file")
 	fs.StringVar(&c.SVGPath, "svg", "", "write the latency-by-percentile plot (SVG) to this file")
 	fs.StringVar(&c.Label, "label", "", "free-text label stored in the report (shown by compare)")
+	fs.DurationVar(&c.Calibrate, "calibrate", 250*time.Millisecond, "time one core signs ES256 before and after the run, to record the machine's speed (0 = skip)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not localhost/loopback")
 }
 
@@ -305,6 +312,10 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var calib *Calibration
+	if cfg.Calibrate > 0 {
+		calib = &Calibration{ES256PerSecBefore: calibrate(cfg.Calibrate)}
+	}
 	cmd.logf("latch bench: %s against %s (%s target): setting up", cfg.Scenario, t.Issuer, t.Kind)
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	err = sc.Setup(setupCtx, env)
@@ -351,6 +362,10 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 		return nil, err
 	}
 	rep.fill(m, opsOf(sc))
+	if calib != nil && ctx.Err() == nil {
+		calib.ES256PerSecAfter = calibrate(cfg.Calibrate)
+	}
+	rep.Calibration = calib
 	return rep, nil
 }
 

@@ -100,6 +100,9 @@ func Compare(w io.Writer, runs []NamedReport) error {
 		row("loadgen us/req", func(r *Report) float64 { return r.CPU.LoadGeneratorUsPerRequest }, fmtUs, false)
 		row("steal %", func(r *Report) float64 { return r.CPU.StealPct }, fmtPct, false)
 	}
+	if allHave(runs, func(r *Report) bool { return r.Calibration != nil && r.Calibration.ES256PerSecBefore > 0 }) {
+		row("ES256/s (calib.)", func(r *Report) float64 { return r.Calibration.ES256PerSecBefore }, fmtRate, true)
+	}
 	for _, oa := range a.Ops {
 		opOf := func(r *Report) *OpReport {
 			for i := range r.Ops {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,11 @@ func runCommand(t *testing.T, args ...string) (code int, stdout, stderr string) 
 	t.Helper()
 	var out, errb bytes.Buffer
 	tty := false
+	// Runs get a short calibration unless the test sets its own (the last --calibrate
+	// wins); subcommands take no such flag.
+	if len(args) == 0 || !slices.Contains([]string{"compare", "list", "help"}, args[0]) {
+		args = append([]string{"--calibrate", "5ms"}, args...)
+	}
 	cmd := &Command{
 		Version:     "test",
 		Argv:        append([]string{"latch", "bench"}, args...),
@@ -40,7 +46,7 @@ func TestEndToEndLatchTarget(t *testing.T) {
 		"--issuer", op.issuer(),
 		"--admin-client-id", fakeAdminID, "--admin-client-secret", fakeAdminSecret,
 		"--concurrency", "4", "--warmup", "0", "--requests", "300", "--progress", "50ms",
-		"--json", jsonPath, "--svg", svgPath, "--label", "fake-latch",
+		"--json", jsonPath, "--svg", svgPath, "--label", "fake-latch", "--calibrate", "20ms",
 		"client-credentials")
 	if code != ExitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -69,6 +75,9 @@ func TestEndToEndLatchTarget(t *testing.T) {
 	}
 	if rep.Machine.GoVersion == "" || rep.Machine.GOMAXPROCS == 0 || rep.Start.IsZero() {
 		t.Errorf("machine/start missing: %+v %v", rep.Machine, rep.Start)
+	}
+	if c := rep.Calibration; c == nil || c.ES256PerSecBefore <= 0 || c.ES256PerSecAfter <= 0 || !strings.Contains(stdout, "\ncalibrate  one load-generator core signs ") {
+		t.Errorf("calibration %+v, or its line missing from:\n%s", c, stdout)
 	}
 	if _, err := rep.Latency.Decode(); err != nil {
 		t.Errorf("histogram: %v", err)

@@ -54,8 +54,10 @@ type Report struct {
 	Warmup       WarmupInfo      `json:"warmup"`
 	Ops          []OpReport      `json:"ops,omitempty"`
 	// CPU is what the machine's CPUs did during the measured window (Linux).
-	CPU      *CPUUsage `json:"cpu,omitempty"`
-	Warnings []string  `json:"warnings,omitempty"`
+	CPU *CPUUsage `json:"cpu,omitempty"`
+	// Calibration is the machine's single-core speed before and after the run.
+	Calibration *Calibration `json:"calibration,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
 }
 
 // Machine describes where the load generator ran.
@@ -294,6 +296,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.CPU != nil {
 		b.WriteString("\ncpu        " + r.CPU.describe() + "\n")
+	}
+	if r.Calibration != nil {
+		b.WriteString("calibrate  " + r.Calibration.describe() + "\n")
 	}
 	if len(r.ErrorsByKind) > 0 {
 		b.WriteString("\nerrors by kind\n")

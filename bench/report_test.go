@@ -217,6 +217,17 @@ func TestCompareThreeRuns(t *testing.T) {
 		!strings.Contains(squeezed, "loadgen us/req 40 40 40 ") {
 		t.Errorf("compare lacks the CPU rows:\n%s", out.String())
 	}
+	if strings.Contains(out.String(), "calib") {
+		t.Errorf("a calibration row without calibrations:\n%s", out.String())
+	}
+	for i, r := range []*Report{a, b, c} {
+		r.Calibration = &Calibration{ES256PerSecBefore: 20000 / float64(i+1)}
+	}
+	out.Reset()
+	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})
+	if squeezed := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(squeezed, "ES256/s (calib.) 20000 10000 6667 0.50x 0.33x") {
+		t.Errorf("compare lacks the calibration row:\n%s", out.String())
+	}
 	c.Errors = 3
 	out.Reset()
 	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})

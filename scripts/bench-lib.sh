@@ -224,6 +224,9 @@ run() {
 		NOISY=1
 		head="$head (NOISY: the hypervisor took $stolen% of the CPU during this run)"
 	fi
+	local calib
+	calib=$(calibration "$json")
+	[ -z "$calib" ] || head="$head [one core: $calib ES256 signatures/s before the run]"
 	HEADLINES+=("- **$title**: $head")
 	{
 		printf '## %s\n\n```sh\n%s\n```\n\n' "$title" "$shown"
@@ -244,6 +247,12 @@ throughput() {
 	local v
 	v=$(sed -n 's/^  "throughput": \([0-9.]*\),*$/\1/p' "$1" 2>/dev/null | head -n1)
 	echo "${v:-0}"
+}
+
+# calibration FILE: the machine's single-core speed before the run (ES256 signatures/s,
+# rounded) of a JSON report (empty if absent).
+calibration() {
+	sed -n 's/^ *"es256PerSecBefore": \([0-9.]*\),*$/\1/p' "$1" 2>/dev/null | head -n1 | awk '{ printf "%.0f", $1 }'
 }
 
 # p99 FILE: the corrected p99 latency in ms of a JSON report (empty if absent).
