@@ -313,7 +313,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Scenario != "client-credentials" || c.Load.Concurrency != 64 || c.Load.Requests != 500 || c.Load.Duration != 0 || c.Target.AdminClientID != "env-id" {
+	if c.Scenario != "client-credentials" || c.Load.Concurrency != 64 || c.Load.Requests != 500 || c.Load.Duration != 0 || c.Target.AdminClientID != "env-id" || c.Calibrate != 250*time.Millisecond {
 		t.Errorf("%+v", c)
 	}
 	for _, tc := range []struct {
@@ -330,6 +330,8 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--mix", "x=1"}, "only for the mixed"},
 		{[]string{"--rate", "-1", "--concurrency", "0"}, "--concurrency 0"},
 		{[]string{"a", "b"}, "unexpected arguments"},
+		{[]string{"--calibrate", "-1s"}, "--calibrate -1s"},
+		{[]string{"--calibrate", "1m"}, "--calibrate 1m0s"},
 	} {
 		if _, err := ParseConfig(tc.args, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseConfig(%v) err = %v, want %q", tc.args, err, tc.want)
