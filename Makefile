@@ -52,6 +52,7 @@ fuzz:
 	$(GO) test ./bench/ -run '^$$' -fuzz FuzzParseDiscovery -fuzztime $(FUZZTIME)
 	$(GO) test ./bench/ -run '^$$' -fuzz FuzzTokenResponse -fuzztime $(FUZZTIME)
 	$(GO) test ./bench/ -run '^$$' -fuzz FuzzDecodeHistogram -fuzztime $(FUZZTIME)
+	$(GO) test ./bench/ -run '^$$' -fuzz FuzzParseRawResponse -fuzztime $(FUZZTIME)
 
 # Regenerate the protobuf messages (output committed, so `go build` needs no protoc).
 # Needs protoc (apt-get install protobuf-compiler) and

@@ -174,6 +174,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.JSONPath, "json", "", "write the JSON report to this file")
 	fs.StringVar(&c.SVGPath, "svg", "", "write the latency-by-percentile plot (SVG) to this file")
 	fs.StringVar(&c.Label, "label", "", "free-text label stored in the report (shown by compare)")
+	fs.StringVar(&c.Load.Engine, "engine", EngineGoroutines, "load engine: goroutines (one per worker, net/http client) or epoll (event loops on raw sockets, a fraction of the CPU per request; Linux, http://, client-credentials so far)")
 	fs.DurationVar(&c.Calibrate, "calibrate", 250*time.Millisecond, "time one core signs ES256 before and after the run, to record the machine's speed (0 = skip)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not localhost/loopback")
 }
@@ -334,6 +335,7 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 	}
 
 	load := cfg.Load
+	load.RequestTimeout = cfg.Timeout
 	load.Progress = cmd.Stderr
 	if cmd.ProgressTTY != nil {
 		load.ProgressTTY = *cmd.ProgressTTY
@@ -377,6 +379,7 @@ func loadInfo(cfg *Config) LoadInfo {
 		Warmup:      cfg.Load.Warmup.String(),
 		Requests:    cfg.Load.Requests,
 		Timeout:     cfg.Timeout.String(),
+		Engine:      engineName(cfg.Load.Engine),
 	}
 	if cfg.Load.Requests == 0 {
 		l.Duration = cfg.Load.Duration.String()
@@ -494,4 +497,12 @@ func writeFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// engineName is what a report records of the engine: nothing for the default.
+func engineName(e string) string {
+	if e == EngineEpoll {
+		return e
+	}
+	return ""
 }

@@ -43,6 +43,12 @@ type LoadConfig struct {
 	ProgressTTY      bool
 	ProgressInterval time.Duration
 
+	// Engine is EngineGoroutines (or "") or EngineEpoll (see engine.go).
+	Engine string
+	// RequestTimeout bounds each request under the epoll engine (the goroutine engine's
+	// client has its own); 0 means 10 s.
+	RequestTimeout time.Duration
+
 	// overrunGrace replaces the 10 s grace of overrunLimit (tests).
 	overrunGrace time.Duration
 }
@@ -67,6 +73,15 @@ func (c LoadConfig) Validate() error {
 	}
 	if c.ProgressInterval < 0 {
 		errs = append(errs, errors.New("--progress must not be negative"))
+	}
+	switch c.Engine {
+	case "", EngineGoroutines:
+	case EngineEpoll:
+		if !epollSupported {
+			errs = append(errs, errors.New("--engine epoll needs Linux"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--engine %q: want %s or %s", c.Engine, EngineGoroutines, EngineEpoll))
 	}
 	return errors.Join(errs...)
 }
@@ -221,11 +236,43 @@ func runLoad(ctx context.Context, sc Scenario, cfg LoadConfig) (*measurement, er
 		workers[i] = w
 	}
 
+	var raw []RawWorker
+	var rawAddr string
+	if cfg.Engine == EngineEpoll {
+		rt, ok := sc.(RawTarget)
+		for _, w := range workers {
+			rw, isRaw := w.(RawWorker)
+			if _, isOp := w.(OpWorker); !ok || !isRaw || isOp {
+				return nil, errors.New("this scenario cannot run on --engine epoll (only client-credentials can so far); use --engine goroutines")
+			}
+			raw = append(raw, rw)
+		}
+		if rawAddr = rt.RawAddr(); rawAddr == "" {
+			return nil, errors.New("--engine epoll needs an http:// endpoint; use --engine goroutines")
+		}
+	}
+
 	start := time.Now()
 	m := &measurement{start: start}
 	var wg sync.WaitGroup
 	var lagNs, unsent atomic.Int64
-	if open {
+	var engineErr error
+	if raw != nil {
+		m.measureStart = start.Add(cfg.Warmup)
+		if open {
+			warmN := int64(math.Ceil(cfg.Warmup.Seconds() * cfg.Rate))
+			m.measureStart = start.Add(time.Duration(float64(warmN) * float64(time.Second) / cfg.Rate))
+		}
+		timeout := cfg.RequestTimeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		wg.Go(func() {
+			n, err := driveEpoll(ctx, rawAddr, raw, shards, cfg, timeout, start, &lagNs)
+			unsent.Store(n)
+			engineErr = err
+		})
+	} else if open {
 		interval := float64(time.Second) / cfg.Rate
 		warmN := int64(math.Ceil(cfg.Warmup.Seconds() * cfg.Rate))
 		total := warmN + cfg.Requests
@@ -270,6 +317,9 @@ func runLoad(ctx context.Context, sc Scenario, cfg LoadConfig) (*measurement, er
 	close(done)
 	pwg.Wait()
 
+	if engineErr != nil {
+		return nil, engineErr
+	}
 	m.interrupted = ctx.Err() != nil
 	m.maxLag = time.Duration(lagNs.Load())
 	m.unsent = unsent.Load()

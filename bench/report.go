@@ -81,6 +81,8 @@ type LoadInfo struct {
 	Duration    string  `json:"duration,omitempty"`
 	Requests    int64   `json:"requests,omitempty"`
 	Timeout     string  `json:"timeout"`
+	// Engine is "epoll" when the event-loop engine drove the load (absent: goroutines).
+	Engine string `json:"engine,omitempty"`
 }
 
 // ErrorCount is the number of requests that failed with one class of error.
@@ -226,10 +228,14 @@ func (r *Report) headline() string {
 }
 
 func (l LoadInfo) describe() string {
-	if l.Model == "open" {
-		return fmt.Sprintf("open loop %s req/s (max %d in flight)", fmtRate(l.Rate), l.Concurrency)
+	engine := ""
+	if l.Engine == EngineEpoll {
+		engine = ", epoll engine"
 	}
-	return fmt.Sprintf("closed loop x%d", l.Concurrency)
+	if l.Model == "open" {
+		return fmt.Sprintf("open loop %s req/s (max %d in flight%s)", fmtRate(l.Rate), l.Concurrency, engine)
+	}
+	return fmt.Sprintf("closed loop x%d%s", l.Concurrency, engine)
 }
 
 func pct(n, of int64) string {

@@ -331,6 +331,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--rate", "-1", "--concurrency", "0"}, "--concurrency 0"},
 		{[]string{"a", "b"}, "unexpected arguments"},
 		{[]string{"--calibrate", "-1s"}, "--calibrate -1s"},
+		{[]string{"--engine", "threads"}, `--engine "threads"`},
 		{[]string{"--calibrate", "1m"}, "--calibrate 1m0s"},
 	} {
 		if _, err := ParseConfig(tc.args, nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), tc.want) {

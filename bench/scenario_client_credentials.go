@@ -24,12 +24,17 @@ type clientCredentials struct {
 	keep     bool
 	params   map[string]string
 	endpoint string
+	// rawReq and rawAddr are the request for the epoll engine (nil for https://).
+	rawReq  []byte
+	rawAddr string
 }
 
 var (
 	_ WorkerScenario = (*clientCredentials)(nil)
 	_ Teardowner     = (*clientCredentials)(nil)
 	_ Describer      = (*clientCredentials)(nil)
+	_ RawTarget      = (*clientCredentials)(nil)
+	_ RawWorker      = (*clientCredentialsWorker)(nil)
 )
 
 func (s *clientCredentials) Setup(ctx context.Context, env *Env) error {
@@ -69,6 +74,9 @@ func (s *clientCredentials) Setup(ctx context.Context, env *Env) error {
 	s.req, err = newTokenRequest(endpoint, t.ClientID, t.ClientSecret, t.AuthMethod, form)
 	if err != nil {
 		return err
+	}
+	if raw, addr, err := s.req.raw(); err == nil {
+		s.rawReq, s.rawAddr = raw, addr
 	}
 	s.params = map[string]string{
 		"tokenEndpoint": endpoint,
@@ -111,6 +119,17 @@ func (w *clientCredentialsWorker) Do(ctx context.Context) error {
 	_, err := w.s.req.do(ctx, w.s.client, w.buf)
 	return err
 }
+
+// RawRequest implements RawWorker: the same request every time.
+func (w *clientCredentialsWorker) RawRequest() []byte { return w.s.rawReq }
+
+// RawResponse implements RawWorker with Do's checks.
+func (w *clientCredentialsWorker) RawResponse(status int, body []byte) error {
+	return checkTokenResponse(status, body)
+}
+
+// RawAddr implements RawTarget ("" when the token endpoint is not http://).
+func (s *clientCredentials) RawAddr() string { return s.rawAddr }
 
 func (s *clientCredentials) Params() map[string]string { return s.params }
 

@@ -68,13 +68,23 @@ func (t *tokenRequest) do(ctx context.Context, client *http.Client, buf []byte) 
 	if err != nil {
 		return nil, TransportError(err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return body, StatusError(resp.StatusCode, body)
+	return body, checkTokenResponse(resp.StatusCode, body)
+}
+
+// raw renders the request for the epoll engine: its bytes and the host:port it goes to.
+func (t *tokenRequest) raw() ([]byte, string, error) {
+	return rawRequestBytes(http.MethodPost, t.url, t.header, t.body)
+}
+
+// checkTokenResponse is do's check of a response, for the epoll engine's RawResponse.
+func checkTokenResponse(status int, body []byte) error {
+	if status < 200 || status > 299 {
+		return StatusError(status, body)
 	}
 	if !hasAccessToken(body) {
-		return body, ResponseError(resp.StatusCode, "no access_token")
+		return ResponseError(status, "no access_token")
 	}
-	return body, nil
+	return nil
 }
 
 var accessTokenKey = []byte(`"access_token"`)

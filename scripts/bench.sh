@@ -21,7 +21,8 @@
 # Loopback only; bounded in time (about 140 s of load, < 4 minutes in all). The load
 # generator shares the machine with the server: note it when quoting the figures.
 # Knobs (environment): BENCH_WARMUP (3s) and BENCH_DURATION (10s) for client-credentials;
-# BENCH_OPEN_RUNS (3) open-loop runs;
+# BENCH_OPEN_RUNS (3) open-loop runs; BENCH_ENGINE (epoll on Linux, else goroutines) the
+# load engine of the client-credentials runs;
 # BENCH_SIGNIN_WARMUP (2s), BENCH_SIGNIN_DURATION (8s) for the browser scenarios and
 # BENCH_LOGIN_DURATION (6s) for password-login; BENCH_ARGON2_MEMORY (19456 KiB);
 # BENCH_SOURCE (what was built; default: git describe); BENCH_BUSY_LIMIT (5: flag a run
@@ -37,6 +38,7 @@ SIGNIN_WARMUP=${BENCH_SIGNIN_WARMUP:-2s}
 SIGNIN_DURATION=${BENCH_SIGNIN_DURATION:-8s}
 LOGIN_DURATION=${BENCH_LOGIN_DURATION:-6s}
 OPEN_RUNS=${BENCH_OPEN_RUNS:-3}
+ENGINE=${BENCH_ENGINE:-$([ "$(uname -s)" = Linux ] && echo epoll || echo goroutines)}
 # Latch's Argon2id parameters: the memory is a flag, stated even at its default so the
 # results name it; t=2 and p=1 are fixed (directory.DefaultArgon2).
 ARGON2_MEMORY=${BENCH_ARGON2_MEMORY:-19456}
@@ -70,7 +72,11 @@ results_stem ""
 # exact and hold no secret.
 export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
 
-CC=(--warmup "$WARMUP" --duration "$DURATION")
+# client-credentials runs on the epoll engine (ENGINE): its event loops cost the machine
+# about half the CPU per request of the goroutine engine, CPU the server gets instead
+# (bench/results/2026-12-02-vm-experiments.md). The browser scenarios have no raw form
+# yet and run on the goroutine engine.
+CC=(--warmup "$WARMUP" --duration "$DURATION" --engine "$ENGINE")
 SIGNIN=(--warmup "$SIGNIN_WARMUP" --duration "$SIGNIN_DURATION")
 run cc-c16 "client-credentials, closed loop, 16 concurrent" "${CC[@]}" --concurrency 16 client-credentials
 run cc-c64 "client-credentials, closed loop, 64 concurrent" "${CC[@]}" --concurrency 64 client-credentials
