@@ -66,8 +66,8 @@ type epollConn struct {
 	waiting  bool
 }
 
-// driveEpoll runs the workers' requests from min(GOMAXPROCS, workers) event loops
-// until the load model is done or ctx ends. It returns the measured open-loop slots
+// driveEpoll runs the workers' requests from GOMAXPROCS-1 event loops (at least one, at
+// most one per worker) until the load model is done or ctx ends. It returns the measured open-loop slots
 // never sent (the overrun limit).
 func driveEpoll(ctx context.Context, addr string, workers []RawWorker, shards []*shard, cfg LoadConfig, timeout time.Duration, start time.Time, lagNs *atomic.Int64) (unsent int64, err error) {
 	r := &epollRun{ctx: ctx, addr: addr, cfg: cfg, timeout: timeout, start: start, lagNs: lagNs}
@@ -180,7 +180,14 @@ func (r *epollRun) loop(conns []*epollConn) error {
 				continue
 			}
 			c := byFd[ev.Fd]
-			if c == nil || !c.busy {
+			if c == nil {
+				continue
+			}
+			if !c.busy {
+				// An idle connection the server closed (or wrote to unasked): let it
+				// go, or its level-triggered event would wake every wait; the next
+				// request dials anew.
+				c.close(ep, byFd)
 				continue
 			}
 			if ev.Events&unix.EPOLLOUT != 0 && len(c.out) > 0 {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -219,5 +220,33 @@ func TestEpollEngineFailures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEpollEngineIdleClose: a server that closes idle keep-alive connections between
+// the open loop's slots costs no request: the engine lets a closed idle connection go
+// and dials anew for the next slot.
+func TestEpollEngineIdleClose(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the epoll engine is Linux-only")
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"x","token_type":"Bearer"}`)
+	}))
+	srv.Config.IdleTimeout = 5 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	m, err := runLoad(t.Context(), &rawStub{addr: srv.Listener.Addr().String()}, LoadConfig{
+		Concurrency: 2, Rate: 40, Requests: 8, Engine: EngineEpoll, RequestTimeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ok[0] != 8 || m.failed[0] != 0 || m.unsent != 0 {
+		for k, st := range m.errs {
+			t.Logf("%+v: %d (%s)", k.class, st.count, st.sample)
+		}
+		t.Errorf("ok %d failed %d unsent %d, want 8 ok", m.ok[0], m.failed[0], m.unsent)
 	}
 }
