@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 )
 
@@ -28,26 +27,19 @@ type Calibration struct {
 // idle 2-core VM, back-to-back calibrations differ by up to about 15%.
 const CalibrationDrift = 0.20
 
-// calibrationKey is the P-256 key calibrate signs with (made once: generating it is not
-// what is measured).
-var calibrationKey = sync.OnceValue(func() *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic("bench: calibration key: " + err.Error())
-	}
-	return k
-})
-
 // calibrate signs a SHA-256 digest with ES256 on the calling goroutine for about d, in
 // calibrationSlices slices, and returns the signatures per second of the fastest slice
-// (0 when d <= 0 or a signature fails): the fastest, because what it measures is the
+// (0 when d <= 0 or a key or signature fails): the fastest, because what it measures is the
 // core's speed, and a slice the scheduler interrupted says nothing about that. A few
 // signatures first warm the code and the key's tables up.
 func calibrate(d time.Duration) float64 {
 	if d <= 0 {
 		return 0
 	}
-	key := calibrationKey()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return 0
+	}
 	digest := sha256.Sum256([]byte("latch bench calibration"))
 	sign := func() bool {
 		_, err := ecdsa.SignASN1(rand.Reader, key, digest[:])

@@ -1,10 +1,11 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"net/url"
+	"net/http"
 	"strconv"
 )
 
@@ -40,37 +41,25 @@ type RawTarget interface {
 	RawAddr() string
 }
 
-// rawRequestBytes renders a request line, headers and body as HTTP/1.1 bytes for the
-// epoll engine: POST (or GET without a body) to an http:// URL, keep-alive, with
-// Content-Length. It returns the bytes and the URL's host:port.
-func rawRequestBytes(method, rawURL string, header map[string][]string, body []byte) ([]byte, string, error) {
-	u, err := url.Parse(rawURL)
+// rawRequestBytes renders a request for the epoll engine once, exactly as the goroutine
+// engine's transport writes it (writeHTTP1Request): keep-alive, Content-Length. It
+// returns the bytes and the URL's host:port; only http:// URLs are taken.
+func rawRequestBytes(method, rawURL string, header http.Header, body []byte) ([]byte, string, error) {
+	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, "", err
 	}
-	if u.Scheme != "http" || u.Host == "" {
+	if req.URL.Scheme != "http" || req.URL.Host == "" {
 		return nil, "", fmt.Errorf("the epoll engine needs an http:// URL, got %q", rawURL)
 	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr += ":80"
+	if header != nil {
+		req.Header = header
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, u.RequestURI(), u.Host)
-	for k, vs := range header {
-		for _, v := range vs {
-			if bytes.ContainsAny([]byte(k+v), "\r\n") {
-				return nil, "", errors.New("header with a line break")
-			}
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
+	if err := writeHTTP1Request(bufio.NewWriter(&b), req); err != nil {
+		return nil, "", err
 	}
-	if body != nil || method == "POST" {
-		b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
-	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	return b.Bytes(), addr, nil
+	return b.Bytes(), hostPort(req), nil
 }
 
 // errChunked is what the epoll engine reports for a response it cannot frame.

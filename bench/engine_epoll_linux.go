@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"runtime"
@@ -27,24 +26,17 @@ const epollSupported = true
 // loops share it; everything in it is read-only or atomic.
 type epollRun struct {
 	ctx     context.Context
-	addr    string
-	cfg     LoadConfig
+	sa      unix.Sockaddr // the target, resolved once
+	family  int
 	timeout time.Duration
+	lagNs   *atomic.Int64
 
-	// closed loop
-	warmEnd, end time.Time
-	claimed      atomic.Int64
-
-	// open loop
-	open     bool
-	start    time.Time
-	interval float64
-	total    int64
-	warmN    int64
-	limit    time.Time
-	next     atomic.Int64 // next slot to claim
-	sent     atomic.Int64 // measured slots sent
-	lagNs    *atomic.Int64
+	window *closedWindow // closed loop
+	// open loop (sched non-nil): the schedule, the next slot to claim and the measured
+	// slots sent
+	sched *openSchedule
+	next  atomic.Int64
+	sent  atomic.Int64
 }
 
 // epollConn is one keep-alive connection of a loop and the worker whose requests it
@@ -64,25 +56,17 @@ type epollConn struct {
 	slot     int64
 	intended time.Time
 	waiting  bool
+	measured bool // the current request counts (closed loop: started after warm-up)
 }
 
 // driveEpoll runs the workers' requests from GOMAXPROCS-1 event loops (at least one, at
-// most one per worker) until the load model is done or ctx ends. It returns the measured open-loop slots
-// never sent (the overrun limit).
-func driveEpoll(ctx context.Context, addr string, workers []RawWorker, shards []*shard, cfg LoadConfig, timeout time.Duration, start time.Time, lagNs *atomic.Int64) (unsent int64, err error) {
-	r := &epollRun{ctx: ctx, addr: addr, cfg: cfg, timeout: timeout, start: start, lagNs: lagNs}
-	if cfg.Rate > 0 {
-		r.open = true
-		r.interval = float64(time.Second) / cfg.Rate
-		r.warmN = int64(math.Ceil(cfg.Warmup.Seconds() * cfg.Rate))
-		r.total = r.warmN + cfg.Requests
-		if cfg.Requests == 0 {
-			r.total = r.warmN + int64(math.Ceil(cfg.Duration.Seconds()*cfg.Rate))
-		}
-		r.limit = start.Add(overrunLimit(time.Duration(float64(r.total)*r.interval), cfg.overrunGrace))
-	} else {
-		r.warmEnd = start.Add(cfg.Warmup)
-		r.end = r.warmEnd.Add(cfg.Duration)
+// most one per worker) until the load model (sched for an open loop, else window) is
+// done or ctx ends. It returns the measured open-loop slots never sent (the overrun
+// limit).
+func driveEpoll(ctx context.Context, addr string, workers []RawWorker, shards []*shard, sched *openSchedule, window *closedWindow, timeout time.Duration, lagNs *atomic.Int64) (unsent int64, err error) {
+	r := &epollRun{ctx: ctx, timeout: timeout, lagNs: lagNs, window: window, sched: sched}
+	if r.family, r.sa, err = resolveSockaddr(ctx, addr); err != nil {
+		return 0, err
 	}
 	// One loop fewer than GOMAXPROCS (at least one): while a loop blocks in epoll_wait
 	// a P stays idle, so the runtime's monitor need not take the loop's P back (which,
@@ -98,8 +82,8 @@ func driveEpoll(ctx context.Context, addr string, workers []RawWorker, shards []
 		wg.Go(func() { errs[l] = r.loop(conns) })
 	}
 	wg.Wait()
-	if r.open {
-		unsent = r.total - r.warmN - r.sent.Load()
+	if r.sched != nil {
+		unsent = r.sched.total - r.sched.warmN - r.sent.Load()
 	}
 	return max(unsent, 0), errors.Join(errs...)
 }
@@ -113,7 +97,7 @@ func (r *epollRun) loop(conns []*epollConn) error {
 	}
 	defer unix.Close(ep)
 	tfd := -1
-	if r.open {
+	if r.sched != nil {
 		if tfd, err = unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC); err != nil {
 			return fmt.Errorf("timerfd: %w", err)
 		}
@@ -131,7 +115,7 @@ func (r *epollRun) loop(conns []*epollConn) error {
 	var waiting []*epollConn // open loop: claimed slots not yet due, in slot order
 	var armed time.Time
 	startNext := func(c *epollConn) {
-		if r.open {
+		if r.sched != nil {
 			if !r.claim(c) {
 				return
 			}
@@ -160,7 +144,7 @@ func (r *epollRun) loop(conns []*epollConn) error {
 		if !active {
 			return nil
 		}
-		if r.open && len(waiting) > 0 && !waiting[0].intended.Equal(armed) {
+		if r.sched != nil && len(waiting) > 0 && !waiting[0].intended.Equal(armed) {
 			armed = waiting[0].intended
 			d := max(time.Until(armed), time.Microsecond)
 			ts := unix.NsecToTimespec(int64(d))
@@ -205,8 +189,8 @@ func (r *epollRun) loop(conns []*epollConn) error {
 			c := waiting[0]
 			waiting = waiting[1:]
 			c.waiting = false
-			if now.After(r.limit) {
-				r.next.Store(r.total) // far behind: stop; the rest is unsent
+			if now.After(r.sched.limit) {
+				r.next.Store(r.sched.total) // far behind: stop; the rest is unsent
 				continue
 			}
 			r.send(ep, byFd, c)
@@ -225,25 +209,15 @@ func (r *epollRun) loop(conns []*epollConn) error {
 	}
 }
 
-// mayStart decides, in the closed loop, whether c sends another request (the same rule
-// as closedLoop: the measured window's end, or --requests).
+// mayStart decides, in the closed loop, whether c sends another request (the run's
+// closedWindow, as for the goroutine engine).
 func (r *epollRun) mayStart(c *epollConn) bool {
 	if c.done || r.ctx.Err() != nil {
 		return false
 	}
-	now := time.Now()
-	if !now.Before(r.warmEnd) {
-		if r.cfg.Requests > 0 {
-			if r.claimed.Add(1) > r.cfg.Requests {
-				c.done = true
-				return false
-			}
-		} else if !now.Before(r.end) {
-			c.done = true
-			return false
-		}
-	}
-	return true
+	measured, ok := r.window.admit(time.Now())
+	c.measured, c.done = measured, !ok
+	return ok
 }
 
 // claim takes the next open-loop slot for c (false: none left).
@@ -252,13 +226,12 @@ func (r *epollRun) claim(c *epollConn) bool {
 		return false
 	}
 	i := r.next.Add(1) - 1
-	if i >= r.total || time.Now().After(r.limit) {
-		r.next.Store(r.total)
+	if i >= r.sched.total || time.Now().After(r.sched.limit) {
+		r.next.Store(r.sched.total)
 		c.done = true
 		return false
 	}
-	c.slot = i
-	c.intended = r.start.Add(time.Duration(float64(i) * r.interval))
+	c.slot, c.intended, c.measured = i, r.sched.due(i), i >= r.sched.warmN
 	return true
 }
 
@@ -267,16 +240,14 @@ func (r *epollRun) send(ep int, byFd map[int32]*epollConn, c *epollConn) {
 	c.begin = time.Now()
 	c.busy = true
 	c.in = c.in[:0]
-	if r.open {
-		if lag := int64(c.begin.Sub(c.intended)); lag > r.lagNs.Load() {
-			r.lagNs.Store(lag)
-		}
-		if c.slot >= r.warmN {
+	if r.sched != nil {
+		noteLag(r.lagNs, c.begin, c.intended)
+		if c.measured {
 			r.sent.Add(1)
 		}
 	}
 	if c.fd < 0 {
-		if err := c.dial(r.ctx, r.addr, ep, byFd); err != nil {
+		if err := c.dial(r.family, r.sa, ep, byFd); err != nil {
 			r.finish(ep, byFd, c, 0, nil, TransportError(err), true)
 			return
 		}
@@ -363,42 +334,43 @@ func (r *epollRun) finish(ep int, byFd map[int32]*epollConn, c *epollConn, statu
 	if r.ctx.Err() != nil {
 		return // interrupted: not counted, as in the goroutine engine
 	}
-	if r.open {
-		c.sh.record(0, c.slot >= r.warmN, fin.Sub(c.intended), fin.Sub(c.begin), err, fin)
+	if r.sched != nil {
+		c.sh.record(0, c.measured, fin.Sub(c.intended), fin.Sub(c.begin), err, fin)
 		return
 	}
-	c.sh.record(0, !c.begin.Before(r.warmEnd), fin.Sub(c.begin), 0, err, fin)
+	c.sh.record(0, c.measured, fin.Sub(c.begin), 0, err, fin)
+}
+
+// resolveSockaddr turns host:port into the socket address the loops dial (once a run:
+// a reconnect needs no lookup).
+func resolveSockaddr(ctx context.Context, addr string) (family int, sa unix.Sockaddr, err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return 0, nil, fmt.Errorf("resolve %s: %w", host, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ip4 := ips[0].IP.To4(); ip4 != nil {
+		sa4 := &unix.SockaddrInet4{Port: p}
+		copy(sa4.Addr[:], ip4)
+		return unix.AF_INET, sa4, nil
+	}
+	sa6 := &unix.SockaddrInet6{Port: p}
+	copy(sa6.Addr[:], ips[0].IP.To16())
+	return unix.AF_INET6, sa6, nil
 }
 
 // dial connects c with a socket of its own: made with raw system calls, so Go's network
 // poller never watches it (it would wake for every packet of a socket no goroutine waits
 // on). The connect blocks (loopback: microseconds; bounded by the kernel's timeout),
 // then the socket becomes non-blocking and joins the loop's epoll set.
-func (c *epollConn) dial(ctx context.Context, addr string, ep int, byFd map[int32]*epollConn) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil || len(ips) == 0 {
-		return fmt.Errorf("resolve %s: %w", host, err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		return err
-	}
-	var sa unix.Sockaddr
-	family := unix.AF_INET
-	if ip4 := ips[0].IP.To4(); ip4 != nil {
-		sa4 := &unix.SockaddrInet4{Port: p}
-		copy(sa4.Addr[:], ip4)
-		sa = sa4
-	} else {
-		family = unix.AF_INET6
-		sa6 := &unix.SockaddrInet6{Port: p}
-		copy(sa6.Addr[:], ips[0].IP.To16())
-		sa = sa6
-	}
+func (c *epollConn) dial(family int, sa unix.Sockaddr, ep int, byFd map[int32]*epollConn) error {
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
 		return os.NewSyscallError("socket", err)

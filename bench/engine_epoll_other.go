@@ -12,6 +12,6 @@ import (
 // epollSupported reports whether this build has the epoll engine.
 const epollSupported = false
 
-func driveEpoll(context.Context, string, []RawWorker, []*shard, LoadConfig, time.Duration, time.Time, *atomic.Int64) (int64, error) {
+func driveEpoll(context.Context, string, []RawWorker, []*shard, *openSchedule, *closedWindow, time.Duration, *atomic.Int64) (int64, error) {
 	return 0, errors.New("--engine epoll needs Linux")
 }

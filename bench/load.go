@@ -257,45 +257,39 @@ func runLoad(ctx context.Context, sc Scenario, cfg LoadConfig) (*measurement, er
 	var wg sync.WaitGroup
 	var lagNs, unsent atomic.Int64
 	var engineErr error
-	if raw != nil {
-		m.measureStart = start.Add(cfg.Warmup)
-		if open {
-			warmN := int64(math.Ceil(cfg.Warmup.Seconds() * cfg.Rate))
-			m.measureStart = start.Add(time.Duration(float64(warmN) * float64(time.Second) / cfg.Rate))
-		}
+	var sched *openSchedule
+	var window *closedWindow
+	if open {
+		sched = newOpenSchedule(cfg, start)
+		m.measureStart = sched.due(sched.warmN)
+	} else {
+		window = &closedWindow{warmEnd: start.Add(cfg.Warmup), requests: cfg.Requests}
+		window.end = window.warmEnd.Add(cfg.Duration)
+		m.measureStart = window.warmEnd
+	}
+	switch {
+	case raw != nil:
 		timeout := cfg.RequestTimeout
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
 		wg.Go(func() {
-			n, err := driveEpoll(ctx, rawAddr, raw, shards, cfg, timeout, start, &lagNs)
+			n, err := driveEpoll(ctx, rawAddr, raw, shards, sched, window, timeout, &lagNs)
 			unsent.Store(n)
 			engineErr = err
 		})
-	} else if open {
-		interval := float64(time.Second) / cfg.Rate
-		warmN := int64(math.Ceil(cfg.Warmup.Seconds() * cfg.Rate))
-		total := warmN + cfg.Requests
-		if cfg.Requests == 0 {
-			total = warmN + int64(math.Ceil(cfg.Duration.Seconds()*cfg.Rate))
-		}
-		m.measureStart = start.Add(time.Duration(float64(warmN) * interval))
+	case open:
 		slots := make(chan int64, cfg.Concurrency)
-		limit := start.Add(overrunLimit(time.Duration(float64(total)*interval), cfg.overrunGrace))
-		wg.Go(func() { unsent.Store(pace(ctx, slots, total, warmN, start, interval, limit)) })
+		wg.Go(func() { unsent.Store(pace(ctx, slots, sched)) })
 		for i, w := range workers {
 			wg.Go(func() {
-				openLoop(ctx, w, shards[i%nshards], slots, warmN, start, interval, &lagNs)
+				openLoop(ctx, w, shards[i%nshards], slots, sched, &lagNs)
 			})
 		}
-	} else {
-		warmEnd := start.Add(cfg.Warmup)
-		end := warmEnd.Add(cfg.Duration)
-		m.measureStart = warmEnd
-		var claimed atomic.Int64
+	default:
 		for i, w := range workers {
 			wg.Go(func() {
-				closedLoop(ctx, w, shards[i%nshards], warmEnd, end, cfg.Requests, &claimed)
+				closedLoop(ctx, w, shards[i%nshards], window)
 			})
 		}
 	}
@@ -335,18 +329,33 @@ func doOne(ctx context.Context, w Worker) (int, error) {
 	return 0, w.Do(ctx)
 }
 
-func closedLoop(ctx context.Context, w Worker, sh *shard, warmEnd, end time.Time, requests int64, claimed *atomic.Int64) {
+// closedWindow is a closed loop's measured window: requests starting before warmEnd are
+// warm-up; after it, requests start until end, or until requests (when > 0) have been
+// claimed. Shared by every worker of a run.
+type closedWindow struct {
+	warmEnd, end time.Time
+	requests     int64
+	claimed      atomic.Int64
+}
+
+// admit decides for a request about to start at begin: whether it is measured, and
+// whether it may start at all.
+func (w *closedWindow) admit(begin time.Time) (measured, ok bool) {
+	if begin.Before(w.warmEnd) {
+		return false, true
+	}
+	if w.requests > 0 {
+		return true, w.claimed.Add(1) <= w.requests
+	}
+	return true, begin.Before(w.end)
+}
+
+func closedLoop(ctx context.Context, w Worker, sh *shard, window *closedWindow) {
 	for ctx.Err() == nil {
 		begin := time.Now()
-		measured := !begin.Before(warmEnd)
-		if measured {
-			if requests > 0 {
-				if claimed.Add(1) > requests {
-					return
-				}
-			} else if !begin.Before(end) {
-				return
-			}
+		measured, ok := window.admit(begin)
+		if !ok {
+			return
 		}
 		op, err := doOne(ctx, w)
 		fin := time.Now()
@@ -354,6 +363,42 @@ func closedLoop(ctx context.Context, w Worker, sh *shard, warmEnd, end time.Time
 			return // interrupted: this request was cut short, not counted
 		}
 		sh.record(op, measured, fin.Sub(begin), 0, err, fin)
+	}
+}
+
+// openSchedule is an open loop's schedule: slot i is due at start + i*interval, the
+// first warmN of the total slots are warm-up, and none is sent after limit.
+type openSchedule struct {
+	start        time.Time
+	interval     float64
+	warmN, total int64
+	limit        time.Time
+}
+
+func newOpenSchedule(cfg LoadConfig, start time.Time) *openSchedule {
+	s := &openSchedule{start: start, interval: float64(time.Second) / cfg.Rate}
+	s.warmN = int64(math.Ceil(cfg.Warmup.Seconds() * cfg.Rate))
+	s.total = s.warmN + cfg.Requests
+	if cfg.Requests == 0 {
+		s.total = s.warmN + int64(math.Ceil(cfg.Duration.Seconds()*cfg.Rate))
+	}
+	s.limit = start.Add(overrunLimit(time.Duration(float64(s.total)*s.interval), cfg.overrunGrace))
+	return s
+}
+
+// due is slot i's intended start.
+func (s *openSchedule) due(i int64) time.Time {
+	return s.start.Add(time.Duration(float64(i) * s.interval))
+}
+
+// unsentFrom is how many measured slots are left when slot i and the rest are not sent.
+func (s *openSchedule) unsentFrom(i int64) int64 { return s.total - max(i, s.warmN) }
+
+// noteLag raises the run's largest send lag to begin - intended (a racy max is fine: a
+// diagnostic, not a result).
+func noteLag(lagNs *atomic.Int64, begin, intended time.Time) {
+	if lag := int64(begin.Sub(intended)); lag > lagNs.Load() {
+		lagNs.Store(lag)
 	}
 }
 
@@ -367,15 +412,15 @@ func closedLoop(ctx context.Context, w Worker, sh *shard, warmEnd, end time.Time
 //
 // The run is bounded: a slot not released by limit (the server is far slower than the
 // rate) is never sent, and pace returns how many measured slots that left unsent.
-func pace(ctx context.Context, slots chan<- int64, total, warmN int64, start time.Time, interval float64, limit time.Time) (unsent int64) {
+func pace(ctx context.Context, slots chan<- int64, s *openSchedule) (unsent int64) {
 	defer close(slots)
-	timer := time.NewTimer(time.Until(limit))
+	timer := time.NewTimer(time.Until(s.limit))
 	defer timer.Stop()
-	for i := int64(0); i < total; i++ {
-		if time.Now().After(limit) {
-			return total - max(i, warmN)
+	for i := int64(0); i < s.total; i++ {
+		if time.Now().After(s.limit) {
+			return s.unsentFrom(i)
 		}
-		intended := start.Add(time.Duration(float64(i) * interval))
+		intended := s.due(i)
 		for {
 			d := time.Until(intended)
 			if d <= 0 {
@@ -389,7 +434,7 @@ func pace(ctx context.Context, slots chan<- int64, total, warmN int64, start tim
 		select {
 		case slots <- i:
 		case <-timer.C:
-			return total - max(i, warmN)
+			return s.unsentFrom(i)
 		case <-ctx.Done():
 			return 0
 		}
@@ -408,22 +453,20 @@ func overrunLimit(d, grace time.Duration) time.Duration {
 	return 2*d + grace
 }
 
-func openLoop(ctx context.Context, w Worker, sh *shard, slots <-chan int64, warmN int64, start time.Time, interval float64, lagNs *atomic.Int64) {
+func openLoop(ctx context.Context, w Worker, sh *shard, slots <-chan int64, s *openSchedule, lagNs *atomic.Int64) {
 	for i := range slots {
 		if ctx.Err() != nil {
 			return
 		}
-		intended := start.Add(time.Duration(float64(i) * interval))
+		intended := s.due(i)
 		begin := time.Now()
-		if lag := int64(begin.Sub(intended)); lag > lagNs.Load() {
-			lagNs.Store(lag) // racy max is fine: a diagnostic, not a result
-		}
+		noteLag(lagNs, begin, intended)
 		op, err := doOne(ctx, w)
 		fin := time.Now()
 		if ctx.Err() != nil {
 			return // interrupted: this request was cut short, not counted
 		}
-		sh.record(op, i >= warmN, fin.Sub(intended), fin.Sub(begin), err, fin)
+		sh.record(op, i >= s.warmN, fin.Sub(intended), fin.Sub(begin), err, fin)
 	}
 }
 

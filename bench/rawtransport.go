@@ -311,7 +311,11 @@ func (c *rawConn) end(reuse bool) {
 // line, Host, User-Agent (Go's default unless the request sets one, so the server sees
 // what http.Transport sent), the request's headers, Content-Length as http.Transport
 // sends it, then the body. It closes req.Body.
-func (c *rawConn) writeRequest(req *http.Request) error {
+func (c *rawConn) writeRequest(req *http.Request) error { return writeHTTP1Request(c.bw, req) }
+
+// writeHTTP1Request is writeRequest's rendering into any buffered writer (the epoll
+// engine renders its requests once, with it, into bytes).
+func writeHTTP1Request(w *bufio.Writer, req *http.Request) error {
 	body, length, err := requestBody(req)
 	if err != nil {
 		return err
@@ -328,7 +332,6 @@ func (c *rawConn) writeRequest(req *http.Request) error {
 	if !httpguts.ValidHostHeader(host) {
 		return fmt.Errorf("invalid Host %q", host)
 	}
-	w := c.bw
 	w.WriteString(method)
 	w.WriteByte(' ')
 	w.WriteString(req.URL.RequestURI())
