@@ -527,15 +527,28 @@ var idTokenKey = []byte(`"id_token"`)
 // refresh redeems refreshToken (RFC 6749 6) and returns the response and the refresh
 // token to use next: the rotated one, or refreshToken when the OP did not rotate.
 func (u *userAgent) refresh(ctx context.Context, refreshToken string) (next string, rotated bool, err error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	if u.f.app.Public() {
-		form.Set("client_id", u.f.app.ID)
-	}
-	tr := tokenRequest{url: u.f.ep.Token, body: []byte(form.Encode()), header: u.f.tokenHeader}
+	tr := u.refreshRequest(refreshToken)
 	body, err := tr.do(ctx, u.f.client, u.buf)
 	if err != nil {
 		return "", false, err
 	}
+	return rotatedRefreshToken(body, refreshToken)
+}
+
+// refreshRequest is the refresh_token grant request (RFC 6749 6) for refreshToken: a
+// public client names itself in the body, a confidential one authenticates as at
+// sign-in.
+func (u *userAgent) refreshRequest(refreshToken string) tokenRequest {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
+	if u.f.app.Public() {
+		form.Set("client_id", u.f.app.ID)
+	}
+	return tokenRequest{url: u.f.ep.Token, body: []byte(form.Encode()), header: u.f.tokenHeader}
+}
+
+// rotatedRefreshToken reads the refresh token of a successful refresh response: the
+// new one and rotated=true, or prev when the response has none or the same.
+func rotatedRefreshToken(body []byte, prev string) (next string, rotated bool, err error) {
 	// The rotated token is read without decoding the whole response (the load's
 	// hottest client path); a value with escapes falls back to encoding/json.
 	if v, whole, _ := stringMember(body, refreshTokenKey); whole {
@@ -545,8 +558,8 @@ func (u *userAgent) refresh(ctx context.Context, refreshToken string) (next stri
 	} else {
 		return "", false, ResponseError(http.StatusOK, stepRefresh+": undecodable token response")
 	}
-	if next == "" || next == refreshToken {
-		return refreshToken, false, nil
+	if next == "" || next == prev {
+		return prev, false, nil
 	}
 	return next, true, nil
 }
@@ -570,11 +583,17 @@ func (u *userAgent) userinfo(ctx context.Context, authorization string) error {
 	if err != nil {
 		return TransportError(err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return bearerStatusError(stepUserinfo, resp.StatusCode, resp.Header, body)
+	return judgeUserinfo(resp.StatusCode, resp.Header, body)
+}
+
+// judgeUserinfo judges a UserInfo response: nil for a 200 with sub, else a classified
+// error (a Bearer challenge's error code when there is one).
+func judgeUserinfo(status int, header http.Header, body []byte) error {
+	if status != http.StatusOK {
+		return bearerStatusError(stepUserinfo, status, header, body)
 	}
 	if !bytes.Contains(body, subKey) {
-		return ResponseError(resp.StatusCode, stepUserinfo+": no sub")
+		return ResponseError(status, stepUserinfo+": no sub")
 	}
 	return nil
 }

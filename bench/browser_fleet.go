@@ -151,6 +151,49 @@ func (w *sessionWorker) Do(ctx context.Context) error {
 	return err
 }
 
+// rawSessionTask is a sessionTask with a raw form, for the epoll engine: its request
+// rendered as bytes and its response judged from a raw response, with request's checks
+// and error classes.
+type rawSessionTask interface {
+	sessionTask
+	// rawEndpoint is the URL the raw requests go to (they must share a host:port).
+	rawEndpoint() string
+	rawRequest() ([]byte, error)
+	rawResponse(r *rawResponse) error
+}
+
+// rawSessionWorker is a sessionWorker whose task has a raw form; it keeps the browser
+// usable the same way (a failure bootstraps again before it is recorded, a browser not
+// ready bootstraps before its request), on the event loop.
+type rawSessionWorker struct {
+	*sessionWorker
+	task rawSessionTask
+}
+
+var _ RawWorker = (*rawSessionWorker)(nil)
+
+func (w *rawSessionWorker) RawRequest(ctx context.Context) ([]byte, error) {
+	if !w.ready {
+		if err := w.task.bootstrap(ctx); err != nil {
+			return nil, err
+		}
+		w.ready = true
+	}
+	b, err := w.task.rawRequest()
+	if err != nil {
+		w.ready = false
+	}
+	return b, err
+}
+
+func (w *rawSessionWorker) RawResponse(ctx context.Context, r *rawResponse) error {
+	err := w.task.rawResponse(r)
+	if err != nil && ctx.Err() == nil {
+		w.ready = w.task.bootstrap(ctx) == nil
+	}
+	return err
+}
+
 // sessionScenario is a scenario whose load goroutines each own a signed-in browser,
 // prepared in Setup (sign-ins are not measured).
 type sessionScenario struct {
@@ -172,6 +215,7 @@ var (
 	_ WorkerScenario = (*sessionScenario)(nil)
 	_ Teardowner     = (*sessionScenario)(nil)
 	_ Describer      = (*sessionScenario)(nil)
+	_ RawTarget      = (*sessionScenario)(nil)
 )
 
 // setupParallelism bounds concurrent sign-ins during setup (each verifies an Argon2id
@@ -212,11 +256,29 @@ func (s *sessionScenario) Setup(ctx context.Context, env *Env) error {
 
 // NewWorker hands load goroutine id the browser prepared for it; beyond those, a new
 // browser that signs in on its first request.
+// A task with a raw form gets a worker the epoll engine can drive too.
 func (s *sessionScenario) NewWorker(id int) (Worker, error) {
+	w := &sessionWorker{task: s.newTask(newUserAgent(s.fleet.flow, s.fleet.user(id)))}
 	if id >= 0 && id < len(s.workers) {
-		return s.workers[id], nil
+		w = s.workers[id]
 	}
-	return &sessionWorker{task: s.newTask(newUserAgent(s.fleet.flow, s.fleet.user(id)))}, nil
+	if rt, ok := w.task.(rawSessionTask); ok {
+		return &rawSessionWorker{sessionWorker: w, task: rt}, nil
+	}
+	return w, nil
+}
+
+// RawAddr implements RawTarget: the host:port of the task's endpoint, "" when the task
+// has no raw form or the endpoint is not http://.
+func (s *sessionScenario) RawAddr() string {
+	if s.fleet == nil {
+		return ""
+	}
+	rt, ok := s.newTask(newUserAgent(s.fleet.flow, s.fleet.user(0))).(rawSessionTask)
+	if !ok {
+		return ""
+	}
+	return rawAddrOf(rt.rawEndpoint())
 }
 
 // Do serves callers that ignore NewWorker: it borrows an idle browser, or makes one

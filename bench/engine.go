@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,14 +26,18 @@ const (
 
 // RawWorker is a Worker the epoll engine can drive: it hands out each request as
 // complete HTTP/1.1 bytes and checks each complete response, with the same checks and
-// error classes as its Do.
+// error classes as its Do. Both run on the event loop: whatever they block on (a
+// worker that signs in again after a failure, as Do would) holds up the loop's other
+// connections too, and their latencies show it.
 type RawWorker interface {
 	Worker
-	// RawRequest returns the next request (valid until the next call on this worker).
-	RawRequest() []byte
+	// RawRequest returns the next request (valid until the next call on this worker),
+	// or the error Do would return without sending one (a failed bootstrap), which is
+	// counted as that request's.
+	RawRequest(ctx context.Context) ([]byte, error)
 	// RawResponse checks a response of the request RawRequest returned last; a non-nil
 	// error is counted as Do's would be.
-	RawResponse(status int, body []byte) error
+	RawResponse(ctx context.Context, resp *rawResponse) error
 }
 
 // RawTarget is what a scenario whose workers are RawWorkers implements: the host:port
@@ -62,70 +67,105 @@ func rawRequestBytes(method, rawURL string, header http.Header, body []byte) ([]
 	return b.Bytes(), hostPort(req), nil
 }
 
+// rawResponse is one complete HTTP/1.1 response as the epoll engine read it; its slices
+// point into the connection's buffer and are valid only during RawResponse.
+type rawResponse struct {
+	status int
+	head   []byte // the header fields, one per CRLF-ended line, after the status line
+	body   []byte
+	// n is the length of the whole response; closing, whether the server will close
+	// the connection after it.
+	n       int
+	closing bool
+}
+
+// header returns the first value of the header field name (case-insensitive), trimmed,
+// or "".
+func (r *rawResponse) header(name string) string {
+	for rest := r.head; len(rest) > 0; {
+		var h []byte
+		h, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		if k, v, ok := bytes.Cut(h, []byte(":")); ok && bytes.EqualFold(k, []byte(name)) {
+			return string(bytes.TrimSpace(v))
+		}
+	}
+	return ""
+}
+
+// rawAddrOf is the host:port of an http:// URL, or "" for any other (the epoll engine
+// speaks plain HTTP/1.1 only).
+func rawAddrOf(rawURL string) string {
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil || req.URL.Scheme != "http" || req.URL.Host == "" {
+		return ""
+	}
+	return hostPort(req)
+}
+
 // errChunked is what the epoll engine reports for a response it cannot frame.
 var errChunked = errors.New("response without Content-Length (chunked or until close): use --engine goroutines for this target")
 
 // parseRawResponse finds one complete HTTP/1.1 response at the start of in. It returns
-// complete=false when more bytes are needed; otherwise the status, the body (inside in),
-// the length of the whole response, and whether the server will close the connection.
-// A response it cannot frame (no Content-Length, chunked) or a malformed one is an
-// error. Never panics.
-func parseRawResponse(in []byte) (complete bool, status int, body []byte, n int, closing bool, err error) {
+// complete=false when more bytes are needed; otherwise the response, whose slices are
+// inside in. A response it cannot frame (no Content-Length, chunked) or a malformed one
+// is an error. Never panics.
+func parseRawResponse(in []byte) (r rawResponse, complete bool, err error) {
 	end := bytes.Index(in, []byte("\r\n\r\n"))
 	if end < 0 {
 		if len(in) > 64<<10 {
-			return false, 0, nil, 0, false, errors.New("response headers over 64 KiB")
+			return r, false, errors.New("response headers over 64 KiB")
 		}
-		return false, 0, nil, 0, false, nil
+		return r, false, nil
 	}
-	head := in[:end]
-	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	line, rest, _ := bytes.Cut(in[:end], []byte("\r\n"))
 	// "HTTP/1.1 200 OK"
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return false, 0, nil, 0, false, fmt.Errorf("malformed status line %q", snippet(line))
+		return r, false, fmt.Errorf("malformed status line %q", snippet(line))
 	}
-	status, err = strconv.Atoi(string(line[9:12]))
+	status, err := strconv.Atoi(string(line[9:12]))
 	if err != nil || status < 100 || status > 999 || (len(line) > 12 && line[12] != ' ') {
-		return false, 0, nil, 0, false, fmt.Errorf("malformed status line %q", snippet(line))
+		return r, false, fmt.Errorf("malformed status line %q", snippet(line))
 	}
-	closing = line[7] == '0' // HTTP/1.0 closes unless told otherwise
+	r.status, r.head = status, rest
+	r.closing = line[7] == '0' // HTTP/1.0 closes unless told otherwise
 	length := -1
 	for len(rest) > 0 {
 		var h []byte
 		h, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		k, v, ok := bytes.Cut(h, []byte(":"))
 		if !ok {
-			return false, 0, nil, 0, false, fmt.Errorf("malformed header %q", snippet(h))
+			return r, false, fmt.Errorf("malformed header %q", snippet(h))
 		}
 		v = bytes.TrimSpace(v)
 		switch {
 		case bytes.EqualFold(k, []byte("Content-Length")):
 			l, err := strconv.Atoi(string(v))
 			if err != nil || l < 0 || (length >= 0 && l != length) {
-				return false, 0, nil, 0, false, fmt.Errorf("bad Content-Length %q", snippet(v))
+				return r, false, fmt.Errorf("bad Content-Length %q", snippet(v))
 			}
 			length = l
 		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
-			return false, 0, nil, 0, false, errChunked
+			return r, false, errChunked
 		case bytes.EqualFold(k, []byte("Connection")):
-			closing = bytes.EqualFold(v, []byte("close"))
+			r.closing = bytes.EqualFold(v, []byte("close"))
 		}
 	}
 	if status < 200 {
-		return false, 0, nil, 0, false, fmt.Errorf("informational response %d", status)
+		return r, false, fmt.Errorf("informational response %d", status)
 	}
 	if status == 204 || status == 304 {
 		length = 0
 	}
 	if length < 0 {
-		return false, 0, nil, 0, false, errChunked
+		return r, false, errChunked
 	}
 	if length > 16<<20 {
-		return false, 0, nil, 0, false, fmt.Errorf("response body of %d bytes", length)
+		return r, false, fmt.Errorf("response body of %d bytes", length)
 	}
-	total := end + 4 + length
-	if len(in) < total {
-		return false, 0, nil, 0, false, nil
+	r.n = end + 4 + length
+	if len(in) < r.n {
+		return rawResponse{}, false, nil
 	}
-	return true, status, in[end+4 : total], total, closing, nil
+	r.body = in[end+4 : r.n]
+	return r, true, nil
 }

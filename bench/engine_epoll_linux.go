@@ -200,7 +200,7 @@ func (r *epollRun) loop(conns []*epollConn) error {
 		// dial) gets its next one.
 		for _, c := range conns {
 			if c.busy && now.Sub(c.begin) > r.timeout {
-				r.finish(ep, byFd, c, 0, nil, TransportError(os.ErrDeadlineExceeded), true)
+				r.finish(ep, byFd, c, TransportError(os.ErrDeadlineExceeded), true)
 			}
 			if !c.busy && !c.waiting && !c.done {
 				startNext(c)
@@ -246,13 +246,18 @@ func (r *epollRun) send(ep int, byFd map[int32]*epollConn, c *epollConn) {
 			r.sent.Add(1)
 		}
 	}
+	out, err := c.w.RawRequest(r.ctx)
+	if err != nil {
+		r.finish(ep, byFd, c, err, false) // nothing sent: the connection stays as it is
+		return
+	}
 	if c.fd < 0 {
 		if err := c.dial(r.family, r.sa, ep, byFd); err != nil {
-			r.finish(ep, byFd, c, 0, nil, TransportError(err), true)
+			r.finish(ep, byFd, c, TransportError(err), true)
 			return
 		}
 	}
-	c.out = c.w.RawRequest()
+	c.out = out
 	r.write(ep, byFd, c)
 }
 
@@ -270,7 +275,7 @@ func (r *epollRun) write(ep int, byFd map[int32]*epollConn, c *epollConn) {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case err != nil:
-			r.finish(ep, byFd, c, 0, nil, TransportError(err), true)
+			r.finish(ep, byFd, c, TransportError(err), true)
 			return
 		}
 		c.out = c.out[n:]
@@ -295,27 +300,28 @@ func (r *epollRun) read(ep int, byFd map[int32]*epollConn, c *epollConn) bool {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case err != nil:
-			r.finish(ep, byFd, c, 0, nil, TransportError(err), true)
+			r.finish(ep, byFd, c, TransportError(err), true)
 			return true
 		case n == 0:
-			r.finish(ep, byFd, c, 0, nil, TransportError(errUnexpectedClose), true)
+			r.finish(ep, byFd, c, TransportError(errUnexpectedClose), true)
 			return true
 		}
 		c.in = c.in[:len(c.in)+n]
-		complete, status, body, total, closing, perr := parseRawResponse(c.in)
+		resp, complete, perr := parseRawResponse(c.in)
 		switch {
 		case perr != nil:
-			r.finish(ep, byFd, c, 0, nil, TransportError(perr), true)
+			r.finish(ep, byFd, c, TransportError(perr), true)
 			return true
 		case complete:
 			var rerr error
-			if total != len(c.in) {
+			closing := resp.closing
+			if resp.n != len(c.in) {
 				rerr = TransportError(errors.New("bytes after the response (the server sent more than one)"))
 				closing = true
 			} else {
-				rerr = c.w.RawResponse(status, body)
+				rerr = c.w.RawResponse(r.ctx, &resp)
 			}
-			r.finish(ep, byFd, c, status, body, rerr, closing)
+			r.finish(ep, byFd, c, rerr, closing)
 			return true
 		}
 	}
@@ -325,7 +331,7 @@ var errUnexpectedClose = fmt.Errorf("connection closed before the response was c
 
 // finish records c's request and, when drop, closes its connection (the next request
 // dials a new one).
-func (r *epollRun) finish(ep int, byFd map[int32]*epollConn, c *epollConn, status int, body []byte, err error, drop bool) {
+func (r *epollRun) finish(ep int, byFd map[int32]*epollConn, c *epollConn, err error, drop bool) {
 	fin := time.Now()
 	c.busy = false
 	if drop {

@@ -46,7 +46,8 @@ func TestParseRawResponse(t *testing.T) {
 		{"two lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", false, 0, "", false, "Content-Length"},
 		{"header without colon", "HTTP/1.1 200 OK\r\nbogus\r\n\r\n", false, 0, "", false, "malformed header"},
 	} {
-		complete, status, body, n, closing, err := parseRawResponse([]byte(tc.in))
+		r, complete, err := parseRawResponse([]byte(tc.in))
+		status, body, n, closing := r.status, r.body, r.n, r.closing
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
@@ -62,12 +63,36 @@ func TestParseRawResponse(t *testing.T) {
 	}
 }
 
+// The header fields of a parsed response are found by name, case-insensitively, in the
+// header block only (not in the status line or the body).
+func TestRawResponseHeader(t *testing.T) {
+	t.Parallel()
+	in := "HTTP/1.1 401 WWW-Authenticate: no\r\nContent-Length: 24\r\nwww-authenticate:  Bearer error=\"invalid_token\" \r\nWWW-Authenticate: Basic\r\n\r\nX-Body: WWW-Authenticate"
+	r, complete, err := parseRawResponse([]byte(in))
+	if err != nil || !complete {
+		t.Fatalf("complete %v err %v", complete, err)
+	}
+	if got := r.header("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
+		t.Errorf("WWW-Authenticate = %q, want the first field's value, trimmed", got)
+	}
+	if got := r.header("X-Body"); got != "" {
+		t.Errorf("X-Body = %q: a header read from the body", got)
+	}
+	if got := r.header("content-length"); got != "24" {
+		t.Errorf("content-length = %q", got)
+	}
+}
+
 func FuzzParseRawResponse(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"))
 	f.Add([]byte("HTTP/1.0 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\nextra"))
 	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		complete, status, body, n, _, err := parseRawResponse(in)
+		r, complete, err := parseRawResponse(in)
+		status, body, n := r.status, r.body, r.n
+		if complete {
+			_ = r.header("WWW-Authenticate") // never panics on what parsed
+		}
 		if err != nil && complete {
 			t.Fatal("complete with an error")
 		}
@@ -162,12 +187,16 @@ func TestEpollEngineEndToEnd(t *testing.T) {
 // paths.
 type rawStub struct{ addr string }
 
-func (s *rawStub) Setup(context.Context, *Env) error         { return nil }
-func (s *rawStub) Do(context.Context) error                  { return errors.New("Do on the epoll engine") }
-func (s *rawStub) NewWorker(int) (Worker, error)             { return s, nil }
-func (s *rawStub) RawAddr() string                           { return s.addr }
-func (s *rawStub) RawRequest() []byte                        { return []byte("GET / HTTP/1.1\r\nHost: stub\r\n\r\n") }
-func (s *rawStub) RawResponse(status int, body []byte) error { return checkTokenResponse(status, body) }
+func (s *rawStub) Setup(context.Context, *Env) error { return nil }
+func (s *rawStub) Do(context.Context) error          { return errors.New("Do on the epoll engine") }
+func (s *rawStub) NewWorker(int) (Worker, error)     { return s, nil }
+func (s *rawStub) RawAddr() string                   { return s.addr }
+func (s *rawStub) RawRequest(context.Context) ([]byte, error) {
+	return []byte("GET / HTTP/1.1\r\nHost: stub\r\n\r\n"), nil
+}
+func (s *rawStub) RawResponse(_ context.Context, r *rawResponse) error {
+	return checkTokenResponse(r.status, r.body)
+}
 
 // TestEpollEngineFailures: a server that never answers costs each request its timeout,
 // and one that hangs up fails each request as a transport error; either way every

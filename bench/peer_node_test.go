@@ -60,6 +60,22 @@ func TestGenericTargetAgainstNodeOIDCProvider(t *testing.T) {
 		}
 	})
 
+	// The epoll engine's raw requests and response framing against a server that is
+	// not Go's (Koa): the same run, the same checks.
+	t.Run("introspect opaque on the epoll engine", func(t *testing.T) {
+		if !epollSupported {
+			t.Skip("no epoll engine in this build (Linux only)")
+		}
+		p := filepath.Join(dir, "introspect-epoll.json")
+		code, stdout, stderr := runCommand(t, append(generic, "--engine", "epoll", "--json", p, "introspect")...)
+		if code != ExitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		if rep := readPeerReport(t, p, 300); rep.Load.Engine != EngineEpoll {
+			t.Errorf("engine %q", rep.Load.Engine)
+		}
+	})
+
 	// node-oidc-provider refuses to introspect its JWT access tokens: setup says so,
 	// with the OP's own error, instead of a run of identical errors.
 	t.Run("introspect-jwt refused", func(t *testing.T) {

@@ -210,6 +210,14 @@ func (s *byTarget) Do(ctx context.Context) error { return s.chosen.Do(ctx) }
 
 func (s *byTarget) NewWorker(id int) (Worker, error) { return newWorker(s.chosen, id) }
 
+// RawAddr forwards the chosen scenario's RawTarget ("" if it has none).
+func (s *byTarget) RawAddr() string {
+	if rt, ok := s.chosen.(RawTarget); ok {
+		return rt.RawAddr()
+	}
+	return ""
+}
+
 func (s *byTarget) Teardown(ctx context.Context) error {
 	if t, ok := s.chosen.(Teardowner); ok {
 		return t.Teardown(ctx)

@@ -121,11 +121,13 @@ func (w *clientCredentialsWorker) Do(ctx context.Context) error {
 }
 
 // RawRequest implements RawWorker: the same request every time.
-func (w *clientCredentialsWorker) RawRequest() []byte { return w.s.rawReq }
+func (w *clientCredentialsWorker) RawRequest(context.Context) ([]byte, error) {
+	return w.s.rawReq, nil
+}
 
 // RawResponse implements RawWorker with Do's checks.
-func (w *clientCredentialsWorker) RawResponse(status int, body []byte) error {
-	return checkTokenResponse(status, body)
+func (w *clientCredentialsWorker) RawResponse(_ context.Context, r *rawResponse) error {
+	return checkTokenResponse(r.status, r.body)
 }
 
 // RawAddr implements RawTarget ("" when the token endpoint is not http://).

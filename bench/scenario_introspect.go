@@ -62,7 +62,10 @@ type introspectTask struct {
 	ua   *userAgent
 	kind accessTokenKind
 	body []byte // token=<access token>&token_type_hint=access_token
+	raw  []byte // the request for the epoll engine, rendered once a token
 }
+
+var _ rawSessionTask = (*introspectTask)(nil)
 
 func (t *introspectTask) bootstrap(ctx context.Context) error {
 	resp, err := t.ua.signInTokens(ctx)
@@ -73,6 +76,7 @@ func (t *introspectTask) bootstrap(ctx context.Context) error {
 		return ResponseError(http.StatusOK, fmt.Sprintf("%s: %s access token, want %s", stepToken, got, t.kind))
 	}
 	t.body = []byte(url.Values{"token": {resp.AccessToken}, "token_type_hint": {"access_token"}}.Encode())
+	t.raw = nil
 	return nil
 }
 
@@ -96,6 +100,31 @@ func (t *introspectTask) request(ctx context.Context) error {
 	return t.ua.introspect(ctx, t.body)
 }
 
+func (t *introspectTask) rawEndpoint() string { return t.ua.f.ep.introspectionEndpoint() }
+
+func (t *introspectTask) rawRequest() ([]byte, error) {
+	if t.raw == nil {
+		r := t.ua.introspectRequest(t.body)
+		b, _, err := r.raw()
+		if err != nil {
+			return nil, err
+		}
+		t.raw = b
+	}
+	return t.raw, nil
+}
+
+func (t *introspectTask) rawResponse(r *rawResponse) error { return judgeRaw(r) }
+
+// judgeRaw is judgeIntrospection of a raw response, as an error (nil when the token
+// is active).
+func judgeRaw(r *rawResponse) error {
+	if rerr := judgeIntrospection(r.status, r.body); rerr != nil {
+		return rerr
+	}
+	return nil
+}
+
 // introspectionEndpoint is the discovered introspection_endpoint, else Latch's route
 // under the issuer.
 func (ep *flowEndpoints) introspectionEndpoint() string {
@@ -108,8 +137,13 @@ func (ep *flowEndpoints) introspectionEndpoint() string {
 // introspect POSTs form (token, token_type_hint) to the introspection endpoint with
 // the app's client authentication (the token endpoint's headers), without cookies.
 func (u *userAgent) introspect(ctx context.Context, form []byte) error {
-	r := tokenRequest{url: u.f.ep.introspectionEndpoint(), body: form, header: u.f.tokenHeader}
+	r := u.introspectRequest(form)
 	return r.introspect(ctx, u.f.client, u.buf)
+}
+
+// introspectRequest is the introspection request for form, authenticated as the app.
+func (u *userAgent) introspectRequest(form []byte) tokenRequest {
+	return tokenRequest{url: u.f.ep.introspectionEndpoint(), body: form, header: u.f.tokenHeader}
 }
 
 // introspect sends t as an introspection request (RFC 7662 2.1: the body holds token and

@@ -27,11 +27,16 @@ type introspectClientToken struct {
 	client *http.Client
 	reqs   []*tokenRequest // one introspection request per worker, each its own token
 	params map[string]string
+	// rawAddr is the introspection endpoint's host:port for the epoll engine, "" when
+	// it is not http://.
+	rawAddr string
 }
 
 var (
 	_ WorkerScenario = (*introspectClientToken)(nil)
 	_ Describer      = (*introspectClientToken)(nil)
+	_ RawTarget      = (*introspectClientToken)(nil)
+	_ RawWorker      = (*introspectClientWorker)(nil)
 )
 
 func (s *introspectClientToken) Setup(ctx context.Context, env *Env) error {
@@ -93,6 +98,7 @@ func (s *introspectClientToken) Setup(ctx context.Context, env *Env) error {
 	if err := s.reqs[0].introspect(ctx, s.client, buf); err != nil {
 		return errors.New(s.name + ": the first introspection failed: " + err.Error())
 	}
+	s.rawAddr = rawAddrOf(introspectURL)
 	env.logf("setup: %d client_credentials tokens (%s) to introspect at %s", len(s.reqs), s.kind, introspectURL)
 	s.params = map[string]string{
 		"introspectToken":       string(s.kind),
@@ -121,17 +127,36 @@ func (s *introspectClientToken) Do(ctx context.Context) error {
 // NewWorker gives load goroutine id its own token (round robin past those made at
 // setup) and response buffer.
 func (s *introspectClientToken) NewWorker(id int) (Worker, error) {
-	return &introspectClientWorker{s: s, req: s.reqs[max(id, 0)%len(s.reqs)], buf: make([]byte, 0, 16<<10)}, nil
+	w := &introspectClientWorker{s: s, req: s.reqs[max(id, 0)%len(s.reqs)], buf: make([]byte, 0, 16<<10)}
+	if s.rawAddr != "" {
+		var err error
+		if w.raw, _, err = w.req.raw(); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
 type introspectClientWorker struct {
 	s   *introspectClientToken
 	req *tokenRequest
 	buf []byte
+	raw []byte // req for the epoll engine (http:// endpoints only)
 }
 
 func (w *introspectClientWorker) Do(ctx context.Context) error {
 	return w.req.introspect(ctx, w.s.client, w.buf)
 }
+
+// RawRequest implements RawWorker: the worker's introspection request, every time.
+func (w *introspectClientWorker) RawRequest(context.Context) ([]byte, error) { return w.raw, nil }
+
+// RawResponse implements RawWorker with Do's checks.
+func (w *introspectClientWorker) RawResponse(_ context.Context, r *rawResponse) error {
+	return judgeRaw(r)
+}
+
+// RawAddr implements RawTarget ("" when the introspection endpoint is not http://).
+func (s *introspectClientToken) RawAddr() string { return s.rawAddr }
 
 func (s *introspectClientToken) Params() map[string]string { return s.params }

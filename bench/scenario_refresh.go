@@ -31,6 +31,8 @@ type refreshTask struct {
 	token string
 }
 
+var _ rawSessionTask = (*refreshTask)(nil)
+
 func (t *refreshTask) bootstrap(ctx context.Context) error {
 	resp, err := t.ua.signInTokens(ctx)
 	if err != nil {
@@ -45,6 +47,31 @@ func (t *refreshTask) bootstrap(ctx context.Context) error {
 
 func (t *refreshTask) request(ctx context.Context) error {
 	next, rotated, err := t.ua.refresh(ctx, t.token)
+	if err != nil {
+		return err
+	}
+	t.token = next
+	if !rotated && t.ua.f.app.Public() {
+		return ResponseError(http.StatusOK, stepRefresh+": refresh token not rotated")
+	}
+	return nil
+}
+
+func (t *refreshTask) rawEndpoint() string { return t.ua.f.ep.Token }
+
+// rawRequest renders the refresh of the current token (a new body every request).
+func (t *refreshTask) rawRequest() ([]byte, error) {
+	tr := t.ua.refreshRequest(t.token)
+	b, _, err := tr.raw()
+	return b, err
+}
+
+// rawResponse is request's checks on a raw response.
+func (t *refreshTask) rawResponse(r *rawResponse) error {
+	if err := checkTokenResponse(r.status, r.body); err != nil {
+		return err
+	}
+	next, rotated, err := rotatedRefreshToken(r.body, t.token)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,53 +39,65 @@ func TestSignInScenariosEndToEnd(t *testing.T) {
 		{"introspect-jwt", "Traditional", func(op *fakeOP) int64 { return op.browser.introspections.Load() }, 3,
 			map[string]string{"introspectToken": "jwt", "tokenTypeHint": "access_token"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			op := newFakeOP(t)
-			jsonPath := filepath.Join(t.TempDir(), "run.json")
-			code, stdout, stderr := runCommand(t, append(adminArgs(op),
-				"--concurrency", "3", "--warmup", "0", "--requests", "60", "--progress", "0", "--json", jsonPath, tc.name)...)
-			if code != ExitOK {
-				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-			}
-			rep, err := ReadReport(jsonPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.OK != 60 || rep.Errors != 0 {
-				t.Errorf("ok/errors = %d/%d", rep.OK, rep.Errors)
-			}
-			if got := tc.served(op); got < 60 {
-				t.Errorf("the fake OP served %d of the scenario's requests, want >= 60", got)
-			}
-			if rep.Params["appType"] != tc.appType || rep.Params["users"] != "3" || rep.Params["clientId"] == "" {
-				t.Errorf("params %v", rep.Params)
-			}
-			for k, v := range tc.params {
-				if rep.Params[k] != v {
-					t.Errorf("param %s = %q, want %q", k, rep.Params[k], v)
+		for _, engine := range scenarioEngines(tc.name) {
+			t.Run(tc.name+"/"+engine, func(t *testing.T) {
+				t.Parallel()
+				op := newFakeOP(t)
+				jsonPath := filepath.Join(t.TempDir(), "run.json")
+				code, stdout, stderr := runCommand(t, append(adminArgs(op), "--engine", engine,
+					"--concurrency", "3", "--warmup", "0", "--requests", "60", "--progress", "0", "--json", jsonPath, tc.name)...)
+				if code != ExitOK {
+					t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 				}
-			}
-			if got := op.browser.jwtAccessTokens.Load(); got != tc.jwts {
-				t.Errorf("%d JWT access tokens issued, want %d", got, tc.jwts)
-			}
-			if tc.jwts > 0 && !strings.HasPrefix(rep.Params["resource"], "https://bench.latch.invalid/latch-bench-"+tc.name+"-") {
-				t.Errorf("params %v: want the API resource setup created", rep.Params)
-			}
-			if tc.jwts == 0 && rep.Params["resource"] != "" {
-				t.Errorf("params %v: a resource without JWTs", rep.Params)
-			}
-			if tc.name == "password-login" && op.browser.ssoCodes.Load() != 0 {
-				t.Errorf("password-login got %d codes from a session; every request must sign in", op.browser.ssoCodes.Load())
-			}
-			if tc.name != "password-login" && op.browser.signIns.Load() != 3 {
-				t.Errorf("%d sign-ins, want one per worker (3), all in setup", op.browser.signIns.Load())
-			}
-			if left := op.leftovers(); len(left) != 0 {
-				t.Errorf("teardown left %v", left)
-			}
-		})
+				rep, err := ReadReport(jsonPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.OK != 60 || rep.Errors != 0 || (rep.Load.Engine != engine && engine == EngineEpoll) {
+					t.Errorf("ok/errors = %d/%d, engine %q", rep.OK, rep.Errors, rep.Load.Engine)
+				}
+				if got := tc.served(op); got < 60 {
+					t.Errorf("the fake OP served %d of the scenario's requests, want >= 60", got)
+				}
+				if rep.Params["appType"] != tc.appType || rep.Params["users"] != "3" || rep.Params["clientId"] == "" {
+					t.Errorf("params %v", rep.Params)
+				}
+				for k, v := range tc.params {
+					if rep.Params[k] != v {
+						t.Errorf("param %s = %q, want %q", k, rep.Params[k], v)
+					}
+				}
+				if got := op.browser.jwtAccessTokens.Load(); got != tc.jwts {
+					t.Errorf("%d JWT access tokens issued, want %d", got, tc.jwts)
+				}
+				if tc.jwts > 0 && !strings.HasPrefix(rep.Params["resource"], "https://bench.latch.invalid/latch-bench-"+tc.name+"-") {
+					t.Errorf("params %v: want the API resource setup created", rep.Params)
+				}
+				if tc.jwts == 0 && rep.Params["resource"] != "" {
+					t.Errorf("params %v: a resource without JWTs", rep.Params)
+				}
+				if tc.name == "password-login" && op.browser.ssoCodes.Load() != 0 {
+					t.Errorf("password-login got %d codes from a session; every request must sign in", op.browser.ssoCodes.Load())
+				}
+				if tc.name != "password-login" && op.browser.signIns.Load() != 3 {
+					t.Errorf("%d sign-ins, want one per worker (3), all in setup", op.browser.signIns.Load())
+				}
+				if left := op.leftovers(); len(left) != 0 {
+					t.Errorf("teardown left %v", left)
+				}
+			})
+		}
 	}
+}
+
+// scenarioEngines are the engines a sign-in scenario runs on here: the goroutine engine
+// always, the epoll engine where this build has it and the scenario has a raw form
+// (single-request scenarios).
+func scenarioEngines(name string) []string {
+	if !epollSupported || name == "password-login" || name == "sso-code" {
+		return []string{EngineGoroutines}
+	}
+	return []string{EngineGoroutines, EngineEpoll}
 }
 
 func TestSignInScenariosInMix(t *testing.T) {
@@ -123,10 +136,19 @@ func TestSignInScenariosInMix(t *testing.T) {
 // instead of every later request of the worker failing.
 func TestRefreshChainRestartsAfterFailure(t *testing.T) {
 	t.Parallel()
+	for _, engine := range scenarioEngines("refresh") {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			testRefreshChainRestarts(t, engine)
+		})
+	}
+}
+
+func testRefreshChainRestarts(t *testing.T, engine string) {
 	op := newFakeOP(t)
 	op.browser.failRefreshEvery.Store(7)
 	jsonPath := filepath.Join(t.TempDir(), "run.json")
-	code, stdout, stderr := runCommand(t, append(adminArgs(op),
+	code, stdout, stderr := runCommand(t, append(adminArgs(op), "--engine", engine,
 		"--concurrency", "2", "--warmup", "0", "--requests", "140", "--progress", "0", "--json", jsonPath, "refresh")...)
 	if code != ExitRequestErrs {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitRequestErrs, stdout, stderr)
@@ -229,6 +251,74 @@ func TestUserinfoTokenRevoked(t *testing.T) {
 	}
 	if op.browser.signIns.Load() != 3 {
 		t.Errorf("sign-ins %d, want 3 (two workers, one for Do)", op.browser.signIns.Load())
+	}
+}
+
+// The same on the epoll engine's path: the raw response's Bearer challenge gives the
+// error class, and the browser gets a new token (through its live session) before the
+// failure is recorded.
+func TestUserinfoTokenRevokedRaw(t *testing.T) {
+	if !epollSupported {
+		t.Skip("no epoll engine in this build: the raw path is Linux-only")
+	}
+	t.Parallel()
+	op := newFakeOP(t)
+	sc, ws := newScenarioEnv(t, op, "userinfo", 1)
+	addr := sc.(RawTarget).RawAddr()
+	if addr == "" {
+		t.Fatal("userinfo has no raw address")
+	}
+	if err := rawDo(t, addr, ws[0]); err != nil {
+		t.Fatal(err)
+	}
+	op.revokeAccessTokens()
+	if got := Classify(rawDo(t, addr, ws[0])).String(); got != "oauth invalid_token (401)" {
+		t.Fatalf("revoked token: %s", got)
+	}
+	if err := rawDo(t, addr, ws[0]); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if op.browser.signIns.Load() != 1 || op.browser.ssoCodes.Load() != 1 || op.browser.userinfos.Load() != 3 {
+		t.Errorf("sign-ins %d, SSO codes %d (want 1 and 1: setup, then recovery through the live session), userinfo requests %d",
+			op.browser.signIns.Load(), op.browser.ssoCodes.Load(), op.browser.userinfos.Load())
+	}
+}
+
+// rawDo sends w's next raw request to addr on a new connection and judges the response
+// with RawResponse, as the epoll engine does.
+func rawDo(t *testing.T, addr string, w Worker) error {
+	t.Helper()
+	rw, ok := w.(RawWorker)
+	if !ok {
+		t.Fatalf("%T is not a RawWorker", w)
+	}
+	ctx := t.Context()
+	req, err := rw.RawRequest(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var in []byte
+	buf := make([]byte, 4096)
+	for {
+		n, rerr := c.Read(buf)
+		in = append(in, buf[:n]...)
+		r, complete, perr := parseRawResponse(in)
+		switch {
+		case perr != nil:
+			t.Fatalf("response %q: %v", in, perr)
+		case complete:
+			return rw.RawResponse(ctx, &r)
+		case rerr != nil:
+			t.Fatalf("after %q: %v", in, rerr)
+		}
 	}
 }
 

@@ -22,7 +22,7 @@
 # generator shares the machine with the server: note it when quoting the figures.
 # Knobs (environment): BENCH_WARMUP (3s) and BENCH_DURATION (10s) for client-credentials;
 # BENCH_OPEN_RUNS (3) open-loop runs; BENCH_ENGINE (epoll on Linux, else goroutines) the
-# load engine of the client-credentials runs;
+# load engine of the scenarios that have a raw form (all but sso-code and password-login);
 # BENCH_SIGNIN_WARMUP (2s), BENCH_SIGNIN_DURATION (8s) for the browser scenarios and
 # BENCH_LOGIN_DURATION (6s) for password-login; BENCH_ARGON2_MEMORY (19456 KiB);
 # BENCH_SOURCE (what was built; default: git describe); BENCH_BUSY_LIMIT (5: flag a run
@@ -72,12 +72,14 @@ results_stem ""
 # exact and hold no secret.
 export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
 
-# client-credentials runs on the epoll engine (ENGINE): its event loops cost the machine
+# The single-request scenarios (client-credentials, refresh, userinfo, introspect,
+# introspect-jwt) run on the epoll engine (ENGINE): its event loops cost the machine
 # about half the CPU per request of the goroutine engine, CPU the server gets instead
-# (bench/results/2026-12-02-vm-experiments.md). The browser scenarios have no raw form
-# yet and run on the goroutine engine.
+# (bench/results/2026-12-02-vm-experiments.md). sso-code and password-login (several
+# requests per operation, cookies, redirects) run on the goroutine engine.
 CC=(--warmup "$WARMUP" --duration "$DURATION" --engine "$ENGINE")
-SIGNIN=(--warmup "$SIGNIN_WARMUP" --duration "$SIGNIN_DURATION")
+SIGNIN=(--warmup "$SIGNIN_WARMUP" --duration "$SIGNIN_DURATION" --engine "$ENGINE")
+FLOW=(--warmup "$SIGNIN_WARMUP" --duration "$SIGNIN_DURATION")
 run cc-c16 "client-credentials, closed loop, 16 concurrent" "${CC[@]}" --concurrency 16 client-credentials
 run cc-c64 "client-credentials, closed loop, 64 concurrent" "${CC[@]}" --concurrency 64 client-credentials
 
@@ -110,7 +112,7 @@ run refresh-c16 "refresh (SPA: rotation, a durable write, on every request), clo
 run refresh-c64 "refresh (SPA: rotation, a durable write, on every request), closed loop, 64 concurrent" \
 	"${SIGNIN[@]}" --concurrency 64 refresh
 run sso-c16 "sso-code (authorize with a live session -> code -> token), closed loop, 16 concurrent" \
-	"${SIGNIN[@]}" --concurrency 16 sso-code
+	"${FLOW[@]}" --concurrency 16 sso-code
 run userinfo-c16 "userinfo (opaque access token), closed loop, 16 concurrent" \
 	"${SIGNIN[@]}" --concurrency 16 userinfo
 run introspect-c16 "introspect (RFC 7662, opaque access token, client_secret_basic), closed loop, 16 concurrent" \

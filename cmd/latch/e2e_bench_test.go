@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -22,16 +23,29 @@ func TestBenchScenariosAgainstLatch(t *testing.T) {
 		return len(list)
 	}
 	apps, users, resources := count("/api/applications"), count("/api/users"), count("/api/resources")
+	// Every scenario on the goroutine engine; the single-request ones also on the epoll
+	// engine (Linux), whose raw requests and response framing must suit Latch as well.
+	type run struct{ scenario, engine string }
+	var runs []run
 	for _, scenario := range []string{
 		"client-credentials", "password-login", "sso-code", "refresh", "userinfo", "introspect", "introspect-jwt", "mixed",
 	} {
-		t.Run(scenario, func(t *testing.T) {
+		runs = append(runs, run{scenario, "goroutines"})
+	}
+	if runtime.GOOS == "linux" {
+		for _, scenario := range []string{"client-credentials", "refresh", "userinfo", "introspect", "introspect-jwt"} {
+			runs = append(runs, run{scenario, "epoll"})
+		}
+	}
+	for _, rn := range runs {
+		scenario := rn.scenario
+		t.Run(scenario+"/"+rn.engine, func(t *testing.T) {
 			report := filepath.Join(t.TempDir(), "report.json")
 			args := []string{
 				"--issuer", n.endpoint + "/oidc",
 				"--admin-client-id", testAdminID, "--admin-client-secret", testAdminSecret,
 				"--concurrency", "2", "--warmup", "0", "--requests", "24", "--progress", "0",
-				"--json", report,
+				"--json", report, "--engine", rn.engine,
 			}
 			if scenario == "mixed" {
 				args = append(args, "--mix", "client-credentials=2,refresh=1,introspect=1,sso-code=1")
@@ -54,12 +68,18 @@ func TestBenchScenariosAgainstLatch(t *testing.T) {
 				Requests int64  `json:"requests"`
 				OK       int64  `json:"ok"`
 				Errors   int64  `json:"errors"`
+				Load     struct {
+					Engine string `json:"engine"`
+				} `json:"load"`
 			}
 			if err := json.Unmarshal(raw, &r); err != nil {
 				t.Fatal(err)
 			}
 			if r.Scenario != scenario || r.Requests < 24 || r.OK != r.Requests || r.Errors != 0 {
 				t.Fatalf("report %+v: want %s, at least 24 requests, all OK", r, scenario)
+			}
+			if (r.Load.Engine == "epoll") != (rn.engine == "epoll") {
+				t.Fatalf("report engine %q, ran on %s", r.Load.Engine, rn.engine)
 			}
 		})
 	}
