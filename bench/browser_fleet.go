@@ -138,13 +138,27 @@ type sessionWorker struct {
 }
 
 func (w *sessionWorker) Do(ctx context.Context) error {
-	if !w.ready {
-		if err := w.task.bootstrap(ctx); err != nil {
-			return err
-		}
-		w.ready = true
+	if err := w.prepare(ctx); err != nil {
+		return err
 	}
-	err := w.task.request(ctx)
+	return w.recover(ctx, w.task.request(ctx))
+}
+
+// prepare bootstraps the browser if it is not ready.
+func (w *sessionWorker) prepare(ctx context.Context) error {
+	if w.ready {
+		return nil
+	}
+	if err := w.task.bootstrap(ctx); err != nil {
+		return err
+	}
+	w.ready = true
+	return nil
+}
+
+// recover bootstraps the browser again after a failed request (unless the run is
+// over) and returns the request's error.
+func (w *sessionWorker) recover(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil {
 		w.ready = w.task.bootstrap(ctx) == nil
 	}
@@ -163,8 +177,8 @@ type rawSessionTask interface {
 }
 
 // rawSessionWorker is a sessionWorker whose task has a raw form; it keeps the browser
-// usable the same way (a failure bootstraps again before it is recorded, a browser not
-// ready bootstraps before its request), on the event loop.
+// usable the same way (prepare, recover), on the event loop. task is the worker's own
+// task, typed for its raw form.
 type rawSessionWorker struct {
 	*sessionWorker
 	task rawSessionTask
@@ -173,25 +187,14 @@ type rawSessionWorker struct {
 var _ RawWorker = (*rawSessionWorker)(nil)
 
 func (w *rawSessionWorker) RawRequest(ctx context.Context) ([]byte, error) {
-	if !w.ready {
-		if err := w.task.bootstrap(ctx); err != nil {
-			return nil, err
-		}
-		w.ready = true
+	if err := w.prepare(ctx); err != nil {
+		return nil, err
 	}
-	b, err := w.task.rawRequest()
-	if err != nil {
-		w.ready = false
-	}
-	return b, err
+	return w.task.rawRequest()
 }
 
 func (w *rawSessionWorker) RawResponse(ctx context.Context, r *rawResponse) error {
-	err := w.task.rawResponse(r)
-	if err != nil && ctx.Err() == nil {
-		w.ready = w.task.bootstrap(ctx) == nil
-	}
-	return err
+	return w.recover(ctx, w.task.rawResponse(r))
 }
 
 // sessionScenario is a scenario whose load goroutines each own a signed-in browser,
@@ -271,10 +274,10 @@ func (s *sessionScenario) NewWorker(id int) (Worker, error) {
 // RawAddr implements RawTarget: the host:port of the task's endpoint, "" when the task
 // has no raw form or the endpoint is not http://.
 func (s *sessionScenario) RawAddr() string {
-	if s.fleet == nil {
+	if len(s.workers) == 0 {
 		return ""
 	}
-	rt, ok := s.newTask(newUserAgent(s.fleet.flow, s.fleet.user(0))).(rawSessionTask)
+	rt, ok := s.workers[0].task.(rawSessionTask)
 	if !ok {
 		return ""
 	}

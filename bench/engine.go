@@ -54,7 +54,8 @@ func rawRequestBytes(method, rawURL string, header http.Header, body []byte) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	if req.URL.Scheme != "http" || req.URL.Host == "" {
+	addr := rawHostPort(req)
+	if addr == "" {
 		return nil, "", fmt.Errorf("the epoll engine needs an http:// URL, got %q", rawURL)
 	}
 	if header != nil {
@@ -64,7 +65,7 @@ func rawRequestBytes(method, rawURL string, header http.Header, body []byte) ([]
 	if err := writeHTTP1Request(bufio.NewWriter(&b), req); err != nil {
 		return nil, "", err
 	}
-	return b.Bytes(), hostPort(req), nil
+	return b.Bytes(), addr, nil
 }
 
 // rawResponse is one complete HTTP/1.1 response as the epoll engine read it; its slices
@@ -96,7 +97,16 @@ func (r *rawResponse) header(name string) string {
 // speaks plain HTTP/1.1 only).
 func rawAddrOf(rawURL string) string {
 	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
-	if err != nil || req.URL.Scheme != "http" || req.URL.Host == "" {
+	if err != nil {
+		return ""
+	}
+	return rawHostPort(req)
+}
+
+// rawHostPort is the host:port of req when the epoll engine can send it (http://), else
+// "".
+func rawHostPort(req *http.Request) string {
+	if req.URL.Scheme != "http" || req.URL.Host == "" {
 		return ""
 	}
 	return hostPort(req)

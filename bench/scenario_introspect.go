@@ -114,11 +114,11 @@ func (t *introspectTask) rawRequest() ([]byte, error) {
 	return t.raw, nil
 }
 
-func (t *introspectTask) rawResponse(r *rawResponse) error { return judgeRaw(r) }
+func (t *introspectTask) rawResponse(r *rawResponse) error { return judgeRawIntrospection(r) }
 
-// judgeRaw is judgeIntrospection of a raw response, as an error (nil when the token
+// judgeRawIntrospection is judgeIntrospection of a raw response, as an error (nil when the token
 // is active).
-func judgeRaw(r *rawResponse) error {
+func judgeRawIntrospection(r *rawResponse) error {
 	if rerr := judgeIntrospection(r.status, r.body); rerr != nil {
 		return rerr
 	}

@@ -153,7 +153,7 @@ func (w *introspectClientWorker) RawRequest(context.Context) ([]byte, error) { r
 
 // RawResponse implements RawWorker with Do's checks.
 func (w *introspectClientWorker) RawResponse(_ context.Context, r *rawResponse) error {
-	return judgeRaw(r)
+	return judgeRawIntrospection(r)
 }
 
 // RawAddr implements RawTarget ("" when the introspection endpoint is not http://).

@@ -50,6 +50,12 @@ func (t *refreshTask) request(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return t.advance(next, rotated)
+}
+
+// advance keeps next as the chain's token; a public client's token that did not rotate
+// is an error.
+func (t *refreshTask) advance(next string, rotated bool) error {
 	t.token = next
 	if !rotated && t.ua.f.app.Public() {
 		return ResponseError(http.StatusOK, stepRefresh+": refresh token not rotated")
@@ -75,9 +81,5 @@ func (t *refreshTask) rawResponse(r *rawResponse) error {
 	if err != nil {
 		return err
 	}
-	t.token = next
-	if !rotated && t.ua.f.app.Public() {
-		return ResponseError(http.StatusOK, stepRefresh+": refresh token not rotated")
-	}
-	return nil
+	return t.advance(next, rotated)
 }

@@ -258,9 +258,6 @@ func TestUserinfoTokenRevoked(t *testing.T) {
 // error class, and the browser gets a new token (through its live session) before the
 // failure is recorded.
 func TestUserinfoTokenRevokedRaw(t *testing.T) {
-	if !epollSupported {
-		t.Skip("no epoll engine in this build: the raw path is Linux-only")
-	}
 	t.Parallel()
 	op := newFakeOP(t)
 	sc, ws := newScenarioEnv(t, op, "userinfo", 1)
