@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
-	"strings"
 )
 
 // DefaultSecretName is the name of the secret an application gets on creation
@@ -123,13 +122,13 @@ func validateApp(a *Application) error {
 		return invalid("type", "must be one of Native, SPA, Traditional, MachineToMachine")
 	}
 	m := a.OIDCClientMetadata
-	if err := validURIList("oidcClientMetadata.redirectUris", m.RedirectURIs); err != nil {
+	if err := validRedirectList("oidcClientMetadata.redirectUris", m.RedirectURIs, a.Type); err != nil {
 		return err
 	}
-	if err := validURIList("oidcClientMetadata.postLogoutRedirectUris", m.PostLogoutRedirectURIs); err != nil {
+	if err := validRedirectList("oidcClientMetadata.postLogoutRedirectUris", m.PostLogoutRedirectURIs, a.Type); err != nil {
 		return err
 	}
-	if u := m.BackchannelLogoutURI; u != "" && (!absoluteURI(u) || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"))) {
+	if u := m.BackchannelLogoutURI; u != "" && !safeWebURI(u) {
 		return invalid("oidcClientMetadata.backchannelLogoutUri", "must be an absolute http(s) URI without a fragment")
 	}
 	if u := m.LogoURI; u != "" && !absoluteURI(u) {

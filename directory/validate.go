@@ -35,11 +35,65 @@ func absoluteURI(s string) bool {
 	return u.Opaque != "" || u.Host != "" || u.Path != ""
 }
 
-// validURIList checks every entry of a redirect-URI list.
-func validURIList(field string, uris []string) error {
+// dangerousSchemes are never a redirect target for any application type: a browser
+// runs or renders them in the origin that redirected to them (script, inline
+// documents, local files).
+var dangerousSchemes = map[string]bool{
+	"javascript": true,
+	"vbscript":   true,
+	"data":       true,
+	"file":       true,
+	"blob":       true,
+	"filesystem": true,
+}
+
+// customSchemeRE is Logto's loose custom URI scheme rule for native apps
+// (@logto/core-kit looseNativeUriSchemeProtocolRegEx, narrowed to RFC 3986 3.1's
+// scheme syntax): a letter, then letters, digits, '+', '-' or '.'.
+var customSchemeRE = regexp.MustCompile(`^[a-z][a-z0-9+.-]*$`)
+
+// SafeRedirectURI reports whether uri may be used as a redirect_uri or
+// post_logout_redirect_uri of an application of type appType: an absolute URI without
+// a fragment whose scheme is http or https (with a host), or, for Native apps only
+// (Logto: `io.logto://callback`), a custom scheme (RFC 8252 7.1). javascript:, data:,
+// vbscript:, file:, blob: and filesystem: are refused for every type.
+//
+// The Management API refuses such URIs when an application is written; the
+// authorization and end-session flows call it again before they redirect to a
+// registered URI, so a value stored before this rule existed (or written around the
+// API) is never used. Pure and allocation-light: safe on the hot path.
+func SafeRedirectURI(uri string, appType AppType) bool {
+	if !absoluteURI(uri) {
+		return false
+	}
+	scheme, _, _ := strings.Cut(uri, ":")
+	scheme = strings.ToLower(scheme)
+	switch {
+	case scheme == "http" || scheme == "https":
+		return true // absoluteURI checked the host
+	case dangerousSchemes[scheme]:
+		return false
+	case appType == AppNative:
+		return customSchemeRE.MatchString(scheme)
+	}
+	return false
+}
+
+// safeWebURI reports whether uri is an absolute http(s) URI with a host and no
+// fragment: the rule for back-channel logout URIs, which the server POSTs to.
+func safeWebURI(uri string) bool {
+	return SafeRedirectURI(uri, AppTraditional)
+}
+
+// validRedirectList checks every entry of a redirect-URI list of an application of
+// type t with SafeRedirectURI.
+func validRedirectList(field string, uris []string, t AppType) error {
 	for _, u := range uris {
-		if !absoluteURI(u) {
-			return invalid(field, "%q is not an absolute URI without a fragment", u)
+		if !SafeRedirectURI(u, t) {
+			if t == AppNative {
+				return invalid(field, "%q is not an absolute http(s) or custom-scheme URI without a fragment", u)
+			}
+			return invalid(field, "%q is not an absolute http(s) URI without a fragment", u)
 		}
 	}
 	return nil
