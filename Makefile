@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test ./oidcflow/ -run '^$$' -fuzz FuzzParseScope -fuzztime $(FUZZTIME)
 	$(GO) test ./oidcflow/ -run '^$$' -fuzz FuzzVerifyPKCE -fuzztime $(FUZZTIME)
 	$(GO) test ./actors/ -run '^$$' -fuzz FuzzSplitToken -fuzztime $(FUZZTIME)
+	$(GO) test ./directory/ -run '^$$' -fuzz FuzzSafeRedirectURI -fuzztime $(FUZZTIME)
+	$(GO) test ./http/ -run '^$$' -fuzz FuzzParsePaging -fuzztime $(FUZZTIME)
 	$(GO) test ./bench/ -run '^$$' -fuzz FuzzParseOAuthError -fuzztime $(FUZZTIME)
 	$(GO) test ./bench/ -run '^$$' -fuzz FuzzParseDiscovery -fuzztime $(FUZZTIME)
 	$(GO) test ./bench/ -run '^$$' -fuzz FuzzTokenResponse -fuzztime $(FUZZTIME)

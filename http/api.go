@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,38 +26,61 @@ type page struct {
 	PageSize int
 }
 
-// Logto's paging defaults.
+// Logto's paging defaults, and the largest page number Latch accepts: 2^31-1, so
+// that (page-1)*page_size never overflows an int and a page past the end is simply
+// empty.
 const (
 	defaultPageSize = 20
 	maxPageSize     = 100
+	maxPageNumber   = math.MaxInt32
 )
 
 // pageParams parses page (1-based) and page_size; bad values are a 400 in Logto's shape.
 func pageParams(r *http.Request) (pageNo, size int, err error) {
-	q := r.URL.Query()
-	pageNo, size = 1, defaultPageSize
-	if v := q.Get("page"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 {
-			return 0, 0, apiErr(http.StatusBadRequest, "guard.invalid_pagination", "page must be a positive integer")
-		}
-		pageNo = n
-	}
-	if v := q.Get("page_size"); v != "" {
-		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > maxPageSize {
-			return 0, 0, apiErr(http.StatusBadRequest, "guard.invalid_pagination", fmt.Sprintf("page_size must be between 1 and %d", maxPageSize))
-		}
-		size = n
+	pageNo, size, aerr := parsePaging(r.URL.Query())
+	if aerr != nil {
+		return 0, 0, aerr
 	}
 	return pageNo, size, nil
 }
 
-// paginate slices items for pageNo/size and returns the page body.
+// parsePaging is Logto's koaPagination guard: page is an integer in
+// [1, maxPageNumber] (default 1), page_size an integer in [1, maxPageSize] (default
+// defaultPageSize). Anything else, including numbers that do not fit an int, is
+// 400 guard.invalid_pagination.
+func parsePaging(q url.Values) (pageNo, size int, err *APIError) {
+	pageNo, size = 1, defaultPageSize
+	if v := q.Get("page"); v != "" {
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n < 1 || n > maxPageNumber {
+			return 0, 0, apiErr(http.StatusBadRequest, "guard.invalid_pagination",
+				fmt.Sprintf("page must be an integer between 1 and %d", maxPageNumber))
+		}
+		pageNo = int(n)
+	}
+	if v := q.Get("page_size"); v != "" {
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n < 1 || n > maxPageSize {
+			return 0, 0, apiErr(http.StatusBadRequest, "guard.invalid_pagination",
+				fmt.Sprintf("page_size must be an integer between 1 and %d", maxPageSize))
+		}
+		size = int(n)
+	}
+	return pageNo, size, nil
+}
+
+// paginate slices items for pageNo/size and returns the page body. It never
+// overflows: a page past the end (whatever pageNo and size) is empty.
 func paginate[T any](items []T, pageNo, size int) page {
 	total := len(items)
-	start := min((pageNo-1)*size, total)
-	end := min(start+size, total)
+	start := total
+	if pageNo >= 1 && size >= 1 && pageNo-1 < total/size+1 {
+		start = min((pageNo-1)*size, total)
+	}
+	end := start
+	if size >= 1 {
+		end += min(size, total-start)
+	}
 	out := items[start:end]
 	if out == nil {
 		out = []T{}
