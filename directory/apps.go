@@ -253,13 +253,17 @@ func (d *Directory) storeApp(ctx context.Context, a *Application) (*Application,
 	return a, nil
 }
 
-// DeleteApplication deletes the application and its role assignments.
+// DeleteApplication deletes the application and its role assignments. The admin
+// application Bootstrap created cannot be deleted (*AdminAppError).
 func (d *Directory) DeleteApplication(ctx context.Context, id string) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	a, ok := d.st.apps[id]
 	if !ok {
 		return notFound(EntityApplication, id)
+	}
+	if err := d.guardAdminAppDelete(id); err != nil {
+		return err
 	}
 	for roleID, ver := range d.st.appRoles[id] {
 		if err := d.eraseAppRole(ctx, id, roleID, ver); err != nil {

@@ -2,6 +2,8 @@ package directory
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 )
 
@@ -35,8 +37,10 @@ type adminAppMeta struct {
 //   - the MachineToMachine role "Management API access" holding that scope;
 //   - an admin MachineToMachine application "Latch Admin" holding the role. It is
 //     created only when none exists yet (its id is remembered in the meta/admin-app
-//     record; if an operator deleted it, the next Bootstrap creates it again), with
-//     adminClientID and adminClientSecret, each generated when empty.
+//     record; if it is missing, the next Bootstrap creates it again), with
+//     adminClientID and adminClientSecret, each generated when empty. Once
+//     recorded, it cannot be deleted nor lose its Management API access through
+//     the directory's API (*AdminAppError).
 //
 // Credentials from automation: when the admin application exists, adminClientID is
 // empty or equal to its id, and adminClientSecret is non-empty and matches none of
@@ -168,4 +172,141 @@ func (d *Directory) AdminApplicationID() string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.st.adminApp
+}
+
+// ErrAdminAppProtected: the change would delete the bootstrap admin application or
+// take its Management API access away, and so lock every operator out of the
+// Management API. Details: *AdminAppError.
+var ErrAdminAppProtected = errors.New("directory: the admin application and its Management API access are protected")
+
+// What an *AdminAppError refused.
+const (
+	// AdminAppDelete: deleting the admin application.
+	AdminAppDelete = "delete"
+	// AdminAppDropAccess: unassigning a role from the admin application, deleting a
+	// role it holds or removing a scope from such a role, when afterwards none of its
+	// roles would carry the Management API scope "all".
+	AdminAppDropAccess = "dropAccess"
+)
+
+// AdminAppError is a change refused because it would lock out the admin application
+// that Bootstrap created (its credentials are in the operator's hands, e.g.
+// data/admin-credentials.json). The rule holds whoever calls: the directory does not
+// know the caller, and Bootstrap would create the application again on the next
+// start anyway, so deleting it through the API is never what an operator needs.
+type AdminAppError struct {
+	AppID string
+	Op    string // AdminAppDelete or AdminAppDropAccess
+	// RoleID is the role whose unassignment, deletion or scope removal was refused
+	// (AdminAppDropAccess).
+	RoleID string
+}
+
+func (e *AdminAppError) Error() string {
+	if e.Op == AdminAppDelete {
+		return fmt.Sprintf("directory: the admin application %q cannot be deleted", e.AppID)
+	}
+	return fmt.Sprintf("directory: role %q carries the admin application %q's Management API access", e.RoleID, e.AppID)
+}
+
+// Is makes errors.Is(err, ErrAdminAppProtected) true.
+func (e *AdminAppError) Is(target error) bool { return target == ErrAdminAppProtected }
+
+// guardAdminAppDelete refuses to delete the admin application. Callers hold wmu.
+func (d *Directory) guardAdminAppDelete(appID string) error {
+	if appID != "" && appID == d.st.adminApp {
+		return &AdminAppError{AppID: appID, Op: AdminAppDelete}
+	}
+	return nil
+}
+
+// guardAdminAccess refuses a change to roleID that would leave the admin application
+// without a role carrying the Management API scope "all" when it holds one now.
+// after(r) describes the change for each role r the admin application holds: the
+// role's scope ids afterwards, and whether the application still holds it. A change
+// that keeps access through another role is allowed. Callers hold wmu.
+func (d *Directory) guardAdminAccess(roleID string, after func(r *Role) (scopeIDs []string, held bool)) error {
+	appID := d.st.adminApp
+	all := d.managementScopeAllID()
+	if appID == "" || all == "" {
+		return nil
+	}
+	hasNow, hasAfter := false, false
+	for id := range d.st.appRoles[appID] {
+		r, ok := d.st.roles[id]
+		if !ok {
+			continue
+		}
+		if slices.Contains(r.ScopeIDs, all) {
+			hasNow = true
+		}
+		if ids, held := after(r); held && slices.Contains(ids, all) {
+			hasAfter = true
+		}
+	}
+	if hasNow && !hasAfter {
+		return &AdminAppError{AppID: appID, Op: AdminAppDropAccess, RoleID: roleID}
+	}
+	return nil
+}
+
+// guardAdminRoleUnassign refuses to take roleID from appID when that is the admin
+// application's last Management API role. Callers hold wmu.
+func (d *Directory) guardAdminRoleUnassign(appID, roleID string) error {
+	if appID != d.st.adminApp {
+		return nil
+	}
+	return d.guardAdminAccess(roleID, func(r *Role) ([]string, bool) { return r.ScopeIDs, r.ID != roleID })
+}
+
+// guardAdminRoleDelete refuses to delete the admin application's last Management API
+// role. Callers hold wmu.
+func (d *Directory) guardAdminRoleDelete(roleID string) error {
+	return d.guardAdminAccess(roleID, func(r *Role) ([]string, bool) { return r.ScopeIDs, r.ID != roleID })
+}
+
+// guardAdminRoleScopeRemove refuses to remove scopeID from roleID when that takes the
+// admin application's last Management API access. Callers hold wmu.
+func (d *Directory) guardAdminRoleScopeRemove(roleID, scopeID string) error {
+	return d.guardAdminAccess(roleID, func(r *Role) ([]string, bool) {
+		if r.ID != roleID {
+			return r.ScopeIDs, true
+		}
+		return slices.DeleteFunc(slices.Clone(r.ScopeIDs), func(s string) bool { return s == scopeID }), true
+	})
+}
+
+// CheckAdminAppRoles reports, as an *AdminAppError, whether giving appID exactly the
+// roles roleIDs (PUT /api/applications/:id/roles) would take the admin application's
+// Management API access away, so that the caller can refuse before changing
+// anything. UnassignAppRole checks again under the write lock.
+func (d *Directory) CheckAdminAppRoles(appID string, roleIDs []string) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if appID != d.st.adminApp {
+		return nil
+	}
+	for id := range d.st.appRoles[appID] {
+		if !slices.Contains(roleIDs, id) {
+			if err := d.guardAdminAccess(id, func(r *Role) ([]string, bool) { return r.ScopeIDs, slices.Contains(roleIDs, r.ID) }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// managementScopeAllID is the id of the Management API's scope "all", or "". Callers
+// hold wmu or mu.
+func (d *Directory) managementScopeAllID() string {
+	res, ok := d.st.indicators[ManagementAPIIndicator]
+	if !ok {
+		return ""
+	}
+	for _, sc := range d.st.resourceScopes[res.ID] {
+		if sc.Name == ManagementAPIScopeAll {
+			return sc.ID
+		}
+	}
+	return ""
 }

@@ -168,13 +168,17 @@ func (d *Directory) storeRole(ctx context.Context, r *Role) (*Role, error) {
 	return r, nil
 }
 
-// DeleteRole deletes the role and every assignment of it.
+// DeleteRole deletes the role and every assignment of it; not the admin
+// application's last Management API role (*AdminAppError).
 func (d *Directory) DeleteRole(ctx context.Context, id string) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	r, ok := d.st.roles[id]
 	if !ok {
 		return notFound(EntityRole, id)
+	}
+	if err := d.guardAdminRoleDelete(id); err != nil {
+		return err
 	}
 	for userID := range d.st.roleUsers[id] {
 		if err := d.eraseUserRole(ctx, userID, id, d.st.userRoles[userID][id]); err != nil {
@@ -235,7 +239,8 @@ func (d *Directory) AddRoleScopes(ctx context.Context, roleID string, scopeIDs [
 	return d.storeRole(ctx, next)
 }
 
-// RemoveRoleScope removes one scope from the role.
+// RemoveRoleScope removes one scope from the role; not the Management API scope
+// from the admin application's last role carrying it (*AdminAppError).
 func (d *Directory) RemoveRoleScope(ctx context.Context, roleID, scopeID string) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -245,6 +250,9 @@ func (d *Directory) RemoveRoleScope(ctx context.Context, roleID, scopeID string)
 	}
 	if !slices.Contains(old.ScopeIDs, scopeID) {
 		return notFound(EntityRoleScope, scopeID)
+	}
+	if err := d.guardAdminRoleScopeRemove(roleID, scopeID); err != nil {
+		return err
 	}
 	next := old.Clone()
 	next.ScopeIDs = slices.DeleteFunc(next.ScopeIDs, func(s string) bool { return s == scopeID })
@@ -450,7 +458,8 @@ func (d *Directory) AddRoleApplications(ctx context.Context, roleID string, appI
 	return nil
 }
 
-// UnassignAppRole takes the role away from the application.
+// UnassignAppRole takes the role away from the application; not the admin
+// application's last Management API role (*AdminAppError).
 func (d *Directory) UnassignAppRole(ctx context.Context, appID, roleID string) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -460,6 +469,9 @@ func (d *Directory) UnassignAppRole(ctx context.Context, appID, roleID string) e
 	ver, ok := d.st.appRoles[appID][roleID]
 	if !ok {
 		return notFound(EntityAppRole, roleID)
+	}
+	if err := d.guardAdminRoleUnassign(appID, roleID); err != nil {
+		return err
 	}
 	return d.eraseAppRole(ctx, appID, roleID, ver)
 }

@@ -339,6 +339,11 @@ func (s *Server) replaceApplicationRoles(r *http.Request, p httprouter.Params) (
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
+	// Refuse before changing anything a PUT that would take the admin application's
+	// Management API access away (UnassignAppRole checks again under its lock).
+	if err := s.dir.CheckAdminAppRoles(id, b.RoleIDs); err != nil {
+		return 0, nil, mgmtError(err)
+	}
 	if _, err := s.dir.AssignAppRoles(r.Context(), id, b.RoleIDs); err != nil {
 		return 0, nil, mgmtError(err)
 	}

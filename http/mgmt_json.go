@@ -180,6 +180,7 @@ func mgmtError(err error) error {
 		ce  *directory.ConflictError
 		ie  *directory.InvalidError
 		rte *directory.RoleTypeError
+		aae *directory.AdminAppError
 	)
 	switch {
 	case err == nil:
@@ -204,6 +205,15 @@ func mgmtError(err error) error {
 			return apiErr(http.StatusUnprocessableEntity, "application.invalid_type", "Only machine to machine applications can have associated roles.")
 		}
 		return apiErr(http.StatusUnprocessableEntity, "application.invalid_role_type", "Can not assign user type role to machine to machine application.")
+	case errors.As(err, &aae):
+		// Logto has no admin application of its own in OSS; the codes follow its
+		// resource.cannot_delete_management_api (400).
+		if aae.Op == directory.AdminAppDelete {
+			return apiErr(http.StatusBadRequest, "application.cannot_delete_admin_app",
+				"The admin application created by Latch cannot be deleted: its credentials are how operators reach the Management API.")
+		}
+		return apiErr(http.StatusBadRequest, "application.cannot_remove_admin_app_access",
+			fmt.Sprintf("The admin application created by Latch must keep a role with the Management API scope `%s`; role `%s` is its last one.", directory.ManagementAPIScopeAll, aae.RoleID))
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return apiErr(http.StatusUnprocessableEntity, "session.invalid_credentials", "Incorrect account or password. Please check your input.")
 	case errors.Is(err, directory.ErrProtected):
