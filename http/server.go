@@ -120,7 +120,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler is the root handler.
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return securityHeaders(s.router, s.secure) }
 
 // Issuer is Endpoint + "/oidc".
 func (s *Server) Issuer() string { return s.issuer }
