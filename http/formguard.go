@@ -19,7 +19,7 @@ import (
 //     Experience API, application/x-www-form-urlencoded for the form posts. A
 //     cross-site form can send text/plain or multipart bodies without a CORS preflight;
 //     JSON cannot be sent cross-site without one. A request without Content-Type must
-//     have an empty body (PUT-less steps such as submit send none).
+//     have an empty body (submit, for one, sends none).
 //
 // Each guarded request also carries its source address for the sign-in throttle
 // (withSignInSource). Read-only after construction.
