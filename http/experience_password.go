@@ -64,7 +64,7 @@ func (x *experience) verifyPassword(ctx context.Context, uid string, ident ident
 		return "", invalidInput("`password` is required")
 	}
 	key := throttleKey(idType, value)
-	ok, until := x.throttle.attempt(key)
+	ok, until := x.throttle.attempt(ctx, key)
 	if !ok {
 		return "", errTooManyAttempts(until.Sub(x.s.now()))
 	}
@@ -79,9 +79,10 @@ func (x *experience) verifyPassword(ctx context.Context, uid string, ident ident
 	if err != nil {
 		// ErrInvalidCredentials, or the user was deleted since the lookup: the same
 		// answer either way. The attempt stays charged.
+		x.throttle.failed(ctx, key)
 		return "", errInvalidCredentials()
 	}
-	x.throttle.succeeded(key)
+	x.throttle.succeeded(ctx, key)
 	if user.IsSuspended {
 		return "", apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}

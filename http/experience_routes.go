@@ -44,17 +44,18 @@ func (s *Server) routesExperience(r *httprouter.Router) {
 	if s.actors == nil {
 		return
 	}
-	x := &experience{s: s, throttle: newPasswordThrottle(s.now, defaultThrottle)}
-	r.PUT("/api/experience", x.api(x.putExperience))
-	r.PUT("/api/experience/interaction-event", x.api(x.putInteractionEvent))
+	x := &experience{s: s, throttle: newPasswordThrottle(s.now, defaultThrottle, s.throttleStore, s.log)}
+	g := newPostGuard(s.endpoint) // formguard.go: same-origin, JSON / form bodies only
+	r.PUT("/api/experience", g.json(x.api(x.putExperience)))
+	r.PUT("/api/experience/interaction-event", g.json(x.api(x.putInteractionEvent)))
 	r.GET("/api/experience/interaction", x.api(x.getInteraction))
-	r.POST("/api/experience/verification/password", x.api(x.postPasswordVerification))
-	r.POST("/api/experience/identification", x.api(x.postIdentification))
-	r.POST("/api/experience/profile", x.api(x.postProfile))
-	r.POST("/api/experience/submit", x.api(x.postSubmit))
+	r.POST("/api/experience/verification/password", g.json(x.api(x.postPasswordVerification)))
+	r.POST("/api/experience/identification", g.json(x.api(x.postIdentification)))
+	r.POST("/api/experience/profile", g.json(x.api(x.postProfile)))
+	r.POST("/api/experience/submit", g.json(x.api(x.postSubmit)))
 
-	r.POST(pathSignIn, x.serveSignInForm)
-	r.POST(pathRegister, x.serveRegisterForm)
+	r.POST(pathSignIn, g.form(x.serveSignInForm))
+	r.POST(pathRegister, g.form(x.serveRegisterForm))
 }
 
 // api wraps an Experience API endpoint: its answers are never cached (they carry

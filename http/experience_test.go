@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -471,68 +470,6 @@ func TestExperienceBadBodies(t *testing.T) {
 	e.wantError("POST", path, pwBody("nickname", tUsername, tPassword), http.StatusBadRequest, "guard.invalid_input")
 	e.wantError("POST", path, pwBody("username", "", tPassword), http.StatusBadRequest, "guard.invalid_input")
 	e.wantError("POST", path, pwBody("username", tUsername, ""), http.StatusBadRequest, "guard.invalid_input")
-}
-
-func TestPasswordThrottle(t *testing.T) {
-	clock := &expClock{t: time.Unix(1_700_000_000, 0)}
-	cfg := throttleConfig{MaxFailures: 3, Window: time.Minute, Lockout: 5 * time.Minute, MaxEntries: 4}
-	th := newPasswordThrottle(clock.Now, cfg)
-	a, b := throttleKey("username", "a"), throttleKey("username", "b")
-
-	for i := range 3 {
-		if ok, _ := th.attempt(a); !ok {
-			t.Fatalf("attempt %d refused", i+1)
-		}
-		clock.Advance(10 * time.Second)
-	}
-	ok, until := th.attempt(a)
-	if ok || !until.Equal(time.Unix(1_700_000_000, 0).Add(20*time.Second+cfg.Lockout)) {
-		t.Fatalf("4th attempt: ok=%v until=%v", ok, until)
-	}
-	if ok, _ := th.attempt(b); !ok {
-		t.Fatal("another key is locked too")
-	}
-	th.succeeded(b)
-
-	// Failures that left the window do not count.
-	c := throttleKey("username", "c")
-	for range 2 {
-		th.attempt(c)
-	}
-	clock.Advance(cfg.Window)
-	for i := range 3 {
-		if ok, _ := th.attempt(c); !ok {
-			t.Fatalf("attempt %d after the window refused", i+1)
-		}
-	}
-
-	// A success clears the failures.
-	d := throttleKey("username", "d")
-	th.attempt(d)
-	th.attempt(d)
-	th.succeeded(d)
-	for range 3 {
-		if ok, _ := th.attempt(d); !ok {
-			t.Fatal("failures survived a success")
-		}
-	}
-
-	// The lock lifts after Lockout.
-	clock.Advance(cfg.Lockout)
-	if ok, _ := th.attempt(a); !ok {
-		t.Fatal("still locked after the lockout")
-	}
-
-	// Memory stays bounded.
-	for i := range 50 {
-		th.attempt(throttleKey("username", url.QueryEscape(string(rune('A'+i)))))
-	}
-	th.mu.Lock()
-	n := len(th.entries)
-	th.mu.Unlock()
-	if n > cfg.MaxEntries+1 {
-		t.Fatalf("%d entries, want about %d", n, cfg.MaxEntries)
-	}
 }
 
 func TestErrTooManyAttempts(t *testing.T) {

@@ -31,6 +31,9 @@ type Config struct {
 	// Logouts queues back-channel logouts (*outbox.Worker); nil disables back-channel
 	// logout (logged when a client would have got one).
 	Logouts LogoutQueue
+	// ThrottleStore keeps sign-in lockouts across restarts (the node's
+	// persistence.Store); nil keeps them in memory only.
+	ThrottleStore ThrottleStore
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	Logger *slog.Logger
@@ -76,6 +79,8 @@ type Server struct {
 	now      func() time.Time
 	rand     io.Reader
 
+	throttleStore ThrottleStore // sign-in lockouts; nil: in memory only
+
 	discovery []byte // pre-encoded discovery document
 	router    *httprouter.Router
 }
@@ -102,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
+	s.throttleStore = cfg.ThrottleStore
 	r := httprouter.New()
 	r.HandleMethodNotAllowed = true
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

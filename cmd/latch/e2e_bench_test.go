@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // TestBenchScenariosAgainstLatch runs every `latch bench` scenario for a few requests
+// (24, at concurrency 2: bounded, no timing)
 // against a real node (HTTP on loopback, Pebble on disk, real sign-ins through the
 // Experience API): each must set itself up through the Management API, finish with no
 // request errors, report every request as OK and tear down. The harness's mechanics are
@@ -23,17 +25,33 @@ func TestBenchScenariosAgainstLatch(t *testing.T) {
 		return len(list)
 	}
 	apps, users, resources := count("/api/applications"), count("/api/users"), count("/api/resources")
-	// Every scenario on the goroutine engine; the single-request ones also on the epoll
-	// engine (Linux), whose raw requests and response framing must suit Latch as well.
+	// Every scenario `latch bench list` names, on the goroutine engine (so a scenario
+	// added later is smoke-tested here without editing this test); the single-request
+	// ones also on the epoll engine (Linux), whose raw requests and response framing
+	// must suit Latch as well.
+	var listOut, listErr bytes.Buffer
+	if code := runBench(t.Context(), []string{"list"}, &listOut, &listErr); code != 0 {
+		t.Fatalf("latch bench list: exit %d: %s", code, listErr.String())
+	}
+	var listed []string
+	for line := range strings.Lines(listOut.String()) {
+		if f := strings.Fields(line); len(f) > 0 {
+			listed = append(listed, f[0])
+		}
+	}
+	if len(listed) < 8 {
+		t.Fatalf("latch bench list names %d scenarios, want at least 8:\n%s", len(listed), listOut.String())
+	}
 	type run struct{ scenario, engine string }
 	var runs []run
-	for _, scenario := range []string{
-		"client-credentials", "password-login", "sso-code", "refresh", "userinfo", "introspect", "introspect-jwt", "mixed",
-	} {
+	for _, scenario := range listed {
 		runs = append(runs, run{scenario, "goroutines"})
 	}
 	if runtime.GOOS == "linux" {
 		for _, scenario := range []string{"client-credentials", "refresh", "userinfo", "introspect", "introspect-jwt"} {
+			if !slices.Contains(listed, scenario) {
+				t.Fatalf("epoll scenario %s is not in latch bench list", scenario)
+			}
 			runs = append(runs, run{scenario, "epoll"})
 		}
 	}

@@ -116,6 +116,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Keys:      keys,
 		Actors:    client,
 		Logouts:   logouts,
+		// Sign-in lockouts outlive a restart (records of httpapi.ThrottleKind).
+		ThrottleStore: store,
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
