@@ -334,6 +334,11 @@ func (d *Directory) DeleteAppSecret(ctx context.Context, appID, name string) err
 	if i < 0 {
 		return notFound(EntitySecret, name)
 	}
+	if appID == d.st.adminApp && len(old.Secrets) == 1 {
+		// Without a secret the admin application cannot authenticate: every operator
+		// would be locked out of the Management API.
+		return &AdminAppError{AppID: appID, Op: AdminAppLastSecret}
+	}
 	next := old.Clone()
 	next.Secrets = slices.Delete(next.Secrets, i, i+1)
 	_, err := d.storeApp(ctx, next)

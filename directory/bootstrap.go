@@ -187,6 +187,8 @@ const (
 	// role it holds or removing a scope from such a role, when afterwards none of its
 	// roles would carry the Management API scope "all".
 	AdminAppDropAccess = "dropAccess"
+	// AdminAppLastSecret: deleting the admin application's last client secret.
+	AdminAppLastSecret = "lastSecret"
 )
 
 // AdminAppError is a change refused because it would lock out the admin application
@@ -196,15 +198,18 @@ const (
 // start anyway, so deleting it through the API is never what an operator needs.
 type AdminAppError struct {
 	AppID string
-	Op    string // AdminAppDelete or AdminAppDropAccess
+	Op    string // AdminAppDelete, AdminAppDropAccess or AdminAppLastSecret
 	// RoleID is the role whose unassignment, deletion or scope removal was refused
 	// (AdminAppDropAccess).
 	RoleID string
 }
 
 func (e *AdminAppError) Error() string {
-	if e.Op == AdminAppDelete {
+	switch e.Op {
+	case AdminAppDelete:
 		return fmt.Sprintf("directory: the admin application %q cannot be deleted", e.AppID)
+	case AdminAppLastSecret:
+		return fmt.Sprintf("directory: the admin application %q must keep a client secret", e.AppID)
 	}
 	return fmt.Sprintf("directory: role %q carries the admin application %q's Management API access", e.RoleID, e.AppID)
 }

@@ -38,6 +38,8 @@ func TestAdminAppProtected(t *testing.T) {
 	wantAdminAppError(t, d.DeleteRole(ctx, role.ID), AdminAppDropAccess)
 	wantAdminAppError(t, d.RemoveRoleScope(ctx, role.ID, all), AdminAppDropAccess)
 	wantAdminAppError(t, d.CheckAdminAppRoles(admin, []string{}), AdminAppDropAccess)
+	adminApp, _ := d.Application(admin)
+	wantAdminAppError(t, d.DeleteAppSecret(ctx, admin, adminApp.Secrets[0].Name), AdminAppLastSecret)
 	if _, ok := d.Application(admin); !ok || !hasAccess() {
 		t.Fatal("the admin application or its access is gone")
 	}

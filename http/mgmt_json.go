@@ -208,9 +208,13 @@ func mgmtError(err error) error {
 	case errors.As(err, &aae):
 		// Logto has no admin application of its own in OSS; the codes follow its
 		// resource.cannot_delete_management_api (400).
-		if aae.Op == directory.AdminAppDelete {
+		switch aae.Op {
+		case directory.AdminAppDelete:
 			return apiErr(http.StatusBadRequest, "application.cannot_delete_admin_app",
 				"The admin application created by Latch cannot be deleted: its credentials are how operators reach the Management API.")
+		case directory.AdminAppLastSecret:
+			return apiErr(http.StatusBadRequest, "application.cannot_delete_admin_app_secret",
+				"The admin application created by Latch must keep at least one client secret: add another before deleting this one.")
 		}
 		return apiErr(http.StatusBadRequest, "application.cannot_remove_admin_app_access",
 			fmt.Sprintf("The admin application created by Latch must keep a role with the Management API scope `%s`; role `%s` is its last one.", directory.ManagementAPIScopeAll, aae.RoleID))
