@@ -81,9 +81,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	node, err := cluster.Start(ctx, cluster.Config{
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
-		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
+		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir)}),
-		Logger:     log,
+		Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster member: %w", err)
