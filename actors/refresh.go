@@ -154,6 +154,8 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 //   - unknown, another client's, revoked or expired: invalid_grant; a resource or scope
 //     that was not granted: invalid_target / invalid_scope (the token stays usable);
 //   - the grant must be alive (GrantCheck), else the family is revoked: invalid_grant;
+//   - the account must be active (Options.ActiveAccount), checked before anything
+//     rotates; else the family is revoked: invalid_grant;
 //   - the current token: oidcflow.RefreshRotation decides. Rotating makes a new secret
 //     the current token (generation+1, a fresh TTL except for SPAs) and keeps the old
 //     hash as consumed; the newest consumed token keeps the successor's secret for
