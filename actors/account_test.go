@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -53,8 +54,8 @@ func TestAccountIndex(t *testing.T) {
 		t.Errorf("s1 expires %d, want the later %d", s1.GetExpiresAtMs(), later)
 	}
 	g1 := idx.GetGrants()[0]
-	if g1.GetClientId() != "app" || g1.GetParentId() != "s1" || g1.GetExpiresAtMs() < now.Add(GrantTTL-time.Minute).UnixMilli() {
-		t.Errorf("grant entry %v: want its client, session and GrantTTL by default", g1)
+	if g1.GetClientId() != "app" || g1.GetParentId() != "s1" || g1.GetExpiresAtMs() < now.Add(oidcflow.DefaultLifetimes().Grant-time.Minute).UnixMilli() {
+		t.Errorf("grant entry %v: want its client, session and oidcflow.DefaultLifetimes().Grant by default", g1)
 	}
 	if got := entryIDs(idx.GetFamilies()); !slices.Equal(got, []string{"f1"}) {
 		t.Errorf("families %v", got)

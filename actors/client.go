@@ -170,7 +170,7 @@ func (c *Client) EndSession(ctx context.Context, id, secret string) (*msg.Sessio
 
 // ---- Grant (kind "grant", keyed by grant id; codes and opaque tokens "<grant id>.<secret>") ----
 
-// EnsureGrant creates the grant (account_id and client_id required, expiry GrantTTL from
+// EnsureGrant creates the grant (account_id and client_id required, expiry Lifetimes.Grant from
 // now when 0) or merges scopes and resources into it, extending its expiry up to
 // g.ExpiresAtMs. A revoked grant, or one of another account or client, is
 // invalid_grant: use a new grant id. Replies carry the grant without codes and tokens.
@@ -184,7 +184,7 @@ func (c *Client) EnsureGrant(ctx context.Context, grantID string, g *msg.GrantEn
 	return Call[*msg.GrantRecord](ctx, c.node, GrantKindName, grantID, g)
 }
 
-// IssueCode stores an authorization code: code.Hash = HashSecret(secret), expiry CodeTTL
+// IssueCode stores an authorization code: code.Hash = HashSecret(secret), expiry Lifetimes.Code
 // (60 s) when 0. invalid_grant when the grant is revoked or expired.
 func (c *Client) IssueCode(ctx context.Context, grantID string, code *msg.CodeRecord) error {
 	if grantID == "" {
@@ -209,7 +209,7 @@ func (c *Client) RedeemCode(ctx context.Context, grantID string, req *msg.GrantR
 }
 
 // IssueAccessToken stores an opaque access token (at.Hash = HashSecret(secret); expiry
-// AccessTokenTTL when 0, never past the grant) and records familyID (may be empty).
+// Lifetimes.AccessToken when 0, never past the grant) and records familyID (may be empty).
 // invalid_grant when the grant is revoked or expired.
 func (c *Client) IssueAccessToken(ctx context.Context, grantID string, at *msg.AccessTokenRecord, familyID string) error {
 	if grantID == "" {

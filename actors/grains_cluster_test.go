@@ -17,6 +17,7 @@ import (
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/cluster/clustertest"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -274,7 +275,7 @@ func TestGrainsAcrossMembers(t *testing.T) {
 	now := time.Now()
 	b.mustGrain(t, RefreshKindName, fid2, &msg.RefreshFamilyUse{Secret: famSecret, ClientId: testClientID, NowMs: now.UnixMilli()}, &used)
 	wantRefusal(b.grain(t, RefreshKindName, fid2, &msg.RefreshFamilyUse{Secret: famSecret, ClientId: testClientID,
-		NowMs: now.Add(RefreshReuseWindow + time.Second).UnixMilli()}, nil), oauth.CodeInvalidGrant, "reuse after the window")
+		NowMs: now.Add(oidcflow.DefaultLifetimes().RefreshReuse + time.Second).UnixMilli()}, nil), oauth.CodeInvalidGrant, "reuse after the window")
 	waitFor(t, 5*time.Second, "the grant on b to learn its family on a saw reuse", func() bool {
 		return a.grain(t, GrantKindName, gid2, &msg.GrantCheck{}, nil) != nil
 	})

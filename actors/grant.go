@@ -14,14 +14,6 @@ import (
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// Lifetimes of what a grant holds (Logto's ttl.Grant, ttl.AuthorizationCode,
-// ttl.AccessToken defaults); each is the default when the caller gives no expiry.
-const (
-	GrantTTL       = 180 * 24 * time.Hour
-	CodeTTL        = 60 * time.Second
-	AccessTokenTTL = time.Hour
-)
-
 // Bounds of one grant record, which is rewritten whole on every mutation. Expired codes
 // and tokens are pruned on every mutation; beyond these counts the oldest go first. A
 // dropped family id only loses the revocation message: the family still asks the grant
@@ -56,6 +48,8 @@ func (g *grantGrain) Receive(c actor.Context) {
 		c.Respond(g.issueCode(m))
 	case *msg.GrantRedeemCode:
 		c.Respond(g.redeemCode(m))
+	case *msg.GrantExchangeCode:
+		c.Respond(g.exchangeCode(m))
 	case *msg.GrantIssueAccessToken:
 		c.Respond(g.issueAccessToken(m))
 	case *msg.GrantLookupAccessToken:
@@ -73,7 +67,7 @@ func (g *grantGrain) Receive(c actor.Context) {
 }
 
 // ensure creates the grant or merges scopes and resources into it; its expiry only
-// grows, up to the expires_at_ms given (GrantTTL from now when 0).
+// grows, up to the expires_at_ms given (the grant lifetime from now when 0).
 func (g *grantGrain) ensure(m *msg.GrantEnsure) proto.Message {
 	now := g.clock(0)
 	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
@@ -95,7 +89,7 @@ func (g *grantGrain) ensure(m *msg.GrantEnsure) proto.Message {
 		cur.Resources = union(cur.Resources, m.GetResources())
 		exp := m.GetExpiresAtMs()
 		if exp == 0 {
-			exp = now.Add(GrantTTL).UnixMilli()
+			exp = now.Add(g.env.life.Grant).UnixMilli()
 		}
 		cur.ExpiresAtMs = max(cur.ExpiresAtMs, exp)
 		if cur.ExpiresAtMs <= now.UnixMilli() {
@@ -112,7 +106,7 @@ func (g *grantGrain) ensure(m *msg.GrantEnsure) proto.Message {
 	}))
 }
 
-// issueCode stores a code (its hash) for one redemption; its expiry is CodeTTL from now
+// issueCode stores a code (its hash) for one redemption; its expiry is the code lifetime from now
 // when 0, never past the grant's.
 func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 	now := g.clock(0)
@@ -129,7 +123,7 @@ func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 		}
 		code.Redeemed = false
 		if code.ExpiresAtMs == 0 {
-			code.ExpiresAtMs = now.Add(CodeTTL).UnixMilli()
+			code.ExpiresAtMs = now.Add(g.env.life.Code).UnixMilli()
 		}
 		code.ExpiresAtMs = min(code.ExpiresAtMs, cur.GetExpiresAtMs())
 		pruneGrant(cur, now)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -69,7 +70,7 @@ func TestGrantEnsure(t *testing.T) {
 		AccountId: testAccountID, ClientId: testClientID, Scopes: []string{"openid", "profile"},
 		Resources: []string{"https://api-a"}, SessionId: "sess-1", Sid: "sid-1",
 	}))
-	if g.GetExpiresAtMs() < before.Add(GrantTTL).UnixMilli() || g.GetCreatedAtMs() < before.UnixMilli() || g.GetSid() != "sid-1" {
+	if g.GetExpiresAtMs() < before.Add(oidcflow.DefaultLifetimes().Grant).UnixMilli() || g.GetCreatedAtMs() < before.UnixMilli() || g.GetSid() != "sid-1" {
 		t.Fatalf("created %v", g)
 	}
 	// Merge: union of scopes and resources; the expiry only grows.
@@ -116,7 +117,7 @@ func TestGrantCodeRedemption(t *testing.T) {
 	if !slices.Equal(info.GetAccessToken().GetScopes(), []string{"openid"}) || info.GetGrant().GetClientId() != testClientID {
 		t.Fatalf("lookup %v", info)
 	}
-	if info.GetAccessToken().GetExpiresAtMs()-info.GetAccessToken().GetIssuedAtMs() != AccessTokenTTL.Milliseconds() {
+	if info.GetAccessToken().GetExpiresAtMs()-info.GetAccessToken().GetIssuedAtMs() != oidcflow.DefaultLifetimes().AccessToken.Milliseconds() {
 		t.Errorf("access token lifetime %d ms, want the 1 h default", info.GetAccessToken().GetExpiresAtMs()-info.GetAccessToken().GetIssuedAtMs())
 	}
 
@@ -132,7 +133,9 @@ func TestGrantCodeRedemption(t *testing.T) {
 		desc string
 	}{
 		{"unknown code", true, func(_ testCode, r *msg.GrantRedeemCode) { r.CodeSecret = "nope" }, "authorization code not found"},
-		{"expired (60 s)", true, func(_ testCode, r *msg.GrantRedeemCode) { r.NowMs = time.Now().Add(CodeTTL).UnixMilli() }, "expired"},
+		{"expired (60 s)", true, func(_ testCode, r *msg.GrantRedeemCode) {
+			r.NowMs = time.Now().Add(oidcflow.DefaultLifetimes().Code).UnixMilli()
+		}, "expired"},
 		{"another client", true, func(_ testCode, r *msg.GrantRedeemCode) { r.ClientId = "other-app" }, "client mismatch"},
 		{"another redirect_uri", true, func(_ testCode, r *msg.GrantRedeemCode) { r.RedirectUri = testRedirectURI + "/x" }, "redirect_uri mismatch"},
 		{"missing redirect_uri", true, func(_ testCode, r *msg.GrantRedeemCode) { r.RedirectUri = "" }, "redirect_uri mismatch"},

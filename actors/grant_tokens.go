@@ -57,7 +57,7 @@ func (c *accessTokenCache) remember(at *msg.AccessTokenRecord, version uint64, n
 	(*c)[at.GetHash()] = cachedAccessToken{at: at, version: version}
 }
 
-// putAccessToken stores at (issued now and valid AccessTokenTTL when not given, never
+// putAccessToken stores at (issued now and valid the access token lifetime when not given, never
 // past the grant's expiry) as its own durable record.
 func (g *grantGrain) putAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRecord, now time.Time) error {
 	at = proto.Clone(at).(*msg.AccessTokenRecord)
@@ -65,7 +65,7 @@ func (g *grantGrain) putAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRec
 		at.IssuedAtMs = now.UnixMilli()
 	}
 	if at.ExpiresAtMs == 0 {
-		at.ExpiresAtMs = now.Add(AccessTokenTTL).UnixMilli()
+		at.ExpiresAtMs = now.Add(g.env.life.AccessToken).UnixMilli()
 	}
 	if exp := cur.GetExpiresAtMs(); exp != 0 {
 		at.ExpiresAtMs = min(at.ExpiresAtMs, exp)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -214,7 +215,7 @@ func TestRevokeAccessToken(t *testing.T) {
 		t.Fatalf("second revocation: %v", got)
 	}
 	// An expired token is not found.
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, s2, testClientID, now.Add(2*AccessTokenTTL))); got.GetFound() {
+	if got := mustRev(c.RevokeAccessToken(ctx, gid, s2, testClientID, now.Add(2*oidcflow.DefaultLifetimes().AccessToken))); got.GetFound() {
 		t.Fatalf("expired token: %v", got)
 	}
 	// A revoked grant has nothing to revoke.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/persistence"
 )
 
@@ -39,8 +40,17 @@ type Options struct {
 	Peers *Peers
 	// Now is the grains' clock for requests that carry no now_ms; nil means time.Now.
 	Now func() time.Time
-	// Rand is the source of new refresh-token secrets; nil means crypto/rand.Reader.
+	// Rand is the source of new token secrets; nil means crypto/rand.Reader.
 	Rand io.Reader
+	// Lifetimes is the lifetime policy of codes, grants, opaque access tokens and
+	// refresh tokens (the reuse window included); the zero value means
+	// oidcflow.DefaultLifetimes.
+	Lifetimes oidcflow.Lifetimes
+	// ActiveAccount reports whether an account may still get tokens (it exists and is
+	// not suspended): the Grant grain asks it before a code exchange issues anything and
+	// the RefreshFamily grain before a refresh rotates. Grains do not read the
+	// directory; cmd/latch wires this to it. Nil means every account is active.
+	ActiveAccount func(accountID string) bool
 }
 
 // Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
@@ -80,13 +90,22 @@ type grainEnv struct {
 	peers  *Peers
 	now    func() time.Time
 	rand   io.Reader
+	life   oidcflow.Lifetimes
+	active func(accountID string) bool
 }
 
 func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *grainEnv {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, rand: opts.Rand}
+	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, rand: opts.Rand,
+		life: opts.Lifetimes, active: opts.ActiveAccount}
+	if env.life == (oidcflow.Lifetimes{}) {
+		env.life = oidcflow.DefaultLifetimes()
+	}
+	if env.active == nil {
+		env.active = func(string) bool { return true }
+	}
 	if env.now == nil {
 		env.now = time.Now
 	}

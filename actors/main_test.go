@@ -29,6 +29,8 @@ var shared struct {
 	client *Client
 	store  *actorstest.MemStore
 	err    error
+	// suspended holds the account ids the grains' ActiveAccount predicate refuses.
+	suspended sync.Map
 }
 
 func TestMain(m *testing.M) {
@@ -49,9 +51,12 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 		n, err := cluster.Start(context.Background(), cluster.Config{
 			Name:       "latch-grains-test",
 			GossipAddr: "127.0.0.1:0",
-			Kinds:      Kinds(shared.store, logger, Options{Peers: peers}),
-			Logger:     logger,
-			Gossip:     cluster.FastGossip(),
+			Kinds: Kinds(shared.store, logger, Options{Peers: peers, ActiveAccount: func(id string) bool {
+				_, suspended := shared.suspended.Load(id)
+				return !suspended
+			}}),
+			Logger: logger,
+			Gossip: cluster.FastGossip(),
 		})
 		if err != nil {
 			shared.err = err

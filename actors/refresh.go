@@ -16,11 +16,6 @@ import (
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// RefreshReuseWindow is how long after a rotation the consumed token still answers
-// with its successor instead of counting as reuse: concurrent refreshes by one client
-// (Logto PR #1617).
-const RefreshReuseWindow = 3 * time.Second
-
 // maxConsumedTokens bounds the consumed tokens a family remembers for reuse detection
 // (the oldest go first; each also leaves when it would have expired). A token dropped
 // early is merely unknown when presented again: invalid_grant, without revoking. The
@@ -77,7 +72,7 @@ func (g *refreshGrain) Receive(c actor.Context) {
 
 // create stores a new family whose first token has secret. Defaults: created now, the
 // first token issued at creation and valid ttl_seconds (14 days when 0), the family
-// bounded by grant_expires_at_ms (GrantTTL after creation when 0).
+// bounded by grant_expires_at_ms (the grant lifetime after creation when 0).
 func (g *refreshGrain) create(m *msg.RefreshFamilyCreate) proto.Message {
 	now := g.clock(0)
 	return g.reply(g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
@@ -96,10 +91,10 @@ func (g *refreshGrain) create(m *msg.RefreshFamilyCreate) proto.Message {
 			rec.CurrentIssuedAtMs = rec.CreatedAtMs
 		}
 		if rec.TtlSeconds <= 0 {
-			rec.TtlSeconds = int64(oidcflow.DefaultRefreshTokenTTL / time.Second)
+			rec.TtlSeconds = int64(g.env.life.RefreshToken / time.Second)
 		}
 		if rec.GrantExpiresAtMs == 0 {
-			rec.GrantExpiresAtMs = msTime(rec.CreatedAtMs).Add(GrantTTL).UnixMilli()
+			rec.GrantExpiresAtMs = msTime(rec.CreatedAtMs).Add(g.env.life.Grant).UnixMilli()
 		}
 		if rec.CurrentExpiresAtMs == 0 {
 			rec.CurrentExpiresAtMs = msTime(rec.CurrentIssuedAtMs).Add(time.Duration(rec.TtlSeconds) * time.Second).UnixMilli()
@@ -159,12 +154,14 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 //   - unknown, another client's, revoked or expired: invalid_grant; a resource or scope
 //     that was not granted: invalid_target / invalid_scope (the token stays usable);
 //   - the grant must be alive (GrantCheck), else the family is revoked: invalid_grant;
+//   - the account must be active (Options.ActiveAccount), checked before anything
+//     rotates; else the family is revoked: invalid_grant;
 //   - the current token: oidcflow.RefreshRotation decides. Rotating makes a new secret
 //     the current token (generation+1, a fresh TTL except for SPAs) and keeps the old
 //     hash as consumed; the newest consumed token keeps the successor's secret for
-//     RefreshReuseWindow. Not rotating answers the presented secret with its expiry
+//     the reuse window. Not rotating answers the presented secret with its expiry
 //     unchanged;
-//   - a consumed token within RefreshReuseWindow of its rotation: the newest token (the
+//   - a consumed token within the reuse window of its rotation: the newest token (the
 //     end of the chain of rotations since), no new rotation;
 //   - a consumed token after the window: reuse. The family is revoked and its grant told
 //     (GrantRevoke); invalid_grant "refresh token already used".
@@ -196,7 +193,24 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	var grant <-chan error
 	within := false
 	if kind == tokenConsumed && i >= 0 {
-		_, _, within = windowSuccessor(cur, cur.Consumed[i], now)
+		_, _, within = windowSuccessor(cur, cur.Consumed[i], now, g.env.life.RefreshReuse)
+	}
+	if (kind == tokenCurrent || within) && !g.env.active(cur.GetAccountId()) {
+		// Suspension is checked before anything rotates (nothing to compensate after).
+		g.markRevoked(now)
+		return g.reply(nil, oauth.InvalidGrant("the account is suspended or deleted"))
+	}
+	var atSecret string
+	if m.GetIssueAccessToken() {
+		if atSecret, err = newSecret(g.env.rand); err != nil {
+			return g.reply(nil, err)
+		}
+		m = proto.Clone(m).(*msg.RefreshFamilyUse)
+		m.AccessToken = &msg.AccessTokenRecord{
+			Hash:        HashSecret(atSecret),
+			IssuedAtMs:  now.UnixMilli(),
+			ExpiresAtMs: now.Add(g.env.life.AccessToken).UnixMilli(),
+		}
 	}
 	if kind == tokenCurrent || within {
 		grant = g.checkGrant(cur, m, now)
@@ -212,12 +226,12 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if err := checkTarget(cur, m); err != nil {
 			return nil, nil, err
 		}
-		dirty := scrubFamily(cur, now)
+		dirty := scrubFamily(cur, now, g.env.life.RefreshReuse)
 		if kind == tokenConsumed {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
 		}
 		if kind == tokenConsumed && i >= 0 {
-			if secret, exp, ok := windowSuccessor(cur, cur.Consumed[i], now); ok {
+			if secret, exp, ok := windowSuccessor(cur, cur.Consumed[i], now, g.env.life.RefreshReuse); ok {
 				used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
 				return keepUnlessDirty(cur, used, dirty)
 			}
@@ -289,7 +303,27 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		}
 		return g.reply(nil, err)
 	}
+	if used, ok := res.(*msg.RefreshUsed); ok {
+		used.Scopes = useScopes(cur, m)
+		if atSecret != "" {
+			at := proto.Clone(m.GetAccessToken()).(*msg.AccessTokenRecord)
+			at.Hash, at.Scopes = "", oidcflow.OpaqueAccessTokenScopes(used.Scopes)
+			if exp := cur.GetGrantExpiresAtMs(); exp != 0 {
+				at.ExpiresAtMs = min(at.ExpiresAtMs, exp)
+			}
+			used.AccessTokenSecret, used.AccessToken = atSecret, at
+		}
+	}
 	return g.reply(res, nil)
+}
+
+// useScopes are the scopes of a refresh: the requested ones (checkTarget made sure
+// they were granted), else the family's.
+func useScopes(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse) []string {
+	if len(m.GetScopes()) > 0 {
+		return m.GetScopes()
+	}
+	return cur.GetScopes()
 }
 
 // undoRotation puts back prev, the family as it was before a rotation to generation
@@ -334,10 +368,7 @@ func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFa
 	check := &msg.GrantCheck{NowMs: now.UnixMilli()}
 	if at := m.GetAccessToken(); at != nil {
 		at = proto.Clone(at).(*msg.AccessTokenRecord)
-		at.Scopes = m.GetScopes()
-		if len(at.Scopes) == 0 {
-			at.Scopes = cur.GetScopes()
-		}
+		at.Scopes = oidcflow.OpaqueAccessTokenScopes(useScopes(cur, m))
 		check.AccessToken, check.FamilyId = at, g.key
 	}
 	grantID, clientID, accountID := cur.GetGrantId(), cur.GetClientId(), cur.GetAccountId()
@@ -367,7 +398,7 @@ func (g *refreshGrain) markRevoked(now time.Time) {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	})
@@ -383,7 +414,7 @@ func (g *refreshGrain) revoke() proto.Message {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	}))
@@ -397,9 +428,9 @@ func revokeFamily(cur *msg.RefreshFamilyRecord) {
 	}
 }
 
-// scrubFamily clears successor secrets older than RefreshReuseWindow and drops consumed
+// scrubFamily clears successor secrets older than the reuse window and drops consumed
 // tokens that would have expired by now; it reports whether anything changed.
-func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
+func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time, window time.Duration) bool {
 	dirty := false
 	cur.Consumed = slices.DeleteFunc(cur.Consumed, func(c *msg.ConsumedToken) bool {
 		gone := c.GetExpiresAtMs() != 0 && !now.Before(msTime(c.GetExpiresAtMs()))
@@ -407,7 +438,7 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
 		return gone
 	})
 	for _, c := range cur.Consumed {
-		if c.GetSuccessorSecret() != "" && !now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow)) {
+		if c.GetSuccessorSecret() != "" && !now.Before(msTime(c.GetRotatedAtMs()).Add(window)) {
 			c.SuccessorSecret = ""
 			dirty = true
 		}
@@ -417,13 +448,13 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
 
 // windowSuccessor returns what consumed token c answers with while within the reuse
 // window: the family's newest token, whose secret the newest consumed token keeps, and
-// its expiry. ok is false once c was rotated RefreshReuseWindow ago or more, or when the
+// its expiry. ok is false once c was rotated the reuse window ago or more, or when the
 // family holds no such secret (no rotation within the window, a revoked family) or it
 // is not the current token's. Every token rotated after c is younger still, so the
 // chain of rotations from c ends on the current token.
-func windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) (secret string, expiresAtMs int64, ok bool) {
+func windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time, window time.Duration) (secret string, expiresAtMs int64, ok bool) {
 	n := len(cur.GetConsumed())
-	if n == 0 || !now.Before(msTime(c.GetRotatedAtMs()).Add(RefreshReuseWindow)) {
+	if n == 0 || !now.Before(msTime(c.GetRotatedAtMs()).Add(window)) {
 		return "", 0, false
 	}
 	secret = cur.Consumed[n-1].GetSuccessorSecret()

@@ -9,7 +9,7 @@ import (
 
 // inspect answers whether the presented secret is the family's active refresh token,
 // for RFC 7662 introspection: the current token only (a consumed token is inactive even
-// within RefreshReuseWindow: the window exists for concurrent refreshes, not to keep
+// within the reuse window: the window exists for concurrent refreshes, not to keep
 // the old token alive), unexpired, the family not revoked, and its grant alive and
 // still the family's (GrantCheck, the same blocking request use makes).
 //
@@ -58,7 +58,7 @@ func (g *refreshGrain) revokeToken(m *msg.RefreshFamilyRevokeToken) proto.Messag
 		if m.GetClientId() != cur.GetClientId() {
 			return nil, nil, Keep(out)
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		out.Revoked = true
 		return cur, out, nil

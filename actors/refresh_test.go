@@ -11,6 +11,7 @@ import (
 	"github.com/latchid/latch/actors/actorstest"
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -117,7 +118,7 @@ func TestRefreshReuse(t *testing.T) {
 	mustUsed := must[*msg.RefreshUsed](t)
 
 	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil))
-	for _, d := range []time.Duration{0, time.Second, RefreshReuseWindow - time.Millisecond} {
+	for _, d := range []time.Duration{0, time.Second, oidcflow.DefaultLifetimes().RefreshReuse - time.Millisecond} {
 		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d), "", nil, nil))
 		if again.GetNextSecret() != first.GetNextSecret() || !again.GetRotated() || again.GetNextExpiresAtMs() != first.GetNextExpiresAtMs() {
 			t.Fatalf("within the window (+%v): %v, want the same successor %v", d, again, first)
@@ -128,9 +129,9 @@ func TestRefreshReuse(t *testing.T) {
 	}
 
 	// After the window: reuse.
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow), "", nil, nil)
+	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse), "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token already used")
-	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(RefreshReuseWindow), "", nil, nil)
+	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse), "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if !stored.GetRevoked() {
@@ -196,7 +197,7 @@ func TestRefreshScrub(t *testing.T) {
 	if got := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed()[0].GetSuccessorSecret(); got != s1 {
 		t.Fatalf("successor secret %q kept for the window, want %q", got, s1)
 	}
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(RefreshReuseWindow+time.Second), "", nil, nil))
+	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse+time.Second), "", nil, nil))
 	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
 		if ct.GetRotatedAtMs() == now.UnixMilli() && ct.GetSuccessorSecret() != "" {
 			t.Error("successor secret older than the window still stored")
@@ -219,7 +220,7 @@ func TestRefreshFamilyRefusals(t *testing.T) {
 	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if stored.GetTtlSeconds() != int64(14*day/time.Second) || stored.GetGeneration() != 1 ||
 		stored.GetCurrentExpiresAtMs()-stored.GetCurrentIssuedAtMs() != (14*day).Milliseconds() ||
-		stored.GetGrantExpiresAtMs()-stored.GetCreatedAtMs() != GrantTTL.Milliseconds() {
+		stored.GetGrantExpiresAtMs()-stored.GetCreatedAtMs() != oidcflow.DefaultLifetimes().Grant.Milliseconds() {
 		t.Fatalf("defaults: %v", stored)
 	}
 
@@ -383,7 +384,7 @@ func TestRefreshUseStoresAccessToken(t *testing.T) {
 	_, err := c.UseRefreshToken(ctx, fid, used.GetNextSecret(), "someone-else", now.Add(2*time.Second), "", nil, rec3)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "client mismatch")
 	at4, rec4 := newAT()
-	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(RefreshReuseWindow+time.Minute), "", nil, rec4)
+	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse+time.Minute), "", nil, rec4)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "already used")
 	for _, s := range []string{at3, at4} {
 		_, err := lookup(s)
@@ -422,7 +423,7 @@ func TestRefreshUndoesRotationWhenGrantUnreachable(t *testing.T) {
 	}}).(*msg.Ack); !ok {
 		t.Fatalf("create: %v", r)
 	}
-	for _, at := range []time.Time{now, now.Add(RefreshReuseWindow + time.Minute)} {
+	for _, at := range []time.Time{now, now.Add(oidcflow.DefaultLifetimes().RefreshReuse + time.Minute)} {
 		f, ok := g.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID, NowMs: at.UnixMilli()}).(*msg.Failure)
 		if !ok || f.GetCode() != oauth.CodeTemporarilyUnavailable {
 			t.Fatalf("use at %v with the grant unreachable: %v, want temporarily_unavailable", at, f)

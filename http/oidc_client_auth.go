@@ -6,54 +6,23 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/op"
 )
 
-// authenticateClient identifies and authenticates the client of a token-endpoint request
-// once, before any grant logic (RFC 6749 2.3). Confidential clients (Traditional,
-// MachineToMachine) use client_secret_basic or client_secret_post; public clients
-// (Native, SPA) use none. Logto's SDKs send client_id in the body together with Basic
-// credentials: both are accepted when they agree. Using two secret-bearing methods at
-// once is refused (RFC 6749 2.3: "MUST NOT use more than one authentication method").
-func (s *Server) authenticateClient(r *http.Request, form url.Values) (*directory.Application, error) {
-	var (
-		id, secret string
-		viaBasic   bool
-	)
+// clientAuth reads a client's credentials (RFC 6749 2.3.1) from the Basic
+// Authorization header and the form, for op.Provider.AuthenticateClient, which applies
+// every rule about them.
+func clientAuth(r *http.Request, form url.Values) (op.ClientAuth, error) {
+	c := op.ClientAuth{FormID: form.Get("client_id"), FormSecret: form.Get("client_secret")}
 	if h := r.Header.Get("Authorization"); h != "" {
-		u, p, err := parseBasic(h)
+		id, secret, err := parseBasic(h)
 		if err != nil {
-			return nil, err
+			return c, err
 		}
-		id, secret, viaBasic = u, p, true
+		c.Basic, c.BasicID, c.BasicSecret = true, id, secret
 	}
-	bodyID, bodySecret := form.Get("client_id"), form.Get("client_secret")
-	switch {
-	case viaBasic && bodySecret != "":
-		return nil, oauth.InvalidRequest("client authentication must use only one method")
-	case viaBasic && bodyID != "" && bodyID != id:
-		return nil, oauth.InvalidClient("client_id in the body does not match the Authorization header")
-	case !viaBasic:
-		id, secret = bodyID, bodySecret
-	}
-	if id == "" {
-		return nil, oauth.InvalidClient("client authentication required")
-	}
-	app, ok := s.dir.Application(id)
-	if !ok {
-		return nil, oauth.InvalidClient("client authentication failed")
-	}
-	if app.Type.Public() {
-		if secret != "" {
-			return nil, oauth.InvalidClient("public clients authenticate with none")
-		}
-		return app, nil
-	}
-	if secret == "" || !s.dir.AuthenticateApp(app, secret) {
-		return nil, oauth.InvalidClient("client authentication failed")
-	}
-	return app, nil
+	return c, nil
 }
 
 // parseBasic decodes RFC 7617 Basic credentials. RFC 6749 2.3.1 says client_id and

@@ -16,6 +16,7 @@ import (
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
 	"github.com/latchid/latch/persistence"
 )
 
@@ -132,19 +133,37 @@ func (e *ltEnv) issue(app *directory.Application) userTokens {
 		e.tb.Fatal(err)
 	}
 	t := userTokens{grantID: grantID, familyID: familyID, refresh: familyID + "." + familySecret}
-	if t.opaque, _, _, err = e.s.userAccessToken(ctx, app, e.user.ID, grantID, familyID, ltScopes, nil); err != nil {
-		e.tb.Fatal(err)
-	}
-	if t.userJWT, _, _, err = e.s.userAccessToken(ctx, app, e.user.ID, grantID, familyID, ltScopes, e.res); err != nil {
+	t.opaque = e.opaqueToken(grantID, familyID)
+	if t.userJWT, _, err = oidcflow.IssueUserAccessToken(oidcflow.UserAccessToken{
+		Issuer: e.s.issuer, ClientID: app.ID, Subject: e.user.ID, Resource: ltResource, GrantID: grantID,
+		JTI: "jti-" + grantID, Now: now, TTL: time.Duration(e.res.AccessTokenTTL) * time.Second, Requested: ltScopes,
+	}, e.s.keys); err != nil {
 		e.tb.Fatal(err)
 	}
 	return t
 }
 
+// opaqueToken stores a new opaque access token (1 h) on the grant, as a code exchange
+// or a refresh has its grant do.
+func (e *ltEnv) opaqueToken(grantID, familyID string) string {
+	e.tb.Helper()
+	_, secret, err := actors.NewToken(rand.Reader)
+	if err != nil {
+		e.tb.Fatal(err)
+	}
+	now := e.clock.Now()
+	if err := e.ac.IssueAccessToken(e.tb.Context(), grantID, &msg.AccessTokenRecord{
+		Hash: actors.HashSecret(secret), Scopes: ltScopes, IssuedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(time.Hour).UnixMilli(),
+	}, familyID); err != nil {
+		e.tb.Fatal(err)
+	}
+	return grantID + "." + secret
+}
+
 // clientJWT is a client_credentials access token of the m2m app for the resource.
 func (e *ltEnv) clientJWT() string {
 	e.tb.Helper()
-	resp, err := e.s.tokenClientCredentials(e.m2m, url.Values{"resource": {ltResource}})
+	resp, err := e.s.op.TokenClientCredentials(e.m2m, op.ClientCredentialsRequest{Resources: []string{ltResource}})
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -299,7 +318,9 @@ func TestIntrospectionForeignAndGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idToken, err := e.s.idToken(e.web, e.user, ltScopes, 0, "", "", "")
+	idToken, err := oidcflow.MintIDToken(oidcflow.IDToken{
+		Issuer: e.s.issuer, Subject: e.user.ID, Audience: e.web.ID, Now: e.clock.Now(), TTL: time.Hour, Alg: e.s.keys.Alg(),
+	}, e.s.keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +448,7 @@ func TestIntrospectionExpiryGrantAndUser(t *testing.T) {
 		if err := e.dir.DeleteApplication(t.Context(), m2m.ID); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := e.s.introspectJWT(t.Context(), m2m, cc)
+		resp, err := e.s.op.IntrospectJWT(t.Context(), m2m, cc)
 		if err != nil || resp.Active {
 			t.Fatalf("client_credentials JWT of a deleted client: %+v, %v", resp, err)
 		}
@@ -493,10 +514,7 @@ func TestRevocation(t *testing.T) {
 	t.Run("opaque access token: that token only", func(t *testing.T) {
 		e.tb = t
 		web := e.issue(e.web)
-		second, _, _, err := e.s.userAccessToken(t.Context(), e.web, e.user.ID, web.grantID, web.familyID, ltScopes, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		second := e.opaqueToken(web.grantID, web.familyID)
 		if userinfo(web.opaque) != 200 {
 			t.Fatal("userinfo refuses a fresh token")
 		}
@@ -593,34 +611,6 @@ func TestIntrospectionRevocationCORS(t *testing.T) {
 	}
 }
 
-func TestClassifyToken(t *testing.T) {
-	key, secret, err := actors.NewToken(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		tok  string
-		want tokenShape
-	}{
-		{key + "." + secret, shapeOpaque},
-		{"a.b.c", shapeJWT},
-		{"..", shapeJWT},
-		{"", shapeGarbage},
-		{"a.b", shapeGarbage},
-		{key + "." + secret + "x", shapeGarbage},
-		{key + ".", shapeGarbage},
-		{"." + secret, shapeGarbage},
-		{key + "." + secret[:42] + "+", shapeGarbage},
-		{key + ".." + secret, shapeJWT},
-		{"a.b.c.d", shapeGarbage},
-	}
-	for _, tt := range tests {
-		if got, _, _ := classifyToken(tt.tok); got != tt.want {
-			t.Errorf("classifyToken(%q) = %v, want %v", tt.tok, got, tt.want)
-		}
-	}
-}
-
 // FuzzTokenDispatch feeds arbitrary tokens and hints to both endpoints: never a panic
 // or a 5xx; introspection is exactly {"active": false}; revocation is 200 and empty.
 // The shape check is also held to its contract: an opaque token splits back into
@@ -635,9 +625,8 @@ func FuzzTokenDispatch(f *testing.F) {
 		f.Add(s, "refresh_token")
 	}
 	f.Fuzz(func(t *testing.T, tok, hint string) {
-		shape, key, secret := classifyToken(tok)
-		if shape == shapeOpaque && (key+"."+secret != tok || len(key) != 22 || len(secret) != 43) {
-			t.Fatalf("classifyToken(%q) = opaque %q %q", tok, key, secret)
+		if key, secret, ok := actors.SplitIssuedToken(tok); ok && (key+"."+secret != tok || len(key) != 22 || len(secret) != 43) {
+			t.Fatalf("SplitIssuedToken(%q) = %q %q", tok, key, secret)
 		}
 		e.tb = t
 		form := url.Values{"token": {tok}, "token_type_hint": {hint}}

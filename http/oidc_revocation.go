@@ -1,22 +1,22 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
-
-	"github.com/latchid/latch/actors/msg"
-	"github.com/latchid/latch/directory"
-	"github.com/latchid/latch/oidcflow"
-	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// serveRevocation is the revocation endpoint (RFC 7009 2). Success is 200 with an empty
-// body (2.2: "The content of the response body is ignored by the client"), as
-// node-oidc-provider answers.
+// serveRevocation is the revocation endpoint (RFC 7009 2): op.Provider.Revoke. Success
+// is 200 with an empty body (2.2: "The content of the response body is ignored by the
+// client"), as node-oidc-provider answers.
 func (s *Server) serveRevocation(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	app, err := s.revoke(r)
+	req, err := decodePresentedToken(r)
+	if err != nil {
+		s.setCORS(w, r, nil)
+		s.writeOAuthError(w, r, err)
+		return
+	}
+	app, err := s.op.Revoke(r.Context(), req)
 	s.setCORS(w, r, app)
 	if err != nil {
 		s.writeOAuthError(w, r, err)
@@ -24,83 +24,4 @@ func (s *Server) serveRevocation(w http.ResponseWriter, r *http.Request, _ httpr
 	}
 	noStore(w.Header())
 	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) revoke(r *http.Request) (*directory.Application, error) {
-	req, err := s.decodeTokenRequest(r)
-	if err != nil {
-		return req.app, err
-	}
-	return req.app, s.revokeToken(r.Context(), req.app, req.token, req.hint)
-}
-
-// revokeToken revokes what the token names, for an authenticated client:
-//
-//   - a refresh token: its family and its grant, with the grant's opaque access tokens
-//     and every other family of it (RFC 7009 2.1: "If the particular token is a refresh
-//     token and the authorization server supports the revocation of access tokens, then
-//     the authorization server SHOULD also invalidate all access tokens based on the
-//     same authorization grant"; node-oidc-provider's revocation action revokes the
-//     grant for a refresh token, and Logto keeps its default revokeGrantPolicy);
-//   - an opaque access token: that token only (2.1: the server "MAY revoke the
-//     respective refresh token as well"; Latch does not, as node-oidc-provider's
-//     default revokeGrantPolicy keeps the grant on this route);
-//   - a JWT access token: nothing, 200. JWTs are not stored, so one cannot be revoked
-//     on its own; it dies with its grant (introspection then says inactive) or at its
-//     exp. RFC 7009 2.2.1 would allow unsupported_token_type, which node-oidc-provider
-//     9.4+ answers for any JWT; Latch answers 200 so that clients which revoke both
-//     tokens at sign-out (oidc-client-ts revokeTokens) do not fail their sign-out;
-//   - anything else, or a token that is unknown, expired or already revoked: nothing,
-//     200 (2.2: "invalid tokens do not cause an error response since the client cannot
-//     handle such an error in a reasonable way").
-//
-// The hint orders the lookups; both kinds are tried whatever it says (2.1: "If the
-// server is unable to locate the token using the given hint, it MUST extend its search
-// across all of its supported token types"). A token issued to another client is not
-// revoked: see foreignToken.
-func (s *Server) revokeToken(ctx context.Context, app *directory.Application, tok, hint string) error {
-	shape, key, secret := classifyToken(tok)
-	if shape != shapeOpaque || s.actors == nil {
-		return nil
-	}
-	refreshFirst := oidcflow.HintsRefreshToken(hint)
-	for i := range 2 {
-		isRefresh := (i == 0) == refreshFirst
-		var (
-			rev *msg.TokenRevoked
-			err error
-		)
-		if isRefresh {
-			rev, err = s.actors.RevokeRefreshToken(ctx, key, secret, app.ID, s.now())
-		} else {
-			rev, err = s.actors.RevokeAccessToken(ctx, key, secret, app.ID, s.now())
-		}
-		switch {
-		case err != nil:
-			return err
-		case !rev.GetFound():
-			continue
-		case !rev.GetRevoked():
-			return foreignToken(app)
-		case isRefresh:
-			// The family told its grant as well; waiting here makes the grant's access
-			// tokens dead before the response.
-			return s.actors.RevokeGrant(ctx, rev.GetGrantId())
-		}
-		return nil
-	}
-	return nil
-}
-
-// foreignToken is node-oidc-provider's default features.revocation.allowedPolicy for a
-// token issued to another client: RFC 7009 2.1 has the server verify "whether the token
-// was issued to the client making the revocation request. If this validation fails,
-// the request is refused", so a confidential client gets invalid_request; a public
-// client (authenticated by its client_id alone) gets 200 with nothing revoked, so that
-// the endpoint does not tell it which tokens exist.
-func foreignToken(app *directory.Application) error {
-	if app.Type.Public() {
-		return nil
-	}
-	return oauth.InvalidRequest("client is not authorized to revoke the presented token")
 }

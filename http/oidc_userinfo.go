@@ -4,20 +4,16 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/directory"
-	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// serveUserinfo is the UserInfo endpoint (OIDC Core 5.3), GET and POST. The bearer must
-// be an opaque access token ("<grant id>.<secret>", RFC 6750 2.1 header or 2.2 form
-// body); JWT access tokens are for API resources and are refused, as Logto refuses them.
+// serveUserinfo is the UserInfo endpoint (OIDC Core 5.3), GET and POST: the bearer token
+// (RFC 6750 2.1 header or 2.2 form body) goes to op.Provider.Userinfo.
 func (s *Server) serveUserinfo(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	claims, app, err := s.userinfo(r)
 	s.setCORS(w, r, app)
@@ -33,33 +29,7 @@ func (s *Server) userinfo(r *http.Request) (map[string]any, *directory.Applicati
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.actors == nil {
-		return nil, nil, oauth.InvalidToken("invalid access token")
-	}
-	if strings.Count(tok, ".") == 2 {
-		return nil, nil, oauth.InvalidToken("only opaque access tokens are accepted here; JWT access tokens are for API resources")
-	}
-	grantID, secret, ok := actors.SplitToken(tok)
-	if !ok {
-		return nil, nil, oauth.InvalidToken("invalid access token")
-	}
-	info, err := s.actors.LookupAccessToken(r.Context(), grantID, secret, s.now())
-	if err != nil {
-		if e, ok := oauth.From(err); ok && e.Code != oauth.CodeServerError && e.Code != oauth.CodeTemporarilyUnavailable {
-			return nil, nil, oauth.InvalidToken("access token is invalid, expired or revoked")
-		}
-		return nil, nil, err
-	}
-	app, _ := s.dir.Application(info.GetGrant().GetClientId())
-	user, ok := s.activeUser(info.GetGrant().GetAccountId())
-	if !ok {
-		return nil, app, oauth.InvalidToken("the account is suspended or deleted")
-	}
-	scopes := info.GetAccessToken().GetScopes()
-	if !slices.Contains(scopes, oidcflow.ScopeOpenID) {
-		return nil, app, oauth.InsufficientScope("the access token was not granted openid")
-	}
-	return oidcflow.UserClaims(s.account(user, scopes), scopes, oidcflow.ForUserinfo), app, nil
+	return s.op.Userinfo(r.Context(), tok)
 }
 
 // bearerToken reads the access token from the Authorization header (RFC 6750 2.1) or,

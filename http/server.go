@@ -16,6 +16,7 @@ import (
 	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
 )
 
 // Config wires a Server. Every dependency is a field: no globals.
@@ -28,6 +29,9 @@ type Config struct {
 	// Actors reaches the hot-state grains (sessions, grants, refresh families,
 	// interactions). Nil disables the browser flows (tests of the Management API only).
 	Actors *actors.Client
+	// OP runs the OAuth flows (op.Provider); nil builds one from the fields above with
+	// the default lifetimes (tests).
+	OP *op.Provider
 	// Logouts queues back-channel logouts (*outbox.Worker); nil disables back-channel
 	// logout (logged when a client would have got one).
 	Logouts LogoutQueue
@@ -72,6 +76,7 @@ type Server struct {
 	dir      *directory.Directory
 	keys     *oidcflow.KeyRing
 	actors   *actors.Client
+	op       *op.Provider
 	logouts  LogoutQueue
 	secure   bool // endpoint is https: cookies get Secure
 	status   func(r *http.Request) (any, error)
@@ -108,6 +113,18 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 	}
 	s.throttleStore = cfg.ThrottleStore
+	if s.op = cfg.OP; s.op == nil {
+		oc := op.Config{Issuer: s.issuer, Directory: cfg.Directory, Keys: cfg.Keys, Logger: log, Now: cfg.Now, Rand: cfg.Rand}
+		if cfg.Actors != nil {
+			t := actors.NewTokens(cfg.Actors)
+			oc.Grants, oc.AccessTokens, oc.Families = t, t, t
+		}
+		p, err := op.New(oc)
+		if err != nil {
+			return nil, err
+		}
+		s.op = p
+	}
 	r := httprouter.New()
 	r.HandleMethodNotAllowed = true
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -2031,6 +2031,228 @@ func (x *CodeRedeemed) GetGrant() *GrantRecord {
 	return nil
 }
 
+// GrantExchangeCode is the whole authorization-code exchange in one message (RFC 6749
+// 4.1.3): the grant redeems the code as GrantRedeemCode does, refuses a suspended or
+// deleted account (revoking itself) and a resource the code does not hold
+// (invalid_target), then creates the refresh family when one is due (RefreshFamilyCreate
+// to a brand-new family id, which nothing else knows yet, so it cannot wait on this
+// grant), stores the opaque access token when resource is empty, and tells the account
+// index (fire-and-forget). Every secret is drawn inside the grain.
+// Reply: CodeExchanged or Failure.
+type GrantExchangeCode struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CodeSecret   string                 `protobuf:"bytes,1,opt,name=code_secret,json=codeSecret,proto3" json:"code_secret,omitempty"`
+	ClientId     string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	RedirectUri  string                 `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	CodeVerifier string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
+	// resource is the requested resource indicator; empty: an opaque access token.
+	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
+	NowMs    int64  `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	// refresh_allowed: the client may use the refresh_token grant; then a family is created
+	// when offline_access was granted, or always when refresh_always.
+	RefreshAllowed    bool   `protobuf:"varint,7,opt,name=refresh_allowed,json=refreshAllowed,proto3" json:"refresh_allowed,omitempty"`
+	RefreshAlways     bool   `protobuf:"varint,8,opt,name=refresh_always,json=refreshAlways,proto3" json:"refresh_always,omitempty"`
+	AppType           string `protobuf:"bytes,9,opt,name=app_type,json=appType,proto3" json:"app_type,omitempty"`
+	RefreshTtlSeconds int64  `protobuf:"varint,10,opt,name=refresh_ttl_seconds,json=refreshTtlSeconds,proto3" json:"refresh_ttl_seconds,omitempty"`
+	RefreshRotate     bool   `protobuf:"varint,11,opt,name=refresh_rotate,json=refreshRotate,proto3" json:"refresh_rotate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GrantExchangeCode) Reset() {
+	*x = GrantExchangeCode{}
+	mi := &file_latch_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantExchangeCode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantExchangeCode) ProtoMessage() {}
+
+func (x *GrantExchangeCode) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantExchangeCode.ProtoReflect.Descriptor instead.
+func (*GrantExchangeCode) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GrantExchangeCode) GetCodeSecret() string {
+	if x != nil {
+		return x.CodeSecret
+	}
+	return ""
+}
+
+func (x *GrantExchangeCode) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *GrantExchangeCode) GetRedirectUri() string {
+	if x != nil {
+		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *GrantExchangeCode) GetCodeVerifier() string {
+	if x != nil {
+		return x.CodeVerifier
+	}
+	return ""
+}
+
+func (x *GrantExchangeCode) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *GrantExchangeCode) GetNowMs() int64 {
+	if x != nil {
+		return x.NowMs
+	}
+	return 0
+}
+
+func (x *GrantExchangeCode) GetRefreshAllowed() bool {
+	if x != nil {
+		return x.RefreshAllowed
+	}
+	return false
+}
+
+func (x *GrantExchangeCode) GetRefreshAlways() bool {
+	if x != nil {
+		return x.RefreshAlways
+	}
+	return false
+}
+
+func (x *GrantExchangeCode) GetAppType() string {
+	if x != nil {
+		return x.AppType
+	}
+	return ""
+}
+
+func (x *GrantExchangeCode) GetRefreshTtlSeconds() int64 {
+	if x != nil {
+		return x.RefreshTtlSeconds
+	}
+	return 0
+}
+
+func (x *GrantExchangeCode) GetRefreshRotate() bool {
+	if x != nil {
+		return x.RefreshRotate
+	}
+	return false
+}
+
+type CodeExchanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  *CodeRecord            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Grant *GrantRecord           `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	// family_id and refresh_secret name the new family's first token (empty without one).
+	FamilyId      string `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	RefreshSecret string `protobuf:"bytes,4,opt,name=refresh_secret,json=refreshSecret,proto3" json:"refresh_secret,omitempty"`
+	// access_token_secret and access_token are the stored opaque access token (empty
+	// when a resource was asked for).
+	AccessTokenSecret string             `protobuf:"bytes,5,opt,name=access_token_secret,json=accessTokenSecret,proto3" json:"access_token_secret,omitempty"`
+	AccessToken       *AccessTokenRecord `protobuf:"bytes,6,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *CodeExchanged) Reset() {
+	*x = CodeExchanged{}
+	mi := &file_latch_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeExchanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeExchanged) ProtoMessage() {}
+
+func (x *CodeExchanged) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeExchanged.ProtoReflect.Descriptor instead.
+func (*CodeExchanged) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *CodeExchanged) GetCode() *CodeRecord {
+	if x != nil {
+		return x.Code
+	}
+	return nil
+}
+
+func (x *CodeExchanged) GetGrant() *GrantRecord {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+func (x *CodeExchanged) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
+}
+
+func (x *CodeExchanged) GetRefreshSecret() string {
+	if x != nil {
+		return x.RefreshSecret
+	}
+	return ""
+}
+
+func (x *CodeExchanged) GetAccessTokenSecret() string {
+	if x != nil {
+		return x.AccessTokenSecret
+	}
+	return ""
+}
+
+func (x *CodeExchanged) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
+	}
+	return nil
+}
+
 // GrantIssueAccessToken stores an opaque access token (hash). Reply: Ack, or Failure
 // invalid_grant when the grant is revoked or expired.
 type GrantIssueAccessToken struct {
@@ -2043,7 +2265,7 @@ type GrantIssueAccessToken struct {
 
 func (x *GrantIssueAccessToken) Reset() {
 	*x = GrantIssueAccessToken{}
-	mi := &file_latch_proto_msgTypes[29]
+	mi := &file_latch_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2277,7 @@ func (x *GrantIssueAccessToken) String() string {
 func (*GrantIssueAccessToken) ProtoMessage() {}
 
 func (x *GrantIssueAccessToken) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[29]
+	mi := &file_latch_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2290,7 @@ func (x *GrantIssueAccessToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantIssueAccessToken.ProtoReflect.Descriptor instead.
 func (*GrantIssueAccessToken) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{29}
+	return file_latch_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GrantIssueAccessToken) GetAccessToken() *AccessTokenRecord {
@@ -2097,7 +2319,7 @@ type GrantLookupAccessToken struct {
 
 func (x *GrantLookupAccessToken) Reset() {
 	*x = GrantLookupAccessToken{}
-	mi := &file_latch_proto_msgTypes[30]
+	mi := &file_latch_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2109,7 +2331,7 @@ func (x *GrantLookupAccessToken) String() string {
 func (*GrantLookupAccessToken) ProtoMessage() {}
 
 func (x *GrantLookupAccessToken) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[30]
+	mi := &file_latch_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2122,7 +2344,7 @@ func (x *GrantLookupAccessToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantLookupAccessToken.ProtoReflect.Descriptor instead.
 func (*GrantLookupAccessToken) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{30}
+	return file_latch_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GrantLookupAccessToken) GetSecret() string {
@@ -2149,7 +2371,7 @@ type AccessTokenInfo struct {
 
 func (x *AccessTokenInfo) Reset() {
 	*x = AccessTokenInfo{}
-	mi := &file_latch_proto_msgTypes[31]
+	mi := &file_latch_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2383,7 @@ func (x *AccessTokenInfo) String() string {
 func (*AccessTokenInfo) ProtoMessage() {}
 
 func (x *AccessTokenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[31]
+	mi := &file_latch_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2396,7 @@ func (x *AccessTokenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessTokenInfo.ProtoReflect.Descriptor instead.
 func (*AccessTokenInfo) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{31}
+	return file_latch_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AccessTokenInfo) GetAccessToken() *AccessTokenRecord {
@@ -2208,7 +2430,7 @@ type GrantCheck struct {
 
 func (x *GrantCheck) Reset() {
 	*x = GrantCheck{}
-	mi := &file_latch_proto_msgTypes[32]
+	mi := &file_latch_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2442,7 @@ func (x *GrantCheck) String() string {
 func (*GrantCheck) ProtoMessage() {}
 
 func (x *GrantCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[32]
+	mi := &file_latch_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2455,7 @@ func (x *GrantCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantCheck.ProtoReflect.Descriptor instead.
 func (*GrantCheck) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{32}
+	return file_latch_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GrantCheck) GetNowMs() int64 {
@@ -2266,7 +2488,7 @@ type GrantRevoke struct {
 
 func (x *GrantRevoke) Reset() {
 	*x = GrantRevoke{}
-	mi := &file_latch_proto_msgTypes[33]
+	mi := &file_latch_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2500,7 @@ func (x *GrantRevoke) String() string {
 func (*GrantRevoke) ProtoMessage() {}
 
 func (x *GrantRevoke) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[33]
+	mi := &file_latch_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2513,7 @@ func (x *GrantRevoke) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevoke.ProtoReflect.Descriptor instead.
 func (*GrantRevoke) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{33}
+	return file_latch_proto_rawDescGZIP(), []int{35}
 }
 
 type ConsumedToken struct {
@@ -2315,7 +2537,7 @@ type ConsumedToken struct {
 
 func (x *ConsumedToken) Reset() {
 	*x = ConsumedToken{}
-	mi := &file_latch_proto_msgTypes[34]
+	mi := &file_latch_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2549,7 @@ func (x *ConsumedToken) String() string {
 func (*ConsumedToken) ProtoMessage() {}
 
 func (x *ConsumedToken) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[34]
+	mi := &file_latch_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2562,7 @@ func (x *ConsumedToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumedToken.ProtoReflect.Descriptor instead.
 func (*ConsumedToken) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{34}
+	return file_latch_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConsumedToken) GetHash() string {
@@ -2406,7 +2628,7 @@ type RefreshFamilyRecord struct {
 
 func (x *RefreshFamilyRecord) Reset() {
 	*x = RefreshFamilyRecord{}
-	mi := &file_latch_proto_msgTypes[35]
+	mi := &file_latch_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2418,7 +2640,7 @@ func (x *RefreshFamilyRecord) String() string {
 func (*RefreshFamilyRecord) ProtoMessage() {}
 
 func (x *RefreshFamilyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[35]
+	mi := &file_latch_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2431,7 +2653,7 @@ func (x *RefreshFamilyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyRecord.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyRecord) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{35}
+	return file_latch_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RefreshFamilyRecord) GetGrantId() string {
@@ -2571,7 +2793,7 @@ type RefreshFamilyCreate struct {
 
 func (x *RefreshFamilyCreate) Reset() {
 	*x = RefreshFamilyCreate{}
-	mi := &file_latch_proto_msgTypes[36]
+	mi := &file_latch_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +2805,7 @@ func (x *RefreshFamilyCreate) String() string {
 func (*RefreshFamilyCreate) ProtoMessage() {}
 
 func (x *RefreshFamilyCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[36]
+	mi := &file_latch_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +2818,7 @@ func (x *RefreshFamilyCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyCreate.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyCreate) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{36}
+	return file_latch_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RefreshFamilyCreate) GetRecord() *RefreshFamilyRecord {
@@ -2629,14 +2851,18 @@ type RefreshFamilyUse struct {
 	// the response will carry: the family fills in its scopes (the requested ones, else
 	// the family's) and has its grant store it, together with the grant check, while the
 	// family writes its own record.
-	AccessToken   *AccessTokenRecord `protobuf:"bytes,6,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AccessToken *AccessTokenRecord `protobuf:"bytes,6,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// issue_access_token asks the family to draw a new opaque access token (issued now,
+	// the configured lifetime, the scopes an opaque token may carry) and have its grant
+	// store it as access_token above; RefreshUsed then carries its secret.
+	IssueAccessToken bool `protobuf:"varint,7,opt,name=issue_access_token,json=issueAccessToken,proto3" json:"issue_access_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RefreshFamilyUse) Reset() {
 	*x = RefreshFamilyUse{}
-	mi := &file_latch_proto_msgTypes[37]
+	mi := &file_latch_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2874,7 @@ func (x *RefreshFamilyUse) String() string {
 func (*RefreshFamilyUse) ProtoMessage() {}
 
 func (x *RefreshFamilyUse) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[37]
+	mi := &file_latch_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2887,7 @@ func (x *RefreshFamilyUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyUse.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyUse) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{37}
+	return file_latch_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RefreshFamilyUse) GetSecret() string {
@@ -2706,6 +2932,13 @@ func (x *RefreshFamilyUse) GetAccessToken() *AccessTokenRecord {
 	return nil
 }
 
+func (x *RefreshFamilyUse) GetIssueAccessToken() bool {
+	if x != nil {
+		return x.IssueAccessToken
+	}
+	return false
+}
+
 type RefreshUsed struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Family *RefreshFamilyRecord   `protobuf:"bytes,1,opt,name=family,proto3" json:"family,omitempty"`
@@ -2714,13 +2947,19 @@ type RefreshUsed struct {
 	NextSecret      string `protobuf:"bytes,2,opt,name=next_secret,json=nextSecret,proto3" json:"next_secret,omitempty"`
 	NextExpiresAtMs int64  `protobuf:"varint,3,opt,name=next_expires_at_ms,json=nextExpiresAtMs,proto3" json:"next_expires_at_ms,omitempty"`
 	Rotated         bool   `protobuf:"varint,4,opt,name=rotated,proto3" json:"rotated,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// scopes are this refresh's: the requested ones, else the family's.
+	Scopes []string `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// access_token_secret and access_token are the opaque access token drawn for
+	// issue_access_token.
+	AccessTokenSecret string             `protobuf:"bytes,6,opt,name=access_token_secret,json=accessTokenSecret,proto3" json:"access_token_secret,omitempty"`
+	AccessToken       *AccessTokenRecord `protobuf:"bytes,7,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *RefreshUsed) Reset() {
 	*x = RefreshUsed{}
-	mi := &file_latch_proto_msgTypes[38]
+	mi := &file_latch_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2971,7 @@ func (x *RefreshUsed) String() string {
 func (*RefreshUsed) ProtoMessage() {}
 
 func (x *RefreshUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[38]
+	mi := &file_latch_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2984,7 @@ func (x *RefreshUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshUsed.ProtoReflect.Descriptor instead.
 func (*RefreshUsed) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{38}
+	return file_latch_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RefreshUsed) GetFamily() *RefreshFamilyRecord {
@@ -2776,6 +3015,27 @@ func (x *RefreshUsed) GetRotated() bool {
 	return false
 }
 
+func (x *RefreshUsed) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *RefreshUsed) GetAccessTokenSecret() string {
+	if x != nil {
+		return x.AccessTokenSecret
+	}
+	return ""
+}
+
+func (x *RefreshUsed) GetAccessToken() *AccessTokenRecord {
+	if x != nil {
+		return x.AccessToken
+	}
+	return nil
+}
+
 // RefreshFamilyRevoke revokes the family. Reply: Ack.
 type RefreshFamilyRevoke struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2785,7 +3045,7 @@ type RefreshFamilyRevoke struct {
 
 func (x *RefreshFamilyRevoke) Reset() {
 	*x = RefreshFamilyRevoke{}
-	mi := &file_latch_proto_msgTypes[39]
+	mi := &file_latch_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +3057,7 @@ func (x *RefreshFamilyRevoke) String() string {
 func (*RefreshFamilyRevoke) ProtoMessage() {}
 
 func (x *RefreshFamilyRevoke) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[39]
+	mi := &file_latch_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +3070,7 @@ func (x *RefreshFamilyRevoke) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyRevoke.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyRevoke) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{39}
+	return file_latch_proto_rawDescGZIP(), []int{41}
 }
 
 var File_latch_proto protoreflect.FileDescriptor
@@ -2980,7 +3240,28 @@ const file_latch_proto_rawDesc = "" +
 	"\x06now_ms\x18\a \x01(\x03R\x05nowMs\"s\n" +
 	"\fCodeRedeemed\x12/\n" +
 	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"{\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x8e\x03\n" +
+	"\x11GrantExchangeCode\x12\x1f\n" +
+	"\vcode_secret\x18\x01 \x01(\tR\n" +
+	"codeSecret\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
+	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
+	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12\x1a\n" +
+	"\bresource\x18\x05 \x01(\tR\bresource\x12\x15\n" +
+	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12'\n" +
+	"\x0frefresh_allowed\x18\a \x01(\bR\x0erefreshAllowed\x12%\n" +
+	"\x0erefresh_always\x18\b \x01(\bR\rrefreshAlways\x12\x19\n" +
+	"\bapp_type\x18\t \x01(\tR\aappType\x12.\n" +
+	"\x13refresh_ttl_seconds\x18\n" +
+	" \x01(\x03R\x11refreshTtlSeconds\x12%\n" +
+	"\x0erefresh_rotate\x18\v \x01(\bR\rrefreshRotate\"\xaf\x02\n" +
+	"\rCodeExchanged\x12/\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\x12\x1b\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\x12%\n" +
+	"\x0erefresh_secret\x18\x04 \x01(\tR\rrefreshSecret\x12.\n" +
+	"\x13access_token_secret\x18\x05 \x01(\tR\x11accessTokenSecret\x12E\n" +
+	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"{\n" +
 	"\x15GrantIssueAccessToken\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
 	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\"G\n" +
@@ -3028,20 +3309,24 @@ const file_latch_proto_rawDesc = "" +
 	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xd9\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x87\x02\n" +
 	"\x10RefreshFamilyUse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
 	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\x12\x1a\n" +
 	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12E\n" +
-	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\xb3\x01\n" +
+	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12,\n" +
+	"\x12issue_access_token\x18\a \x01(\bR\x10issueAccessToken\"\xc2\x02\n" +
 	"\vRefreshUsed\x12<\n" +
 	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
 	"\vnext_secret\x18\x02 \x01(\tR\n" +
 	"nextSecret\x12+\n" +
 	"\x12next_expires_at_ms\x18\x03 \x01(\x03R\x0fnextExpiresAtMs\x12\x18\n" +
-	"\arotated\x18\x04 \x01(\bR\arotated\"\x15\n" +
+	"\arotated\x18\x04 \x01(\bR\arotated\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12.\n" +
+	"\x13access_token_secret\x18\x06 \x01(\tR\x11accessTokenSecret\x12E\n" +
+	"\faccess_token\x18\a \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\x15\n" +
 	"\x13RefreshFamilyRevokeB%Z#github.com/latchid/latch/actors/msgb\x06proto3"
 
 var (
@@ -3056,7 +3341,7 @@ func file_latch_proto_rawDescGZIP() []byte {
 	return file_latch_proto_rawDescData
 }
 
-var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_latch_proto_goTypes = []any{
 	(*Failure)(nil),                    // 0: latch.actors.v1.Failure
 	(*Ping)(nil),                       // 1: latch.actors.v1.Ping
@@ -3087,17 +3372,19 @@ var file_latch_proto_goTypes = []any{
 	(*GrantIssueCode)(nil),             // 26: latch.actors.v1.GrantIssueCode
 	(*GrantRedeemCode)(nil),            // 27: latch.actors.v1.GrantRedeemCode
 	(*CodeRedeemed)(nil),               // 28: latch.actors.v1.CodeRedeemed
-	(*GrantIssueAccessToken)(nil),      // 29: latch.actors.v1.GrantIssueAccessToken
-	(*GrantLookupAccessToken)(nil),     // 30: latch.actors.v1.GrantLookupAccessToken
-	(*AccessTokenInfo)(nil),            // 31: latch.actors.v1.AccessTokenInfo
-	(*GrantCheck)(nil),                 // 32: latch.actors.v1.GrantCheck
-	(*GrantRevoke)(nil),                // 33: latch.actors.v1.GrantRevoke
-	(*ConsumedToken)(nil),              // 34: latch.actors.v1.ConsumedToken
-	(*RefreshFamilyRecord)(nil),        // 35: latch.actors.v1.RefreshFamilyRecord
-	(*RefreshFamilyCreate)(nil),        // 36: latch.actors.v1.RefreshFamilyCreate
-	(*RefreshFamilyUse)(nil),           // 37: latch.actors.v1.RefreshFamilyUse
-	(*RefreshUsed)(nil),                // 38: latch.actors.v1.RefreshUsed
-	(*RefreshFamilyRevoke)(nil),        // 39: latch.actors.v1.RefreshFamilyRevoke
+	(*GrantExchangeCode)(nil),          // 29: latch.actors.v1.GrantExchangeCode
+	(*CodeExchanged)(nil),              // 30: latch.actors.v1.CodeExchanged
+	(*GrantIssueAccessToken)(nil),      // 31: latch.actors.v1.GrantIssueAccessToken
+	(*GrantLookupAccessToken)(nil),     // 32: latch.actors.v1.GrantLookupAccessToken
+	(*AccessTokenInfo)(nil),            // 33: latch.actors.v1.AccessTokenInfo
+	(*GrantCheck)(nil),                 // 34: latch.actors.v1.GrantCheck
+	(*GrantRevoke)(nil),                // 35: latch.actors.v1.GrantRevoke
+	(*ConsumedToken)(nil),              // 36: latch.actors.v1.ConsumedToken
+	(*RefreshFamilyRecord)(nil),        // 37: latch.actors.v1.RefreshFamilyRecord
+	(*RefreshFamilyCreate)(nil),        // 38: latch.actors.v1.RefreshFamilyCreate
+	(*RefreshFamilyUse)(nil),           // 39: latch.actors.v1.RefreshFamilyUse
+	(*RefreshUsed)(nil),                // 40: latch.actors.v1.RefreshUsed
+	(*RefreshFamilyRevoke)(nil),        // 41: latch.actors.v1.RefreshFamilyRevoke
 }
 var file_latch_proto_depIdxs = []int32{
 	5,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
@@ -3113,19 +3400,23 @@ var file_latch_proto_depIdxs = []int32{
 	23, // 10: latch.actors.v1.GrantRedeemCode.access_token:type_name -> latch.actors.v1.AccessTokenRecord
 	22, // 11: latch.actors.v1.CodeRedeemed.code:type_name -> latch.actors.v1.CodeRecord
 	24, // 12: latch.actors.v1.CodeRedeemed.grant:type_name -> latch.actors.v1.GrantRecord
-	23, // 13: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	23, // 14: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	24, // 15: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
-	23, // 16: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	34, // 17: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
-	35, // 18: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
-	23, // 19: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	35, // 20: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	22, // 13: latch.actors.v1.CodeExchanged.code:type_name -> latch.actors.v1.CodeRecord
+	24, // 14: latch.actors.v1.CodeExchanged.grant:type_name -> latch.actors.v1.GrantRecord
+	23, // 15: latch.actors.v1.CodeExchanged.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	23, // 16: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	23, // 17: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	24, // 18: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
+	23, // 19: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	36, // 20: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
+	37, // 21: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
+	23, // 22: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	37, // 23: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
+	23, // 24: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
@@ -3139,7 +3430,7 @@ func file_latch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latch_proto_rawDesc), len(file_latch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -22,6 +22,7 @@ import (
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
 	"github.com/latchid/latch/outbox"
 	"github.com/latchid/latch/persistence"
 )
@@ -72,13 +73,17 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return err
 	}
 
+	// One lifetime policy for the flows (op) and the grains; the grains check an
+	// account's suspension through the directory without importing it.
+	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
 	node, err := cluster.Start(ctx, cluster.Config{
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
-		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now}),
-		Logger:     log,
+		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
+			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir)}),
+		Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster member: %w", err)
@@ -110,11 +115,28 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	defer func() { stopWorker(); <-workerDone }()
 
 	client := actors.NewClient(node)
+	tokens := actors.NewTokens(client)
+	flows, err := op.New(op.Config{
+		Issuer:       cfg.Endpoint + "/oidc",
+		Directory:    dir,
+		Keys:         keys,
+		Lifetimes:    lifetimes,
+		Grants:       tokens,
+		AccessTokens: tokens,
+		Families:     tokens,
+		Logger:       log,
+		Now:          now,
+		Rand:         rand.Reader,
+	})
+	if err != nil {
+		return err
+	}
 	srv, err := httpapi.New(httpapi.Config{
 		Endpoint:  cfg.Endpoint,
 		Directory: dir,
 		Keys:      keys,
 		Actors:    client,
+		OP:        flows,
 		Logouts:   logouts,
 		// Sign-in lockouts outlive a restart (records of httpapi.ThrottleKind).
 		ThrottleStore: store,

@@ -1,0 +1,79 @@
+package op
+
+import (
+	"context"
+
+	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
+)
+
+// TokenRequest is a token endpoint request (RFC 6749 3.2) as http decoded it from the
+// form and the Authorization header. Omitted parameters are "" (RFC 6749 3.1: a
+// parameter sent without a value is omitted).
+type TokenRequest struct {
+	GrantType string
+	Client    ClientAuth
+	// authorization_code (RFC 6749 4.1.3, RFC 7636 4.5)
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	// refresh_token (RFC 6749 6)
+	RefreshToken   string
+	OrganizationID string
+	// Resources are the RFC 8707 resource parameters, in order.
+	Resources []string
+	// Scope is the raw scope parameter.
+	Scope string
+}
+
+// Token is the token endpoint: the grant type is known, the client is authenticated
+// once (AuthenticateClient) and allowed the grant by its type (GrantAllowed), then the
+// grant's flow runs. It returns the authenticated client (nil before authentication)
+// for the caller's CORS decision.
+func (p *Provider) Token(ctx context.Context, req TokenRequest) (oidcflow.TokenResponse, *directory.Application, error) {
+	var none oidcflow.TokenResponse
+	grant := req.GrantType
+	switch grant {
+	case "":
+		return none, nil, oauth.InvalidRequest("grant_type is required")
+	case oauth.GrantClientCredentials:
+	case oauth.GrantAuthorizationCode, oauth.GrantRefreshToken:
+		if !p.userGrants() {
+			return none, nil, oauth.UnsupportedGrantType(grant + " is not enabled on this node")
+		}
+	default:
+		return none, nil, oauth.UnsupportedGrantType("unsupported grant_type " + grant)
+	}
+	app, err := p.AuthenticateClient(req.Client)
+	if err != nil {
+		return none, nil, err
+	}
+	if !GrantAllowed(app.Type, grant) {
+		return none, app, oauth.UnauthorizedClient(string(app.Type) + " applications may not use " + grant)
+	}
+	var resp oidcflow.TokenResponse
+	switch grant {
+	case oauth.GrantAuthorizationCode:
+		resp, err = p.TokenAuthorizationCode(ctx, app, CodeRequest{
+			Code: req.Code, RedirectURI: req.RedirectURI, CodeVerifier: req.CodeVerifier, Resources: req.Resources,
+		})
+	case oauth.GrantRefreshToken:
+		resp, err = p.TokenRefresh(ctx, app, RefreshRequest{
+			RefreshToken: req.RefreshToken, OrganizationID: req.OrganizationID, Resources: req.Resources, Scope: req.Scope,
+		})
+	default:
+		resp, err = p.TokenClientCredentials(app, ClientCredentialsRequest{Resources: req.Resources, Scope: req.Scope})
+	}
+	return resp, app, err
+}
+
+// GrantAllowed is Logto's table of grant types by application type: machine-to-machine
+// apps use client_credentials only; every other type uses authorization_code and
+// refresh_token.
+func GrantAllowed(t directory.AppType, grant string) bool {
+	if t == directory.AppMachineToMachine {
+		return grant == oauth.GrantClientCredentials
+	}
+	return grant == oauth.GrantAuthorizationCode || grant == oauth.GrantRefreshToken
+}
