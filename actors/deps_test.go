@@ -7,10 +7,11 @@ import (
 )
 
 // TestDependencies keeps DESIGN.md's arrows: actors may use cluster, persistence and
-// oidcflow, never http, directory, bench or cmd.
+// oidcflow, and op (whose interfaces it implements), never http, directory, bench or cmd
+// directly.
 func TestDependencies(t *testing.T) {
 	t.Parallel()
-	allowed := []string{"actors", "cluster", "persistence", "oidcflow"}
+	allowed := []string{"actors", "cluster", "persistence", "oidcflow", "op"}
 	for _, dir := range []string{".", "msg", "actorstest"} {
 		pkg, err := build.ImportDir(dir, 0)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/persistence"
 )
 
@@ -41,6 +42,9 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the source of new refresh-token secrets; nil means crypto/rand.Reader.
 	Rand io.Reader
+	// Lifetimes is the lifetime policy (session, interaction, grant, ... TTLs); the zero
+	// value means oidcflow.DefaultLifetimes().
+	Lifetimes oidcflow.Lifetimes
 }
 
 // Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
@@ -80,13 +84,17 @@ type grainEnv struct {
 	peers  *Peers
 	now    func() time.Time
 	rand   io.Reader
+	life   oidcflow.Lifetimes
 }
 
 func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *grainEnv {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, rand: opts.Rand}
+	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, rand: opts.Rand, life: opts.Lifetimes}
+	if env.life == (oidcflow.Lifetimes{}) {
+		env.life = oidcflow.DefaultLifetimes()
+	}
 	if env.now == nil {
 		env.now = time.Now
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -25,7 +26,7 @@ func TestSession(t *testing.T) {
 		AccountId: "user-1", SecretHash: HashSecret(secret), Amr: []string{"pwd"},
 	}))
 	if rec.GetCreatedAtMs() < before.UnixMilli() || rec.GetLoginAtMs() != rec.GetCreatedAtMs() ||
-		rec.GetExpiresAtMs() < before.Add(SessionTTL).UnixMilli() {
+		rec.GetExpiresAtMs() < before.Add(oidcflow.DefaultLifetimes().Session).UnixMilli() {
 		t.Fatalf("created %v", rec)
 	}
 	_, err = c.CreateSession(ctx, id, &msg.SessionRecord{AccountId: "user-2", SecretHash: HashSecret("x")})

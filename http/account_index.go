@@ -2,43 +2,25 @@ package httpapi
 
 import (
 	"context"
-	"time"
 
-	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/actors"
 )
 
-// The account index (actors' kind "account") learns of sessions, grants and refresh
-// families here, as the browser flow and the code exchange create them, so the
-// Management API can list them and suspension or deletion can revoke them all.
+// trackFamily records a new refresh family in the account index (kind "account"), so
+// the Management API can list it and suspension or deletion can revoke it. Sessions and
+// grants are told to the index by the Session grain that records them; this last
+// caller (the code exchange, oidc_token_code.go) goes once the Grant grain creates the
+// family and tells the index itself.
 //
-// Tracking failures are logged, never returned: the index is a hint. Whatever it
-// misses, a suspended or deleted account is still refused wherever its session or its
-// tokens are used (liveSession, activeUser).
-
-// trackGrant records a new grant of sess and the session itself (whose expiry
-// AddSessionClient has just extended).
-func (s *Server) trackGrant(ctx context.Context, sess *browserSession, grantID, clientID string, now time.Time) {
-	s.trackAccount(ctx, sess.rec.GetAccountId(), &msg.AccountTrack{
-		Sessions: []*msg.AccountEntry{{
-			Id: sess.id, ExpiresAtMs: sess.rec.GetExpiresAtMs(), CreatedAtMs: sess.rec.GetCreatedAtMs(),
-		}},
-		Grants: []*msg.AccountEntry{{
-			Id: grantID, ExpiresAtMs: now.Add(grantTTL).UnixMilli(), CreatedAtMs: now.UnixMilli(),
-			ClientId: clientID, ParentId: sess.id,
-		}},
-	})
-}
-
-// trackFamily records a new refresh family, bounded by its grant's expiry.
+// A failure is logged, never returned: the index is a hint.
 func (s *Server) trackFamily(ctx context.Context, accountID, familyID, grantID, clientID string, grantExpiresAtMs int64) {
-	s.trackAccount(ctx, accountID, &msg.AccountTrack{Families: []*msg.AccountEntry{{
-		Id: familyID, ExpiresAtMs: grantExpiresAtMs, CreatedAtMs: s.now().UnixMilli(),
-		ClientId: clientID, ParentId: grantID,
-	}}})
-}
-
-func (s *Server) trackAccount(ctx context.Context, accountID string, t *msg.AccountTrack) {
-	if err := s.actors.TrackAccount(ctx, accountID, t); err != nil {
+	if err := s.actors.TrackFamily(ctx, accountID, familyID, grantID, clientID, grantExpiresAtMs); err != nil {
 		s.log.Warn("updating the account index failed", "account", accountID, "err", err)
 	}
+}
+
+// newSecret is a fresh token secret, for oidc_token_user.go until its flow moves to op.
+func (s *Server) newSecret() (string, error) {
+	_, secret, err := actors.NewToken(s.rand)
+	return secret, err
 }

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"time"
+
+	"github.com/latchid/latch/op"
 )
 
 // Cookie names, as Logto's OIDC provider uses them.
@@ -30,6 +32,17 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 		c.MaxAge = int(maxAge / time.Second)
 	}
 	http.SetCookie(w, c)
+}
+
+// applyCookie applies a flow's cookie change; nil changes nothing.
+func (s *Server) applyCookie(w http.ResponseWriter, name string, u *op.CookieUpdate) {
+	switch {
+	case u == nil:
+	case u.Delete:
+		s.setCookie(w, name, "", -1)
+	default:
+		s.setCookie(w, name, u.Value, u.MaxAge)
+	}
 }
 
 // cookie returns the value of the named cookie, or "".

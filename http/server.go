@@ -16,6 +16,7 @@ import (
 	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
 )
 
 // Config wires a Server. Every dependency is a field: no globals.
@@ -28,9 +29,13 @@ type Config struct {
 	// Actors reaches the hot-state grains (sessions, grants, refresh families,
 	// interactions). Nil disables the browser flows (tests of the Management API only).
 	Actors *actors.Client
-	// Logouts queues back-channel logouts (*outbox.Worker); nil disables back-channel
-	// logout (logged when a client would have got one).
-	Logouts LogoutQueue
+	// Browser runs the browser flows (authorize, resume, end session) and backs the
+	// Experience API and the sign-in pages. Nil disables them (tests of the Management
+	// API only).
+	Browser *op.Browser
+	// Sessions lists and revokes a user's sessions and grants for the Management API,
+	// and revokes what a suspended or deleted user holds. Nil disables those routes.
+	Sessions *op.Sessions
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	Logger *slog.Logger
@@ -59,6 +64,11 @@ func (c Config) Validate() error {
 	if c.Rand == nil {
 		errs = append(errs, errors.New("httpapi: Rand is required"))
 	}
+	if c.Browser != nil {
+		if err := c.Browser.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -69,7 +79,8 @@ type Server struct {
 	dir      *directory.Directory
 	keys     *oidcflow.KeyRing
 	actors   *actors.Client
-	logouts  LogoutQueue
+	browser  *op.Browser
+	sessions *op.Sessions
 	secure   bool // endpoint is https: cookies get Secure
 	status   func(r *http.Request) (any, error)
 	log      *slog.Logger
@@ -95,7 +106,8 @@ func New(cfg Config) (*Server, error) {
 		dir:      cfg.Directory,
 		keys:     cfg.Keys,
 		actors:   cfg.Actors,
-		logouts:  cfg.Logouts,
+		browser:  cfg.Browser,
+		sessions: cfg.Sessions,
 		secure:   strings.HasPrefix(cfg.Endpoint, "https://"),
 		status:   cfg.Status,
 		log:      log,

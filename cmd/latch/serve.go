@@ -22,6 +22,7 @@ import (
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
 	"github.com/latchid/latch/outbox"
 	"github.com/latchid/latch/persistence"
 )
@@ -72,12 +73,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return err
 	}
 
+	// The one lifetime policy, for the grains and the flows.
+	lifetimes := oidcflow.DefaultLifetimes()
+
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
 	node, err := cluster.Start(ctx, cluster.Config{
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
-		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now}),
+		Kinds:      actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now, Lifetimes: lifetimes}),
 		Logger:     log,
 	})
 	if err != nil {
@@ -110,12 +114,23 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	defer func() { stopWorker(); <-workerDone }()
 
 	client := actors.NewClient(node)
+	issuer := cfg.Endpoint + "/oidc"
 	srv, err := httpapi.New(httpapi.Config{
 		Endpoint:  cfg.Endpoint,
 		Directory: dir,
 		Keys:      keys,
 		Actors:    client,
-		Logouts:   logouts,
+		Browser: &op.Browser{
+			Issuer: issuer, Directory: dir, Keys: keys, Lifetimes: lifetimes,
+			Sessions: client.BrowserSessions(), Grants: client.BrowserGrants(),
+			Interactions: client.BrowserInteractions(), Steps: client.BrowserInteractions(),
+			Logouts: logouts, Now: now, Rand: rand.Reader, Logger: log,
+		},
+		Sessions: &op.Sessions{
+			Issuer: issuer, Directory: dir,
+			Accounts: client.AccountAdmin(), Grants: client.BrowserGrants(),
+			Logouts: logouts, Logger: log,
+		},
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()

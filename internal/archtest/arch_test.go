@@ -16,7 +16,7 @@ var forbidden = map[string][]string{
 	"oidcflow":       {"actors", "http", "cluster", "persistence", "directory", "outbox", "bench", "cmd"},
 	"persistence":    {"oidcflow", "actors", "http", "cluster", "directory", "outbox", "bench", "cmd"},
 	"cluster":        {"oidcflow", "actors", "http", "persistence", "directory", "outbox", "bench", "cmd"},
-	"actors":         {"http", "directory", "outbox", "bench", "cmd"},
+	"actors":         {"http", "bench", "cmd"}, // directory and outbox only through op, whose interfaces actors implements
 	"directory":      {"oidcflow", "actors", "http", "cluster", "outbox", "bench", "cmd"},
 	// outbox: the durable back-channel logout queue, over persistence and oidcflow.
 	"outbox": {"actors", "http", "cluster", "directory", "bench", "cmd"},
