@@ -36,11 +36,7 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 
 // applyCookie applies a flow's cookie change; nil changes nothing.
 func (s *Server) applyCookie(w http.ResponseWriter, name string, u *op.CookieUpdate) {
-	switch {
-	case u == nil:
-	case u.Delete:
-		s.setCookie(w, name, "", -1)
-	default:
+	if u != nil {
 		s.setCookie(w, name, u.Value, u.MaxAge)
 	}
 }

@@ -151,4 +151,3 @@ func TestFreshFor(t *testing.T) {
 		}
 	}
 }
-

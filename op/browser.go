@@ -170,12 +170,10 @@ var _ LogoutQueue = (*outbox.Worker)(nil)
 
 // ---- Results shared by the flows ----
 
-// CookieUpdate is a change of a browser cookie the edge applies: set Value for MaxAge,
-// or delete the cookie (Delete).
+// CookieUpdate is a browser cookie the edge sets: Value for MaxAge.
 type CookieUpdate struct {
 	Value  string
 	MaxAge time.Duration
-	Delete bool
 }
 
 // ClientResponse is an authorization response to deliver to the client at RedirectURI
