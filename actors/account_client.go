@@ -52,7 +52,7 @@ func (c *Client) ForgetSessionGrant(ctx context.Context, sessionID, grantID stri
 // ---- Account index (kind "account", keyed by user id) ----
 
 // TrackAccount adds entries to accountID's index (or extends them: the later expiry
-// wins). Entries without expiry live SessionTTL (sessions) or GrantTTL (grants,
+// wins). Entries without expiry live Lifetimes.Session (sessions) or Lifetimes.Grant (grants,
 // families) from now.
 func (c *Client) TrackAccount(ctx context.Context, accountID string, t *msg.AccountTrack) error {
 	if accountID == "" {
