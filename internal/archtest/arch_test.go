@@ -20,7 +20,7 @@ var forbidden = map[string][]string{
 	"directory":      {"oidcflow", "actors", "http", "cluster", "outbox", "bench", "cmd"},
 	// outbox: the durable back-channel logout queue, over persistence and oidcflow.
 	"outbox": {"actors", "http", "cluster", "directory", "bench", "cmd"},
-	"http":   {"bench", "cmd"},
+	"http":   {"actors/msg", "bench", "cmd"},
 	"bench":  {"cmd"},
 }
 
