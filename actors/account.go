@@ -52,8 +52,8 @@ func (g *accountGrain) Receive(c actor.Context) {
 	}
 }
 
-// track adds or extends entries. Defaults: created now; a session lives SessionTTL and a
-// grant or family the grant lifetime from now when no expiry is given.
+// track adds or extends entries. Defaults: created now; a session lives Lifetimes.Session and a
+// grant or family Lifetimes.Grant from now when no expiry is given.
 func (g *accountGrain) track(m *msg.AccountTrack) proto.Message {
 	now := g.clock(0)
 	for _, list := range [][]*msg.AccountEntry{m.GetSessions(), m.GetGrants(), m.GetFamilies()} {
@@ -65,7 +65,7 @@ func (g *accountGrain) track(m *msg.AccountTrack) proto.Message {
 	}
 	return g.reply(g.update(func(cur *msg.AccountRecord) (*msg.AccountRecord, proto.Message, error) {
 		pruneAccount(cur, now)
-		cur.Sessions = mergeEntries(cur.Sessions, m.GetSessions(), now, SessionTTL)
+		cur.Sessions = mergeEntries(cur.Sessions, m.GetSessions(), now, g.env.life.Session)
 		cur.Grants = mergeEntries(cur.Grants, m.GetGrants(), now, g.env.life.Grant)
 		cur.Families = mergeEntries(cur.Families, m.GetFamilies(), now, g.env.life.Grant)
 		return sealAccount(cur), &msg.Ack{}, nil

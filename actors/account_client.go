@@ -52,7 +52,7 @@ func (c *Client) ForgetSessionGrant(ctx context.Context, sessionID, grantID stri
 // ---- Account index (kind "account", keyed by user id) ----
 
 // TrackAccount adds entries to accountID's index (or extends them: the later expiry
-// wins). Entries without expiry live SessionTTL (sessions) or GrantTTL (grants,
+// wins). Entries without expiry live Lifetimes.Session (sessions) or Lifetimes.Grant (grants,
 // families) from now.
 func (c *Client) TrackAccount(ctx context.Context, accountID string, t *msg.AccountTrack) error {
 	if accountID == "" {
@@ -276,4 +276,12 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// TrackFamily records a new refresh family of grantID in accountID's index, bounded by
+// its grant's expiry.
+func (c *Client) TrackFamily(ctx context.Context, accountID, familyID, grantID, clientID string, grantExpiresAtMs int64) error {
+	return c.TrackAccount(ctx, accountID, &msg.AccountTrack{Families: []*msg.AccountEntry{{
+		Id: familyID, ExpiresAtMs: grantExpiresAtMs, ClientId: clientID, ParentId: grantID,
+	}}})
 }

@@ -39,7 +39,7 @@ func ms(t time.Time) int64 {
 
 // ---- Interaction (kind "interaction", keyed by uid; Logto error codes) ----
 
-// CreateInteraction stores a new interaction under rec.Uid; it lives InteractionTTL
+// CreateInteraction stores a new interaction under rec.Uid; it lives Lifetimes.Interaction
 // from rec.CreatedAtMs (now when 0). A taken uid is invalid_request (409).
 func (c *Client) CreateInteraction(ctx context.Context, rec *msg.InteractionRecord) (*msg.InteractionRecord, error) {
 	if rec.GetUid() == "" {
@@ -131,7 +131,7 @@ func (c *Client) ConsumeInteraction(ctx context.Context, uid string) (*msg.Inter
 // ---- Session (kind "session", keyed by session id; cookie "<id>.<secret>") ----
 
 // CreateSession stores a new session: rec needs account_id and secret_hash
-// (HashSecret(secret)); expires_at_ms defaults to SessionTTL from now. A taken id is
+// (HashSecret(secret)); expires_at_ms defaults to Lifetimes.Session from now. A taken id is
 // invalid_request (409).
 func (c *Client) CreateSession(ctx context.Context, id string, rec *msg.SessionRecord) (*msg.SessionRecord, error) {
 	if id == "" {
@@ -150,7 +150,7 @@ func (c *Client) Session(ctx context.Context, id, secret string) (*msg.SessionRe
 }
 
 // AddSessionClient upserts cl (by client_id) and extends the session to expiresAt
-// (SessionTTL from now when zero; never shortens). login_required as Session.
+// (Lifetimes.Session from now when zero; never shortens). login_required as Session.
 func (c *Client) AddSessionClient(ctx context.Context, id, secret string, cl *msg.SessionClient, expiresAt time.Time) (*msg.SessionRecord, error) {
 	if id == "" {
 		return nil, errLoginRequired("no live session")

@@ -7,8 +7,8 @@ import (
 )
 
 // TestDependencies keeps DESIGN.md's arrows: actors may use cluster, persistence and
-// oidcflow, and op whose interfaces it implements (op_tokens.go); never http, directory,
-// bench or cmd.
+// oidcflow, and op (whose interfaces it implements), never http, directory, bench or cmd
+// directly.
 func TestDependencies(t *testing.T) {
 	t.Parallel()
 	allowed := []string{"actors", "cluster", "persistence", "oidcflow", "op"}

@@ -14,10 +14,6 @@ import (
 	"github.com/latchid/latch/cluster"
 )
 
-// InteractionTTL is how long an interaction lives after its creation (Logto's
-// ttl.Interaction, 3600 s).
-const InteractionTTL = time.Hour
-
 // maxVerifications bounds the verifications one interaction keeps.
 const maxVerifications = 16
 
@@ -29,7 +25,8 @@ const (
 )
 
 // interactionGrain is one Interaction (kind "interaction", keyed by interaction uid): a
-// pending authorization request and its Experience API state, 1 h from creation. Its
+// pending authorization request and its Experience API state, Lifetimes.Interaction
+// (1 h) from its creation on the grain's clock. Its
 // errors are Logto's ("session.not_found", ...; see errors.go), passed through by the
 // Experience API.
 type interactionGrain struct {
@@ -100,7 +97,7 @@ func (g *interactionGrain) create(m *msg.InteractionCreate) proto.Message {
 		if next.CreatedAtMs == 0 {
 			next.CreatedAtMs = now.UnixMilli()
 		}
-		next.ExpiresAtMs = next.CreatedAtMs + InteractionTTL.Milliseconds()
+		next.ExpiresAtMs = next.CreatedAtMs + g.env.life.Interaction.Milliseconds()
 		if next.ExpiresAtMs <= now.UnixMilli() {
 			return nil, nil, errInvalidInput("interaction created_at_ms is more than its TTL in the past")
 		}

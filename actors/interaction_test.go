@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -32,7 +33,7 @@ func TestInteraction(t *testing.T) {
 		Uid:     uid,
 		Request: &msg.AuthRequest{ClientId: "app", RedirectUri: "https://app/cb", Scopes: []string{"openid"}},
 	}))
-	if rec.GetUid() != uid || rec.GetExpiresAtMs()-rec.GetCreatedAtMs() != InteractionTTL.Milliseconds() ||
+	if rec.GetUid() != uid || rec.GetExpiresAtMs()-rec.GetCreatedAtMs() != oidcflow.DefaultLifetimes().Interaction.Milliseconds() ||
 		rec.GetCreatedAtMs() < before.UnixMilli() || rec.GetRequest().GetClientId() != "app" {
 		t.Fatalf("created %v", rec)
 	}
@@ -125,7 +126,7 @@ func TestInteractionExpiry(t *testing.T) {
 
 	// An interaction created (by the caller's clock) almost an hour ago.
 	uid := newID(t)
-	created := time.Now().Add(-InteractionTTL + 300*time.Millisecond)
+	created := time.Now().Add(-oidcflow.DefaultLifetimes().Interaction + 300*time.Millisecond)
 	must[*msg.InteractionRecord](t)(c.CreateInteraction(ctx, &msg.InteractionRecord{Uid: uid, CreatedAtMs: created.UnixMilli()}))
 	must[*msg.InteractionRecord](t)(c.Interaction(ctx, uid))
 	waitFor(t, 5*time.Second, "the interaction to expire", func() bool {

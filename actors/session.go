@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
@@ -14,10 +13,6 @@ import (
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// SessionTTL is Logto's session TTL (ttl.Session, 14 days): the default lifetime of a
-// new session and of each extension.
-const SessionTTL = 14 * 24 * time.Hour
-
 // maxSessionClients bounds the clients one session remembers (oldest dropped).
 const maxSessionClients = 64
 
@@ -25,6 +20,11 @@ const maxSessionClients = 64
 // _session cookie is "<session id>.<secret>"; the grain keeps SHA-256(secret) and
 // compares in constant time. Every request but Create presents the secret: absent,
 // expired or mismatching is login_required (400; see errLoginRequired).
+//
+// Its lifetime (Lifetimes.Session, extended by each sign-in through it) is decided on
+// the grain's clock. Its cross-grain effects are decided here (session_fanout.go): the
+// account index is told of the session and of the grants of its clients as they are
+// added, and ending the session revokes the grants the logout selects.
 type sessionGrain struct {
 	grainBase[*msg.SessionRecord]
 }
@@ -40,11 +40,11 @@ func (g *sessionGrain) Receive(c actor.Context) {
 	case *msg.SessionAddClient:
 		c.Respond(g.addClient(m))
 	case *msg.SessionEnd:
-		c.Respond(g.end(m))
+		c.Respond(g.end(m.GetSecret(), m.GetRevokeGrants(), m.GetKeepClientIds()))
 	case *msg.SessionPeek:
 		c.Respond(g.peek())
 	case *msg.SessionRevoke:
-		c.Respond(g.revoke())
+		c.Respond(g.revoke(m.GetRevokeGrants(), m.GetKeepClientIds()))
 	case *msg.SessionForgetGrant:
 		c.Respond(g.forgetGrant(m))
 	case actor.SystemMessage, actor.AutoReceiveMessage:
@@ -72,13 +72,16 @@ func (g *sessionGrain) create(m *msg.SessionCreate) proto.Message {
 			next.LoginAtMs = next.CreatedAtMs
 		}
 		if next.ExpiresAtMs == 0 {
-			next.ExpiresAtMs = now.Add(SessionTTL).UnixMilli()
+			next.ExpiresAtMs = now.Add(g.env.life.Session).UnixMilli()
 		}
 		if next.ExpiresAtMs <= now.UnixMilli() {
 			return nil, nil, oauth.InvalidRequest("session expires_at_ms is in the past")
 		}
 		return next, proto.Clone(next).(*msg.SessionRecord), nil
 	})
+	if err == nil {
+		g.track(rec, nil)
+	}
 	return g.reply(rec, err)
 }
 
@@ -94,16 +97,24 @@ func (g *sessionGrain) get(m *msg.SessionGet) proto.Message {
 }
 
 // addClient upserts a client by client_id and extends the session to expires_at_ms
-// (SessionTTL from now when 0); a session never gets shorter.
+// (Lifetimes.Session from now when 0); a session never gets shorter. A client entry with
+// a new grant is told to the account index, with the session's new expiry.
 func (g *sessionGrain) addClient(m *msg.SessionAddClient) proto.Message {
 	now := g.clock(0)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	var newGrant *msg.SessionClient
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
+		newGrant = nil
 		if err := checkSession(cur, m.GetSecret()); err != nil {
 			return nil, nil, err
 		}
 		cl := m.GetClient()
+		if cl.GetGrantId() != "" && !slices.ContainsFunc(cur.Clients, func(o *msg.SessionClient) bool {
+			return o.GetClientId() == cl.GetClientId() && o.GetGrantId() == cl.GetGrantId()
+		}) {
+			newGrant = cl
+		}
 		if cl.GetClientId() == "" {
 			return nil, nil, oauth.InvalidRequest("session client needs client_id")
 		}
@@ -114,25 +125,32 @@ func (g *sessionGrain) addClient(m *msg.SessionAddClient) proto.Message {
 		}
 		exp := m.GetExpiresAtMs()
 		if exp == 0 {
-			exp = now.Add(SessionTTL).UnixMilli()
+			exp = now.Add(g.env.life.Session).UnixMilli()
 		}
 		cur.ExpiresAtMs = max(cur.ExpiresAtMs, exp)
 		return cur, proto.Clone(cur).(*msg.SessionRecord), nil
 	})
+	if err == nil && newGrant != nil {
+		g.track(rec, newGrant)
+	}
 	return g.reply(rec, err)
 }
 
-// end deletes the session and returns what it was, for the logout fan-out.
-func (g *sessionGrain) end(m *msg.SessionEnd) proto.Message {
+// end deletes the session, then revokes the grants revoke selects (see fanOut), and
+// returns what the session was (its clients, for back-channel logout).
+func (g *sessionGrain) end(secret string, revoke msg.GrantRevocation, keep []string) proto.Message {
 	g.clock(0)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
-		if err := checkSession(cur, m.GetSecret()); err != nil {
+		if err := checkSession(cur, secret); err != nil {
 			return nil, nil, err
 		}
 		return nil, cur, nil
 	})
+	if err == nil {
+		g.fanOut(rec, revoke, keep)
+	}
 	return g.reply(rec, err)
 }
 

@@ -27,8 +27,9 @@ func (g *sessionGrain) peek() proto.Message {
 	return sessionView(cur)
 }
 
-// revoke deletes the session and returns what it was (for the logout fan-out).
-func (g *sessionGrain) revoke() proto.Message {
+// revoke deletes the session, revokes the grants revoke selects (see fanOut) and
+// returns what the session was.
+func (g *sessionGrain) revoke(revoke msg.GrantRevocation, keep []string) proto.Message {
 	g.clock(0)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
@@ -38,23 +39,32 @@ func (g *sessionGrain) revoke() proto.Message {
 		}
 		return nil, sessionView(cur), nil // nil next state: delete
 	})
+	if err == nil {
+		g.fanOut(rec, revoke, keep)
+	}
 	return g.reply(rec, err)
 }
 
-// forgetGrant drops the client entry holding grantID; nothing to drop is an Ack that
-// writes nothing.
+// forgetGrant drops the client entry holding grantID and tells the account index to
+// forget the grant; nothing to drop is an Ack that writes nothing.
 func (g *sessionGrain) forgetGrant(m *msg.SessionForgetGrant) proto.Message {
 	g.clock(0)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	var account string
 	res, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, proto.Message, error) {
+		account = ""
 		held := func(c *msg.SessionClient) bool { return m.GetGrantId() != "" && c.GetGrantId() == m.GetGrantId() }
 		if cur.GetSecretHash() == "" || !slices.ContainsFunc(cur.Clients, held) {
 			return nil, nil, Keep(&msg.Ack{})
 		}
 		cur.Clients = slices.DeleteFunc(cur.Clients, held)
+		account = cur.GetAccountId()
 		return cur, &msg.Ack{}, nil
 	})
+	if err == nil && account != "" {
+		g.env.peers.tell(g.logger, AccountKindName, account, &msg.AccountForget{GrantIds: []string{m.GetGrantId()}})
+	}
 	return g.reply(res, err)
 }
 

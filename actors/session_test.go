@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -25,7 +26,7 @@ func TestSession(t *testing.T) {
 		AccountId: "user-1", SecretHash: HashSecret(secret), Amr: []string{"pwd"},
 	}))
 	if rec.GetCreatedAtMs() < before.UnixMilli() || rec.GetLoginAtMs() != rec.GetCreatedAtMs() ||
-		rec.GetExpiresAtMs() < before.Add(SessionTTL).UnixMilli() {
+		rec.GetExpiresAtMs() < before.Add(oidcflow.DefaultLifetimes().Session).UnixMilli() {
 		t.Fatalf("created %v", rec)
 	}
 	_, err = c.CreateSession(ctx, id, &msg.SessionRecord{AccountId: "user-2", SecretHash: HashSecret("x")})
@@ -91,4 +92,60 @@ func TestSessionExpiry(t *testing.T) {
 	})
 	_, err = c.AddSessionClient(ctx, id, secret, &msg.SessionClient{ClientId: "a"}, time.Time{})
 	wantErr(t, err, oauth.CodeLoginRequired, 400)
+}
+
+// TestSessionFanOut: the Session grain tells the account index of itself and of its
+// clients' grants, and ending it revokes the grants the logout selects, grain to grain.
+func TestSessionFanOut(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	account := "acct-" + newID(t)
+	ensure := func(scopes ...string) string {
+		id := newID(t)
+		must[*msg.GrantRecord](t)(c.EnsureGrant(ctx, id, &msg.GrantEnsure{AccountId: account, ClientId: "client-" + id, Scopes: scopes}))
+		return id
+	}
+	online, offline, kept := ensure("openid"), ensure("openid", "offline_access"), ensure("openid")
+	sessionWith := func(grants ...string) (string, string) {
+		id, secret := newID(t), newSecretT(t)
+		must[*msg.SessionRecord](t)(c.CreateSession(ctx, id, &msg.SessionRecord{AccountId: account, SecretHash: HashSecret(secret)}))
+		for _, g := range grants {
+			must[*msg.SessionRecord](t)(c.AddSessionClient(ctx, id, secret, &msg.SessionClient{ClientId: "client-" + g, GrantId: g, Sid: "sid"}, time.Time{}))
+		}
+		return id, secret
+	}
+	sid, secret := sessionWith(online, offline, kept)
+
+	// The index learnt of the session and its grants from the Session grain.
+	idx := must[*msg.AccountRecord](t)(c.AccountIndex(ctx, account))
+	if got := entryIDs(idx.GetSessions()); len(got) != 1 || got[0] != sid {
+		t.Fatalf("indexed sessions %v, want [%s]", got, sid)
+	}
+	if got := entryIDs(idx.GetGrants()); len(got) != 3 {
+		t.Fatalf("indexed grants %v, want the session's three", got)
+	}
+
+	// RP-initiated logout: grants without offline_access are revoked, but for kept clients.
+	ended := must[*msg.SessionRecord](t)(Call[*msg.SessionRecord](ctx, c.node, SessionKindName, sid, &msg.SessionEnd{
+		Secret: secret, RevokeGrants: msg.GrantRevocation_GRANT_REVOCATION_ONLINE, KeepClientIds: []string{"client-" + kept},
+	}))
+	if len(ended.GetClients()) != 3 {
+		t.Fatalf("ended session %v", ended)
+	}
+	_, err := c.CheckGrant(ctx, online)
+	wantErr(t, err, oauth.CodeInvalidGrant, 400)
+	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, offline))
+	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, kept))
+	idx = must[*msg.AccountRecord](t)(c.AccountIndex(ctx, account))
+	if len(idx.GetSessions()) != 0 || len(idx.GetGrants()) != 2 {
+		t.Fatalf("index after logout: sessions %v grants %v, want none and the two kept", entryIDs(idx.GetSessions()), entryIDs(idx.GetGrants()))
+	}
+
+	// An administrative end with ALL revokes offline_access grants too.
+	sid2, _ := sessionWith(offline)
+	must[*msg.SessionRecord](t)(Call[*msg.SessionRecord](ctx, c.node, SessionKindName, sid2,
+		&msg.SessionRevoke{RevokeGrants: msg.GrantRevocation_GRANT_REVOCATION_ALL}))
+	_, err = c.CheckGrant(ctx, offline)
+	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 	"time"
+
+	"github.com/latchid/latch/op"
 )
 
 // Cookie names, as Logto's OIDC provider uses them.
@@ -30,6 +32,13 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 		c.MaxAge = int(maxAge / time.Second)
 	}
 	http.SetCookie(w, c)
+}
+
+// applyCookie applies a flow's cookie change; nil changes nothing.
+func (s *Server) applyCookie(w http.ResponseWriter, name string, u *op.CookieUpdate) {
+	if u != nil {
+		s.setCookie(w, name, u.Value, u.MaxAge)
+	}
 }
 
 // cookie returns the value of the named cookie, or "".

@@ -2,14 +2,19 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/actors/actorstest"
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
 )
 
 // One cluster member serves every test of this package that needs grains: protoactor
@@ -48,4 +53,16 @@ func testActors(tb testing.TB) *actors.Client {
 		tb.Fatalf("start the test cluster member: %v", sharedCluster.err)
 	}
 	return sharedCluster.client
+}
+
+// testBrowser is op.Browser over the test cluster member, as cmd/latch wires it.
+func testBrowser(tb testing.TB, issuer string, dir *directory.Directory, keys *oidcflow.KeyRing, now func() time.Time) *op.Browser {
+	tb.Helper()
+	c := testActors(tb)
+	return &op.Browser{
+		Issuer: issuer, Directory: dir, Keys: keys, Lifetimes: oidcflow.DefaultLifetimes(),
+		Sessions: c.BrowserSessions(), Grants: c.BrowserGrants(),
+		Interactions: c.BrowserInteractions(), Steps: c.BrowserInteractions(),
+		Now: now, Rand: rand.Reader,
+	}
 }

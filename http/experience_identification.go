@@ -7,8 +7,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/op"
 )
 
 // identificationBody is Logto's IdentificationApiPayload. linkSocialIdentity is
@@ -30,7 +30,7 @@ func (x *experience) postIdentification(r *http.Request, _ httprouter.Params) (i
 	if err := decodeBody(r, &body); err != nil {
 		return 0, nil, err
 	}
-	if rec.GetEvent() == eventRegister {
+	if rec.Event == eventRegister {
 		if err := x.register(r.Context(), uid, rec, body.VerificationID); err != nil {
 			return 0, nil, err
 		}
@@ -43,38 +43,38 @@ func (x *experience) postIdentification(r *http.Request, _ httprouter.Params) (i
 }
 
 // identify makes the account that verification proved the interaction's user (SignIn).
-func (x *experience) identify(ctx context.Context, uid string, rec *msg.InteractionRecord, verificationID string) error {
+func (x *experience) identify(ctx context.Context, uid string, rec *op.Interaction, verificationID string) error {
 	if verificationID == "" {
 		return invalidInput("verificationId is missing")
 	}
-	var ver *msg.Verification
-	for _, v := range rec.GetVerifications() {
-		if v.GetId() == verificationID {
-			ver = v
+	var ver *op.Verification
+	for i := range rec.Verifications {
+		if rec.Verifications[i].ID == verificationID {
+			ver = &rec.Verifications[i]
 			break
 		}
 	}
 	if ver == nil {
 		return apiErr(http.StatusNotFound, "session.verification_session_not_found", msgVerificationNotFound)
 	}
-	if ver.GetType() != verificationPassword || ver.GetUserId() == "" || ver.GetVerifiedAtMs() == 0 {
+	if ver.Type != verificationPassword || ver.UserID == "" || ver.VerifiedAt.IsZero() {
 		return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
 	}
-	user, ok := x.s.dir.User(ver.GetUserId())
+	user, ok := x.s.dir.User(ver.UserID)
 	if !ok {
 		return apiErr(http.StatusNotFound, "user.user_not_exist",
-			fmt.Sprintf("User with %s does not exist.", ver.GetIdentifierValue()))
+			fmt.Sprintf("User with %s does not exist.", ver.IdentifierValue))
 	}
 	if user.IsSuspended {
 		return apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}
-	switch acc := rec.GetAccountId(); {
+	switch acc := rec.AccountID; {
 	case acc == user.ID:
 		return nil
 	case acc != "":
 		return apiErr(http.StatusConflict, "session.identity_conflict", msgIdentityConflict)
 	}
-	if _, err := x.s.actors.Identify(ctx, uid, verificationID, ""); err != nil {
+	if _, err := x.s.browser.Steps.Identify(ctx, uid, verificationID, ""); err != nil {
 		return grainError(err)
 	}
 	return nil
@@ -83,18 +83,18 @@ func (x *experience) identify(ctx context.Context, uid string, rec *msg.Interact
 // register creates the user from the interaction's staged profile (username and
 // password hash) and identifies it. Registering by verification (email or phone codes,
 // social) is not offered yet.
-func (x *experience) register(ctx context.Context, uid string, rec *msg.InteractionRecord, verificationID string) error {
+func (x *experience) register(ctx context.Context, uid string, rec *op.Interaction, verificationID string) error {
 	if verificationID != "" {
 		return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
 	}
-	if rec.GetAccountId() != "" {
+	if rec.AccountID != "" {
 		return nil // already created: a retried request
 	}
 	var missing []string
-	if rec.GetProfileUsername() == "" {
+	if rec.ProfileUsername == "" {
 		missing = append(missing, "username")
 	}
-	if rec.GetProfilePasswordHash() == "" {
+	if rec.ProfilePasswordHash == "" {
 		missing = append(missing, "password")
 	}
 	if len(missing) > 0 {
@@ -102,16 +102,12 @@ func (x *experience) register(ctx context.Context, uid string, rec *msg.Interact
 		e.Data = map[string]any{"missingProfile": missing}
 		return e
 	}
-	p, ok := x.preHashed()
-	if !ok {
-		return apiErr(http.StatusNotImplemented, "guard.not_implemented", "Registration is not available on this server yet.")
-	}
-	username := rec.GetProfileUsername()
-	user, err := p.CreateUserWithPasswordHash(ctx, directory.NewUser{Username: &username}, rec.GetProfilePasswordHash())
+	username := rec.ProfileUsername
+	user, err := x.s.dir.CreateUserWithPasswordHash(ctx, directory.NewUser{Username: &username}, rec.ProfilePasswordHash)
 	if err != nil {
 		return mgmtError(err) // a username taken meanwhile: 422 user.username_already_in_use
 	}
-	if _, err := x.s.actors.Identify(ctx, uid, "", user.ID); err != nil {
+	if _, err := x.s.browser.Steps.Identify(ctx, uid, "", user.ID); err != nil {
 		return grainError(err)
 	}
 	return nil

@@ -6,7 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/op"
 )
 
 // interactionEventBody is the body of PUT /api/experience and
@@ -35,26 +35,13 @@ func (x *experience) putExperience(r *http.Request, _ httprouter.Params) (int, a
 	return http.StatusNoContent, nil, nil
 }
 
-// interactionStarter is the Interaction grain request that starts an event afresh
-// (clearing verifications, identified user and profile, as Logto's PUT
-// /api/experience does). Found on the actor client by type assertion until the client
-// has it; without it, begin only sets the event and earlier proofs stay.
-type interactionStarter interface {
-	StartInteraction(ctx context.Context, uid, event string) (*msg.InteractionRecord, error)
-}
-
-// begin starts event on the interaction uid.
+// begin starts event afresh on the interaction uid: earlier verifications, the
+// identified user and the profile are cleared, as Logto's PUT /api/experience does.
 func (x *experience) begin(ctx context.Context, uid, event string) error {
 	if err := interactionEvent(event); err != nil {
 		return err
 	}
-	var err error
-	if st, ok := any(x.s.actors).(interactionStarter); ok {
-		_, err = st.StartInteraction(ctx, uid, event)
-	} else {
-		_, err = x.s.actors.SetInteractionEvent(ctx, uid, event)
-	}
-	if err != nil {
+	if _, err := x.s.browser.Steps.SetEvent(ctx, uid, event, true); err != nil {
 		return grainError(err)
 	}
 	return nil
@@ -66,7 +53,7 @@ func (x *experience) switchEvent(ctx context.Context, uid, event string) error {
 	if err := interactionEvent(event); err != nil {
 		return err
 	}
-	if _, err := x.s.actors.SetInteractionEvent(ctx, uid, event); err != nil {
+	if _, err := x.s.browser.Steps.SetEvent(ctx, uid, event, false); err != nil {
 		return grainError(err)
 	}
 	return nil
@@ -117,17 +104,17 @@ type identifierJSON struct {
 	Value string `json:"value"`
 }
 
-func interactionView(rec *msg.InteractionRecord) interactionJSON {
+func interactionView(rec *op.Interaction) interactionJSON {
 	v := interactionJSON{
-		InteractionEvent:    rec.GetEvent(),
-		UserID:              rec.GetAccountId(),
-		Profile:             profileJSON{Username: rec.GetProfileUsername()},
-		VerificationRecords: make([]verificationJSON, 0, len(rec.GetVerifications())),
+		InteractionEvent:    rec.Event,
+		UserID:              rec.AccountID,
+		Profile:             profileJSON{Username: rec.ProfileUsername},
+		VerificationRecords: make([]verificationJSON, 0, len(rec.Verifications)),
 	}
-	for _, ver := range rec.GetVerifications() {
-		vj := verificationJSON{ID: ver.GetId(), Type: ver.GetType(), Verified: ver.GetVerifiedAtMs() > 0}
-		if ver.GetIdentifierType() != "" {
-			vj.Identifier = &identifierJSON{Type: ver.GetIdentifierType(), Value: ver.GetIdentifierValue()}
+	for _, ver := range rec.Verifications {
+		vj := verificationJSON{ID: ver.ID, Type: ver.Type, Verified: !ver.VerifiedAt.IsZero()}
+		if ver.IdentifierType != "" {
+			vj.Identifier = &identifierJSON{Type: ver.IdentifierType, Value: ver.IdentifierValue}
 		}
 		v.VerificationRecords = append(v.VerificationRecords, vj)
 	}

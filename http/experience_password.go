@@ -10,8 +10,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/op"
 )
 
 // passwordVerificationBody is Logto's PasswordVerificationPayload.
@@ -87,15 +87,15 @@ func (x *experience) verifyPassword(ctx context.Context, uid string, ident ident
 		return "", apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}
 
-	verificationID, err := x.s.randomID()
+	verificationID, err := op.RandomID(x.s.rand)
 	if err != nil {
 		return "", err
 	}
-	_, err = x.s.actors.AddVerification(ctx, uid, &msg.Verification{
-		Id:              verificationID,
+	// Verified now, on the Interaction grain's clock.
+	_, err = x.s.browser.Steps.AddVerification(ctx, uid, op.Verification{
+		ID:              verificationID,
 		Type:            verificationPassword,
-		UserId:          user.ID,
-		VerifiedAtMs:    x.s.now().UnixMilli(),
+		UserID:          user.ID,
 		IdentifierType:  idType,
 		IdentifierValue: ident.Value,
 	})

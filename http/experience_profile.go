@@ -7,8 +7,6 @@ import (
 	"regexp"
 
 	"github.com/julienschmidt/httprouter"
-
-	"github.com/latchid/latch/directory"
 )
 
 // profileBody is Logto's UpdateProfileApiPayload for the types Latch supports:
@@ -27,22 +25,6 @@ const (
 
 // usernamePattern is Logto's usernameRegEx, the same rule the directory enforces.
 var usernamePattern = regexp.MustCompile(`^[A-Z_a-z]\w*$`)
-
-// preHashedPasswords is what registration needs from the directory beyond its usual
-// API: hash a password with the directory's own Argon2id parameters when the profile
-// step receives it, and create the user from that hash at identification, so the
-// plaintext never outlives the request that carried it (the interaction keeps only the
-// hash). Found on the directory by type assertion; until the directory has it,
-// registration stops at identification with 501.
-type preHashedPasswords interface {
-	HashPassword(password string) (string, error)
-	CreateUserWithPasswordHash(ctx context.Context, in directory.NewUser, passwordHash string) (*directory.User, error)
-}
-
-func (x *experience) preHashed() (preHashedPasswords, bool) {
-	p, ok := any(x.s.dir).(preHashedPasswords)
-	return p, ok
-}
 
 // postProfile is POST /api/experience/profile: stage a Register profile field.
 func (x *experience) postProfile(r *http.Request, _ httprouter.Params) (int, any, error) {
@@ -64,14 +46,14 @@ func (x *experience) postProfile(r *http.Request, _ httprouter.Params) (int, any
 // Register interaction takes profile fields here (Logto also lets a signed-in user fill
 // in missing ones; Latch asks for none).
 func (x *experience) setProfile(ctx context.Context, uid string, body profileBody) error {
-	rec, err := x.s.actors.Interaction(ctx, uid)
+	rec, err := x.s.browser.Interactions.Interaction(ctx, uid)
 	if err != nil {
 		return grainError(err)
 	}
-	if rec.GetEvent() != eventRegister {
+	if rec.Event != eventRegister {
 		return apiErr(http.StatusBadRequest, "session.invalid_interaction_type", msgInvalidInteraction)
 	}
-	username, hash := rec.GetProfileUsername(), rec.GetProfilePasswordHash()
+	username, hash := rec.ProfileUsername, rec.ProfilePasswordHash
 	switch body.Type {
 	case identifierUsername:
 		if err := x.checkNewUsername(body.Value); err != nil {
@@ -82,7 +64,9 @@ func (x *experience) setProfile(ctx context.Context, uid string, body profileBod
 		if err := checkPasswordPolicy(body.Value); err != nil {
 			return err
 		}
-		hash, err = x.hashPassword(body.Value)
+		// Hashed now with the directory's Argon2id parameters: the plaintext never
+		// outlives this request (the interaction keeps only the hash).
+		hash, err = x.s.dir.HashPassword(body.Value)
 		if err != nil {
 			return err
 		}
@@ -91,7 +75,7 @@ func (x *experience) setProfile(ctx context.Context, uid string, body profileBod
 	default:
 		return invalidInput("profile `type` " + body.Type + " is not supported; use username or password")
 	}
-	if _, err := x.s.actors.SetInteractionProfile(ctx, uid, username, hash); err != nil {
+	if _, err := x.s.browser.Steps.SetProfile(ctx, uid, username, hash); err != nil {
 		return grainError(err)
 	}
 	return nil
@@ -137,11 +121,4 @@ func checkPasswordPolicy(pw string) error {
 	e := apiErr(http.StatusUnprocessableEntity, "password.rejected", msgPasswordRejected+why)
 	e.Data = map[string]any{"issues": []passwordIssue{issue}}
 	return e
-}
-
-func (x *experience) hashPassword(pw string) (string, error) {
-	if p, ok := x.preHashed(); ok {
-		return p.HashPassword(pw)
-	}
-	return directory.HashPassword(x.s.rand, directory.Argon2Params{}, pw)
 }

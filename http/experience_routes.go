@@ -9,8 +9,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/op"
 )
 
 // Logto's interaction events (@logto/schemas InteractionEvent). ForgotPassword exists in
@@ -25,7 +25,7 @@ const (
 const verificationPassword = "Password"
 
 // experience serves Logto's Experience API (Logto RFC 0004, "interaction API v2") over
-// the Interaction grain. Every route reads the interaction uid from the _interaction
+// the Interaction grain (op.Interactions, op.InteractionSteps). Every route reads the interaction uid from the _interaction
 // cookie that /oidc/auth set; the interaction's state lives in the grain, so any node
 // can serve any step. The only state held here is the password throttle.
 //
@@ -38,10 +38,10 @@ type experience struct {
 }
 
 // routesExperience registers the Experience API and, because they share its password
-// throttle, the sign-in pages' JavaScript-free form posts (ui_form.go). Without an
-// actor client (Management API tests) nothing is registered.
+// throttle, the sign-in pages' JavaScript-free form posts (ui_form.go). Without
+// op.Browser (Management API tests) nothing is registered.
 func (s *Server) routesExperience(r *httprouter.Router) {
-	if s.actors == nil {
+	if s.browser == nil {
 		return
 	}
 	x := &experience{s: s, throttle: newPasswordThrottle(s.now, defaultThrottle, s.throttleStore, s.log)}
@@ -89,16 +89,16 @@ func notUIDRune(c rune) bool {
 // load returns the interaction named by the request's cookie. With started set, an
 // interaction whose event was never set (PUT /api/experience not called yet) is 404
 // session.interaction_not_found, as Logto answers when its interaction storage is empty.
-func (x *experience) load(ctx context.Context, r *http.Request, started bool) (string, *msg.InteractionRecord, error) {
+func (x *experience) load(ctx context.Context, r *http.Request, started bool) (string, *op.Interaction, error) {
 	uid, err := interactionUID(r)
 	if err != nil {
 		return "", nil, err
 	}
-	rec, err := x.s.actors.Interaction(ctx, uid)
+	rec, err := x.s.browser.Interactions.Interaction(ctx, uid)
 	if err != nil {
 		return "", nil, grainError(err)
 	}
-	if started && rec.GetEvent() == "" {
+	if started && rec.Event == "" {
 		return "", nil, apiErr(http.StatusNotFound, "session.interaction_not_found", msgInteractionNotFound)
 	}
 	return uid, rec, nil

@@ -29,22 +29,23 @@ func (x *experience) postSubmit(r *http.Request, _ httprouter.Params) (int, any,
 // interaction without an identified user is 404 session.identifier_not_found; the user
 // is checked again (deleted or suspended since identification).
 func (x *experience) submit(ctx context.Context, uid string) (string, error) {
-	rec, err := x.s.actors.Interaction(ctx, uid)
+	rec, err := x.s.browser.Interactions.Interaction(ctx, uid)
 	if err != nil {
 		return "", grainError(err)
 	}
-	if rec.GetEvent() == "" {
+	if rec.Event == "" {
 		return "", apiErr(http.StatusNotFound, "session.interaction_not_found", msgInteractionNotFound)
 	}
-	user, ok := x.s.dir.User(rec.GetAccountId())
-	if rec.GetAccountId() == "" || !ok {
+	user, ok := x.s.dir.User(rec.AccountID)
+	if rec.AccountID == "" || !ok {
 		return "", apiErr(http.StatusNotFound, "session.identifier_not_found", msgIdentifierNotFound)
 	}
 	if user.IsSuspended {
 		return "", apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}
-	if _, err := x.s.actors.SubmitInteraction(ctx, uid, x.s.now(), []string{amrPassword}); err != nil {
+	// Signed in now, on the Interaction grain's clock.
+	if _, err := x.s.browser.Interactions.Submit(ctx, uid, []string{amrPassword}); err != nil {
 		return "", grainError(err)
 	}
-	return x.s.issuer + "/auth/" + uid, nil
+	return x.s.browser.Issuer + "/auth/" + uid, nil
 }

@@ -8,10 +8,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors"
-	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/oidcflow"
-	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/op"
 )
 
 // A user's sessions and grants in the Management API, in Logto's shapes (core
@@ -30,8 +28,8 @@ import (
 // resources: {indicator: scope}}, expiresAt}. Like Logto, the lists do not check that
 // the user exists; an unknown user simply has none.
 //
-// The lists come from the account index (see account_index.go); entries whose session
-// ended or whose grant was revoked are dropped from it as they are found.
+// The routes decode, call op.Sessions and encode; the lists come from the account index,
+// whose entries for ended sessions and revoked grants are dropped as they are found.
 
 type userSessionsJSON struct {
 	Sessions []userSessionJSON `json:"sessions"`
@@ -101,202 +99,134 @@ func errGrantNotFound() *APIError {
 	return apiErr(http.StatusNotFound, "oidc.invalid_grant", "Grant not found.")
 }
 
-// isLoginRequired: the Session grain's answer for an absent or expired session.
-func isLoginRequired(err error) bool {
-	e, ok := oauth.From(err)
-	return err != nil && ok && e.Code == oauth.CodeLoginRequired
-}
-
 // errNoActors answers the routes when this node has no grains (Management API tests).
 func errNoActors() *APIError {
 	return apiErr(http.StatusServiceUnavailable, "oidc.provider_error", "Sessions are not available on this node.")
 }
 
+// sessionsError maps op.Sessions' errors to Logto's.
+func sessionsError(err error) error {
+	switch {
+	case errors.Is(err, op.ErrSessionNotFound):
+		return errOIDCSessionNotFound()
+	case errors.Is(err, op.ErrSessionOfAnotherAccount):
+		return errSessionOfAnotherAccount()
+	case errors.Is(err, op.ErrGrantNotFound):
+		return errGrantNotFound()
+	}
+	return err
+}
+
 func (s *Server) listUserSessions(r *http.Request, p httprouter.Params) (int, any, error) {
-	if s.actors == nil {
+	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	ctx, userID := r.Context(), p.ByName("userId")
-	sessions, err := s.actors.AccountSessions(ctx, userID)
+	sessions, err := s.sessions.ListSessions(r.Context(), p.ByName("userId"))
 	if err != nil {
-		return 0, nil, err
-	}
-	offline, err := s.offlineGrants(ctx, userID)
-	if err != nil {
-		return 0, nil, err
+		return 0, nil, sessionsError(err)
 	}
 	out := userSessionsJSON{Sessions: make([]userSessionJSON, 0, len(sessions))}
-	for _, ss := range sessions {
-		out.Sessions = append(out.Sessions, sessionView(ss.ID, ss.Record, offline))
+	for i := range sessions {
+		out.Sessions = append(out.Sessions, sessionView(&sessions[i]))
 	}
 	return http.StatusOK, out, nil
 }
 
 func (s *Server) getUserSession(r *http.Request, p httprouter.Params) (int, any, error) {
-	if s.actors == nil {
+	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	ctx, userID, id := r.Context(), p.ByName("userId"), p.ByName("sessionId")
-	rec, err := s.userSession(ctx, userID, id)
+	sess, err := s.sessions.GetSession(r.Context(), p.ByName("userId"), p.ByName("sessionId"))
 	if err != nil {
-		if ae, ok := err.(*APIError); ok && ae.Code == errSessionOfAnotherAccount().Code {
-			err = errOIDCSessionNotFound() // Logto's GET answers the same for both
-		}
-		return 0, nil, err
+		return 0, nil, sessionsError(err)
 	}
-	offline, err := s.offlineGrants(ctx, userID)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, sessionView(id, rec, offline), nil
+	return http.StatusOK, sessionView(sess), nil
 }
 
 // deleteUserSession ends the session; with revokeGrantsTarget=all (or firstParty) it
 // also revokes the grants of (the first-party) clients signed in through it, as Logto.
-// Its clients with a backchannelLogoutUri get a back-channel logout, as for an
-// RP-initiated logout (Back-Channel Logout 1.0, 2: the OP tells RPs when the End-User's
-// OP session ends); Logto does not send one here.
 func (s *Server) deleteUserSession(r *http.Request, p httprouter.Params) (int, any, error) {
-	if s.actors == nil {
+	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	policy := revokeNone
+	target := op.TargetNone
 	switch r.URL.Query().Get("revokeGrantsTarget") {
 	case "":
 	case "all":
-		policy = revokeAll
+		target = op.TargetAll
 	case "firstParty":
-		policy = revokeFirstParty
+		target = op.TargetFirstParty
 	default:
 		return 0, nil, invalidInput("`revokeGrantsTarget` must be `all` or `firstParty`")
 	}
-	ctx, userID, id := r.Context(), p.ByName("userId"), p.ByName("sessionId")
-	if _, err := s.userSession(ctx, userID, id); err != nil {
-		return 0, nil, err
-	}
-	rec, err := s.actors.RevokeSession(ctx, id)
-	switch {
-	case isLoginRequired(err):
-		return http.StatusNoContent, nil, nil // ended meanwhile
-	case err != nil:
-		return 0, nil, err
-	}
-	if err := s.sessionEnded(ctx, id, rec, policy); err != nil {
-		return 0, nil, err
+	if err := s.sessions.DeleteSession(r.Context(), p.ByName("userId"), p.ByName("sessionId"), target); err != nil {
+		return 0, nil, sessionsError(err)
 	}
 	return http.StatusNoContent, nil, nil
 }
 
-// userSession reads session id and checks it is userID's.
-func (s *Server) userSession(ctx context.Context, userID, id string) (*msg.SessionRecord, error) {
-	rec, err := s.actors.PeekSession(ctx, id)
-	switch {
-	case isLoginRequired(err):
-		return nil, errOIDCSessionNotFound()
-	case err != nil:
-		return nil, err
-	case rec.GetAccountId() != userID:
-		return nil, errSessionOfAnotherAccount()
-	}
-	return rec, nil
-}
-
-// offlineGrants returns the ids of userID's live grants that hold offline_access (their
-// authorizations persist logout).
-func (s *Server) offlineGrants(ctx context.Context, userID string) (map[string]bool, error) {
-	grants, err := s.actors.AccountGrants(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(grants))
-	for _, g := range grants {
-		out[g.ID] = slices.Contains(g.Record.GetScopes(), oidcflow.ScopeOfflineAccess)
-	}
-	return out, nil
-}
-
-func sessionView(id string, rec *msg.SessionRecord, offline map[string]bool) userSessionJSON {
-	account := rec.GetAccountId()
+func sessionView(sess *op.Session) userSessionJSON {
+	account := sess.AccountID
 	v := userSessionJSON{
 		Payload: sessionPayloadJSON{
-			Exp:            rec.GetExpiresAtMs() / 1000,
-			Iat:            rec.GetCreatedAtMs() / 1000,
-			JTI:            id,
-			UID:            id,
+			Exp:            sess.ExpiresAt.Unix(),
+			Iat:            sess.CreatedAt.Unix(),
+			JTI:            sess.ID,
+			UID:            sess.ID,
 			Kind:           "Session",
-			LoginTs:        rec.GetLoginAtMs() / 1000,
+			LoginTs:        sess.LoginAt.Unix(),
 			AccountID:      account,
-			Amr:            rec.GetAmr(),
+			Amr:            sess.AMR,
 			Authorizations: map[string]sessionAuthorizationJSON{},
 		},
 		AccountID: &account,
-		ExpiresAt: rec.GetExpiresAtMs(),
+		ExpiresAt: sess.ExpiresAt.UnixMilli(),
 	}
-	for _, cl := range rec.GetClients() {
-		v.Payload.Authorizations[cl.GetClientId()] = sessionAuthorizationJSON{
-			SID: cl.GetSid(), GrantID: cl.GetGrantId(), PersistsLogout: offline[cl.GetGrantId()],
+	for _, cl := range sess.Clients {
+		v.Payload.Authorizations[cl.ClientID] = sessionAuthorizationJSON{
+			SID: cl.SID, GrantID: cl.GrantID, PersistsLogout: cl.PersistsLogout,
 		}
 	}
-	if cls := rec.GetClients(); len(cls) > 0 {
-		first := cls[0].GetClientId() // the application the session was started from
+	if len(sess.Clients) > 0 {
+		first := sess.Clients[0].ClientID // the application the session was started from
 		v.ClientID = &first
 	}
 	return v
 }
 
 func (s *Server) listUserGrants(r *http.Request, p httprouter.Params) (int, any, error) {
-	if s.actors == nil {
+	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	appType := r.URL.Query().Get("appType")
-	switch appType {
-	case "", "firstParty", "thirdParty":
+	filter := op.AnyApp
+	switch r.URL.Query().Get("appType") {
+	case "":
+	case "firstParty":
+		filter = op.FirstPartyApps
+	case "thirdParty":
+		filter = op.ThirdPartyApps
 	default:
 		return 0, nil, invalidInput("`appType` must be `firstParty` or `thirdParty`")
 	}
-	grants, err := s.actors.AccountGrants(r.Context(), p.ByName("userId"))
+	grants, err := s.sessions.ListGrants(r.Context(), p.ByName("userId"), filter)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, sessionsError(err)
 	}
 	out := userGrantsJSON{Grants: make([]userGrantJSON, 0, len(grants))}
-	for _, g := range grants {
-		if appType != "" {
-			app, ok := s.dir.Application(g.Record.GetClientId())
-			if !ok || app.IsThirdParty != (appType == "thirdParty") {
-				continue
-			}
-		}
-		out.Grants = append(out.Grants, s.grantView(g))
+	for i := range grants {
+		out.Grants = append(out.Grants, s.grantView(&grants[i]))
 	}
 	return http.StatusOK, out, nil
 }
 
 // deleteUserGrant revokes the grant (its codes, opaque access tokens and refresh
-// families) and removes it from the session it was made in, so the client's next
-// authorization there starts a new grant (Logto's revokeUserGrantById and
-// removeUserSessionAuthorizationByGrantId).
+// families) and removes it from the session it was made in.
 func (s *Server) deleteUserGrant(r *http.Request, p httprouter.Params) (int, any, error) {
-	if s.actors == nil {
+	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	ctx, userID, id := r.Context(), p.ByName("userId"), p.ByName("grantId")
-	g, err := s.actors.CheckGrant(ctx, id)
-	switch {
-	case errors.Is(err, oauth.InvalidGrant("")):
-		return 0, nil, errGrantNotFound()
-	case err != nil:
-		return 0, nil, err
-	case g.GetAccountId() != userID:
-		return 0, nil, errGrantNotFound()
-	}
-	if err := s.actors.RevokeGrant(ctx, id); err != nil {
-		return 0, nil, err
-	}
-	if err := s.actors.ForgetSessionGrant(ctx, g.GetSessionId(), id); err != nil {
-		return 0, nil, err
-	}
-	if err := s.actors.ForgetAccount(ctx, userID, &msg.AccountForget{GrantIds: []string{id}}); err != nil {
-		s.log.Warn("updating the account index failed", "err", err)
+	if err := s.sessions.DeleteGrant(r.Context(), p.ByName("userId"), p.ByName("grantId")); err != nil {
+		return 0, nil, sessionsError(err)
 	}
 	return http.StatusNoContent, nil, nil
 }
@@ -304,12 +234,11 @@ func (s *Server) deleteUserGrant(r *http.Request, p httprouter.Params) (int, any
 // grantView splits the grant's scopes as node-oidc-provider's Grant does: the scopes
 // defined on each granted API resource under resources[indicator], the rest under
 // openid.scope.
-func (s *Server) grantView(g actors.AccountGrant) userGrantJSON {
-	rec := g.Record
-	scopes := rec.GetScopes()
+func (s *Server) grantView(g *op.UserGrant) userGrantJSON {
+	scopes := g.Scopes
 	resources := map[string]string{}
 	claimed := map[string]bool{}
-	for _, ind := range rec.GetResources() {
+	for _, ind := range g.Resources {
 		res, ok := s.dir.ResourceByIndicator(ind)
 		if !ok {
 			continue
@@ -334,10 +263,10 @@ func (s *Server) grantView(g actors.AccountGrant) userGrantJSON {
 	v := userGrantJSON{
 		ID: g.ID,
 		Payload: grantPayloadJSON{
-			Exp: rec.GetExpiresAtMs() / 1000, Iat: rec.GetCreatedAtMs() / 1000, JTI: g.ID, Kind: "Grant",
-			ClientID: rec.GetClientId(), AccountID: rec.GetAccountId(),
+			Exp: g.ExpiresAt.Unix(), Iat: g.CreatedAt.Unix(), JTI: g.ID, Kind: "Grant",
+			ClientID: g.ClientID, AccountID: g.AccountID,
 		},
-		ExpiresAt: rec.GetExpiresAtMs(),
+		ExpiresAt: g.ExpiresAt.UnixMilli(),
 	}
 	if len(openid) > 0 {
 		v.Payload.OpenID = &grantOpenIDJSON{Scope: oidcflow.FormatScope(openid)}
@@ -349,22 +278,13 @@ func (s *Server) grantView(g actors.AccountGrant) userGrantJSON {
 }
 
 // revokeAccount is what suspending or deleting a user does to what they hold, before the
-// Management API answers: every session ends (its clients with a backchannelLogoutUri
-// get a back-channel logout), every grant is revoked with its codes and opaque access
-// tokens, every refresh family is revoked. Logto revokes the refresh tokens on
-// suspension; Latch revokes everything, so the tokens stay dead if the user is later
-// restored. New sign-ins are refused by the suspended flag (or the user's absence)
-// itself. A failure answers 500 (every step is idempotent: the caller may retry).
+// Management API answers (op.Sessions.RevokeAccount). A failure answers 500 (every step
+// is idempotent: the caller may retry).
 func (s *Server) revokeAccount(ctx context.Context, userID string) error {
-	if s.actors == nil {
+	if s.sessions == nil {
 		return nil
 	}
-	ended, err := s.actors.RevokeAccount(ctx, userID)
-	for _, e := range ended {
-		// Grants are revoked already; this queues the back-channel logouts.
-		err = errors.Join(err, s.sessionEnded(ctx, e.ID, e.Record, revokeNone))
-	}
-	if err != nil {
+	if err := s.sessions.RevokeAccount(ctx, userID); err != nil {
 		s.log.Error("revoking a suspended or deleted user's sessions and tokens failed", "user", userID, "err", err)
 		return apiErr(http.StatusInternalServerError, "oidc.failed_to_revoke_grant", "Failed to revoke the user's sessions and grants; retry the request.")
 	}

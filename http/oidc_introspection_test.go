@@ -66,7 +66,13 @@ func newLifecycleEnv(tb testing.TB) *ltEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := New(Config{Endpoint: "http://localhost:3001", Directory: dir, Keys: ring, Actors: client,
+	tokens := actors.NewTokens(client)
+	flows, err := op.New(op.Config{Issuer: "http://localhost:3001/oidc", Directory: dir, Keys: ring,
+		Grants: tokens, AccessTokens: tokens, Families: tokens, Now: clock.Now, Rand: rand.Reader})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := New(Config{Endpoint: "http://localhost:3001", Directory: dir, Keys: ring, OP: flows,
 		Now: clock.Now, Rand: rand.Reader})
 	if err != nil {
 		tb.Fatal(err)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/op"
@@ -26,18 +25,20 @@ type Config struct {
 	Endpoint  string
 	Directory *directory.Directory
 	Keys      *oidcflow.KeyRing
-	// Actors reaches the hot-state grains (sessions, grants, refresh families,
-	// interactions). Nil disables the browser flows (tests of the Management API only).
-	Actors *actors.Client
-	// OP runs the OAuth flows (op.Provider); nil builds one from the fields above with
-	// the default lifetimes (tests).
+	// OP runs the token-side OAuth flows (op.Provider); nil builds one from the fields
+	// above with the default lifetimes and no grains: client_credentials only (tests of
+	// the Management API).
 	OP *op.Provider
-	// Logouts queues back-channel logouts (*outbox.Worker); nil disables back-channel
-	// logout (logged when a client would have got one).
-	Logouts LogoutQueue
 	// ThrottleStore keeps sign-in lockouts across restarts (the node's
 	// persistence.Store); nil keeps them in memory only.
 	ThrottleStore ThrottleStore
+	// Browser runs the browser flows (authorize, resume, end session) and backs the
+	// Experience API and the sign-in pages. Nil disables them (tests of the Management
+	// API only).
+	Browser *op.Browser
+	// Sessions lists and revokes a user's sessions and grants for the Management API,
+	// and revokes what a suspended or deleted user holds. Nil disables those routes.
+	Sessions *op.Sessions
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	Logger *slog.Logger
@@ -66,6 +67,11 @@ func (c Config) Validate() error {
 	if c.Rand == nil {
 		errs = append(errs, errors.New("httpapi: Rand is required"))
 	}
+	if c.Browser != nil {
+		if err := c.Browser.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -75,9 +81,9 @@ type Server struct {
 	issuer   string
 	dir      *directory.Directory
 	keys     *oidcflow.KeyRing
-	actors   *actors.Client
 	op       *op.Provider
-	logouts  LogoutQueue
+	browser  *op.Browser
+	sessions *op.Sessions
 	secure   bool // endpoint is https: cookies get Secure
 	status   func(r *http.Request) (any, error)
 	log      *slog.Logger
@@ -104,8 +110,8 @@ func New(cfg Config) (*Server, error) {
 		issuer:   cfg.Endpoint + "/oidc",
 		dir:      cfg.Directory,
 		keys:     cfg.Keys,
-		actors:   cfg.Actors,
-		logouts:  cfg.Logouts,
+		browser:  cfg.Browser,
+		sessions: cfg.Sessions,
 		secure:   strings.HasPrefix(cfg.Endpoint, "https://"),
 		status:   cfg.Status,
 		log:      log,
@@ -114,12 +120,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.throttleStore = cfg.ThrottleStore
 	if s.op = cfg.OP; s.op == nil {
-		oc := op.Config{Issuer: s.issuer, Directory: cfg.Directory, Keys: cfg.Keys, Logger: log, Now: cfg.Now, Rand: cfg.Rand}
-		if cfg.Actors != nil {
-			t := actors.NewTokens(cfg.Actors)
-			oc.Grants, oc.AccessTokens, oc.Families = t, t, t
-		}
-		p, err := op.New(oc)
+		p, err := op.New(op.Config{Issuer: s.issuer, Directory: cfg.Directory, Keys: cfg.Keys, Logger: log, Now: cfg.Now, Rand: cfg.Rand})
 		if err != nil {
 			return nil, err
 		}

@@ -87,7 +87,7 @@ func (x *experience) signIn(ctx context.Context, uid, identifier, password strin
 	if err != nil {
 		return "", err
 	}
-	rec, err := x.s.actors.Interaction(ctx, uid)
+	rec, err := x.s.browser.Interactions.Interaction(ctx, uid)
 	if err != nil {
 		return "", grainError(err)
 	}
@@ -112,7 +112,7 @@ func (x *experience) registerAndSubmit(ctx context.Context, uid, username, passw
 	if err := x.setProfile(ctx, uid, profileBody{Type: "password", Value: password}); err != nil {
 		return "", err
 	}
-	rec, err := x.s.actors.Interaction(ctx, uid)
+	rec, err := x.s.browser.Interactions.Interaction(ctx, uid)
 	if err != nil {
 		return "", grainError(err)
 	}

@@ -122,14 +122,14 @@ func (s *Server) routesUI(r *httprouter.Router) {
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, mode string) {
 	data := pageData{Mode: mode}
 	uid, err := interactionUID(r)
-	if err != nil || s.actors == nil {
+	if err != nil || s.browser == nil {
 		s.renderPage(w, http.StatusOK, pageData{Mode: modeNoInteraction})
 		return
 	}
-	rec, err := s.actors.Interaction(r.Context(), uid)
+	rec, err := s.browser.Interactions.Interaction(r.Context(), uid)
 	switch {
 	case err == nil:
-		if app, ok := s.dir.Application(rec.GetRequest().GetClientId()); ok {
+		if app, ok := s.dir.Application(rec.Request.ClientID); ok {
 			data.AppName = app.Name
 		}
 	case isNotFound(grainError(err)):

@@ -28,6 +28,62 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// GrantRevocation says which grants of an ending session's clients the Session grain
+// revokes.
+type GrantRevocation int32
+
+const (
+	// GRANT_REVOCATION_NONE keeps every grant (Logto's DELETE session without
+	// revokeGrantsTarget; a replaced session).
+	GrantRevocation_GRANT_REVOCATION_NONE GrantRevocation = 0
+	// GRANT_REVOCATION_ONLINE revokes the grants without offline_access: an RP-initiated
+	// logout (node-oidc-provider's end_session drops grants that do not persist logout).
+	GrantRevocation_GRANT_REVOCATION_ONLINE GrantRevocation = 1
+	// GRANT_REVOCATION_ALL revokes every grant.
+	GrantRevocation_GRANT_REVOCATION_ALL GrantRevocation = 2
+)
+
+// Enum value maps for GrantRevocation.
+var (
+	GrantRevocation_name = map[int32]string{
+		0: "GRANT_REVOCATION_NONE",
+		1: "GRANT_REVOCATION_ONLINE",
+		2: "GRANT_REVOCATION_ALL",
+	}
+	GrantRevocation_value = map[string]int32{
+		"GRANT_REVOCATION_NONE":   0,
+		"GRANT_REVOCATION_ONLINE": 1,
+		"GRANT_REVOCATION_ALL":    2,
+	}
+)
+
+func (x GrantRevocation) Enum() *GrantRevocation {
+	p := new(GrantRevocation)
+	*p = x
+	return p
+}
+
+func (x GrantRevocation) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (GrantRevocation) Descriptor() protoreflect.EnumDescriptor {
+	return file_latch_proto_enumTypes[0].Descriptor()
+}
+
+func (GrantRevocation) Type() protoreflect.EnumType {
+	return &file_latch_proto_enumTypes[0]
+}
+
+func (x GrantRevocation) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use GrantRevocation.Descriptor instead.
+func (GrantRevocation) EnumDescriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{0}
+}
+
 // Failure is the error reply of any grain request. It carries an OAuth 2.0 / OIDC error
 // code with its description and HTTP status, so a remote invalid_grant is still an
 // invalid_grant when the caller turns it back into *oauth.Error.
@@ -1375,11 +1431,15 @@ func (x *SessionAddClient) GetExpiresAtMs() int64 {
 	return 0
 }
 
-// SessionEnd deletes the session and returns what it was (for logout fan-out).
-// Reply: SessionRecord.
+// SessionEnd deletes the session and returns what it was. The logout fan-out starts
+// here: after the delete, the grain revokes the grants of its clients that
+// revoke_grants selects (except those of keep_client_ids) with grain-to-grain requests,
+// and tells the account index. Reply: SessionRecord (what it was).
 type SessionEnd struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	RevokeGrants  GrantRevocation        `protobuf:"varint,2,opt,name=revoke_grants,json=revokeGrants,proto3,enum=latch.actors.v1.GrantRevocation" json:"revoke_grants,omitempty"`
+	KeepClientIds []string               `protobuf:"bytes,3,rep,name=keep_client_ids,json=keepClientIds,proto3" json:"keep_client_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1419,6 +1479,20 @@ func (x *SessionEnd) GetSecret() string {
 		return x.Secret
 	}
 	return ""
+}
+
+func (x *SessionEnd) GetRevokeGrants() GrantRevocation {
+	if x != nil {
+		return x.RevokeGrants
+	}
+	return GrantRevocation_GRANT_REVOCATION_NONE
+}
+
+func (x *SessionEnd) GetKeepClientIds() []string {
+	if x != nil {
+		return x.KeepClientIds
+	}
+	return nil
 }
 
 type CodeRecord struct {
@@ -3177,10 +3251,12 @@ const file_latch_proto_rawDesc = "" +
 	"\x10SessionAddClient\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x126\n" +
 	"\x06client\x18\x02 \x01(\v2\x1e.latch.actors.v1.SessionClientR\x06client\x12\"\n" +
-	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\"$\n" +
+	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\"\x93\x01\n" +
 	"\n" +
 	"SessionEnd\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\"\xd9\x02\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secret\x12E\n" +
+	"\rrevoke_grants\x18\x02 \x01(\x0e2 .latch.actors.v1.GrantRevocationR\frevokeGrants\x12&\n" +
+	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\xd9\x02\n" +
 	"\n" +
 	"CodeRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
@@ -3327,7 +3403,11 @@ const file_latch_proto_rawDesc = "" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12.\n" +
 	"\x13access_token_secret\x18\x06 \x01(\tR\x11accessTokenSecret\x12E\n" +
 	"\faccess_token\x18\a \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\x15\n" +
-	"\x13RefreshFamilyRevokeB%Z#github.com/latchid/latch/actors/msgb\x06proto3"
+	"\x13RefreshFamilyRevoke*c\n" +
+	"\x0fGrantRevocation\x12\x19\n" +
+	"\x15GRANT_REVOCATION_NONE\x10\x00\x12\x1b\n" +
+	"\x17GRANT_REVOCATION_ONLINE\x10\x01\x12\x18\n" +
+	"\x14GRANT_REVOCATION_ALL\x10\x02B%Z#github.com/latchid/latch/actors/msgb\x06proto3"
 
 var (
 	file_latch_proto_rawDescOnce sync.Once
@@ -3341,82 +3421,85 @@ func file_latch_proto_rawDescGZIP() []byte {
 	return file_latch_proto_rawDescData
 }
 
+var file_latch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_latch_proto_goTypes = []any{
-	(*Failure)(nil),                    // 0: latch.actors.v1.Failure
-	(*Ping)(nil),                       // 1: latch.actors.v1.Ping
-	(*Pong)(nil),                       // 2: latch.actors.v1.Pong
-	(*HealthRecord)(nil),               // 3: latch.actors.v1.HealthRecord
-	(*Ack)(nil),                        // 4: latch.actors.v1.Ack
-	(*AuthRequest)(nil),                // 5: latch.actors.v1.AuthRequest
-	(*Verification)(nil),               // 6: latch.actors.v1.Verification
-	(*InteractionRecord)(nil),          // 7: latch.actors.v1.InteractionRecord
-	(*InteractionCreate)(nil),          // 8: latch.actors.v1.InteractionCreate
-	(*InteractionGet)(nil),             // 9: latch.actors.v1.InteractionGet
-	(*InteractionSetEvent)(nil),        // 10: latch.actors.v1.InteractionSetEvent
-	(*InteractionAddVerification)(nil), // 11: latch.actors.v1.InteractionAddVerification
-	(*InteractionIdentify)(nil),        // 12: latch.actors.v1.InteractionIdentify
-	(*InteractionSetProfile)(nil),      // 13: latch.actors.v1.InteractionSetProfile
-	(*InteractionSubmit)(nil),          // 14: latch.actors.v1.InteractionSubmit
-	(*InteractionConsume)(nil),         // 15: latch.actors.v1.InteractionConsume
-	(*SessionClient)(nil),              // 16: latch.actors.v1.SessionClient
-	(*SessionRecord)(nil),              // 17: latch.actors.v1.SessionRecord
-	(*SessionCreate)(nil),              // 18: latch.actors.v1.SessionCreate
-	(*SessionGet)(nil),                 // 19: latch.actors.v1.SessionGet
-	(*SessionAddClient)(nil),           // 20: latch.actors.v1.SessionAddClient
-	(*SessionEnd)(nil),                 // 21: latch.actors.v1.SessionEnd
-	(*CodeRecord)(nil),                 // 22: latch.actors.v1.CodeRecord
-	(*AccessTokenRecord)(nil),          // 23: latch.actors.v1.AccessTokenRecord
-	(*GrantRecord)(nil),                // 24: latch.actors.v1.GrantRecord
-	(*GrantEnsure)(nil),                // 25: latch.actors.v1.GrantEnsure
-	(*GrantIssueCode)(nil),             // 26: latch.actors.v1.GrantIssueCode
-	(*GrantRedeemCode)(nil),            // 27: latch.actors.v1.GrantRedeemCode
-	(*CodeRedeemed)(nil),               // 28: latch.actors.v1.CodeRedeemed
-	(*GrantExchangeCode)(nil),          // 29: latch.actors.v1.GrantExchangeCode
-	(*CodeExchanged)(nil),              // 30: latch.actors.v1.CodeExchanged
-	(*GrantIssueAccessToken)(nil),      // 31: latch.actors.v1.GrantIssueAccessToken
-	(*GrantLookupAccessToken)(nil),     // 32: latch.actors.v1.GrantLookupAccessToken
-	(*AccessTokenInfo)(nil),            // 33: latch.actors.v1.AccessTokenInfo
-	(*GrantCheck)(nil),                 // 34: latch.actors.v1.GrantCheck
-	(*GrantRevoke)(nil),                // 35: latch.actors.v1.GrantRevoke
-	(*ConsumedToken)(nil),              // 36: latch.actors.v1.ConsumedToken
-	(*RefreshFamilyRecord)(nil),        // 37: latch.actors.v1.RefreshFamilyRecord
-	(*RefreshFamilyCreate)(nil),        // 38: latch.actors.v1.RefreshFamilyCreate
-	(*RefreshFamilyUse)(nil),           // 39: latch.actors.v1.RefreshFamilyUse
-	(*RefreshUsed)(nil),                // 40: latch.actors.v1.RefreshUsed
-	(*RefreshFamilyRevoke)(nil),        // 41: latch.actors.v1.RefreshFamilyRevoke
+	(GrantRevocation)(0),               // 0: latch.actors.v1.GrantRevocation
+	(*Failure)(nil),                    // 1: latch.actors.v1.Failure
+	(*Ping)(nil),                       // 2: latch.actors.v1.Ping
+	(*Pong)(nil),                       // 3: latch.actors.v1.Pong
+	(*HealthRecord)(nil),               // 4: latch.actors.v1.HealthRecord
+	(*Ack)(nil),                        // 5: latch.actors.v1.Ack
+	(*AuthRequest)(nil),                // 6: latch.actors.v1.AuthRequest
+	(*Verification)(nil),               // 7: latch.actors.v1.Verification
+	(*InteractionRecord)(nil),          // 8: latch.actors.v1.InteractionRecord
+	(*InteractionCreate)(nil),          // 9: latch.actors.v1.InteractionCreate
+	(*InteractionGet)(nil),             // 10: latch.actors.v1.InteractionGet
+	(*InteractionSetEvent)(nil),        // 11: latch.actors.v1.InteractionSetEvent
+	(*InteractionAddVerification)(nil), // 12: latch.actors.v1.InteractionAddVerification
+	(*InteractionIdentify)(nil),        // 13: latch.actors.v1.InteractionIdentify
+	(*InteractionSetProfile)(nil),      // 14: latch.actors.v1.InteractionSetProfile
+	(*InteractionSubmit)(nil),          // 15: latch.actors.v1.InteractionSubmit
+	(*InteractionConsume)(nil),         // 16: latch.actors.v1.InteractionConsume
+	(*SessionClient)(nil),              // 17: latch.actors.v1.SessionClient
+	(*SessionRecord)(nil),              // 18: latch.actors.v1.SessionRecord
+	(*SessionCreate)(nil),              // 19: latch.actors.v1.SessionCreate
+	(*SessionGet)(nil),                 // 20: latch.actors.v1.SessionGet
+	(*SessionAddClient)(nil),           // 21: latch.actors.v1.SessionAddClient
+	(*SessionEnd)(nil),                 // 22: latch.actors.v1.SessionEnd
+	(*CodeRecord)(nil),                 // 23: latch.actors.v1.CodeRecord
+	(*AccessTokenRecord)(nil),          // 24: latch.actors.v1.AccessTokenRecord
+	(*GrantRecord)(nil),                // 25: latch.actors.v1.GrantRecord
+	(*GrantEnsure)(nil),                // 26: latch.actors.v1.GrantEnsure
+	(*GrantIssueCode)(nil),             // 27: latch.actors.v1.GrantIssueCode
+	(*GrantRedeemCode)(nil),            // 28: latch.actors.v1.GrantRedeemCode
+	(*CodeRedeemed)(nil),               // 29: latch.actors.v1.CodeRedeemed
+	(*GrantExchangeCode)(nil),          // 30: latch.actors.v1.GrantExchangeCode
+	(*CodeExchanged)(nil),              // 31: latch.actors.v1.CodeExchanged
+	(*GrantIssueAccessToken)(nil),      // 32: latch.actors.v1.GrantIssueAccessToken
+	(*GrantLookupAccessToken)(nil),     // 33: latch.actors.v1.GrantLookupAccessToken
+	(*AccessTokenInfo)(nil),            // 34: latch.actors.v1.AccessTokenInfo
+	(*GrantCheck)(nil),                 // 35: latch.actors.v1.GrantCheck
+	(*GrantRevoke)(nil),                // 36: latch.actors.v1.GrantRevoke
+	(*ConsumedToken)(nil),              // 37: latch.actors.v1.ConsumedToken
+	(*RefreshFamilyRecord)(nil),        // 38: latch.actors.v1.RefreshFamilyRecord
+	(*RefreshFamilyCreate)(nil),        // 39: latch.actors.v1.RefreshFamilyCreate
+	(*RefreshFamilyUse)(nil),           // 40: latch.actors.v1.RefreshFamilyUse
+	(*RefreshUsed)(nil),                // 41: latch.actors.v1.RefreshUsed
+	(*RefreshFamilyRevoke)(nil),        // 42: latch.actors.v1.RefreshFamilyRevoke
 }
 var file_latch_proto_depIdxs = []int32{
-	5,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
-	6,  // 1: latch.actors.v1.InteractionRecord.verifications:type_name -> latch.actors.v1.Verification
-	7,  // 2: latch.actors.v1.InteractionCreate.record:type_name -> latch.actors.v1.InteractionRecord
-	6,  // 3: latch.actors.v1.InteractionAddVerification.verification:type_name -> latch.actors.v1.Verification
-	16, // 4: latch.actors.v1.SessionRecord.clients:type_name -> latch.actors.v1.SessionClient
-	17, // 5: latch.actors.v1.SessionCreate.record:type_name -> latch.actors.v1.SessionRecord
-	16, // 6: latch.actors.v1.SessionAddClient.client:type_name -> latch.actors.v1.SessionClient
-	22, // 7: latch.actors.v1.GrantRecord.codes:type_name -> latch.actors.v1.CodeRecord
-	23, // 8: latch.actors.v1.GrantRecord.access_tokens:type_name -> latch.actors.v1.AccessTokenRecord
-	22, // 9: latch.actors.v1.GrantIssueCode.code:type_name -> latch.actors.v1.CodeRecord
-	23, // 10: latch.actors.v1.GrantRedeemCode.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	22, // 11: latch.actors.v1.CodeRedeemed.code:type_name -> latch.actors.v1.CodeRecord
-	24, // 12: latch.actors.v1.CodeRedeemed.grant:type_name -> latch.actors.v1.GrantRecord
-	22, // 13: latch.actors.v1.CodeExchanged.code:type_name -> latch.actors.v1.CodeRecord
-	24, // 14: latch.actors.v1.CodeExchanged.grant:type_name -> latch.actors.v1.GrantRecord
-	23, // 15: latch.actors.v1.CodeExchanged.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	23, // 16: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	23, // 17: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	24, // 18: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
-	23, // 19: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	36, // 20: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
-	37, // 21: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
-	23, // 22: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	37, // 23: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
-	23, // 24: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	6,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
+	7,  // 1: latch.actors.v1.InteractionRecord.verifications:type_name -> latch.actors.v1.Verification
+	8,  // 2: latch.actors.v1.InteractionCreate.record:type_name -> latch.actors.v1.InteractionRecord
+	7,  // 3: latch.actors.v1.InteractionAddVerification.verification:type_name -> latch.actors.v1.Verification
+	17, // 4: latch.actors.v1.SessionRecord.clients:type_name -> latch.actors.v1.SessionClient
+	18, // 5: latch.actors.v1.SessionCreate.record:type_name -> latch.actors.v1.SessionRecord
+	17, // 6: latch.actors.v1.SessionAddClient.client:type_name -> latch.actors.v1.SessionClient
+	0,  // 7: latch.actors.v1.SessionEnd.revoke_grants:type_name -> latch.actors.v1.GrantRevocation
+	23, // 8: latch.actors.v1.GrantRecord.codes:type_name -> latch.actors.v1.CodeRecord
+	24, // 9: latch.actors.v1.GrantRecord.access_tokens:type_name -> latch.actors.v1.AccessTokenRecord
+	23, // 10: latch.actors.v1.GrantIssueCode.code:type_name -> latch.actors.v1.CodeRecord
+	24, // 11: latch.actors.v1.GrantRedeemCode.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	23, // 12: latch.actors.v1.CodeRedeemed.code:type_name -> latch.actors.v1.CodeRecord
+	25, // 13: latch.actors.v1.CodeRedeemed.grant:type_name -> latch.actors.v1.GrantRecord
+	23, // 14: latch.actors.v1.CodeExchanged.code:type_name -> latch.actors.v1.CodeRecord
+	25, // 15: latch.actors.v1.CodeExchanged.grant:type_name -> latch.actors.v1.GrantRecord
+	24, // 16: latch.actors.v1.CodeExchanged.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	24, // 17: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	24, // 18: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	25, // 19: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
+	24, // 20: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	37, // 21: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
+	38, // 22: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
+	24, // 23: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	38, // 24: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
+	24, // 25: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
@@ -3429,13 +3512,14 @@ func file_latch_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latch_proto_rawDesc), len(file_latch_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_latch_proto_goTypes,
 		DependencyIndexes: file_latch_proto_depIdxs,
+		EnumInfos:         file_latch_proto_enumTypes,
 		MessageInfos:      file_latch_proto_msgTypes,
 	}.Build()
 	File_latch_proto = out.File

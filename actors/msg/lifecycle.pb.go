@@ -66,10 +66,13 @@ func (*SessionPeek) Descriptor() ([]byte, []int) {
 	return file_lifecycle_proto_rawDescGZIP(), []int{0}
 }
 
-// SessionRevoke ends the session (deletes it). Reply: SessionRecord (what it was, with
-// secret_hash cleared), or Failure login_required when absent or expired.
+// SessionRevoke ends the session (deletes it) and, like SessionEnd, revokes the grants
+// revoke_grants selects (except those of keep_client_ids). Reply: SessionRecord (what it
+// was, with secret_hash cleared), or Failure login_required when absent or expired.
 type SessionRevoke struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	RevokeGrants  GrantRevocation        `protobuf:"varint,1,opt,name=revoke_grants,json=revokeGrants,proto3,enum=latch.actors.v1.GrantRevocation" json:"revoke_grants,omitempty"`
+	KeepClientIds []string               `protobuf:"bytes,2,rep,name=keep_client_ids,json=keepClientIds,proto3" json:"keep_client_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -102,6 +105,20 @@ func (x *SessionRevoke) ProtoReflect() protoreflect.Message {
 // Deprecated: Use SessionRevoke.ProtoReflect.Descriptor instead.
 func (*SessionRevoke) Descriptor() ([]byte, []int) {
 	return file_lifecycle_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SessionRevoke) GetRevokeGrants() GrantRevocation {
+	if x != nil {
+		return x.RevokeGrants
+	}
+	return GrantRevocation_GRANT_REVOCATION_NONE
+}
+
+func (x *SessionRevoke) GetKeepClientIds() []string {
+	if x != nil {
+		return x.KeepClientIds
+	}
+	return nil
 }
 
 // SessionForgetGrant removes the client entry whose grant_id matches, so the next
@@ -464,9 +481,11 @@ var File_lifecycle_proto protoreflect.FileDescriptor
 
 const file_lifecycle_proto_rawDesc = "" +
 	"\n" +
-	"\x0flifecycle.proto\x12\x0flatch.actors.v1\"\r\n" +
-	"\vSessionPeek\"\x0f\n" +
-	"\rSessionRevoke\"/\n" +
+	"\x0flifecycle.proto\x12\x0flatch.actors.v1\x1a\vlatch.proto\"\r\n" +
+	"\vSessionPeek\"~\n" +
+	"\rSessionRevoke\x12E\n" +
+	"\rrevoke_grants\x18\x01 \x01(\x0e2 .latch.actors.v1.GrantRevocationR\frevokeGrants\x12&\n" +
+	"\x0fkeep_client_ids\x18\x02 \x03(\tR\rkeepClientIds\"/\n" +
 	"\x12SessionForgetGrant\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\"\xa0\x01\n" +
 	"\fAccountEntry\x12\x0e\n" +
@@ -514,19 +533,21 @@ var file_lifecycle_proto_goTypes = []any{
 	(*AccountTrack)(nil),       // 5: latch.actors.v1.AccountTrack
 	(*AccountList)(nil),        // 6: latch.actors.v1.AccountList
 	(*AccountForget)(nil),      // 7: latch.actors.v1.AccountForget
+	(GrantRevocation)(0),       // 8: latch.actors.v1.GrantRevocation
 }
 var file_lifecycle_proto_depIdxs = []int32{
-	3, // 0: latch.actors.v1.AccountRecord.sessions:type_name -> latch.actors.v1.AccountEntry
-	3, // 1: latch.actors.v1.AccountRecord.grants:type_name -> latch.actors.v1.AccountEntry
-	3, // 2: latch.actors.v1.AccountRecord.families:type_name -> latch.actors.v1.AccountEntry
-	3, // 3: latch.actors.v1.AccountTrack.sessions:type_name -> latch.actors.v1.AccountEntry
-	3, // 4: latch.actors.v1.AccountTrack.grants:type_name -> latch.actors.v1.AccountEntry
-	3, // 5: latch.actors.v1.AccountTrack.families:type_name -> latch.actors.v1.AccountEntry
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	8, // 0: latch.actors.v1.SessionRevoke.revoke_grants:type_name -> latch.actors.v1.GrantRevocation
+	3, // 1: latch.actors.v1.AccountRecord.sessions:type_name -> latch.actors.v1.AccountEntry
+	3, // 2: latch.actors.v1.AccountRecord.grants:type_name -> latch.actors.v1.AccountEntry
+	3, // 3: latch.actors.v1.AccountRecord.families:type_name -> latch.actors.v1.AccountEntry
+	3, // 4: latch.actors.v1.AccountTrack.sessions:type_name -> latch.actors.v1.AccountEntry
+	3, // 5: latch.actors.v1.AccountTrack.grants:type_name -> latch.actors.v1.AccountEntry
+	3, // 6: latch.actors.v1.AccountTrack.families:type_name -> latch.actors.v1.AccountEntry
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_lifecycle_proto_init() }
@@ -534,6 +555,7 @@ func file_lifecycle_proto_init() {
 	if File_lifecycle_proto != nil {
 		return
 	}
+	file_latch_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

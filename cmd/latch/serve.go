@@ -131,15 +131,25 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err != nil {
 		return err
 	}
+	issuer := cfg.Endpoint + "/oidc"
 	srv, err := httpapi.New(httpapi.Config{
 		Endpoint:  cfg.Endpoint,
 		Directory: dir,
 		Keys:      keys,
-		Actors:    client,
 		OP:        flows,
-		Logouts:   logouts,
 		// Sign-in lockouts outlive a restart (records of httpapi.ThrottleKind).
 		ThrottleStore: store,
+		Browser: &op.Browser{
+			Issuer: issuer, Directory: dir, Keys: keys, Lifetimes: lifetimes,
+			Sessions: client.BrowserSessions(), Grants: client.BrowserGrants(),
+			Interactions: client.BrowserInteractions(), Steps: client.BrowserInteractions(),
+			Logouts: logouts, Now: now, Rand: rand.Reader, Logger: log,
+		},
+		Sessions: &op.Sessions{
+			Issuer: issuer, Directory: dir,
+			Accounts: client.AccountAdmin(), Grants: client.BrowserGrants(),
+			Logouts: logouts, Logger: log,
+		},
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
