@@ -146,7 +146,7 @@ func (b *Browser) authorizeEnv() oidcflow.AuthorizeEnv {
 			}
 			return oidcflow.AuthClient{
 				ID:           app.ID,
-				RedirectURIs: app.OIDCClientMetadata.RedirectURIs,
+				RedirectURIs: safeRedirectURIs(app.OIDCClientMetadata.RedirectURIs, app.Type),
 				PKCERequired: app.Type.Public(),
 				// Logto's MachineToMachine apps use client_credentials only.
 				CodeFlow: app.Type != directory.AppMachineToMachine,
@@ -181,4 +181,18 @@ func (b *Browser) errorResponse(redirectURI, mode, state string, e *oauth.Error)
 
 func (b *Browser) codeResponse(req *oidcflow.AuthRequest, code string) *ClientResponse {
 	return &ClientResponse{RedirectURI: req.RedirectURI, ResponseMode: req.ResponseMode, Params: oidcflow.CodeParams(code, req.State, b.Issuer)}
+}
+
+// safeRedirectURIs are the registered redirect URIs the flows may send a browser to
+// (directory.SafeRedirectURI): the Management API refuses the others when an app is
+// written, and a value stored before that rule, or around the API, counts as not
+// registered, so neither a 303 nor the form_post page ever carries it.
+func safeRedirectURIs(uris []string, t directory.AppType) []string {
+	safe := uris[:0:0]
+	for _, u := range uris {
+		if directory.SafeRedirectURI(u, t) {
+			safe = append(safe, u)
+		}
+	}
+	return safe
 }

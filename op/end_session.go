@@ -90,7 +90,7 @@ func (b *Browser) EndSession(ctx context.Context, in EndSessionRequest) (*EndSes
 	// RP-Initiated Logout 3: the URI must have been registered by the client; never
 	// redirect anywhere else.
 	redirect := params.Get("post_logout_redirect_uri")
-	if redirect != "" && (app == nil || !slices.Contains(app.OIDCClientMetadata.PostLogoutRedirectURIs, redirect)) {
+	if redirect != "" && (app == nil || !slices.Contains(safeRedirectURIs(app.OIDCClientMetadata.PostLogoutRedirectURIs, app.Type), redirect)) {
 		redirect = ""
 	}
 
@@ -154,7 +154,8 @@ func backchannelLogout(ctx context.Context, l logoutSender, ended *Session) erro
 	var logouts []outbox.Logout
 	for _, cl := range ended.Clients {
 		app, ok := l.dir.Application(cl.ClientID)
-		if !ok || app.OIDCClientMetadata.BackchannelLogoutURI == "" {
+		// A back-channel URI is http(s) only, whatever the app type.
+		if !ok || !directory.SafeRedirectURI(app.OIDCClientMetadata.BackchannelLogoutURI, directory.AppTraditional) {
 			continue
 		}
 		logouts = append(logouts, outbox.Logout{

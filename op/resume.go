@@ -56,7 +56,7 @@ func (b *Browser) Resume(ctx context.Context, in ResumeRequest) (*ResumeResult, 
 
 	req := it.Request
 	app, ok := b.Directory.Application(req.ClientID)
-	if !ok || !slices.Contains(app.OIDCClientMetadata.RedirectURIs, req.RedirectURI) {
+	if !ok || !slices.Contains(safeRedirectURIs(app.OIDCClientMetadata.RedirectURIs, app.Type), req.RedirectURI) {
 		return res, oauth.InvalidRequest("the application or its redirect_uri changed during sign-in")
 	}
 	deliver := func(err error) (*ResumeResult, error) {
