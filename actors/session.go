@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -54,8 +53,8 @@ func (g *sessionGrain) Receive(c actor.Context) {
 }
 
 func (g *sessionGrain) create(m *msg.SessionCreate) proto.Message {
-	now := g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	now := g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if cur.GetSecretHash() != "" {
@@ -83,7 +82,7 @@ func (g *sessionGrain) create(m *msg.SessionCreate) proto.Message {
 }
 
 func (g *sessionGrain) get(m *msg.SessionGet) proto.Message {
-	cur, err := g.read(g.clock(0))
+	cur, err := g.read(g.clock())
 	if err != nil {
 		return g.reply(nil, err)
 	}
@@ -96,8 +95,8 @@ func (g *sessionGrain) get(m *msg.SessionGet) proto.Message {
 // addClient upserts a client by client_id and extends the session to expires_at_ms
 // (SessionTTL from now when 0); a session never gets shorter.
 func (g *sessionGrain) addClient(m *msg.SessionAddClient) proto.Message {
-	now := g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	now := g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if err := checkSession(cur, m.GetSecret()); err != nil {
@@ -124,8 +123,8 @@ func (g *sessionGrain) addClient(m *msg.SessionAddClient) proto.Message {
 
 // end deletes the session and returns what it was, for the logout fan-out.
 func (g *sessionGrain) end(m *msg.SessionEnd) proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if err := checkSession(cur, m.GetSecret()); err != nil {

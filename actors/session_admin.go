@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -17,7 +16,7 @@ import (
 // peek returns the live session without its secret hash; absent or expired is
 // login_required.
 func (g *sessionGrain) peek() proto.Message {
-	cur, err := g.read(g.clock(0))
+	cur, err := g.read(g.clock())
 	if err != nil {
 		return g.reply(nil, err)
 	}
@@ -29,8 +28,8 @@ func (g *sessionGrain) peek() proto.Message {
 
 // revoke deletes the session and returns what it was (for the logout fan-out).
 func (g *sessionGrain) revoke() proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if cur.GetSecretHash() == "" {
@@ -44,8 +43,8 @@ func (g *sessionGrain) revoke() proto.Message {
 // forgetGrant drops the client entry holding grantID; nothing to drop is an Ack that
 // writes nothing.
 func (g *sessionGrain) forgetGrant(m *msg.SessionForgetGrant) proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	res, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, proto.Message, error) {
 		held := func(c *msg.SessionClient) bool { return m.GetGrantId() != "" && c.GetGrantId() == m.GetGrantId() }

@@ -55,7 +55,6 @@ func (s *Server) tokenAuthorizationCode(ctx context.Context, app *directory.Appl
 		// Recorded on the grant so revoking it reaches the family; a family id whose
 		// family is never created (no refresh token) is harmless.
 		FamilyId: familyID,
-		NowMs:    now.UnixMilli(),
 	})
 	if err != nil {
 		return none, err

@@ -33,6 +33,10 @@ type Config struct {
 	Logouts LogoutQueue
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
+	// RequestTimeout is the budget of one request (see withBudget); 0 means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
@@ -78,6 +82,7 @@ type Server struct {
 
 	discovery []byte // pre-encoded discovery document
 	router    *httprouter.Router
+	budget    time.Duration // of one request
 }
 
 // New builds a Server and its routes.
@@ -101,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		log:      log,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		budget:   cfg.RequestTimeout,
 	}
 	r := httprouter.New()
 	r.HandleMethodNotAllowed = true
@@ -120,7 +126,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler is the root handler.
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return withBudget(s.router, s.budget) }
 
 // Issuer is Endpoint + "/oidc".
 func (s *Server) Issuer() string { return s.issuer }

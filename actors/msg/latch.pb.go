@@ -1895,7 +1895,6 @@ type GrantRedeemCode struct {
 	CodeVerifier  string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	AccessToken   *AccessTokenRecord     `protobuf:"bytes,5,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
 	FamilyId      string                 `protobuf:"bytes,6,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
-	NowMs         int64                  `protobuf:"varint,7,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1970,13 +1969,6 @@ func (x *GrantRedeemCode) GetFamilyId() string {
 		return x.FamilyId
 	}
 	return ""
-}
-
-func (x *GrantRedeemCode) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 type CodeRedeemed struct {
@@ -2090,7 +2082,6 @@ func (x *GrantIssueAccessToken) GetFamilyId() string {
 type GrantLookupAccessToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2130,13 +2121,6 @@ func (x *GrantLookupAccessToken) GetSecret() string {
 		return x.Secret
 	}
 	return ""
-}
-
-func (x *GrantLookupAccessToken) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 type AccessTokenInfo struct {
@@ -2194,9 +2178,6 @@ func (x *AccessTokenInfo) GetGrant() *GrantRecord {
 // GrantCheck answers whether the grant is alive. Reply: GrantRecord or Failure invalid_grant.
 type GrantCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// now_ms is the caller's clock (the refresh grain passes its request's); 0 = the
-	// grain's clock.
-	NowMs int64 `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	// access_token, when set, is an opaque access token the grant stores (as
 	// GrantIssueAccessToken with family_id) before it replies: a refresh asks for the
 	// check and the new access token in one message.
@@ -2234,13 +2215,6 @@ func (x *GrantCheck) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GrantCheck.ProtoReflect.Descriptor instead.
 func (*GrantCheck) Descriptor() ([]byte, []int) {
 	return file_latch_proto_rawDescGZIP(), []int{32}
-}
-
-func (x *GrantCheck) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 func (x *GrantCheck) GetAccessToken() *AccessTokenRecord {
@@ -2298,13 +2272,6 @@ type ConsumedToken struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Hash        string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
 	RotatedAtMs int64                  `protobuf:"varint,2,opt,name=rotated_at_ms,json=rotatedAtMs,proto3" json:"rotated_at_ms,omitempty"`
-	// successor_secret is kept on the newest consumed token only, and only for the 3 s
-	// reuse window, so concurrent refreshes with a token consumed in it all get the newest
-	// token; cleared after it (records written before may hold it on older entries too).
-	SuccessorSecret string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
-	// successor_expires_at_ms is no longer written: the newest successor is the current
-	// token, whose expiry is current_expires_at_ms. Records written before may hold it.
-	SuccessorExpiresAtMs int64 `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
 	// expires_at_ms is when the consumed token itself would have expired: after it, the
 	// entry is dropped and the token is merely unknown (node-oidc-provider keeps a consumed
 	// token until its expiry, too).
@@ -2353,20 +2320,6 @@ func (x *ConsumedToken) GetHash() string {
 func (x *ConsumedToken) GetRotatedAtMs() int64 {
 	if x != nil {
 		return x.RotatedAtMs
-	}
-	return 0
-}
-
-func (x *ConsumedToken) GetSuccessorSecret() string {
-	if x != nil {
-		return x.SuccessorSecret
-	}
-	return ""
-}
-
-func (x *ConsumedToken) GetSuccessorExpiresAtMs() int64 {
-	if x != nil {
-		return x.SuccessorExpiresAtMs
 	}
 	return 0
 }
@@ -2622,7 +2575,6 @@ type RefreshFamilyUse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Secret   string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
 	ClientId string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	NowMs    int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	Resource string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
 	Scopes   []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// access_token, when set, is the opaque access token (hash, issued and expiry times)
@@ -2676,13 +2628,6 @@ func (x *RefreshFamilyUse) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
-}
-
-func (x *RefreshFamilyUse) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 func (x *RefreshFamilyUse) GetResource() string {
@@ -2968,7 +2913,7 @@ const file_latch_proto_rawDesc = "" +
 	"session_id\x18\x06 \x01(\tR\tsessionId\x12\x10\n" +
 	"\x03sid\x18\a \x01(\tR\x03sid\"A\n" +
 	"\x0eGrantIssueCode\x12/\n" +
-	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x92\x02\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x89\x02\n" +
 	"\x0fGrantRedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
 	"codeSecret\x12\x1b\n" +
@@ -2976,32 +2921,27 @@ const file_latch_proto_rawDesc = "" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12E\n" +
 	"\faccess_token\x18\x05 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x06 \x01(\tR\bfamilyId\x12\x15\n" +
-	"\x06now_ms\x18\a \x01(\x03R\x05nowMs\"s\n" +
+	"\tfamily_id\x18\x06 \x01(\tR\bfamilyIdJ\x04\b\a\x10\bR\x06now_ms\"s\n" +
 	"\fCodeRedeemed\x12/\n" +
 	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
 	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"{\n" +
 	"\x15GrantIssueAccessToken\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\"G\n" +
+	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\">\n" +
 	"\x16GrantLookupAccessToken\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
-	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x8c\x01\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secretJ\x04\b\x02\x10\x03R\x06now_ms\"\x8c\x01\n" +
 	"\x0fAccessTokenInfo\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x87\x01\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"~\n" +
 	"\n" +
-	"GrantCheck\x12\x15\n" +
-	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12E\n" +
+	"GrantCheck\x12E\n" +
 	"\faccess_token\x18\x02 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\"\r\n" +
-	"\vGrantRevoke\"\xcd\x01\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyIdJ\x04\b\x01\x10\x02R\x06now_ms\"\r\n" +
+	"\vGrantRevoke\"\xa2\x01\n" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
-	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12)\n" +
-	"\x10successor_secret\x18\x03 \x01(\tR\x0fsuccessorSecret\x125\n" +
-	"\x17successor_expires_at_ms\x18\x04 \x01(\x03R\x14successorExpiresAtMs\x12\"\n" +
-	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMs\"\xf5\x04\n" +
+	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\xf5\x04\n" +
 	"\x13RefreshFamilyRecord\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
@@ -3028,14 +2968,13 @@ const file_latch_proto_rawDesc = "" +
 	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xd9\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xd0\x01\n" +
 	"\x10RefreshFamilyUse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
-	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\x12\x1a\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1a\n" +
 	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12E\n" +
-	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\xb3\x01\n" +
+	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessTokenJ\x04\b\x03\x10\x04R\x06now_ms\"\xb3\x01\n" +
 	"\vRefreshUsed\x12<\n" +
 	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
 	"\vnext_secret\x18\x02 \x01(\tR\n" +
