@@ -19,19 +19,16 @@ const HealthKindName = "health"
 // HealthKind returns the Health grain kind: one grain per key that records pings in its
 // state, so a Ping exercises placement, a grain call across members and the whole grain
 // contract (load, conditional write, reply after the write). It backs GET /api/status.
-// Its grains run on a worker dispatcher of their own; Kinds shares one among all kinds.
 // A Ping that carries no budget (cluster.Budget) gets cluster.DefaultRequestTimeout.
 func HealthKind(store persistence.Store, logger *slog.Logger) *protocluster.Kind {
-	return healthKind(store, logger, cluster.DefaultRequestTimeout,
-		cluster.NewWorkerDispatcher(cluster.MailboxThroughput, cluster.WorkerIdleTimeout))
+	return healthKind(store, logger, cluster.DefaultRequestTimeout)
 }
 
-// healthKind is HealthKind with its grains' mailboxes on d, budget for messages that
-// carry none.
-func healthKind(store persistence.Store, logger *slog.Logger, budget time.Duration, d actor.Dispatcher) *protocluster.Kind {
+// healthKind is HealthKind with budget for messages that carry none.
+func healthKind(store persistence.Store, logger *slog.Logger, budget time.Duration) *protocluster.Kind {
 	return protocluster.NewKind(HealthKindName, actor.PropsFromProducer(func() actor.Actor {
 		return &healthGrain{store: store, logger: logger, budget: budget}
-	}, actor.WithDispatcher(d)))
+	}))
 }
 
 // Ping asks the Health grain keyed by key to record a ping and reports which member

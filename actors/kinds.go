@@ -56,18 +56,18 @@ type Options struct {
 
 // Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
 // members host all kinds (placement spreads keys over every live member); grains keep
-// their state in store. Their mailboxes share one cluster.NewWorkerDispatcher, so a
-// grain's deep Pebble stack is reused from message burst to burst.
+// their state in store. Their mailboxes run on the member's worker dispatcher
+// (cluster.NewWorkerDispatcher), so a grain's deep Pebble stack is reused from message
+// burst to burst.
 func Kinds(store persistence.Store, logger *slog.Logger, opts Options) []*protocluster.Kind {
 	env := newGrainEnv(store, logger, opts)
-	d := cluster.NewWorkerDispatcher(cluster.MailboxThroughput, cluster.WorkerIdleTimeout)
 	kind := func(name string, producer func() grain) *protocluster.Kind {
 		return protocluster.NewKind(name, actor.PropsFromProducer(func() actor.Actor {
 			return budgeted{producer()}
-		}, actor.WithDispatcher(d)))
+		}))
 	}
 	return []*protocluster.Kind{
-		healthKind(store, logger, env.budget, d),
+		healthKind(store, logger, env.budget),
 		kind(InteractionKindName, func() grain {
 			return &interactionGrain{grainBase: newGrainBase[*msg.InteractionRecord](env, InteractionKindName)}
 		}),

@@ -44,7 +44,9 @@ type Config struct {
 	Join []string
 	// Kinds are the grain kinds this member hosts, built with protoactor's
 	// cluster.NewKind (its middleware delivers cluster.ClusterInit and reports stopped
-	// activations).
+	// activations). Their mailboxes run on the member's worker dispatcher
+	// (NewWorkerDispatcher), which Node.Stop joins; a dispatcher named in their props is
+	// replaced.
 	Kinds []*cluster.Kind
 	// Logger receives Latch's cluster logs and, filtered by LibraryLogLevel, the logs of
 	// protoactor-go and memberlist. Nil discards them.
