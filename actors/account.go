@@ -55,7 +55,7 @@ func (g *accountGrain) Receive(c actor.Context) {
 // track adds or extends entries. Defaults: created now; a session lives Lifetimes.Session and a
 // grant or family Lifetimes.Grant from now when no expiry is given.
 func (g *accountGrain) track(m *msg.AccountTrack) proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	for _, list := range [][]*msg.AccountEntry{m.GetSessions(), m.GetGrants(), m.GetFamilies()} {
 		for _, e := range list {
 			if e.GetId() == "" {
@@ -74,7 +74,7 @@ func (g *accountGrain) track(m *msg.AccountTrack) proto.Message {
 
 // list returns the unexpired entries; it writes nothing.
 func (g *accountGrain) list() proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	cur, err := g.read(now)
 	if err != nil {
 		return g.reply(nil, err)
@@ -86,7 +86,7 @@ func (g *accountGrain) list() proto.Message {
 
 // forget removes entries by id; removing nothing writes nothing.
 func (g *accountGrain) forget(m *msg.AccountForget) proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	return g.reply(g.update(func(cur *msg.AccountRecord) (*msg.AccountRecord, proto.Message, error) {
 		n := entryCount(cur)
 		drop := func(ids []string) func(*msg.AccountEntry) bool {

@@ -258,7 +258,8 @@ func (c *Client) RevokeAccount(ctx context.Context, accountID string) ([]EndedSe
 }
 
 // parallel runs fn(ctx, i) for i in [0, n) with at most fanOut in flight and returns
-// the failures, joined.
+// the failures, joined. Every goroutine it starts has returned when it returns; once
+// ctx ends it starts no more (the rest fail with ctx's error).
 func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
 	if n == 0 {
 		return nil
@@ -267,7 +268,12 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()

@@ -1,13 +1,16 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -43,4 +46,19 @@ func TestFailureRoundTrip(t *testing.T) {
 	if got := FailureError(&msg.Failure{Code: "server_error"}); got.Status != http.StatusInternalServerError {
 		t.Errorf("a Failure without status maps to %d, want 500", got.Status)
 	}
+}
+
+// TestCallUnavailableIsTemporarilyUnavailable: a grain nobody can host is
+// cluster.ErrUnavailable and, for the protocol, temporarily_unavailable (503), so the
+// HTTP edge answers 503 with Retry-After rather than server_error.
+func TestCallUnavailableIsTemporarilyUnavailable(t *testing.T) {
+	t.Parallel()
+	testClient(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err := Call[*msg.Ack](ctx, shared.node, "no-such-kind", "k", &msg.Ack{})
+	if !errors.Is(err, cluster.ErrUnavailable) {
+		t.Fatalf("Call to a kind no member hosts: %v, want cluster.ErrUnavailable", err)
+	}
+	wantErr(t, err, oauth.CodeTemporarilyUnavailable, http.StatusServiceUnavailable)
 }

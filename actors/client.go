@@ -219,13 +219,13 @@ func (c *Client) IssueAccessToken(ctx context.Context, grantID string, at *msg.A
 	return err
 }
 
-// LookupAccessToken finds a live opaque access token by its secret at now (the grain's
-// clock when zero); otherwise invalid_token (401).
+// LookupAccessToken finds a live opaque access token by its secret; otherwise
+// invalid_token (401). The grain decides expiry by its own clock: now is unused.
 func (c *Client) LookupAccessToken(ctx context.Context, grantID, secret string, now time.Time) (*msg.AccessTokenInfo, error) {
 	if grantID == "" {
 		return nil, oauth.InvalidToken("access token is invalid or expired")
 	}
-	return Call[*msg.AccessTokenInfo](ctx, c.node, GrantKindName, grantID, &msg.GrantLookupAccessToken{Secret: secret, NowMs: ms(now)})
+	return Call[*msg.AccessTokenInfo](ctx, c.node, GrantKindName, grantID, &msg.GrantLookupAccessToken{Secret: secret})
 }
 
 // CheckGrant returns the grant if it is alive; invalid_grant otherwise.
@@ -262,8 +262,8 @@ func (c *Client) CreateRefreshFamily(ctx context.Context, familyID string, rec *
 	return err
 }
 
-// UseRefreshToken presents a refresh token for clientID at now (the grain's clock when
-// zero). Rotation, the 3 s reuse window and reuse detection (which revokes the family
+// UseRefreshToken presents a refresh token for clientID (now is unused: the grain
+// decides by its own clock). Rotation, the 3 s reuse window and reuse detection (which revokes the family
 // and its grant) are decided by the grain; see refreshGrain.use. Every refusal is
 // invalid_grant; temporarily_unavailable (503) when the grant could not be checked.
 // The client must use RefreshUsed.NextSecret next ("<familyID>.<NextSecret>").
@@ -278,7 +278,7 @@ func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID
 		return nil, oauth.InvalidGrant("refresh token not found")
 	}
 	return Call[*msg.RefreshUsed](ctx, c.node, RefreshKindName, familyID,
-		&msg.RefreshFamilyUse{Secret: secret, ClientId: clientID, NowMs: ms(now), Resource: resource, Scopes: scopes, AccessToken: accessToken})
+		&msg.RefreshFamilyUse{Secret: secret, ClientId: clientID, Resource: resource, Scopes: scopes, AccessToken: accessToken})
 }
 
 // RevokeRefreshFamily revokes the family. Idempotent. It does not revoke the grant

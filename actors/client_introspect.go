@@ -42,8 +42,8 @@ func base64URL(s string) bool {
 	return true
 }
 
-// InspectRefreshToken returns the family of an active refresh token at now (the
-// grain's clock when zero): the family's current token, unexpired, not revoked, its
+// InspectRefreshToken returns the family of an active refresh token by the grain's
+// clock (now is unused): the family's current token, unexpired, not revoked, its
 // grant alive. Otherwise invalid_grant; temporarily_unavailable (503) when the grant
 // could not be checked. It writes nothing and never rotates.
 func (c *Client) InspectRefreshToken(ctx context.Context, familyID, secret string, now time.Time) (*msg.RefreshFamilyRecord, error) {
@@ -51,7 +51,7 @@ func (c *Client) InspectRefreshToken(ctx context.Context, familyID, secret strin
 		return nil, oauth.InvalidGrant("refresh token is not active")
 	}
 	return Call[*msg.RefreshFamilyRecord](ctx, c.node, RefreshKindName, familyID,
-		&msg.RefreshFamilyInspect{Secret: secret, NowMs: ms(now)})
+		&msg.RefreshFamilyInspect{Secret: secret})
 }
 
 // RevokeRefreshToken revokes the family of a refresh token issued to clientID (the
@@ -63,7 +63,7 @@ func (c *Client) RevokeRefreshToken(ctx context.Context, familyID, secret, clien
 		return &msg.TokenRevoked{}, nil
 	}
 	return Call[*msg.TokenRevoked](ctx, c.node, RefreshKindName, familyID,
-		&msg.RefreshFamilyRevokeToken{Secret: secret, ClientId: clientID, NowMs: ms(now)})
+		&msg.RefreshFamilyRevokeToken{Secret: secret, ClientId: clientID})
 }
 
 // RevokeAccessToken drops one opaque access token of the grant when it was issued to
@@ -74,14 +74,14 @@ func (c *Client) RevokeAccessToken(ctx context.Context, grantID, secret, clientI
 		return &msg.TokenRevoked{}, nil
 	}
 	return Call[*msg.TokenRevoked](ctx, c.node, GrantKindName, grantID,
-		&msg.GrantRevokeAccessToken{Secret: secret, ClientId: clientID, NowMs: ms(now)})
+		&msg.GrantRevokeAccessToken{Secret: secret, ClientId: clientID})
 }
 
-// CheckGrantAt is CheckGrant at the caller's clock now (the grain's when zero): the
+// CheckGrantAt is CheckGrant (now is unused: the grain decides by its own clock): the
 // grant if it is alive, invalid_grant otherwise.
 func (c *Client) CheckGrantAt(ctx context.Context, grantID string, now time.Time) (*msg.GrantRecord, error) {
 	if grantID == "" {
 		return nil, oauth.InvalidGrant("grant not found or expired")
 	}
-	return Call[*msg.GrantRecord](ctx, c.node, GrantKindName, grantID, &msg.GrantCheck{NowMs: ms(now)})
+	return Call[*msg.GrantRecord](ctx, c.node, GrantKindName, grantID, &msg.GrantCheck{})
 }

@@ -69,7 +69,7 @@ func (g *grantGrain) Receive(c actor.Context) {
 // ensure creates the grant or merges scopes and resources into it; its expiry only
 // grows, up to the expires_at_ms given (the grant lifetime from now when 0).
 func (g *grantGrain) ensure(m *msg.GrantEnsure) proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
 		if cur.GetClientId() == "" {
 			if m.GetAccountId() == "" || m.GetClientId() == "" {
@@ -109,7 +109,7 @@ func (g *grantGrain) ensure(m *msg.GrantEnsure) proto.Message {
 // issueCode stores a code (its hash) for one redemption; its expiry is the code lifetime from now
 // when 0, never past the grant's.
 func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	return g.reply(g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
 		if err := grantAlive(cur); err != nil {
 			return nil, nil, err
@@ -155,7 +155,7 @@ func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 //     (RefreshFamilyRevoke, fire-and-forget); the reply is invalid_grant "authorization
 //     code already used".
 func (g *grantGrain) redeemCode(m *msg.GrantRedeemCode) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	var (
 		families []string
 		replayed bool
@@ -227,7 +227,7 @@ func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
 // issueAccessToken stores an opaque access token (its hash, as its own record; see
 // GrantAccessTokenKind) and records family_id.
 func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	cur, err := g.read(now)
 	if err == nil {
 		err = grantAlive(cur)
@@ -265,7 +265,7 @@ func (g *grantGrain) storeAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenR
 // lookupAccessToken finds a live opaque access token of a live grant (RFC 6750 3.1:
 // otherwise invalid_token). It writes nothing.
 func (g *grantGrain) lookupAccessToken(m *msg.GrantLookupAccessToken) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	cur, err := g.read(now)
 	if err != nil {
 		return g.reply(nil, err)
@@ -287,7 +287,7 @@ func (g *grantGrain) lookupAccessToken(m *msg.GrantLookupAccessToken) proto.Mess
 // check answers whether the grant is alive. It writes nothing, unless the check carries
 // an access token to store (a refresh), which is stored before the reply.
 func (g *grantGrain) check(m *msg.GrantCheck) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	cur, err := g.read(now)
 	if err == nil {
 		err = grantAlive(cur)
@@ -305,7 +305,7 @@ func (g *grantGrain) check(m *msg.GrantCheck) proto.Message {
 // absent or revoked grant is an Ack that writes nothing (RFC 7009 2.2: invalid tokens
 // do not cause an error).
 func (g *grantGrain) revoke() proto.Message {
-	g.clock(0)
+	g.clock()
 	var families []string
 	res, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
 		families = nil

@@ -35,7 +35,7 @@ import (
 // fails the exchange too. Every secret is drawn here, before the decision, so a retried
 // decision uses the same ones.
 func (g *grantGrain) exchangeCode(m *msg.GrantExchangeCode) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	familyID, familySecret, err := NewToken(g.env.rand)
 	if err != nil {
 		return g.reply(nil, err)
@@ -171,8 +171,10 @@ func (g *grantGrain) createFamily(familyID, secret string, code *msg.CodeRecord,
 		AuthTime:           code.GetAuthTime(),
 	}}
 	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	deadline := g.budgetDeadline() // the exchange's: the creation ends with it
+	// The goroutine belongs to Peers (Stop cancels and joins it).
+	started := g.env.peers.spawn(func(life context.Context) {
+		ctx, cancel := context.WithDeadline(life, deadline)
 		defer cancel()
 		_, err := peerCall[*msg.Ack](ctx, g.env.peers, RefreshKindName, familyID, create)
 		if _, ok := oauth.From(err); err != nil && !ok {
@@ -180,6 +182,9 @@ func (g *grantGrain) createFamily(familyID, secret string, code *msg.CodeRecord,
 			err = oauth.TemporarilyUnavailable("the refresh token could not be stored; retry the sign-in")
 		}
 		done <- err
-	}()
+	})
+	if !started {
+		done <- oauth.TemporarilyUnavailable("the node is stopping; retry the sign-in")
+	}
 	return done
 }

@@ -31,7 +31,7 @@ func exchangeGrant(t *testing.T, c *Client, account string, scopes, resources []
 
 func exchange(code, verifier string, refresh *op.RefreshPolicy) op.CodeExchange {
 	return op.CodeExchange{Code: code, ClientID: testClientID, RedirectURI: testRedirectURI, CodeVerifier: verifier,
-		Refresh: refresh, Now: time.Now()}
+		Refresh: refresh}
 }
 
 var testRefreshPolicy = &op.RefreshPolicy{AppType: "Traditional", TTL: 14 * 24 * time.Hour, Rotate: true}
@@ -46,6 +46,8 @@ func TestExchangeCode(t *testing.T) {
 	account := newID(t)
 	gid, code, verifier := exchangeGrant(t, c, account, []string{"openid", "offline_access", "profile"}, []string{"https://api.test"})
 
+	at0 := time.Now().Truncate(time.Millisecond)
+	setClock(t, GrantKindName, gid, at0) // the grant decides the token's expiry by its clock
 	x := exchange(code, verifier, testRefreshPolicy)
 	got, err := tok.ExchangeCode(ctx, x)
 	if err != nil {
@@ -60,7 +62,7 @@ func TestExchangeCode(t *testing.T) {
 	if err != nil || at.Grant.ID != gid || !slices.Equal(at.Scopes, []string{"openid", "offline_access", "profile"}) {
 		t.Fatalf("stored access token %+v: %v", at, err)
 	}
-	if want := x.Now.Add(oidcflow.DefaultLifetimes().AccessToken).UnixMilli(); got.AccessToken.ExpiresAt.UnixMilli() != want {
+	if want := at0.Add(oidcflow.DefaultLifetimes().AccessToken).UnixMilli(); got.AccessToken.ExpiresAt.UnixMilli() != want {
 		t.Errorf("access token expires at %v, want the request's now + the access token lifetime", got.AccessToken.ExpiresAt)
 	}
 	// The family exists, belongs to the grant, and rotates.
@@ -98,6 +100,7 @@ func TestExchangeCodeRules(t *testing.T) {
 		name    string
 		scopes  []string
 		edit    func(x *op.CodeExchange)
+		advance time.Duration
 		suspend bool
 		code    string
 		check   func(t *testing.T, gid string, got op.CodeExchanged)
@@ -134,7 +137,7 @@ func TestExchangeCodeRules(t *testing.T) {
 		{name: "wrong client", scopes: []string{"openid"}, edit: func(x *op.CodeExchange) { x.ClientID = "app-2" }, code: oauth.CodeInvalidGrant},
 		{name: "wrong redirect_uri", scopes: []string{"openid"}, edit: func(x *op.CodeExchange) { x.RedirectURI += "x" }, code: oauth.CodeInvalidGrant},
 		{name: "wrong verifier", scopes: []string{"openid"}, edit: func(x *op.CodeExchange) { x.CodeVerifier += "x" }, code: oauth.CodeInvalidGrant},
-		{name: "expired", scopes: []string{"openid"}, edit: func(x *op.CodeExchange) { x.Now = x.Now.Add(oidcflow.DefaultLifetimes().Code) }, code: oauth.CodeInvalidGrant},
+		{name: "expired", scopes: []string{"openid"}, advance: oidcflow.DefaultLifetimes().Code, code: oauth.CodeInvalidGrant},
 		{name: "malformed code", scopes: []string{"openid"}, edit: func(x *op.CodeExchange) { x.Code = "nodot" }, code: oauth.CodeInvalidGrant},
 		// Suspension is decided inside the grant before anything is issued; the grant is
 		// revoked (as the edge did before).
@@ -169,6 +172,9 @@ func TestExchangeCodeRules(t *testing.T) {
 			x := exchange(code, verifier, testRefreshPolicy)
 			if tt.edit != nil {
 				tt.edit(&x)
+			}
+			if tt.advance != 0 { // the grant decides expiry by its own clock
+				setClock(t, GrantKindName, gid, time.Now().Add(tt.advance))
 			}
 			got, err := tok.ExchangeCode(ctxT(t), x)
 			if tt.code != "" {

@@ -16,7 +16,7 @@ import (
 // and writes nothing; so is a token of another client (found=true, revoked=false),
 // which the caller answers per its policy.
 func (g *grantGrain) revokeAccessToken(m *msg.GrantRevokeAccessToken) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	h := HashSecret(m.GetSecret())
 	cur, err := g.read(now)
 	if err != nil {

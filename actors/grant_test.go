@@ -113,7 +113,7 @@ func TestGrantCodeRedemption(t *testing.T) {
 		len(got.GetGrant().GetCodes()) != 0 || len(got.GetGrant().GetAccessTokens()) != 0 {
 		t.Fatalf("redeemed %v", got)
 	}
-	info := must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, atSecret, time.Time{}))
+	info := must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, atSecret, time.Time{}))
 	if !slices.Equal(info.GetAccessToken().GetScopes(), []string{"openid"}) || info.GetGrant().GetClientId() != testClientID {
 		t.Fatalf("lookup %v", info)
 	}
@@ -134,7 +134,7 @@ func TestGrantCodeRedemption(t *testing.T) {
 	}{
 		{"unknown code", true, func(_ testCode, r *msg.GrantRedeemCode) { r.CodeSecret = "nope" }, "authorization code not found"},
 		{"expired (60 s)", true, func(_ testCode, r *msg.GrantRedeemCode) {
-			r.NowMs = time.Now().Add(oidcflow.DefaultLifetimes().Code).UnixMilli()
+			setClock(t, GrantKindName, gid, time.Now().Add(oidcflow.DefaultLifetimes().Code))
 		}, "expired"},
 		{"another client", true, func(_ testCode, r *msg.GrantRedeemCode) { r.ClientId = "other-app" }, "client mismatch"},
 		{"another redirect_uri", true, func(_ testCode, r *msg.GrantRedeemCode) { r.RedirectUri = testRedirectURI + "/x" }, "redirect_uri mismatch"},
@@ -149,6 +149,7 @@ func TestGrantCodeRedemption(t *testing.T) {
 			tc := issueTestCode(t, c, gid, tt.pkce)
 			_, err := c.RedeemCode(ctx, gid, tc.redeem(func(r *msg.GrantRedeemCode) { tt.req(tc, r) }))
 			wantErrDesc(t, err, oauth.CodeInvalidGrant, tt.desc)
+			setClock(t, GrantKindName, gid, time.Time{}) // the grant's real clock again
 			// The code is still good, and the grant alive.
 			must[*msg.CodeRedeemed](t)(c.RedeemCode(ctx, gid, tc.redeem(nil)))
 		})
@@ -187,8 +188,8 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 	// A second token from a refresh, recorded with the family.
 	at2 := newSecretT(t)
 	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(at2)}, famID))
-	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, at2, time.Time{}))
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil))
+	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, at2, time.Time{}))
+	must[*msg.RefreshUsed](t)(useAt(t, c, ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil))
 
 	// The replay.
 	_, err := c.RedeemCode(ctx, gid, tc.redeem(nil))
@@ -197,10 +198,10 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 	_, err = c.CheckGrant(ctx, gid)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "grant revoked")
 	for _, s := range []string{atSecret, at2} {
-		_, err = c.LookupAccessToken(ctx, gid, s, time.Time{})
+		_, err = lookupAt(t, c, ctx, gid, s, time.Time{})
 		wantErr(t, err, oauth.CodeInvalidToken, 401)
 	}
-	_, err = c.UseRefreshToken(ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil)
+	_, err = useAt(t, c, ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	// The family learns it is revoked by message (fire-and-forget).
 	waitFor(t, 5*time.Second, "the family to be revoked", func() bool {
@@ -232,19 +233,19 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 		Hash: HashSecret(s1), Scopes: []string{"openid"}, IssuedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(time.Minute).UnixMilli(),
 	}, ""))
 	wantErr(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{}, ""), oauth.CodeInvalidRequest, 400)
-	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, s1, now))
-	_, err := c.LookupAccessToken(ctx, gid, "wrong", now)
+	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, s1, now))
+	_, err := lookupAt(t, c, ctx, gid, "wrong", now)
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
-	_, err = c.LookupAccessToken(ctx, gid, s1, now.Add(time.Minute)) // expired at now+1m
+	_, err = lookupAt(t, c, ctx, gid, s1, now.Add(time.Minute)) // expired at now+1m
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
-	_, err = c.LookupAccessToken(ctx, newID(t), s1, now)
+	_, err = lookupAt(t, c, ctx, newID(t), s1, now)
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
 
 	// An expired token is pruned by the next mutation.
 	s2 := newSecretT(t)
 	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(s2), ExpiresAtMs: time.Now().Add(50 * time.Millisecond).UnixMilli()}, ""))
 	waitFor(t, 5*time.Second, "the short token to expire", func() bool {
-		_, err := c.LookupAccessToken(ctx, gid, s2, time.Time{})
+		_, err := lookupAt(t, c, ctx, gid, s2, time.Time{})
 		return err != nil
 	})
 	// Each token is a record of its own whose TTL is the token's: the expired one is no
@@ -264,7 +265,7 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 	mustOK(t, c.RevokeGrant(ctx, gid))
 	mustOK(t, c.RevokeGrant(ctx, gid))
 	mustOK(t, c.RevokeGrant(ctx, newID(t)))
-	_, err = c.LookupAccessToken(ctx, gid, s1, now)
+	_, err = lookupAt(t, c, ctx, gid, s1, now)
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
 	_, err = c.CheckGrant(ctx, gid)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
@@ -277,7 +278,7 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 	// Codes and tokens never outlive their grant.
 	long := newSecretT(t)
 	mustOK(t, c.IssueAccessToken(ctx, short, &msg.AccessTokenRecord{Hash: HashSecret(long), ExpiresAtMs: time.Now().Add(time.Hour).UnixMilli()}, ""))
-	info := must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, short, long, time.Time{}))
+	info := must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, short, long, time.Time{}))
 	if info.GetAccessToken().GetExpiresAtMs() != info.GetGrant().GetExpiresAtMs() {
 		t.Errorf("token expiry %d outlives its grant %d", info.GetAccessToken().GetExpiresAtMs(), info.GetGrant().GetExpiresAtMs())
 	}
@@ -285,7 +286,7 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 		_, err := c.CheckGrant(ctx, short)
 		return err != nil
 	})
-	_, err = c.LookupAccessToken(ctx, short, long, time.Time{})
+	_, err = lookupAt(t, c, ctx, short, long, time.Time{})
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
 }
 
@@ -301,5 +302,5 @@ func TestGrantKeepsEveryLiveAccessToken(t *testing.T) {
 	for range 600 {
 		mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, ""))
 	}
-	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, first, time.Time{}))
+	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, first, time.Time{}))
 }

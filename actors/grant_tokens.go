@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -74,7 +73,7 @@ func (g *grantGrain) putAccessToken(cur *msg.GrantRecord, at *msg.AccessTokenRec
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	key := accessTokenKey(g.key, at.GetHash())
 	// The key holds SHA-256 of a fresh 256-bit secret: no record can be there yet, so
@@ -98,7 +97,7 @@ func (g *grantGrain) getAccessToken(hash string, now time.Time) (*msg.AccessToke
 		}
 		return e.at, e.version, true, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := g.env.store.Get(ctx, GrantAccessTokenKind, accessTokenKey(g.key, hash))
 	if errors.Is(err, persistence.ErrNotFound) {
@@ -120,7 +119,7 @@ func (g *grantGrain) getAccessToken(hash string, now time.Time) (*msg.AccessToke
 
 // deleteAccessToken removes the token record (version from getAccessToken).
 func (g *grantGrain) deleteAccessToken(hash string, version uint64) error {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	delete(g.tokens, hash)
 	err := g.env.store.Delete(ctx, GrantAccessTokenKind, accessTokenKey(g.key, hash), version)

@@ -16,23 +16,19 @@ import (
 // HealthKindName is the grain kind of Health.
 const HealthKindName = "health"
 
-// storeTimeout bounds one store call made by a grain. Grain messages carry no context,
-// and a grain that waits forever on its store blocks its whole mailbox.
-const storeTimeout = 5 * time.Second
-
 // HealthKind returns the Health grain kind: one grain per key that records pings in its
 // state, so a Ping exercises placement, a grain call across members and the whole grain
 // contract (load, conditional write, reply after the write). It backs GET /api/status.
-// Its grains run on a worker dispatcher of their own; Kinds shares one among all kinds.
+// A Ping that carries no budget (cluster.Budget) gets cluster.DefaultRequestTimeout.
 func HealthKind(store persistence.Store, logger *slog.Logger) *protocluster.Kind {
-	return healthKind(store, logger, cluster.NewWorkerDispatcher(cluster.MailboxThroughput, cluster.WorkerIdleTimeout))
+	return healthKind(store, logger, cluster.DefaultRequestTimeout)
 }
 
-// healthKind is HealthKind with its grains' mailboxes on d.
-func healthKind(store persistence.Store, logger *slog.Logger, d actor.Dispatcher) *protocluster.Kind {
+// healthKind is HealthKind with budget for messages that carry none.
+func healthKind(store persistence.Store, logger *slog.Logger, budget time.Duration) *protocluster.Kind {
 	return protocluster.NewKind(HealthKindName, actor.PropsFromProducer(func() actor.Actor {
-		return &healthGrain{store: store, logger: logger}
-	}, actor.WithDispatcher(d)))
+		return &healthGrain{store: store, logger: logger, budget: budget}
+	}))
 }
 
 // Ping asks the Health grain keyed by key to record a ping and reports which member
@@ -46,7 +42,18 @@ func Ping(ctx context.Context, n *cluster.Node, key string) (*msg.Pong, error) {
 type healthGrain struct {
 	store  persistence.Store
 	logger *slog.Logger
+	budget time.Duration // of a message that carries none
 	state  *State[*msg.HealthRecord]
+}
+
+// budgetCtx bounds the store calls made for c's message by its budget (see
+// grainBase.begin).
+func (g *healthGrain) budgetCtx(c actor.Context) (context.Context, context.CancelFunc) {
+	budget, ok := cluster.Budget(c)
+	if !ok {
+		budget = g.budget
+	}
+	return context.WithTimeout(context.Background(), budget)
 }
 
 func (g *healthGrain) Receive(c actor.Context) {
@@ -54,23 +61,23 @@ func (g *healthGrain) Receive(c actor.Context) {
 	case *protocluster.ClusterInit:
 		g.logger = g.logger.With("grain", HealthKindName, "key", m.Identity.Identity)
 		g.state = NewState[*msg.HealthRecord](g.store, HealthKindName, m.Identity.Identity)
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		ctx, cancel := g.budgetCtx(c)
 		defer cancel()
 		if err := g.state.Load(ctx); err != nil {
 			// Update loads again before its first write.
 			g.logger.Warn("loading state failed", "error", err)
 		}
 	case *msg.Ping:
-		c.Respond(g.ping(c.ActorSystem().Address()))
+		ctx, cancel := g.budgetCtx(c)
+		defer cancel()
+		c.Respond(g.ping(ctx, c.ActorSystem().Address()))
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		cluster.Unhandled(c)
 	}
 }
 
-func (g *healthGrain) ping(self string) any {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
+func (g *healthGrain) ping(ctx context.Context, self string) any {
 	began := time.Now()
 	pong, err := Update(ctx, g.state, func(cur *msg.HealthRecord) (*msg.HealthRecord, *msg.Pong, error) {
 		cur.Pings++

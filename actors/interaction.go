@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"time"
@@ -82,8 +81,8 @@ func (g *interactionGrain) Receive(c actor.Context) {
 }
 
 func (g *interactionGrain) create(m *msg.InteractionCreate) proto.Message {
-	now := g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	now := g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.InteractionRecord) (*msg.InteractionRecord, *msg.InteractionRecord, error) {
 		if cur.GetUid() != "" {
@@ -107,7 +106,7 @@ func (g *interactionGrain) create(m *msg.InteractionCreate) proto.Message {
 }
 
 func (g *interactionGrain) get() proto.Message {
-	cur, err := g.read(g.clock(0))
+	cur, err := g.read(g.clock())
 	if err != nil {
 		return g.reply(nil, err)
 	}
@@ -120,8 +119,8 @@ func (g *interactionGrain) get() proto.Message {
 // mutate changes the live interaction with change and replies with the result; an
 // absent or expired interaction is session.not_found.
 func (g *interactionGrain) mutate(change func(cur *msg.InteractionRecord, now time.Time) error) proto.Message {
-	now := g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	now := g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.InteractionRecord) (*msg.InteractionRecord, *msg.InteractionRecord, error) {
 		if cur.GetUid() == "" {
@@ -138,8 +137,8 @@ func (g *interactionGrain) mutate(change func(cur *msg.InteractionRecord, now ti
 // consume returns the submitted interaction and deletes it: resuming at
 // /oidc/auth/<uid> is one-time.
 func (g *interactionGrain) consume() proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.InteractionRecord) (*msg.InteractionRecord, *msg.InteractionRecord, error) {
 		switch {

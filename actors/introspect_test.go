@@ -68,7 +68,7 @@ func TestInspectRefreshToken(t *testing.T) {
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(), Sid: "sid-9"})
 
 	before := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
-	fam := must[*msg.RefreshFamilyRecord](t)(c.InspectRefreshToken(ctx, fid, s0, now))
+	fam := must[*msg.RefreshFamilyRecord](t)(inspectAt(t, c, ctx, fid, s0, now))
 	if fam.GetClientId() != testClientID || fam.GetAccountId() != testAccountID || fam.GetSid() != "sid-9" ||
 		fam.GetCurrentExpiresAtMs() != before.GetCurrentExpiresAtMs() || len(fam.GetConsumed()) != 0 || fam.GetCurrentHash() != before.GetCurrentHash() {
 		t.Fatalf("inspect = %v", fam)
@@ -89,7 +89,7 @@ func TestInspectRefreshToken(t *testing.T) {
 		{"expired", fid, s0, time.UnixMilli(before.GetCurrentExpiresAtMs())},
 	}
 	for _, tt := range inactive {
-		_, err := c.InspectRefreshToken(ctx, tt.family, tt.secret, tt.at)
+		_, err := inspectAt(t, c, ctx, tt.family, tt.secret, tt.at)
 		if !errors.Is(err, oauth.InvalidGrant("")) {
 			t.Errorf("%s: %v, want invalid_grant", tt.name, err)
 		}
@@ -97,22 +97,22 @@ func TestInspectRefreshToken(t *testing.T) {
 
 	// Rotated (SPA: every use): the consumed token is inactive even within the reuse
 	// window; the successor is active.
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil))
-	_, err := c.InspectRefreshToken(ctx, fid, s0, now.Add(time.Second))
+	used := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now, "", nil, nil))
+	_, err := inspectAt(t, c, ctx, fid, s0, now.Add(time.Second))
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
-	must[*msg.RefreshFamilyRecord](t)(c.InspectRefreshToken(ctx, fid, used.GetNextSecret(), now.Add(time.Second)))
+	must[*msg.RefreshFamilyRecord](t)(inspectAt(t, c, ctx, fid, used.GetNextSecret(), now.Add(time.Second)))
 
 	// The grant dies: the family's token is inactive at once, without a write.
 	mustOK(t, c.RevokeGrant(ctx, gid))
 	fid2, s2 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
-	_, err = c.InspectRefreshToken(ctx, fid2, s2, time.Time{})
+	_, err = inspectAt(t, c, ctx, fid2, s2, time.Time{})
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 
 	// A revoked family.
 	gid3 := newGrant(t, c)
 	fid3, s3 := newFamily(t, c, gid3, &msg.RefreshFamilyRecord{AppType: "Native"})
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid3))
-	_, err = c.InspectRefreshToken(ctx, fid3, s3, time.Time{})
+	_, err = inspectAt(t, c, ctx, fid3, s3, time.Time{})
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }
 
@@ -137,24 +137,24 @@ func TestRevokeRefreshToken(t *testing.T) {
 		{"wrong secret", fid, newSecretT(t), testClientID, &msg.TokenRevoked{}},
 		{"another client", fid, s0, "app-2", &msg.TokenRevoked{Found: true, ClientId: testClientID, GrantId: gid}},
 	} {
-		got := mustRev(c.RevokeRefreshToken(ctx, tt.family, tt.secret, tt.client, time.Time{}))
+		got := mustRev(revokeRefreshAt(t, c, ctx, tt.family, tt.secret, tt.client, time.Time{}))
 		if got.GetFound() != tt.want.GetFound() || got.GetRevoked() || got.GetClientId() != tt.want.GetClientId() || got.GetGrantId() != tt.want.GetGrantId() {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	must[*msg.RefreshFamilyRecord](t)(c.InspectRefreshToken(ctx, fid, s0, time.Time{}))
+	must[*msg.RefreshFamilyRecord](t)(inspectAt(t, c, ctx, fid, s0, time.Time{}))
 
-	got := mustRev(c.RevokeRefreshToken(ctx, fid, s0, testClientID, time.Time{}))
+	got := mustRev(revokeRefreshAt(t, c, ctx, fid, s0, testClientID, time.Time{}))
 	if !got.GetFound() || !got.GetRevoked() || got.GetGrantId() != gid {
 		t.Fatalf("revoke by the family's client: %v", got)
 	}
 	if !loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetRevoked() {
 		t.Fatal("family not revoked")
 	}
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, time.Time{}, "", nil, nil)
+	_, err := useAt(t, c, ctx, fid, s0, testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	// Idempotent: nothing more to revoke.
-	if again := mustRev(c.RevokeRefreshToken(ctx, fid, s0, testClientID, time.Time{})); again.GetFound() || again.GetRevoked() {
+	if again := mustRev(revokeRefreshAt(t, c, ctx, fid, s0, testClientID, time.Time{})); again.GetFound() || again.GetRevoked() {
 		t.Fatalf("second revocation: %v", again)
 	}
 	// The family told its grant (fire-and-forget).
@@ -162,18 +162,18 @@ func TestRevokeRefreshToken(t *testing.T) {
 		_, err := c.CheckGrant(ctx, gid)
 		return errors.Is(err, oauth.InvalidGrant(""))
 	})
-	_, err = c.LookupAccessToken(ctx, gid, atSecret, time.Time{})
+	_, err = lookupAt(t, c, ctx, gid, atSecret, time.Time{})
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
 
 	// A consumed token the family remembers revokes it too.
 	now := time.UnixMilli(time.Now().UnixMilli())
 	gid2 := newGrant(t, c)
 	fid2, s1 := newFamily(t, c, gid2, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid2, s1, testClientID, now, "", nil, nil))
-	if got := mustRev(c.RevokeRefreshToken(ctx, fid2, s1, testClientID, now.Add(time.Minute))); !got.GetRevoked() {
+	used := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid2, s1, testClientID, now, "", nil, nil))
+	if got := mustRev(revokeRefreshAt(t, c, ctx, fid2, s1, testClientID, now.Add(time.Minute))); !got.GetRevoked() {
 		t.Fatalf("revoke by a consumed token: %v", got)
 	}
-	_, err = c.InspectRefreshToken(ctx, fid2, used.GetNextSecret(), now.Add(time.Minute))
+	_, err = inspectAt(t, c, ctx, fid2, used.GetNextSecret(), now.Add(time.Minute))
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }
 
@@ -193,36 +193,36 @@ func TestRevokeAccessToken(t *testing.T) {
 	}
 	fid, rt := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native"})
 
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, s1, "app-2", now)); !got.GetFound() || got.GetRevoked() || got.GetClientId() != testClientID {
+	if got := mustRev(revokeAccessAt(t, c, ctx, gid, s1, "app-2", now)); !got.GetFound() || got.GetRevoked() || got.GetClientId() != testClientID {
 		t.Fatalf("another client: %v", got)
 	}
-	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, s1, now))
-	if got := mustRev(c.RevokeAccessToken(ctx, newID(t), s1, testClientID, now)); got.GetFound() {
+	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, s1, now))
+	if got := mustRev(revokeAccessAt(t, c, ctx, newID(t), s1, testClientID, now)); got.GetFound() {
 		t.Fatalf("unknown grant: %v", got)
 	}
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, newSecretT(t), testClientID, now)); got.GetFound() {
+	if got := mustRev(revokeAccessAt(t, c, ctx, gid, newSecretT(t), testClientID, now)); got.GetFound() {
 		t.Fatalf("unknown token: %v", got)
 	}
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, s1, testClientID, now)); !got.GetRevoked() || got.GetGrantId() != gid {
+	if got := mustRev(revokeAccessAt(t, c, ctx, gid, s1, testClientID, now)); !got.GetRevoked() || got.GetGrantId() != gid {
 		t.Fatalf("revoke: %v", got)
 	}
-	_, err := c.LookupAccessToken(ctx, gid, s1, now)
+	_, err := lookupAt(t, c, ctx, gid, s1, now)
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
-	must[*msg.AccessTokenInfo](t)(c.LookupAccessToken(ctx, gid, s2, now))
-	must[*msg.GrantRecord](t)(c.CheckGrantAt(ctx, gid, now))
-	must[*msg.RefreshFamilyRecord](t)(c.InspectRefreshToken(ctx, fid, rt, now))
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, s1, testClientID, now)); got.GetFound() {
+	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, s2, now))
+	must[*msg.GrantRecord](t)(checkGrantAt(t, c, ctx, gid, now))
+	must[*msg.RefreshFamilyRecord](t)(inspectAt(t, c, ctx, fid, rt, now))
+	if got := mustRev(revokeAccessAt(t, c, ctx, gid, s1, testClientID, now)); got.GetFound() {
 		t.Fatalf("second revocation: %v", got)
 	}
 	// An expired token is not found.
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, s2, testClientID, now.Add(2*oidcflow.DefaultLifetimes().AccessToken))); got.GetFound() {
+	if got := mustRev(revokeAccessAt(t, c, ctx, gid, s2, testClientID, now.Add(2*oidcflow.DefaultLifetimes().AccessToken))); got.GetFound() {
 		t.Fatalf("expired token: %v", got)
 	}
 	// A revoked grant has nothing to revoke.
 	mustOK(t, c.RevokeGrant(ctx, gid))
-	if got := mustRev(c.RevokeAccessToken(ctx, gid, s2, testClientID, now)); got.GetFound() {
+	if got := mustRev(revokeAccessAt(t, c, ctx, gid, s2, testClientID, now)); got.GetFound() {
 		t.Fatalf("revoked grant: %v", got)
 	}
-	_, err = c.CheckGrantAt(ctx, gid, now)
+	_, err = checkGrantAt(t, c, ctx, gid, now)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }

@@ -38,7 +38,8 @@ type Options struct {
 	// Nil: grains cannot reach each other; a refresh fails with temporarily_unavailable
 	// and revocation messages are dropped (logged).
 	Peers *Peers
-	// Now is the grains' clock for requests that carry no now_ms; nil means time.Now.
+	// Now is the grains' clock: every expiry is decided by the clock of the member that
+	// owns the grain, never by a time from the caller. Nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of new token secrets; nil means crypto/rand.Reader.
 	Rand io.Reader
@@ -51,36 +52,62 @@ type Options struct {
 	// the RefreshFamily grain before a refresh rotates. Grains do not read the
 	// directory; cmd/latch wires this to it. Nil means every account is active.
 	ActiveAccount func(accountID string) bool
+	// RequestTimeout is the budget of a message that carries none (cluster.Budget): a
+	// sender of an older release, or a grain's own follow-up work. Messages sent by
+	// cluster.Node.Request carry what is left of their caller's deadline, and a grain's
+	// store calls and requests to other grains end by then. Default
+	// cluster.DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
+	// keyNow, when set (this package's tests, which share one member), overrides Now
+	// for one grain: it reports the time of kind/key, or false for Now.
+	keyNow func(kind, key string) (time.Time, bool)
 }
 
 // Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
 // members host all kinds (placement spreads keys over every live member); grains keep
-// their state in store. Their mailboxes share one cluster.NewWorkerDispatcher, so a
-// grain's deep Pebble stack is reused from message burst to burst.
+// their state in store. Their mailboxes run on the member's worker dispatcher
+// (cluster.NewWorkerDispatcher), so a grain's deep Pebble stack is reused from message
+// burst to burst.
 func Kinds(store persistence.Store, logger *slog.Logger, opts Options) []*protocluster.Kind {
 	env := newGrainEnv(store, logger, opts)
-	d := cluster.NewWorkerDispatcher(cluster.MailboxThroughput, cluster.WorkerIdleTimeout)
-	kind := func(name string, producer actor.Producer) *protocluster.Kind {
-		return protocluster.NewKind(name, actor.PropsFromProducer(producer, actor.WithDispatcher(d)))
+	kind := func(name string, producer func() grain) *protocluster.Kind {
+		return protocluster.NewKind(name, actor.PropsFromProducer(func() actor.Actor {
+			return budgeted{producer()}
+		}))
 	}
 	return []*protocluster.Kind{
-		healthKind(store, logger, d),
-		kind(InteractionKindName, func() actor.Actor {
+		healthKind(store, logger, env.budget),
+		kind(InteractionKindName, func() grain {
 			return &interactionGrain{grainBase: newGrainBase[*msg.InteractionRecord](env, InteractionKindName)}
 		}),
-		kind(SessionKindName, func() actor.Actor {
+		kind(SessionKindName, func() grain {
 			return &sessionGrain{grainBase: newGrainBase[*msg.SessionRecord](env, SessionKindName)}
 		}),
-		kind(GrantKindName, func() actor.Actor {
+		kind(GrantKindName, func() grain {
 			return &grantGrain{grainBase: newGrainBase[*msg.GrantRecord](env, GrantKindName)}
 		}),
-		kind(RefreshKindName, func() actor.Actor {
+		kind(RefreshKindName, func() grain {
 			return &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](env, RefreshKindName)}
 		}),
-		kind(AccountKindName, func() actor.Actor {
+		kind(AccountKindName, func() grain {
 			return &accountGrain{grainBase: newGrainBase[*msg.AccountRecord](env, AccountKindName)}
 		}),
 	}
+}
+
+// grain is a hot-state grain: an actor whose messages each get a deadline (begin).
+type grain interface {
+	actor.Actor
+	begin(c actor.Context)
+}
+
+// budgeted starts every message of its grain with the message's deadline.
+type budgeted struct{ grain }
+
+func (g budgeted) Receive(c actor.Context) {
+	g.begin(c)
+	g.grain.Receive(c)
 }
 
 // grainEnv is what every grain of one member shares. Read-only after Kinds.
@@ -89,22 +116,27 @@ type grainEnv struct {
 	logger *slog.Logger
 	peers  *Peers
 	now    func() time.Time
+	keyNow func(kind, key string) (time.Time, bool)
 	rand   io.Reader
 	life   oidcflow.Lifetimes
 	active func(accountID string) bool
+	budget time.Duration // of a message that carries none
 }
 
 func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *grainEnv {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, rand: opts.Rand,
-		life: opts.Lifetimes, active: opts.ActiveAccount}
+	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, keyNow: opts.keyNow,
+		rand: opts.Rand, budget: opts.RequestTimeout, life: opts.Lifetimes, active: opts.ActiveAccount}
 	if env.life == (oidcflow.Lifetimes{}) {
 		env.life = oidcflow.DefaultLifetimes()
 	}
 	if env.active == nil {
 		env.active = func(string) bool { return true }
+	}
+	if env.budget <= 0 {
+		env.budget = cluster.DefaultRequestTimeout
 	}
 	if env.now == nil {
 		env.now = time.Now
@@ -115,14 +147,16 @@ func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *gr
 	return env
 }
 
-// grainBase is the part every hot-state grain shares: its state and clock. A grain runs
-// on one goroutine, one message at a time, so nothing here is locked.
+// grainBase is the part every hot-state grain shares: its state, clock and the deadline
+// of the message it handles. A grain runs on one goroutine, one message at a time, so
+// nothing here is locked.
 type grainBase[T proto.Message] struct {
-	env    *grainEnv
-	kind   string
-	key    string
-	logger *slog.Logger
-	state  *State[T]
+	env      *grainEnv
+	kind     string
+	key      string
+	logger   *slog.Logger
+	state    *State[T]
+	deadline time.Time // of the message being handled (begin); zero: env.budget from now
 }
 
 func newGrainBase[T proto.Message](env *grainEnv, kind string) grainBase[T] {
@@ -136,7 +170,7 @@ func (b *grainBase[T]) init(m *protocluster.ClusterInit, expiry func(T) time.Tim
 	b.logger = b.env.logger.With("grain", b.kind, "key", b.key)
 	b.state = NewState[T](b.env.store, b.kind, b.key)
 	b.state.Expiry = expiry
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := b.budgetCtx()
 	defer cancel()
 	if err := b.state.Load(ctx); err != nil {
 		// Read and Update load again.
@@ -144,13 +178,42 @@ func (b *grainBase[T]) init(m *protocluster.ClusterInit, expiry func(T) time.Tim
 	}
 }
 
-// clock returns the request's time: nowMs when the message carries one (so tests
-// inject a clock), the grain's clock otherwise. It also makes it the clock by which
-// Update judges the loaded state's expiry.
-func (b *grainBase[T]) clock(nowMs int64) time.Time {
+// begin starts handling the message of c: its deadline is the budget its sender gave
+// it (cluster.Budget, what was left of the caller's deadline), else env.budget, from
+// now. Deadlines are measured on this member's monotonic clock: only a duration
+// crosses members, never an instant of another member's clock.
+func (b *grainBase[T]) begin(c actor.Context) {
+	budget, ok := cluster.Budget(c)
+	if !ok {
+		budget = b.env.budget
+	}
+	b.deadline = time.Now().Add(budget)
+}
+
+// budgetDeadline is the deadline of the message being handled.
+func (b *grainBase[T]) budgetDeadline() time.Time {
+	if b.deadline.IsZero() { // a grain driven without begin (tests)
+		return time.Now().Add(b.env.budget)
+	}
+	return b.deadline
+}
+
+// budgetCtx bounds the store calls and grain requests made for the message being
+// handled by its deadline. A grain that waits forever on its store blocks its whole
+// mailbox; one that waits past its caller's deadline does work nobody waits for.
+func (b *grainBase[T]) budgetCtx() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(context.Background(), b.budgetDeadline())
+}
+
+// clock returns the request's time by the grain's own clock (the member that owns the
+// grain decides every expiry; no caller's time travels on the wire). It also makes it
+// the clock by which Update judges the loaded state's expiry.
+func (b *grainBase[T]) clock() time.Time {
 	now := b.env.now()
-	if nowMs > 0 {
-		now = time.UnixMilli(nowMs)
+	if b.env.keyNow != nil {
+		if t, ok := b.env.keyNow(b.kind, b.key); ok {
+			now = t
+		}
 	}
 	b.state.Now = func() time.Time { return now }
 	return now
@@ -161,15 +224,15 @@ func (b *grainBase[T]) read(now time.Time) (T, error) {
 	if b.state.Loaded() { // in memory: no store call, so no deadline (and its timer) needed
 		return b.state.Read(context.Background(), now)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := b.budgetCtx()
 	defer cancel()
 	return b.state.Read(ctx, now)
 }
 
 // update runs one mutation of the grain's state (the grain contract: Update) within
-// storeTimeout, replying with whatever message decide returns.
+// the message's deadline, replying with whatever message decide returns.
 func (b *grainBase[T]) update(decide func(cur T) (T, proto.Message, error)) (proto.Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := b.budgetCtx()
 	defer cancel()
 	return Update(ctx, b.state, decide)
 }

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/latchid/latch/actors/actorstest"
+	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
@@ -51,7 +52,7 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 		n, err := cluster.Start(context.Background(), cluster.Config{
 			Name:       "latch-grains-test",
 			GossipAddr: "127.0.0.1:0",
-			Kinds: Kinds(shared.store, logger, Options{Peers: peers, ActiveAccount: func(id string) bool {
+			Kinds: Kinds(shared.store, logger, Options{Peers: peers, keyNow: testClocks.now, ActiveAccount: func(id string) bool {
 				_, suspended := shared.suspended.Load(id)
 				return !suspended
 			}}),
@@ -69,6 +70,73 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 		t.Fatalf("start the shared member: %v", shared.err)
 	}
 	return shared.client, shared.store
+}
+
+// grainClocks are per-grain clocks for the tests that share one member: a grain decides
+// expiry by its own clock, so a test that needs "15 days later" sets that grain's.
+type grainClocks struct{ m sync.Map } // "kind/key" -> time.Time
+
+var testClocks grainClocks
+
+func (c *grainClocks) now(kind, key string) (time.Time, bool) {
+	v, ok := c.m.Load(kind + "/" + key)
+	if !ok {
+		return time.Time{}, false
+	}
+	return v.(time.Time), true
+}
+
+// setClock makes at the time of grain kind/key until the test ends (zero: the real
+// clock again).
+func setClock(t *testing.T, kind, key string, at time.Time) {
+	t.Helper()
+	k := kind + "/" + key
+	if at.IsZero() {
+		testClocks.m.Delete(k)
+		return
+	}
+	testClocks.m.Store(k, at)
+	t.Cleanup(func() { testClocks.m.Delete(k) })
+}
+
+// The Client methods below take the time the grain should decide at: it sets the
+// grain's clock (setClock), then calls.
+
+func useAt(t *testing.T, c *Client, ctx context.Context, fid, secret, clientID string, at time.Time, resource string, scopes []string,
+	accessToken *msg.AccessTokenRecord) (*msg.RefreshUsed, error) {
+	t.Helper()
+	setClock(t, RefreshKindName, fid, at)
+	return c.UseRefreshToken(ctx, fid, secret, clientID, at, resource, scopes, accessToken)
+}
+
+func lookupAt(t *testing.T, c *Client, ctx context.Context, gid, secret string, at time.Time) (*msg.AccessTokenInfo, error) {
+	t.Helper()
+	setClock(t, GrantKindName, gid, at)
+	return c.LookupAccessToken(ctx, gid, secret, at)
+}
+
+func inspectAt(t *testing.T, c *Client, ctx context.Context, fid, secret string, at time.Time) (*msg.RefreshFamilyRecord, error) {
+	t.Helper()
+	setClock(t, RefreshKindName, fid, at)
+	return c.InspectRefreshToken(ctx, fid, secret, at)
+}
+
+func revokeRefreshAt(t *testing.T, c *Client, ctx context.Context, fid, secret, clientID string, at time.Time) (*msg.TokenRevoked, error) {
+	t.Helper()
+	setClock(t, RefreshKindName, fid, at)
+	return c.RevokeRefreshToken(ctx, fid, secret, clientID, at)
+}
+
+func revokeAccessAt(t *testing.T, c *Client, ctx context.Context, gid, secret, clientID string, at time.Time) (*msg.TokenRevoked, error) {
+	t.Helper()
+	setClock(t, GrantKindName, gid, at)
+	return c.RevokeAccessToken(ctx, gid, secret, clientID, at)
+}
+
+func checkGrantAt(t *testing.T, c *Client, ctx context.Context, gid string, at time.Time) (*msg.GrantRecord, error) {
+	t.Helper()
+	setClock(t, GrantKindName, gid, at)
+	return c.CheckGrantAt(ctx, gid, at)
 }
 
 // ctxT bounds one facade call.

@@ -36,7 +36,7 @@ func (t *Tokens) ExchangeCode(ctx context.Context, x op.CodeExchange) (op.CodeEx
 	}
 	m := &msg.GrantExchangeCode{
 		CodeSecret: secret, ClientId: x.ClientID, RedirectUri: x.RedirectURI, CodeVerifier: x.CodeVerifier,
-		Resource: x.Resource, NowMs: ms(x.Now),
+		Resource: x.Resource,
 	}
 	if r := x.Refresh; r != nil {
 		m.RefreshAllowed, m.RefreshAlways, m.AppType = true, r.Always, r.AppType
@@ -126,7 +126,7 @@ func (t *Tokens) UseRefreshToken(ctx context.Context, u op.RefreshUse) (op.Refre
 		return op.RefreshUsed{}, oauth.InvalidGrant("invalid refresh token")
 	}
 	used, err := Call[*msg.RefreshUsed](ctx, t.c.node, RefreshKindName, familyID, &msg.RefreshFamilyUse{
-		Secret: secret, ClientId: u.ClientID, NowMs: ms(u.Now), Resource: u.Resource, Scopes: u.Scopes,
+		Secret: secret, ClientId: u.ClientID, Resource: u.Resource, Scopes: u.Scopes,
 		IssueAccessToken: u.OpaqueAccessToken,
 	})
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
-// peerTimeout bounds one grain-to-grain request. A grain waiting on another blocks its
-// own mailbox meanwhile, so this stays short.
+// peerTimeout bounds one delivery attempt of a fire-and-forget message (tell). A
+// blocking grain-to-grain request has its message's deadline instead.
 const peerTimeout = 3 * time.Second
 
 // tellAttempts bounds how often a fire-and-forget message is retried while its target
@@ -35,14 +35,61 @@ const (
 // blocking grain-to-grain request is RefreshFamily -> Grant (GrantCheck); everything
 // else (Grant -> RefreshFamily revocations, RefreshFamily -> Grant on reuse) is a
 // fire-and-forget message sent by tell. Peers is safe for concurrent use.
+//
+// Peers owns the goroutines that carry those messages and wait on other grains: Stop
+// abandons their pending retries and waits for them, so none outlives the node. Call it
+// after the HTTP server stopped and before the member and the store do.
 type Peers struct {
 	once  sync.Once
 	bound chan struct{}
 	node  *cluster.Node // written once, before bound is closed
+
+	life context.Context // ends at Stop
+	end  context.CancelFunc
+	mu   sync.Mutex // guards stopped and the wg.Add that must not follow it
+	wg   sync.WaitGroup
+	stop bool
 }
 
 // NewPeers returns an unbound Peers.
-func NewPeers() *Peers { return &Peers{bound: make(chan struct{})} }
+func NewPeers() *Peers {
+	life, end := context.WithCancel(context.Background())
+	return &Peers{bound: make(chan struct{}), life: life, end: end}
+}
+
+// Stop abandons pending deliveries (a retry waiting for its backoff gives up at once, a
+// request in flight is canceled) and waits until every goroutine Peers started has
+// returned. Messages told afterwards are dropped (logged). Idempotent.
+func (p *Peers) Stop() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.stop = true
+	p.mu.Unlock()
+	p.end()
+	p.wg.Wait()
+}
+
+// spawn runs fn on a goroutine that Stop cancels (fn's ctx) and waits for. After Stop
+// (or on a nil Peers) it starts nothing and reports false.
+func (p *Peers) spawn(fn func(ctx context.Context)) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	if p.stop {
+		p.mu.Unlock()
+		return false
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		fn(p.life)
+	}()
+	return true
+}
 
 // Bind sets the member grains send through. Only the first call has an effect.
 func (p *Peers) Bind(n *cluster.Node) {
@@ -77,12 +124,17 @@ func peerCall[T proto.Message](ctx context.Context, p *Peers, kind, key string, 
 
 // tell sends m to kind/key without waiting: the caller (a grain) goes on at once while a
 // goroutine delivers m, retrying while the target is unreachable. The target's answer
-// (Ack, or a Failure it decided) ends the delivery; giving up is logged.
+// (Ack, or a Failure it decided) ends the delivery; giving up, and Stop abandoning it,
+// are logged.
 func (p *Peers) tell(logger *slog.Logger, kind, key string, m proto.Message) {
-	go func() {
+	lost := func(attempts int, err error) {
+		logger.Warn("message to peer grain lost", "to", kind+"/"+key,
+			"message", proto.MessageName(m), "attempts", attempts, "error", err)
+	}
+	started := p.spawn(func(life context.Context) {
 		backoff := tellBackoff
 		for attempt := 1; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+			ctx, cancel := context.WithTimeout(life, peerTimeout)
 			_, err := peerCall[*msg.Ack](ctx, p, kind, key, m)
 			cancel()
 			var oe *oauth.Error
@@ -92,13 +144,22 @@ func (p *Peers) tell(logger *slog.Logger, kind, key string, m proto.Message) {
 				}
 				return
 			}
-			if attempt == tellAttempts || p == nil {
-				logger.Warn("message to peer grain lost", "to", kind+"/"+key,
-					"message", proto.MessageName(m), "attempts", attempt, "error", err)
+			if attempt == tellAttempts || life.Err() != nil {
+				lost(attempt, err)
 				return
 			}
-			time.Sleep(backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-life.Done():
+				t.Stop()
+				lost(attempt, fmt.Errorf("node stopping: %w", err))
+				return
+			}
 			backoff *= 2
 		}
-	}()
+	})
+	if !started {
+		lost(0, fmt.Errorf("%w: node stopping or grains have no Peers", cluster.ErrUnavailable))
+	}
 }

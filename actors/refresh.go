@@ -46,8 +46,16 @@ const maxConsumedTokens = 16
 // Before each use the family asks its grant whether it is alive (GrantCheck): the only
 // blocking grain-to-grain request in Latch (Grant never waits on a RefreshFamily). On
 // reuse it revokes itself and tells the grant (GrantRevoke, fire-and-forget).
+//
+// The successor handed out by the newest rotation is kept in memory only (successor),
+// never in the record: a stored live secret would let anyone who reads the store (a
+// backup, a replica's disk, a support dump) use the token. An activation that did not
+// make the rotation (the member restarted, or the grain moved) therefore cannot answer
+// within the reuse window: it refuses (invalid_grant) without revoking, and the client
+// keeps the successor the first answer gave it.
 type refreshGrain struct {
 	grainBase[*msg.RefreshFamilyRecord]
+	successor string // secret of the current token when this activation rotated to it
 }
 
 func (g *refreshGrain) Receive(c actor.Context) {
@@ -74,7 +82,7 @@ func (g *refreshGrain) Receive(c actor.Context) {
 // first token issued at creation and valid ttl_seconds (14 days when 0), the family
 // bounded by grant_expires_at_ms (the grant lifetime after creation when 0).
 func (g *refreshGrain) create(m *msg.RefreshFamilyCreate) proto.Message {
-	now := g.clock(0)
+	now := g.clock()
 	return g.reply(g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
 		if cur.GetCurrentHash() != "" {
 			return nil, nil, errExists("refresh family")
@@ -158,11 +166,12 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 //     rotates; else the family is revoked: invalid_grant;
 //   - the current token: oidcflow.RefreshRotation decides. Rotating makes a new secret
 //     the current token (generation+1, a fresh TTL except for SPAs) and keeps the old
-//     hash as consumed; the newest consumed token keeps the successor's secret for
-//     the reuse window. Not rotating answers the presented secret with its expiry
-//     unchanged;
+//     hash as consumed; the grain keeps the successor's secret in memory (never in its
+//     record) for the reuse window (Lifetimes.RefreshReuse). Not rotating answers the presented secret with its
+//     expiry unchanged;
 //   - a consumed token within the reuse window of its rotation: the newest token (the
-//     end of the chain of rotations since), no new rotation;
+//     end of the chain of rotations since), no new rotation; invalid_grant, without
+//     revoking, when this activation does not know that token (see refreshGrain);
 //   - a consumed token after the window: reuse. The family is revoked and its grant told
 //     (GrantRevoke); invalid_grant "refresh token already used".
 //
@@ -173,10 +182,10 @@ func precheck(cur *msg.RefreshFamilyRecord, kind tokenKind, clientID string, now
 // invalid_grant; an access token the grant stored for a refused use stays unknown to
 // anyone (its secret is never sent) and expires. If the grant cannot be asked at all,
 // the rotation is undone before the family answers temporarily_unavailable, so the
-// client's retry finds its token current. Successor secrets older than the window are
-// scrubbed on every write.
+// client's retry finds its token current. The successor is forgotten once the window
+// passed.
 func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	hash := HashSecret(m.GetSecret())
 	cur, err := g.read(now)
 	if err != nil {
@@ -193,7 +202,8 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	var grant <-chan error
 	within := false
 	if kind == tokenConsumed && i >= 0 {
-		_, _, within = windowSuccessor(cur, cur.Consumed[i], now, g.env.life.RefreshReuse)
+		_, _, w := g.windowSuccessor(cur, cur.Consumed[i], now)
+		within = w == windowKnown
 	}
 	if (kind == tokenCurrent || within) && !g.env.active(cur.GetAccountId()) {
 		// Suspension is checked before anything rotates (nothing to compensate after).
@@ -213,7 +223,7 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		}
 	}
 	if kind == tokenCurrent || within {
-		grant = g.checkGrant(cur, m, now)
+		grant = g.checkGrant(cur, m)
 	}
 
 	var reused, rotated bool
@@ -226,14 +236,17 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if err := checkTarget(cur, m); err != nil {
 			return nil, nil, err
 		}
-		dirty := scrubFamily(cur, now, g.env.life.RefreshReuse)
+		dirty := scrubFamily(cur, now)
 		if kind == tokenConsumed {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
 		}
 		if kind == tokenConsumed && i >= 0 {
-			if secret, exp, ok := windowSuccessor(cur, cur.Consumed[i], now, g.env.life.RefreshReuse); ok {
+			switch secret, exp, w := g.windowSuccessor(cur, cur.Consumed[i], now); w {
+			case windowKnown:
 				used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
 				return keepUnlessDirty(cur, used, dirty)
+			case windowUnknown:
+				return nil, nil, oauth.InvalidGrant("refresh token already rotated; use the newest refresh token")
 			}
 		}
 		if kind == tokenConsumed {
@@ -261,18 +274,10 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 			return nil, nil, err
 		}
 		next := d.NextExpiresAt.UnixMilli()
-		// Only the newest consumed token keeps its successor's secret: every token
-		// consumed within the window answers with the newest one anyway, so older
-		// copies would be live secrets stored for nothing. (Its expiry is the current
-		// token's: successor_expires_at_ms is no longer written.)
-		for _, c := range cur.Consumed {
-			c.SuccessorSecret, c.SuccessorExpiresAtMs = "", 0
-		}
 		cur.Consumed = append(cur.Consumed, &msg.ConsumedToken{
-			Hash:            cur.GetCurrentHash(),
-			RotatedAtMs:     now.UnixMilli(),
-			SuccessorSecret: secret,
-			ExpiresAtMs:     cur.GetCurrentExpiresAtMs(),
+			Hash:        cur.GetCurrentHash(),
+			RotatedAtMs: now.UnixMilli(),
+			ExpiresAtMs: cur.GetCurrentExpiresAtMs(),
 		})
 		if n := len(cur.Consumed); n > maxConsumedTokens {
 			cur.Consumed = cur.Consumed[n-maxConsumedTokens:]
@@ -285,6 +290,9 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		return cur, &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: next, Rotated: true}, nil
 	})
 	if err == nil && reused {
+		g.successor = ""
+	}
+	if err == nil && reused {
 		g.logger.Warn("refresh token reused after rotation: family revoked, revoking its grant", "grant", cur.GetGrantId())
 		g.env.peers.tell(g.logger, GrantKindName, cur.GetGrantId(), &msg.GrantRevoke{})
 	}
@@ -294,6 +302,7 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	if err := <-grant; err != nil {
 		switch {
 		case errors.Is(err, oauth.InvalidGrant("")):
+			g.successor = ""
 			g.markRevoked(now)
 		case rotated:
 			// The grant could not be asked (temporarily_unavailable): nobody has seen
@@ -312,6 +321,11 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 				at.ExpiresAtMs = min(at.ExpiresAtMs, exp)
 			}
 			used.AccessTokenSecret, used.AccessToken = atSecret, at
+		}
+		if rotated {
+			// Handed out only now that the grant said yes: a rotation undone above
+			// leaves the previous successor, whose token is current again.
+			g.successor = used.GetNextSecret()
 		}
 	}
 	return g.reply(res, nil)
@@ -364,17 +378,21 @@ func keepUnlessDirty(cur *msg.RefreshFamilyRecord, reply proto.Message, dirty bo
 // family's, and has it store m's access token (with the family's scopes unless the
 // request narrowed them). The answer arrives on the returned channel: nil, or the error
 // the use must answer with.
-func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse, now time.Time) <-chan error {
-	check := &msg.GrantCheck{NowMs: now.UnixMilli()}
+func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse) <-chan error {
+	check := &msg.GrantCheck{}
 	if at := m.GetAccessToken(); at != nil {
 		at = proto.Clone(at).(*msg.AccessTokenRecord)
 		at.Scopes = oidcflow.OpaqueAccessTokenScopes(useScopes(cur, m))
 		check.AccessToken, check.FamilyId = at, g.key
 	}
 	grantID, clientID, accountID := cur.GetGrantId(), cur.GetClientId(), cur.GetAccountId()
+	deadline := g.budgetDeadline() // the use's: the check ends with it
 	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	unavailable := oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
+	// The goroutine belongs to Peers (Stop cancels and joins it): a use that fails
+	// before reading done leaves it behind.
+	started := g.env.peers.spawn(func(life context.Context) {
+		ctx, cancel := context.WithDeadline(life, deadline)
 		defer cancel()
 		grant, err := peerCall[*msg.GrantRecord](ctx, g.env.peers, GrantKindName, grantID, check)
 		var oe *oauth.Error
@@ -383,12 +401,16 @@ func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFa
 			err = oe
 		case err != nil:
 			g.logger.Warn("grant check failed", "grant", grantID, "error", err)
-			err = oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
+			err = unavailable
 		case grant.GetClientId() != clientID || (accountID != "" && grant.GetAccountId() != accountID):
 			err = oauth.InvalidGrant("grant mismatch")
 		}
 		done <- err
-	}()
+	})
+	if !started {
+		g.logger.Warn("grant check impossible: no Peers, or the node is stopping", "grant", grantID)
+		done <- unavailable
+	}
 	return done
 }
 
@@ -398,7 +420,7 @@ func (g *refreshGrain) markRevoked(now time.Time) {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now, g.env.life.RefreshReuse)
+		scrubFamily(cur, now)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	})
@@ -409,28 +431,28 @@ func (g *refreshGrain) markRevoked(now time.Time) {
 
 // revoke revokes the family (idempotent; an absent family is an Ack too).
 func (g *refreshGrain) revoke() proto.Message {
-	now := g.clock(0)
+	now := g.clock()
+	g.successor = ""
 	return g.reply(g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now, g.env.life.RefreshReuse)
+		scrubFamily(cur, now)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	}))
 }
 
-// revokeFamily marks cur revoked and forgets every successor secret.
+// revokeFamily marks cur revoked.
 func revokeFamily(cur *msg.RefreshFamilyRecord) {
 	cur.Revoked = true
-	for _, c := range cur.Consumed {
-		c.SuccessorSecret = ""
-	}
 }
 
-// scrubFamily clears successor secrets older than the reuse window and drops consumed
-// tokens that would have expired by now; it reports whether anything changed.
-func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time, window time.Duration) bool {
+// scrubFamily drops consumed tokens that would have expired by now, and the fields a
+// consumed token no longer has (successor_secret, a live secret that records written
+// by older releases hold: unmarshalling keeps it as an unknown field, which a rewrite
+// would store again); it reports whether anything changed.
+func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
 	dirty := false
 	cur.Consumed = slices.DeleteFunc(cur.Consumed, func(c *msg.ConsumedToken) bool {
 		gone := c.GetExpiresAtMs() != 0 && !now.Before(msTime(c.GetExpiresAtMs()))
@@ -438,34 +460,44 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time, window time.Durati
 		return gone
 	})
 	for _, c := range cur.Consumed {
-		if c.GetSuccessorSecret() != "" && !now.Before(msTime(c.GetRotatedAtMs()).Add(window)) {
-			c.SuccessorSecret = ""
+		if len(c.ProtoReflect().GetUnknown()) > 0 {
+			c.ProtoReflect().SetUnknown(nil)
 			dirty = true
 		}
 	}
 	return dirty
 }
 
+// windowAnswer is what a consumed token gets from windowSuccessor.
+type windowAnswer int
+
+const (
+	windowPassed  windowAnswer = iota // rotated the reuse window ago or more: reuse
+	windowKnown                       // within the window: answer the successor
+	windowUnknown                     // within the window, successor not in memory: refuse
+)
+
 // windowSuccessor returns what consumed token c answers with while within the reuse
-// window: the family's newest token, whose secret the newest consumed token keeps, and
-// its expiry. ok is false once c was rotated the reuse window ago or more, or when the
-// family holds no such secret (no rotation within the window, a revoked family) or it
-// is not the current token's. Every token rotated after c is younger still, so the
-// chain of rotations from c ends on the current token.
-func windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time, window time.Duration) (secret string, expiresAtMs int64, ok bool) {
+// window: the family's newest token, whose secret this activation keeps in memory, and
+// its expiry. Every token rotated after c is younger still, so the chain of rotations
+// from c ends on the current token. Within the window, a successor this activation did
+// not hand out (another activation rotated, or the member restarted) is windowUnknown.
+// Once the newest rotation is older than the window, the successor is forgotten.
+func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) (secret string, expiresAtMs int64, w windowAnswer) {
 	n := len(cur.GetConsumed())
-	if n == 0 || !now.Before(msTime(c.GetRotatedAtMs()).Add(window)) {
-		return "", 0, false
+	if n == 0 || !now.Before(msTime(cur.Consumed[n-1].GetRotatedAtMs()).Add(g.env.life.RefreshReuse)) {
+		g.successor = ""
 	}
-	secret = cur.Consumed[n-1].GetSuccessorSecret()
-	if secret == "" || !hashesEqual(HashSecret(secret), cur.GetCurrentHash()) {
-		return "", 0, false
+	if !now.Before(msTime(c.GetRotatedAtMs()).Add(g.env.life.RefreshReuse)) {
+		return "", 0, windowPassed
 	}
-	return secret, cur.GetCurrentExpiresAtMs(), true
+	if g.successor == "" || !hashesEqual(HashSecret(g.successor), cur.GetCurrentHash()) {
+		return "", 0, windowUnknown
+	}
+	return g.successor, cur.GetCurrentExpiresAtMs(), windowKnown
 }
 
-// familyView is a family as replies carry it: without consumed tokens (successor
-// secrets never leave the grain except as the one next_secret).
+// familyView is a family as replies carry it: without consumed tokens.
 // The consumed tokens are set aside while cur is cloned rather than cloned and dropped
 // (they were most of a refresh's allocations); cur is the grain's own, so nothing else
 // sees the moment they are away.

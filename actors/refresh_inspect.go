@@ -17,7 +17,7 @@ import (
 // not here. Inactive is invalid_grant; an unreachable grant is temporarily_unavailable,
 // which the caller must not mistake for "inactive".
 func (g *refreshGrain) inspect(m *msg.RefreshFamilyInspect) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	cur, err := g.read(now)
 	if err != nil {
 		return g.reply(nil, err)
@@ -27,7 +27,7 @@ func (g *refreshGrain) inspect(m *msg.RefreshFamilyInspect) proto.Message {
 		!now.Before(msTime(cur.GetCurrentExpiresAtMs())) {
 		return g.reply(nil, oauth.InvalidGrant("refresh token is not active"))
 	}
-	if err := <-g.checkGrant(cur, nil, now); err != nil {
+	if err := <-g.checkGrant(cur, nil); err != nil {
 		return g.reply(nil, err)
 	}
 	return familyView(cur)
@@ -46,7 +46,7 @@ func (g *refreshGrain) inspect(m *msg.RefreshFamilyInspect) proto.Message {
 // (RevokeGrant with the reply's grant_id) and waits, so that what the grant holds is
 // dead before the revocation response. The second revocation writes nothing.
 func (g *refreshGrain) revokeToken(m *msg.RefreshFamilyRevokeToken) proto.Message {
-	now := g.clock(m.GetNowMs())
+	now := g.clock()
 	hash := HashSecret(m.GetSecret())
 	res, err := g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
 		kind, _ := classify(cur, hash, now)
@@ -58,7 +58,7 @@ func (g *refreshGrain) revokeToken(m *msg.RefreshFamilyRevokeToken) proto.Messag
 		if m.GetClientId() != cur.GetClientId() {
 			return nil, nil, Keep(out)
 		}
-		scrubFamily(cur, now, g.env.life.RefreshReuse)
+		scrubFamily(cur, now)
 		revokeFamily(cur)
 		out.Revoked = true
 		return cur, out, nil

@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,7 +76,7 @@ func TestRefreshRotation(t *testing.T) {
 				tt.rec.CreatedAtMs = now.UnixMilli()
 			}
 			fid, secret := newFamily(t, c, gid, tt.rec)
-			used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, tt.at, "", nil, nil))
+			used := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, secret, testClientID, tt.at, "", nil, nil))
 			if used.GetRotated() != tt.wantRotated || used.GetNextExpiresAtMs() != tt.wantExpires.UnixMilli() {
 				t.Fatalf("used: rotated %v, expires %v; want %v, %v", used.GetRotated(),
 					time.UnixMilli(used.GetNextExpiresAtMs()), tt.wantRotated, tt.wantExpires)
@@ -98,7 +100,7 @@ func TestRefreshRotation(t *testing.T) {
 				t.Errorf("reply family %v: want generation 2 and no consumed tokens", used.GetFamily())
 			}
 			// The successor works.
-			must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second), "", nil, nil))
+			must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, used.GetNextSecret(), testClientID, tt.at.Add(time.Second), "", nil, nil))
 		})
 	}
 }
@@ -117,9 +119,9 @@ func TestRefreshReuse(t *testing.T) {
 	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, fid))
 	mustUsed := must[*msg.RefreshUsed](t)
 
-	first := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil))
+	first := mustUsed(useAt(t, c, ctx, fid, s0, testClientID, now, "", nil, nil))
 	for _, d := range []time.Duration{0, time.Second, oidcflow.DefaultLifetimes().RefreshReuse - time.Millisecond} {
-		again := mustUsed(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(d), "", nil, nil))
+		again := mustUsed(useAt(t, c, ctx, fid, s0, testClientID, now.Add(d), "", nil, nil))
 		if again.GetNextSecret() != first.GetNextSecret() || !again.GetRotated() || again.GetNextExpiresAtMs() != first.GetNextExpiresAtMs() {
 			t.Fatalf("within the window (+%v): %v, want the same successor %v", d, again, first)
 		}
@@ -129,25 +131,21 @@ func TestRefreshReuse(t *testing.T) {
 	}
 
 	// After the window: reuse.
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse), "", nil, nil)
+	_, err := useAt(t, c, ctx, fid, s0, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse), "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token already used")
-	_, err = c.UseRefreshToken(ctx, fid, first.GetNextSecret(), testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse), "", nil, nil)
+	_, err = useAt(t, c, ctx, fid, first.GetNextSecret(), testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse), "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if !stored.GetRevoked() {
 		t.Fatal("family not revoked after reuse")
 	}
-	for _, ct := range stored.GetConsumed() {
-		if ct.GetSuccessorSecret() != "" {
-			t.Error("a revoked family still stores a successor secret")
-		}
-	}
+	wantNotStored(t, fid, first.GetNextSecret())
 	// The grant is revoked by message (fire-and-forget): wait for it.
 	waitFor(t, 5*time.Second, "the grant to be revoked", func() bool {
 		_, err := c.CheckGrant(ctx, gid)
 		return errors.Is(err, oauth.InvalidGrant(""))
 	})
-	_, err = c.LookupAccessToken(ctx, gid, atSecret, time.Time{})
+	_, err = lookupAt(t, c, ctx, gid, atSecret, time.Time{})
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
 }
 
@@ -160,49 +158,68 @@ func TestRefreshChainWithinWindow(t *testing.T) {
 	gid := newGrant(t, c)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil)).GetNextSecret()
-	s2 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second), "", nil, nil)).GetNextSecret()
-	got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(2*time.Second), "", nil, nil))
+	s1 := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now, "", nil, nil)).GetNextSecret()
+	s2 := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s1, testClientID, now.Add(time.Second), "", nil, nil)).GetNextSecret()
+	got := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now.Add(2*time.Second), "", nil, nil))
 	if got.GetNextSecret() != s2 || s2 == s1 {
 		t.Fatalf("stale token answered %q, want the newest %q", got.GetNextSecret(), s2)
 	}
-	// One live secret at rest: the newest consumed token's successor (s2), none older.
-	var kept []string
-	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
-		if ct.GetSuccessorSecret() != "" {
-			kept = append(kept, ct.GetSuccessorSecret())
-		}
-	}
-	if len(kept) != 1 || kept[0] != s2 {
-		t.Fatalf("successor secrets stored %q, want only the newest %q", kept, s2)
-	}
+	// No live secret at rest: neither the current token (s2) nor an older one.
+	wantNotStored(t, fid, s1, s2)
 	// s1, consumed within the window, answers with s2 as well.
-	if got := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(2*time.Second), "", nil, nil)); got.GetNextSecret() != s2 {
+	if got := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s1, testClientID, now.Add(2*time.Second), "", nil, nil)); got.GetNextSecret() != s2 {
 		t.Fatalf("s1 within the window answered %q, want %q", got.GetNextSecret(), s2)
 	}
 	// Later, s2 is current and fine; s1 is reuse.
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s2, testClientID, now.Add(10*time.Second), "", nil, nil))
+	must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s2, testClientID, now.Add(10*time.Second), "", nil, nil))
 }
 
-// TestRefreshScrub: successor secrets are kept only for the window, then scrubbed by the
-// next write.
-func TestRefreshScrub(t *testing.T) {
+// wantNotStored fails when the family's stored record holds any of secrets: a reader
+// of the store must not be able to use a live token.
+func wantNotStored(t *testing.T, fid string, secrets ...string) {
+	t.Helper()
+	_, store := testClient(t)
+	rec, err := store.Get(t.Context(), RefreshKindName, fid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if bytes.Contains(rec.Value, []byte(s)) {
+			t.Errorf("the stored family record holds the live secret %q", s)
+		}
+	}
+}
+
+// TestRefreshStoresNoLiveSecret: the successor answered within the reuse window is
+// kept in the grain's memory, never in its record; an activation that did not rotate
+// (the grain moved or its member restarted) refuses the window answer without revoking,
+// and the successor stays good.
+func TestRefreshStoresNoLiveSecret(t *testing.T) {
 	t.Parallel()
-	c, _ := testClient(t)
+	c, store := testClient(t)
 	ctx := ctxT(t)
 	gid := newGrant(t, c)
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	s1 := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, nil)).GetNextSecret()
-	if got := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed()[0].GetSuccessorSecret(); got != s1 {
-		t.Fatalf("successor secret %q kept for the window, want %q", got, s1)
+	s1 := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now, "", nil, nil)).GetNextSecret()
+	wantNotStored(t, fid, s1)
+	if got := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now.Add(time.Second), "", nil, nil)); got.GetNextSecret() != s1 {
+		t.Fatalf("within the window: %q, want the successor %q", got.GetNextSecret(), s1)
 	}
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse+time.Second), "", nil, nil))
-	for _, ct := range loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetConsumed() {
-		if ct.GetRotatedAtMs() == now.UnixMilli() && ct.GetSuccessorSecret() != "" {
-			t.Error("successor secret older than the window still stored")
-		}
+	wantNotStored(t, fid, s1)
+
+	// Another activation over the same record, within the window.
+	other := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{keyNow: testClocks.now}), RefreshKindName)}
+	other.key = fid
+	other.state = NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, fid)
+	f, ok := other.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.Failure)
+	if !ok || f.GetCode() != oauth.CodeInvalidGrant || !strings.Contains(f.GetDescription(), "newest") {
+		t.Fatalf("window answer by an activation that did not rotate: %v, want invalid_grant (use the newest token)", f)
 	}
+	if loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetRevoked() {
+		t.Fatal("refusing the window answer revoked the family")
+	}
+	must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s1, testClientID, now.Add(2*time.Second), "", nil, nil))
 }
 
 func TestRefreshFamilyRefusals(t *testing.T) {
@@ -234,32 +251,32 @@ func TestRefreshFamilyRefusals(t *testing.T) {
 		{"expired (the family ends with its current token)", secret, testClientID, now.Add(15 * day), ""},
 	}
 	for _, tt := range tests {
-		_, err := c.UseRefreshToken(ctx, fid, tt.secret, tt.client, tt.at, "", nil, nil)
+		_, err := useAt(t, c, ctx, fid, tt.secret, tt.client, tt.at, "", nil, nil)
 		wantErrDesc(t, err, oauth.CodeInvalidGrant, tt.desc)
 	}
-	_, err := c.UseRefreshToken(ctx, newID(t), secret, testClientID, now, "", nil, nil)
+	_, err := useAt(t, c, ctx, newID(t), secret, testClientID, now, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "refresh token not found")
-	must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil, nil)) // still fine
+	must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, secret, testClientID, now, "", nil, nil)) // still fine
 
 	// Revocation of the family: idempotent.
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
 	mustOK(t, c.RevokeRefreshFamily(ctx, fid))
 	mustOK(t, c.RevokeRefreshFamily(ctx, newID(t)))
-	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, now, "", nil, nil)
+	_, err = useAt(t, c, ctx, fid, secret, testClientID, now, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "revoked")
 	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, gid)) // the grant is untouched
 
 	// A family whose grant is dead is refused, and revokes itself.
 	fid2, secret2 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
 	mustOK(t, c.RevokeGrant(ctx, gid))
-	_, err = c.UseRefreshToken(ctx, fid2, secret2, testClientID, time.Time{}, "", nil, nil)
+	_, err = useAt(t, c, ctx, fid2, secret2, testClientID, time.Time{}, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "grant revoked")
 	if !loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid2).GetRevoked() {
 		t.Error("the family of a dead grant is not revoked")
 	}
 	// A family whose grant never existed.
 	fid3, secret3 := newFamily(t, c, newID(t), &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true})
-	_, err = c.UseRefreshToken(ctx, fid3, secret3, testClientID, time.Time{}, "", nil, nil)
+	_, err = useAt(t, c, ctx, fid3, secret3, testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 }
 
@@ -282,7 +299,7 @@ func TestRefreshConcurrentUse(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			replies[i], errs[i] = c.UseRefreshToken(ctxT(t), fid, s0, testClientID, now, "", nil, nil)
+			replies[i], errs[i] = useAt(t, c, ctxT(t), fid, s0, testClientID, now, "", nil, nil)
 		})
 	}
 	close(start)
@@ -330,11 +347,11 @@ func TestRefreshRefusesUngrantedResourceBeforeRotating(t *testing.T) {
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
 		Scopes: []string{"openid", "offline_access"}, Resources: []string{"https://api.example"}})
 
-	_, err := c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://other.example", nil, nil)
+	_, err := useAt(t, c, ctx, fid, s0, testClientID, now, "https://other.example", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidTarget, "not granted")
-	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", []string{"openid", "admin"}, nil)
+	_, err = useAt(t, c, ctx, fid, s0, testClientID, now, "", []string{"openid", "admin"}, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidScope, "exceeds")
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "https://api.example", []string{"openid"}, nil))
+	used := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now, "https://api.example", []string{"openid"}, nil))
 	if !used.GetRotated() {
 		t.Fatalf("SPA refresh after refusals: %v, want a rotation from the untouched token", used)
 	}
@@ -359,11 +376,11 @@ func TestRefreshUseStoresAccessToken(t *testing.T) {
 		return s, &msg.AccessTokenRecord{Hash: HashSecret(s), IssuedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(time.Hour).UnixMilli()}
 	}
 	lookup := func(secret string) (*msg.AccessTokenInfo, error) {
-		return c.LookupAccessToken(ctx, gid, secret, now.Add(time.Second))
+		return lookupAt(t, c, ctx, gid, secret, now.Add(time.Second))
 	}
 
 	at1, rec1 := newAT()
-	used := must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s0, testClientID, now, "", nil, rec1))
+	used := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s0, testClientID, now, "", nil, rec1))
 	info := must[*msg.AccessTokenInfo](t)(lookup(at1))
 	if got := info.GetAccessToken().GetScopes(); !slices.Equal(got, []string{"openid", "offline_access", "profile"}) {
 		t.Fatalf("access token scopes %v, want the family's", got)
@@ -374,17 +391,17 @@ func TestRefreshUseStoresAccessToken(t *testing.T) {
 
 	at2, rec2 := newAT()
 	s1 := used.GetNextSecret()
-	used = must[*msg.RefreshUsed](t)(c.UseRefreshToken(ctx, fid, s1, testClientID, now.Add(time.Second), "", []string{"openid"}, rec2))
+	used = must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s1, testClientID, now.Add(time.Second), "", []string{"openid"}, rec2))
 	if got := must[*msg.AccessTokenInfo](t)(lookup(at2)).GetAccessToken().GetScopes(); !slices.Equal(got, []string{"openid"}) {
 		t.Fatalf("access token scopes %v, want the requested [openid]", got)
 	}
 
 	// Refusals store nothing: another client, then the reuse of s0 after the window.
 	at3, rec3 := newAT()
-	_, err := c.UseRefreshToken(ctx, fid, used.GetNextSecret(), "someone-else", now.Add(2*time.Second), "", nil, rec3)
+	_, err := useAt(t, c, ctx, fid, used.GetNextSecret(), "someone-else", now.Add(2*time.Second), "", nil, rec3)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "client mismatch")
 	at4, rec4 := newAT()
-	_, err = c.UseRefreshToken(ctx, fid, s0, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse+time.Minute), "", nil, rec4)
+	_, err = useAt(t, c, ctx, fid, s0, testClientID, now.Add(oidcflow.DefaultLifetimes().RefreshReuse+time.Minute), "", nil, rec4)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "already used")
 	for _, s := range []string{at3, at4} {
 		_, err := lookup(s)
@@ -396,9 +413,9 @@ func TestRefreshUseStoresAccessToken(t *testing.T) {
 	fid2, f2s0 := newFamily(t, c, gid2, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli()})
 	mustOK(t, c.RevokeGrant(ctx, gid2))
 	at5, rec5 := newAT()
-	_, err = c.UseRefreshToken(ctx, fid2, f2s0, testClientID, now, "", nil, rec5)
+	_, err = useAt(t, c, ctx, fid2, f2s0, testClientID, now, "", nil, rec5)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
-	if _, err := c.LookupAccessToken(ctx, gid2, at5, now); err == nil {
+	if _, err := lookupAt(t, c, ctx, gid2, at5, now); err == nil {
 		t.Fatal("an access token of a revoked grant is usable")
 	}
 	waitFor(t, 5*time.Second, "the family of the revoked grant to be revoked", func() bool {
@@ -413,7 +430,7 @@ func TestRefreshUseStoresAccessToken(t *testing.T) {
 func TestRefreshUndoesRotationWhenGrantUnreachable(t *testing.T) {
 	t.Parallel()
 	store := actorstest.NewMemStore()
-	g := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{}), RefreshKindName)}
+	g := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{keyNow: testClocks.now}), RefreshKindName)}
 	g.key = newID(t)
 	g.state = NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, g.key)
 	now := time.UnixMilli(time.Now().UnixMilli())
@@ -424,7 +441,8 @@ func TestRefreshUndoesRotationWhenGrantUnreachable(t *testing.T) {
 		t.Fatalf("create: %v", r)
 	}
 	for _, at := range []time.Time{now, now.Add(oidcflow.DefaultLifetimes().RefreshReuse + time.Minute)} {
-		f, ok := g.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID, NowMs: at.UnixMilli()}).(*msg.Failure)
+		setClock(t, RefreshKindName, g.key, at)
+		f, ok := g.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.Failure)
 		if !ok || f.GetCode() != oauth.CodeTemporarilyUnavailable {
 			t.Fatalf("use at %v with the grant unreachable: %v, want temporarily_unavailable", at, f)
 		}

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,8 +53,8 @@ func (g *sessionGrain) Receive(c actor.Context) {
 }
 
 func (g *sessionGrain) create(m *msg.SessionCreate) proto.Message {
-	now := g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	now := g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if cur.GetSecretHash() != "" {
@@ -86,7 +85,7 @@ func (g *sessionGrain) create(m *msg.SessionCreate) proto.Message {
 }
 
 func (g *sessionGrain) get(m *msg.SessionGet) proto.Message {
-	cur, err := g.read(g.clock(0))
+	cur, err := g.read(g.clock())
 	if err != nil {
 		return g.reply(nil, err)
 	}
@@ -100,8 +99,8 @@ func (g *sessionGrain) get(m *msg.SessionGet) proto.Message {
 // (Lifetimes.Session from now when 0); a session never gets shorter. A client entry with
 // a new grant is told to the account index, with the session's new expiry.
 func (g *sessionGrain) addClient(m *msg.SessionAddClient) proto.Message {
-	now := g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	now := g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	var newGrant *msg.SessionClient
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
@@ -139,8 +138,8 @@ func (g *sessionGrain) addClient(m *msg.SessionAddClient) proto.Message {
 // end deletes the session, then revokes the grants revoke selects (see fanOut), and
 // returns what the session was (its clients, for back-channel logout).
 func (g *sessionGrain) end(secret string, revoke msg.GrantRevocation, keep []string) proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if err := checkSession(cur, secret); err != nil {

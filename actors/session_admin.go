@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"slices"
 
 	"google.golang.org/protobuf/proto"
@@ -17,7 +16,7 @@ import (
 // peek returns the live session without its secret hash; absent or expired is
 // login_required.
 func (g *sessionGrain) peek() proto.Message {
-	cur, err := g.read(g.clock(0))
+	cur, err := g.read(g.clock())
 	if err != nil {
 		return g.reply(nil, err)
 	}
@@ -30,8 +29,8 @@ func (g *sessionGrain) peek() proto.Message {
 // revoke deletes the session, revokes the grants revoke selects (see fanOut) and
 // returns what the session was.
 func (g *sessionGrain) revoke(revoke msg.GrantRevocation, keep []string) proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if cur.GetSecretHash() == "" {
@@ -48,8 +47,8 @@ func (g *sessionGrain) revoke(revoke msg.GrantRevocation, keep []string) proto.M
 // forgetGrant drops the client entry holding grantID and tells the account index to
 // forget the grant; nothing to drop is an Ack that writes nothing.
 func (g *sessionGrain) forgetGrant(m *msg.SessionForgetGrant) proto.Message {
-	g.clock(0)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	g.clock()
+	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	var account string
 	res, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, proto.Message, error) {

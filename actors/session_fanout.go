@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -18,7 +17,7 @@ import (
 // grains it tells, never the other way round, so no grain waits on another in a cycle;
 // it waits so that what a logout revoked is refused as soon as the logout is answered,
 // and a new sign-in is listed by the Management API as soon as it is answered. A target
-// that cannot be reached within peerTimeout is told again later (Peers.tell).
+// that cannot be reached within the message's budget is told again later (Peers.tell).
 
 // track tells the account index of the session (its current expiry) and, when cl is
 // not nil, of the grant of a client just added to it.
@@ -76,7 +75,7 @@ func (g *sessionGrain) fanOut(rec *msg.SessionRecord, revoke msg.GrantRevocation
 // it reports whether the grant is gone (revoked now, or already revoked or expired).
 func (g *sessionGrain) revokeGrant(id string, keepOffline bool) bool {
 	if keepOffline {
-		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+		ctx, cancel := g.budgetCtx()
 		gr, err := peerCall[*msg.GrantRecord](ctx, g.env.peers, GrantKindName, id, &msg.GrantCheck{})
 		cancel()
 		switch {
@@ -95,14 +94,14 @@ func (g *sessionGrain) revokeGrant(id string, keepOffline bool) bool {
 	return true
 }
 
-// notify sends m to kind/key and waits for its answer within peerTimeout; a target it
+// notify sends m to kind/key and waits for its answer within the message's budget; a target it
 // cannot reach is told again later, retrying (Peers.tell). A decision of the target (a
 // Failure) is logged.
 func (g *sessionGrain) notify(kind, key string, m proto.Message) {
 	if key == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	ctx, cancel := g.budgetCtx()
 	_, err := peerCall[*msg.Ack](ctx, g.env.peers, kind, key, m)
 	cancel()
 	var oe *oauth.Error

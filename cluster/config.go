@@ -15,10 +15,13 @@ import (
 
 // Defaults used when the matching Config field is zero.
 const (
-	DefaultName           = "latch"
-	DefaultBindHost       = "127.0.0.1"
-	DefaultGossipAddr     = "127.0.0.1:7946"
-	DefaultRequestTimeout = 5 * time.Second
+	DefaultName       = "latch"
+	DefaultBindHost   = "127.0.0.1"
+	DefaultGossipAddr = "127.0.0.1:7946"
+
+	// DefaultRequestTimeout is the budget of a request whose context has no deadline;
+	// `latch serve --request-timeout` sets one budget per HTTP request instead.
+	DefaultRequestTimeout = 3 * time.Second
 )
 
 // Config is the configuration of one cluster member. The zero value is valid: a single
@@ -41,7 +44,9 @@ type Config struct {
 	Join []string
 	// Kinds are the grain kinds this member hosts, built with protoactor's
 	// cluster.NewKind (its middleware delivers cluster.ClusterInit and reports stopped
-	// activations).
+	// activations). Their mailboxes run on the member's worker dispatcher
+	// (NewWorkerDispatcher), which Node.Stop joins; a dispatcher named in their props is
+	// replaced.
 	Kinds []*cluster.Kind
 	// Logger receives Latch's cluster logs and, filtered by LibraryLogLevel, the logs of
 	// protoactor-go and memberlist. Nil discards them.
@@ -52,7 +57,7 @@ type Config struct {
 	// expected dead peer at Error.
 	LibraryLogLevel slog.Leveler
 	// RequestTimeout bounds a grain request whose context has no deadline.
-	// Default 5 s.
+	// Default 3 s (DefaultRequestTimeout).
 	RequestTimeout time.Duration
 	// Gossip tunes memberlist's failure detector; zero fields keep
 	// memberlist.DefaultLocalConfig values.

@@ -62,7 +62,7 @@ func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{}.withDefaults()
 	if c.Name != "latch" || c.BindHost != "127.0.0.1" || c.GossipAddr != "127.0.0.1:7946" ||
-		c.RequestTimeout != 5*time.Second || c.Logger == nil || c.LibraryLogLevel == nil {
+		c.RequestTimeout != DefaultRequestTimeout || c.Logger == nil || c.LibraryLogLevel == nil {
 		t.Errorf("defaults = %+v", c)
 	}
 	mc := FastGossip().memberlistConfig()

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,11 @@ type workerDispatcher struct {
 	work chan func()
 	// workers counts live workers (busy or idle); tests read it.
 	workers atomic.Int64
+
+	quit    chan struct{} // closed by stop: idle workers exit at once
+	mu      sync.Mutex    // orders wg.Add before stop's wg.Wait
+	stopped bool
+	wg      sync.WaitGroup
 }
 
 var _ actor.Dispatcher = (*workerDispatcher)(nil)
@@ -58,7 +64,7 @@ func NewWorkerDispatcher(throughput int, idle time.Duration) actor.Dispatcher {
 	if idle <= 0 {
 		idle = WorkerIdleTimeout
 	}
-	return &workerDispatcher{throughput: throughput, idle: idle, work: make(chan func())}
+	return &workerDispatcher{throughput: throughput, idle: idle, work: make(chan func()), quit: make(chan struct{})}
 }
 
 // Schedule runs fn on an idle worker, or on a new one if none is idle. It does not
@@ -66,10 +72,32 @@ func NewWorkerDispatcher(throughput int, idle time.Duration) actor.Dispatcher {
 func (d *workerDispatcher) Schedule(fn func()) {
 	select {
 	case d.work <- fn:
+		return
 	default:
-		d.workers.Add(1)
-		go d.worker(fn)
 	}
+	d.mu.Lock()
+	if d.stopped {
+		// After stop (its member is gone): run the burst, but keep no worker.
+		d.mu.Unlock()
+		go fn()
+		return
+	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	d.workers.Add(1)
+	go d.worker(fn)
+}
+
+// stop makes every worker exit once its current burst is done and waits for them.
+// Bursts scheduled afterwards run on a goroutine of their own. Idempotent.
+func (d *workerDispatcher) stop() {
+	d.mu.Lock()
+	if !d.stopped {
+		d.stopped = true
+		close(d.quit)
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
 }
 
 // Throughput is the mailbox's burst size.
@@ -78,6 +106,7 @@ func (d *workerDispatcher) Throughput() int { return d.throughput }
 // worker runs fn and then every burst handed to it, until it has waited d.idle for
 // one. Its one timer is reset per burst, not allocated.
 func (d *workerDispatcher) worker(fn func()) {
+	defer d.wg.Done()
 	defer d.workers.Add(-1)
 	idle := time.NewTimer(d.idle)
 	defer idle.Stop()
@@ -90,6 +119,8 @@ func (d *workerDispatcher) worker(fn func()) {
 		select {
 		case fn = <-d.work:
 		case <-idle.C:
+			return
+		case <-d.quit:
 			return
 		}
 	}

@@ -277,3 +277,35 @@ func BenchmarkDispatcher(b *testing.B) {
 		})
 	}
 }
+
+// TestWorkerDispatcherStopJoinsWorkers: stop lets busy workers finish their burst, makes
+// idle ones exit at once (long before their idle timeout) and returns when none is
+// left; a burst scheduled afterwards still runs.
+func TestWorkerDispatcherStopJoinsWorkers(t *testing.T) {
+	t.Parallel()
+	d := newTestDispatcher(t, time.Hour)
+	release := make(chan struct{})
+	var ran atomic.Int64
+	for range 3 {
+		d.Schedule(func() { <-release; ran.Add(1) })
+	}
+	d.Schedule(func() { ran.Add(1) })
+	eventually(t, "4 workers", func() bool { return d.workers.Load() == 4 })
+	stopped := make(chan struct{})
+	go func() { d.stop(); close(stopped) }()
+	eventually(t, "the idle worker to exit", func() bool { return d.workers.Load() == 3 })
+	select {
+	case <-stopped:
+		t.Fatal("stop returned while workers were busy")
+	default:
+	}
+	close(release)
+	receive(t, stopped, "stop to return")
+	if w := d.workers.Load(); w != 0 || ran.Load() != 4 {
+		t.Fatalf("after stop: %d workers, %d bursts ran; want 0 and 4", w, ran.Load())
+	}
+	done := make(chan struct{})
+	d.Schedule(func() { close(done) })
+	receive(t, done, "a burst scheduled after stop")
+	d.stop() // idempotent
+}

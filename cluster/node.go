@@ -58,6 +58,9 @@ type Node struct {
 	cluster  *cluster.Cluster
 	provider *gossipProvider
 	lookup   *identityLookup
+	// dispatcher runs the mailboxes of every grain kind of this member; Stop joins its
+	// workers.
+	dispatcher *workerDispatcher
 
 	stopOnce sync.Once
 	stopErr  error
@@ -91,11 +94,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}))
 	logger = logger.With("member", system.ID)
 
+	// Every kind's grains run on one worker dispatcher of the member (whatever
+	// dispatcher their props name), so that Stop can stop and join its goroutines.
+	d := NewWorkerDispatcher(MailboxThroughput, WorkerIdleTimeout).(*workerDispatcher)
 	kinds := make([]*cluster.Kind, len(cfg.Kinds))
 	for i, k := range cfg.Kinds {
 		kinds[i] = &cluster.Kind{
-			Kind:            k.Kind,
-			Props:           k.Props.Clone(actor.WithReceiverMiddleware(unsupportedMiddleware, panicLogMiddleware(logger))),
+			Kind: k.Kind,
+			Props: k.Props.Clone(actor.WithDispatcher(d),
+				actor.WithReceiverMiddleware(unsupportedMiddleware, panicLogMiddleware(logger))),
 			StrategyBuilder: k.StrategyBuilder,
 		}
 	}
@@ -107,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout)))
 
-	n := &Node{cfg: cfg, logger: logger, system: system, cluster: c, provider: provider, lookup: lookup}
+	n := &Node{cfg: cfg, logger: logger, system: system, cluster: c, provider: provider, lookup: lookup, dispatcher: d}
 	began := time.Now()
 	if err := startMember(c); err != nil {
 		n.abort()
@@ -183,6 +190,7 @@ func (n *Node) abort() {
 		}
 	}()
 	n.system.Shutdown()
+	n.dispatcher.stop()
 	n.stopOnce.Do(func() { n.stopErr = errors.New("cluster: member never started") })
 }
 
@@ -207,7 +215,8 @@ func (n *Node) Placement() *Placement { return n.lookup.current() }
 
 // Stop stops the member. Graceful: leave the memberlist first (peers stop routing here
 // at once), let local grains finish the messages already queued (up to 5 s), then stop
-// protoactor. Not graceful: stop gossiping without a leave (peers find out through
+// protoactor. Either way Stop returns once the grains' worker goroutines have finished
+// their current burst and exited. Not graceful: stop gossiping without a leave (peers find out through
 // their failure detector, as after a crash) and stop at once. Stop is idempotent; the
 // first call's result is returned to all.
 //
@@ -226,6 +235,7 @@ func (n *Node) Stop(graceful bool) error {
 			n.lookup.shutdown(0)
 		}
 		errs = append(errs, shutdownCluster(n.cluster))
+		n.dispatcher.stop()
 		n.stopErr = errors.Join(errs...)
 		n.logger.Info("cluster member stopped", "graceful", graceful,
 			"took", time.Since(began).Round(time.Millisecond), "error", n.stopErr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -120,13 +121,52 @@ func replyMessage(kind, identity string, pid *actor.PID, res any) (proto.Message
 // errDeadLetter means the target PID does not exist (any more) on its member.
 var errDeadLetter = errors.New("dead letter")
 
+// budgetHeader is the message header that carries a request's budget: the
+// milliseconds left of the caller's deadline when the request was sent. Remote calls
+// cannot carry a context, and an instant of the caller's clock would mean nothing on
+// another member's, so the budget travels as a duration.
+const budgetHeader = "latch-budget-ms"
+
+// Budget returns the budget the sender of c's current message gave it (what was left
+// of its caller's deadline when Request sent it); ok is false when the message carries
+// none (not sent by Request: a tell, a system message, an older sender). A grain
+// bounds the work it does for the message, store writes and requests to other grains,
+// by that budget counted from when it handles the message.
+func Budget(c actor.Context) (d time.Duration, ok bool) {
+	h := c.MessageHeader()
+	if h == nil {
+		return 0, false
+	}
+	v := h.Get(budgetHeader)
+	if v == "" {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms < 0 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// budgetValue encodes what is left until deadline for budgetHeader: whole milliseconds,
+// rounded up so a budget under 1 ms is not mistaken for none.
+func budgetValue(left time.Duration) string {
+	return strconv.FormatInt(int64((left+time.Millisecond-1)/time.Millisecond), 10)
+}
+
 // ask sends m to pid and waits for one reply or the end of ctx. It uses a private reply
 // process instead of protoactor's Future: the wait honours ctx (cancellation as well as
 // deadline) with no timer or goroutine per call, and a reply racing the deadline is
-// handled under a channel rather than the Future's unsynchronized result field.
+// handled under a channel rather than the Future's unsynchronized result field. What is
+// left of ctx's deadline travels with m (budgetHeader; see Budget).
 func ask(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, m any) (any, error) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= 0 {
-		return nil, context.DeadlineExceeded
+	var header map[string]string
+	if d, ok := ctx.Deadline(); ok {
+		left := time.Until(d)
+		if left <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+		header = map[string]string{budgetHeader: budgetValue(left)}
 	}
 	slot := &replySlot{ch: make(chan any, 1)}
 	self, ok := system.ProcessRegistry.Add(slot, "latch-reply"+system.ProcessRegistry.NextId())
@@ -134,7 +174,7 @@ func ask(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, m any) 
 		return nil, errors.New("cluster: reply process id collision")
 	}
 	defer system.ProcessRegistry.Remove(self)
-	system.Root.RequestWithCustomSender(pid, m, self)
+	system.Root.Send(pid, &actor.MessageEnvelope{Header: header, Message: m, Sender: self})
 	select {
 	case res := <-slot.ch:
 		if _, dead := res.(*actor.DeadLetterResponse); dead {

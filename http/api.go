@@ -97,6 +97,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, p httprouter.P
 			writeAPIError(w, ae)
 			return
 		}
+		if e, _ := protocolError(err); unavailable(w.Header(), s.log, r, e, err) {
+			writeAPIError(w, apiErr(http.StatusServiceUnavailable, "request.temporarily_unavailable", "The service is temporarily unavailable. Please retry later."))
+			return
+		}
 		s.log.Error("api handler failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
 		return

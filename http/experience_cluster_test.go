@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,23 @@ var sharedCluster struct {
 	once   sync.Once
 	client *actors.Client
 	err    error
+	clock  atomic.Pointer[func() time.Time] // the grains' clock; nil: time.Now
+}
+
+// useGrainClock makes now the clock of the shared member's grains until tb ends: grains
+// decide expiry by their own clock, not by the HTTP server's. Tests of this package do
+// not run in parallel.
+func useGrainClock(tb testing.TB, now func() time.Time) {
+	sharedCluster.clock.Store(&now)
+	tb.Cleanup(func() { sharedCluster.clock.Store(nil) })
+}
+
+// sharedGrainNow is the clock of the shared member's grains (see useGrainClock).
+func sharedGrainNow() time.Time {
+	if now := sharedCluster.clock.Load(); now != nil {
+		return (*now)()
+	}
+	return time.Now()
 }
 
 func testActors(tb testing.TB) *actors.Client {
@@ -38,7 +56,7 @@ func testActors(tb testing.TB) *actors.Client {
 		peers := actors.NewPeers()
 		node, err := cluster.Start(context.Background(), cluster.Config{
 			GossipAddr: "127.0.0.1:0",
-			Kinds:      actors.Kinds(actorstest.NewMemStore(), logger, actors.Options{Peers: peers}),
+			Kinds:      actors.Kinds(actorstest.NewMemStore(), logger, actors.Options{Peers: peers, Now: sharedGrainNow}),
 			Logger:     logger,
 			Gossip:     cluster.FastGossip(),
 		})

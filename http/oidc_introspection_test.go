@@ -48,6 +48,7 @@ func newLifecycleEnv(tb testing.TB) *ltEnv {
 	tb.Helper()
 	client := testActors(tb)
 	clock := &expClock{t: time.Now()}
+	useGrainClock(tb, clock.Now)
 	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: clock.Now})
 	if err != nil {
 		tb.Fatal(err)

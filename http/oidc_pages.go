@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-
-	"github.com/latchid/latch/oidcflow/oauth"
 )
 
 // The OpenID Provider's own small pages: an error page for authorization requests that
@@ -63,10 +61,11 @@ func (s *Server) writePage(w http.ResponseWriter, status int, name string, data 
 // writeErrorPage shows a protocol error to the user instead of redirecting it. Errors
 // that are not *oauth.Error are logged and shown as server_error.
 func (s *Server) writeErrorPage(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := oauth.From(err)
+	e, ok := protocolError(err)
 	if !ok {
 		s.log.Error("oidc browser endpoint failed", "path", r.URL.Path, "err", err)
 	}
+	unavailable(w.Header(), s.log, r, e, err)
 	status := e.Status
 	if status == 0 || status == http.StatusUnauthorized {
 		status = http.StatusBadRequest

@@ -7,7 +7,6 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/oidcflow"
-	"github.com/latchid/latch/oidcflow/oauth"
 )
 
 // routesOIDC registers the OpenID Provider endpoints under /oidc.
@@ -75,13 +74,16 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, _ httproute
 }
 
 // writeOAuthError writes a protocol error per RFC 6749 5.2. Errors that are not
-// *oauth.Error are logged and shown as server_error, never with their cause.
+// *oauth.Error are logged and shown as server_error, never with their cause; an
+// unreachable grain or a spent request budget is 503 temporarily_unavailable with
+// Retry-After (protocolError).
 func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := oauth.From(err)
+	e, ok := protocolError(err)
 	if !ok {
 		s.log.Error("oidc handler failed", "path", r.URL.Path, "err", err)
 	}
 	h := w.Header()
+	unavailable(h, s.log, r, e, err)
 	noStore(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	if e.Status == http.StatusUnauthorized {

@@ -66,11 +66,12 @@ func bearerToken(r *http.Request) (string, error) {
 // writeBearerError answers a protected-resource error (RFC 6750 3): the status of the
 // error, a Bearer challenge carrying its code, and a JSON body.
 func (s *Server) writeBearerError(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := oauth.From(err)
+	e, ok := protocolError(err)
 	if !ok {
 		s.log.Error("userinfo failed", "err", err)
 	}
 	h := w.Header()
+	unavailable(h, s.log, r, e, err)
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	challenge := `Bearer realm="` + s.issuer + `"`

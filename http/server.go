@@ -41,6 +41,10 @@ type Config struct {
 	Sessions *op.Sessions
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
+	// RequestTimeout is the budget of one request (see withBudget); 0 means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
 	Logger *slog.Logger
 	Now    func() time.Time
 	Rand   io.Reader
@@ -94,6 +98,7 @@ type Server struct {
 
 	discovery []byte // pre-encoded discovery document
 	router    *httprouter.Router
+	budget    time.Duration // of one request
 }
 
 // New builds a Server and its routes.
@@ -117,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 		log:      log,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		budget:   cfg.RequestTimeout,
 	}
 	s.throttleStore = cfg.ThrottleStore
 	if s.op = cfg.OP; s.op == nil {
@@ -144,7 +150,9 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler is the root handler.
-func (s *Server) Handler() http.Handler { return securityHeaders(s.router, s.secure) }
+func (s *Server) Handler() http.Handler {
+	return securityHeaders(withBudget(s.router, s.budget), s.secure)
+}
 
 // Issuer is Endpoint + "/oidc".
 func (s *Server) Issuer() string { return s.issuer }

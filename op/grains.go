@@ -73,7 +73,6 @@ type CodeExchange struct {
 	// Refresh is the refresh-token policy of the client; nil: the client may not use
 	// the refresh_token grant, so no family is created.
 	Refresh *RefreshPolicy
-	Now     time.Time
 }
 
 // RefreshPolicy is how a client's refresh tokens behave (Logto's customClientMetadata).
@@ -127,7 +126,6 @@ type AccessToken struct {
 type RefreshUse struct {
 	Token    string
 	ClientID string
-	Now      time.Time
 	// Resource is a requested resource indicator ("" for none): it must be one of the
 	// family's.
 	Resource string

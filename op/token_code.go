@@ -43,7 +43,7 @@ func (p *Provider) TokenAuthorizationCode(ctx context.Context, app *directory.Ap
 	now := p.now()
 	x := CodeExchange{
 		Code: req.Code, ClientID: app.ID, RedirectURI: req.RedirectURI, CodeVerifier: req.CodeVerifier,
-		Refresh: p.refreshPolicy(app), Now: now,
+		Refresh: p.refreshPolicy(app),
 	}
 	if res != nil {
 		x.Resource = res.Indicator

@@ -43,7 +43,7 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 		return none, err
 	}
 	now := p.now()
-	use := RefreshUse{Token: req.RefreshToken, ClientID: app.ID, Now: now, Scopes: requested, OpaqueAccessToken: res == nil}
+	use := RefreshUse{Token: req.RefreshToken, ClientID: app.ID, Scopes: requested, OpaqueAccessToken: res == nil}
 	if res != nil {
 		use.Resource = res.Indicator
 	}

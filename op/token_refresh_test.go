@@ -23,7 +23,7 @@ func TestTokenRefresh(t *testing.T) {
 				Scopes: scopes, RefreshToken: "fam.next",
 			}
 			if u.OpaqueAccessToken {
-				out.AccessToken = AccessTokenIssued{Token: "g1.at", Scopes: scopes, ExpiresAt: u.Now.Add(time.Hour)}
+				out.AccessToken = AccessTokenIssued{Token: "g1.at", Scopes: scopes, ExpiresAt: e.now.Add(time.Hour)}
 			}
 			return out, nil
 		}

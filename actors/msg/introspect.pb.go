@@ -31,15 +31,13 @@ const (
 
 // RefreshFamilyInspect asks whether secret is the family's live refresh token: the
 // current token (a consumed one, even within the reuse window, is not active),
-// unexpired at now_ms, the family not revoked and its grant alive (GrantCheck). It
+// unexpired by the grain's clock, the family not revoked and its grant alive (GrantCheck). It
 // writes nothing. Reply: RefreshFamilyRecord (without consumed tokens), or Failure
 // invalid_grant when the token is not active (temporarily_unavailable when the grant
 // could not be checked).
 type RefreshFamilyInspect struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Secret string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	// now_ms is the caller's clock; 0 = the grain's clock.
-	NowMs         int64 `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -81,13 +79,6 @@ func (x *RefreshFamilyInspect) GetSecret() string {
 	return ""
 }
 
-func (x *RefreshFamilyInspect) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
-}
-
 // RefreshFamilyRevokeToken revokes the family when secret is one of its tokens (the
 // current one, unexpired, or a consumed one it still remembers) and client_id is the
 // family's client (RFC 7009 2.1). A token of another client is reported, not revoked.
@@ -96,7 +87,6 @@ type RefreshFamilyRevokeToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
 	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	NowMs         int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,13 +135,6 @@ func (x *RefreshFamilyRevokeToken) GetClientId() string {
 	return ""
 }
 
-func (x *RefreshFamilyRevokeToken) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
-}
-
 // GrantRevokeAccessToken drops the live opaque access token whose secret is given,
 // when client_id is the grant's client (RFC 7009 2.1); the grant and its other tokens
 // are untouched. A token of another client is reported, not revoked.
@@ -160,7 +143,6 @@ type GrantRevokeAccessToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
 	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	NowMs         int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -207,13 +189,6 @@ func (x *GrantRevokeAccessToken) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
-}
-
-func (x *GrantRevokeAccessToken) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 // TokenRevoked is the reply of a revocation by token.
@@ -294,18 +269,15 @@ var File_introspect_proto protoreflect.FileDescriptor
 
 const file_introspect_proto_rawDesc = "" +
 	"\n" +
-	"\x10introspect.proto\x12\x0flatch.actors.v1\"E\n" +
+	"\x10introspect.proto\x12\x0flatch.actors.v1\"<\n" +
 	"\x14RefreshFamilyInspect\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
-	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"f\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secretJ\x04\b\x02\x10\x03R\x06now_ms\"]\n" +
 	"\x18RefreshFamilyRevokeToken\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
-	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\"d\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientIdJ\x04\b\x03\x10\x04R\x06now_ms\"[\n" +
 	"\x16GrantRevokeAccessToken\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
-	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\"v\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientIdJ\x04\b\x03\x10\x04R\x06now_ms\"v\n" +
 	"\fTokenRevoked\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x18\n" +

@@ -1969,7 +1969,6 @@ type GrantRedeemCode struct {
 	CodeVerifier  string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	AccessToken   *AccessTokenRecord     `protobuf:"bytes,5,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
 	FamilyId      string                 `protobuf:"bytes,6,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
-	NowMs         int64                  `protobuf:"varint,7,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2046,13 +2045,6 @@ func (x *GrantRedeemCode) GetFamilyId() string {
 	return ""
 }
 
-func (x *GrantRedeemCode) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
-}
-
 type CodeRedeemed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          *CodeRecord            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
@@ -2121,7 +2113,6 @@ type GrantExchangeCode struct {
 	CodeVerifier string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	// resource is the requested resource indicator; empty: an opaque access token.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
-	NowMs    int64  `protobuf:"varint,6,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	// refresh_allowed: the client may use the refresh_token grant; then a family is created
 	// when offline_access was granted, or always when refresh_always.
 	RefreshAllowed    bool   `protobuf:"varint,7,opt,name=refresh_allowed,json=refreshAllowed,proto3" json:"refresh_allowed,omitempty"`
@@ -2196,13 +2187,6 @@ func (x *GrantExchangeCode) GetResource() string {
 		return x.Resource
 	}
 	return ""
-}
-
-func (x *GrantExchangeCode) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 func (x *GrantExchangeCode) GetRefreshAllowed() bool {
@@ -2386,7 +2370,6 @@ func (x *GrantIssueAccessToken) GetFamilyId() string {
 type GrantLookupAccessToken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Secret        string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	NowMs         int64                  `protobuf:"varint,2,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2426,13 +2409,6 @@ func (x *GrantLookupAccessToken) GetSecret() string {
 		return x.Secret
 	}
 	return ""
-}
-
-func (x *GrantLookupAccessToken) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 type AccessTokenInfo struct {
@@ -2490,9 +2466,6 @@ func (x *AccessTokenInfo) GetGrant() *GrantRecord {
 // GrantCheck answers whether the grant is alive. Reply: GrantRecord or Failure invalid_grant.
 type GrantCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// now_ms is the caller's clock (the refresh grain passes its request's); 0 = the
-	// grain's clock.
-	NowMs int64 `protobuf:"varint,1,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	// access_token, when set, is an opaque access token the grant stores (as
 	// GrantIssueAccessToken with family_id) before it replies: a refresh asks for the
 	// check and the new access token in one message.
@@ -2530,13 +2503,6 @@ func (x *GrantCheck) ProtoReflect() protoreflect.Message {
 // Deprecated: Use GrantCheck.ProtoReflect.Descriptor instead.
 func (*GrantCheck) Descriptor() ([]byte, []int) {
 	return file_latch_proto_rawDescGZIP(), []int{34}
-}
-
-func (x *GrantCheck) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 func (x *GrantCheck) GetAccessToken() *AccessTokenRecord {
@@ -2594,13 +2560,6 @@ type ConsumedToken struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Hash        string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
 	RotatedAtMs int64                  `protobuf:"varint,2,opt,name=rotated_at_ms,json=rotatedAtMs,proto3" json:"rotated_at_ms,omitempty"`
-	// successor_secret is kept on the newest consumed token only, and only for the 3 s
-	// reuse window, so concurrent refreshes with a token consumed in it all get the newest
-	// token; cleared after it (records written before may hold it on older entries too).
-	SuccessorSecret string `protobuf:"bytes,3,opt,name=successor_secret,json=successorSecret,proto3" json:"successor_secret,omitempty"`
-	// successor_expires_at_ms is no longer written: the newest successor is the current
-	// token, whose expiry is current_expires_at_ms. Records written before may hold it.
-	SuccessorExpiresAtMs int64 `protobuf:"varint,4,opt,name=successor_expires_at_ms,json=successorExpiresAtMs,proto3" json:"successor_expires_at_ms,omitempty"`
 	// expires_at_ms is when the consumed token itself would have expired: after it, the
 	// entry is dropped and the token is merely unknown (node-oidc-provider keeps a consumed
 	// token until its expiry, too).
@@ -2649,20 +2608,6 @@ func (x *ConsumedToken) GetHash() string {
 func (x *ConsumedToken) GetRotatedAtMs() int64 {
 	if x != nil {
 		return x.RotatedAtMs
-	}
-	return 0
-}
-
-func (x *ConsumedToken) GetSuccessorSecret() string {
-	if x != nil {
-		return x.SuccessorSecret
-	}
-	return ""
-}
-
-func (x *ConsumedToken) GetSuccessorExpiresAtMs() int64 {
-	if x != nil {
-		return x.SuccessorExpiresAtMs
 	}
 	return 0
 }
@@ -2918,7 +2863,6 @@ type RefreshFamilyUse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Secret   string                 `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
 	ClientId string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	NowMs    int64                  `protobuf:"varint,3,opt,name=now_ms,json=nowMs,proto3" json:"now_ms,omitempty"`
 	Resource string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
 	Scopes   []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// access_token, when set, is the opaque access token (hash, issued and expiry times)
@@ -2976,13 +2920,6 @@ func (x *RefreshFamilyUse) GetClientId() string {
 		return x.ClientId
 	}
 	return ""
-}
-
-func (x *RefreshFamilyUse) GetNowMs() int64 {
-	if x != nil {
-		return x.NowMs
-	}
-	return 0
 }
 
 func (x *RefreshFamilyUse) GetResource() string {
@@ -3304,7 +3241,7 @@ const file_latch_proto_rawDesc = "" +
 	"session_id\x18\x06 \x01(\tR\tsessionId\x12\x10\n" +
 	"\x03sid\x18\a \x01(\tR\x03sid\"A\n" +
 	"\x0eGrantIssueCode\x12/\n" +
-	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x92\x02\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x89\x02\n" +
 	"\x0fGrantRedeemCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
 	"codeSecret\x12\x1b\n" +
@@ -3312,25 +3249,23 @@ const file_latch_proto_rawDesc = "" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12E\n" +
 	"\faccess_token\x18\x05 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x06 \x01(\tR\bfamilyId\x12\x15\n" +
-	"\x06now_ms\x18\a \x01(\x03R\x05nowMs\"s\n" +
+	"\tfamily_id\x18\x06 \x01(\tR\bfamilyIdJ\x04\b\a\x10\bR\x06now_ms\"s\n" +
 	"\fCodeRedeemed\x12/\n" +
 	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x8e\x03\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x85\x03\n" +
 	"\x11GrantExchangeCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
 	"codeSecret\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
 	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12\x1a\n" +
-	"\bresource\x18\x05 \x01(\tR\bresource\x12\x15\n" +
-	"\x06now_ms\x18\x06 \x01(\x03R\x05nowMs\x12'\n" +
+	"\bresource\x18\x05 \x01(\tR\bresource\x12'\n" +
 	"\x0frefresh_allowed\x18\a \x01(\bR\x0erefreshAllowed\x12%\n" +
 	"\x0erefresh_always\x18\b \x01(\bR\rrefreshAlways\x12\x19\n" +
 	"\bapp_type\x18\t \x01(\tR\aappType\x12.\n" +
 	"\x13refresh_ttl_seconds\x18\n" +
 	" \x01(\x03R\x11refreshTtlSeconds\x12%\n" +
-	"\x0erefresh_rotate\x18\v \x01(\bR\rrefreshRotate\"\xaf\x02\n" +
+	"\x0erefresh_rotate\x18\v \x01(\bR\rrefreshRotateJ\x04\b\x06\x10\aR\x06now_ms\"\xaf\x02\n" +
 	"\rCodeExchanged\x12/\n" +
 	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
 	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\x12\x1b\n" +
@@ -3340,25 +3275,21 @@ const file_latch_proto_rawDesc = "" +
 	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"{\n" +
 	"\x15GrantIssueAccessToken\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\"G\n" +
+	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\">\n" +
 	"\x16GrantLookupAccessToken\x12\x16\n" +
-	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x15\n" +
-	"\x06now_ms\x18\x02 \x01(\x03R\x05nowMs\"\x8c\x01\n" +
+	"\x06secret\x18\x01 \x01(\tR\x06secretJ\x04\b\x02\x10\x03R\x06now_ms\"\x8c\x01\n" +
 	"\x0fAccessTokenInfo\x12E\n" +
 	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x87\x01\n" +
+	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"~\n" +
 	"\n" +
-	"GrantCheck\x12\x15\n" +
-	"\x06now_ms\x18\x01 \x01(\x03R\x05nowMs\x12E\n" +
+	"GrantCheck\x12E\n" +
 	"\faccess_token\x18\x02 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\"\r\n" +
-	"\vGrantRevoke\"\xcd\x01\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyIdJ\x04\b\x01\x10\x02R\x06now_ms\"\r\n" +
+	"\vGrantRevoke\"\xa2\x01\n" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
-	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12)\n" +
-	"\x10successor_secret\x18\x03 \x01(\tR\x0fsuccessorSecret\x125\n" +
-	"\x17successor_expires_at_ms\x18\x04 \x01(\x03R\x14successorExpiresAtMs\x12\"\n" +
-	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMs\"\xf5\x04\n" +
+	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12\"\n" +
+	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\xf5\x04\n" +
 	"\x13RefreshFamilyRecord\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
@@ -3385,15 +3316,14 @@ const file_latch_proto_rawDesc = "" +
 	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x87\x02\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xfe\x01\n" +
 	"\x10RefreshFamilyUse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x15\n" +
-	"\x06now_ms\x18\x03 \x01(\x03R\x05nowMs\x12\x1a\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1a\n" +
 	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12E\n" +
 	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12,\n" +
-	"\x12issue_access_token\x18\a \x01(\bR\x10issueAccessToken\"\xc2\x02\n" +
+	"\x12issue_access_token\x18\a \x01(\bR\x10issueAccessTokenJ\x04\b\x03\x10\x04R\x06now_ms\"\xc2\x02\n" +
 	"\vRefreshUsed\x12<\n" +
 	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
 	"\vnext_secret\x18\x02 \x01(\tR\n" +

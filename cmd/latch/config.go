@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/outbox"
 )
@@ -42,6 +43,9 @@ type serveConfig struct {
 	Argon2MemoryKiB uint
 	// SweepInterval is how often expired records are deleted; 0 = one minute.
 	SweepInterval time.Duration
+	// RequestTimeout is the budget of one HTTP request, carried through every grain
+	// call and store write it makes.
+	RequestTimeout time.Duration
 	// Back-channel logout delivery (package outbox); 0 = the outbox's defaults: first
 	// retry after 1 s, doubling up to 5 min, 40 attempts, given up after 24 h.
 	BackchannelBackoff     time.Duration
@@ -70,6 +74,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.UintVar(&c.StoreMemTableMiB, "store-memtable", 0, "Pebble memtable size in MiB, two at most in memory (0 = 64)")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", DefaultCommitDelay, "shortest time between two fsyncs of the write-ahead log: writes arriving sooner share the next fsync (0 = none)")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "budget of one HTTP request, shared by every grain call and store write it makes; past it the request answers 503 temporarily_unavailable")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions, grants, codes, interactions and outbox entries are deleted")
 	fs.DurationVar(&c.BackchannelBackoff, "backchannel-backoff", outbox.DefaultBaseBackoff, "delay before the first retry of a back-channel logout (doubles per retry)")
 	fs.DurationVar(&c.BackchannelMaxBackoff, "backchannel-max-backoff", outbox.DefaultMaxBackoff, "longest delay between back-channel logout retries")
@@ -135,6 +140,9 @@ func (c serveConfig) Validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", d.flag))
 		}
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("--request-timeout must be positive"))
 	}
 	if c.StoreCacheMiB > 1<<20 {
 		errs = append(errs, errors.New("--store-cache must be at most 1048576 MiB"))

@@ -82,14 +82,21 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
-			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir)}),
-		Logger: log,
+			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir), RequestTimeout: cfg.RequestTimeout}),
+		Logger:         log,
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	if err != nil {
+		peers.Stop()
 		return fmt.Errorf("start cluster member: %w", err)
 	}
 	peers.Bind(node)
-	defer func() { _ = node.Stop(true) }()
+	// Peers' deliveries stop (pending retries abandoned, goroutines joined) before the
+	// member, and both before the store closes.
+	defer func() {
+		peers.Stop()
+		_ = node.Stop(true)
+	}()
 
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
 	// worker that also picks up what an earlier run left. It stops after the HTTP
@@ -155,9 +162,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			defer cancel()
 			return actors.Ping(ctx, node, "status")
 		},
-		Logger: log,
-		Now:    now,
-		Rand:   rand.Reader,
+		RequestTimeout: cfg.RequestTimeout,
+		Logger:         log,
+		Now:            now,
+		Rand:           rand.Reader,
 	})
 	if err != nil {
 		return err
@@ -189,7 +197,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Swept:       new(atomic.Int64),
 		Store:       store,
 	}
-	go sweepExpired(ctx, store, interval, rt, log)
+	// The sweeper is joined before the store closes (deferred calls run in reverse).
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() { sweepExpired(sweepCtx, store, interval, rt, log); close(sweepDone) }()
+	defer func() { stopSweep(); <-sweepDone }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
