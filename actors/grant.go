@@ -31,7 +31,8 @@ const (
 // A revoked grant stays as a tombstone (no codes, no tokens) until its expiry, so the
 // same id cannot come back to life and revive its refresh families. Revoked or expired,
 // it answers invalid_grant to every request except GrantRevoke (Ack) and
-// GrantLookupAccessToken (invalid_token). It never waits on another grain: revocations
+// GrantLookupAccessToken (invalid_token). It waits on another grain only in a code
+// exchange, to create the brand-new refresh family (grant_exchange.go); revocations
 // reach its refresh families as fire-and-forget messages.
 type grantGrain struct {
 	grainBase[*msg.GrantRecord]

@@ -31,10 +31,19 @@ const (
 // kinds are built before cluster.Start returns that member, so it is bound afterwards
 // (Bind); until then requests wait for it within their deadline.
 //
-// Grains never wait on each other in a cycle (DESIGN.md "The grain contract"): the only
-// blocking grain-to-grain request is RefreshFamily -> Grant (GrantCheck); everything
-// else (Grant -> RefreshFamily revocations, RefreshFamily -> Grant on reuse) is a
-// fire-and-forget message sent by tell. Peers is safe for concurrent use.
+// Grains never wait on each other in a cycle (DESIGN.md "The grain contract"). The
+// blocking grain-to-grain requests, each within its message's budget, are:
+//   - RefreshFamily -> Grant (GrantCheck before every use);
+//   - Grant -> RefreshFamily (RefreshFamilyCreate in a code exchange, to a family id the
+//     grant has just drawn, which nothing else knows yet, so it cannot be waiting on the
+//     grant);
+//   - Session -> Grant and Session -> Account (the logout fan-out: GrantCheck,
+//     GrantRevoke, AccountTrack/AccountForget; neither Grant nor Account ever sends to
+//     a Session).
+//
+// Everything else (Grant -> RefreshFamily revocations, RefreshFamily -> Grant on reuse,
+// Grant -> Account) is a fire-and-forget message sent by tell. Peers is safe for
+// concurrent use.
 //
 // Peers owns the goroutines that carry those messages and wait on other grains: Stop
 // abandons their pending retries and waits for them, so none outlives the node. Call it

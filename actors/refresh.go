@@ -43,8 +43,9 @@ const maxConsumedTokens = 16
 // new refresh token, in which case the client MUST discard the old refresh token and
 // replace it with the new refresh token."
 //
-// Before each use the family asks its grant whether it is alive (GrantCheck): the only
-// blocking grain-to-grain request in Latch (Grant never waits on a RefreshFamily). On
+// Before each use the family asks its grant whether it is alive (GrantCheck), a
+// blocking request (Grant waits on a RefreshFamily only to create a brand-new one; see
+// Peers for every blocking edge). On
 // reuse it revokes itself and tells the grant (GrantRevoke, fire-and-forget).
 //
 // The successor handed out by the newest rotation is kept in memory only (successor),
