@@ -117,7 +117,7 @@ type userTokens struct {
 func (e *ltEnv) issue(app *directory.Application) userTokens {
 	e.tb.Helper()
 	ctx := e.tb.Context()
-	grantID, err := e.s.randomID()
+	grantID, err := op.RandomID(e.s.rand)
 	if err != nil {
 		e.tb.Fatal(err)
 	}

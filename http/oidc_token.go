@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"io"
 	"mime"
 	"net/http"
@@ -50,9 +49,6 @@ func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, *directory.Appl
 	})
 }
 
-// grantAllowed is op.GrantAllowed, for the authorization endpoint.
-func grantAllowed(t directory.AppType, grant string) bool { return op.GrantAllowed(t, grant) }
-
 // readForm reads a bounded form body. RFC 6749 3.2 requires
 // application/x-www-form-urlencoded.
 func readForm(r *http.Request) (url.Values, error) {
@@ -65,13 +61,4 @@ func readForm(r *http.Request) (url.Values, error) {
 		return nil, oauth.InvalidRequest("could not read request body")
 	}
 	return oidcflow.ParseForm(string(body))
-}
-
-// randomID is 128 bits from the injected reader, base64url.
-func (s *Server) randomID() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
