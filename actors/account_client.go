@@ -283,11 +283,3 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 	wg.Wait()
 	return errors.Join(errs...)
 }
-
-// TrackFamily records a new refresh family of grantID in accountID's index, bounded by
-// its grant's expiry.
-func (c *Client) TrackFamily(ctx context.Context, accountID, familyID, grantID, clientID string, grantExpiresAtMs int64) error {
-	return c.TrackAccount(ctx, accountID, &msg.AccountTrack{Families: []*msg.AccountEntry{{
-		Id: familyID, ExpiresAtMs: grantExpiresAtMs, ClientId: clientID, ParentId: grantID,
-	}}})
-}

@@ -189,7 +189,7 @@ func TestRevokeAccount(t *testing.T) {
 	s2, secret2 := newAccountSession(t, c, account, gUnindexed)
 	must[*msg.GrantRecord](t)(c.EnsureGrant(ctx, g2, &msg.GrantEnsure{AccountId: account, ClientId: testClientID}))
 	fid, fsecret := newID(t), newSecretT(t)
-	mustOK(t, c.CreateRefreshFamily(ctx, fid, &msg.RefreshFamilyRecord{GrantId: g2, ClientId: testClientID, AccountId: account}, fsecret))
+	mustOK(t, createRefreshFamily(ctx, c, fid, &msg.RefreshFamilyRecord{GrantId: g2, ClientId: testClientID, AccountId: account}, fsecret))
 	mustOK(t, c.TrackAccount(ctx, account, &msg.AccountTrack{
 		Sessions: []*msg.AccountEntry{{Id: s1}, {Id: s2}, {Id: newID(t)}},
 		Grants:   []*msg.AccountEntry{{Id: g1}, {Id: g2}},

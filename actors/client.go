@@ -194,34 +194,9 @@ func (c *Client) IssueCode(ctx context.Context, grantID string, code *msg.CodeRe
 	return err
 }
 
-// RedeemCode redeems a code once (client, redirect_uri and PKCE checked by the grain;
-// every failure is invalid_grant). A replay revokes the grant, its opaque access tokens
-// and its refresh families: invalid_grant "authorization code already used".
-// req.AccessToken (its hash) is stored and req.FamilyId recorded on success.
-func (c *Client) RedeemCode(ctx context.Context, grantID string, req *msg.GrantRedeemCode) (*msg.CodeRedeemed, error) {
-	if grantID == "" {
-		return nil, oauth.InvalidGrant("authorization code not found")
-	}
-	if req == nil {
-		req = &msg.GrantRedeemCode{}
-	}
-	return Call[*msg.CodeRedeemed](ctx, c.node, GrantKindName, grantID, req)
-}
-
-// IssueAccessToken stores an opaque access token (at.Hash = HashSecret(secret); expiry
-// Lifetimes.AccessToken when 0, never past the grant) and records familyID (may be empty).
-// invalid_grant when the grant is revoked or expired.
-func (c *Client) IssueAccessToken(ctx context.Context, grantID string, at *msg.AccessTokenRecord, familyID string) error {
-	if grantID == "" {
-		return oauth.InvalidGrant("grant not found or expired")
-	}
-	_, err := Call[*msg.Ack](ctx, c.node, GrantKindName, grantID, &msg.GrantIssueAccessToken{AccessToken: at, FamilyId: familyID})
-	return err
-}
-
 // LookupAccessToken finds a live opaque access token by its secret; otherwise
-// invalid_token (401). The grain decides expiry by its own clock: now is unused.
-func (c *Client) LookupAccessToken(ctx context.Context, grantID, secret string, now time.Time) (*msg.AccessTokenInfo, error) {
+// invalid_token (401). The grain decides expiry by its own clock.
+func (c *Client) LookupAccessToken(ctx context.Context, grantID, secret string) (*msg.AccessTokenInfo, error) {
 	if grantID == "" {
 		return nil, oauth.InvalidToken("access token is invalid or expired")
 	}
@@ -249,21 +224,8 @@ func (c *Client) RevokeGrant(ctx context.Context, grantID string) error {
 
 // ---- RefreshFamily (kind "refresh", keyed by family id; tokens "<family id>.<secret>") ----
 
-// CreateRefreshFamily stores a new family whose first token has secret. rec needs
-// grant_id and client_id, and should carry app_type, rotate (the app's
-// rotateRefreshToken: Logto's default is true, the protobuf default false), ttl_seconds
-// (refreshTokenTtlInDays; 14 days when 0) and grant_expires_at_ms (the grant's expiry,
-// which bounds every token of the family). A taken id is invalid_request (409).
-func (c *Client) CreateRefreshFamily(ctx context.Context, familyID string, rec *msg.RefreshFamilyRecord, secret string) error {
-	if familyID == "" {
-		return oauth.InvalidRequest("refresh family id is required")
-	}
-	_, err := Call[*msg.Ack](ctx, c.node, RefreshKindName, familyID, &msg.RefreshFamilyCreate{Record: rec, Secret: secret})
-	return err
-}
-
-// UseRefreshToken presents a refresh token for clientID (now is unused: the grain
-// decides by its own clock). Rotation, the 3 s reuse window and reuse detection (which revokes the family
+// UseRefreshToken presents a refresh token for clientID (the grain decides expiry by
+// its own clock). Rotation, the 3 s reuse window and reuse detection (which revokes the family
 // and its grant) are decided by the grain; see refreshGrain.use. Every refusal is
 // invalid_grant; temporarily_unavailable (503) when the grant could not be checked.
 // The client must use RefreshUsed.NextSecret next ("<familyID>.<NextSecret>").
@@ -272,7 +234,7 @@ func (c *Client) CreateRefreshFamily(ctx context.Context, familyID string, rec *
 // (hash, issued and expiry times) is the opaque access token the response will carry:
 // the family's grant stores it, with the request's scopes or else the family's, as part
 // of the use, so a refresh is one call.
-func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID string, now time.Time, resource string, scopes []string,
+func (c *Client) UseRefreshToken(ctx context.Context, familyID, secret, clientID, resource string, scopes []string,
 	accessToken *msg.AccessTokenRecord) (*msg.RefreshUsed, error) {
 	if familyID == "" {
 		return nil, oauth.InvalidGrant("refresh token not found")

@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"encoding/base64"
-	"time"
 
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -43,10 +42,10 @@ func base64URL(s string) bool {
 }
 
 // InspectRefreshToken returns the family of an active refresh token by the grain's
-// clock (now is unused): the family's current token, unexpired, not revoked, its
+// clock: the family's current token, unexpired, not revoked, its
 // grant alive. Otherwise invalid_grant; temporarily_unavailable (503) when the grant
 // could not be checked. It writes nothing and never rotates.
-func (c *Client) InspectRefreshToken(ctx context.Context, familyID, secret string, now time.Time) (*msg.RefreshFamilyRecord, error) {
+func (c *Client) InspectRefreshToken(ctx context.Context, familyID, secret string) (*msg.RefreshFamilyRecord, error) {
 	if familyID == "" {
 		return nil, oauth.InvalidGrant("refresh token is not active")
 	}
@@ -58,7 +57,7 @@ func (c *Client) InspectRefreshToken(ctx context.Context, familyID, secret strin
 // current token or a consumed one the family remembers). The reply says whether the
 // token was found, whose it is and whether it was revoked; the grant is not revoked
 // here (RevokeGrant with the reply's GrantId does that).
-func (c *Client) RevokeRefreshToken(ctx context.Context, familyID, secret, clientID string, now time.Time) (*msg.TokenRevoked, error) {
+func (c *Client) RevokeRefreshToken(ctx context.Context, familyID, secret, clientID string) (*msg.TokenRevoked, error) {
 	if familyID == "" {
 		return &msg.TokenRevoked{}, nil
 	}
@@ -69,19 +68,10 @@ func (c *Client) RevokeRefreshToken(ctx context.Context, familyID, secret, clien
 // RevokeAccessToken drops one opaque access token of the grant when it was issued to
 // clientID; the grant and its other tokens stay. The reply says whether the token was
 // found, whose it is and whether it was revoked.
-func (c *Client) RevokeAccessToken(ctx context.Context, grantID, secret, clientID string, now time.Time) (*msg.TokenRevoked, error) {
+func (c *Client) RevokeAccessToken(ctx context.Context, grantID, secret, clientID string) (*msg.TokenRevoked, error) {
 	if grantID == "" {
 		return &msg.TokenRevoked{}, nil
 	}
 	return Call[*msg.TokenRevoked](ctx, c.node, GrantKindName, grantID,
 		&msg.GrantRevokeAccessToken{Secret: secret, ClientId: clientID})
-}
-
-// CheckGrantAt is CheckGrant (now is unused: the grain decides by its own clock): the
-// grant if it is alive, invalid_grant otherwise.
-func (c *Client) CheckGrantAt(ctx context.Context, grantID string, now time.Time) (*msg.GrantRecord, error) {
-	if grantID == "" {
-		return nil, oauth.InvalidGrant("grant not found or expired")
-	}
-	return Call[*msg.GrantRecord](ctx, c.node, GrantKindName, grantID, &msg.GrantCheck{})
 }

@@ -234,27 +234,36 @@ func TestGrainsAcrossMembers(t *testing.T) {
 	// family's GrantCheck and the revocation messages cross members too.
 	gid, fid := ownedBy(GrantKindName, b), ownedBy(RefreshKindName, a)
 	verifier, challenge := pkcePair(t)
-	codeSecret, atSecret, famSecret := "code-secret", "at-secret", "family-secret"
+	codeSecret, famSecret := "code-secret", "family-secret"
 	var gr msg.GrantRecord
 	a.mustGrain(t, GrantKindName, gid, &msg.GrantEnsure{AccountId: testAccountID, ClientId: testClientID, Scopes: []string{"openid"}}, &gr)
 	a.mustGrain(t, GrantKindName, gid, &msg.GrantIssueCode{Code: &msg.CodeRecord{
 		Hash: HashSecret(codeSecret), RedirectUri: testRedirectURI, CodeChallenge: challenge, CodeChallengeMethod: "S256",
 	}}, &msg.Ack{})
-	redeem := &msg.GrantRedeemCode{CodeSecret: codeSecret, ClientId: testClientID, RedirectUri: testRedirectURI,
-		CodeVerifier: verifier, AccessToken: &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}, FamilyId: fid}
-	var redeemed msg.CodeRedeemed
+	// The exchange (no refresh token: the family below is placed on a on purpose).
+	redeem := &msg.GrantExchangeCode{CodeSecret: codeSecret, ClientId: testClientID, RedirectUri: testRedirectURI, CodeVerifier: verifier}
+	var redeemed msg.CodeExchanged
 	a.mustGrain(t, GrantKindName, gid, redeem, &redeemed)
+	atSecret := redeemed.GetAccessTokenSecret()
+	if atSecret == "" || !redeemed.GetCode().GetRedeemed() {
+		t.Fatalf("exchange across members: %v", &redeemed)
+	}
 	b.mustGrain(t, RefreshKindName, fid, &msg.RefreshFamilyCreate{Record: &msg.RefreshFamilyRecord{
 		GrantId: gid, ClientId: testClientID, AccountId: testAccountID, AppType: "Native", Rotate: true,
 	}, Secret: famSecret}, &msg.Ack{})
+	// A check that stores a token records the family on the grant (as a refresh does).
+	a.mustGrain(t, GrantKindName, gid, &msg.GrantCheck{AccessToken: &msg.AccessTokenRecord{Hash: HashSecret("at-2")}, FamilyId: fid}, &gr)
 	var used msg.RefreshUsed
 	b.mustGrain(t, RefreshKindName, fid, &msg.RefreshFamilyUse{Secret: famSecret, ClientId: testClientID}, &used)
 	if !used.GetRotated() || used.GetNextSecret() == famSecret {
 		t.Fatalf("refresh across members: %v", &used)
 	}
-	a.mustGrain(t, GrantKindName, gid, &msg.GrantIssueAccessToken{AccessToken: &msg.AccessTokenRecord{Hash: HashSecret("at-2")}, FamilyId: fid}, &msg.Ack{})
 	a.mustGrain(t, GrantKindName, gid, &msg.GrantLookupAccessToken{Secret: atSecret}, &msg.AccessTokenInfo{})
+	a.mustGrain(t, GrantKindName, gid, &msg.GrantLookupAccessToken{Secret: "at-2"}, &msg.AccessTokenInfo{})
 	a.mustGrain(t, GrantKindName, gid, &msg.GrantCheck{}, &gr)
+	if !slices.Contains(gr.GetRefreshFamilies(), fid) {
+		t.Fatalf("grant families %v lack %s", gr.GetRefreshFamilies(), fid)
+	}
 
 	// Code replay on b: the grant is revoked and tells the family on a.
 	wantRefusal(a.grain(t, GrantKindName, gid, redeem, nil), oauth.CodeInvalidGrant, "code replay")

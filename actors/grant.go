@@ -47,12 +47,8 @@ func (g *grantGrain) Receive(c actor.Context) {
 		c.Respond(g.ensure(m))
 	case *msg.GrantIssueCode:
 		c.Respond(g.issueCode(m))
-	case *msg.GrantRedeemCode:
-		c.Respond(g.redeemCode(m))
 	case *msg.GrantExchangeCode:
 		c.Respond(g.exchangeCode(m))
-	case *msg.GrantIssueAccessToken:
-		c.Respond(g.issueAccessToken(m))
 	case *msg.GrantLookupAccessToken:
 		c.Respond(g.lookupAccessToken(m))
 	case *msg.GrantCheck:
@@ -136,81 +132,6 @@ func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 	}))
 }
 
-// redeemCode redeems an authorization code once, in node-oidc-provider's order (its
-// actions/grants/authorization_code.js): unknown -> expired -> client -> redirect_uri ->
-// PKCE -> already redeemed. So only a presenter who passes every check (PKCE included)
-// can trigger the replay revocation.
-//
-//   - RFC 6749 4.1.3: "ensure that the authorization code was issued to the
-//     authenticated confidential client, or if the client is public, ensure that the code
-//     was issued to "client_id" in the request"; "ensure that the "redirect_uri"
-//     parameter is present if the "redirect_uri" parameter was included in the initial
-//     authorization request ... and if included ensure that their values are identical".
-//   - RFC 7636 4.6: the server compares BASE64URL(SHA256(code_verifier)) with the
-//     code_challenge; unequal -> invalid_grant (oidcflow.VerifyPKCE). A verifier for a
-//     code issued without a challenge is refused too (an injected code must not pass).
-//   - RFC 6749 4.1.2 / 10.5: "If an authorization code is used more than once, the
-//     authorization server MUST deny the request and SHOULD revoke (when possible) all
-//     tokens previously issued based on that authorization code." A replay revokes the
-//     whole grant: its opaque access tokens are dropped and each refresh family is told
-//     (RefreshFamilyRevoke, fire-and-forget); the reply is invalid_grant "authorization
-//     code already used".
-func (g *grantGrain) redeemCode(m *msg.GrantRedeemCode) proto.Message {
-	now := g.clock()
-	var (
-		families []string
-		replayed bool
-	)
-	res, err := g.update(func(cur *msg.GrantRecord) (*msg.GrantRecord, proto.Message, error) {
-		families, replayed = nil, false
-		if err := grantAlive(cur); err != nil {
-			return nil, nil, err
-		}
-		h := HashSecret(m.GetCodeSecret())
-		i := slices.IndexFunc(cur.Codes, func(c *msg.CodeRecord) bool { return hashesEqual(c.GetHash(), h) })
-		if i < 0 {
-			return nil, nil, oauth.InvalidGrant("authorization code not found")
-		}
-		code := cur.Codes[i]
-		switch {
-		case !now.Before(msTime(code.GetExpiresAtMs())):
-			return nil, nil, oauth.InvalidGrant("authorization code is expired")
-		case m.GetClientId() != cur.GetClientId():
-			return nil, nil, oauth.InvalidGrant("authorization code client mismatch")
-		case m.GetRedirectUri() != code.GetRedirectUri():
-			return nil, nil, oauth.InvalidGrant("authorization code redirect_uri mismatch")
-		}
-		if err := checkCodePKCE(code, m.GetCodeVerifier()); err != nil {
-			return nil, nil, err
-		}
-		if code.GetRedeemed() {
-			families, replayed = slices.Clone(cur.RefreshFamilies), true
-			revokeGrant(cur)
-			return cur, FailureOf(g.logger, oauth.InvalidGrant("authorization code already used")), nil
-		}
-		code.Redeemed = true
-		addFamily(cur, m.GetFamilyId())
-		pruneGrant(cur, now)
-		return cur, &msg.CodeRedeemed{Code: proto.Clone(code).(*msg.CodeRecord), Grant: grantView(cur)}, nil
-	})
-	if err == nil && !replayed {
-		if at := m.GetAccessToken(); at.GetHash() != "" {
-			if cur, rerr := g.read(now); rerr != nil {
-				res, err = nil, rerr
-			} else if perr := g.putAccessToken(cur, at, now); perr != nil {
-				res, err = nil, perr
-			}
-		}
-	}
-	if err != nil {
-		families = nil
-	} else if replayed {
-		g.logger.Warn("authorization code replayed: grant revoked", "client", m.GetClientId(), "families", len(families))
-	}
-	g.revokeFamilies(families)
-	return g.reply(res, err)
-}
-
 // checkCodePKCE applies RFC 7636 4.6 to a code: S256 only.
 func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
 	if code.GetCodeChallenge() == "" {
@@ -223,23 +144,6 @@ func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
 		return oauth.InvalidGrant("PKCE verification failed")
 	}
 	return oidcflow.VerifyPKCE(verifier, code.GetCodeChallenge())
-}
-
-// issueAccessToken stores an opaque access token (its hash, as its own record; see
-// GrantAccessTokenKind) and records family_id.
-func (g *grantGrain) issueAccessToken(m *msg.GrantIssueAccessToken) proto.Message {
-	now := g.clock()
-	cur, err := g.read(now)
-	if err == nil {
-		err = grantAlive(cur)
-	}
-	if err == nil {
-		err = g.storeAccessToken(cur, m.GetAccessToken(), m.GetFamilyId(), now)
-	}
-	if err != nil {
-		return g.reply(nil, err)
-	}
-	return &msg.Ack{}
 }
 
 // storeAccessToken stores at for the live grant cur, first recording family (when it

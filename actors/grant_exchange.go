@@ -15,8 +15,8 @@ import (
 // exchangeCode is the whole authorization-code exchange (RFC 6749 4.1.3), decided in
 // this grain so the edge makes one call and never compensates:
 //
-//  1. the code is redeemed as redeemCode does (same checks, same order; a replay revokes
-//     the grant and tells its families);
+//  1. the code is redeemed once (checkCode: found, unexpired by the grain's clock, same
+//     client and redirect_uri, PKCE); a replay revokes the grant and tells its families;
 //  2. the account must still be active (the injected ActiveAccount predicate): a
 //     suspended or deleted account revokes the grant, invalid_grant;
 //  3. a requested resource must be one the code holds (RFC 8707 2.2), else
@@ -54,21 +54,8 @@ func (g *grantGrain) exchangeCode(m *msg.GrantExchangeCode) proto.Message {
 		if err := grantAlive(cur); err != nil {
 			return nil, nil, err
 		}
-		h := HashSecret(m.GetCodeSecret())
-		i := slices.IndexFunc(cur.Codes, func(c *msg.CodeRecord) bool { return hashesEqual(c.GetHash(), h) })
-		if i < 0 {
-			return nil, nil, oauth.InvalidGrant("authorization code not found")
-		}
-		code := cur.Codes[i]
-		switch {
-		case !now.Before(msTime(code.GetExpiresAtMs())):
-			return nil, nil, oauth.InvalidGrant("authorization code is expired")
-		case m.GetClientId() != cur.GetClientId():
-			return nil, nil, oauth.InvalidGrant("authorization code client mismatch")
-		case m.GetRedirectUri() != code.GetRedirectUri():
-			return nil, nil, oauth.InvalidGrant("authorization code redirect_uri mismatch")
-		}
-		if err := checkCodePKCE(code, m.GetCodeVerifier()); err != nil {
+		code, err := checkCode(cur, m, now)
+		if err != nil {
 			return nil, nil, err
 		}
 		if code.GetRedeemed() {
@@ -140,6 +127,47 @@ func (g *grantGrain) exchangeCode(m *msg.GrantExchangeCode) proto.Message {
 		return g.reply(nil, err)
 	}
 	return redeemed
+}
+
+// checkCode finds the code m presents among cur's and checks it in node-oidc-provider's
+// order (its actions/grants/authorization_code.js): unknown -> expired -> client ->
+// redirect_uri -> PKCE; the caller then refuses a redeemed one. So only a presenter who
+// passes every check (PKCE included) can trigger the replay revocation. Every failure is
+// invalid_grant and none of them redeems or revokes anything.
+//
+//   - RFC 6749 4.1.3: "ensure that the authorization code was issued to the
+//     authenticated confidential client, or if the client is public, ensure that the code
+//     was issued to "client_id" in the request"; "ensure that the "redirect_uri"
+//     parameter is present if the "redirect_uri" parameter was included in the initial
+//     authorization request ... and if included ensure that their values are identical".
+//   - RFC 7636 4.6: the server compares BASE64URL(SHA256(code_verifier)) with the
+//     code_challenge; unequal -> invalid_grant (checkCodePKCE). A verifier for a code
+//     issued without a challenge is refused too (an injected code must not pass).
+//   - RFC 6749 4.1.2 / 10.5: "If an authorization code is used more than once, the
+//     authorization server MUST deny the request and SHOULD revoke (when possible) all
+//     tokens previously issued based on that authorization code." The caller does that
+//     for a code that passes here but is already redeemed: it revokes the whole grant
+//     (opaque access tokens dropped, each refresh family told with RefreshFamilyRevoke,
+//     fire-and-forget) and answers invalid_grant "authorization code already used".
+func checkCode(cur *msg.GrantRecord, m *msg.GrantExchangeCode, now time.Time) (*msg.CodeRecord, error) {
+	h := HashSecret(m.GetCodeSecret())
+	i := slices.IndexFunc(cur.Codes, func(c *msg.CodeRecord) bool { return hashesEqual(c.GetHash(), h) })
+	if i < 0 {
+		return nil, oauth.InvalidGrant("authorization code not found")
+	}
+	code := cur.Codes[i]
+	switch {
+	case !now.Before(msTime(code.GetExpiresAtMs())):
+		return nil, oauth.InvalidGrant("authorization code is expired")
+	case m.GetClientId() != cur.GetClientId():
+		return nil, oauth.InvalidGrant("authorization code client mismatch")
+	case m.GetRedirectUri() != code.GetRedirectUri():
+		return nil, oauth.InvalidGrant("authorization code redirect_uri mismatch")
+	}
+	if err := checkCodePKCE(code, m.GetCodeVerifier()); err != nil {
+		return nil, err
+	}
+	return code, nil
 }
 
 // createFamily asks the new family id's grain to store the family of a redeemed code,

@@ -8,6 +8,7 @@ import (
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/op"
 )
 
 const (
@@ -45,12 +46,15 @@ func issueTestCode(t *testing.T, c *Client, grantID string, pkce bool) testCode 
 	return tc
 }
 
-func (tc testCode) redeem(extra func(*msg.GrantRedeemCode)) *msg.GrantRedeemCode {
-	req := &msg.GrantRedeemCode{CodeSecret: tc.secret, ClientId: testClientID, RedirectUri: testRedirectURI, CodeVerifier: tc.verifier}
-	if extra != nil {
-		extra(req)
+// exchange is the code exchange of tc on grant grantID (no refresh token unless
+// refresh), with edit applied.
+func (tc testCode) exchange(grantID string, refresh *op.RefreshPolicy, edit func(*op.CodeExchange)) op.CodeExchange {
+	x := op.CodeExchange{Code: grantID + "." + tc.secret, ClientID: testClientID, RedirectURI: testRedirectURI,
+		CodeVerifier: tc.verifier, Refresh: refresh}
+	if edit != nil {
+		edit(&x)
 	}
-	return req
+	return x
 }
 
 func TestGrantEnsure(t *testing.T) {
@@ -94,26 +98,29 @@ func TestGrantEnsure(t *testing.T) {
 	}
 }
 
+// TestGrantCodeRedemption: the code checks of the exchange (checkCode), each on the
+// live path (Tokens.ExchangeCode, one GrantExchangeCode message).
 func TestGrantCodeRedemption(t *testing.T) {
 	t.Parallel()
 	c, _ := testClient(t)
+	tok := NewTokens(c)
 	ctx := ctxT(t)
 	gid := newGrant(t, c)
+	always := &op.RefreshPolicy{AppType: "Traditional", TTL: time.Hour, Rotate: true, Always: true}
 
 	// Success: PKCE verified, the access token stored, the family recorded; the reply
-	// carries neither codes nor token hashes.
+	// carries neither codes nor token hashes (the message as Tokens.ExchangeCode sends it).
 	tc := issueTestCode(t, c, gid, true)
-	atSecret := newSecretT(t)
-	got := must[*msg.CodeRedeemed](t)(c.RedeemCode(ctx, gid, tc.redeem(func(r *msg.GrantRedeemCode) {
-		r.AccessToken = &msg.AccessTokenRecord{Hash: HashSecret(atSecret), Scopes: []string{"openid"}}
-		r.FamilyId = "fam-1"
-	})))
+	got := must[*msg.CodeExchanged](t)(Call[*msg.CodeExchanged](ctx, c.node, GrantKindName, gid, &msg.GrantExchangeCode{
+		CodeSecret: tc.secret, ClientId: testClientID, RedirectUri: testRedirectURI, CodeVerifier: tc.verifier,
+		RefreshAllowed: true, RefreshAlways: true, AppType: "Traditional", RefreshRotate: true,
+	}))
 	if !got.GetCode().GetRedeemed() || got.GetCode().GetNonce() != "n-1" || got.GetGrant().GetAccountId() != testAccountID ||
-		!slices.Equal(got.GetGrant().GetRefreshFamilies(), []string{"fam-1"}) ||
+		got.GetFamilyId() == "" || !slices.Equal(got.GetGrant().GetRefreshFamilies(), []string{got.GetFamilyId()}) ||
 		len(got.GetGrant().GetCodes()) != 0 || len(got.GetGrant().GetAccessTokens()) != 0 {
 		t.Fatalf("redeemed %v", got)
 	}
-	info := must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, atSecret, time.Time{}))
+	info := must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, got.GetAccessTokenSecret(), time.Time{}))
 	if !slices.Equal(info.GetAccessToken().GetScopes(), []string{"openid"}) || info.GetGrant().GetClientId() != testClientID {
 		t.Fatalf("lookup %v", info)
 	}
@@ -123,35 +130,39 @@ func TestGrantCodeRedemption(t *testing.T) {
 
 	// A code without a challenge needs no verifier.
 	plain := issueTestCode(t, c, gid, false)
-	must[*msg.CodeRedeemed](t)(c.RedeemCode(ctx, gid, plain.redeem(nil)))
+	if _, err := tok.ExchangeCode(ctx, plain.exchange(gid, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Every rule, each on a fresh code. None of these failures redeems or revokes.
 	tests := []struct {
 		name string
 		pkce bool
-		req  func(tc testCode, r *msg.GrantRedeemCode)
+		edit func(tc testCode, x *op.CodeExchange)
 		desc string
 	}{
-		{"unknown code", true, func(_ testCode, r *msg.GrantRedeemCode) { r.CodeSecret = "nope" }, "authorization code not found"},
-		{"expired (60 s)", true, func(_ testCode, r *msg.GrantRedeemCode) {
+		{"unknown code", true, func(_ testCode, x *op.CodeExchange) { x.Code = gid + ".nope" }, "authorization code not found"},
+		{"expired (60 s)", true, func(_ testCode, _ *op.CodeExchange) {
 			setClock(t, GrantKindName, gid, time.Now().Add(oidcflow.DefaultLifetimes().Code))
 		}, "expired"},
-		{"another client", true, func(_ testCode, r *msg.GrantRedeemCode) { r.ClientId = "other-app" }, "client mismatch"},
-		{"another redirect_uri", true, func(_ testCode, r *msg.GrantRedeemCode) { r.RedirectUri = testRedirectURI + "/x" }, "redirect_uri mismatch"},
-		{"missing redirect_uri", true, func(_ testCode, r *msg.GrantRedeemCode) { r.RedirectUri = "" }, "redirect_uri mismatch"},
-		{"missing code_verifier", true, func(_ testCode, r *msg.GrantRedeemCode) { r.CodeVerifier = "" }, "PKCE verification failed"},
-		{"wrong code_verifier", true, func(_ testCode, r *msg.GrantRedeemCode) { r.CodeVerifier = newSecretT(t) }, "PKCE verification failed"},
-		{"malformed code_verifier", true, func(tc testCode, r *msg.GrantRedeemCode) { r.CodeVerifier = tc.verifier[:20] }, "PKCE verification failed"},
-		{"code_verifier without challenge", false, func(_ testCode, r *msg.GrantRedeemCode) { r.CodeVerifier = newSecretT(t) }, "PKCE verification failed"},
+		{"another client", true, func(_ testCode, x *op.CodeExchange) { x.ClientID = "other-app" }, "client mismatch"},
+		{"another redirect_uri", true, func(_ testCode, x *op.CodeExchange) { x.RedirectURI = testRedirectURI + "/x" }, "redirect_uri mismatch"},
+		{"missing redirect_uri", true, func(_ testCode, x *op.CodeExchange) { x.RedirectURI = "" }, "redirect_uri mismatch"},
+		{"missing code_verifier", true, func(_ testCode, x *op.CodeExchange) { x.CodeVerifier = "" }, "PKCE verification failed"},
+		{"wrong code_verifier", true, func(_ testCode, x *op.CodeExchange) { x.CodeVerifier = newSecretT(t) }, "PKCE verification failed"},
+		{"malformed code_verifier", true, func(tc testCode, x *op.CodeExchange) { x.CodeVerifier = tc.verifier[:20] }, "PKCE verification failed"},
+		{"code_verifier without challenge", false, func(_ testCode, x *op.CodeExchange) { x.CodeVerifier = newSecretT(t) }, "PKCE verification failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tc := issueTestCode(t, c, gid, tt.pkce)
-			_, err := c.RedeemCode(ctx, gid, tc.redeem(func(r *msg.GrantRedeemCode) { tt.req(tc, r) }))
+			_, err := tok.ExchangeCode(ctx, tc.exchange(gid, always, func(x *op.CodeExchange) { tt.edit(tc, x) }))
 			wantErrDesc(t, err, oauth.CodeInvalidGrant, tt.desc)
 			setClock(t, GrantKindName, gid, time.Time{}) // the grant's real clock again
 			// The code is still good, and the grant alive.
-			must[*msg.CodeRedeemed](t)(c.RedeemCode(ctx, gid, tc.redeem(nil)))
+			if _, err := tok.ExchangeCode(ctx, tc.exchange(gid, always, nil)); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 	must[*msg.GrantRecord](t)(c.CheckGrant(ctx, gid))
@@ -159,7 +170,7 @@ func TestGrantCodeRedemption(t *testing.T) {
 	// A stored code records the plain method as refused.
 	bad := newSecretT(t)
 	mustOK(t, c.IssueCode(ctx, gid, &msg.CodeRecord{Hash: HashSecret(bad), RedirectUri: testRedirectURI, CodeChallenge: "x", CodeChallengeMethod: "plain"}))
-	_, err := c.RedeemCode(ctx, gid, &msg.GrantRedeemCode{CodeSecret: bad, ClientId: testClientID, RedirectUri: testRedirectURI, CodeVerifier: "x"})
+	_, err := tok.ExchangeCode(ctx, testCode{secret: bad, verifier: "x"}.exchange(gid, nil, nil))
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "PKCE verification failed")
 
 	// Issuing: a hash is required, and a hash only once.
@@ -173,26 +184,26 @@ func TestGrantCodeRedemption(t *testing.T) {
 func TestCodeReplayRevokesGrant(t *testing.T) {
 	t.Parallel()
 	c, _ := testClient(t)
+	tok := NewTokens(c)
 	ctx := ctxT(t)
 	gid := newGrant(t, c)
 
 	tc := issueTestCode(t, c, gid, true)
-	atSecret, famID, famSecret := newSecretT(t), newID(t), newSecretT(t)
-	must[*msg.CodeRedeemed](t)(c.RedeemCode(ctx, gid, tc.redeem(func(r *msg.GrantRedeemCode) {
-		r.AccessToken = &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}
-		r.FamilyId = famID
-	})))
-	mustOK(t, c.CreateRefreshFamily(ctx, famID, &msg.RefreshFamilyRecord{
-		GrantId: gid, ClientId: testClientID, AccountId: testAccountID, AppType: "Traditional", Rotate: true,
-	}, famSecret))
+	x := tc.exchange(gid, &op.RefreshPolicy{AppType: "Traditional", TTL: time.Hour, Rotate: true, Always: true}, nil)
+	got, err := tok.ExchangeCode(ctx, x)
+	if err != nil || got.FamilyID == "" || got.AccessToken.Token == "" {
+		t.Fatalf("exchanged %+v: %v", got, err)
+	}
+	_, atSecret, _ := SplitToken(got.AccessToken.Token)
+	famID, famSecret, _ := SplitToken(got.RefreshToken)
 	// A second token from a refresh, recorded with the family.
 	at2 := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(at2)}, famID))
+	used := must[*msg.RefreshUsed](t)(useAt(t, c, ctx, famID, famSecret, testClientID, time.Time{}, "", nil,
+		&msg.AccessTokenRecord{Hash: HashSecret(at2)}))
 	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, at2, time.Time{}))
-	must[*msg.RefreshUsed](t)(useAt(t, c, ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil))
 
 	// The replay.
-	_, err := c.RedeemCode(ctx, gid, tc.redeem(nil))
+	_, err = tok.ExchangeCode(ctx, x)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "authorization code already used")
 
 	_, err = c.CheckGrant(ctx, gid)
@@ -201,7 +212,7 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 		_, err = lookupAt(t, c, ctx, gid, s, time.Time{})
 		wantErr(t, err, oauth.CodeInvalidToken, 401)
 	}
-	_, err = useAt(t, c, ctx, famID, famSecret, testClientID, time.Time{}, "", nil, nil)
+	_, err = useAt(t, c, ctx, famID, used.GetNextSecret(), testClientID, time.Time{}, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	// The family learns it is revoked by message (fire-and-forget).
 	waitFor(t, 5*time.Second, "the family to be revoked", func() bool {
@@ -213,10 +224,10 @@ func TestCodeReplayRevokesGrant(t *testing.T) {
 
 	// A revoked grant refuses everything but a revocation.
 	wantErr(t, c.IssueCode(ctx, gid, &msg.CodeRecord{Hash: "h2"}), oauth.CodeInvalidGrant, 400)
-	wantErr(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: "h3"}, ""), oauth.CodeInvalidGrant, 400)
+	wantErr(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: "h3"}, ""), oauth.CodeInvalidGrant, 400)
 	_, err = c.EnsureGrant(ctx, gid, &msg.GrantEnsure{AccountId: testAccountID, ClientId: testClientID})
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
-	_, err = c.RedeemCode(ctx, gid, tc.redeem(nil))
+	_, err = tok.ExchangeCode(ctx, x)
 	wantErr(t, err, oauth.CodeInvalidGrant, 400)
 	mustOK(t, c.RevokeGrant(ctx, gid))
 }
@@ -229,10 +240,10 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 	now := time.Now()
 
 	s1 := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{
+	mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{
 		Hash: HashSecret(s1), Scopes: []string{"openid"}, IssuedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(time.Minute).UnixMilli(),
 	}, ""))
-	wantErr(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{}, ""), oauth.CodeInvalidRequest, 400)
+	wantErr(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{}, ""), oauth.CodeInvalidRequest, 400)
 	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, s1, now))
 	_, err := lookupAt(t, c, ctx, gid, "wrong", now)
 	wantErr(t, err, oauth.CodeInvalidToken, 401)
@@ -243,7 +254,7 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 
 	// An expired token is pruned by the next mutation.
 	s2 := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(s2), ExpiresAtMs: time.Now().Add(50 * time.Millisecond).UnixMilli()}, ""))
+	mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(s2), ExpiresAtMs: time.Now().Add(50 * time.Millisecond).UnixMilli()}, ""))
 	waitFor(t, 5*time.Second, "the short token to expire", func() bool {
 		_, err := lookupAt(t, c, ctx, gid, s2, time.Time{})
 		return err != nil
@@ -277,7 +288,7 @@ func TestGrantAccessTokensAndRevocation(t *testing.T) {
 	}))
 	// Codes and tokens never outlive their grant.
 	long := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, short, &msg.AccessTokenRecord{Hash: HashSecret(long), ExpiresAtMs: time.Now().Add(time.Hour).UnixMilli()}, ""))
+	mustOK(t, storeAccessToken(ctx, c, short, &msg.AccessTokenRecord{Hash: HashSecret(long), ExpiresAtMs: time.Now().Add(time.Hour).UnixMilli()}, ""))
 	info := must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, short, long, time.Time{}))
 	if info.GetAccessToken().GetExpiresAtMs() != info.GetGrant().GetExpiresAtMs() {
 		t.Errorf("token expiry %d outlives its grant %d", info.GetAccessToken().GetExpiresAtMs(), info.GetGrant().GetExpiresAtMs())
@@ -298,9 +309,9 @@ func TestGrantKeepsEveryLiveAccessToken(t *testing.T) {
 	ctx := ctxT(t)
 	gid := newGrant(t, c)
 	first := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(first)}, ""))
+	mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(first)}, ""))
 	for range 600 {
-		mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, ""))
+		mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, ""))
 	}
 	must[*msg.AccessTokenInfo](t)(lookupAt(t, c, ctx, gid, first, time.Time{}))
 }

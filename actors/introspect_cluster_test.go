@@ -54,7 +54,7 @@ func TestIntrospectionAcrossMembers(t *testing.T) {
 	at1, at2, famSecret := "at-1", "at-2", "family-secret"
 	a.mustGrain(t, GrantKindName, gid, &msg.GrantEnsure{AccountId: testAccountID, ClientId: testClientID, Scopes: []string{"openid"}}, &msg.GrantRecord{})
 	for _, s := range []string{at1, at2} {
-		a.mustGrain(t, GrantKindName, gid, &msg.GrantIssueAccessToken{AccessToken: &msg.AccessTokenRecord{Hash: HashSecret(s)}, FamilyId: fid}, &msg.Ack{})
+		a.mustGrain(t, GrantKindName, gid, &msg.GrantCheck{AccessToken: &msg.AccessTokenRecord{Hash: HashSecret(s)}, FamilyId: fid}, &msg.GrantRecord{})
 	}
 	b.mustGrain(t, RefreshKindName, fid, &msg.RefreshFamilyCreate{Record: &msg.RefreshFamilyRecord{
 		GrantId: gid, ClientId: testClientID, AccountId: testAccountID, AppType: "Native", Rotate: true, Sid: "sid-x",

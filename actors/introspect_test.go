@@ -126,7 +126,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 
 	gid := newGrant(t, c)
 	atSecret := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}, ""))
+	mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}, ""))
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native"})
 
 	for _, tt := range []struct {
@@ -189,7 +189,7 @@ func TestRevokeAccessToken(t *testing.T) {
 	gid := newGrant(t, c)
 	s1, s2 := newSecretT(t), newSecretT(t)
 	for _, s := range []string{s1, s2} {
-		mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(s)}, ""))
+		mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(s)}, ""))
 	}
 	fid, rt := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native"})
 

@@ -106,37 +106,37 @@ func useAt(t *testing.T, c *Client, ctx context.Context, fid, secret, clientID s
 	accessToken *msg.AccessTokenRecord) (*msg.RefreshUsed, error) {
 	t.Helper()
 	setClock(t, RefreshKindName, fid, at)
-	return c.UseRefreshToken(ctx, fid, secret, clientID, at, resource, scopes, accessToken)
+	return c.UseRefreshToken(ctx, fid, secret, clientID, resource, scopes, accessToken)
 }
 
 func lookupAt(t *testing.T, c *Client, ctx context.Context, gid, secret string, at time.Time) (*msg.AccessTokenInfo, error) {
 	t.Helper()
 	setClock(t, GrantKindName, gid, at)
-	return c.LookupAccessToken(ctx, gid, secret, at)
+	return c.LookupAccessToken(ctx, gid, secret)
 }
 
 func inspectAt(t *testing.T, c *Client, ctx context.Context, fid, secret string, at time.Time) (*msg.RefreshFamilyRecord, error) {
 	t.Helper()
 	setClock(t, RefreshKindName, fid, at)
-	return c.InspectRefreshToken(ctx, fid, secret, at)
+	return c.InspectRefreshToken(ctx, fid, secret)
 }
 
 func revokeRefreshAt(t *testing.T, c *Client, ctx context.Context, fid, secret, clientID string, at time.Time) (*msg.TokenRevoked, error) {
 	t.Helper()
 	setClock(t, RefreshKindName, fid, at)
-	return c.RevokeRefreshToken(ctx, fid, secret, clientID, at)
+	return c.RevokeRefreshToken(ctx, fid, secret, clientID)
 }
 
 func revokeAccessAt(t *testing.T, c *Client, ctx context.Context, gid, secret, clientID string, at time.Time) (*msg.TokenRevoked, error) {
 	t.Helper()
 	setClock(t, GrantKindName, gid, at)
-	return c.RevokeAccessToken(ctx, gid, secret, clientID, at)
+	return c.RevokeAccessToken(ctx, gid, secret, clientID)
 }
 
 func checkGrantAt(t *testing.T, c *Client, ctx context.Context, gid string, at time.Time) (*msg.GrantRecord, error) {
 	t.Helper()
 	setClock(t, GrantKindName, gid, at)
-	return c.CheckGrantAt(ctx, gid, at)
+	return c.CheckGrant(ctx, gid)
 }
 
 // ctxT bounds one facade call.
@@ -222,4 +222,23 @@ func loadRecord[T proto.Message](t *testing.T, kind, key string) T {
 		t.Fatal(err)
 	}
 	return s.Current()
+}
+
+// createRefreshFamily stores a new family whose first token has secret, as the grant
+// does in a code exchange (RefreshFamilyCreate), with any record a test needs. A taken id
+// is invalid_request (409).
+func createRefreshFamily(ctx context.Context, c *Client, familyID string, rec *msg.RefreshFamilyRecord, secret string) error {
+	_, err := Call[*msg.Ack](ctx, c.node, RefreshKindName, familyID, &msg.RefreshFamilyCreate{Record: rec, Secret: secret})
+	return err
+}
+
+// storeAccessToken has the grant store an opaque access token (and record familyID, may
+// be empty), as a refresh does (GrantCheck with the token). invalid_grant when the grant
+// is revoked or expired; invalid_request without a hash.
+func storeAccessToken(ctx context.Context, c *Client, grantID string, at *msg.AccessTokenRecord, familyID string) error {
+	if at == nil {
+		at = &msg.AccessTokenRecord{}
+	}
+	_, err := Call[*msg.GrantRecord](ctx, c.node, GrantKindName, grantID, &msg.GrantCheck{AccessToken: at, FamilyId: familyID})
+	return err
 }

@@ -69,9 +69,9 @@ func issuedAccessToken(grantID, secret string, at *msg.AccessTokenRecord) op.Acc
 	}
 }
 
-// CheckGrant is Client.CheckGrantAt in op's terms.
+// CheckGrant is Client.CheckGrant in op's terms (the grain decides by its own clock: now is unused).
 func (t *Tokens) CheckGrant(ctx context.Context, grantID string, now time.Time) (op.Grant, error) {
-	g, err := t.c.CheckGrantAt(ctx, grantID, now)
+	g, err := t.c.CheckGrant(ctx, grantID)
 	if err != nil {
 		return op.Grant{}, err
 	}
@@ -92,7 +92,7 @@ func (t *Tokens) LookupAccessToken(ctx context.Context, token string, now time.T
 	if !ok {
 		return op.AccessToken{}, oauth.InvalidToken("access token is invalid or expired")
 	}
-	info, err := t.c.LookupAccessToken(ctx, grantID, secret, now)
+	info, err := t.c.LookupAccessToken(ctx, grantID, secret)
 	if err != nil {
 		return op.AccessToken{}, err
 	}
@@ -109,7 +109,7 @@ func (t *Tokens) RevokeAccessToken(ctx context.Context, token, clientID string, 
 	if !ok {
 		return op.Revocation{}, nil
 	}
-	return revocationOf(t.c.RevokeAccessToken(ctx, grantID, secret, clientID, now))
+	return revocationOf(t.c.RevokeAccessToken(ctx, grantID, secret, clientID))
 }
 
 func revocationOf(r *msg.TokenRevoked, err error) (op.Revocation, error) {
@@ -162,7 +162,7 @@ func (t *Tokens) InspectRefreshToken(ctx context.Context, token string, now time
 	if !ok {
 		return op.RefreshFamily{}, oauth.InvalidGrant("refresh token is not active")
 	}
-	f, err := t.c.InspectRefreshToken(ctx, familyID, secret, now)
+	f, err := t.c.InspectRefreshToken(ctx, familyID, secret)
 	if err != nil {
 		return op.RefreshFamily{}, err
 	}
@@ -175,7 +175,7 @@ func (t *Tokens) RevokeRefreshToken(ctx context.Context, token, clientID string,
 	if !ok {
 		return op.Revocation{}, nil
 	}
-	return revocationOf(t.c.RevokeRefreshToken(ctx, familyID, secret, clientID, now))
+	return revocationOf(t.c.RevokeRefreshToken(ctx, familyID, secret, clientID))
 }
 
 // RevokeGrant revokes the grant and everything issued from it (Client.RevokeGrant).

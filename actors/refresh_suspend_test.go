@@ -21,13 +21,13 @@ func TestRefreshRefusesSuspendedAccount(t *testing.T) {
 	gid := newID(t)
 	must[*msg.GrantRecord](t)(c.EnsureGrant(ctx, gid, &msg.GrantEnsure{AccountId: account, ClientId: testClientID, Scopes: []string{"openid"}}))
 	fid, secret := newID(t), newSecretT(t)
-	mustOK(t, c.CreateRefreshFamily(ctx, fid, &msg.RefreshFamilyRecord{
+	mustOK(t, createRefreshFamily(ctx, c, fid, &msg.RefreshFamilyRecord{
 		GrantId: gid, ClientId: testClientID, AccountId: account, AppType: "SPA", Rotate: true, Scopes: []string{"openid"},
 	}, secret))
 	before := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 
 	shared.suspended.Store(account, true)
-	_, err := c.UseRefreshToken(ctx, fid, secret, testClientID, time.Time{}, "", nil, nil)
+	_, err := c.UseRefreshToken(ctx, fid, secret, testClientID, "", nil, nil)
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "the account is suspended or deleted")
 	after := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if !after.GetRevoked() || after.GetGeneration() != before.GetGeneration() || after.GetCurrentHash() != before.GetCurrentHash() {
@@ -35,7 +35,7 @@ func TestRefreshRefusesSuspendedAccount(t *testing.T) {
 	}
 	// Lifting the suspension does not bring the family back (as before: it was revoked).
 	shared.suspended.Delete(account)
-	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, time.Time{}, "", nil, nil)
+	_, err = c.UseRefreshToken(ctx, fid, secret, testClientID, "", nil, nil)
 	wantErr(t, err, oauth.CodeInvalidGrant, 0)
 }
 

@@ -25,7 +25,7 @@ func newFamily(t *testing.T, c *Client, gid string, rec *msg.RefreshFamilyRecord
 	t.Helper()
 	id, secret = newID(t), newSecretT(t)
 	rec.GrantId, rec.ClientId, rec.AccountId = gid, testClientID, testAccountID
-	mustOK(t, c.CreateRefreshFamily(ctxT(t), id, rec, secret))
+	mustOK(t, createRefreshFamily(ctxT(t), c, id, rec, secret))
 	return id, secret
 }
 
@@ -113,10 +113,10 @@ func TestRefreshReuse(t *testing.T) {
 	ctx := ctxT(t)
 	gid := newGrant(t, c)
 	atSecret := newSecretT(t)
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}, ""))
+	mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(atSecret)}, ""))
 	now := time.UnixMilli(time.Now().UnixMilli())
 	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Native", Rotate: true, CreatedAtMs: now.UnixMilli()})
-	mustOK(t, c.IssueAccessToken(ctx, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, fid))
+	mustOK(t, storeAccessToken(ctx, c, gid, &msg.AccessTokenRecord{Hash: HashSecret(newSecretT(t))}, fid))
 	mustUsed := must[*msg.RefreshUsed](t)
 
 	first := mustUsed(useAt(t, c, ctx, fid, s0, testClientID, now, "", nil, nil))
@@ -231,9 +231,9 @@ func TestRefreshFamilyRefusals(t *testing.T) {
 
 	// Create.
 	fid, secret := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "Traditional", Rotate: true})
-	wantErr(t, c.CreateRefreshFamily(ctx, fid, &msg.RefreshFamilyRecord{GrantId: gid, ClientId: testClientID}, "s"), oauth.CodeInvalidRequest, 409)
-	wantErr(t, c.CreateRefreshFamily(ctx, newID(t), &msg.RefreshFamilyRecord{ClientId: testClientID}, "s"), oauth.CodeInvalidRequest, 400)
-	wantErr(t, c.CreateRefreshFamily(ctx, newID(t), &msg.RefreshFamilyRecord{GrantId: gid, ClientId: testClientID}, ""), oauth.CodeInvalidRequest, 400)
+	wantErr(t, createRefreshFamily(ctx, c, fid, &msg.RefreshFamilyRecord{GrantId: gid, ClientId: testClientID}, "s"), oauth.CodeInvalidRequest, 409)
+	wantErr(t, createRefreshFamily(ctx, c, newID(t), &msg.RefreshFamilyRecord{ClientId: testClientID}, "s"), oauth.CodeInvalidRequest, 400)
+	wantErr(t, createRefreshFamily(ctx, c, newID(t), &msg.RefreshFamilyRecord{GrantId: gid, ClientId: testClientID}, ""), oauth.CodeInvalidRequest, 400)
 	stored := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
 	if stored.GetTtlSeconds() != int64(14*day/time.Second) || stored.GetGeneration() != 1 ||
 		stored.GetCurrentExpiresAtMs()-stored.GetCurrentIssuedAtMs() != (14*day).Milliseconds() ||

@@ -112,8 +112,9 @@ type userTokens struct {
 	opaque, refresh, userJWT string
 }
 
-// issue mints userTokens for app as the token endpoint does (userAccessToken, a
-// refresh family on the grant).
+// issue mints userTokens for app as the token endpoint does: a code of a new grant,
+// exchanged on the live path (one GrantExchangeCode: the refresh family and the opaque
+// access token), and a resource JWT of the same grant.
 func (e *ltEnv) issue(app *directory.Application) userTokens {
 	e.tb.Helper()
 	ctx := e.tb.Context()
@@ -126,45 +127,49 @@ func (e *ltEnv) issue(app *directory.Application) userTokens {
 	}); err != nil {
 		e.tb.Fatal(err)
 	}
-	familyID, familySecret, err := actors.NewToken(rand.Reader)
-	if err != nil {
-		e.tb.Fatal(err)
+	got := e.exchange(app, grantID, &op.RefreshPolicy{AppType: string(app.Type), TTL: 14 * 24 * time.Hour, Rotate: true})
+	if got.RefreshToken == "" || got.FamilyID == "" {
+		e.tb.Fatalf("the exchange issued no refresh token: %+v", got)
 	}
-	now := e.clock.Now()
-	if err := e.ac.CreateRefreshFamily(ctx, familyID, &msg.RefreshFamilyRecord{
-		GrantId: grantID, ClientId: app.ID, AccountId: e.user.ID, AppType: string(app.Type),
-		Scopes: ltScopes, Resources: []string{ltResource}, CreatedAtMs: now.UnixMilli(),
-		CurrentIssuedAtMs: now.UnixMilli(), TtlSeconds: int64(14 * 24 * time.Hour / time.Second),
-		Rotate: true, Sid: "sid-1",
-	}, familySecret); err != nil {
-		e.tb.Fatal(err)
-	}
-	t := userTokens{grantID: grantID, familyID: familyID, refresh: familyID + "." + familySecret}
-	t.opaque = e.opaqueToken(grantID, familyID)
+	t := userTokens{grantID: grantID, familyID: got.FamilyID, refresh: got.RefreshToken, opaque: got.AccessToken.Token}
 	if t.userJWT, _, err = oidcflow.IssueUserAccessToken(oidcflow.UserAccessToken{
 		Issuer: e.s.issuer, ClientID: app.ID, Subject: e.user.ID, Resource: ltResource, GrantID: grantID,
-		JTI: "jti-" + grantID, Now: now, TTL: time.Duration(e.res.AccessTokenTTL) * time.Second, Requested: ltScopes,
+		JTI: "jti-" + grantID, Now: e.clock.Now(), TTL: time.Duration(e.res.AccessTokenTTL) * time.Second, Requested: ltScopes,
 	}, e.s.keys); err != nil {
 		e.tb.Fatal(err)
 	}
 	return t
 }
 
-// opaqueToken stores a new opaque access token (1 h) on the grant, as a code exchange
-// or a refresh has its grant do.
-func (e *ltEnv) opaqueToken(grantID, familyID string) string {
+// exchange issues a code of grantID for app and exchanges it (the grants decide time by
+// e.clock: useGrainClock); refresh nil: no refresh token.
+func (e *ltEnv) exchange(app *directory.Application, grantID string, refresh *op.RefreshPolicy) op.CodeExchanged {
 	e.tb.Helper()
+	ctx := e.tb.Context()
 	_, secret, err := actors.NewToken(rand.Reader)
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	now := e.clock.Now()
-	if err := e.ac.IssueAccessToken(e.tb.Context(), grantID, &msg.AccessTokenRecord{
-		Hash: actors.HashSecret(secret), Scopes: ltScopes, IssuedAtMs: now.UnixMilli(), ExpiresAtMs: now.Add(time.Hour).UnixMilli(),
-	}, familyID); err != nil {
+	redirect := "http://127.0.0.1:9/cb"
+	if err := e.ac.IssueCode(ctx, grantID, &msg.CodeRecord{
+		Hash: actors.HashSecret(secret), RedirectUri: redirect, Scopes: ltScopes, Resources: []string{ltResource}, Sid: "sid-1",
+	}); err != nil {
 		e.tb.Fatal(err)
 	}
-	return grantID + "." + secret
+	got, err := actors.NewTokens(e.ac).ExchangeCode(ctx, op.CodeExchange{
+		Code: grantID + "." + secret, ClientID: app.ID, RedirectURI: redirect, Refresh: refresh,
+	})
+	if err != nil || got.AccessToken.Token == "" {
+		e.tb.Fatalf("exchange: %+v, %v", got, err)
+	}
+	return got
+}
+
+// opaqueToken has the grant store another opaque access token (1 h), from another code
+// exchange of the same grant (no refresh token).
+func (e *ltEnv) opaqueToken(app *directory.Application, grantID string) string {
+	e.tb.Helper()
+	return e.exchange(app, grantID, nil).AccessToken.Token
 }
 
 // clientJWT is a client_credentials access token of the m2m app for the resource.
@@ -468,7 +473,7 @@ func TestIntrospectionRotatedRefreshToken(t *testing.T) {
 	e := newLifecycleEnv(t)
 	spa := e.issue(e.spa)
 	familyID, secret, _ := strings.Cut(spa.refresh, ".")
-	used, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.spa.ID, e.clock.Now(), "", nil, nil)
+	used, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.spa.ID, "", nil, nil)
 	if err != nil || !used.GetRotated() {
 		t.Fatalf("SPA refresh: rotated %v, %v", used.GetRotated(), err)
 	}
@@ -510,7 +515,7 @@ func TestRevocation(t *testing.T) {
 			e.wantInactive(e.web, web.opaque, "")
 			e.wantInactive(e.web, web.userJWT, "")
 			familyID, secret, _ := strings.Cut(web.refresh, ".")
-			if _, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.web.ID, time.Time{}, "", nil, nil); err == nil {
+			if _, err := e.ac.UseRefreshToken(t.Context(), familyID, secret, e.web.ID, "", nil, nil); err == nil {
 				t.Fatalf("hint %q: a revoked refresh token still refreshes", hint)
 			}
 			e.wantActive(e.web, other.refresh, "", nil)
@@ -521,7 +526,7 @@ func TestRevocation(t *testing.T) {
 	t.Run("opaque access token: that token only", func(t *testing.T) {
 		e.tb = t
 		web := e.issue(e.web)
-		second := e.opaqueToken(web.grantID, web.familyID)
+		second := e.opaqueToken(e.web, web.grantID)
 		if userinfo(web.opaque) != 200 {
 			t.Fatal("userinfo refuses a fresh token")
 		}

@@ -1957,149 +1957,10 @@ func (x *GrantIssueCode) GetCode() *CodeRecord {
 	return nil
 }
 
-// GrantRedeemCode redeems the code with secret code_secret once: client, redirect_uri and
-// PKCE (RFC 7636 4.6) are checked inside the grain. A second redemption revokes the grant
-// and every token issued from it (invalid_grant). On success, access_token (if set) is
-// stored and family_id (if set) is recorded. Reply: CodeRedeemed or Failure.
-type GrantRedeemCode struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CodeSecret    string                 `protobuf:"bytes,1,opt,name=code_secret,json=codeSecret,proto3" json:"code_secret,omitempty"`
-	ClientId      string                 `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	RedirectUri   string                 `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
-	CodeVerifier  string                 `protobuf:"bytes,4,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
-	AccessToken   *AccessTokenRecord     `protobuf:"bytes,5,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	FamilyId      string                 `protobuf:"bytes,6,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GrantRedeemCode) Reset() {
-	*x = GrantRedeemCode{}
-	mi := &file_latch_proto_msgTypes[27]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GrantRedeemCode) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GrantRedeemCode) ProtoMessage() {}
-
-func (x *GrantRedeemCode) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[27]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GrantRedeemCode.ProtoReflect.Descriptor instead.
-func (*GrantRedeemCode) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{27}
-}
-
-func (x *GrantRedeemCode) GetCodeSecret() string {
-	if x != nil {
-		return x.CodeSecret
-	}
-	return ""
-}
-
-func (x *GrantRedeemCode) GetClientId() string {
-	if x != nil {
-		return x.ClientId
-	}
-	return ""
-}
-
-func (x *GrantRedeemCode) GetRedirectUri() string {
-	if x != nil {
-		return x.RedirectUri
-	}
-	return ""
-}
-
-func (x *GrantRedeemCode) GetCodeVerifier() string {
-	if x != nil {
-		return x.CodeVerifier
-	}
-	return ""
-}
-
-func (x *GrantRedeemCode) GetAccessToken() *AccessTokenRecord {
-	if x != nil {
-		return x.AccessToken
-	}
-	return nil
-}
-
-func (x *GrantRedeemCode) GetFamilyId() string {
-	if x != nil {
-		return x.FamilyId
-	}
-	return ""
-}
-
-type CodeRedeemed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          *CodeRecord            `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Grant         *GrantRecord           `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CodeRedeemed) Reset() {
-	*x = CodeRedeemed{}
-	mi := &file_latch_proto_msgTypes[28]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CodeRedeemed) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CodeRedeemed) ProtoMessage() {}
-
-func (x *CodeRedeemed) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[28]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CodeRedeemed.ProtoReflect.Descriptor instead.
-func (*CodeRedeemed) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{28}
-}
-
-func (x *CodeRedeemed) GetCode() *CodeRecord {
-	if x != nil {
-		return x.Code
-	}
-	return nil
-}
-
-func (x *CodeRedeemed) GetGrant() *GrantRecord {
-	if x != nil {
-		return x.Grant
-	}
-	return nil
-}
-
 // GrantExchangeCode is the whole authorization-code exchange in one message (RFC 6749
-// 4.1.3): the grant redeems the code as GrantRedeemCode does, refuses a suspended or
-// deleted account (revoking itself) and a resource the code does not hold
+// 4.1.3): the grant redeems the code once (client, redirect_uri and PKCE, RFC 7636 4.6,
+// checked inside the grain; a second redemption revokes the grant and every token issued
+// from it: invalid_grant), refuses a suspended or deleted account (revoking itself) and a resource the code does not hold
 // (invalid_target), then creates the refresh family when one is due (RefreshFamilyCreate
 // to a brand-new family id, which nothing else knows yet, so it cannot wait on this
 // grant), stores the opaque access token when resource is empty, and tells the account
@@ -2126,7 +1987,7 @@ type GrantExchangeCode struct {
 
 func (x *GrantExchangeCode) Reset() {
 	*x = GrantExchangeCode{}
-	mi := &file_latch_proto_msgTypes[29]
+	mi := &file_latch_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +1999,7 @@ func (x *GrantExchangeCode) String() string {
 func (*GrantExchangeCode) ProtoMessage() {}
 
 func (x *GrantExchangeCode) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[29]
+	mi := &file_latch_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2012,7 @@ func (x *GrantExchangeCode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantExchangeCode.ProtoReflect.Descriptor instead.
 func (*GrantExchangeCode) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{29}
+	return file_latch_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GrantExchangeCode) GetCodeSecret() string {
@@ -2241,7 +2102,7 @@ type CodeExchanged struct {
 
 func (x *CodeExchanged) Reset() {
 	*x = CodeExchanged{}
-	mi := &file_latch_proto_msgTypes[30]
+	mi := &file_latch_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2114,7 @@ func (x *CodeExchanged) String() string {
 func (*CodeExchanged) ProtoMessage() {}
 
 func (x *CodeExchanged) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[30]
+	mi := &file_latch_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2127,7 @@ func (x *CodeExchanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeExchanged.ProtoReflect.Descriptor instead.
 func (*CodeExchanged) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{30}
+	return file_latch_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CodeExchanged) GetCode() *CodeRecord {
@@ -2311,60 +2172,6 @@ func (x *CodeExchanged) GetAccessToken() *AccessTokenRecord {
 	return nil
 }
 
-// GrantIssueAccessToken stores an opaque access token (hash). Reply: Ack, or Failure
-// invalid_grant when the grant is revoked or expired.
-type GrantIssueAccessToken struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AccessToken   *AccessTokenRecord     `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	FamilyId      string                 `protobuf:"bytes,2,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *GrantIssueAccessToken) Reset() {
-	*x = GrantIssueAccessToken{}
-	mi := &file_latch_proto_msgTypes[31]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *GrantIssueAccessToken) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*GrantIssueAccessToken) ProtoMessage() {}
-
-func (x *GrantIssueAccessToken) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[31]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use GrantIssueAccessToken.ProtoReflect.Descriptor instead.
-func (*GrantIssueAccessToken) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{31}
-}
-
-func (x *GrantIssueAccessToken) GetAccessToken() *AccessTokenRecord {
-	if x != nil {
-		return x.AccessToken
-	}
-	return nil
-}
-
-func (x *GrantIssueAccessToken) GetFamilyId() string {
-	if x != nil {
-		return x.FamilyId
-	}
-	return ""
-}
-
 // GrantLookupAccessToken finds a live opaque access token by secret.
 // Reply: AccessTokenInfo, or Failure invalid_token.
 type GrantLookupAccessToken struct {
@@ -2376,7 +2183,7 @@ type GrantLookupAccessToken struct {
 
 func (x *GrantLookupAccessToken) Reset() {
 	*x = GrantLookupAccessToken{}
-	mi := &file_latch_proto_msgTypes[32]
+	mi := &file_latch_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2195,7 @@ func (x *GrantLookupAccessToken) String() string {
 func (*GrantLookupAccessToken) ProtoMessage() {}
 
 func (x *GrantLookupAccessToken) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[32]
+	mi := &file_latch_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2208,7 @@ func (x *GrantLookupAccessToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantLookupAccessToken.ProtoReflect.Descriptor instead.
 func (*GrantLookupAccessToken) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{32}
+	return file_latch_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GrantLookupAccessToken) GetSecret() string {
@@ -2421,7 +2228,7 @@ type AccessTokenInfo struct {
 
 func (x *AccessTokenInfo) Reset() {
 	*x = AccessTokenInfo{}
-	mi := &file_latch_proto_msgTypes[33]
+	mi := &file_latch_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2240,7 @@ func (x *AccessTokenInfo) String() string {
 func (*AccessTokenInfo) ProtoMessage() {}
 
 func (x *AccessTokenInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[33]
+	mi := &file_latch_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2253,7 @@ func (x *AccessTokenInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessTokenInfo.ProtoReflect.Descriptor instead.
 func (*AccessTokenInfo) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{33}
+	return file_latch_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AccessTokenInfo) GetAccessToken() *AccessTokenRecord {
@@ -2466,8 +2273,8 @@ func (x *AccessTokenInfo) GetGrant() *GrantRecord {
 // GrantCheck answers whether the grant is alive. Reply: GrantRecord or Failure invalid_grant.
 type GrantCheck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// access_token, when set, is an opaque access token the grant stores (as
-	// GrantIssueAccessToken with family_id) before it replies: a refresh asks for the
+	// access_token, when set, is an opaque access token the grant stores (recording
+	// family_id, so revoking the grant reaches the family) before it replies: a refresh asks for the
 	// check and the new access token in one message.
 	AccessToken   *AccessTokenRecord `protobuf:"bytes,2,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
 	FamilyId      string             `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
@@ -2477,7 +2284,7 @@ type GrantCheck struct {
 
 func (x *GrantCheck) Reset() {
 	*x = GrantCheck{}
-	mi := &file_latch_proto_msgTypes[34]
+	mi := &file_latch_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2296,7 @@ func (x *GrantCheck) String() string {
 func (*GrantCheck) ProtoMessage() {}
 
 func (x *GrantCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[34]
+	mi := &file_latch_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2309,7 @@ func (x *GrantCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantCheck.ProtoReflect.Descriptor instead.
 func (*GrantCheck) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{34}
+	return file_latch_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GrantCheck) GetAccessToken() *AccessTokenRecord {
@@ -2528,7 +2335,7 @@ type GrantRevoke struct {
 
 func (x *GrantRevoke) Reset() {
 	*x = GrantRevoke{}
-	mi := &file_latch_proto_msgTypes[35]
+	mi := &file_latch_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +2347,7 @@ func (x *GrantRevoke) String() string {
 func (*GrantRevoke) ProtoMessage() {}
 
 func (x *GrantRevoke) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[35]
+	mi := &file_latch_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +2360,7 @@ func (x *GrantRevoke) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantRevoke.ProtoReflect.Descriptor instead.
 func (*GrantRevoke) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{35}
+	return file_latch_proto_rawDescGZIP(), []int{32}
 }
 
 type ConsumedToken struct {
@@ -2570,7 +2377,7 @@ type ConsumedToken struct {
 
 func (x *ConsumedToken) Reset() {
 	*x = ConsumedToken{}
-	mi := &file_latch_proto_msgTypes[36]
+	mi := &file_latch_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2582,7 +2389,7 @@ func (x *ConsumedToken) String() string {
 func (*ConsumedToken) ProtoMessage() {}
 
 func (x *ConsumedToken) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[36]
+	mi := &file_latch_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2595,7 +2402,7 @@ func (x *ConsumedToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumedToken.ProtoReflect.Descriptor instead.
 func (*ConsumedToken) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{36}
+	return file_latch_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ConsumedToken) GetHash() string {
@@ -2647,7 +2454,7 @@ type RefreshFamilyRecord struct {
 
 func (x *RefreshFamilyRecord) Reset() {
 	*x = RefreshFamilyRecord{}
-	mi := &file_latch_proto_msgTypes[37]
+	mi := &file_latch_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2466,7 @@ func (x *RefreshFamilyRecord) String() string {
 func (*RefreshFamilyRecord) ProtoMessage() {}
 
 func (x *RefreshFamilyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[37]
+	mi := &file_latch_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2479,7 @@ func (x *RefreshFamilyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyRecord.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyRecord) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{37}
+	return file_latch_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RefreshFamilyRecord) GetGrantId() string {
@@ -2812,7 +2619,7 @@ type RefreshFamilyCreate struct {
 
 func (x *RefreshFamilyCreate) Reset() {
 	*x = RefreshFamilyCreate{}
-	mi := &file_latch_proto_msgTypes[38]
+	mi := &file_latch_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +2631,7 @@ func (x *RefreshFamilyCreate) String() string {
 func (*RefreshFamilyCreate) ProtoMessage() {}
 
 func (x *RefreshFamilyCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[38]
+	mi := &file_latch_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +2644,7 @@ func (x *RefreshFamilyCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyCreate.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyCreate) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{38}
+	return file_latch_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RefreshFamilyCreate) GetRecord() *RefreshFamilyRecord {
@@ -2880,7 +2687,7 @@ type RefreshFamilyUse struct {
 
 func (x *RefreshFamilyUse) Reset() {
 	*x = RefreshFamilyUse{}
-	mi := &file_latch_proto_msgTypes[39]
+	mi := &file_latch_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2892,7 +2699,7 @@ func (x *RefreshFamilyUse) String() string {
 func (*RefreshFamilyUse) ProtoMessage() {}
 
 func (x *RefreshFamilyUse) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[39]
+	mi := &file_latch_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2905,7 +2712,7 @@ func (x *RefreshFamilyUse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyUse.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyUse) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{39}
+	return file_latch_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RefreshFamilyUse) GetSecret() string {
@@ -2970,7 +2777,7 @@ type RefreshUsed struct {
 
 func (x *RefreshUsed) Reset() {
 	*x = RefreshUsed{}
-	mi := &file_latch_proto_msgTypes[40]
+	mi := &file_latch_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2982,7 +2789,7 @@ func (x *RefreshUsed) String() string {
 func (*RefreshUsed) ProtoMessage() {}
 
 func (x *RefreshUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[40]
+	mi := &file_latch_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2995,7 +2802,7 @@ func (x *RefreshUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshUsed.ProtoReflect.Descriptor instead.
 func (*RefreshUsed) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{40}
+	return file_latch_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RefreshUsed) GetFamily() *RefreshFamilyRecord {
@@ -3056,7 +2863,7 @@ type RefreshFamilyRevoke struct {
 
 func (x *RefreshFamilyRevoke) Reset() {
 	*x = RefreshFamilyRevoke{}
-	mi := &file_latch_proto_msgTypes[41]
+	mi := &file_latch_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3068,7 +2875,7 @@ func (x *RefreshFamilyRevoke) String() string {
 func (*RefreshFamilyRevoke) ProtoMessage() {}
 
 func (x *RefreshFamilyRevoke) ProtoReflect() protoreflect.Message {
-	mi := &file_latch_proto_msgTypes[41]
+	mi := &file_latch_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3081,7 +2888,7 @@ func (x *RefreshFamilyRevoke) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshFamilyRevoke.ProtoReflect.Descriptor instead.
 func (*RefreshFamilyRevoke) Descriptor() ([]byte, []int) {
-	return file_latch_proto_rawDescGZIP(), []int{41}
+	return file_latch_proto_rawDescGZIP(), []int{38}
 }
 
 var File_latch_proto protoreflect.FileDescriptor
@@ -3241,18 +3048,7 @@ const file_latch_proto_rawDesc = "" +
 	"session_id\x18\x06 \x01(\tR\tsessionId\x12\x10\n" +
 	"\x03sid\x18\a \x01(\tR\x03sid\"A\n" +
 	"\x0eGrantIssueCode\x12/\n" +
-	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x89\x02\n" +
-	"\x0fGrantRedeemCode\x12\x1f\n" +
-	"\vcode_secret\x18\x01 \x01(\tR\n" +
-	"codeSecret\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
-	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12#\n" +
-	"\rcode_verifier\x18\x04 \x01(\tR\fcodeVerifier\x12E\n" +
-	"\faccess_token\x18\x05 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x06 \x01(\tR\bfamilyIdJ\x04\b\a\x10\bR\x06now_ms\"s\n" +
-	"\fCodeRedeemed\x12/\n" +
-	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
-	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\"\x85\x03\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x85\x03\n" +
 	"\x11GrantExchangeCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
 	"codeSecret\x12\x1b\n" +
@@ -3272,10 +3068,7 @@ const file_latch_proto_rawDesc = "" +
 	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\x12%\n" +
 	"\x0erefresh_secret\x18\x04 \x01(\tR\rrefreshSecret\x12.\n" +
 	"\x13access_token_secret\x18\x05 \x01(\tR\x11accessTokenSecret\x12E\n" +
-	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"{\n" +
-	"\x15GrantIssueAccessToken\x12E\n" +
-	"\faccess_token\x18\x01 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
-	"\tfamily_id\x18\x02 \x01(\tR\bfamilyId\">\n" +
+	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\">\n" +
 	"\x16GrantLookupAccessToken\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secretJ\x04\b\x02\x10\x03R\x06now_ms\"\x8c\x01\n" +
 	"\x0fAccessTokenInfo\x12E\n" +
@@ -3352,7 +3145,7 @@ func file_latch_proto_rawDescGZIP() []byte {
 }
 
 var file_latch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_latch_proto_goTypes = []any{
 	(GrantRevocation)(0),               // 0: latch.actors.v1.GrantRevocation
 	(*Failure)(nil),                    // 1: latch.actors.v1.Failure
@@ -3382,21 +3175,18 @@ var file_latch_proto_goTypes = []any{
 	(*GrantRecord)(nil),                // 25: latch.actors.v1.GrantRecord
 	(*GrantEnsure)(nil),                // 26: latch.actors.v1.GrantEnsure
 	(*GrantIssueCode)(nil),             // 27: latch.actors.v1.GrantIssueCode
-	(*GrantRedeemCode)(nil),            // 28: latch.actors.v1.GrantRedeemCode
-	(*CodeRedeemed)(nil),               // 29: latch.actors.v1.CodeRedeemed
-	(*GrantExchangeCode)(nil),          // 30: latch.actors.v1.GrantExchangeCode
-	(*CodeExchanged)(nil),              // 31: latch.actors.v1.CodeExchanged
-	(*GrantIssueAccessToken)(nil),      // 32: latch.actors.v1.GrantIssueAccessToken
-	(*GrantLookupAccessToken)(nil),     // 33: latch.actors.v1.GrantLookupAccessToken
-	(*AccessTokenInfo)(nil),            // 34: latch.actors.v1.AccessTokenInfo
-	(*GrantCheck)(nil),                 // 35: latch.actors.v1.GrantCheck
-	(*GrantRevoke)(nil),                // 36: latch.actors.v1.GrantRevoke
-	(*ConsumedToken)(nil),              // 37: latch.actors.v1.ConsumedToken
-	(*RefreshFamilyRecord)(nil),        // 38: latch.actors.v1.RefreshFamilyRecord
-	(*RefreshFamilyCreate)(nil),        // 39: latch.actors.v1.RefreshFamilyCreate
-	(*RefreshFamilyUse)(nil),           // 40: latch.actors.v1.RefreshFamilyUse
-	(*RefreshUsed)(nil),                // 41: latch.actors.v1.RefreshUsed
-	(*RefreshFamilyRevoke)(nil),        // 42: latch.actors.v1.RefreshFamilyRevoke
+	(*GrantExchangeCode)(nil),          // 28: latch.actors.v1.GrantExchangeCode
+	(*CodeExchanged)(nil),              // 29: latch.actors.v1.CodeExchanged
+	(*GrantLookupAccessToken)(nil),     // 30: latch.actors.v1.GrantLookupAccessToken
+	(*AccessTokenInfo)(nil),            // 31: latch.actors.v1.AccessTokenInfo
+	(*GrantCheck)(nil),                 // 32: latch.actors.v1.GrantCheck
+	(*GrantRevoke)(nil),                // 33: latch.actors.v1.GrantRevoke
+	(*ConsumedToken)(nil),              // 34: latch.actors.v1.ConsumedToken
+	(*RefreshFamilyRecord)(nil),        // 35: latch.actors.v1.RefreshFamilyRecord
+	(*RefreshFamilyCreate)(nil),        // 36: latch.actors.v1.RefreshFamilyCreate
+	(*RefreshFamilyUse)(nil),           // 37: latch.actors.v1.RefreshFamilyUse
+	(*RefreshUsed)(nil),                // 38: latch.actors.v1.RefreshUsed
+	(*RefreshFamilyRevoke)(nil),        // 39: latch.actors.v1.RefreshFamilyRevoke
 }
 var file_latch_proto_depIdxs = []int32{
 	6,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
@@ -3410,26 +3200,22 @@ var file_latch_proto_depIdxs = []int32{
 	23, // 8: latch.actors.v1.GrantRecord.codes:type_name -> latch.actors.v1.CodeRecord
 	24, // 9: latch.actors.v1.GrantRecord.access_tokens:type_name -> latch.actors.v1.AccessTokenRecord
 	23, // 10: latch.actors.v1.GrantIssueCode.code:type_name -> latch.actors.v1.CodeRecord
-	24, // 11: latch.actors.v1.GrantRedeemCode.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	23, // 12: latch.actors.v1.CodeRedeemed.code:type_name -> latch.actors.v1.CodeRecord
-	25, // 13: latch.actors.v1.CodeRedeemed.grant:type_name -> latch.actors.v1.GrantRecord
-	23, // 14: latch.actors.v1.CodeExchanged.code:type_name -> latch.actors.v1.CodeRecord
-	25, // 15: latch.actors.v1.CodeExchanged.grant:type_name -> latch.actors.v1.GrantRecord
-	24, // 16: latch.actors.v1.CodeExchanged.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	24, // 17: latch.actors.v1.GrantIssueAccessToken.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	24, // 18: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	25, // 19: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
-	24, // 20: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	37, // 21: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
-	38, // 22: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
-	24, // 23: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	38, // 24: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
-	24, // 25: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	23, // 11: latch.actors.v1.CodeExchanged.code:type_name -> latch.actors.v1.CodeRecord
+	25, // 12: latch.actors.v1.CodeExchanged.grant:type_name -> latch.actors.v1.GrantRecord
+	24, // 13: latch.actors.v1.CodeExchanged.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	24, // 14: latch.actors.v1.AccessTokenInfo.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	25, // 15: latch.actors.v1.AccessTokenInfo.grant:type_name -> latch.actors.v1.GrantRecord
+	24, // 16: latch.actors.v1.GrantCheck.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	34, // 17: latch.actors.v1.RefreshFamilyRecord.consumed:type_name -> latch.actors.v1.ConsumedToken
+	35, // 18: latch.actors.v1.RefreshFamilyCreate.record:type_name -> latch.actors.v1.RefreshFamilyRecord
+	24, // 19: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	35, // 20: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
+	24, // 21: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
@@ -3443,7 +3229,7 @@ func file_latch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latch_proto_rawDesc), len(file_latch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

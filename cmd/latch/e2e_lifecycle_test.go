@@ -448,7 +448,7 @@ func TestSuspendAndDeleteRevokeEverything(t *testing.T) {
 	if _, err := e.rt.Actors.CheckGrant(ctx, idx.GetGrants()[0].GetId()); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("the deleted user's grant: %v, want revoked", err)
 	}
-	if _, err := e.rt.Actors.UseRefreshToken(ctx, idx.GetFamilies()[0].GetId(), strings.SplitN(tok.RefreshToken, ".", 2)[1], e.rp.ID, time.Time{}, "", nil, nil); err == nil || !strings.Contains(err.Error(), "revoked") {
+	if _, err := e.rt.Actors.UseRefreshToken(ctx, idx.GetFamilies()[0].GetId(), strings.SplitN(tok.RefreshToken, ".", 2)[1], e.rp.ID, "", nil, nil); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("the deleted user's refresh family: %v, want revoked", err)
 	}
 }
