@@ -10,7 +10,6 @@ import (
 
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
-	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
 )
 
@@ -130,20 +129,6 @@ func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 		}
 		return cur, &msg.Ack{}, nil
 	}))
-}
-
-// checkCodePKCE applies RFC 7636 4.6 to a code: S256 only.
-func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
-	if code.GetCodeChallenge() == "" {
-		if verifier != "" {
-			return oauth.InvalidGrant("PKCE verification failed")
-		}
-		return nil
-	}
-	if method := code.GetCodeChallengeMethod(); method != "" && method != oidcflow.PKCEMethodS256 {
-		return oauth.InvalidGrant("PKCE verification failed")
-	}
-	return oidcflow.VerifyPKCE(verifier, code.GetCodeChallenge())
 }
 
 // storeAccessToken stores at for the live grant cur, first recording family (when it

@@ -216,3 +216,17 @@ func (g *grantGrain) createFamily(familyID, secret string, code *msg.CodeRecord,
 	}
 	return done
 }
+
+// checkCodePKCE applies RFC 7636 4.6 to a code: S256 only.
+func checkCodePKCE(code *msg.CodeRecord, verifier string) error {
+	if code.GetCodeChallenge() == "" {
+		if verifier != "" {
+			return oauth.InvalidGrant("PKCE verification failed")
+		}
+		return nil
+	}
+	if method := code.GetCodeChallengeMethod(); method != "" && method != oidcflow.PKCEMethodS256 {
+		return oauth.InvalidGrant("PKCE verification failed")
+	}
+	return oidcflow.VerifyPKCE(verifier, code.GetCodeChallenge())
+}

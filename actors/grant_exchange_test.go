@@ -58,7 +58,7 @@ func TestExchangeCode(t *testing.T) {
 		t.Fatalf("exchanged %+v", got)
 	}
 	// The opaque access token is stored on the grant.
-	at, err := tok.LookupAccessToken(ctx, got.AccessToken.Token, time.Time{})
+	at, err := tok.LookupAccessToken(ctx, got.AccessToken.Token)
 	if err != nil || at.Grant.ID != gid || !slices.Equal(at.Scopes, []string{"openid", "offline_access", "profile"}) {
 		t.Fatalf("stored access token %+v: %v", at, err)
 	}
@@ -66,7 +66,7 @@ func TestExchangeCode(t *testing.T) {
 		t.Errorf("access token expires at %v, want the request's now + the access token lifetime", got.AccessToken.ExpiresAt)
 	}
 	// The family exists, belongs to the grant, and rotates.
-	fam, err := tok.InspectRefreshToken(ctx, got.RefreshToken, time.Time{})
+	fam, err := tok.InspectRefreshToken(ctx, got.RefreshToken)
 	if err != nil || fam.GrantID != gid || fam.AccountID != account || fam.Sid != "sid-1" || !slices.Equal(fam.Resources, []string{"https://api.test"}) {
 		t.Fatalf("family %+v: %v", fam, err)
 	}
@@ -83,11 +83,11 @@ func TestExchangeCode(t *testing.T) {
 	// A replay revokes the grant and reaches the family.
 	_, err = tok.ExchangeCode(ctx, exchange(code, verifier, testRefreshPolicy))
 	wantErrDesc(t, err, oauth.CodeInvalidGrant, "authorization code already used")
-	if _, err := tok.LookupAccessToken(ctx, got.AccessToken.Token, time.Time{}); err == nil {
+	if _, err := tok.LookupAccessToken(ctx, got.AccessToken.Token); err == nil {
 		t.Error("the access token outlived the replay")
 	}
 	waitFor(t, 5*time.Second, "the family to be revoked", func() bool {
-		_, err := tok.InspectRefreshToken(ctx, got.RefreshToken, time.Time{})
+		_, err := tok.InspectRefreshToken(ctx, got.RefreshToken)
 		return err != nil
 	})
 }
@@ -155,7 +155,7 @@ func TestExchangeCodeRules(t *testing.T) {
 				if !slices.Equal(got.AccessToken.Scopes, want) {
 					t.Errorf("token scopes %v, want %v", got.AccessToken.Scopes, want)
 				}
-				at, err := tok.LookupAccessToken(context.Background(), got.AccessToken.Token, time.Time{})
+				at, err := tok.LookupAccessToken(context.Background(), got.AccessToken.Token)
 				if err != nil || !slices.Equal(at.Scopes, want) {
 					t.Errorf("stored scopes %v (%v), want %v", at.Scopes, err, want)
 				}

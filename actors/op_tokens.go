@@ -70,7 +70,7 @@ func issuedAccessToken(grantID, secret string, at *msg.AccessTokenRecord) op.Acc
 }
 
 // CheckGrant is Client.CheckGrant in op's terms (the grain decides by its own clock: now is unused).
-func (t *Tokens) CheckGrant(ctx context.Context, grantID string, now time.Time) (op.Grant, error) {
+func (t *Tokens) CheckGrant(ctx context.Context, grantID string) (op.Grant, error) {
 	g, err := t.c.CheckGrant(ctx, grantID)
 	if err != nil {
 		return op.Grant{}, err
@@ -87,7 +87,7 @@ func grantOf(id string, g *msg.GrantRecord) op.Grant {
 
 // LookupAccessToken finds a live opaque access token. A token that cannot be one Latch
 // issued is invalid_token without a grain call.
-func (t *Tokens) LookupAccessToken(ctx context.Context, token string, now time.Time) (op.AccessToken, error) {
+func (t *Tokens) LookupAccessToken(ctx context.Context, token string) (op.AccessToken, error) {
 	grantID, secret, ok := SplitIssuedToken(token)
 	if !ok {
 		return op.AccessToken{}, oauth.InvalidToken("access token is invalid or expired")
@@ -104,7 +104,7 @@ func (t *Tokens) LookupAccessToken(ctx context.Context, token string, now time.T
 }
 
 // RevokeAccessToken revokes one opaque access token of clientID.
-func (t *Tokens) RevokeAccessToken(ctx context.Context, token, clientID string, now time.Time) (op.Revocation, error) {
+func (t *Tokens) RevokeAccessToken(ctx context.Context, token, clientID string) (op.Revocation, error) {
 	grantID, secret, ok := SplitIssuedToken(token)
 	if !ok {
 		return op.Revocation{}, nil
@@ -157,7 +157,7 @@ func familyOf(id string, f *msg.RefreshFamilyRecord) op.RefreshFamily {
 
 // InspectRefreshToken returns the family of an active refresh token. A token that
 // cannot be one Latch issued is invalid_grant without a grain call.
-func (t *Tokens) InspectRefreshToken(ctx context.Context, token string, now time.Time) (op.RefreshFamily, error) {
+func (t *Tokens) InspectRefreshToken(ctx context.Context, token string) (op.RefreshFamily, error) {
 	familyID, secret, ok := SplitIssuedToken(token)
 	if !ok {
 		return op.RefreshFamily{}, oauth.InvalidGrant("refresh token is not active")
@@ -170,7 +170,7 @@ func (t *Tokens) InspectRefreshToken(ctx context.Context, token string, now time
 }
 
 // RevokeRefreshToken revokes the family of a refresh token of clientID.
-func (t *Tokens) RevokeRefreshToken(ctx context.Context, token, clientID string, now time.Time) (op.Revocation, error) {
+func (t *Tokens) RevokeRefreshToken(ctx context.Context, token, clientID string) (op.Revocation, error) {
 	familyID, secret, ok := SplitIssuedToken(token)
 	if !ok {
 		return op.Revocation{}, nil

@@ -3,7 +3,6 @@ package actors
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -71,7 +70,7 @@ func TestRefreshIssuesOpaqueAccessToken(t *testing.T) {
 			if !slices.Equal(used.Scopes, tt.wantScopes) || !slices.Equal(used.AccessToken.Scopes, tt.want) || used.Family.GrantID != gid {
 				t.Fatalf("used %+v", used)
 			}
-			at, err := tok.LookupAccessToken(ctx, used.AccessToken.Token, time.Time{})
+			at, err := tok.LookupAccessToken(ctx, used.AccessToken.Token)
 			if err != nil || at.Grant.ID != gid || !slices.Equal(at.Scopes, tt.want) {
 				t.Fatalf("stored token %+v: %v", at, err)
 			}

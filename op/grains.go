@@ -24,7 +24,7 @@ type Grants interface {
 	// when no resource was asked for, and updates the account index.
 	ExchangeCode(ctx context.Context, x CodeExchange) (CodeExchanged, error)
 	// CheckGrant returns the grant if it is alive at now.
-	CheckGrant(ctx context.Context, grantID string, now time.Time) (Grant, error)
+	CheckGrant(ctx context.Context, grantID string) (Grant, error)
 	// RevokeGrant revokes the grant and everything issued from it. Idempotent.
 	RevokeGrant(ctx context.Context, grantID string) error
 }
@@ -33,9 +33,9 @@ type Grants interface {
 // and revocation).
 type AccessTokens interface {
 	// LookupAccessToken returns a live opaque access token and its grant at now.
-	LookupAccessToken(ctx context.Context, token string, now time.Time) (AccessToken, error)
+	LookupAccessToken(ctx context.Context, token string) (AccessToken, error)
 	// RevokeAccessToken drops one opaque access token when it was issued to clientID.
-	RevokeAccessToken(ctx context.Context, token, clientID string, now time.Time) (Revocation, error)
+	RevokeAccessToken(ctx context.Context, token, clientID string) (Revocation, error)
 }
 
 // RefreshFamilies is the RefreshFamily grains (one per original refresh token).
@@ -46,9 +46,9 @@ type RefreshFamilies interface {
 	UseRefreshToken(ctx context.Context, u RefreshUse) (RefreshUsed, error)
 	// InspectRefreshToken returns the family of an active refresh token at now; it
 	// never rotates.
-	InspectRefreshToken(ctx context.Context, token string, now time.Time) (RefreshFamily, error)
+	InspectRefreshToken(ctx context.Context, token string) (RefreshFamily, error)
 	// RevokeRefreshToken revokes the family of a refresh token issued to clientID.
-	RevokeRefreshToken(ctx context.Context, token, clientID string, now time.Time) (Revocation, error)
+	RevokeRefreshToken(ctx context.Context, token, clientID string) (Revocation, error)
 }
 
 // Grant is what a grant says about itself.

@@ -85,7 +85,7 @@ func (p *Provider) introspectAccessToken(ctx context.Context, app *directory.App
 	if p.tokens == nil {
 		return inactive, false, nil
 	}
-	at, err := p.tokens.LookupAccessToken(ctx, tok, p.now())
+	at, err := p.tokens.LookupAccessToken(ctx, tok)
 	if err != nil {
 		if notActive(err) {
 			return inactive, false, nil
@@ -119,7 +119,7 @@ func (p *Provider) introspectRefreshToken(ctx context.Context, app *directory.Ap
 	if p.families == nil {
 		return inactive, false, nil
 	}
-	fam, err := p.families.InspectRefreshToken(ctx, tok, p.now())
+	fam, err := p.families.InspectRefreshToken(ctx, tok)
 	if err != nil {
 		if notActive(err) {
 			return inactive, false, nil
@@ -166,7 +166,7 @@ func (p *Provider) IntrospectJWT(ctx context.Context, app *directory.Application
 		if p.grants == nil {
 			return inactive, nil
 		}
-		g, err := p.grants.CheckGrant(ctx, c.GrantID, now)
+		g, err := p.grants.CheckGrant(ctx, c.GrantID)
 		if err != nil {
 			if notActive(err) {
 				return inactive, nil

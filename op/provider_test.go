@@ -135,7 +135,7 @@ func (f *fakeGrants) ExchangeCode(_ context.Context, x CodeExchange) (CodeExchan
 	return f.exchange(x)
 }
 
-func (f *fakeGrants) CheckGrant(_ context.Context, id string, _ time.Time) (Grant, error) {
+func (f *fakeGrants) CheckGrant(_ context.Context, id string) (Grant, error) {
 	return f.check(id)
 }
 
@@ -151,14 +151,14 @@ type fakeTokens struct {
 	calls  *[]string
 }
 
-func (f *fakeTokens) LookupAccessToken(_ context.Context, tok string, _ time.Time) (AccessToken, error) {
+func (f *fakeTokens) LookupAccessToken(_ context.Context, tok string) (AccessToken, error) {
 	if f.calls != nil {
 		*f.calls = append(*f.calls, "access")
 	}
 	return f.lookup(tok)
 }
 
-func (f *fakeTokens) RevokeAccessToken(_ context.Context, tok, clientID string, _ time.Time) (Revocation, error) {
+func (f *fakeTokens) RevokeAccessToken(_ context.Context, tok, clientID string) (Revocation, error) {
 	if f.calls != nil {
 		*f.calls = append(*f.calls, "revoke access")
 	}
@@ -177,14 +177,14 @@ func (f *fakeFamilies) UseRefreshToken(_ context.Context, u RefreshUse) (Refresh
 	return f.use(u)
 }
 
-func (f *fakeFamilies) InspectRefreshToken(_ context.Context, tok string, _ time.Time) (RefreshFamily, error) {
+func (f *fakeFamilies) InspectRefreshToken(_ context.Context, tok string) (RefreshFamily, error) {
 	if f.calls != nil {
 		*f.calls = append(*f.calls, "refresh")
 	}
 	return f.inspect(tok)
 }
 
-func (f *fakeFamilies) RevokeRefreshToken(_ context.Context, tok, clientID string, _ time.Time) (Revocation, error) {
+func (f *fakeFamilies) RevokeRefreshToken(_ context.Context, tok, clientID string) (Revocation, error) {
 	if f.calls != nil {
 		*f.calls = append(*f.calls, "revoke refresh")
 	}

@@ -47,9 +47,9 @@ func (p *Provider) Revoke(ctx context.Context, req PresentedToken) (*directory.A
 		isRefresh := (i == 0) == refreshFirst
 		var rev Revocation
 		if isRefresh {
-			rev, err = p.families.RevokeRefreshToken(ctx, req.Token, app.ID, p.now())
+			rev, err = p.families.RevokeRefreshToken(ctx, req.Token, app.ID)
 		} else {
-			rev, err = p.tokens.RevokeAccessToken(ctx, req.Token, app.ID, p.now())
+			rev, err = p.tokens.RevokeAccessToken(ctx, req.Token, app.ID)
 		}
 		switch {
 		case err != nil:

@@ -21,7 +21,7 @@ func (p *Provider) Userinfo(ctx context.Context, token string) (map[string]any, 
 	if isJWT(token) {
 		return nil, nil, oauth.InvalidToken("only opaque access tokens are accepted here; JWT access tokens are for API resources")
 	}
-	at, err := p.tokens.LookupAccessToken(ctx, token, p.now())
+	at, err := p.tokens.LookupAccessToken(ctx, token)
 	if err != nil {
 		if e, ok := oauth.From(err); ok && e.Code != oauth.CodeServerError && e.Code != oauth.CodeTemporarilyUnavailable {
 			return nil, nil, oauth.InvalidToken("access token is invalid, expired or revoked")
