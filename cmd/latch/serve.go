@@ -55,6 +55,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		}
 	}()
 
+	// The node id is read once the store is open: Pebble's lock keeps a second process
+	// off this data directory, so only one can create it.
+	nodeID, created, err := cluster.LoadOrCreateNodeID(cfg.Data, rand.Reader)
+	if err != nil {
+		return fmt.Errorf("node id: %w", err)
+	}
+	log.Info("node identity", "node_id", cluster.FormatNodeID(nodeID), "created", created,
+		"file", filepath.Join(cfg.Data, cluster.NodeIDFile))
+
 	dir, err := directory.Open(ctx, directory.Config{
 		Store:  store,
 		Now:    now,
@@ -79,6 +88,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
 	node, err := cluster.Start(ctx, cluster.Config{
+		NodeID:     nodeID,
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
