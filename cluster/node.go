@@ -143,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.abort()
 		return nil, fmt.Errorf("cluster: member %s did not see itself in the topology within %v", system.ID, readyTimeout)
 	}
-	logger.Info("cluster member started", "address", n.Address(), "gossip", n.GossipAddress(),
+	logger.Info("cluster member started", "address", n.Address(), "gossip", n.GossipAddress(), "raft", cfg.RaftAddr,
 		"cluster", cfg.Name, "took", time.Since(began).Round(time.Millisecond))
 	return n, nil
 }

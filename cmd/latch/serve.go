@@ -87,8 +87,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
+	addrs, err := cfg.clusterAddrs()
+	if err != nil {
+		return err
+	}
+	raftAddr := addrs.Raft // advertised for the replicated directory
+	if _, port, _ := splitPort(raftAddr); port == 0 {
+		raftAddr = "" // a free-picked port is not known before the raft transport listens
+	}
 	node, err := cluster.Start(ctx, cluster.Config{
 		NodeID:     nodeID,
+		BindHost:   addrs.RemotingHost,
+		RemotePort: addrs.RemotingPort,
+		RaftAddr:   raftAddr,
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
