@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -52,6 +53,8 @@ type gossipProvider struct {
 
 	ml       *memberlist.Memberlist
 	stopOnce sync.Once
+
+	joined atomic.Bool // a seed of cfg.Join answered
 
 	// topology receives every new member set, from the rebuild goroutine only.
 	topology func(cluster.Members)
@@ -193,6 +196,7 @@ func (p *gossipProvider) join() {
 	for attempt := 1; ; attempt++ {
 		n, err := p.ml.Join(p.cfg.Join)
 		if err == nil && n > 0 {
+			p.joined.Store(true)
 			p.logger.Info("joined cluster", "seeds", p.cfg.Join, "contacted", n)
 			return
 		}
@@ -250,6 +254,17 @@ func (p *gossipProvider) members() cluster.Members {
 		})
 	}
 	return out
+}
+
+// hasJoined reports whether this member has joined its cluster: it was given no seeds
+// (it founds one), a seed answered, or another member joined it.
+func (p *gossipProvider) hasJoined() bool {
+	if len(p.cfg.Join) == 0 || p.joined.Load() {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.nodes) > 1
 }
 
 // nodeInfos decodes the metadata of every live node, sorted by node id.

@@ -212,6 +212,11 @@ func (n *Node) ID() string { return n.system.ID }
 // NodeID returns this member's node id (Config.NodeID, or the one drawn at Start).
 func (n *Node) NodeID() uint64 { return n.cfg.NodeID }
 
+// Joined reports whether this member has joined its cluster: Config.Join is empty,
+// one of its seeds answered, or another member joined this one. It stays true once
+// true (members that die later do not unjoin it).
+func (n *Node) Joined() bool { return n.provider.hasJoined() }
+
 // Nodes returns the live members as gossip sees them (this one included), sorted by
 // node id: members that joined and have not been declared dead or left.
 func (n *Node) Nodes() []NodeInfo { return n.provider.nodeInfos() }

@@ -183,6 +183,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			defer cancel()
 			return actors.Ping(ctx, node, "status")
 		},
+		Readiness:      readiness(nodeID, node, store, log),
 		RequestTimeout: cfg.RequestTimeout,
 		Logger:         log,
 		Now:            now,
@@ -246,6 +247,35 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		log.Warn("http server", "err", err)
 	}
 	return nil
+}
+
+// readyProbeKind is the store kind /readyz reads (never written): a read of an absent
+// record exercises the store without a write per probe.
+const readyProbeKind = "latch.readyz"
+
+// readiness backs /readyz. The HTTP server starts only after the store opened, the
+// directory loaded and the cluster member started, so what is left to check is that
+// the member joined its cluster and the store still answers. (The replicated
+// directory will add "caught up".)
+func readiness(nodeID uint64, node *cluster.Node, store persistence.Store, log *slog.Logger) httpapi.Readiness {
+	id := cluster.FormatNodeID(nodeID)
+	return func(ctx context.Context) httpapi.ReadinessReport {
+		rep := httpapi.ReadinessReport{Node: id}
+		notReady := map[string]string{}
+		if !node.Joined() {
+			notReady["cluster"] = "not joined yet: no member of --join has answered"
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, err := store.Get(ctx, readyProbeKind, "probe"); err != nil && !errors.Is(err, persistence.ErrNotFound) {
+			log.Warn("readiness: store read failed", "err", err)
+			notReady["store"] = "store read failed"
+		}
+		if len(notReady) > 0 {
+			rep.NotReady = notReady
+		}
+		return rep
+	}
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
