@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/latchid/latch/actors"
+	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
@@ -181,7 +182,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
-			return actors.Ping(ctx, node, "status")
+			pong, err := actors.Ping(ctx, node, "status")
+			if err != nil {
+				return nil, err
+			}
+			return nodeStatus{Pong: pong, Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}, nil
 		},
 		Readiness:      readiness(nodeID, node, store, log),
 		RequestTimeout: cfg.RequestTimeout,
@@ -247,6 +252,14 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		log.Warn("http server", "err", err)
 	}
 	return nil
+}
+
+// nodeStatus is /api/status's body: the grain ping's result, this node's id and the
+// live members as gossip sees them, by node id.
+type nodeStatus struct {
+	*msg.Pong
+	Node    string             `json:"node"`
+	Members []cluster.NodeInfo `json:"members"`
 }
 
 // readyProbeKind is the store kind /readyz reads (never written): a read of an absent
