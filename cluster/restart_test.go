@@ -42,7 +42,16 @@ func (m *member) nodesOf(t *testing.T) map[uint64]NodeInfo {
 // the same node id and ports, it rejoins and the others see the same node id on the
 // same addresses with a new actor-system id, and route to the new process.
 func TestRestartKeepsNodeID(t *testing.T) {
-	timing := observableFailureTiming()
+	t.Run("restarted after it was declared dead", func(t *testing.T) { testRestartKeepsNodeID(t, observableFailureTiming()) })
+	// Restarted before the failure detector declared it dead: the others learn the new
+	// process from its refutation (new metadata under the same name), and must drop
+	// the PIDs they cached for the old one, which sat on the same address.
+	slow := observableFailureTiming()
+	slow.SuspicionMult = 50
+	t.Run("restarted while still alive to the others", func(t *testing.T) { testRestartKeepsNodeID(t, slow) })
+}
+
+func testRestartKeepsNodeID(t *testing.T, timing GossipTiming) {
 	gossipA := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
 	payloadA := childPayload{Timing: timing, GossipAddr: gossipA, RemotePort: freeLoopbackPort(t),
 		NodeID: 0xa11ce, RaftAddr: "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))}
@@ -75,11 +84,10 @@ func TestRestartKeepsNodeID(t *testing.T) {
 		_, ok := a2.nodesOf(t)[0xb0b]
 		return ok
 	})
-	var again childReply
-	waitFor(t, 10*time.Second, "b's request to reach the restarted a", func() bool {
-		again = b.do(t, childReq{Op: "echo", Key: kA, Value: "after", TimeoutMS: 500})
-		return again.Err == ""
-	})
+	again := b.do(t, childReq{Op: "echo", Key: kA, Value: "after", TimeoutMS: 2000})
+	if again.Err != "" {
+		t.Fatalf("b's first request to the restarted a: %s", again.Err)
+	}
 	if again.Address != a.address || again.Value != "after" || first.Value != "before" {
 		t.Errorf("after restart: %+v; want served by %s", again, a.address)
 	}
