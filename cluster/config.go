@@ -27,6 +27,10 @@ const (
 // Config is the configuration of one cluster member. The zero value is valid: a single
 // member named "latch" on loopback, gossip on 127.0.0.1:7946, a free remoting port.
 type Config struct {
+	// NodeID is this member's persisted identity (LoadOrCreateNodeID), its memberlist
+	// node name: a member restarted with the same NodeID is the same member to the
+	// others. Zero draws a random id for this start (tests, embedded single nodes).
+	NodeID uint64
 	// Name is the cluster name. Members of different clusters never join each other
 	// (it is the memberlist label). Default "latch".
 	Name string
@@ -34,8 +38,12 @@ type Config struct {
 	// other members, so it must be an address they can reach (not 0.0.0.0).
 	// Default 127.0.0.1.
 	BindHost string
-	// RemotePort is the actor-remoting (gRPC) port; 0 picks a free port.
+	// RemotePort is the actor-remoting (gRPC) port; 0 picks a free port (a restarted
+	// member then comes back on another address: fix it in production).
 	RemotePort int
+	// RaftAddr is the raft transport address (host:port) of the replicated directory,
+	// advertised in the gossip metadata; empty advertises none.
+	RaftAddr string
 	// GossipAddr is the memberlist bind address "host:port"; port 0 picks a free port.
 	// Default 127.0.0.1:7946.
 	GossipAddr string
@@ -122,6 +130,14 @@ func (c Config) Validate() error {
 			bad("gossip address %q: %v", c.GossipAddr, err)
 		}
 	}
+	if c.RaftAddr != "" {
+		if host, port, err := net.SplitHostPort(c.RaftAddr); err != nil || host == "" || port == "" {
+			bad("raft address %q: want host:port", c.RaftAddr)
+		}
+	}
+	if err := c.checkDistinctAddrs(); err != nil {
+		bad("%v", err)
+	}
 	for _, j := range c.Join {
 		host, port, err := net.SplitHostPort(j)
 		if err != nil || host == "" || port == "" {
@@ -133,7 +149,9 @@ func (c Config) Validate() error {
 	if host == "" {
 		host = DefaultBindHost
 	}
-	metaSize := 2 + len(host) + len(":65535") // NodeMeta.address with its tag and length
+	// NodeMeta: address, node_id (fixed64), system_id (a 22-character shortuuid) and
+	// raft_address, each with its tag and length.
+	metaSize := 2 + len(host) + len(":65535") + 9 + 2 + 22 + 2 + len(c.RaftAddr)
 	for i, k := range c.Kinds {
 		switch {
 		case k == nil:
@@ -174,6 +192,55 @@ func (c Config) Validate() error {
 		bad("gossip probe timeout %v must be shorter than the probe interval %v", g.ProbeTimeout, g.ProbeInterval)
 	}
 	return errors.Join(errs...)
+}
+
+// checkDistinctAddrs reports two of the remoting, gossip and raft addresses that are
+// the same host and port (a port 0 is free-picked and never collides).
+func (c Config) checkDistinctAddrs() error {
+	host := c.BindHost
+	if host == "" {
+		host = DefaultBindHost
+	}
+	gossip := c.GossipAddr
+	if gossip == "" {
+		gossip = DefaultGossipAddr
+	}
+	addrs := []struct{ name, addr string }{
+		{"remoting", net.JoinHostPort(host, strconv.Itoa(c.RemotePort))},
+		{"gossip", gossip},
+		{"raft", c.RaftAddr},
+	}
+	var errs []error
+	for i := range addrs {
+		for j := i + 1; j < len(addrs); j++ {
+			if SameAddr(addrs[i].addr, addrs[j].addr) {
+				errs = append(errs, fmt.Errorf("%s and %s addresses are both %s", addrs[i].name, addrs[j].name, addrs[i].addr))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SameAddr reports whether two host:port addresses name the same listening socket:
+// same non-zero port and same host, where an unspecified host (0.0.0.0, ::, "")
+// overlaps every host.
+func SameAddr(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" || pa == "" {
+		return false
+	}
+	unspecified := func(h string) bool {
+		ip := net.ParseIP(h)
+		return h == "" || (ip != nil && ip.IsUnspecified())
+	}
+	if unspecified(ha) || unspecified(hb) {
+		return true
+	}
+	if ipa, ipb := net.ParseIP(ha), net.ParseIP(hb); ipa != nil && ipb != nil {
+		return ipa.Equal(ipb)
+	}
+	return strings.EqualFold(ha, hb)
 }
 
 // withDefaults returns c with every zero field set to its default.

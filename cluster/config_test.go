@@ -33,6 +33,14 @@ func TestConfigValidate(t *testing.T) {
 			`kind "grant" is listed twice`, "kind #2 is nil", `kind "bare" has no props`,
 			"request timeout", "probe timeout", "suspicion multiplier", "TCP timeout",
 		}},
+		{name: "remoting on the gossip port", cfg: Config{RemotePort: 7946},
+			wantErr: []string{"remoting and gossip addresses are both 127.0.0.1:7946"}},
+		{name: "raft on the remoting port of a wildcard gossip host", cfg: Config{
+			BindHost: "10.0.0.1", RemotePort: 7000, GossipAddr: "0.0.0.0:7000", RaftAddr: "10.0.0.1:7000",
+		}, wantErr: []string{"remoting and gossip", "remoting and raft", "gossip and raft"}},
+		{name: "raft address without a port", cfg: Config{RaftAddr: "10.0.0.1"},
+			wantErr: []string{"raft address"}},
+		{name: "distinct fixed ports", cfg: Config{RemotePort: 7947, RaftAddr: "127.0.0.1:7948", NodeID: 1}},
 		{name: "kind names beyond the metadata limit", cfg: Config{
 			Kinds: []*cluster.Kind{kind(strings.Repeat("k", 300)), kind(strings.Repeat("j", 300))},
 		}, wantErr: []string{"metadata limit"}},

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster"
@@ -43,7 +45,7 @@ type gossipProvider struct {
 	meta []byte // this member's NodeMeta, set before memberlist.Create
 
 	mu    sync.Mutex
-	nodes map[string]gossipNode // memberlist node name (= member id) -> last known
+	nodes map[string]gossipNode // memberlist node name (= node id) -> last known
 
 	changed chan struct{} // one slot: "nodes changed, rebuild"
 	stop    chan struct{}
@@ -52,12 +54,31 @@ type gossipProvider struct {
 	ml       *memberlist.Memberlist
 	stopOnce sync.Once
 
+	joined atomic.Bool // a seed of cfg.Join answered
+
 	// topology receives every new member set, from the rebuild goroutine only.
 	topology func(cluster.Members)
 }
 
 type gossipNode struct {
-	meta []byte
+	meta   []byte
+	gossip string // memberlist address, host:port
+}
+
+// NodeInfo describes one live member as gossiped.
+type NodeInfo struct {
+	// NodeID is the member's persisted node id (Config.NodeID).
+	NodeID uint64 `json:"-"`
+	// ID is NodeID as FormatNodeID renders it (the memberlist node name).
+	ID string `json:"id"`
+	// Address is the actor-remoting address, host:port.
+	Address string `json:"address"`
+	// Gossip is the memberlist address, host:port.
+	Gossip string `json:"gossip"`
+	// Raft is the advertised raft transport address; empty when none.
+	Raft string `json:"raft,omitempty"`
+	// SystemID is the actor-system id of the member's current process start.
+	SystemID string `json:"systemId"`
 }
 
 var (
@@ -83,8 +104,11 @@ func newGossipProvider(cfg Config, logger, mlLogger *slog.Logger, topology func(
 // after remoting started, so the actor-system address is known.
 func (p *gossipProvider) StartMember(c *cluster.Cluster) error {
 	meta, err := proto.Marshal(&clusterpb.NodeMeta{
-		Address: c.ActorSystem.Address(),
-		Kinds:   c.GetClusterKinds(),
+		Address:     c.ActorSystem.Address(),
+		Kinds:       c.GetClusterKinds(),
+		NodeId:      p.cfg.NodeID,
+		SystemId:    c.ActorSystem.ID,
+		RaftAddress: p.cfg.RaftAddr,
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: encode node metadata: %w", err)
@@ -100,9 +124,14 @@ func (p *gossipProvider) StartMember(c *cluster.Cluster) error {
 		return fmt.Errorf("cluster: gossip address: %w", err)
 	}
 	mc := p.cfg.Gossip.memberlistConfig()
-	// The actor-system id is fresh per Start: a restarted process is a new member and
-	// never inherits the dead or left state of its previous incarnation.
-	mc.Name = c.ActorSystem.ID
+	// The memberlist name is the persisted node id: a member restarted on its data
+	// directory is the same node to the others. memberlist takes it back from the dead
+	// or left state of its previous run: seeing itself reported dead, it refutes with
+	// a higher incarnation. A member whose address changed may take its name back once
+	// the old one has been dead for DeadNodeReclaimTime. The actor-system id, fresh per
+	// start, stays protoactor's member id (cluster.Member.Id, from the metadata).
+	mc.Name = FormatNodeID(p.cfg.NodeID)
+	mc.DeadNodeReclaimTime = mc.GossipToTheDeadTime
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertisePort = port
 	mc.Label = p.cfg.Name
@@ -167,6 +196,7 @@ func (p *gossipProvider) join() {
 	for attempt := 1; ; attempt++ {
 		n, err := p.ml.Join(p.cfg.Join)
 		if err == nil && n > 0 {
+			p.joined.Store(true)
 			p.logger.Info("joined cluster", "seeds", p.cfg.Join, "contacted", n)
 			return
 		}
@@ -206,7 +236,7 @@ func (p *gossipProvider) members() cluster.Members {
 	out := make(cluster.Members, 0, len(snapshot))
 	for name, raw := range snapshot {
 		var meta clusterpb.NodeMeta
-		if err := proto.Unmarshal(raw, &meta); err != nil || meta.Address == "" {
+		if err := proto.Unmarshal(raw, &meta); err != nil || meta.Address == "" || meta.SystemId == "" {
 			p.logger.Warn("ignoring member with unreadable metadata", "member", name, "error", err)
 			continue
 		}
@@ -217,12 +247,46 @@ func (p *gossipProvider) members() cluster.Members {
 			continue
 		}
 		out = append(out, &cluster.Member{
-			Id:    name,
+			Id:    meta.SystemId,
 			Host:  host,
 			Port:  int32(port),
 			Kinds: slices.Clone(meta.Kinds),
 		})
 	}
+	return out
+}
+
+// hasJoined reports whether this member has joined its cluster: it was given no seeds
+// (it founds one), a seed answered, or another member joined it.
+func (p *gossipProvider) hasJoined() bool {
+	if len(p.cfg.Join) == 0 || p.joined.Load() {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.nodes) > 1
+}
+
+// nodeInfos decodes the metadata of every live node, sorted by node id.
+func (p *gossipProvider) nodeInfos() []NodeInfo {
+	p.mu.Lock()
+	snapshot := make([]gossipNode, 0, len(p.nodes))
+	for _, n := range p.nodes {
+		snapshot = append(snapshot, n)
+	}
+	p.mu.Unlock()
+	out := make([]NodeInfo, 0, len(snapshot))
+	for _, n := range snapshot {
+		var meta clusterpb.NodeMeta
+		if err := proto.Unmarshal(n.meta, &meta); err != nil || meta.NodeId == 0 {
+			continue
+		}
+		out = append(out, NodeInfo{
+			NodeID: meta.NodeId, ID: FormatNodeID(meta.NodeId), Address: meta.Address,
+			Gossip: n.gossip, Raft: meta.RaftAddress, SystemID: meta.SystemId,
+		})
+	}
+	slices.SortFunc(out, func(a, b NodeInfo) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	return out
 }
 
@@ -252,8 +316,9 @@ func (p *gossipProvider) NotifyLeave(n *memberlist.Node) {
 
 func (p *gossipProvider) put(n *memberlist.Node) {
 	meta := slices.Clone(n.Meta) // memberlist owns n; copy while its lock is held
+	addr := n.Address()
 	p.mu.Lock()
-	p.nodes[n.Name] = gossipNode{meta: meta}
+	p.nodes[n.Name] = gossipNode{meta: meta, gossip: addr}
 	p.mu.Unlock()
 	p.signal()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,9 +180,15 @@ func (l *identityLookup) current() *Placement { return l.placement.Load() }
 func (l *identityLookup) applyTopology(members cluster.Members) {
 	p := NewPlacement(members)
 	prev := l.placement.Swap(p)
-	live := p.Addresses()
+	// A member is gone when its address left, or when a new process (another
+	// actor-system id) took that address: a node restarted on its fixed ports. Either
+	// way the PIDs cached for the old process point at nothing.
+	live := make(map[string]string, len(members))
+	for _, m := range p.Members() {
+		live[m.Address()] = m.Id
+	}
 	for _, m := range prev.Members() {
-		if _, found := slices.BinarySearch(live, m.Address()); !found {
+		if id, found := live[m.Address()]; !found || id != m.Id {
 			l.c.PidCache.RemoveByMember(m)
 			l.c.ActorSystem.EventStream.Publish(&remote.EndpointTerminatedEvent{Address: m.Address()})
 		}

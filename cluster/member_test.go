@@ -112,15 +112,21 @@ type childPayload struct {
 	GossipAddr string
 	// StartOnly makes the child report Start's result and exit.
 	StartOnly bool
+	// NodeID, RemotePort and RaftAddr set the Config fields of the same names.
+	NodeID     uint64
+	RemotePort int
+	RaftAddr   string
 }
 
 type childReady struct {
 	Address, Gossip, StartErr string
+	NodeID                    uint64
+	SystemID                  string
 }
 
 // childReq is one request to a member process.
 type childReq struct {
-	Op        string // echo, echo_many, future, members, owners, active, stop
+	Op        string // echo, echo_many, future, members, nodes, owners, active, stop
 	Key       string
 	Keys      []string
 	Value     string
@@ -136,6 +142,7 @@ type childReply struct {
 	PIDs    []string
 	Members []string
 	Owners  []string
+	Nodes   []NodeInfo
 
 	Err                                                  string
 	IsDeadline, IsUnavailable, IsUnsupported, IsCanceled bool
@@ -162,6 +169,9 @@ func TestChildMember(t *testing.T) {
 		p.GossipAddr = "127.0.0.1:0"
 	}
 	n, err := Start(t.Context(), Config{
+		NodeID:         p.NodeID,
+		RemotePort:     p.RemotePort,
+		RaftAddr:       p.RaftAddr,
 		GossipAddr:     p.GossipAddr,
 		Join:           p.Join,
 		Kinds:          []*cluster.Kind{echoKind()},
@@ -186,7 +196,7 @@ func TestChildMember(t *testing.T) {
 	}
 	defer func() { _ = n.Stop(false) }()
 
-	err = clustertest.Serve(childReady{Address: n.Address(), Gossip: n.GossipAddress()}, func(raw json.RawMessage) any {
+	err = clustertest.Serve(childReady{Address: n.Address(), Gossip: n.GossipAddress(), NodeID: n.NodeID(), SystemID: n.ID()}, func(raw json.RawMessage) any {
 		var req childReq
 		if err := json.Unmarshal(raw, &req); err != nil {
 			return childReply{Err: err.Error()}
@@ -258,6 +268,8 @@ func (n *Node) serveChildRequest(ctx context.Context, req childReq) (rep childRe
 		rep.setErr(err)
 	case "members":
 		rep.Members = n.Members()
+	case "nodes":
+		rep.Nodes = n.Nodes()
 	case "owners":
 		p := n.Placement()
 		for _, k := range req.Keys {
@@ -283,13 +295,15 @@ func (n *Node) serveChildRequest(ctx context.Context, req childReq) (rep childRe
 type member struct {
 	*clustertest.Child
 	name, address, gossip string
+	nodeID                uint64
+	systemID              string
 }
 
 func startMemberProcess(t *testing.T, name string, p childPayload) *member {
 	t.Helper()
 	var ready childReady
 	c := clustertest.Start(t, name, "TestChildMember", p, &ready)
-	return &member{Child: c, name: name, address: ready.Address, gossip: ready.Gossip}
+	return &member{Child: c, name: name, address: ready.Address, gossip: ready.Gossip, nodeID: ready.NodeID, systemID: ready.SystemID}
 }
 
 func (m *member) do(t *testing.T, req childReq) childReply {

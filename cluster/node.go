@@ -28,6 +28,8 @@ package cluster
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,6 +82,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.NodeID == 0 {
+		var b [8]byte
+		for cfg.NodeID == 0 {
+			_, _ = crand.Read(b[:]) // never fails (crypto/rand)
+			cfg.NodeID = binary.BigEndian.Uint64(b[:])
+		}
+	}
 	if err := checkPortsFree(cfg); err != nil {
 		return nil, err
 	}
@@ -92,7 +101,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
 		return libLogger.With("lib", "protoactor", "member", s.ID)
 	}))
-	logger = logger.With("member", system.ID)
+	logger = logger.With("node_id", FormatNodeID(cfg.NodeID), "member", system.ID)
 
 	// Every kind's grains run on one worker dispatcher of the member (whatever
 	// dispatcher their props name), so that Stop can stop and join its goroutines.
@@ -134,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.abort()
 		return nil, fmt.Errorf("cluster: member %s did not see itself in the topology within %v", system.ID, readyTimeout)
 	}
-	logger.Info("cluster member started", "address", n.Address(), "gossip", n.GossipAddress(),
+	logger.Info("cluster member started", "address", n.Address(), "gossip", n.GossipAddress(), "raft", cfg.RaftAddr,
 		"cluster", cfg.Name, "took", time.Since(began).Round(time.Millisecond))
 	return n, nil
 }
@@ -199,6 +208,18 @@ func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
 
 // ID returns this member's actor-system id, fresh for every Start.
 func (n *Node) ID() string { return n.system.ID }
+
+// NodeID returns this member's node id (Config.NodeID, or the one drawn at Start).
+func (n *Node) NodeID() uint64 { return n.cfg.NodeID }
+
+// Joined reports whether this member has joined its cluster: Config.Join is empty,
+// one of its seeds answered, or another member joined this one. It stays true once
+// true (members that die later do not unjoin it).
+func (n *Node) Joined() bool { return n.provider.hasJoined() }
+
+// Nodes returns the live members as gossip sees them (this one included), sorted by
+// node id: members that joined and have not been declared dead or left.
+func (n *Node) Nodes() []NodeInfo { return n.provider.nodeInfos() }
 
 // Address returns the actor-system (remoting) address, host:port.
 func (n *Node) Address() string { return n.system.Address() }

@@ -39,6 +39,7 @@ func (s *Server) routesOIDC(r *httprouter.Router) {
 	r.OPTIONS("/oidc/.well-known/openid-configuration", s.corsPreflight("GET", true))
 	r.OPTIONS("/oidc/.well-known/oauth-authorization-server", s.corsPreflight("GET", true))
 	r.GET("/api/status", s.serveStatus)
+	s.routesHealth(r) // /healthz and /readyz (health.go)
 }
 
 func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

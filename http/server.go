@@ -41,6 +41,8 @@ type Config struct {
 	Sessions *op.Sessions
 	// Status reports cluster health for /api/status; nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
+	// Readiness backs /readyz (health.go); nil means ready whenever HTTP is served.
+	Readiness Readiness
 	// RequestTimeout is the budget of one request (see withBudget); 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -95,6 +97,7 @@ type Server struct {
 	rand     io.Reader
 
 	throttleStore ThrottleStore // sign-in lockouts; nil: in memory only
+	readiness     Readiness     // /readyz; nil: ready
 
 	discovery []byte // pre-encoded discovery document
 	router    *httprouter.Router
@@ -125,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 		budget:   cfg.RequestTimeout,
 	}
 	s.throttleStore = cfg.ThrottleStore
+	s.readiness = cfg.Readiness
 	if s.op = cfg.OP; s.op == nil {
 		p, err := op.New(op.Config{Issuer: s.issuer, Directory: cfg.Directory, Keys: cfg.Keys, Logger: log, Now: cfg.Now, Rand: cfg.Rand})
 		if err != nil {

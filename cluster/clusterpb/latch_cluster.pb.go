@@ -34,7 +34,15 @@ type NodeMeta struct {
 	// address is the actor-system (remoting) address, host:port.
 	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
 	// kinds are the grain kinds this member hosts.
-	Kinds         []string `protobuf:"bytes,2,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	Kinds []string `protobuf:"bytes,2,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// node_id is the member's persisted identity (<data>/node-id), also its memberlist
+	// node name (16 hex digits): the same across restarts on one data directory.
+	NodeId uint64 `protobuf:"fixed64,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// system_id is the actor-system id of this process start (protoactor's member id),
+	// fresh for every start: protoactor blocklists the id of a member that left.
+	SystemId string `protobuf:"bytes,4,opt,name=system_id,json=systemId,proto3" json:"system_id,omitempty"`
+	// raft_address is the raft transport address, host:port, of the replicated directory.
+	RaftAddress   string `protobuf:"bytes,5,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -81,6 +89,27 @@ func (x *NodeMeta) GetKinds() []string {
 		return x.Kinds
 	}
 	return nil
+}
+
+func (x *NodeMeta) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *NodeMeta) GetSystemId() string {
+	if x != nil {
+		return x.SystemId
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
 }
 
 // ActivateRequest asks an owner's placement actor for the PID of kind/identity,
@@ -260,10 +289,13 @@ var File_latch_cluster_proto protoreflect.FileDescriptor
 
 const file_latch_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x13latch_cluster.proto\x12\x10latch.cluster.v1\":\n" +
+	"\x13latch_cluster.proto\x12\x10latch.cluster.v1\"\x93\x01\n" +
 	"\bNodeMeta\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x14\n" +
-	"\x05kinds\x18\x02 \x03(\tR\x05kinds\"A\n" +
+	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x17\n" +
+	"\anode_id\x18\x03 \x01(\x06R\x06nodeId\x12\x1b\n" +
+	"\tsystem_id\x18\x04 \x01(\tR\bsystemId\x12!\n" +
+	"\fraft_address\x18\x05 \x01(\tR\vraftAddress\"A\n" +
 	"\x0fActivateRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\"h\n" +

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/latchid/latch/cluster"
 	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/outbox"
@@ -23,10 +25,16 @@ const DefaultCommitDelay = 250 * time.Microsecond
 // serveConfig is everything `latch serve` takes. Defaults make `latch serve` work with
 // no flags: data in ./data, HTTP on 127.0.0.1:3001, one cluster member.
 type serveConfig struct {
-	Data              string
-	HTTP              string
-	Endpoint          string
-	Gossip            string
+	Data     string
+	HTTP     string
+	Endpoint string
+	Gossip   string
+	// Remoting is the actor-remoting (gRPC) address; empty or port 0: the gossip host
+	// with the gossip port + 1 (see clusterAddrs).
+	Remoting string
+	// Raft is the raft transport address of the replicated directory; empty or port
+	// 0: the gossip host with the gossip port + 2.
+	Raft              string
 	Join              string
 	SigningAlg        string
 	AdminClientID     string
@@ -64,6 +72,8 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTP, "http", "127.0.0.1:3001", "HTTP listen address")
 	fs.StringVar(&c.Endpoint, "endpoint", "http://localhost:3001", "public base URL; the issuer is <endpoint>/oidc")
 	fs.StringVar(&c.Gossip, "gossip", "127.0.0.1:7946", "memberlist gossip bind address (host:port)")
+	fs.StringVar(&c.Remoting, "remoting", "", "actor-remoting (gRPC) address host:port, advertised to the other members (default: the gossip host, gossip port + 1)")
+	fs.StringVar(&c.Raft, "raft", "", "raft transport address host:port, reserved for the replicated directory; advertised to the other members (default: the gossip host, gossip port + 2)")
 	fs.StringVar(&c.Join, "join", "", "comma-separated gossip addresses of members to join")
 	fs.StringVar(&c.SigningAlg, "signing-alg", oidcflow.AlgES256, "JWT signing algorithm: ES256, ES384 or RS256")
 	fs.StringVar(&c.AdminClientID, "admin-client-id", "", "client id of the bootstrap admin M2M app (generated when empty)")
@@ -110,8 +120,8 @@ func (c serveConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTP, err))
 	}
-	if _, _, err := net.SplitHostPort(c.Gossip); err != nil {
-		errs = append(errs, fmt.Errorf("--gossip %q: %w", c.Gossip, err))
+	if _, err := c.clusterAddrs(); err != nil {
+		errs = append(errs, err)
 	}
 	if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || strings.TrimSuffix(u.Path, "/") != u.Path {
 		errs = append(errs, fmt.Errorf("--endpoint %q must be an http(s) URL without query, fragment or trailing slash", c.Endpoint))
@@ -162,6 +172,91 @@ func (c serveConfig) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// clusterAddrs are the resolved cluster addresses of a node.
+type clusterAddrs struct {
+	// Gossip is --gossip as given.
+	Gossip string
+	// RemotingHost and RemotingPort are --remoting resolved; port 0 (only when the
+	// gossip port is 0) picks a free port.
+	RemotingHost string
+	RemotingPort int
+	// Raft is --raft resolved, host:port; its port is 0 only when the gossip port is.
+	Raft string
+}
+
+// clusterAddrs resolves --gossip, --remoting and --raft. A --remoting or --raft with an
+// empty host takes the gossip host, with port 0 (or not given) the gossip port + 1 or
+// + 2, so that several nodes on one machine need only distinct --gossip ports spaced
+// by 3 or more. Every port is 1..65535 (0 only where it means "derived"), the
+// advertised hosts are reachable addresses (not 0.0.0.0), and no two of the HTTP,
+// gossip, remoting and raft addresses are the same socket.
+func (c serveConfig) clusterAddrs() (clusterAddrs, error) {
+	var errs []error
+	gHost, gPort, err := splitPort(c.Gossip)
+	if err != nil {
+		return clusterAddrs{}, fmt.Errorf("--gossip %q: %w", c.Gossip, err)
+	}
+	if net.ParseIP(gHost) == nil {
+		return clusterAddrs{}, fmt.Errorf("--gossip %q: the host must be an IP address", c.Gossip)
+	}
+	derive := func(flag, v string, offset int) (string, int) {
+		host, port := "", 0
+		if v != "" {
+			var err error
+			if host, port, err = splitPort(v); err != nil {
+				errs = append(errs, fmt.Errorf("--%s %q: %w", flag, v, err))
+				return "", 0
+			}
+		}
+		if host == "" {
+			host = gHost
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			errs = append(errs, fmt.Errorf("--%s: host %s is advertised to the other members and must be reachable; give --%s with a reachable host", flag, host, flag))
+		} else if ip == nil && strings.ContainsAny(host, ":/ ") {
+			errs = append(errs, fmt.Errorf("--%s: host %q: want an IP address or host name", flag, host))
+		}
+		if port == 0 && gPort != 0 {
+			if port = gPort + offset; port > 65535 {
+				errs = append(errs, fmt.Errorf("--%s: the default gossip port + %d is beyond 65535; give --%s", flag, offset, flag))
+			}
+		}
+		return host, port
+	}
+	a := clusterAddrs{Gossip: c.Gossip}
+	a.RemotingHost, a.RemotingPort = derive("remoting", c.Remoting, 1)
+	raftHost, raftPort := derive("raft", c.Raft, 2)
+	a.Raft = net.JoinHostPort(raftHost, strconv.Itoa(raftPort))
+	if len(errs) > 0 {
+		return a, errors.Join(errs...)
+	}
+	named := []struct{ flag, addr string }{
+		{"--http", c.HTTP}, {"--gossip", c.Gossip},
+		{"--remoting", net.JoinHostPort(a.RemotingHost, strconv.Itoa(a.RemotingPort))}, {"--raft", a.Raft},
+	}
+	for i := range named {
+		for j := i + 1; j < len(named); j++ {
+			if cluster.SameAddr(named[i].addr, named[j].addr) {
+				errs = append(errs, fmt.Errorf("%s and %s are the same address %s: give each its own port", named[i].flag, named[j].flag, named[j].addr))
+			}
+		}
+	}
+	return a, errors.Join(errs...)
+}
+
+// splitPort splits host:port with a numeric port in 0..65535 (host may be empty).
+func splitPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q: want 1..65535", p)
+	}
+	return host, port, nil
 }
 
 func (c serveConfig) joinList() []string {

@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/latchid/latch/actors"
+	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
@@ -55,6 +56,15 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		}
 	}()
 
+	// The node id is read once the store is open: Pebble's lock keeps a second process
+	// off this data directory, so only one can create it.
+	nodeID, created, err := cluster.LoadOrCreateNodeID(cfg.Data, rand.Reader)
+	if err != nil {
+		return fmt.Errorf("node id: %w", err)
+	}
+	log.Info("node identity", "node_id", cluster.FormatNodeID(nodeID), "created", created,
+		"file", filepath.Join(cfg.Data, cluster.NodeIDFile))
+
 	dir, err := directory.Open(ctx, directory.Config{
 		Store:  store,
 		Now:    now,
@@ -78,7 +88,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
+	addrs, err := cfg.clusterAddrs()
+	if err != nil {
+		return err
+	}
+	raftAddr := addrs.Raft // advertised for the replicated directory
+	if _, port, _ := splitPort(raftAddr); port == 0 {
+		raftAddr = "" // a free-picked port is not known before the raft transport listens
+	}
 	node, err := cluster.Start(ctx, cluster.Config{
+		NodeID:     nodeID,
+		BindHost:   addrs.RemotingHost,
+		RemotePort: addrs.RemotingPort,
+		RaftAddr:   raftAddr,
 		GossipAddr: cfg.Gossip,
 		Join:       cfg.joinList(),
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
@@ -160,8 +182,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
-			return actors.Ping(ctx, node, "status")
+			pong, err := actors.Ping(ctx, node, "status")
+			if err != nil {
+				return nil, err
+			}
+			return nodeStatus{Pong: pong, Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}, nil
 		},
+		Readiness:      readiness(nodeID, node, store, log),
 		RequestTimeout: cfg.RequestTimeout,
 		Logger:         log,
 		Now:            now,
@@ -225,6 +252,43 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		log.Warn("http server", "err", err)
 	}
 	return nil
+}
+
+// nodeStatus is /api/status's body: the grain ping's result, this node's id and the
+// live members as gossip sees them, by node id.
+type nodeStatus struct {
+	*msg.Pong
+	Node    string             `json:"node"`
+	Members []cluster.NodeInfo `json:"members"`
+}
+
+// readyProbeKind is the store kind /readyz reads (never written): a read of an absent
+// record exercises the store without a write per probe.
+const readyProbeKind = "latch.readyz"
+
+// readiness backs /readyz. The HTTP server starts only after the store opened, the
+// directory loaded and the cluster member started, so what is left to check is that
+// the member joined its cluster and the store still answers. (The replicated
+// directory will add "caught up".)
+func readiness(nodeID uint64, node *cluster.Node, store persistence.Store, log *slog.Logger) httpapi.Readiness {
+	id := cluster.FormatNodeID(nodeID)
+	return func(ctx context.Context) httpapi.ReadinessReport {
+		rep := httpapi.ReadinessReport{Node: id}
+		notReady := map[string]string{}
+		if !node.Joined() {
+			notReady["cluster"] = "not joined yet: no member of --join has answered"
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, err := store.Get(ctx, readyProbeKind, "probe"); err != nil && !errors.Is(err, persistence.ErrNotFound) {
+			log.Warn("readiness: store read failed", "err", err)
+			notReady["store"] = "store read failed"
+		}
+		if len(notReady) > 0 {
+			rep.NotReady = notReady
+		}
+		return rep
+	}
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
