@@ -85,15 +85,20 @@ use_target() {
 }
 
 target_latch() {
-	local http gossip admin_secret
+	local http gossip remoting raft admin_secret
 	http=$(free_port)
 	gossip=$(free_port)
 	while [ "$gossip" = "$http" ]; do gossip=$(free_port); done
+	# The cluster's other ports default to gossip+1 and +2, which may be taken.
+	remoting=$(free_port)
+	while [ "$remoting" = "$http" ] || [ "$remoting" = "$gossip" ]; do remoting=$(free_port); done
+	raft=$(free_port)
+	while [ "$raft" = "$http" ] || [ "$raft" = "$gossip" ] || [ "$raft" = "$remoting" ]; do raft=$(free_port); done
 	admin_secret=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	SECRETS+=("$admin_secret")
 	ISSUER="http://127.0.0.1:$http/oidc"
 	local args=(serve --data "$TMP/latch-data" --http "127.0.0.1:$http" --endpoint "http://127.0.0.1:$http"
-		--gossip "127.0.0.1:$gossip" --durability sync --log-level warn
+		--gossip "127.0.0.1:$gossip" --remoting "127.0.0.1:$remoting" --raft "127.0.0.1:$raft" --durability sync --log-level warn
 		--admin-client-id bench-admin --admin-client-secret "$admin_secret")
 	start_server "$TMP/latch.log" "$LATCH" "${args[@]}"
 	wait_ready "latch serve" "$ISSUER/.well-known/openid-configuration"
