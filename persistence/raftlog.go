@@ -24,6 +24,7 @@ import (
 //     log's keys are binary and must never be scanned or swept as records;
 //   - the applied state machines write to the PebbleStore; the log is their input. Losing
 //     one directory never silently corrupts the other: a wiped log is a new member.
+//
 // It is still one storage engine (Pebble) and one database for all groups.
 //
 // Key layout: 'r' | group id (8 bytes BE) | kind (1 byte) [| index (8 bytes BE)].
@@ -394,7 +395,7 @@ func (g *RaftGroupLog) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snap
 			}
 		}
 		if len(tail) > 0 && first >= tail[0].GetIndex() && first <= tail[len(tail)-1].GetIndex()+1 {
-			keep := tail[:first-tail[0].GetIndex() : first-tail[0].GetIndex()]
+			keep := tail[: first-tail[0].GetIndex() : first-tail[0].GetIndex()]
 			tail = append(keep, entries...)
 		} else {
 			tail = append([]*pb.Entry(nil), entries...)

@@ -438,6 +438,9 @@ func (p *peer) run() {
 			}
 		}
 		if err == nil {
+			// A peer that stops reading must not hold this sender forever: allow 5 s
+			// plus 1 s per MiB (a snapshot can be large).
+			conn.SetWriteDeadline(time.Now().Add(5*time.Second + time.Duration(w.Buffered()>>20)*time.Second))
 			err = w.Flush()
 		}
 		if err != nil {
