@@ -189,7 +189,7 @@ type Peer struct {
 
 // GroupConfig configures one group on a Host.
 type GroupConfig struct {
-	// ID identifies the group on every node.
+	// ID identifies the group on every node; 0 is reserved.
 	ID uint64
 	// StateMachine receives the committed entries.
 	StateMachine StateMachine

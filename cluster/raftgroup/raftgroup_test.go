@@ -135,13 +135,16 @@ func TestLeaderFailoverAndCatchUp(t *testing.T) {
 }
 
 func TestMembershipLearnerPromoteRemove(t *testing.T) {
-	c := newCluster(t, 3, raftgroup.Config{}, false, gid)
+	// Snapshots every 5 entries, keeping 1: the new node is far behind a compacted log
+	// and must start from a snapshot.
+	cfg := raftgroup.Config{SnapshotEvery: 5, SnapshotCatchUpEntries: 1}
+	c := newCluster(t, 3, cfg, false, gid)
 	l := c.leader(gid, 10*time.Second)
-	for i := range 5 {
+	for i := range 20 {
 		propose(t, l.groups[gid], fmt.Sprintf("k%d=v", i))
 	}
 	// A fourth node joins with no peers: it waits to be added.
-	n4 := newNode(t, 4, raftgroup.Config{}, false)
+	n4 := newNode(t, 4, cfg, false)
 	n4.start(gid, nil)
 	c.nodes = append(c.nodes, n4)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -161,7 +164,10 @@ func TestMembershipLearnerPromoteRemove(t *testing.T) {
 		p, ok := st.Progress[4]
 		return ok && p.IsLearner && p.Match >= st.Commit
 	})
-	converged(t, gid, 10*time.Second, 6, c.nodes...)
+	converged(t, gid, 10*time.Second, 21, c.nodes...)
+	if n4.sms[gid].restoreCount() == 0 {
+		t.Fatal("the learner caught up without the snapshot the compacted log requires")
+	}
 	if st := n4.groups[gid].Status(); !slices.Equal(st.Learners, []uint64{4}) || slices.Contains(st.Voters, 4) {
 		t.Fatalf("node 4 status before promotion = %+v", st)
 	}
@@ -197,9 +203,9 @@ func TestMembershipLearnerPromoteRemove(t *testing.T) {
 		t.Fatalf("voters after removal = %v, want %v", st.Voters, want)
 	}
 	propose(t, n4.groups[gid], "after=removal")
-	converged(t, gid, 10*time.Second, 7, rest...)
-	if got := len(victim.sms[gid].log()); got != 6 {
-		t.Fatalf("removed node applied %d entries, want the 6 before its removal", got)
+	converged(t, gid, 10*time.Second, 22, rest...)
+	if got := len(victim.sms[gid].log()); got != 21 {
+		t.Fatalf("removed node applied %d entries, want the 21 before its removal", got)
 	}
 }
 
