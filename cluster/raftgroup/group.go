@@ -57,9 +57,10 @@ type Group struct {
 }
 
 type proposal struct {
-	data []byte
-	cc   *pb.ConfChangeV2
-	errc chan error
+	data     []byte
+	cc       *pb.ConfChangeV2
+	transfer uint64 // leadership transfer to this node
+	errc     chan error
 }
 
 type report struct {
@@ -281,9 +282,12 @@ func (g *Group) step(m *pb.Message) {
 
 func (g *Group) propose(p proposal) {
 	var err error
-	if p.cc != nil {
+	switch {
+	case p.transfer != 0:
+		g.rn.TransferLeader(p.transfer)
+	case p.cc != nil:
 		err = g.rn.ProposeConfChange(p.cc)
-	} else {
+	default:
 		err = g.rn.Propose(p.data)
 	}
 	p.errc <- err
@@ -653,6 +657,31 @@ func (g *Group) hand(ctx context.Context, p proposal) error {
 			return ErrStopped
 		}
 	}
+}
+
+// TransferLeadership asks the leader (this node) to hand leadership to node to, and
+// waits until this node sees to as the leader. A node leaving gracefully calls it first,
+// so that its groups do not wait an election timeout for a new leader.
+func (g *Group) TransferLeadership(ctx context.Context, to uint64) error {
+	for g.Leader() != to {
+		if !g.IsLeader() {
+			return fmt.Errorf("raftgroup: group %d: only the leader transfers leadership (leader is %d)", g.id, g.Leader())
+		}
+		if err := g.hand(ctx, proposal{transfer: to}); err != nil {
+			return err
+		}
+		t := time.NewTimer(g.h.cfg.TickInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return unavailable(ctx, "leadership not transferred")
+		case <-g.done:
+			t.Stop()
+			return ErrStopped
+		}
+	}
+	return nil
 }
 
 func unavailable(ctx context.Context, why string) error {

@@ -241,3 +241,21 @@ func TestManyGroupsShareOneTransport(t *testing.T) {
 		}
 	}
 }
+
+func TestTransferLeadership(t *testing.T) {
+	c := newCluster(t, 3, raftgroup.Config{}, false, gid)
+	l := c.leader(gid, 10*time.Second)
+	to := c.nodes[0]
+	if to == l {
+		to = c.nodes[1]
+	}
+	propose(t, l.groups[gid], "a=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.groups[gid].TransferLeadership(ctx, to.id); err != nil {
+		t.Fatalf("TransferLeadership: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the new leader to know it leads", to.groups[gid].IsLeader)
+	propose(t, l.groups[gid], "b=2")
+	converged(t, gid, 10*time.Second, 2, c.nodes...)
+}
