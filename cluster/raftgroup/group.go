@@ -606,10 +606,24 @@ func (g *Group) submit(ctx context.Context, mk func(pid uint64) proposal) (any, 
 		}
 		select {
 		case r := <-w:
-			if errors.Is(r.err, errRetry) {
-				continue
+			if !errors.Is(r.err, errRetry) {
+				return r.v, r.err
 			}
-			return r.v, r.err
+			// Lost on the way to the leader: propose again after a tick (or as soon as
+			// another leader is known), not in a tight loop while the leader is gone.
+			t := time.NewTimer(g.h.cfg.TickInterval)
+			select {
+			case <-t.C:
+			case <-leadc:
+				t.Stop()
+			case <-ctx.Done():
+				t.Stop()
+				return nil, unavailable(ctx, "no leader reachable")
+			case <-g.done:
+				t.Stop()
+				return nil, ErrStopped
+			}
+			continue
 		case <-leadc:
 			// The leader changed: the proposal may have died with the old one. Propose
 			// it again; the entry's id makes sure it applies once.

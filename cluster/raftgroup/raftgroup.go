@@ -16,6 +16,18 @@
 // MemoryStorage in tests). Group.Propose returns the state machine's result once this
 // node has applied the entry, so a write is visible to reads on the serving node when it
 // returns.
+//
+// Proposals carry (node id, proposal id). A proposal lost on its way to the leader, or
+// pending when the leader changes, is proposed again by its proposer; every replica
+// skips an id it applied among the last 4096 entries (the window travels in snapshots),
+// so a retried proposal applies once.
+//
+// Transport: one TCP listener per Host; frames of length | group id | raftpb.Message,
+// with a hello frame (group 0) naming the dialer's node id and address. Each peer has one
+// outgoing connection fed by a bounded queue: the Ready loop never blocks; what does not
+// fit is dropped and reported unreachable (snapshots as failed), as etcd raft expects of
+// a lossy transport. The transport is neither authenticated nor encrypted: run it on a
+// private network (mTLS is future work).
 package raftgroup
 
 import (
