@@ -259,3 +259,49 @@ func TestTransferLeadership(t *testing.T) {
 	propose(t, l.groups[gid], "b=2")
 	converged(t, gid, 10*time.Second, 2, c.nodes...)
 }
+
+// MemoryStorage (etcd's, wrapped) runs a group too, and a host restarted on the same
+// MemoryStorage resumes where it was.
+func TestMemoryStorage(t *testing.T) {
+	hosts := make([]*raftgroup.Host, 3)
+	var peers []raftgroup.Peer
+	for i := range hosts {
+		h, err := raftgroup.NewHost(raftgroup.Config{NodeID: uint64(i + 1), ListenAddr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts[i] = h
+		t.Cleanup(func() { hosts[i].Stop() })
+		peers = append(peers, raftgroup.Peer{ID: uint64(i + 1), Addr: h.Addr()})
+	}
+	stores := make([]*raftgroup.MemoryStorage, 3)
+	sms := make([]*kv, 3)
+	groups := make([]*raftgroup.Group, 3)
+	for i, h := range hosts {
+		stores[i], sms[i] = raftgroup.NewMemoryStorage(), newKV()
+		g, err := h.StartGroup(raftgroup.GroupConfig{ID: gid, StateMachine: sms[i], Storage: stores[i], Peers: peers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups[i] = g
+	}
+	for i := range 6 {
+		propose(t, groups[i%3], fmt.Sprintf("m%d=v", i))
+	}
+	// Restart node 3's host on its storage (and a fresh state machine: it replays).
+	addr := hosts[2].Addr()
+	hosts[2].Stop()
+	h, err := raftgroup.NewHost(raftgroup.Config{NodeID: 3, ListenAddr: addr})
+	if err != nil {
+		t.Skipf("port %s not free again: %v", addr, err)
+	}
+	hosts[2] = h
+	sms[2] = newKV()
+	if groups[2], err = h.StartGroup(raftgroup.GroupConfig{ID: gid, StateMachine: sms[2], Storage: stores[2]}); err != nil {
+		t.Fatal(err)
+	}
+	propose(t, groups[0], "after=restart")
+	waitFor(t, 10*time.Second, "node 3 replayed and caught up", func() bool {
+		return fmt.Sprint(sms[2].log()) == fmt.Sprint(sms[0].log()) && len(sms[0].log()) == 7
+	})
+}
