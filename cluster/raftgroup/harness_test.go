@@ -236,9 +236,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			if debugState != nil {
-				debugState()
-			}
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -255,5 +252,3 @@ func propose(t *testing.T, g *raftgroup.Group, data string) any {
 	}
 	return v
 }
-
-var debugState func()

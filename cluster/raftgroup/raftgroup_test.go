@@ -126,11 +126,6 @@ func TestLeaderFailoverAndCatchUp(t *testing.T) {
 		propose(t, l3.groups[gid], fmt.Sprintf("k%d=v", n))
 	}
 	l2.restart(gid)
-	debugState = func() {
-		for _, x := range c.nodes {
-			t.Logf("node %d: %d entries, restores %d, status %+v err %v", x.id, len(x.sms[gid].log()), x.sms[gid].restoreCount(), x.groups[gid].Status(), x.groups[gid].Err())
-		}
-	}
 	converged(t, gid, 10*time.Second, n, c.nodes...)
 }
 
