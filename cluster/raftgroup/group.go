@@ -1,0 +1,762 @@
+package raftgroup
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Group is one Raft group on a Host. Its RawNode is owned by one goroutine (run); every
+// other method talks to it through channels.
+type Group struct {
+	id      uint64
+	h       *Host
+	sm      StateMachine
+	storage Storage
+	rn      *raft.RawNode
+
+	tickc   chan struct{}
+	recvc   chan *pb.Message
+	propc   chan proposal
+	reportc chan report
+	statusc chan chan Status
+	stopc   chan struct{}
+	done    chan struct{}
+	stop    sync.Once
+
+	nextPID atomic.Uint64
+	waitMu  sync.Mutex
+	waiters map[uint64]chan result
+
+	// leadc is closed (and replaced) when the known leader changes, so that waiting
+	// proposers propose again.
+	leadMu sync.Mutex
+	leadc  chan struct{}
+
+	// Owned by run.
+	dedup     *dedup
+	confState *pb.ConfState
+	applied   uint64
+	snapIndex uint64
+
+	lead       atomic.Uint64
+	leader     atomic.Bool
+	err        atomic.Pointer[error]
+	appliedIdx atomic.Uint64
+}
+
+type proposal struct {
+	data     []byte
+	cc       *pb.ConfChangeV2
+	transfer uint64 // leadership transfer to this node
+	errc     chan error
+}
+
+type report struct {
+	to    uint64
+	snaps int
+	ok    bool
+}
+
+type result struct {
+	v   any
+	err error
+}
+
+// StartGroup starts group gc.ID on this host: a new group (gc.Peers on empty storage),
+// a joining one (no peers, empty storage), or a restarted one (storage holds state).
+func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
+	if gc.ID == helloGroup {
+		return nil, errors.New("raftgroup: group id 0 is reserved")
+	}
+	if gc.StateMachine == nil || gc.Storage == nil {
+		return nil, errors.New("raftgroup: GroupConfig needs a StateMachine and a Storage")
+	}
+	hs, _, err := gc.Storage.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	last, err := gc.Storage.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := gc.Storage.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{
+		id:        gc.ID,
+		h:         h,
+		sm:        gc.StateMachine,
+		storage:   gc.Storage,
+		tickc:     make(chan struct{}, 1),
+		recvc:     make(chan *pb.Message, 4096),
+		propc:     make(chan proposal, 256),
+		reportc:   make(chan report, 1024),
+		statusc:   make(chan chan Status),
+		stopc:     make(chan struct{}),
+		done:      make(chan struct{}),
+		waiters:   map[uint64]chan result{},
+		confState: &pb.ConfState{},
+		leadc:     make(chan struct{}),
+		dedup:     newDedup(dedupWindow),
+	}
+	if !raft.IsEmptySnap(snap) {
+		if err := g.restore(snap); err != nil {
+			return nil, err
+		}
+	}
+	c := h.cfg
+	rc := &raft.Config{
+		ID:                        c.NodeID,
+		ElectionTick:              c.ElectionTicks,
+		HeartbeatTick:             c.HeartbeatTicks,
+		Storage:                   gc.Storage,
+		Applied:                   g.applied,
+		MaxSizePerMsg:             c.MaxSizePerMsg,
+		MaxInflightMsgs:           c.MaxInflightMsgs,
+		MaxUncommittedEntriesSize: c.MaxUncommittedEntriesSize,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		StepDownOnRemoval:         true,
+		Logger:                    &raftLogger{log: h.log.With("group", gc.ID)},
+	}
+	rn, err := raft.NewRawNode(rc)
+	if err != nil {
+		return nil, err
+	}
+	g.rn = rn
+	// Proposal ids must not repeat across restarts of this node while the dedup window
+	// still holds the old ones: start each incarnation at a random point.
+	g.nextPID.Store(rand.Uint64() >> 1)
+	if raft.IsEmptyHardState(hs) && last == 0 && len(gc.Peers) > 0 {
+		peers := make([]raft.Peer, len(gc.Peers))
+		for i, p := range gc.Peers {
+			peers[i] = raft.Peer{ID: p.ID, Context: []byte(p.Addr)}
+			h.SetPeerAddr(p.ID, p.Addr)
+		}
+		if err := rn.Bootstrap(peers); err != nil {
+			return nil, err
+		}
+	}
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return nil, ErrStopped
+	}
+	if _, dup := h.groups[gc.ID]; dup {
+		h.mu.Unlock()
+		return nil, fmt.Errorf("raftgroup: group %d already runs on this host", gc.ID)
+	}
+	h.groups[gc.ID] = g
+	h.mu.Unlock()
+	go g.run()
+	return g, nil
+}
+
+// ID is the group id.
+func (g *Group) ID() uint64 { return g.id }
+
+// Stop stops the group's loop and removes it from the host; its storage stays open.
+func (g *Group) Stop() {
+	g.stop.Do(func() { close(g.stopc) })
+	<-g.done
+	g.h.mu.Lock()
+	if g.h.groups[g.id] == g {
+		delete(g.h.groups, g.id)
+	}
+	g.h.mu.Unlock()
+}
+
+// Err is the error that stopped the group (a storage or state machine failure), or nil.
+func (g *Group) Err() error {
+	if p := g.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// IsLeader reports whether this node leads the group now.
+func (g *Group) IsLeader() bool { return g.leader.Load() }
+
+// Leader is the id of the leader this node knows of, 0 if none.
+func (g *Group) Leader() uint64 { return g.lead.Load() }
+
+// AppliedIndex is the index of the last entry this node applied.
+func (g *Group) AppliedIndex() uint64 { return g.appliedIdx.Load() }
+
+func (g *Group) deliver(m *pb.Message) {
+	select {
+	case g.recvc <- m:
+	default: // overloaded: raft resends what is lost
+	}
+}
+
+// report hands a send outcome from a peer's goroutine to the group's.
+func (g *Group) report(to uint64, snaps int, ok bool) {
+	r := report{to: to, snaps: snaps, ok: ok}
+	if snaps == 0 {
+		select {
+		case g.reportc <- r:
+		default:
+		}
+		return
+	}
+	select { // a snapshot outcome must arrive, or the leader never retries it
+	case g.reportc <- r:
+	case <-g.done:
+	}
+}
+
+func (g *Group) run() {
+	defer close(g.done)
+	defer g.failWaiters()
+	for {
+		select {
+		case <-g.stopc:
+			return
+		case <-g.tickc:
+			g.rn.Tick()
+		case m := <-g.recvc:
+			g.step(m)
+			for i := 0; i < 256; i++ {
+				select {
+				case m := <-g.recvc:
+					g.step(m)
+					continue
+				default:
+				}
+				break
+			}
+		case p := <-g.propc:
+			g.propose(p)
+			for i := 0; i < 256; i++ {
+				select {
+				case p := <-g.propc:
+					g.propose(p)
+					continue
+				default:
+				}
+				break
+			}
+		case r := <-g.reportc:
+			if !r.ok {
+				g.rn.ReportUnreachable(r.to)
+			}
+			for range r.snaps {
+				st := raft.SnapshotFinish
+				if !r.ok {
+					st = raft.SnapshotFailure
+				}
+				g.rn.ReportSnapshot(r.to, st)
+			}
+		case c := <-g.statusc:
+			c <- g.status()
+		}
+		if g.rn.HasReady() {
+			if err := g.handleReady(); err != nil {
+				g.err.Store(&err)
+				g.h.log.Error("raft group stopped", "group", g.id, "err", err)
+				return
+			}
+		}
+	}
+}
+
+func (g *Group) step(m *pb.Message) {
+	if err := g.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
+		g.h.log.Debug("raft step", "group", g.id, "err", err)
+	}
+}
+
+func (g *Group) propose(p proposal) {
+	var err error
+	switch {
+	case p.transfer != 0:
+		g.rn.TransferLeader(p.transfer)
+	case p.cc != nil:
+		err = g.rn.ProposeConfChange(p.cc)
+	default:
+		err = g.rn.Propose(p.data)
+	}
+	p.errc <- err
+}
+
+func (g *Group) handleReady() error {
+	rd := g.rn.Ready()
+	if rd.SoftState != nil {
+		if old := g.lead.Swap(rd.SoftState.Lead); old != rd.SoftState.Lead {
+			g.leadMu.Lock()
+			close(g.leadc)
+			g.leadc = make(chan struct{})
+			g.leadMu.Unlock()
+		}
+		g.leader.Store(rd.SoftState.RaftState == raft.StateLeader)
+	}
+	// Durable before anything is sent: a vote or an acknowledged entry must survive a
+	// crash.
+	if err := g.storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
+		return fmt.Errorf("raftgroup: save: %w", err)
+	}
+	g.h.send(g, rd.Messages)
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := g.restore(rd.Snapshot); err != nil {
+			return err
+		}
+	}
+	for _, e := range rd.CommittedEntries {
+		if err := g.apply(e); err != nil {
+			return err
+		}
+	}
+	g.rn.Advance(rd)
+	return g.maybeSnapshot()
+}
+
+func (g *Group) apply(e *pb.Entry) error {
+	if e.GetIndex() <= g.applied {
+		return nil
+	}
+	switch e.GetType() {
+	case pb.EntryNormal:
+		if len(e.GetData()) > 0 {
+			node, pid, payload, ok := decodeEnvelope(e.GetData())
+			if !ok {
+				return fmt.Errorf("raftgroup: group %d entry %d: malformed envelope", g.id, e.GetIndex())
+			}
+			if v, dup := g.dedup.seen(node, pid); dup {
+				// A proposal proposed again after a failure or a leader change, whose
+				// first copy was applied already: apply it once.
+				if node == g.h.cfg.NodeID {
+					g.notify(pid, result{v: v})
+				}
+				break
+			}
+			v := g.sm.Apply(e.GetIndex(), payload)
+			self := node == g.h.cfg.NodeID
+			g.dedup.add(node, pid, v, self)
+			if self {
+				g.notify(pid, result{v: v})
+			}
+		}
+	case pb.EntryConfChange:
+		cc := &pb.ConfChange{}
+		if err := proto.Unmarshal(e.GetData(), cc); err != nil {
+			return fmt.Errorf("raftgroup: group %d entry %d: %w", g.id, e.GetIndex(), err)
+		}
+		g.confState = g.rn.ApplyConfChange(cc)
+		if cc.GetType() == pb.ConfChangeAddNode || cc.GetType() == pb.ConfChangeAddLearnerNode {
+			g.h.SetPeerAddr(cc.GetNodeId(), string(cc.GetContext()))
+		}
+	case pb.EntryConfChangeV2:
+		cc := &pb.ConfChangeV2{}
+		if err := proto.Unmarshal(e.GetData(), cc); err != nil {
+			return fmt.Errorf("raftgroup: group %d entry %d: %w", g.id, e.GetIndex(), err)
+		}
+		g.confState = g.rn.ApplyConfChange(cc)
+		node, pid, addr, ok := decodeEnvelope(cc.GetContext())
+		for _, ch := range cc.GetChanges() {
+			if ok && (ch.GetType() == pb.ConfChangeAddNode || ch.GetType() == pb.ConfChangeAddLearnerNode) {
+				g.h.SetPeerAddr(ch.GetNodeId(), string(addr))
+			}
+		}
+		if ok && node == g.h.cfg.NodeID {
+			g.notify(pid, result{v: proto.Clone(g.confState)})
+		}
+	}
+	g.applied = e.GetIndex()
+	g.appliedIdx.Store(g.applied)
+	return nil
+}
+
+func (g *Group) maybeSnapshot() error {
+	c := g.h.cfg
+	if g.applied-g.snapIndex < c.SnapshotEvery {
+		return nil
+	}
+	data, err := g.sm.Snapshot()
+	if err != nil {
+		return fmt.Errorf("raftgroup: group %d state machine snapshot: %w", g.id, err)
+	}
+	if _, err := g.storage.CreateSnapshot(g.applied, g.confState, g.wrapSnapshot(data)); err != nil {
+		return fmt.Errorf("raftgroup: group %d create snapshot: %w", g.id, err)
+	}
+	g.snapIndex = g.applied
+	if g.applied > c.SnapshotCatchUpEntries {
+		to := g.applied - c.SnapshotCatchUpEntries
+		first, err := g.storage.FirstIndex()
+		if err != nil {
+			return err
+		}
+		if to >= first {
+			if err := g.storage.Compact(to); err != nil && !errors.Is(err, raft.ErrCompacted) {
+				return fmt.Errorf("raftgroup: group %d compact: %w", g.id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Snapshot data: uvarint count | (uvarint node id | uvarint len | address)* | dedup
+// window (uvarint count | (uvarint node | uvarint pid)*) | state machine data. The members' addresses travel with the state, since the configuration
+// changes that carried them are compacted away.
+func (g *Group) wrapSnapshot(data []byte) []byte {
+	members := slices.Concat(g.confState.GetVoters(), g.confState.GetLearners(), g.confState.GetVotersOutgoing())
+	var out []byte
+	var n uint64
+	var body []byte
+	seen := map[uint64]bool{}
+	for _, id := range members {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		addr := g.h.Addr()
+		if id != g.h.cfg.NodeID {
+			a, ok := g.h.PeerAddr(id)
+			if !ok {
+				continue
+			}
+			addr = a
+		}
+		body = binary.AppendUvarint(body, id)
+		body = binary.AppendUvarint(body, uint64(len(addr)))
+		body = append(body, addr...)
+		n++
+	}
+	out = binary.AppendUvarint(out, n)
+	out = append(out, body...)
+	out = g.dedup.appendTo(out)
+	return append(out, data...)
+}
+
+func (g *Group) restore(snap *pb.Snapshot) error {
+	raw := snap.GetData()
+	n, k := binary.Uvarint(raw)
+	if k <= 0 {
+		return fmt.Errorf("raftgroup: group %d: malformed snapshot", g.id)
+	}
+	raw = raw[k:]
+	for range n {
+		id, k := binary.Uvarint(raw)
+		if k <= 0 {
+			return fmt.Errorf("raftgroup: group %d: malformed snapshot", g.id)
+		}
+		raw = raw[k:]
+		l, k := binary.Uvarint(raw)
+		if k <= 0 || uint64(len(raw)-k) < l {
+			return fmt.Errorf("raftgroup: group %d: malformed snapshot", g.id)
+		}
+		g.h.SetPeerAddr(id, string(raw[k:k+int(l)]))
+		raw = raw[k+int(l):]
+	}
+	d, rest, err := readDedup(raw, dedupWindow)
+	if err != nil {
+		return fmt.Errorf("raftgroup: group %d: malformed snapshot: %w", g.id, err)
+	}
+	g.dedup, raw = d, rest
+	if err := g.sm.Restore(raw); err != nil {
+		return fmt.Errorf("raftgroup: group %d restore: %w", g.id, err)
+	}
+	g.confState = proto.Clone(pb.EnsureConfState(snap.GetMetadata().GetConfState())).(*pb.ConfState)
+	g.applied = snap.GetMetadata().GetIndex()
+	g.snapIndex = g.applied
+	g.appliedIdx.Store(g.applied)
+	return nil
+}
+
+// Envelope: proposing node id (8 bytes BE) | proposal id (8 bytes BE) | payload. The
+// proposer finds its waiter by the pair when the entry is applied.
+func encodeEnvelope(node, pid uint64, payload []byte) []byte {
+	b := make([]byte, 16, 16+len(payload))
+	binary.BigEndian.PutUint64(b, node)
+	binary.BigEndian.PutUint64(b[8:], pid)
+	return append(b, payload...)
+}
+
+func decodeEnvelope(b []byte) (node, pid uint64, payload []byte, ok bool) {
+	if len(b) < 16 {
+		return 0, 0, nil, false
+	}
+	return binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), b[16:], true
+}
+
+func (g *Group) notify(pid uint64, r result) {
+	g.waitMu.Lock()
+	w, ok := g.waiters[pid]
+	delete(g.waiters, pid)
+	g.waitMu.Unlock()
+	if ok {
+		w <- r
+	}
+}
+
+// errRetry tells a waiter its proposal may not have reached a leader.
+var errRetry = errors.New("raftgroup: proposal lost before reaching the leader")
+
+// dropped wakes the proposers of forwarded proposals that were surely not delivered, so
+// they propose again (to the new leader, after a failover).
+func (g *Group) dropped(pids []uint64) {
+	for _, pid := range pids {
+		g.notify(pid, result{err: errRetry})
+	}
+}
+
+// proposalIDs lists this node's proposal ids in a forwarded MsgProp.
+func proposalIDs(m *pb.Message) []uint64 {
+	var out []uint64
+	for _, e := range m.GetEntries() {
+		data := e.GetData()
+		if e.GetType() == pb.EntryConfChangeV2 {
+			cc := &pb.ConfChangeV2{}
+			if proto.Unmarshal(data, cc) != nil {
+				continue
+			}
+			data = cc.GetContext()
+		}
+		if node, pid, _, ok := decodeEnvelope(data); ok && node == m.GetFrom() {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func (g *Group) failWaiters() {
+	g.waitMu.Lock()
+	defer g.waitMu.Unlock()
+	for pid, w := range g.waiters {
+		w <- result{err: ErrStopped}
+		delete(g.waiters, pid)
+	}
+}
+
+// Propose replicates data and returns what this node's StateMachine.Apply returned for
+// it, once this node has applied it. A follower forwards the proposal to the leader.
+// Without a leader or quorum before ctx's deadline it fails with ErrUnavailable (the
+// entry may still commit later if it reached the leader).
+func (g *Group) Propose(ctx context.Context, data []byte) (any, error) {
+	return g.submit(ctx, func(pid uint64) proposal {
+		return proposal{data: encodeEnvelope(g.h.cfg.NodeID, pid, data)}
+	})
+}
+
+// AddVoter adds node id (listening on addr) as a voter, or promotes it if it is a
+// learner. Adding learners first and promoting them once caught up (Status.Progress)
+// is the caller's policy.
+func (g *Group) AddVoter(ctx context.Context, id uint64, addr string) error {
+	return g.confChange(ctx, pb.ConfChangeAddNode, id, addr)
+}
+
+// AddLearner adds node id (listening on addr) as a learner: it receives the log but
+// does not vote.
+func (g *Group) AddLearner(ctx context.Context, id uint64, addr string) error {
+	return g.confChange(ctx, pb.ConfChangeAddLearnerNode, id, addr)
+}
+
+// Remove removes node id from the group.
+func (g *Group) Remove(ctx context.Context, id uint64) error {
+	return g.confChange(ctx, pb.ConfChangeRemoveNode, id, "")
+}
+
+func (g *Group) confChange(ctx context.Context, t pb.ConfChangeType, id uint64, addr string) error {
+	if id == 0 {
+		return errors.New("raftgroup: node id 0")
+	}
+	g.h.SetPeerAddr(id, addr)
+	_, err := g.submit(ctx, func(pid uint64) proposal {
+		return proposal{cc: &pb.ConfChangeV2{
+			Changes: []*pb.ConfChangeSingle{{Type: t.Enum(), NodeId: new(id)}},
+			Context: encodeEnvelope(g.h.cfg.NodeID, pid, []byte(addr)),
+		}}
+	})
+	return err
+}
+
+// submit registers a waiter, hands the proposal to the group's loop (retrying while
+// raft drops it for want of a leader), and waits for this node to apply it.
+func (g *Group) submit(ctx context.Context, mk func(pid uint64) proposal) (any, error) {
+	pid := g.nextPID.Add(1)
+	w := make(chan result, 1)
+	defer func() {
+		g.waitMu.Lock()
+		delete(g.waiters, pid)
+		g.waitMu.Unlock()
+	}()
+	p := mk(pid)
+	for {
+		g.waitMu.Lock()
+		g.waiters[pid] = w
+		g.waitMu.Unlock()
+		g.leadMu.Lock()
+		leadc := g.leadc
+		g.leadMu.Unlock()
+		if err := g.hand(ctx, p); err != nil {
+			return nil, err
+		}
+		select {
+		case r := <-w:
+			if !errors.Is(r.err, errRetry) {
+				return r.v, r.err
+			}
+			// Lost on the way to the leader: propose again after a tick (or as soon as
+			// another leader is known), not in a tight loop while the leader is gone.
+			t := time.NewTimer(g.h.cfg.TickInterval)
+			select {
+			case <-t.C:
+			case <-leadc:
+				t.Stop()
+			case <-ctx.Done():
+				t.Stop()
+				return nil, unavailable(ctx, "no leader reachable")
+			case <-g.done:
+				t.Stop()
+				return nil, ErrStopped
+			}
+			continue
+		case <-leadc:
+			// The leader changed: the proposal may have died with the old one. Propose
+			// it again; the entry's id makes sure it applies once.
+			continue
+		case <-ctx.Done():
+			return nil, unavailable(ctx, "not applied (no quorum, or lost in a leader change; it may still apply)")
+		case <-g.done:
+			return nil, ErrStopped
+		}
+	}
+}
+
+// hand gives a proposal to raft, retrying every tick while raft drops it for want of a
+// leader.
+func (g *Group) hand(ctx context.Context, p proposal) error {
+	for {
+		p.errc = make(chan error, 1)
+		select {
+		case g.propc <- p:
+		case <-ctx.Done():
+			return unavailable(ctx, "no leader")
+		case <-g.done:
+			return ErrStopped
+		}
+		var err error
+		select {
+		case err = <-p.errc:
+		case <-g.done:
+			return ErrStopped
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, raft.ErrProposalDropped) {
+			return err
+		}
+		t := time.NewTimer(g.h.cfg.TickInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return unavailable(ctx, "no leader")
+		case <-g.done:
+			t.Stop()
+			return ErrStopped
+		}
+	}
+}
+
+// TransferLeadership asks the leader (this node) to hand leadership to node to, and
+// waits until this node sees to as the leader. A node leaving gracefully calls it first,
+// so that its groups do not wait an election timeout for a new leader.
+func (g *Group) TransferLeadership(ctx context.Context, to uint64) error {
+	for g.Leader() != to {
+		if !g.IsLeader() {
+			return fmt.Errorf("raftgroup: group %d: only the leader transfers leadership (leader is %d)", g.id, g.Leader())
+		}
+		if err := g.hand(ctx, proposal{transfer: to}); err != nil {
+			return err
+		}
+		t := time.NewTimer(g.h.cfg.TickInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return unavailable(ctx, "leadership not transferred")
+		case <-g.done:
+			t.Stop()
+			return ErrStopped
+		}
+	}
+	return nil
+}
+
+func unavailable(ctx context.Context, why string) error {
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, why, context.Cause(ctx))
+}
+
+// Status is a group's state as this node sees it.
+type Status struct {
+	Group, Node uint64
+	// Leader is the leader's node id, 0 if none is known.
+	Leader uint64
+	// State is "StateLeader", "StateFollower", "StateCandidate" or "StatePreCandidate".
+	State           string
+	Term            uint64
+	Commit, Applied uint64
+	Voters          []uint64
+	Learners        []uint64
+	// Progress is filled on the leader only: how far each member's log matches.
+	Progress map[uint64]Progress
+}
+
+// Progress is the leader's view of one member's log.
+type Progress struct {
+	// Match is the highest index known to be replicated on the member; a member is
+	// caught up when Match reaches the leader's Commit.
+	Match, Next  uint64
+	State        string // "StateProbe", "StateReplicate" or "StateSnapshot"
+	RecentActive bool
+	IsLearner    bool
+}
+
+// Status returns the group's state; after the group stopped, its zero value with Group
+// and Node set.
+func (g *Group) Status() Status {
+	c := make(chan Status, 1)
+	select {
+	case g.statusc <- c:
+		return <-c
+	case <-g.done:
+		return Status{Group: g.id, Node: g.h.cfg.NodeID}
+	}
+}
+
+func (g *Group) status() Status {
+	st := g.rn.Status()
+	s := Status{
+		Group:    g.id,
+		Node:     st.ID,
+		Leader:   st.Lead,
+		State:    st.RaftState.String(),
+		Term:     st.HardState.GetTerm(),
+		Commit:   st.HardState.GetCommit(),
+		Applied:  g.applied,
+		Voters:   slices.Sorted(maps.Keys(st.Config.Voters.IDs())),
+		Learners: slices.Sorted(maps.Keys(st.Config.Learners)),
+	}
+	if len(st.Progress) > 0 {
+		s.Progress = make(map[uint64]Progress, len(st.Progress))
+		for id, p := range st.Progress {
+			s.Progress[id] = Progress{Match: p.Match, Next: p.Next, State: p.State.String(), RecentActive: p.RecentActive, IsLearner: p.IsLearner}
+		}
+	}
+	return s
+}
