@@ -182,6 +182,9 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 			return nil, fmt.Errorf("directory: loading %s: %w", kind, err)
 		}
 	}
+	if err := d.migrateIndexes(ctx); err != nil {
+		return nil, err
+	}
 	d.log.Debug("directory loaded",
 		"applications", len(d.st.apps), "users", len(d.st.users), "resources", len(d.st.resources),
 		"scopes", len(d.st.scopes), "roles", len(d.st.roles), "signingKeys", len(d.st.keys))
@@ -323,24 +326,6 @@ func (d *Directory) erase(ctx context.Context, kind, key string, expect uint64) 
 		return fmt.Errorf("directory: deleting %s/%s: %w", kind, key, err)
 	}
 	return nil
-}
-
-// reload re-reads one record after a version conflict and publishes what the store
-// holds. Callers hold wmu.
-func (d *Directory) reload(ctx context.Context, kind, key string) {
-	rec, err := d.store.Get(ctx, kind, key)
-	switch {
-	case errors.Is(err, persistence.ErrNotFound):
-		d.publish(func() { d.remove(kind, key) })
-	case err != nil:
-		d.log.Warn("directory: reload after conflict failed", "kind", kind, "key", key, "err", err)
-	default:
-		var aerr error
-		d.publish(func() { aerr = d.apply(kind, key, rec) })
-		if aerr != nil {
-			d.log.Warn("directory: reload after conflict failed", "kind", kind, "key", key, "err", aerr)
-		}
-	}
 }
 
 func (d *Directory) nowMs() int64 { return d.now().UnixMilli() }

@@ -1,0 +1,148 @@
+package directory
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/latchid/latch/persistence"
+)
+
+// Two Directory instances over one store stand for two nodes whose memories lag
+// behind each other: each validates against its own state, and only the store's
+// atomic batch decides.
+func twoNodes(t *testing.T) (store *memStore, a, b *Directory) {
+	t.Helper()
+	store = newMemStore()
+	a, _ = openTest(t, store)
+	b, _ = openTest(t, store)
+	return store, a, b
+}
+
+// race runs fn on both nodes at once and returns their errors.
+func race(a, b *Directory, fn func(d *Directory) error) [2]error {
+	var errs [2]error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, d := range []*Directory{a, b} {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(d)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner checks that exactly one of errs is nil and the other a *ConflictError on
+// entity/field.
+func oneWinner(t *testing.T, errs [2]error, entity, field string) {
+	t.Helper()
+	switch {
+	case errs[0] == nil && errs[1] != nil:
+		wantConflict(t, errs[1], entity, field)
+	case errs[1] == nil && errs[0] != nil:
+		wantConflict(t, errs[0], entity, field)
+	default:
+		t.Fatalf("errors %v, want exactly one success and one conflict", errs)
+	}
+}
+
+func TestTwoNodesResourceIndicatorUnique(t *testing.T) {
+	for range 20 {
+		store, a, b := twoNodes(t)
+		errs := race(a, b, func(d *Directory) error {
+			_, err := d.CreateResource(t.Context(), NewResource{Name: "api", Indicator: "https://api.example"})
+			return err
+		})
+		oneWinner(t, errs, EntityResource, "indicator")
+		if n := store.count(kindResource); n != 1 {
+			t.Fatalf("%d resources stored, want 1", n)
+		}
+		// The loser's memory now holds the winner's resource.
+		for _, d := range []*Directory{a, b} {
+			if _, ok := d.ResourceByIndicator("https://api.example"); !ok {
+				t.Fatal("a node does not see the winning resource")
+			}
+		}
+	}
+}
+
+// A stale node without the value in memory still cannot take it: the claim fails at
+// apply, the node reloads the owner and answers with the usual conflict.
+func TestStaleNodeScopeNameUnique(t *testing.T) {
+	_, a, b := twoNodes(t)
+	r := mustResource(t, a, "https://api.example")
+	if _, err := b.CreateScope(t.Context(), r.ID, "read", ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("b does not know the resource yet: err = %v", err)
+	}
+	b2 := reopen(t, b.store) // a node that caught up with the resource only
+	mustScope(t, a, r.ID, "read")
+	_, err := b2.CreateScope(t.Context(), r.ID, "read", "")
+	wantConflict(t, err, EntityScope, "name")
+	if _, err := b2.CreateScope(t.Context(), r.ID, "write", ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Deleting a resource touches its roles, its scopes and itself in one batch: when a
+// precondition fails (another node changed the resource), nothing at all is written.
+func TestDeleteResourceAllOrNothing(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	r := mustResource(t, a, "https://api.example")
+	s := mustScope(t, a, r.ID, "read")
+	role := mustRole(t, a, NewRole{Name: "reader", ScopeIDs: []string{s.ID}})
+	b := reopen(t, store)
+	if _, err := a.UpdateResource(ctx, r.ID, func(r *Resource) error { r.Name = "renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := storeCounts(store)
+	err := b.DeleteResource(ctx, r.ID)
+	if !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("err = %v, want persistence.ErrConflict", err)
+	}
+	if after := storeCounts(store); after != before {
+		t.Fatalf("store changed by a failed delete: %s -> %s", before, after)
+	}
+	rec, err := store.Get(ctx, kindRole, role.ID)
+	if err != nil || rec.Version != role.Version {
+		t.Fatalf("role rewritten by a failed delete: %+v, %v", rec, err)
+	}
+	if _, ok := b.Scope(s.ID); !ok {
+		t.Fatal("scope unpublished by a failed delete")
+	}
+	// The retry on the reloaded state deletes everything and frees the values.
+	if err := b.DeleteResource(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.count(kindScope) + store.count(kindResource) + store.count(kindIdxIndicator) + store.count(kindIdxScopeName); n != 0 {
+		t.Fatalf("%d records left after the delete", n)
+	}
+	if got, _ := b.Role(role.ID); len(got.ScopeIDs) != 0 {
+		t.Fatalf("role still holds the deleted scope: %v", got.ScopeIDs)
+	}
+	mustResource(t, b, "https://api.example") // the indicator is free again
+}
+
+// Data written before index records existed gets them at Open.
+func TestOpenCreatesMissingIndexRecords(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	r := mustResource(t, a, "https://api.example")
+	mustScope(t, a, r.ID, "read")
+	for _, kind := range []string{kindIdxIndicator, kindIdxScopeName} {
+		store.mu.Lock()
+		delete(store.recs, kind)
+		store.mu.Unlock()
+	}
+	reopen(t, store)
+	rec, err := store.Get(ctx, kindIdxIndicator, "https://api.example")
+	if err != nil || string(rec.Value) != r.ID {
+		t.Fatalf("indicator index = %q, %v; want owner %s", rec.Value, err, r.ID)
+	}
+	if _, err := store.Get(ctx, kindIdxScopeName, scopeNameKey(r.ID, "read")); err != nil {
+		t.Fatalf("scope name index: %v", err)
+	}
+}
