@@ -146,3 +146,52 @@ func TestOpenCreatesMissingIndexRecords(t *testing.T) {
 		t.Fatalf("scope name index: %v", err)
 	}
 }
+
+func TestTwoNodesRoleNameUnique(t *testing.T) {
+	for range 20 {
+		store, a, b := twoNodes(t)
+		errs := race(a, b, func(d *Directory) error {
+			_, err := d.CreateRole(t.Context(), NewRole{Name: "reader"})
+			return err
+		})
+		oneWinner(t, errs, EntityRole, "name")
+		if n := store.count(kindRole); n != 1 {
+			t.Fatalf("%d roles stored, want 1", n)
+		}
+	}
+	// A rename on one node and a create on the other race for one name too.
+	_, a, _ := twoNodes(t)
+	r := mustRole(t, a, NewRole{Name: "old"})
+	b := reopen(t, a.store)
+	errs := race(a, b, func(d *Directory) error {
+		if d == a {
+			_, err := d.UpdateRole(t.Context(), r.ID, func(r *Role) error { r.Name = "new"; return nil })
+			return err
+		}
+		_, err := d.CreateRole(t.Context(), NewRole{Name: "new"})
+		return err
+	})
+	oneWinner(t, errs, EntityRole, "name")
+}
+
+// A node that has not seen a scope's deletion cannot put it into a role.
+func TestStaleNodeCannotAddDeletedScope(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	r := mustResource(t, a, "https://api.example")
+	s := mustScope(t, a, r.ID, "read")
+	role := mustRole(t, a, NewRole{Name: "reader"})
+	b := reopen(t, store)
+	if err := a.DeleteScope(ctx, r.ID, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddRoleScopes(ctx, role.ID, []string{s.ID}); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("err = %v, want persistence.ErrConflict", err)
+	}
+	if rec, _ := store.Get(ctx, kindRole, role.ID); rec.Version != role.Version {
+		t.Fatal("role written although its scope is gone")
+	}
+	if _, err := b.AddRoleScopes(ctx, role.ID, []string{s.ID}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after reload: err = %v, want not found", err)
+	}
+}

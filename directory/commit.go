@@ -217,6 +217,9 @@ func (d *Directory) wantIndexes() map[string]map[string]string {
 	for id, r := range d.st.resources {
 		add(kindIdxIndicator, r.Indicator, id)
 	}
+	for id, r := range d.st.roles {
+		add(kindIdxRoleName, r.Name, id)
+	}
 	for id, s := range d.st.scopes {
 		add(kindIdxScopeName, scopeNameKey(s.ResourceID, s.Name), id)
 	}
