@@ -195,3 +195,46 @@ func TestStaleNodeCannotAddDeletedScope(t *testing.T) {
 		t.Fatalf("after reload: err = %v, want not found", err)
 	}
 }
+
+func TestTwoNodesApplicationIDUnique(t *testing.T) {
+	for range 20 {
+		store, a, b := twoNodes(t)
+		errs := race(a, b, func(d *Directory) error {
+			_, _, err := d.CreateApplication(t.Context(), NewApplication{ID: "my-app", Name: "x", Type: AppMachineToMachine})
+			return err
+		})
+		oneWinner(t, errs, EntityApplication, "id")
+		if n := store.count(kindApp); n != 1 {
+			t.Fatalf("%d applications stored, want 1", n)
+		}
+	}
+}
+
+// Deleting an application and its assignments is one batch: a stale node whose
+// application record moved on writes nothing, not even the assignment deletes.
+func TestDeleteApplicationAllOrNothing(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	app, _ := mustApp(t, a, NewApplication{Name: "svc", Type: AppMachineToMachine})
+	role := mustRole(t, a, NewRole{Name: "svc", Type: RoleMachineToMachine})
+	if _, err := a.AssignAppRoles(ctx, app.ID, []string{role.ID}); err != nil {
+		t.Fatal(err)
+	}
+	b := reopen(t, store)
+	if _, err := a.UpdateApplication(ctx, app.ID, func(x *Application) error { x.Name = "renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := storeCounts(store)
+	if err := b.DeleteApplication(ctx, app.ID); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("err = %v, want persistence.ErrConflict", err)
+	}
+	if after := storeCounts(store); after != before {
+		t.Fatalf("store changed by a failed delete: %s -> %s", before, after)
+	}
+	if err := b.DeleteApplication(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.count(kindApp) + store.count(kindAppRole); n != 0 {
+		t.Fatalf("%d records left", n)
+	}
+}

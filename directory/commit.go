@@ -170,7 +170,10 @@ func (d *Directory) refresh(ctx context.Context, muts []persistence.Mutation) (s
 			continue
 		}
 		cur := d.reload(ctx, m.Kind, m.Key)
-		if !m.Holds(cur) {
+		// A create (put at 0) that lost is like a lost claim: the rebuilt batch sees
+		// the winner and reports the duplicate. Any other failed expectation means
+		// the write was decided on a state that no longer holds.
+		if !m.Holds(cur) && !(m.Expect == 0 && !m.Delete) {
 			stale = true
 		}
 	}

@@ -576,15 +576,6 @@ func (d *Directory) eraseUserRole(ctx context.Context, userID, roleID string, ve
 	return nil
 }
 
-// eraseAppRole deletes one assignment at its version. Callers hold wmu.
-func (d *Directory) eraseAppRole(ctx context.Context, appID, roleID string, ver uint64) error {
-	if err := d.erase(ctx, kindAppRole, assignmentKey(appID, roleID), ver); err != nil {
-		return err
-	}
-	d.publish(func() { d.remove(kindAppRole, assignmentKey(appID, roleID)) })
-	return nil
-}
-
 // dedupe returns ids without repeats, in first-seen order, as a new slice.
 func dedupe(ids []string) []string {
 	out := make([]string, 0, len(ids))
