@@ -238,3 +238,122 @@ func TestDeleteApplicationAllOrNothing(t *testing.T) {
 		t.Fatalf("%d records left", n)
 	}
 }
+
+func TestTwoNodesUsernameUnique(t *testing.T) {
+	for range 20 {
+		store, a, b := twoNodes(t)
+		errs := race(a, b, func(d *Directory) error {
+			_, err := d.CreateUser(t.Context(), NewUser{Username: ptr("alice")})
+			return err
+		})
+		oneWinner(t, errs, EntityUser, "username")
+		if n := store.count(kindUser); n != 1 {
+			t.Fatalf("%d users stored, want 1", n)
+		}
+		for _, d := range []*Directory{a, b} {
+			if _, ok := d.UserByUsername("alice"); !ok {
+				t.Fatal("a node does not see the winning user")
+			}
+		}
+	}
+}
+
+// Emails are unique case-insensitively across nodes too, and a rename on one node
+// races a create on the other.
+func TestTwoNodesEmailUnique(t *testing.T) {
+	for range 10 {
+		store, a, b := twoNodes(t)
+		errs := race(a, b, func(d *Directory) error {
+			email := "Bob@Example.com"
+			if d == b {
+				email = "bob@example.com"
+			}
+			_, err := d.CreateUser(t.Context(), NewUser{PrimaryEmail: ptr(email)})
+			return err
+		})
+		oneWinner(t, errs, EntityUser, "primaryEmail")
+		if n := store.count(kindUser); n != 1 {
+			t.Fatalf("%d users stored, want 1", n)
+		}
+	}
+	_, a, _ := twoNodes(t)
+	u := mustUser(t, a, NewUser{Username: ptr("carol")})
+	b := reopen(t, a.store)
+	errs := race(a, b, func(d *Directory) error {
+		if d == a {
+			_, err := d.UpdateUser(t.Context(), u.ID, func(u *User) error { u.PrimaryPhone = ptr("123456"); return nil })
+			return err
+		}
+		_, err := d.CreateUser(t.Context(), NewUser{PrimaryPhone: ptr("123456")})
+		return err
+	})
+	oneWinner(t, errs, EntityUser, "primaryPhone")
+}
+
+// A released value is free for everyone: a rename and a delete give theirs up in the
+// same batch.
+func TestUserValuesReleased(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	u := mustUser(t, a, NewUser{Username: ptr("dave"), PrimaryEmail: ptr("d@example.com")})
+	if _, err := a.UpdateUser(ctx, u.ID, func(u *User) error { u.Username = ptr("david"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b := reopen(t, store)
+	mustUser(t, b, NewUser{Username: ptr("dave")})
+	if err := a.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	mustUser(t, a, NewUser{Username: ptr("david"), PrimaryEmail: ptr("D@example.com")})
+	for _, kind := range []string{kindIdxUsername, kindIdxEmail} {
+		if n, want := store.count(kind), map[string]int{kindIdxUsername: 2, kindIdxEmail: 1}[kind]; n != want {
+			t.Fatalf("%d %s records, want %d", n, kind, want)
+		}
+	}
+}
+
+// Deleting a user and its assignments is one batch.
+func TestDeleteUserAllOrNothing(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	u := mustUser(t, a, NewUser{Username: ptr("erin")})
+	role := mustRole(t, a, NewRole{Name: "r"})
+	if _, err := a.AssignUserRoles(ctx, u.ID, []string{role.ID}); err != nil {
+		t.Fatal(err)
+	}
+	b := reopen(t, store)
+	if _, err := a.UpdateUser(ctx, u.ID, func(u *User) error { u.Name = ptr("Erin"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := storeCounts(store)
+	if err := b.DeleteUser(ctx, u.ID); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("err = %v, want persistence.ErrConflict", err)
+	}
+	if after := storeCounts(store); after != before {
+		t.Fatalf("store changed by a failed delete: %s -> %s", before, after)
+	}
+	if err := b.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.count(kindUser) + store.count(kindUserRole) + store.count(kindIdxUsername); n != 0 {
+		t.Fatalf("%d records left", n)
+	}
+}
+
+// A node that has not seen a user's deletion cannot give it a role.
+func TestStaleNodeCannotAssignDeletedUser(t *testing.T) {
+	ctx := t.Context()
+	store, a, _ := twoNodes(t)
+	u := mustUser(t, a, NewUser{Username: ptr("frank")})
+	role := mustRole(t, a, NewRole{Name: "r"})
+	b := reopen(t, store)
+	if err := a.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AssignUserRoles(ctx, u.ID, []string{role.ID}); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("err = %v, want persistence.ErrConflict", err)
+	}
+	if n := store.count(kindUserRole); n != 0 {
+		t.Fatalf("%d assignments of a deleted user stored", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/latchid/latch/persistence"
 )
@@ -216,6 +217,11 @@ func (d *Directory) wantIndexes() map[string]map[string]string {
 			want[kind] = map[string]string{}
 		}
 		want[kind][value] = owner
+	}
+	for id, u := range d.st.users {
+		add(kindIdxUsername, deref(u.Username), id)
+		add(kindIdxEmail, strings.ToLower(deref(u.PrimaryEmail)), id)
+		add(kindIdxPhone, deref(u.PrimaryPhone), id)
 	}
 	for id, r := range d.st.resources {
 		add(kindIdxIndicator, r.Indicator, id)

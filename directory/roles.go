@@ -567,15 +567,6 @@ func (d *Directory) putAppRoles(ctx context.Context, appIDs, roleIDs []string) e
 	})
 }
 
-// eraseUserRole deletes one assignment at its version. Callers hold wmu.
-func (d *Directory) eraseUserRole(ctx context.Context, userID, roleID string, ver uint64) error {
-	if err := d.erase(ctx, kindUserRole, assignmentKey(userID, roleID), ver); err != nil {
-		return err
-	}
-	d.publish(func() { d.remove(kindUserRole, assignmentKey(userID, roleID)) })
-	return nil
-}
-
 // dedupe returns ids without repeats, in first-seen order, as a new slice.
 func dedupe(ids []string) []string {
 	out := make([]string, 0, len(ids))
