@@ -357,3 +357,29 @@ func TestStaleNodeCannotAssignDeletedUser(t *testing.T) {
 		t.Fatalf("%d assignments of a deleted user stored", n)
 	}
 }
+
+// PutSigningKey creates or replaces: a node that has not seen the key yet replaces it
+// after reloading, and both nodes end with the last write.
+func TestTwoNodesSigningKeyReplace(t *testing.T) {
+	ctx := t.Context()
+	store, a, b := twoNodes(t)
+	if err := a.PutSigningKey(ctx, &SigningKey{ID: "k1", Alg: "RS256", JWK: []byte(`{"n":"a"}`), Status: KeyCurrent}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutSigningKey(ctx, &SigningKey{ID: "k1", Alg: "RS256", JWK: []byte(`{"n":"b"}`), Status: KeyCurrent}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.Get(ctx, kindSigningKey, "k1")
+	if err != nil || rec.Version != 2 {
+		t.Fatalf("k1 = %+v, %v; want version 2", rec, err)
+	}
+	if ks := b.SigningKeys(); len(ks) != 1 || string(ks[0].JWK) != `{"n":"b"}` || ks[0].Version != 2 {
+		t.Fatalf("b's keys = %+v", ks)
+	}
+	if err := a.DeleteSigningKey(ctx, "k1"); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("stale delete: err = %v, want persistence.ErrConflict", err)
+	}
+	if _, err := store.Get(ctx, kindSigningKey, "k1"); err != nil {
+		t.Fatal("a stale delete removed the key")
+	}
+}
