@@ -165,6 +165,26 @@ func (d *Directory) CreateApplication(ctx context.Context, in NewApplication) (a
 }
 
 func (d *Directory) createApplication(ctx context.Context, in NewApplication) (*Application, string, error) {
+	a, secret, err := d.newApplication(in)
+	if err != nil {
+		return nil, "", err
+	}
+	err = d.commit(ctx, func(b *batch) error {
+		if _, taken := d.st.apps[a.ID]; taken { // another node created it meanwhile
+			return conflict(EntityApplication, "id", a.ID)
+		}
+		b.put(kindApp, a.ID, 0, a)
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return d.st.apps[a.ID], secret, nil
+}
+
+// newApplication builds (without storing) the application that in describes, with its id
+// and default secret decided, and returns the secret's value. Callers hold wmu.
+func (d *Directory) newApplication(in NewApplication) (*Application, string, error) {
 	a := &Application{
 		ID:                   in.ID,
 		Name:                 in.Name,
@@ -205,17 +225,7 @@ func (d *Directory) createApplication(ctx context.Context, in NewApplication) (*
 	} else {
 		secret = ""
 	}
-	err := d.commit(ctx, func(b *batch) error {
-		if _, taken := d.st.apps[a.ID]; taken { // another node created it meanwhile
-			return conflict(EntityApplication, "id", a.ID)
-		}
-		b.put(kindApp, a.ID, 0, a)
-		return nil
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return d.st.apps[a.ID], secret, nil
+	return a, secret, nil
 }
 
 // UpdateApplication applies mutate to a private copy of the application, validates

@@ -383,3 +383,58 @@ func TestTwoNodesSigningKeyReplace(t *testing.T) {
 		t.Fatal("a stale delete removed the key")
 	}
 }
+
+// Two nodes bootstrapping one empty store at once create one set of bootstrap
+// entities: the loser's batch conflicts, it reloads the winner's and succeeds
+// without creating anything.
+func TestTwoNodesBootstrapOnce(t *testing.T) {
+	for _, clientID := range []string{"", "latch-admin"} {
+		for range 10 {
+			store, a, b := twoNodes(t)
+			var results [2]BootstrapResult
+			errs := race(a, b, func(d *Directory) error {
+				res, err := d.Bootstrap(t.Context(), clientID, "s3cret-s3cret-s3cret")
+				if d == a {
+					results[0] = res
+				} else {
+					results[1] = res
+				}
+				return err
+			})
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("Bootstrap errors: %v", errs)
+			}
+			if results[0].Created == results[1].Created || results[0].ClientID != results[1].ClientID {
+				t.Fatalf("results %+v, want one creation of one client", results)
+			}
+			if got, want := storeCounts(store), "app=1 user=0 resource=1 scope=1 role=1 user-role=0 app-role=1 signing-key=0 meta=1 "; got != want {
+				t.Fatalf("store holds %s, want %s", got, want)
+			}
+			for _, d := range []*Directory{a, b} {
+				if d.AdminApplicationID() != results[0].ClientID {
+					t.Fatal("a node does not know the admin application")
+				}
+			}
+		}
+	}
+}
+
+// A Bootstrap whose batch fails writes none of the bootstrap entities.
+func TestBootstrapAllOrNothing(t *testing.T) {
+	fs := &failingStore{Store: newMemStore()}
+	d, _ := openTest(t, fs)
+	fs.setFail(true)
+	if _, err := d.Bootstrap(t.Context(), "", ""); !errors.Is(err, errInjected) {
+		t.Fatalf("err = %v", err)
+	}
+	fs.setFail(false)
+	if got := storeCounts(fs.Store.(*memStore)); got != "app=0 user=0 resource=0 scope=0 role=0 user-role=0 app-role=0 signing-key=0 meta=0 " {
+		t.Fatalf("store holds %s after a failed Bootstrap", got)
+	}
+	if _, ok := d.ResourceByIndicator(ManagementAPIIndicator); ok {
+		t.Fatal("memory changed by a failed Bootstrap")
+	}
+	if _, err := d.Bootstrap(t.Context(), "", ""); err != nil {
+		t.Fatal(err)
+	}
+}

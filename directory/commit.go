@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/latchid/latch/persistence"
@@ -36,7 +37,7 @@ var indexOwnerKind = map[string]string{
 
 // maxCommitAttempts bounds how many times commit rebuilds a batch whose uniqueness
 // claims lost to another writer.
-const maxCommitAttempts = 3
+const maxCommitAttempts = 5
 
 // batch collects the mutations of one directory write. Everything nondeterministic
 // (ids, timestamps, secrets, password hashes) is decided while building it; applying
@@ -113,8 +114,8 @@ func (d *Directory) commit(ctx context.Context, build func(b *batch) error) erro
 		if b.err != nil {
 			return b.err
 		}
-		if len(b.muts) == 0 {
-			return nil
+		if !slices.ContainsFunc(b.muts, func(m persistence.Mutation) bool { return !m.Check }) {
+			return nil // nothing to write (only checks, or nothing at all)
 		}
 		versions, err := d.store.Apply(ctx, b.muts)
 		if err == nil {
@@ -171,6 +172,9 @@ func (d *Directory) refresh(ctx context.Context, muts []persistence.Mutation) (s
 			continue
 		}
 		cur := d.reload(ctx, m.Kind, m.Key)
+		if m.Kind == kindMeta && m.Key == metaAdminApp && d.st.adminApp != "" {
+			d.reload(ctx, kindApp, d.st.adminApp) // the admin application it names
+		}
 		// A create (put at 0) that lost is like a lost claim: the rebuilt batch sees
 		// the winner and reports the duplicate. Any other failed expectation means
 		// the write was decided on a state that no longer holds.
