@@ -132,7 +132,9 @@ func TestOpenCreatesMissingIndexRecords(t *testing.T) {
 	store, a, _ := twoNodes(t)
 	r := mustResource(t, a, "https://api.example")
 	mustScope(t, a, r.ID, "read")
-	for _, kind := range []string{kindIdxIndicator, kindIdxScopeName} {
+	role := mustRole(t, a, NewRole{Name: "reader"})
+	u := mustUser(t, a, NewUser{Username: ptr("gina"), PrimaryEmail: ptr("Gina@Example.com"), PrimaryPhone: ptr("5551234")})
+	for kind := range indexOwnerKind {
 		store.mu.Lock()
 		delete(store.recs, kind)
 		store.mu.Unlock()
@@ -142,8 +144,20 @@ func TestOpenCreatesMissingIndexRecords(t *testing.T) {
 	if err != nil || string(rec.Value) != r.ID {
 		t.Fatalf("indicator index = %q, %v; want owner %s", rec.Value, err, r.ID)
 	}
-	if _, err := store.Get(ctx, kindIdxScopeName, scopeNameKey(r.ID, "read")); err != nil {
-		t.Fatalf("scope name index: %v", err)
+	for kind, want := range map[string]string{
+		kindIdxScopeName: scopeNameKey(r.ID, "read"),
+		kindIdxRoleName:  "reader",
+		kindIdxUsername:  "gina",
+		kindIdxEmail:     "gina@example.com",
+		kindIdxPhone:     "5551234",
+	} {
+		rec, err := store.Get(ctx, kind, want)
+		if err != nil {
+			t.Fatalf("%s/%s: %v", kind, want, err)
+		}
+		if owner := string(rec.Value); owner != role.ID && owner != u.ID && kind != kindIdxScopeName {
+			t.Fatalf("%s/%s owned by %q", kind, want, owner)
+		}
 	}
 }
 

@@ -209,42 +209,48 @@ func (d *Directory) reload(ctx context.Context, kind, key string) uint64 {
 
 // ---- index records for data written before them ----
 
-// wantIndexes returns every index record the loaded state implies: kind -> value ->
-// owner id. Callers own d exclusively.
-func (d *Directory) wantIndexes() map[string]map[string]string {
-	want := map[string]map[string]string{}
-	add := func(kind, value, owner string) {
-		if value == "" {
-			return
+// indexClaim is one index record the loaded state implies: value is held by the
+// entity ownerKind/owner at ownerVersion.
+type indexClaim struct {
+	value, owner, ownerKind string
+	ownerVersion            uint64
+}
+
+// wantIndexes returns every index record the loaded state implies, by index kind.
+// Callers own d exclusively.
+func (d *Directory) wantIndexes() map[string][]indexClaim {
+	want := map[string][]indexClaim{}
+	add := func(kind, value, owner string, version uint64) {
+		if value != "" {
+			want[kind] = append(want[kind], indexClaim{value, owner, indexOwnerKind[kind], version})
 		}
-		if want[kind] == nil {
-			want[kind] = map[string]string{}
-		}
-		want[kind][value] = owner
 	}
 	for id, u := range d.st.users {
-		add(kindIdxUsername, deref(u.Username), id)
-		add(kindIdxEmail, strings.ToLower(deref(u.PrimaryEmail)), id)
-		add(kindIdxPhone, deref(u.PrimaryPhone), id)
+		add(kindIdxUsername, deref(u.Username), id, u.Version)
+		add(kindIdxEmail, strings.ToLower(deref(u.PrimaryEmail)), id, u.Version)
+		add(kindIdxPhone, deref(u.PrimaryPhone), id, u.Version)
 	}
 	for id, r := range d.st.resources {
-		add(kindIdxIndicator, r.Indicator, id)
+		add(kindIdxIndicator, r.Indicator, id, r.Version)
 	}
 	for id, r := range d.st.roles {
-		add(kindIdxRoleName, r.Name, id)
+		add(kindIdxRoleName, r.Name, id, r.Version)
 	}
 	for id, s := range d.st.scopes {
-		add(kindIdxScopeName, scopeNameKey(s.ResourceID, s.Name), id)
+		add(kindIdxScopeName, scopeNameKey(s.ResourceID, s.Name), id, s.Version)
 	}
 	return want
 }
 
 // migrateIndexes claims the index records that entities loaded from the store hold
-// but the store lacks (data written before index records existed). A value some other
-// record already claims is left alone and logged. Callers own d exclusively.
+// but the store lacks (data written before index records existed). Each claim is
+// conditional on its owner still being at the version loaded, so a writer that
+// changed the owner meanwhile (and moved its claims) never leaves a claim behind that
+// nobody holds. A value that cannot be claimed is logged and left alone. Callers own
+// d exclusively.
 func (d *Directory) migrateIndexes(ctx context.Context) error {
-	const chunk = 256
-	for kind, values := range d.wantIndexes() {
+	const chunk = 128 // claims per batch; one kind per batch, so owners do not repeat
+	for kind, claims := range d.wantIndexes() {
 		have := map[string]bool{}
 		err := d.store.Scan(ctx, kind, func(key string, _ persistence.Record) error {
 			have[key] = true
@@ -253,34 +259,41 @@ func (d *Directory) migrateIndexes(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("directory: loading %s: %w", kind, err)
 		}
-		var b batch
-		for value, owner := range values {
-			if !have[value] {
-				b.claim(kind, value, owner)
-			}
-		}
-		for len(b.muts) > 0 {
-			n := min(chunk, len(b.muts))
-			part := b.muts[:n]
-			b.muts = b.muts[n:]
-			if _, err := d.store.Apply(ctx, part); err == nil {
+		claims = slices.DeleteFunc(claims, func(c indexClaim) bool { return have[c.value] })
+		for len(claims) > 0 {
+			part := claims[:min(chunk, len(claims))]
+			claims = claims[len(part):]
+			err := d.claimAll(ctx, kind, part)
+			if err == nil {
 				continue
-			} else if !errors.Is(err, persistence.ErrConflict) {
+			}
+			if !errors.Is(err, persistence.ErrConflict) {
 				return fmt.Errorf("directory: creating %s records: %w", kind, err)
 			}
-			for _, m := range part { // someone claimed one meanwhile: one at a time
-				_, err := d.store.Put(ctx, m.Kind, m.Key, 0, m.Value, m.ExpiresAt)
+			for _, c := range part { // one was taken or changed meanwhile: one at a time
+				err := d.claimAll(ctx, kind, []indexClaim{c})
 				if errors.Is(err, persistence.ErrConflict) {
-					d.log.Warn("directory: unique value already claimed", "kind", m.Kind, "value", m.Key, "owner", string(m.Value))
+					d.log.Warn("directory: cannot claim a unique value at load", "kind", kind, "value", c.value, "owner", c.owner)
 					continue
 				}
 				if err != nil {
-					return fmt.Errorf("directory: creating %s/%s: %w", m.Kind, m.Key, err)
+					return fmt.Errorf("directory: creating %s/%s: %w", kind, c.value, err)
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// claimAll applies the claims in one batch, each conditional on its owner's version.
+func (d *Directory) claimAll(ctx context.Context, kind string, claims []indexClaim) error {
+	var b batch
+	for _, c := range claims {
+		b.check(c.ownerKind, c.owner, c.ownerVersion)
+		b.claim(kind, c.value, c.owner)
+	}
+	_, err := d.store.Apply(ctx, b.muts)
+	return err
 }
 
 func scopeNameKey(resourceID, name string) string { return resourceID + "/" + name }
