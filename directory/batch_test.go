@@ -1,7 +1,10 @@
 package directory
 
 import (
+	"context"
 	"errors"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -450,5 +453,71 @@ func TestBootstrapAllOrNothing(t *testing.T) {
 	}
 	if _, err := d.Bootstrap(t.Context(), "", ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// recordingStore keeps every batch its store applied, in order: the directory's
+// replicated log, as a Raft leader would propose it.
+type recordingStore struct {
+	*memStore
+	mu  sync.Mutex
+	log [][]persistence.Mutation
+}
+
+func (r *recordingStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, err := r.memStore.Apply(ctx, muts)
+	if err == nil {
+		c := make([]persistence.Mutation, len(muts))
+		for i, m := range muts {
+			c[i] = m
+			c[i].Value = slices.Clone(m.Value)
+		}
+		r.log = append(r.log, c)
+	}
+	return v, err
+}
+
+// A replica that applies the batches of another node's writes, in order, ends with
+// the same store and the same memory: the apply is deterministic and memory follows
+// only the applied mutations.
+func TestReplicaFollowsBatches(t *testing.T) {
+	ctx := t.Context()
+	leader := &recordingStore{memStore: newMemStore()}
+	a, _ := openTest(t, leader)
+	want := populate(t, a)
+	if _, err := a.UpdateUser(ctx, splitLast(want, 6)[4], func(u *User) error { u.Username = ptr("franz"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteResource(ctx, splitLast(want, 6)[5]); err != nil {
+		t.Fatal(err)
+	}
+
+	replicaStore := newMemStore()
+	b, _ := openTest(t, replicaStore)
+	for i, muts := range leader.log {
+		if _, err := b.ApplyReplicated(ctx, muts); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if got, want := snapshot(t, b), snapshot(t, a); got != want {
+		t.Fatalf("replica memory:\n got %s\nwant %s", got, want)
+	}
+	leader.mu.Lock()
+	same := reflect.DeepEqual(leader.memStore.recs, replicaStore.recs)
+	leader.mu.Unlock()
+	if !same {
+		t.Fatal("replica store differs from the leader's")
+	}
+	// A batch whose preconditions no longer hold is refused whole, on every replica.
+	if _, err := b.ApplyReplicated(ctx, leader.log[len(leader.log)-1]); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("replaying a batch: err = %v, want persistence.ErrConflict", err)
+	}
+	if got, want := snapshot(t, b), snapshot(t, a); got != want {
+		t.Fatal("a refused batch changed the replica's memory")
+	}
+	if _, ok := b.UserByUsername("franz"); !ok {
+		t.Fatal("replica misses the renamed user")
 	}
 }

@@ -131,6 +131,24 @@ func (d *Directory) commit(ctx context.Context, build func(b *batch) error) erro
 	}
 }
 
+// ApplyReplicated applies a batch that a directory write decided, possibly on another
+// node (a committed entry of the directory's replicated log), to this node's store and
+// memory: all of it, or nothing when a precondition fails (persistence.ErrConflict),
+// which it does on every node alike since every node applies the same batches in the
+// same order. It returns the versions the store gave the records. This is how a
+// replica follows the writes it did not serve; the node that served a write publishes
+// it through the same applied.
+func (d *Directory) ApplyReplicated(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	versions, err := d.store.Apply(ctx, muts)
+	if err != nil {
+		return nil, err
+	}
+	d.applied(muts, versions)
+	return versions, nil
+}
+
 // describe names the first record of a batch, for error messages.
 func describe(muts []persistence.Mutation) string {
 	s := muts[0].Kind + "/" + muts[0].Key
