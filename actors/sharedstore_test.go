@@ -26,6 +26,7 @@ type StoreArgs struct {
 	Expect    uint64
 	Value     []byte
 	ExpiresAt time.Time
+	Muts      []persistence.Mutation // Apply
 }
 
 // StoreReply is the result of every StoreService method.
@@ -35,7 +36,8 @@ type StoreReply struct {
 	Keys    []string
 	Recs    []persistence.Record
 	N       int
-	Code    string // "not_found", "conflict", "closed", "other" or ""
+	Vers    []uint64 // Apply
+	Code    string   // "not_found", "conflict", "closed", "other" or ""
 	Msg     string
 }
 
@@ -92,6 +94,13 @@ func (ss *StoreService) Scan(a StoreArgs, r *StoreReply) error {
 		r.Recs = append(r.Recs, rec)
 		return nil
 	}))
+	return nil
+}
+
+func (ss *StoreService) Apply(a StoreArgs, r *StoreReply) error {
+	v, err := ss.s.Apply(context.Background(), a.Muts)
+	r.Vers = v
+	r.setErr(err)
 	return nil
 }
 
@@ -197,6 +206,14 @@ func (s *remoteStore) Scan(ctx context.Context, kind string, fn func(key string,
 		}
 	}
 	return nil
+}
+
+func (s *remoteStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	r, err := s.call(ctx, "Apply", StoreArgs{Muts: muts})
+	if err != nil {
+		return nil, err
+	}
+	return r.Vers, nil
 }
 
 func (s *remoteStore) SweepExpired(ctx context.Context) (int, error) {

@@ -165,6 +165,26 @@ func (d *Directory) CreateApplication(ctx context.Context, in NewApplication) (a
 }
 
 func (d *Directory) createApplication(ctx context.Context, in NewApplication) (*Application, string, error) {
+	a, secret, err := d.newApplication(in)
+	if err != nil {
+		return nil, "", err
+	}
+	err = d.commit(ctx, func(b *batch) error {
+		if _, taken := d.st.apps[a.ID]; taken { // another node created it meanwhile
+			return conflict(EntityApplication, "id", a.ID)
+		}
+		b.put(kindApp, a.ID, 0, a)
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return d.st.apps[a.ID], secret, nil
+}
+
+// newApplication builds (without storing) the application that in describes, with its id
+// and default secret decided, and returns the secret's value. Callers hold wmu.
+func (d *Directory) newApplication(in NewApplication) (*Application, string, error) {
 	a := &Application{
 		ID:                   in.ID,
 		Name:                 in.Name,
@@ -205,12 +225,6 @@ func (d *Directory) createApplication(ctx context.Context, in NewApplication) (*
 	} else {
 		secret = ""
 	}
-	ver, err := d.persist(ctx, kindApp, a.ID, 0, a)
-	if err != nil {
-		return nil, "", err
-	}
-	a.Version = ver
-	d.publish(func() { d.setApp(a) })
 	return a, secret, nil
 }
 
@@ -244,13 +258,14 @@ func (d *Directory) UpdateApplication(ctx context.Context, id string, mutate fun
 // storeApp persists a new version of an existing application and publishes it.
 // Callers hold wmu.
 func (d *Directory) storeApp(ctx context.Context, a *Application) (*Application, error) {
-	ver, err := d.persist(ctx, kindApp, a.ID, a.Version, a)
+	err := d.commit(ctx, func(b *batch) error {
+		b.put(kindApp, a.ID, a.Version, a)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	a.Version = ver
-	d.publish(func() { d.setApp(a) })
-	return a, nil
+	return d.st.apps[a.ID], nil
 }
 
 // DeleteApplication deletes the application and its role assignments. The admin
@@ -265,16 +280,13 @@ func (d *Directory) DeleteApplication(ctx context.Context, id string) error {
 	if err := d.guardAdminAppDelete(id); err != nil {
 		return err
 	}
-	for roleID, ver := range d.st.appRoles[id] {
-		if err := d.eraseAppRole(ctx, id, roleID, ver); err != nil {
-			return err
+	return d.commit(ctx, func(b *batch) error {
+		for roleID, ver := range d.st.appRoles[id] {
+			b.del(kindAppRole, assignmentKey(id, roleID), ver)
 		}
-	}
-	if err := d.erase(ctx, kindApp, id, a.Version); err != nil {
-		return err
-	}
-	d.publish(func() { d.deleteApp(id) })
-	return nil
+		b.del(kindApp, id, a.Version)
+		return nil
+	})
 }
 
 // AddAppSecret adds a named secret to a confidential application and returns the
@@ -347,6 +359,7 @@ func (d *Directory) DeleteAppSecret(ctx context.Context, appID, name string) err
 
 // ---- state (callers hold wmu and mu) ----
 
+// setApp publishes a. Callers hold wmu and mu.
 func (d *Directory) setApp(a *Application) { d.st.apps[a.ID] = a }
 
 // deleteApp leaves the application's assignment records alone: DeleteApplication

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 )
 
@@ -50,75 +51,114 @@ type adminAppMeta struct {
 func (d *Directory) Bootstrap(ctx context.Context, adminClientID, adminClientSecret string) (BootstrapResult, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-
-	res, ok := d.st.indicators[ManagementAPIIndicator]
-	if !ok {
-		var err error
-		res, err = d.createResource(ctx, NewResource{
-			Name:           ManagementAPIName,
-			Indicator:      ManagementAPIIndicator,
-			AccessTokenTTL: DefaultAccessTokenTTL,
+	var (
+		result BootstrapResult
+		notes  []bootstrapNote
+	)
+	err := d.commit(ctx, func(b *batch) error {
+		result, notes = BootstrapResult{}, nil
+		return d.buildBootstrap(b, adminClientID, adminClientSecret, &result, func(level slog.Level, msg string, args ...any) {
+			notes = append(notes, bootstrapNote{level, msg, args})
 		})
+	})
+	if err != nil {
+		return BootstrapResult{}, err
+	}
+	for _, n := range notes {
+		d.log.Log(ctx, n.level, n.msg, n.args...)
+	}
+	return result, nil
+}
+
+// bootstrapNote is a log line Bootstrap writes once its batch is applied.
+type bootstrapNote struct {
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+// buildBootstrap adds to b everything Bootstrap must create or repair, as one batch:
+// a fresh cluster gets its Management API resource, scope, role, admin application,
+// meta record and assignment together or not at all. Callers hold wmu.
+func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret string, result *BootstrapResult, note func(slog.Level, string, ...any)) error {
+	now := d.nowMs()
+	// The Management API resource.
+	var resID string
+	res, ok := d.st.indicators[ManagementAPIIndicator]
+	if ok {
+		resID = res.ID
+	} else {
+		id, err := d.newID()
 		if err != nil {
-			return BootstrapResult{}, err
+			return err
 		}
-		d.log.Info("directory: created the Management API resource", "id", res.ID)
+		resID = id
+		b.put(kindResource, id, 0, &Resource{ID: id, Name: ManagementAPIName, Indicator: ManagementAPIIndicator,
+			AccessTokenTTL: DefaultAccessTokenTTL, CreatedAt: now})
+		b.claim(kindIdxIndicator, ManagementAPIIndicator, id)
+		note(slog.LevelInfo, "directory: created the Management API resource", "id", id)
 	}
 
-	var scope *Scope
-	for _, s := range d.st.resourceScopes[res.ID] {
+	// Its scope "all".
+	var scopeID string
+	for _, s := range d.st.resourceScopes[resID] {
 		if s.Name == ManagementAPIScopeAll {
-			scope = s
+			scopeID = s.ID
 		}
 	}
-	if scope == nil {
-		var err error
-		if scope, err = d.createScope(ctx, res.ID, ManagementAPIScopeAll, ManagementAPIScopeDesc); err != nil {
-			return BootstrapResult{}, err
+	if scopeID == "" {
+		id, err := d.newID()
+		if err != nil {
+			return err
 		}
+		scopeID = id
+		if res != nil {
+			b.check(kindResource, resID, res.Version)
+		}
+		b.put(kindScope, id, 0, &Scope{ID: id, ResourceID: resID, Name: ManagementAPIScopeAll,
+			Description: ManagementAPIScopeDesc, CreatedAt: now})
+		b.claim(kindIdxScopeName, scopeNameKey(resID, ManagementAPIScopeAll), id)
 	}
 
+	// The role "Management API access" holding it.
+	var roleID string
 	role, ok := d.st.roles[d.st.roleNames[ManagementAPIRoleName]]
 	switch {
 	case !ok:
-		var err error
-		role, err = d.createRole(ctx, NewRole{
-			Name:        ManagementAPIRoleName,
-			Description: ManagementAPIRoleDesc,
-			Type:        RoleMachineToMachine,
-			ScopeIDs:    []string{scope.ID},
-		})
+		id, err := d.newID()
 		if err != nil {
-			return BootstrapResult{}, err
+			return err
 		}
+		roleID = id
+		b.put(kindRole, id, 0, &Role{ID: id, Name: ManagementAPIRoleName, Description: ManagementAPIRoleDesc,
+			Type: RoleMachineToMachine, ScopeIDs: []string{scopeID}, CreatedAt: now})
+		b.claim(kindIdxRoleName, ManagementAPIRoleName, id)
 	case role.Type != RoleMachineToMachine:
-		return BootstrapResult{}, invalid("role", "the role %q exists but is not a MachineToMachine role", ManagementAPIRoleName)
-	case !slices.Contains(role.ScopeIDs, scope.ID):
+		return invalid("role", "the role %q exists but is not a MachineToMachine role", ManagementAPIRoleName)
+	case !slices.Contains(role.ScopeIDs, scopeID):
+		roleID = role.ID
 		next := role.Clone()
-		next.ScopeIDs = append(next.ScopeIDs, scope.ID)
-		var err error
-		if role, err = d.storeRole(ctx, next); err != nil {
-			return BootstrapResult{}, err
-		}
+		next.ScopeIDs = append(next.ScopeIDs, scopeID)
+		b.put(kindRole, role.ID, role.Version, next)
+	default:
+		roleID = role.ID
+		b.check(kindRole, role.ID, role.Version)
 	}
 
-	var result BootstrapResult
+	// The admin application.
 	app := d.st.apps[d.st.adminApp]
+	appWritten := false
 	if a := d.st.apps[adminClientID]; app == nil && adminClientID != "" && a != nil {
 		// The configured client exists but is not recorded (the meta record was lost,
 		// or it was created through the API): adopt it.
 		if a.Type != AppMachineToMachine {
-			return BootstrapResult{}, invalid("adminClientId", "application %q exists and is not MachineToMachine", adminClientID)
+			return invalid("adminClientId", "application %q exists and is not MachineToMachine", adminClientID)
 		}
-		if err := d.recordAdminApp(ctx, a.ID); err != nil {
-			return BootstrapResult{}, err
-		}
+		b.put(kindMeta, metaAdminApp, d.st.adminAppVersion, adminAppMeta{ApplicationID: a.ID})
 		app = a
 	}
 	if app == nil {
-		var secret string
-		var err error
-		app, secret, err = d.createApplication(ctx, NewApplication{
+		a, secret, err := d.newApplication(NewApplication{
 			ID:          adminClientID,
 			Name:        AdminAppName,
 			Description: adminAppDescription,
@@ -126,44 +166,36 @@ func (d *Directory) Bootstrap(ctx context.Context, adminClientID, adminClientSec
 			Secret:      adminClientSecret,
 		})
 		if err != nil {
-			return BootstrapResult{}, err
+			return err
 		}
-		if err := d.recordAdminApp(ctx, app.ID); err != nil {
-			return BootstrapResult{}, err
-		}
-		d.log.Info("directory: created the admin application", "clientId", app.ID)
-		result = BootstrapResult{ClientID: app.ID, ClientSecret: secret, Created: true}
+		b.put(kindApp, a.ID, 0, a)
+		b.put(kindMeta, metaAdminApp, d.st.adminAppVersion, adminAppMeta{ApplicationID: a.ID})
+		app, appWritten = a, true
+		note(slog.LevelInfo, "directory: created the admin application", "clientId", a.ID)
+		*result = BootstrapResult{ClientID: a.ID, ClientSecret: secret, Created: true}
 	} else {
 		result.ClientID = app.ID
 		switch {
 		case adminClientID != "" && adminClientID != app.ID:
-			d.log.Warn("directory: ignoring the configured admin client id: the admin application already exists with another id",
+			note(slog.LevelWarn, "directory: ignoring the configured admin client id: the admin application already exists with another id",
 				"configured", adminClientID, "existing", app.ID)
 		case adminClientSecret != "" && !d.AuthenticateApp(app, adminClientSecret):
 			next := app.Clone()
-			next.Secrets = []AppSecret{{Name: DefaultSecretName, Hash: hashSecret(adminClientSecret), CreatedAt: d.nowMs()}}
-			var err error
-			if app, err = d.storeApp(ctx, next); err != nil {
-				return BootstrapResult{}, err
-			}
-			d.log.Info("directory: replaced the admin application's secrets with the configured one", "clientId", app.ID)
+			next.Secrets = []AppSecret{{Name: DefaultSecretName, Hash: hashSecret(adminClientSecret), CreatedAt: now}}
+			b.put(kindApp, app.ID, app.Version, next)
+			appWritten = true
+			note(slog.LevelInfo, "directory: replaced the admin application's secrets with the configured one", "clientId", app.ID)
 			result.ClientSecret = adminClientSecret
 		}
 	}
-
-	if _, err := d.assignAppRoles(ctx, app.ID, []string{role.ID}); err != nil {
-		return BootstrapResult{}, err
+	if !appWritten {
+		b.check(kindApp, app.ID, app.Version)
 	}
-	return result, nil
-}
 
-// recordAdminApp stores the meta/admin-app record. Callers hold wmu.
-func (d *Directory) recordAdminApp(ctx context.Context, appID string) error {
-	ver, err := d.persist(ctx, kindMeta, metaAdminApp, d.st.adminAppVersion, adminAppMeta{ApplicationID: appID})
-	if err != nil {
-		return err
+	// The assignment.
+	if _, has := d.st.appRoles[app.ID][roleID]; !has {
+		b.put(kindAppRole, assignmentKey(app.ID, roleID), 0, assignmentValue{CreatedAt: now})
 	}
-	d.publish(func() { d.st.adminApp, d.st.adminAppVersion = appID, ver })
 	return nil
 }
 

@@ -73,14 +73,17 @@ func (c Config) Validate() error {
 //     *User, ... and swaps the pointer; every pointer or slice a read returns is
 //     shared and must not be mutated by the caller.
 //   - Reads take mu's read lock (or only the scope caches' lock) and never do I/O.
-//   - Writes are serialized by wmu: validate against the current state, persist with
-//     the entity's current version as the expected version, then publish under mu's
-//     write lock. State maps are changed only with both wmu and mu held, so holding
-//     either one is enough to read them.
+//   - Writes are serialized by wmu. A write validates against the current state and
+//     builds one batch of conditional mutations (every record it changes, at the
+//     version memory holds; the uniqueness index records it claims or releases; checks
+//     on the records it refers to), which the store applies atomically (commit.go).
+//     Memory then follows the applied batch through applied, the one path from the
+//     store to memory (a replica applying the same batch calls it too). State maps are
+//     changed only with both wmu and mu held, so holding either one is enough to read
+//     them.
 //   - A write that touches several records (deleting a resource removes its scopes
-//     from roles, deletes them, then the resource) persists and publishes each record
-//     in turn, in an order that leaves no dangling reference that matters if it stops
-//     half-way; readers ignore references to missing entities.
+//     from roles, deletes them, then the resource) is one batch: all or nothing.
+//     Readers still ignore references to missing entities.
 type Directory struct {
 	store persistence.Store
 	now   func() time.Time
@@ -181,6 +184,9 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 		if err != nil {
 			return nil, fmt.Errorf("directory: loading %s: %w", kind, err)
 		}
+	}
+	if err := d.migrateIndexes(ctx); err != nil {
+		return nil, err
 	}
 	d.log.Debug("directory loaded",
 		"applications", len(d.st.apps), "users", len(d.st.users), "resources", len(d.st.resources),
@@ -293,54 +299,6 @@ func (d *Directory) publish(fn func()) {
 	d.mu.Lock()
 	fn()
 	d.mu.Unlock()
-}
-
-// persist writes v as kind/key with the expected version. On a store version
-// conflict it reloads the record (another writer won) and returns the conflict
-// wrapped. Callers hold wmu.
-func (d *Directory) persist(ctx context.Context, kind, key string, expect uint64, v any) (uint64, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return 0, fmt.Errorf("directory: encoding %s/%s: %w", kind, key, err)
-	}
-	ver, err := d.store.Put(ctx, kind, key, expect, b, time.Time{})
-	if err != nil {
-		if errors.Is(err, persistence.ErrConflict) {
-			d.reload(ctx, kind, key)
-		}
-		return 0, fmt.Errorf("directory: writing %s/%s: %w", kind, key, err)
-	}
-	return ver, nil
-}
-
-// erase deletes kind/key at the expected version, with persist's conflict handling.
-func (d *Directory) erase(ctx context.Context, kind, key string, expect uint64) error {
-	err := d.store.Delete(ctx, kind, key, expect)
-	if err != nil {
-		if errors.Is(err, persistence.ErrConflict) {
-			d.reload(ctx, kind, key)
-		}
-		return fmt.Errorf("directory: deleting %s/%s: %w", kind, key, err)
-	}
-	return nil
-}
-
-// reload re-reads one record after a version conflict and publishes what the store
-// holds. Callers hold wmu.
-func (d *Directory) reload(ctx context.Context, kind, key string) {
-	rec, err := d.store.Get(ctx, kind, key)
-	switch {
-	case errors.Is(err, persistence.ErrNotFound):
-		d.publish(func() { d.remove(kind, key) })
-	case err != nil:
-		d.log.Warn("directory: reload after conflict failed", "kind", kind, "key", key, "err", err)
-	default:
-		var aerr error
-		d.publish(func() { aerr = d.apply(kind, key, rec) })
-		if aerr != nil {
-			d.log.Warn("directory: reload after conflict failed", "kind", kind, "key", key, "err", aerr)
-		}
-	}
 }
 
 func (d *Directory) nowMs() int64 { return d.now().UnixMilli() }

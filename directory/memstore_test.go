@@ -93,6 +93,37 @@ func (m *memStore) Scan(_ context.Context, kind string, fn func(string, persiste
 	return nil
 }
 
+func (m *memStore) Apply(_ context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	if err := persistence.ValidateBatch(muts); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, persistence.ErrClosed
+	}
+	for _, mu := range muts {
+		if !mu.Holds(m.recs[mu.Kind][mu.Key].Version) {
+			return nil, persistence.ErrConflict
+		}
+	}
+	versions := make([]uint64, len(muts))
+	for i, mu := range muts {
+		switch {
+		case mu.Check:
+		case mu.Delete:
+			delete(m.recs[mu.Kind], mu.Key)
+		default:
+			if m.recs[mu.Kind] == nil {
+				m.recs[mu.Kind] = map[string]persistence.Record{}
+			}
+			m.recs[mu.Kind][mu.Key] = persistence.Record{Version: mu.Expect + 1, ExpiresAt: mu.ExpiresAt, Value: slices.Clone(mu.Value)}
+			versions[i] = mu.Expect + 1
+		}
+	}
+	return versions, nil
+}
+
 func (m *memStore) SweepExpired(context.Context) (int, error) { return 0, nil }
 
 func (m *memStore) Close() error {
@@ -135,6 +166,13 @@ func (f *failingStore) Put(ctx context.Context, kind, key string, expect uint64,
 		return 0, errInjected
 	}
 	return f.Store.Put(ctx, kind, key, expect, value, exp)
+}
+
+func (f *failingStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	if f.failing() {
+		return nil, errInjected
+	}
+	return f.Store.Apply(ctx, muts)
 }
 
 func (f *failingStore) Delete(ctx context.Context, kind, key string, expect uint64) error {

@@ -65,39 +65,40 @@ func (d *Directory) CreateResource(ctx context.Context, in NewResource) (*Resour
 }
 
 func (d *Directory) createResource(ctx context.Context, in NewResource) (*Resource, error) {
-	r := &Resource{
-		Name:           in.Name,
-		Indicator:      in.Indicator,
-		IsDefault:      in.IsDefault,
-		AccessTokenTTL: in.AccessTokenTTL,
-		CreatedAt:      d.nowMs(),
-	}
-	if r.AccessTokenTTL == 0 {
-		r.AccessTokenTTL = DefaultAccessTokenTTL
-	}
-	if err := validateResource(r); err != nil {
-		return nil, err
-	}
-	if _, taken := d.st.indicators[r.Indicator]; taken {
-		return nil, conflict(EntityResource, "indicator", r.Indicator)
-	}
-	id, err := d.newID()
-	if err != nil {
-		return nil, err
-	}
-	r.ID = id
-	ver, err := d.persist(ctx, kindResource, id, 0, r)
-	if err != nil {
-		return nil, err
-	}
-	r.Version = ver
-	d.publish(func() { d.setResource(r) })
-	if r.IsDefault {
-		if err := d.clearOtherDefaults(ctx, r.ID); err != nil {
-			return nil, err
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		r := &Resource{
+			Name:           in.Name,
+			Indicator:      in.Indicator,
+			IsDefault:      in.IsDefault,
+			AccessTokenTTL: in.AccessTokenTTL,
+			CreatedAt:      d.nowMs(),
 		}
+		if r.AccessTokenTTL == 0 {
+			r.AccessTokenTTL = DefaultAccessTokenTTL
+		}
+		if err := validateResource(r); err != nil {
+			return err
+		}
+		if _, taken := d.st.indicators[r.Indicator]; taken {
+			return conflict(EntityResource, "indicator", r.Indicator)
+		}
+		var err error
+		if id, err = d.newID(); err != nil {
+			return err
+		}
+		r.ID = id
+		b.put(kindResource, id, 0, r)
+		b.claim(kindIdxIndicator, r.Indicator, id)
+		if r.IsDefault {
+			d.clearOtherDefaults(b, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return d.st.resources[id], nil
 }
 
 // UpdateResource applies mutate to a copy of the resource and stores it. The
@@ -108,51 +109,45 @@ func (d *Directory) createResource(ctx context.Context, in NewResource) (*Resour
 func (d *Directory) UpdateResource(ctx context.Context, id string, mutate func(*Resource) error) (*Resource, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	old, ok := d.st.resources[id]
-	if !ok {
-		return nil, notFound(EntityResource, id)
-	}
-	next := *old
-	if err := mutate(&next); err != nil {
-		return nil, err
-	}
-	if next.Indicator != old.Indicator {
-		return nil, invalid("indicator", "the resource indicator cannot be changed")
-	}
-	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
-	if err := validateResource(&next); err != nil {
-		return nil, err
-	}
-	ver, err := d.persist(ctx, kindResource, id, next.Version, &next)
+	err := d.commit(ctx, func(b *batch) error {
+		old, ok := d.st.resources[id]
+		if !ok {
+			return notFound(EntityResource, id)
+		}
+		next := *old
+		if err := mutate(&next); err != nil {
+			return err
+		}
+		if next.Indicator != old.Indicator {
+			return invalid("indicator", "the resource indicator cannot be changed")
+		}
+		next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+		if err := validateResource(&next); err != nil {
+			return err
+		}
+		b.put(kindResource, id, old.Version, &next)
+		if next.IsDefault && !old.IsDefault {
+			d.clearOtherDefaults(b, id)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	next.Version = ver
-	d.publish(func() { d.setResource(&next) })
-	if next.IsDefault && !old.IsDefault {
-		if err := d.clearOtherDefaults(ctx, id); err != nil {
-			return nil, err
-		}
-	}
-	return &next, nil
+	return d.st.resources[id], nil
 }
 
-// clearOtherDefaults unsets IsDefault on every resource but except. Callers hold wmu.
-func (d *Directory) clearOtherDefaults(ctx context.Context, except string) error {
+// clearOtherDefaults adds to b the writes that unset IsDefault on every resource but
+// except. Callers hold wmu.
+func (d *Directory) clearOtherDefaults(b *batch, except string) {
 	for id, r := range d.st.resources {
 		if id == except || !r.IsDefault {
 			continue
 		}
 		next := *r
 		next.IsDefault = false
-		ver, err := d.persist(ctx, kindResource, id, next.Version, &next)
-		if err != nil {
-			return err
-		}
-		next.Version = ver
-		d.publish(func() { d.setResource(&next) })
+		b.put(kindResource, id, r.Version, &next)
 	}
-	return nil
 }
 
 // DeleteResource deletes the API resource, its scopes, and removes those scopes from
@@ -160,33 +155,29 @@ func (d *Directory) clearOtherDefaults(ctx context.Context, except string) error
 func (d *Directory) DeleteResource(ctx context.Context, id string) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	r, ok := d.st.resources[id]
-	if !ok {
-		return notFound(EntityResource, id)
-	}
-	if r.Indicator == ManagementAPIIndicator {
-		return ErrProtected
-	}
-	scopeIDs := make(map[string]bool, len(d.st.resourceScopes[id]))
-	for sid := range d.st.resourceScopes[id] {
-		scopeIDs[sid] = true
-	}
-	// Roles first: a scope id left in a role after a failure half-way would be
-	// ignored anyway, but a role never points at a deleted scope this way.
-	if err := d.removeScopesFromRoles(ctx, scopeIDs); err != nil {
-		return err
-	}
-	for sid := range scopeIDs {
-		if err := d.erase(ctx, kindScope, sid, d.st.scopes[sid].Version); err != nil {
-			return err
+	return d.commit(ctx, func(b *batch) error {
+		r, ok := d.st.resources[id]
+		if !ok {
+			return notFound(EntityResource, id)
 		}
-		d.publish(func() { d.deleteScope(sid) })
-	}
-	if err := d.erase(ctx, kindResource, id, r.Version); err != nil {
-		return err
-	}
-	d.publish(func() { d.deleteResource(id) })
-	return nil
+		if r.Indicator == ManagementAPIIndicator {
+			return ErrProtected
+		}
+		scopeIDs := make(map[string]bool, len(d.st.resourceScopes[id]))
+		for sid := range d.st.resourceScopes[id] {
+			scopeIDs[sid] = true
+		}
+		// One batch: the roles without the scopes, the scopes, then the resource.
+		d.removeScopesFromRoles(b, scopeIDs)
+		for sid := range scopeIDs {
+			s := d.st.scopes[sid]
+			b.del(kindScope, sid, s.Version)
+			b.release(kindIdxScopeName, scopeNameKey(s.ResourceID, s.Name))
+		}
+		b.del(kindResource, id, r.Version)
+		b.release(kindIdxIndicator, r.Indicator)
+		return nil
+	})
 }
 
 // ---- scopes ----
@@ -247,28 +238,33 @@ func (d *Directory) CreateScope(ctx context.Context, resourceID, name, descripti
 }
 
 func (d *Directory) createScope(ctx context.Context, resourceID, name, description string) (*Scope, error) {
-	if _, ok := d.st.resources[resourceID]; !ok {
-		return nil, notFound(EntityResource, resourceID)
-	}
-	s := &Scope{ResourceID: resourceID, Name: name, Description: description, CreatedAt: d.nowMs()}
-	if err := validateScope(s); err != nil {
-		return nil, err
-	}
-	if d.scopeNameTaken(resourceID, name, "") {
-		return nil, conflict(EntityScope, "name", name)
-	}
-	id, err := d.newID()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		res, ok := d.st.resources[resourceID]
+		if !ok {
+			return notFound(EntityResource, resourceID)
+		}
+		s := &Scope{ResourceID: resourceID, Name: name, Description: description, CreatedAt: d.nowMs()}
+		if err := validateScope(s); err != nil {
+			return err
+		}
+		if d.scopeNameTaken(resourceID, name, "") {
+			return conflict(EntityScope, "name", name)
+		}
+		var err error
+		if id, err = d.newID(); err != nil {
+			return err
+		}
+		s.ID = id
+		b.check(kindResource, resourceID, res.Version) // the resource still exists
+		b.put(kindScope, id, 0, s)
+		b.claim(kindIdxScopeName, scopeNameKey(resourceID, name), id)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.ID = id
-	ver, err := d.persist(ctx, kindScope, id, 0, s)
-	if err != nil {
-		return nil, err
-	}
-	s.Version = ver
-	d.publish(func() { d.setScope(s) })
-	return s, nil
+	return d.st.scopes[id], nil
 }
 
 // UpdateScope applies mutate to a copy of the scope of resourceID and stores it (name
@@ -292,16 +288,22 @@ func (d *Directory) UpdateScope(ctx context.Context, resourceID, scopeID string,
 	if d.isManagementScope(old) && next.Name != old.Name {
 		return nil, ErrProtected
 	}
-	if d.scopeNameTaken(resourceID, next.Name, scopeID) {
-		return nil, conflict(EntityScope, "name", next.Name)
-	}
-	ver, err := d.persist(ctx, kindScope, scopeID, next.Version, &next)
+	err = d.commit(ctx, func(b *batch) error {
+		cur, err := d.resourceScope(resourceID, scopeID) // rebuilt after a lost claim
+		if err != nil {
+			return err
+		}
+		if d.scopeNameTaken(resourceID, next.Name, scopeID) {
+			return conflict(EntityScope, "name", next.Name)
+		}
+		b.put(kindScope, scopeID, cur.Version, &next)
+		b.reindex(kindIdxScopeName, scopeNameKey(resourceID, cur.Name), scopeNameKey(resourceID, next.Name), scopeID)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	next.Version = ver
-	d.publish(func() { d.setScope(&next) })
-	return &next, nil
+	return d.st.scopes[scopeID], nil
 }
 
 // DeleteScope removes the scope from every role, then deletes it. Scopes of the
@@ -316,14 +318,16 @@ func (d *Directory) DeleteScope(ctx context.Context, resourceID, scopeID string)
 	if d.isManagementScope(s) {
 		return ErrProtected
 	}
-	if err := d.removeScopesFromRoles(ctx, map[string]bool{scopeID: true}); err != nil {
-		return err
-	}
-	if err := d.erase(ctx, kindScope, scopeID, s.Version); err != nil {
-		return err
-	}
-	d.publish(func() { d.deleteScope(scopeID) })
-	return nil
+	return d.commit(ctx, func(b *batch) error {
+		s, err := d.resourceScope(resourceID, scopeID)
+		if err != nil {
+			return err
+		}
+		d.removeScopesFromRoles(b, map[string]bool{scopeID: true})
+		b.del(kindScope, scopeID, s.Version)
+		b.release(kindIdxScopeName, scopeNameKey(resourceID, s.Name))
+		return nil
+	})
 }
 
 // resourceScope finds scopeID under resourceID. Callers hold wmu or mu.
@@ -343,23 +347,17 @@ func (d *Directory) isManagementScope(s *Scope) bool {
 	return r != nil && r.Indicator == ManagementAPIIndicator
 }
 
-// removeScopesFromRoles stores every role that holds one of ids without them.
-// Callers hold wmu.
-func (d *Directory) removeScopesFromRoles(ctx context.Context, ids map[string]bool) error {
-	if len(ids) == 0 {
-		return nil
-	}
+// removeScopesFromRoles adds to b the writes of every role that holds one of ids,
+// without them. Callers hold wmu.
+func (d *Directory) removeScopesFromRoles(b *batch, ids map[string]bool) {
 	for _, role := range d.st.roles {
 		if !slices.ContainsFunc(role.ScopeIDs, func(s string) bool { return ids[s] }) {
 			continue
 		}
 		next := role.Clone()
 		next.ScopeIDs = slices.DeleteFunc(next.ScopeIDs, func(s string) bool { return ids[s] })
-		if _, err := d.storeRole(ctx, next); err != nil {
-			return err
-		}
+		b.put(kindRole, next.ID, role.Version, next)
 	}
-	return nil
 }
 
 // ---- state (callers hold wmu and mu) ----

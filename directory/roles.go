@@ -94,38 +94,51 @@ func (d *Directory) CreateRole(ctx context.Context, in NewRole) (*Role, error) {
 }
 
 func (d *Directory) createRole(ctx context.Context, in NewRole) (*Role, error) {
-	r := &Role{
-		Name:        in.Name,
-		Description: in.Description,
-		Type:        in.Type,
-		IsDefault:   in.IsDefault,
-		ScopeIDs:    dedupe(in.ScopeIDs),
-		CreatedAt:   d.nowMs(),
-	}
-	if r.Type == "" {
-		r.Type = RoleUser
-	}
-	if err := validateRole(r); err != nil {
-		return nil, err
-	}
-	if _, taken := d.st.roleNames[r.Name]; taken {
-		return nil, conflict(EntityRole, "name", r.Name)
-	}
-	if err := d.checkRoleScopes(r.Type, r.ScopeIDs); err != nil {
-		return nil, err
-	}
-	id, err := d.newID()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		r := &Role{
+			Name:        in.Name,
+			Description: in.Description,
+			Type:        in.Type,
+			IsDefault:   in.IsDefault,
+			ScopeIDs:    dedupe(in.ScopeIDs),
+			CreatedAt:   d.nowMs(),
+		}
+		if r.Type == "" {
+			r.Type = RoleUser
+		}
+		if err := validateRole(r); err != nil {
+			return err
+		}
+		if _, taken := d.st.roleNames[r.Name]; taken {
+			return conflict(EntityRole, "name", r.Name)
+		}
+		if err := d.checkRoleScopes(r.Type, r.ScopeIDs); err != nil {
+			return err
+		}
+		var err error
+		if id, err = d.newID(); err != nil {
+			return err
+		}
+		r.ID = id
+		d.checkScopesExist(b, r.ScopeIDs)
+		b.put(kindRole, id, 0, r)
+		b.claim(kindIdxRoleName, r.Name, id)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	r.ID = id
-	ver, err := d.persist(ctx, kindRole, id, 0, r)
-	if err != nil {
-		return nil, err
+	return d.st.roles[id], nil
+}
+
+// checkScopesExist makes b conditional on the scopes still existing at the versions
+// memory holds, so a role never gains a scope another node deleted meanwhile. Callers
+// hold wmu and checked that the scopes exist.
+func (d *Directory) checkScopesExist(b *batch, ids []string) {
+	for _, id := range ids {
+		b.check(kindScope, id, d.st.scopes[id].Version)
 	}
-	r.Version = ver
-	d.publish(func() { d.setRole(r) })
-	return r, nil
 }
 
 // UpdateRole applies mutate to a copy of the role and stores it. Names stay unique;
@@ -150,22 +163,31 @@ func (d *Directory) UpdateRole(ctx context.Context, id string, mutate func(*Role
 	if err := validateRole(next); err != nil {
 		return nil, err
 	}
-	if other, taken := d.st.roleNames[next.Name]; taken && other != id {
-		return nil, conflict(EntityRole, "name", next.Name)
-	}
-	return d.storeRole(ctx, next)
-}
-
-// storeRole persists a new version of an existing role and publishes it. Callers
-// hold wmu.
-func (d *Directory) storeRole(ctx context.Context, r *Role) (*Role, error) {
-	ver, err := d.persist(ctx, kindRole, r.ID, r.Version, r)
+	err := d.commit(ctx, func(b *batch) error {
+		if other, taken := d.st.roleNames[next.Name]; taken && other != id {
+			return conflict(EntityRole, "name", next.Name)
+		}
+		b.put(kindRole, id, old.Version, next)
+		b.reindex(kindIdxRoleName, old.Name, next.Name, id)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	r.Version = ver
-	d.publish(func() { d.setRole(r) })
-	return r, nil
+	return d.st.roles[id], nil
+}
+
+// storeRole writes a new version of an existing role (name unchanged), expecting
+// r.Version, and returns the published role. Callers hold wmu.
+func (d *Directory) storeRole(ctx context.Context, r *Role) (*Role, error) {
+	err := d.commit(ctx, func(b *batch) error {
+		b.put(kindRole, r.ID, r.Version, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.st.roles[r.ID], nil
 }
 
 // DeleteRole deletes the role and every assignment of it; not the admin
@@ -180,21 +202,17 @@ func (d *Directory) DeleteRole(ctx context.Context, id string) error {
 	if err := d.guardAdminRoleDelete(id); err != nil {
 		return err
 	}
-	for userID := range d.st.roleUsers[id] {
-		if err := d.eraseUserRole(ctx, userID, id, d.st.userRoles[userID][id]); err != nil {
-			return err
+	return d.commit(ctx, func(b *batch) error {
+		for userID := range d.st.roleUsers[id] {
+			b.del(kindUserRole, assignmentKey(userID, id), d.st.userRoles[userID][id])
 		}
-	}
-	for appID := range d.st.roleApps[id] {
-		if err := d.eraseAppRole(ctx, appID, id, d.st.appRoles[appID][id]); err != nil {
-			return err
+		for appID := range d.st.roleApps[id] {
+			b.del(kindAppRole, assignmentKey(appID, id), d.st.appRoles[appID][id])
 		}
-	}
-	if err := d.erase(ctx, kindRole, id, r.Version); err != nil {
-		return err
-	}
-	d.publish(func() { d.deleteRole(id) })
-	return nil
+		b.del(kindRole, id, r.Version)
+		b.release(kindIdxRoleName, r.Name)
+		return nil
+	})
 }
 
 // RoleScopes returns the role's scopes (those that still exist), newest first.
@@ -236,7 +254,15 @@ func (d *Directory) AddRoleScopes(ctx context.Context, roleID string, scopeIDs [
 	}
 	next := old.Clone()
 	next.ScopeIDs = append(next.ScopeIDs, add...)
-	return d.storeRole(ctx, next)
+	err := d.commit(ctx, func(b *batch) error {
+		d.checkScopesExist(b, add)
+		b.put(kindRole, roleID, old.Version, next)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.st.roles[roleID], nil
 }
 
 // RemoveRoleScope removes one scope from the role; not the Management API scope
@@ -351,10 +377,8 @@ func (d *Directory) AssignUserRoles(ctx context.Context, userID string, roleIDs 
 			add = append(add, roleID)
 		}
 	}
-	for _, roleID := range add {
-		if err := d.putUserRole(ctx, userID, roleID); err != nil {
-			return nil, err
-		}
+	if err := d.putUserRoles(ctx, []string{userID}, add); err != nil {
+		return nil, err
 	}
 	return add, nil
 }
@@ -380,12 +404,7 @@ func (d *Directory) AddRoleUsers(ctx context.Context, roleID string, userIDs []s
 			return conflict(EntityUserRole, "userId", userID)
 		}
 	}
-	for _, userID := range userIDs {
-		if err := d.putUserRole(ctx, userID, roleID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.putUserRoles(ctx, userIDs, []string{roleID})
 }
 
 // UnassignUserRole takes the role away from the user.
@@ -399,7 +418,10 @@ func (d *Directory) UnassignUserRole(ctx context.Context, userID, roleID string)
 	if !ok {
 		return notFound(EntityUserRole, roleID)
 	}
-	return d.eraseUserRole(ctx, userID, roleID, ver)
+	return d.commit(ctx, func(b *batch) error {
+		b.del(kindUserRole, assignmentKey(userID, roleID), ver)
+		return nil
+	})
 }
 
 // AssignAppRoles is AssignUserRoles for an application: the application must be
@@ -423,10 +445,8 @@ func (d *Directory) assignAppRoles(ctx context.Context, appID string, roleIDs []
 			add = append(add, roleID)
 		}
 	}
-	for _, roleID := range add {
-		if err := d.putAppRole(ctx, appID, roleID); err != nil {
-			return nil, err
-		}
+	if err := d.putAppRoles(ctx, []string{appID}, add); err != nil {
+		return nil, err
 	}
 	return add, nil
 }
@@ -450,12 +470,7 @@ func (d *Directory) AddRoleApplications(ctx context.Context, roleID string, appI
 			return conflict(EntityAppRole, "applicationId", appID)
 		}
 	}
-	for _, appID := range appIDs {
-		if err := d.putAppRole(ctx, appID, roleID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.putAppRoles(ctx, appIDs, []string{roleID})
 }
 
 // UnassignAppRole takes the role away from the application; not the admin
@@ -473,7 +488,10 @@ func (d *Directory) UnassignAppRole(ctx context.Context, appID, roleID string) e
 	if err := d.guardAdminRoleUnassign(appID, roleID); err != nil {
 		return err
 	}
-	return d.eraseAppRole(ctx, appID, roleID, ver)
+	return d.commit(ctx, func(b *batch) error {
+		b.del(kindAppRole, assignmentKey(appID, roleID), ver)
+		return nil
+	})
 }
 
 // checkUserRole: the role exists and is a User role. Callers hold wmu.
@@ -503,50 +521,50 @@ func (d *Directory) checkAppRole(appID, roleID string) error {
 	return nil
 }
 
-func (d *Directory) putUserRole(ctx context.Context, userID, roleID string) error {
-	ver, err := d.persist(ctx, kindUserRole, assignmentKey(userID, roleID), 0, assignmentValue{CreatedAt: d.nowMs()})
-	if err != nil {
-		return err
+// putUserRoles writes, in one batch, an assignment of every role to every user,
+// conditional on the users and roles still existing at the versions memory holds.
+// Callers hold wmu and validated the pairs.
+func (d *Directory) putUserRoles(ctx context.Context, userIDs, roleIDs []string) error {
+	if len(roleIDs) == 0 {
+		return nil
 	}
-	d.publish(func() {
-		setAssignment(d.st.userRoles, d.st.roleUsers, userID, roleID, ver)
-		d.invalidateScopes()
+	return d.commit(ctx, func(b *batch) error {
+		val := assignmentValue{CreatedAt: d.nowMs()}
+		for _, u := range userIDs {
+			b.check(kindUser, u, d.st.users[u].Version)
+		}
+		for _, r := range roleIDs {
+			b.check(kindRole, r, d.st.roles[r].Version)
+		}
+		for _, u := range userIDs {
+			for _, r := range roleIDs {
+				b.put(kindUserRole, assignmentKey(u, r), 0, val)
+			}
+		}
+		return nil
 	})
-	return nil
 }
 
-func (d *Directory) eraseUserRole(ctx context.Context, userID, roleID string, ver uint64) error {
-	if err := d.erase(ctx, kindUserRole, assignmentKey(userID, roleID), ver); err != nil {
-		return err
+// putAppRoles is putUserRoles for applications.
+func (d *Directory) putAppRoles(ctx context.Context, appIDs, roleIDs []string) error {
+	if len(roleIDs) == 0 {
+		return nil
 	}
-	d.publish(func() {
-		deleteAssignment(d.st.userRoles, d.st.roleUsers, userID, roleID)
-		d.invalidateScopes()
+	return d.commit(ctx, func(b *batch) error {
+		val := assignmentValue{CreatedAt: d.nowMs()}
+		for _, a := range appIDs {
+			b.check(kindApp, a, d.st.apps[a].Version)
+		}
+		for _, r := range roleIDs {
+			b.check(kindRole, r, d.st.roles[r].Version)
+		}
+		for _, a := range appIDs {
+			for _, r := range roleIDs {
+				b.put(kindAppRole, assignmentKey(a, r), 0, val)
+			}
+		}
+		return nil
 	})
-	return nil
-}
-
-func (d *Directory) putAppRole(ctx context.Context, appID, roleID string) error {
-	ver, err := d.persist(ctx, kindAppRole, assignmentKey(appID, roleID), 0, assignmentValue{CreatedAt: d.nowMs()})
-	if err != nil {
-		return err
-	}
-	d.publish(func() {
-		setAssignment(d.st.appRoles, d.st.roleApps, appID, roleID, ver)
-		d.invalidateScopes()
-	})
-	return nil
-}
-
-func (d *Directory) eraseAppRole(ctx context.Context, appID, roleID string, ver uint64) error {
-	if err := d.erase(ctx, kindAppRole, assignmentKey(appID, roleID), ver); err != nil {
-		return err
-	}
-	d.publish(func() {
-		deleteAssignment(d.st.appRoles, d.st.roleApps, appID, roleID)
-		d.invalidateScopes()
-	})
-	return nil
 }
 
 // dedupe returns ids without repeats, in first-seen order, as a new slice.

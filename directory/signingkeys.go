@@ -62,16 +62,14 @@ func (d *Directory) PutSigningKey(ctx context.Context, k *SigningKey) error {
 		c.CreatedAt = d.nowMs()
 	}
 	c.Version = 0
-	if old, ok := d.st.keys[c.ID]; ok {
-		c.Version = old.Version
-	}
-	ver, err := d.persist(ctx, kindSigningKey, c.ID, c.Version, &c)
-	if err != nil {
-		return err
-	}
-	c.Version = ver
-	d.publish(func() { d.setSigningKey(&c) })
-	return nil
+	return d.commit(ctx, func(b *batch) error {
+		var expect uint64 // a key another node created meanwhile is replaced
+		if old, ok := d.st.keys[c.ID]; ok {
+			expect = old.Version
+		}
+		b.put(kindSigningKey, c.ID, expect, &c)
+		return nil
+	})
 }
 
 // DeleteSigningKey deletes the key with id.
@@ -82,11 +80,10 @@ func (d *Directory) DeleteSigningKey(ctx context.Context, id string) error {
 	if !ok {
 		return notFound(EntitySigningKey, id)
 	}
-	if err := d.erase(ctx, kindSigningKey, id, old.Version); err != nil {
-		return err
-	}
-	d.publish(func() { d.deleteSigningKey(id) })
-	return nil
+	return d.commit(ctx, func(b *batch) error {
+		b.del(kindSigningKey, id, old.Version)
+		return nil
+	})
 }
 
 // ---- state (callers hold wmu and mu) ----

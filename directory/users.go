@@ -209,21 +209,34 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	}
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	if err := d.checkUserUnique(u); err != nil {
-		return nil, err
-	}
-	id, err := d.newID()
+	err := d.commit(ctx, func(b *batch) error {
+		u.ID = ""
+		if err := d.checkUserUnique(u); err != nil {
+			return err
+		}
+		id, err := d.newID()
+		if err != nil {
+			return err
+		}
+		u.ID = id
+		b.put(kindUser, id, 0, u)
+		claimUserIndexes(b, nil, u)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	u.ID = id
-	ver, err := d.persist(ctx, kindUser, id, 0, u)
-	if err != nil {
-		return nil, err
+	return d.st.users[u.ID], nil
+}
+
+// claimUserIndexes adds to b the index changes from old (nil for a new user) to next.
+func claimUserIndexes(b *batch, old, next *User) {
+	if old == nil {
+		old = &User{}
 	}
-	u.Version = ver
-	d.publish(func() { d.setUser(u) })
-	return u, nil
+	b.reindex(kindIdxUsername, deref(old.Username), deref(next.Username), next.ID)
+	b.reindex(kindIdxEmail, strings.ToLower(deref(old.PrimaryEmail)), strings.ToLower(deref(next.PrimaryEmail)), next.ID)
+	b.reindex(kindIdxPhone, deref(old.PrimaryPhone), deref(next.PrimaryPhone), next.ID)
 }
 
 // UpdateUser applies mutate to a private copy of the user, validates it (formats and
@@ -263,16 +276,18 @@ func (d *Directory) updateUser(ctx context.Context, id string, mutate func(*User
 	if err := validateUser(next); err != nil {
 		return nil, err
 	}
-	if err := d.checkUserUnique(next); err != nil {
-		return nil, err
-	}
-	ver, err := d.persist(ctx, kindUser, id, next.Version, next)
+	err := d.commit(ctx, func(b *batch) error {
+		if err := d.checkUserUnique(next); err != nil {
+			return err
+		}
+		b.put(kindUser, id, old.Version, next)
+		claimUserIndexes(b, old, next)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	next.Version = ver
-	d.publish(func() { d.setUser(next) })
-	return next, nil
+	return d.st.users[id], nil
 }
 
 // SetUserPassword replaces the user's password (hashed with Argon2id outside the
@@ -354,16 +369,14 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 	if !ok {
 		return notFound(EntityUser, id)
 	}
-	for roleID, ver := range d.st.userRoles[id] {
-		if err := d.eraseUserRole(ctx, id, roleID, ver); err != nil {
-			return err
+	return d.commit(ctx, func(b *batch) error {
+		for roleID, ver := range d.st.userRoles[id] {
+			b.del(kindUserRole, assignmentKey(id, roleID), ver)
 		}
-	}
-	if err := d.erase(ctx, kindUser, id, u.Version); err != nil {
-		return err
-	}
-	d.publish(func() { d.deleteUser(id) })
-	return nil
+		b.del(kindUser, id, u.Version)
+		claimUserIndexes(b, u, &User{ID: id})
+		return nil
+	})
 }
 
 // ---- state (callers hold wmu and mu) ----

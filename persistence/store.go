@@ -7,6 +7,8 @@ package persistence
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 )
 
@@ -58,6 +60,67 @@ type Store interface {
 	// SweepExpired deletes the records that have expired at the store's clock and
 	// returns how many it removed.
 	SweepExpired(ctx context.Context) (int, error)
+	// Apply writes a batch of conditional mutations atomically: when every
+	// mutation's precondition holds, all of them are written (durable at the store's
+	// durability before Apply returns) and Apply returns one version per mutation (the
+	// new version of a put, 0 for a delete or a check); otherwise nothing is written
+	// and the error is ErrConflict. Each mutation means what Put, Delete or a version
+	// check would mean alone (see Mutation). A batch may not name a kind/key twice;
+	// an empty batch is a no-op. The store keeps no reference to muts.
+	Apply(ctx context.Context, muts []Mutation) ([]uint64, error)
 	// Close flushes and releases the store. Further calls return ErrClosed.
 	Close() error
+}
+
+// Mutation is one conditional write of a batch given to Store.Apply.
+type Mutation struct {
+	Kind, Key string
+	// Expect is the version the record must have: for a put, as Put's expect (0 =
+	// absent or expired); for a delete, as Delete's expect (0 = unconditional); for a
+	// check, the exact live version (0 = absent or expired).
+	Expect uint64
+	// Delete removes the record instead of writing Value.
+	Delete bool
+	// Check only asserts Expect and writes nothing (a precondition on a record the
+	// batch reads but does not change, such as the owner of a new child).
+	Check bool
+	// Value and ExpiresAt are the record written by a put.
+	Value     []byte
+	ExpiresAt time.Time
+}
+
+// ValidateBatch reports a malformed batch: an empty kind or key, a kind with NUL, a
+// mutation that is both Delete and Check, or a kind/key named twice. Stores call it
+// before looking at any record.
+func ValidateBatch(muts []Mutation) error {
+	seen := make(map[[2]string]struct{}, len(muts))
+	for i, m := range muts {
+		if err := validKind(m.Kind); err != nil {
+			return fmt.Errorf("persistence: batch mutation %d: %w", i, err)
+		}
+		if m.Key == "" {
+			return fmt.Errorf("persistence: batch mutation %d: empty key", i)
+		}
+		if m.Delete && m.Check {
+			return fmt.Errorf("persistence: batch mutation %d (%s/%s): both Delete and Check", i, m.Kind, m.Key)
+		}
+		if !m.Delete && !m.Check && m.Expect == math.MaxUint64 {
+			return fmt.Errorf("persistence: batch mutation %d (%s/%s): version overflow", i, m.Kind, m.Key)
+		}
+		k := [2]string{m.Kind, m.Key}
+		if _, dup := seen[k]; dup {
+			return fmt.Errorf("persistence: batch names %s/%s twice", m.Kind, m.Key)
+		}
+		seen[k] = struct{}{}
+	}
+	return nil
+}
+
+// Holds reports whether a mutation's precondition holds for a record whose live
+// version is cur (0 when absent or expired). Shared by every Store's Apply.
+func (m Mutation) Holds(cur uint64) bool {
+	if m.Delete && m.Expect == 0 {
+		return true
+	}
+	return cur == m.Expect
 }

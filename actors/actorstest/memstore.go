@@ -171,6 +171,44 @@ func (s *MemStore) SweepExpired(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Apply implements persistence.Store: all preconditions are checked, then all
+// mutations written, under the one lock.
+func (s *MemStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	if err := persistence.ValidateBatch(muts); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	for _, m := range muts {
+		cur, _ := s.live(m.Kind, m.Key)
+		if !m.Holds(cur.Version) {
+			return nil, persistence.ErrConflict
+		}
+	}
+	versions := make([]uint64, len(muts))
+	for i, m := range muts {
+		switch {
+		case m.Check:
+		case m.Delete:
+			delete(s.recs[m.Kind], m.Key)
+		default:
+			if s.recs[m.Kind] == nil {
+				s.recs[m.Kind] = map[string]persistence.Record{}
+			}
+			v := slices.Clone(m.Value)
+			if v == nil {
+				v = []byte{}
+			}
+			s.recs[m.Kind][m.Key] = persistence.Record{Version: m.Expect + 1, ExpiresAt: m.ExpiresAt, Value: v}
+			versions[i] = m.Expect + 1
+		}
+	}
+	return versions, nil
+}
+
 // Close implements persistence.Store; later calls return persistence.ErrClosed.
 func (s *MemStore) Close() error {
 	s.mu.Lock()

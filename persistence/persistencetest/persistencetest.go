@@ -63,6 +63,13 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) persist
 		{"ScanStopsOnError", testScanStops},
 		{"CountLiveAndStored", testCount},
 		{"InsertNewKey", testInsert},
+		{"ApplyVersions", testApplyVersions},
+		{"ApplyAllOrNothing", testApplyAllOrNothing},
+		{"ApplyCheck", testApplyCheck},
+		{"ApplyExpiredIsAbsent", testApplyExpired},
+		{"ApplyMalformed", testApplyMalformed},
+		{"ApplyConcurrentClaimOneWinner", testApplyConcurrentClaim},
+		{"ApplyConcurrentOverlapOneWinner", testApplyConcurrentOverlap},
 		{"ConcurrentCASOneWinner", testConcurrentCAS},
 		{"ConcurrentCreateOneWinner", testConcurrentCreate},
 		{"ConcurrentIncrements", testConcurrentIncrements},
@@ -553,6 +560,8 @@ func testClosed(t *testing.T, s persistence.Store, _ *Clock) {
 	wantErr(t, "Put", err, persistence.ErrClosed)
 	wantErr(t, "Delete", s.Delete(ctx, "k", "x", 0), persistence.ErrClosed)
 	wantErr(t, "Scan", s.Scan(ctx, "k", func(string, persistence.Record) error { return nil }), persistence.ErrClosed)
+	_, err = s.Apply(ctx, []persistence.Mutation{put("k", "x", 0, "v")})
+	wantErr(t, "Apply", err, persistence.ErrClosed)
 	_, err = s.SweepExpired(ctx)
 	wantErr(t, "SweepExpired", err, persistence.ErrClosed)
 	if err := s.Close(); err != nil && !errors.Is(err, persistence.ErrClosed) {
@@ -679,4 +688,211 @@ func testInsert(t *testing.T, s persistence.Store, clock *Clock) {
 	}
 	clock.Advance(time.Second)
 	wantNotFound(t, s, "grant-at", "g2/h2")
+}
+
+func mustApply(t *testing.T, s persistence.Store, muts ...persistence.Mutation) []uint64 {
+	t.Helper()
+	v, err := s.Apply(t.Context(), muts)
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	if len(v) != len(muts) {
+		t.Fatalf("Apply returned %d versions for %d mutations", len(v), len(muts))
+	}
+	return v
+}
+
+func put(kind, key string, expect uint64, value string) persistence.Mutation {
+	return persistence.Mutation{Kind: kind, Key: key, Expect: expect, Value: []byte(value)}
+}
+
+func testApplyVersions(t *testing.T, s persistence.Store, _ *Clock) {
+	mustPut(t, s, "b", "upd", 0, "one", time.Time{})
+	mustPut(t, s, "b", "del", 0, "gone", time.Time{})
+	mustPut(t, s, "b", "chk", 0, "kept", time.Time{})
+	got := mustApply(t, s,
+		put("b", "new", 0, "fresh"),
+		put("b", "upd", 1, "two"),
+		persistence.Mutation{Kind: "b", Key: "del", Expect: 1, Delete: true},
+		persistence.Mutation{Kind: "b", Key: "chk", Expect: 1, Check: true},
+		persistence.Mutation{Kind: "b", Key: "absent", Delete: true},
+		put("other", "new", 0, "x"),
+	)
+	if want := []uint64{1, 2, 0, 0, 0, 1}; !slices.Equal(got, want) {
+		t.Fatalf("Apply versions = %v, want %v", got, want)
+	}
+	wantRecord(t, s, "b", "new", 1, "fresh")
+	wantRecord(t, s, "b", "upd", 2, "two")
+	wantNotFound(t, s, "b", "del")
+	wantRecord(t, s, "b", "chk", 1, "kept")
+	wantNotFound(t, s, "b", "absent")
+	wantRecord(t, s, "other", "new", 1, "x")
+	if v, err := s.Apply(t.Context(), nil); err != nil || len(v) != 0 {
+		t.Fatalf("Apply(empty) = %v, %v; want no versions, nil", v, err)
+	}
+}
+
+// A batch whose last precondition fails writes none of its mutations, whatever
+// their kind.
+func testApplyAllOrNothing(t *testing.T, s persistence.Store, _ *Clock) {
+	mustPut(t, s, "b", "a", 0, "a1", time.Time{})
+	mustPut(t, s, "b", "d", 0, "d1", time.Time{})
+	mustPut(t, s, "b", "e", 0, "e1", time.Time{})
+	failing := []persistence.Mutation{
+		put("b", "a", 0, "exists already"),                   // create over an existing record
+		put("b", "a", 2, "stale"),                            // stale version
+		{Kind: "b", Key: "e", Expect: 7, Delete: true},       // stale delete
+		{Kind: "b", Key: "missing", Expect: 1, Delete: true}, // delete of an absent record at a version
+		{Kind: "b", Key: "a", Expect: 3, Check: true},        // failing check
+		{Kind: "b", Key: "missing", Expect: 1, Check: true},  // check of an absent record
+		put("b", "missing", 1, "update of an absent record"), // update of an absent record
+	}
+	for i, bad := range failing {
+		_, err := s.Apply(t.Context(), []persistence.Mutation{
+			put("b", "new", 0, "must not appear"),
+			{Kind: "b", Key: "d", Expect: 1, Delete: true},
+			put("c", "other-kind", 0, "must not appear"),
+			bad,
+		})
+		wantErr(t, fmt.Sprintf("Apply with failing mutation %d", i), err, persistence.ErrConflict)
+		wantNotFound(t, s, "b", "new")
+		wantNotFound(t, s, "c", "other-kind")
+		wantRecord(t, s, "b", "d", 1, "d1")
+		wantRecord(t, s, "b", "a", 1, "a1")
+		wantRecord(t, s, "b", "e", 1, "e1")
+	}
+}
+
+func testApplyCheck(t *testing.T, s persistence.Store, _ *Clock) {
+	mustPut(t, s, "b", "parent", 0, "p", time.Time{})
+	mustApply(t, s,
+		persistence.Mutation{Kind: "b", Key: "parent", Expect: 1, Check: true},
+		persistence.Mutation{Kind: "b", Key: "nobody", Check: true}, // absent, as expected
+		put("b", "child", 0, "c"),
+	)
+	wantRecord(t, s, "b", "parent", 1, "p") // a check writes nothing
+	wantNotFound(t, s, "b", "nobody")
+	wantRecord(t, s, "b", "child", 1, "c")
+	// A check of an absent record fails once it exists.
+	_, err := s.Apply(t.Context(), []persistence.Mutation{{Kind: "b", Key: "parent", Check: true}, put("b", "child2", 0, "c")})
+	wantErr(t, "Apply with a check for absence of an existing record", err, persistence.ErrConflict)
+	wantNotFound(t, s, "b", "child2")
+}
+
+func testApplyExpired(t *testing.T, s persistence.Store, clock *Clock) {
+	mustPut(t, s, "b", "ttl", 0, "short", clock.Now().Add(time.Minute))
+	clock.Advance(time.Hour)
+	got := mustApply(t, s,
+		persistence.Mutation{Kind: "b", Key: "ttl", Check: true},
+		put("b", "ttl2", 0, "x"),
+	)
+	if got[1] != 1 {
+		t.Fatalf("versions = %v", got)
+	}
+	got = mustApply(t, s, put("b", "ttl", 0, "again"))
+	if got[0] != 1 {
+		t.Fatalf("recreating an expired record: version %d, want 1", got[0])
+	}
+	wantRecord(t, s, "b", "ttl", 1, "again")
+}
+
+func testApplyMalformed(t *testing.T, s persistence.Store, _ *Clock) {
+	bad := [][]persistence.Mutation{
+		{put("b", "x", 0, "1"), put("b", "x", 0, "2")},
+		{put("b", "x", 0, "1"), {Kind: "b", Key: "x", Delete: true}},
+		{put("b", "", 0, "1")},
+		{put("", "x", 0, "1")},
+		{put("b\x00c", "x", 0, "1")},
+		{{Kind: "b", Key: "y", Delete: true, Check: true}},
+	}
+	for i, muts := range bad {
+		_, err := s.Apply(t.Context(), muts)
+		if err == nil || errors.Is(err, persistence.ErrConflict) {
+			t.Fatalf("malformed batch %d: err = %v, want a non-conflict error", i, err)
+		}
+	}
+	wantNotFound(t, s, "b", "x")
+}
+
+// Writers each claim one shared index key and write a record of their own in the same
+// batch, as the directory claims a unique value: exactly one batch wins, and no loser
+// leaves its own record behind.
+func testApplyConcurrentClaim(t *testing.T, s persistence.Store, _ *Clock) {
+	const n = 32
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			owner := fmt.Sprint("owner-", i)
+			_, err := s.Apply(t.Context(), []persistence.Mutation{
+				put("entity", owner, 0, "e"),
+				put("index", "alice", 0, owner),
+			})
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, persistence.ErrConflict):
+			default:
+				t.Errorf("Apply: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d batches claimed the key, want exactly 1", wins.Load())
+	}
+	rec, err := s.Get(t.Context(), "index", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := scanAll(t, s, "entity")
+	if len(keys) != 1 || keys[0] != string(rec.Value) {
+		t.Fatalf("entities %q after the race, want only the winner %q", keys, rec.Value)
+	}
+}
+
+// Batches update the same keys, each in another order: exactly one wins (the others
+// saw version 1 taken) and none deadlocks.
+func testApplyConcurrentOverlap(t *testing.T, s persistence.Store, _ *Clock) {
+	const keys, writers = 8, 16
+	for k := range keys {
+		mustPut(t, s, "ov", fmt.Sprint("k", k), 0, "base", time.Time{})
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	winners := make(chan string, writers)
+	for w := range writers {
+		wg.Go(func() {
+			muts := make([]persistence.Mutation, keys)
+			for k := range keys {
+				j := (k*3 + w) % keys // a different order per writer
+				muts[k] = put("ov", fmt.Sprint("k", j), 1, fmt.Sprint("w", w))
+			}
+			<-start
+			_, err := s.Apply(t.Context(), muts)
+			switch {
+			case err == nil:
+				winners <- fmt.Sprint("w", w)
+			case errors.Is(err, persistence.ErrConflict):
+			default:
+				t.Errorf("Apply: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(winners)
+	var won []string
+	for w := range winners {
+		won = append(won, w)
+	}
+	if len(won) != 1 {
+		t.Fatalf("%d batches won, want exactly 1: %q", len(won), won)
+	}
+	for k := range keys {
+		wantRecord(t, s, "ov", fmt.Sprint("k", k), 2, won[0])
+	}
 }
