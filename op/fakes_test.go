@@ -7,12 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/outbox"
-	"github.com/latchid/latch/persistence"
 )
 
 // Fakes of op's small interfaces: each embeds the interface (nil, so an unexpected call
@@ -130,24 +127,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	now := time.Now()
 	clock := func() time.Time { return now }
-	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	dir, err := directory.Open(t.Context(), directory.Config{Store: store, Now: clock, Rand: rand.Reader,
-		Argon2: directory.Argon2Params{Memory: 64, Time: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := oidcflow.GenerateSigningKey(oidcflow.AlgES256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := oidcflow.NewKeyRing(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, keys := newTestDirectory(t, clock)
 	app, _, err := dir.CreateApplication(t.Context(), directory.NewApplication{
 		Name: "SPA", Type: directory.AppSPA,
 		OIDCClientMetadata: directory.OIDCClientMetadata{

@@ -8,12 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/latchid/latch/directory"
-	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
-	"github.com/latchid/latch/persistence"
 )
 
 // The flows are tested without HTTP and without grains: fakes embed the small
@@ -48,24 +44,7 @@ func newEnv(t *testing.T, f fakes) *env {
 	t.Helper()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
-	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	dir, err := directory.Open(t.Context(), directory.Config{Store: store, Now: clock, Rand: rand.Reader,
-		Argon2: directory.Argon2Params{Memory: 64, Time: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := oidcflow.GenerateSigningKey(oidcflow.AlgES256, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := oidcflow.NewKeyRing(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, ring := newTestDirectory(t, clock)
 	p, err := New(Config{Issuer: "http://op.test/oidc", Directory: dir, Keys: ring,
 		Grants: f.grants, AccessTokens: f.tokens, Families: f.families, Now: clock, Rand: rand.Reader})
 	if err != nil {
