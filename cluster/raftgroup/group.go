@@ -230,26 +230,10 @@ func (g *Group) run() {
 			g.rn.Tick()
 		case m := <-g.recvc:
 			g.step(m)
-			for i := 0; i < 256; i++ {
-				select {
-				case m := <-g.recvc:
-					g.step(m)
-					continue
-				default:
-				}
-				break
-			}
+			drain(g.recvc, g.step)
 		case p := <-g.propc:
 			g.propose(p)
-			for i := 0; i < 256; i++ {
-				select {
-				case p := <-g.propc:
-					g.propose(p)
-					continue
-				default:
-				}
-				break
-			}
+			drain(g.propc, g.propose)
 		case r := <-g.reportc:
 			if !r.ok {
 				g.rn.ReportUnreachable(r.to)
@@ -759,4 +743,20 @@ func (g *Group) status() Status {
 		}
 	}
 	return s
+}
+
+// drainBatch bounds how many queued items one wake of the Ready loop takes from a
+// channel before it handles a Ready: enough to batch, not enough to starve ticks.
+const drainBatch = 256
+
+// drain hands up to drainBatch items already queued on c to fn, without blocking.
+func drain[T any](c <-chan T, fn func(T)) {
+	for range drainBatch {
+		select {
+		case v := <-c:
+			fn(v)
+		default:
+			return
+		}
+	}
 }
