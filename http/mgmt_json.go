@@ -185,6 +185,8 @@ func mgmtError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, directory.ErrUnavailable):
+		return errDirectoryUnavailable()
 	case errors.As(err, &nf):
 		switch nf.Entity {
 		case directory.EntityRoleScope, directory.EntityUserRole, directory.EntityAppRole, directory.EntitySecret:
