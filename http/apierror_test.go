@@ -10,6 +10,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/persistence"
 )
 
 // noQuorumLog is the directory's log on a node cut off from a quorum: every proposal
@@ -89,4 +90,17 @@ func TestExperienceWithoutQuorum(t *testing.T) {
 	if _, ok := e.dir.UserByUsername("bob"); ok {
 		t.Fatal("registration without quorum created a user")
 	}
+}
+
+// conflictLog applies nothing: every entry's precondition fails, as when another
+// request changed the entity first.
+type conflictLog struct{}
+
+func (conflictLog) Propose(context.Context, []byte) (any, error) { return persistence.ErrConflict, nil }
+
+// A write that lost to a concurrent change of the same entity is 409, not a 500.
+func TestMgmtVersionConflict(t *testing.T) {
+	e := newMgmtEnv(t)
+	e.dir.Replicate(conflictLog{})
+	e.wantError("PATCH", "/api/applications/"+mgmtAdminID, map[string]string{"description": "x"}, http.StatusConflict, "entity.version_conflict")
 }

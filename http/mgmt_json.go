@@ -10,6 +10,7 @@ import (
 	"reflect"
 
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/persistence"
 )
 
 // mgmtMaxBody bounds a Management API request body.
@@ -187,6 +188,11 @@ func mgmtError(err error) error {
 		return nil
 	case errors.Is(err, directory.ErrUnavailable):
 		return errDirectoryUnavailable()
+	case errors.Is(err, persistence.ErrConflict):
+		// The entity changed between this request's read and its write (another
+		// request, on this node or another, won): nothing was written.
+		return apiErr(http.StatusConflict, "entity.version_conflict",
+			"The entity was changed by another request meanwhile; nothing was written. Reload it and retry.")
 	case errors.As(err, &nf):
 		switch nf.Entity {
 		case directory.EntityRoleScope, directory.EntityUserRole, directory.EntityAppRole, directory.EntitySecret:
