@@ -643,3 +643,41 @@ func TestReplicatedConcurrentWriters(t *testing.T) {
 	}
 	sameEverywhere(t, dirs, nodes)
 }
+
+// Memory's idea of the applied-index record's version out of step with the store
+// (something else rewrote the record) does not wedge the replica: the next entry
+// still applies, and so does one whose batch fails.
+func TestApplyRecoversAppliedRecordVersion(t *testing.T) {
+	ctx := t.Context()
+	store := newMemStore()
+	d, _ := openTest(t, store)
+	add := func(index uint64, name string) any {
+		data, err := encodeBatch([]persistence.Mutation{{Kind: kindUser, Key: name, Value: []byte(`{"username":"` + name + `"}`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Replica().Apply(index, data)
+	}
+	if v := add(1, "a"); !isVersions(v) {
+		t.Fatalf("Apply(1) = %v", v)
+	}
+	if _, err := store.Put(ctx, kindMeta, metaRaftApplied, 1, []byte("12345678"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := add(2, "b"); !isVersions(v) {
+		t.Fatalf("Apply(2) after the record moved = %v", v)
+	}
+	if _, err := store.Put(ctx, kindMeta, metaRaftApplied, 3, []byte("12345678"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if v := add(3, "b"); !isErr(v, persistence.ErrConflict) {
+		t.Fatalf("Apply(3) of a taken key = %v, want ErrConflict", v)
+	}
+	if v := add(4, "c"); !isVersions(v) {
+		t.Fatalf("Apply(4) = %v", v)
+	}
+	d2 := reopen(t, store)
+	if d2.AppliedIndex() != 4 || d2.st.users["c"] == nil {
+		t.Fatalf("after reopen: applied %d, users %v", d2.AppliedIndex(), d2.st.users)
+	}
+}
