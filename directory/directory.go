@@ -132,6 +132,8 @@ type state struct {
 	keys    map[string]*SigningKey
 	keyList []*SigningKey // sorted snapshot returned by SigningKeys
 
+	cookieKeys map[string]*CookieKey // cookiekeys.go
+
 	adminApp        string // id of the bootstrap admin application
 	adminAppVersion uint64
 }
@@ -154,6 +156,7 @@ func newState() state {
 		appRoles:       map[string]map[string]uint64{},
 		roleApps:       map[string]map[string]struct{}{},
 		keys:           map[string]*SigningKey{},
+		cookieKeys:     map[string]*CookieKey{},
 	}
 }
 
@@ -177,7 +180,7 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	// Referenced kinds first, so the load order is also a valid apply order.
-	for _, kind := range []string{kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindMeta} {
+	for _, kind := range []string{kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindCookieKey, kindMeta} {
 		err := d.store.Scan(ctx, kind, func(key string, rec persistence.Record) error {
 			return d.apply(kind, key, rec)
 		})
@@ -251,6 +254,13 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		}
 		k.ID, k.Version = key, rec.Version
 		d.setSigningKey(&k)
+	case kindCookieKey:
+		var k CookieKey
+		if err := json.Unmarshal(rec.Value, &k); err != nil {
+			return bad(err)
+		}
+		k.ID, k.Version = key, rec.Version
+		d.setCookieKey(&k)
 	case kindMeta:
 		if key == metaAdminApp {
 			var m adminAppMeta
@@ -286,6 +296,8 @@ func (d *Directory) remove(kind, key string) {
 		d.invalidateScopes()
 	case kindSigningKey:
 		d.deleteSigningKey(key)
+	case kindCookieKey:
+		d.deleteCookieKey(key)
 	case kindMeta:
 		if key == metaAdminApp {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
