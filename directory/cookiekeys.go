@@ -50,9 +50,14 @@ func (d *Directory) RotateCookieKey(ctx context.Context) error {
 	}
 	now := d.nowMs()
 	return d.commit(ctx, func(b *batch) error {
-		k := &CookieKey{ID: id, Value: value, CreatedAt: now}
-		b.put(kindCookieKey, id, 0, k)
 		old := d.cookieKeysLocked()
+		// The new key is on top (Logto's list order), even with a clock that has
+		// not moved since the last rotation.
+		created := now
+		if len(old) > 0 && old[0].CreatedAt >= created {
+			created = old[0].CreatedAt + 1
+		}
+		b.put(kindCookieKey, id, 0, &CookieKey{ID: id, Value: value, CreatedAt: created})
 		for i, o := range old {
 			if i+1 >= maxCookieKeys {
 				b.del(kindCookieKey, o.ID, o.Version)
