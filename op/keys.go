@@ -197,6 +197,17 @@ func (k *DirectoryKeys) Ring() (*oidcflow.KeyRing, error) {
 	return nil, noSigningKey()
 }
 
+// fixedKeys is the present ring of keys that change (*DirectoryKeys), keys as they are
+// otherwise: what a caller needs when it reads Alg and then signs.
+func fixedKeys(keys Keys) (Keys, error) {
+	if r, ok := keys.(interface {
+		Ring() (*oidcflow.KeyRing, error)
+	}); ok {
+		return r.Ring()
+	}
+	return keys, nil
+}
+
 // RotateSigningKey makes a key for alg the directory's Current key in one replicated
 // write (directory.RotateSigningKey: the old Current key stays published as
 // Previous). A Next key of alg, already published, is promoted; otherwise a new key
