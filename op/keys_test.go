@@ -1,6 +1,8 @@
 package op
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -8,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/persistence"
 )
 
 func testNow() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }
@@ -177,4 +181,78 @@ func BenchmarkSign(b *testing.B) {
 			_ = keys.current()
 		}
 	})
+}
+
+// teeStore hands every batch the directory writes on one node to another node's
+// directory, as the replicated log does.
+type teeStore struct {
+	persistence.Store
+	replica *directory.Directory
+	t       *testing.T
+}
+
+func (s teeStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	v, err := s.Store.Apply(ctx, muts)
+	if err == nil {
+		if _, rerr := s.replica.ApplyReplicated(ctx, muts); rerr != nil {
+			s.t.Errorf("replica: %v", rerr)
+		}
+	}
+	return v, err
+}
+
+// Two nodes: a rotation written through node 1 is followed by node 2's DirectoryKeys
+// once it applies the batch. Tokens node 1 signed before verify on node 2 after, node
+// 2 signs with the new kid, and both publish the same JWKS bytes.
+func TestDirectoryKeysFollowReplicatedRotation(t *testing.T) {
+	ctx := t.Context()
+	open := func(store persistence.Store) *directory.Directory {
+		d, err := directory.Open(ctx, directory.Config{Store: store, Now: testNow, Rand: rand.Reader,
+			Argon2: directory.Argon2Params{Memory: 64, Time: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	memStore := func() persistence.Store {
+		s, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: testNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	dir2 := open(memStore())
+	dir1 := open(teeStore{Store: memStore(), replica: dir2, t: t})
+	keys1, keys2 := NewDirectoryKeys(dir1, nil), NewDirectoryKeys(dir2, nil)
+	if err := EnsureSigningKey(ctx, dir1, oidcflow.AlgES256, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, err := keys1.Sign(oidcflow.TypIDToken, []byte(`{"n":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := keys2.Verify(before); err != nil {
+		t.Fatalf("node 2 before the rotation: %v", err)
+	}
+	sk, err := RotateSigningKey(ctx, dir1, oidcflow.AlgES384, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := keys2.Verify(before); err != nil {
+		t.Fatalf("node 2 after the rotation, a token from before: %v", err)
+	}
+	after, err := keys2.Sign(oidcflow.TypIDToken, []byte(`{"n":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid, _ := kidOf(t, after); kid != sk.ID {
+		t.Fatalf("node 2 signs with %s, want the new key %s", kid, sk.ID)
+	}
+	if _, _, err := keys1.Verify(after); err != nil {
+		t.Fatalf("node 1 verifies node 2's new token: %v", err)
+	}
+	if !bytes.Equal(keys1.JWKS(), keys2.JWKS()) {
+		t.Fatalf("JWKS differ:\n%s\n%s", keys1.JWKS(), keys2.JWKS())
+	}
 }
