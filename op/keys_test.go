@@ -256,3 +256,43 @@ func TestDirectoryKeysFollowReplicatedRotation(t *testing.T) {
 		t.Fatalf("JWKS differ:\n%s\n%s", keys1.JWKS(), keys2.JWKS())
 	}
 }
+
+// Signing and verifying while the key rotates (run with -race): every token signed
+// verifies, whichever ring signed it, since a rotation keeps the old key as Previous.
+// (Two rotations within a token's life drop its key: Logto keeps two keys.)
+func TestDirectoryKeysConcurrentRotation(t *testing.T) {
+	ctx := t.Context()
+	dir, _ := newTestDirectory(t, testNow)
+	if err := EnsureSigningKey(ctx, dir, oidcflow.AlgES256, nil); err != nil {
+		t.Fatal(err)
+	}
+	keys := NewDirectoryKeys(dir, nil)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for range 100 {
+				tok, err := keys.Sign(oidcflow.TypAccessToken, []byte(`{}`))
+				if err == nil {
+					_, _, err = keys.Verify(tok)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	sk, err := RotateSigningKey(ctx, dir, oidcflow.AlgES384, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keys.Alg() != oidcflow.AlgES384 {
+		t.Fatalf("after the rotation to %s: Alg %s", sk.ID, keys.Alg())
+	}
+}
