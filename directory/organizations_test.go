@@ -1,0 +1,340 @@
+package directory
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// orgFixture is an organization with a user member and an M2M member, a User role
+// holding an organization scope and an API resource scope, and an M2M role.
+type orgFixture struct {
+	d                            *Directory
+	clock                        *testClock
+	org                          *Organization
+	user, user2                  *User
+	app, spa                     *Application
+	readOrg, writeOrg            *OrganizationScope
+	api                          *Resource
+	apiRead, apiWrite            *Scope
+	userRole, userRole2, m2mRole *OrganizationRole
+}
+
+func newOrgFixture(t *testing.T, store *memStore) *orgFixture {
+	t.Helper()
+	ctx := t.Context()
+	d, clock := openTest(t, store)
+	f := &orgFixture{d: d, clock: clock}
+	var err error
+	if f.org, err = d.CreateOrganization(ctx, NewOrganization{Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	f.user = mustUser(t, d, NewUser{Username: ptr("alice"), PrimaryEmail: ptr("alice@acme.test")})
+	f.user2 = mustUser(t, d, NewUser{Username: ptr("bob")})
+	f.app, _ = mustApp(t, d, NewApplication{Name: "svc", Type: AppMachineToMachine})
+	f.spa, _ = mustApp(t, d, NewApplication{Name: "spa", Type: AppSPA, OIDCClientMetadata: OIDCClientMetadata{RedirectURIs: []string{"https://spa.test/cb"}}})
+	if f.readOrg, err = d.CreateOrganizationScope(ctx, "read:org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.writeOrg, err = d.CreateOrganizationScope(ctx, "write:org", ptr("write")); err != nil {
+		t.Fatal(err)
+	}
+	f.api = mustResource(t, d, "https://api.acme.test")
+	f.apiRead = mustScope(t, d, f.api.ID, "api:read")
+	f.apiWrite = mustScope(t, d, f.api.ID, "api:write")
+	if f.userRole, err = d.CreateOrganizationRole(ctx, NewOrganizationRole{Name: "member",
+		ScopeIDs: []string{f.readOrg.ID}, ResourceScopeIDs: []string{f.apiRead.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if f.userRole2, err = d.CreateOrganizationRole(ctx, NewOrganizationRole{Name: "admin",
+		ScopeIDs: []string{f.readOrg.ID, f.writeOrg.ID}, ResourceScopeIDs: []string{f.apiWrite.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if f.m2mRole, err = d.CreateOrganizationRole(ctx, NewOrganizationRole{Name: "robot", Type: RoleMachineToMachine,
+		ScopeIDs: []string{f.writeOrg.ID}, ResourceScopeIDs: []string{f.apiRead.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddOrganizationMembers(ctx, f.org.ID, MemberUser, []string{f.user.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddOrganizationMembers(ctx, f.org.ID, MemberApp, []string{f.app.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AssignOrganizationRoles(ctx, f.org.ID, MemberUser, []string{f.user.ID}, []string{f.userRole.ID, f.userRole2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AssignOrganizationRoles(ctx, f.org.ID, MemberApp, []string{f.app.ID}, []string{f.m2mRole.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func wantStrings(t *testing.T, what string, got []string, want ...string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s = %q, want %q", what, got, want)
+	}
+}
+
+func TestOrganizationReadAPI(t *testing.T) {
+	f := newOrgFixture(t, newMemStore())
+	d, org := f.d, f.org.ID
+
+	wantStrings(t, "UserOrganizationIDs", d.UserOrganizationIDs(f.user.ID), org)
+	wantStrings(t, "UserOrganizationIDs(non-member)", d.UserOrganizationIDs(f.user2.ID))
+	var pairs []string
+	for _, g := range d.UserOrganizationRoles(f.user.ID) {
+		pairs = append(pairs, g.String())
+	}
+	wantStrings(t, "UserOrganizationRoles", pairs, org+":admin", org+":member")
+	if !d.IsUserOrganizationMember(org, f.user.ID) || d.IsUserOrganizationMember(org, f.user2.ID) {
+		t.Fatal("IsUserOrganizationMember wrong")
+	}
+	if !d.IsAppOrganizationMember(org, f.app.ID) || d.IsAppOrganizationMember(org, f.spa.ID) || d.IsAppOrganizationMember("nope", f.app.ID) {
+		t.Fatal("IsAppOrganizationMember wrong")
+	}
+	wantStrings(t, "UserOrganizationScopes", d.UserOrganizationScopes(org, f.user.ID), "read:org", "write:org")
+	wantStrings(t, "UserOrganizationScopes(non-member)", d.UserOrganizationScopes(org, f.user2.ID))
+	wantStrings(t, "AppOrganizationScopes", d.AppOrganizationScopes(org, f.app.ID), "write:org")
+	wantStrings(t, "UserOrganizationResourceScopes", d.UserOrganizationResourceScopes(org, f.user.ID, f.api.Indicator), "api:read", "api:write")
+	wantStrings(t, "UserOrganizationResourceScopes(unknown resource)", d.UserOrganizationResourceScopes(org, f.user.ID, "https://nope.test"))
+	wantStrings(t, "AppOrganizationResourceScopes", d.AppOrganizationResourceScopes(org, f.app.ID, f.api.Indicator), "api:read")
+
+	// A removed role and a removed membership take effect on the next read.
+	if err := d.UnassignOrganizationRole(t.Context(), org, MemberUser, f.user.ID, f.userRole2.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "scopes after unassign", d.UserOrganizationScopes(org, f.user.ID), "read:org")
+	if err := d.RemoveOrganizationMember(t.Context(), org, MemberUser, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "scopes after leaving", d.UserOrganizationScopes(org, f.user.ID))
+	if d.UserOrganizationRoles(f.user.ID) != nil || d.UserOrganizationIDs(f.user.ID) != nil {
+		t.Fatal("roles or organizations survive the membership")
+	}
+	// Rejoining does not bring the old roles back (they were deleted with the membership).
+	if err := d.AddOrganizationMembers(t.Context(), org, MemberUser, []string{f.user.ID}); err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "scopes after rejoining", d.UserOrganizationScopes(org, f.user.ID))
+}
+
+func TestOrganizationRules(t *testing.T) {
+	f := newOrgFixture(t, newMemStore())
+	ctx, d, org := t.Context(), f.d, f.org.ID
+
+	var ce *ConflictError
+	if _, err := d.CreateOrganizationRole(ctx, NewOrganizationRole{Name: "member"}); !errors.As(err, &ce) {
+		t.Fatalf("duplicate role name: %v", err)
+	}
+	if _, err := d.CreateOrganizationScope(ctx, "read:org", nil); !errors.As(err, &ce) {
+		t.Fatalf("duplicate scope name: %v", err)
+	}
+	if _, err := d.UpdateOrganizationScope(ctx, f.writeOrg.ID, ptr("read:org"), nil, false); !errors.As(err, &ce) {
+		t.Fatalf("rename onto a taken scope name: %v", err)
+	}
+	if _, err := d.UpdateOrganizationRole(ctx, f.userRole.ID, func(r *OrganizationRole) error { r.Name = "admin"; return nil }); !errors.As(err, &ce) {
+		t.Fatalf("rename onto a taken role name: %v", err)
+	}
+	// A freed name can be taken again.
+	if _, err := d.UpdateOrganizationScope(ctx, f.writeOrg.ID, ptr("edit:org"), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateOrganizationScope(ctx, "write:org", nil); err != nil {
+		t.Fatalf("freed name: %v", err)
+	}
+
+	wantErrIs(t, d.AddOrganizationMembers(ctx, org, MemberApp, []string{f.spa.ID}), ErrOrganizationConstraint)
+	wantErrIs(t, d.AddOrganizationMembers(ctx, org, MemberUser, []string{"nope"}), ErrRelationTarget)
+	wantErrIs(t, d.AddOrganizationMembers(ctx, "nope", MemberUser, []string{f.user.ID}), ErrRelationTarget)
+	wantErrIs(t, d.AssignOrganizationRoles(ctx, org, MemberUser, []string{f.user.ID}, []string{f.m2mRole.ID}), ErrOrganizationConstraint)
+	wantErrIs(t, d.AssignOrganizationRoles(ctx, org, MemberApp, []string{f.app.ID}, []string{f.userRole.ID}), ErrOrganizationConstraint)
+	wantErrIs(t, d.AssignOrganizationRoles(ctx, org, MemberUser, []string{f.user2.ID}, []string{f.userRole.ID}), ErrRelationTarget)
+	wantErrIs(t, d.ReplaceOrganizationRoles(ctx, org, MemberUser, f.user2.ID, nil), ErrMembershipRequired)
+	if _, err := d.MemberOrganizationRoles(org, MemberUser, f.user2.ID); !errors.Is(err, ErrMembershipRequired) {
+		t.Fatalf("roles of a non-member: %v", err)
+	}
+	wantErrIs(t, d.RemoveOrganizationMember(ctx, org, MemberUser, f.user2.ID), ErrNotFound)
+
+	// Replacing members keeps the roles of those who stay.
+	if err := d.ReplaceOrganizationMembers(ctx, org, MemberUser, []string{f.user.ID, f.user2.ID, f.user2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := d.OrganizationUserCount(org, 3); n != 2 {
+		t.Fatalf("members = %d, want 2", n)
+	}
+	wantStrings(t, "kept scopes", d.UserOrganizationScopes(org, f.user.ID), "edit:org", "read:org")
+	if err := d.ReplaceOrganizationMembers(ctx, org, MemberUser, []string{f.user2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if d.IsUserOrganizationMember(org, f.user.ID) || len(d.st.org.userRoles) != 0 {
+		t.Fatal("replace left a membership or its roles behind")
+	}
+}
+
+func TestOrganizationCascades(t *testing.T) {
+	store := newMemStore()
+	f := newOrgFixture(t, store)
+	ctx, d, org := t.Context(), f.d, f.org.ID
+	if err := d.AddOrganizationJITRoles(ctx, org, []string{f.userRole.ID, f.userRole2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddOrganizationJITEmailDomain(ctx, org, "acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	wantErrIs(t, d.AddOrganizationJITEmailDomain(ctx, org, "acme.test"), ErrConflict)
+	inv, err := d.CreateOrganizationInvitation(ctx, NewOrganizationInvitation{InviterID: &f.user.ID, Invitee: "carol@acme.test",
+		OrganizationID: org, ExpiresAt: f.clock.Now().Add(time.Hour).UnixMilli(), RoleIDs: []string{f.userRole2.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleting an API resource scope removes it from organization roles.
+	if err := d.DeleteScope(ctx, f.api.ID, f.apiWrite.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "resource scopes after scope delete", d.UserOrganizationResourceScopes(org, f.user.ID, f.api.Indicator), "api:read")
+	// Deleting an organization scope removes it from roles.
+	if err := d.DeleteOrganizationScope(ctx, f.readOrg.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "org scopes after scope delete", d.UserOrganizationScopes(org, f.user.ID), "write:org")
+	// Deleting a role removes its assignments, JIT roles and invitation roles.
+	if err := d.DeleteOrganizationRole(ctx, f.userRole2.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "org scopes after role delete", d.UserOrganizationScopes(org, f.user.ID))
+	_, jitRoles, _ := d.OrganizationJITSettings(org)
+	if len(jitRoles) != 1 || jitRoles[0].ID != f.userRole.ID {
+		t.Fatalf("jit roles after role delete: %v", jitRoles)
+	}
+	if got, _ := d.OrganizationInvitation(inv.ID); len(got.RoleIDs) != 0 {
+		t.Fatalf("invitation roles after role delete: %q", got.RoleIDs)
+	}
+	// Deleting the whole API resource removes its scopes from organization roles.
+	if err := d.DeleteResource(ctx, f.api.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.OrganizationRole(f.m2mRole.ID); len(r.ResourceScopeIDs) != 0 {
+		t.Fatalf("resource scopes after resource delete: %q", r.ResourceScopeIDs)
+	}
+	// Deleting the application ends its memberships.
+	if err := d.DeleteApplication(ctx, f.app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if store.count(kindOrgApp) != 0 || store.count(kindOrgAppRole) != 0 {
+		t.Fatal("application memberships survive the application")
+	}
+	// Deleting the user ends its memberships and deletes the invitations it sent.
+	if err := d.DeleteUser(ctx, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	if store.count(kindOrgUser) != 0 || store.count(kindOrgUserRole) != 0 || store.count(kindOrgInvitation) != 0 ||
+		store.count(kindIdxOrgInvitation) != 0 {
+		t.Fatal("user memberships or invitations survive the user")
+	}
+
+	// Deleting the organization deletes everything of it.
+	if err := d.AddOrganizationMembers(ctx, org, MemberUser, []string{f.user2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AssignOrganizationRoles(ctx, org, MemberUser, []string{f.user2.ID}, []string{f.userRole.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateOrganizationInvitation(ctx, NewOrganizationInvitation{Invitee: "dan@acme.test",
+		OrganizationID: org, ExpiresAt: f.clock.Now().Add(time.Hour).UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteOrganization(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{kindOrg, kindOrgUser, kindOrgUserRole, kindOrgJIT, kindOrgInvitation, kindIdxOrgInvitation} {
+		if n := store.count(k); n != 0 {
+			t.Fatalf("%d %s records survive the organization", n, k)
+		}
+	}
+	if d.UserOrganizationIDs(f.user2.ID) != nil {
+		t.Fatal("membership in memory survives the organization")
+	}
+}
+
+func TestOrganizationInvitations(t *testing.T) {
+	f := newOrgFixture(t, newMemStore())
+	ctx, d, org := t.Context(), f.d, f.org.ID
+	later := f.clock.Now().Add(time.Hour).UnixMilli()
+	newInv := func(invitee string) (*OrganizationInvitation, error) {
+		return d.CreateOrganizationInvitation(ctx, NewOrganizationInvitation{Invitee: invitee, OrganizationID: org,
+			ExpiresAt: later, RoleIDs: []string{f.userRole.ID}})
+	}
+	if _, err := d.CreateOrganizationInvitation(ctx, NewOrganizationInvitation{Invitee: "x@acme.test", OrganizationID: org,
+		ExpiresAt: f.clock.Now().UnixMilli()}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("past expiry: %v", err)
+	}
+	if _, err := newInv("alice@acme.test"); !errors.Is(err, ErrInvitation) {
+		t.Fatalf("member invitee: %v", err)
+	}
+	inv, err := newInv("bob@acme.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newInv("bob@acme.test"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second pending invitation: %v", err)
+	}
+	// Once expired, a new invitation may be created; the old one reads Expired.
+	f.clock.Advance(2 * time.Hour)
+	later = f.clock.Now().Add(time.Hour).UnixMilli()
+	if _, err := d.SetOrganizationInvitationStatus(ctx, inv.ID, InvitationRevoked, ""); !errors.Is(err, ErrInvitation) {
+		t.Fatalf("revoking an expired invitation: %v", err)
+	}
+	inv2, err := newInv("bob@acme.test")
+	if err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if old, _ := d.OrganizationInvitation(inv.ID); old.Status != InvitationExpired {
+		t.Fatalf("old invitation status %s", old.Status)
+	}
+	// Accepting: the user needs the invitee's email.
+	if _, err := d.SetOrganizationInvitationStatus(ctx, inv2.ID, InvitationAccepted, f.user2.ID); !errors.Is(err, ErrInvitation) {
+		t.Fatalf("accept by a user without the email: %v", err)
+	}
+	if _, err := d.UpdateUser(ctx, f.user2.ID, func(u *User) error { u.PrimaryEmail = ptr("Bob@Acme.test"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := d.SetOrganizationInvitationStatus(ctx, inv2.ID, InvitationAccepted, f.user2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Status != InvitationAccepted || deref(acc.AcceptedUserID) != f.user2.ID {
+		t.Fatalf("accepted invitation: %+v", acc)
+	}
+	wantStrings(t, "scopes after accepting", d.UserOrganizationScopes(org, f.user2.ID), "read:org")
+	if _, err := d.SetOrganizationInvitationStatus(ctx, inv2.ID, InvitationRevoked, ""); !errors.Is(err, ErrInvitation) {
+		t.Fatalf("changing an accepted invitation: %v", err)
+	}
+	if got := d.OrganizationInvitations(InvitationFilter{Invitee: "BOB@acme.test"}); len(got) != 2 || got[0].ID != inv2.ID {
+		t.Fatalf("invitations by invitee: %v", got)
+	}
+}
+
+// TestOrganizationsReload checks that everything written is loaded again by Open.
+func TestOrganizationsReload(t *testing.T) {
+	store := newMemStore()
+	f := newOrgFixture(t, store)
+	if err := f.d.AddOrganizationJITEmailDomain(t.Context(), f.org.ID, "acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := openTest(t, store)
+	org := f.org.ID
+	wantStrings(t, "scopes", d.UserOrganizationScopes(org, f.user.ID), "read:org", "write:org")
+	wantStrings(t, "app resource scopes", d.AppOrganizationResourceScopes(org, f.app.ID, f.api.Indicator), "api:read")
+	domains, _, err := d.OrganizationJITSettings(org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "jit domains", domains, "acme.test")
+	// Uniqueness survives the reload.
+	if _, err := d.CreateOrganizationRole(t.Context(), NewOrganizationRole{Name: "member"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate role name after reload: %v", err)
+	}
+}
