@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -198,7 +199,15 @@ type NewOrganizationInvitation struct {
 	OrganizationID string
 	ExpiresAt      int64 // ms since epoch; must be in the future
 	RoleIDs        []string
+	// CheckOnly runs every check and writes nothing (nil invitation, nil error when
+	// the invitation could be created). Logto sends the invitation mail inside the
+	// transaction that creates it; a caller that cannot send it reports that only
+	// after the checks Logto makes first.
+	CheckOnly bool
 }
+
+// errChecked ends a CheckOnly build.
+var errChecked = errors.New("directory: checked")
 
 // OrganizationInvitation returns the invitation with id.
 func (d *Directory) OrganizationInvitation(id string) (*OrganizationInvitation, bool) {
@@ -276,6 +285,12 @@ func (d *Directory) CreateOrganizationInvitation(ctx context.Context, in NewOrga
 		}
 		now := d.nowMs()
 		pk := pendingKey(in.OrganizationID, in.Invitee)
+		if prev, ok := st.invitations[st.pending[pk]]; ok && prev.EffectiveStatus(now) == InvitationPending {
+			return conflict(EntityOrganizationInvitation, "invitee", in.Invitee)
+		}
+		if in.CheckOnly {
+			return errChecked
+		}
 		var err error
 		if id, err = d.newID(); err != nil {
 			return err
@@ -303,6 +318,9 @@ func (d *Directory) CreateOrganizationInvitation(ctx context.Context, in NewOrga
 		})
 		return nil
 	})
+	if errors.Is(err, errChecked) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -112,15 +112,17 @@ func (s *Server) createOrganizationInvitation(r *http.Request, _ httprouter.Para
 	if *b.ExpiresAt <= s.now().UnixMilli() {
 		return 0, nil, apiErr(http.StatusBadRequest, "request.invalid_input", "Input is invalid. The value of `expiresAt` must be in the future.")
 	}
-	if sendMail {
-		return 0, nil, noEmailConnector()
-	}
+	// With a message to send, Logto creates the invitation, fails to find an email
+	// connector and rolls back: the same checks answer first, then 501.
 	inv, err := s.dir.CreateOrganizationInvitation(r.Context(), directory.NewOrganizationInvitation{
 		InviterID: b.InviterID, Invitee: *b.Invitee, OrganizationID: *b.OrganizationID,
-		ExpiresAt: *b.ExpiresAt, RoleIDs: b.RoleIDs,
+		ExpiresAt: *b.ExpiresAt, RoleIDs: b.RoleIDs, CheckOnly: sendMail,
 	})
 	if err != nil {
 		return 0, nil, orgError(err)
+	}
+	if sendMail {
+		return 0, nil, noEmailConnector()
 	}
 	return http.StatusCreated, s.invitationView(inv), nil
 }

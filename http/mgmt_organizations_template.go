@@ -160,14 +160,15 @@ func (s *Server) createOrganizationRole(r *http.Request, _ httprouter.Params) (i
 	return http.StatusCreated, organizationRoleView(role), nil
 }
 
-// getOrganizationRole answers the role with its scopes; a missing one is 404
-// entity.not_found (Logto's query for it differs from the other entities').
+// getOrganizationRole answers the role without its scopes (Logto queries them, then
+// its response guard strips them); a missing one is 404 entity.not_found (Logto's
+// query for it differs from the other entities').
 func (s *Server) getOrganizationRole(_ *http.Request, p httprouter.Params) (int, any, error) {
 	role, ok := s.dir.OrganizationRole(p.ByName("id"))
 	if !ok {
 		return 0, nil, notFoundResource()
 	}
-	return http.StatusOK, s.organizationRoleWithScopesView(role), nil
+	return http.StatusOK, organizationRoleView(role), nil
 }
 
 func (s *Server) patchOrganizationRole(r *http.Request, p httprouter.Params) (int, any, error) {

@@ -174,8 +174,17 @@ func TestMgmtOrganizationLifecycle(t *testing.T) {
 	c.call("POST", "/api/organization-roles", obj{"name": "robot", "type": "MachineToMachine",
 		"organizationScopeIds": []string{str(writeScope, "id")}}, http.StatusCreated, &robot)
 
-	var adminFull obj
-	c.call("GET", "/api/organization-roles/"+str(admin, "id"), nil, http.StatusOK, &adminFull)
+	var adminGot obj
+	c.call("GET", "/api/organization-roles/"+str(admin, "id"), nil, http.StatusOK, &adminGot)
+	if fmt.Sprint(adminGot) != fmt.Sprint(admin) {
+		t.Fatalf("GET role = %v, POST = %v", adminGot, admin)
+	}
+	var found []obj
+	c.call("GET", "/api/organization-roles?q=adm", nil, http.StatusOK, &found)
+	if len(found) != 1 {
+		t.Fatalf("roles searched: %v", found)
+	}
+	adminFull := found[0]
 	if got := roleNames(adminFull["scopes"]); !slices.Equal(got, []string{"read:data", "write:data"}) {
 		t.Fatalf("admin scopes %v", adminFull["scopes"])
 	}
@@ -537,6 +546,8 @@ func TestMgmtOrganizationInvitations(t *testing.T) {
 	e.wantError("POST", "/api/organization-invitations", obj{"invitee": "member@acme.test", "organizationId": orgID, "expiresAt": later}, 422, "request.invalid_input")
 	e.wantError("POST", "/api/organization-invitations", obj{"invitee": "x@acme.test", "organizationId": orgID, "expiresAt": later,
 		"messagePayload": obj{"link": "https://x"}}, 501, "connector.not_found")
+	e.wantError("POST", "/api/organization-invitations", obj{"invitee": "x@acme.test", "organizationId": "nope", "expiresAt": later,
+		"messagePayload": obj{"link": "https://x"}}, 422, "entity.relation_foreign_key_not_found")
 	if len(e.dir.OrganizationInvitations(directory.InvitationFilter{})) != 0 {
 		t.Fatal("a refused invitation was stored")
 	}
