@@ -1,10 +1,14 @@
 package directory
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/persistence"
 )
 
 // orgFixture is an organization with a user member and an M2M member, a User role
@@ -21,7 +25,7 @@ type orgFixture struct {
 	userRole, userRole2, m2mRole *OrganizationRole
 }
 
-func newOrgFixture(t *testing.T, store *memStore) *orgFixture {
+func newOrgFixture(t *testing.T, store persistence.Store) *orgFixture {
 	t.Helper()
 	ctx := t.Context()
 	d, clock := openTest(t, store)
@@ -337,4 +341,146 @@ func TestOrganizationsReload(t *testing.T) {
 	if _, err := d.CreateOrganizationRole(t.Context(), NewOrganizationRole{Name: "member"}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("duplicate role name after reload: %v", err)
 	}
+}
+
+func TestTwoNodesOrganizationNamesUnique(t *testing.T) {
+	for range 10 {
+		store, a, b := twoNodes(t)
+		errs := race(a, b, func(d *Directory) error {
+			_, err := d.CreateOrganizationRole(t.Context(), NewOrganizationRole{Name: "member"})
+			return err
+		})
+		oneWinner(t, errs, EntityOrganizationRole, "name")
+		errs = race(a, b, func(d *Directory) error {
+			_, err := d.CreateOrganizationScope(t.Context(), "read", nil)
+			return err
+		})
+		oneWinner(t, errs, EntityOrganizationScope, "name")
+		if store.count(kindOrgRole) != 1 || store.count(kindOrgScope) != 1 {
+			t.Fatal("two records hold one name")
+		}
+	}
+}
+
+func TestTwoNodesOnePendingInvitation(t *testing.T) {
+	for range 10 {
+		store, a, b := twoNodes(t)
+		org, err := a.CreateOrganization(t.Context(), NewOrganization{Name: "o"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = reopen(t, store)
+		errs := race(a, b, func(d *Directory) error {
+			_, err := d.CreateOrganizationInvitation(t.Context(), NewOrganizationInvitation{Invitee: "x@y.test",
+				OrganizationID: org.ID, ExpiresAt: d.nowMs() + 3600_000})
+			return err
+		})
+		oneWinner(t, errs, EntityOrganizationInvitation, "invitee")
+		if n := store.count(kindOrgInvitation); n != 1 {
+			t.Fatalf("%d invitations stored", n)
+		}
+	}
+}
+
+// A node that has not seen a member leave cannot give it a role: the assignment's
+// batch is conditional on the membership record.
+func TestStaleNodeCannotAssignRoleToFormerMember(t *testing.T) {
+	store := newMemStore()
+	f := newOrgFixture(t, store)
+	ctx := t.Context()
+	if err := f.d.UnassignOrganizationRole(ctx, f.org.ID, MemberUser, f.user.ID, f.userRole.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := reopen(t, store)
+	if err := f.d.RemoveOrganizationMember(ctx, f.org.ID, MemberUser, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+	err := b.AssignOrganizationRoles(ctx, f.org.ID, MemberUser, []string{f.user.ID}, []string{f.userRole.ID})
+	if !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("err = %v, want persistence.ErrConflict", err)
+	}
+	if store.count(kindOrgUserRole) != 0 {
+		t.Fatal("role assigned to a former member")
+	}
+	if err := b.AssignOrganizationRoles(ctx, f.org.ID, MemberUser, []string{f.user.ID}, []string{f.userRole.ID}); !errors.Is(err, ErrRelationTarget) {
+		t.Fatalf("after reload: err = %v, want ErrRelationTarget", err)
+	}
+}
+
+// A replica applying the leader's batches ends with the same organizations in memory
+// and in its store.
+func TestReplicaFollowsOrganizationBatches(t *testing.T) {
+	ctx := t.Context()
+	leader := &recordingStore{memStore: newMemStore()}
+	f := newOrgFixture(t, leader)
+	a, org := f.d, f.org.ID
+	if err := a.AddOrganizationJITEmailDomain(ctx, org, "acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddOrganizationJITRoles(ctx, org, []string{f.userRole2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateOrganizationInvitation(ctx, NewOrganizationInvitation{Invitee: "z@acme.test", OrganizationID: org,
+		ExpiresAt: a.nowMs() + 3600_000, RoleIDs: []string{f.userRole.ID, f.userRole2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteOrganizationRole(ctx, f.userRole2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteScope(ctx, f.api.ID, f.apiRead.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddOrganizationMembers(ctx, org, MemberUser, []string{f.user2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteUser(ctx, f.user.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	replicaStore := newMemStore()
+	b, _ := openTest(t, replicaStore)
+	for i, muts := range leader.log {
+		if _, err := b.ApplyReplicated(ctx, muts); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	if got, want := orgSnapshot(t, b), orgSnapshot(t, a); got != want {
+		t.Fatalf("replica memory:\n got %s\nwant %s", got, want)
+	}
+	leader.mu.Lock()
+	same := reflect.DeepEqual(leader.memStore.recs, replicaStore.recs)
+	leader.mu.Unlock()
+	if !same {
+		t.Fatal("replica store differs from the leader's")
+	}
+	// And a node opened on the replica's store loads the same.
+	if got, want := orgSnapshot(t, reopen(t, replicaStore)), orgSnapshot(t, a); got != want {
+		t.Fatalf("reloaded memory:\n got %s\nwant %s", got, want)
+	}
+}
+
+// orgSnapshot renders everything the organization reads return.
+func orgSnapshot(t *testing.T, d *Directory) string {
+	t.Helper()
+	var out []any
+	for _, o := range d.Organizations("") {
+		domains, jitRoles, _ := d.OrganizationJITSettings(o.ID)
+		out = append(out, o, o.Version, domains, jitRoles, d.OrganizationUsers(o.ID, "", ""), d.OrganizationApps(o.ID, ""),
+			d.OrganizationInvitations(InvitationFilter{OrganizationID: o.ID}))
+		for _, u := range d.Users("") {
+			out = append(out, d.UserOrganizationScopes(o.ID, u.ID), d.UserOrganizationRoles(u.ID))
+			for _, r := range d.Resources() {
+				out = append(out, d.UserOrganizationResourceScopes(o.ID, u.ID, r.Indicator))
+			}
+		}
+	}
+	for _, r := range d.OrganizationRoles("") {
+		out = append(out, r, r.Version)
+	}
+	out = append(out, d.OrganizationScopes(""), d.st.org.pending, d.st.org.roleNames, d.st.org.scopeNames)
+	raw, err := json.Marshal(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
 }
