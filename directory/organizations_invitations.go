@@ -415,3 +415,57 @@ func (d *Directory) DeleteOrganizationInvitation(ctx context.Context, id string)
 		return nil
 	})
 }
+
+// ProvisionOrganizationsByEmailDomain is Logto's just-in-time provisioning by email
+// domain, for the sign-up flow to call once the user exists: the user joins every
+// organization that lists the domain of email (compared case-insensitively; Logto
+// compares it as stored) with that organization's just-in-time roles, in one batch.
+// It returns the ids of the organizations the user newly joined. Logto does not run
+// it for users created through the Management API, and neither does Latch.
+func (d *Directory) ProvisionOrganizationsByEmailDomain(ctx context.Context, userID, email string) ([]string, error) {
+	_, domain, ok := strings.Cut(email, "@")
+	if !ok || domain == "" {
+		return nil, nil
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	var joined []string
+	err := d.commit(ctx, func(b *batch) error {
+		joined = nil
+		st := &d.st.org
+		u, ok := d.st.users[userID]
+		if !ok {
+			return notFound(EntityUser, userID)
+		}
+		b.check(kindUser, userID, u.Version)
+		val := assignmentValue{CreatedAt: d.nowMs()}
+		for orgID, j := range st.jit {
+			if _, exists := st.orgs[orgID]; !exists ||
+				!slices.ContainsFunc(j.EmailDomains, func(s string) bool { return strings.EqualFold(s, domain) }) {
+				continue
+			}
+			b.check(kindOrgJIT, orgID, j.Version)
+			mk := memberKey(orgID, userID)
+			if ver, member := st.users[orgID][userID]; member {
+				b.check(kindOrgUser, mk, ver)
+			} else {
+				b.put(kindOrgUser, mk, 0, val)
+				joined = append(joined, orgID)
+			}
+			for _, roleID := range j.RoleIDs {
+				if r, ok := st.roles[roleID]; !ok || r.Type != RoleUser {
+					continue // a MachineToMachine JIT role cannot go to a user
+				}
+				if _, has := st.userRoles[mk][roleID]; !has {
+					b.put(kindOrgUserRole, memberKey(mk, roleID), 0, val)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(joined)
+	return joined, nil
+}

@@ -484,3 +484,27 @@ func orgSnapshot(t *testing.T, d *Directory) string {
 	}
 	return string(raw)
 }
+
+func TestProvisionOrganizationsByEmailDomain(t *testing.T) {
+	f := newOrgFixture(t, newMemStore())
+	ctx, d, org := t.Context(), f.d, f.org.ID
+	if err := d.AddOrganizationJITEmailDomain(ctx, org, "bob.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.AddOrganizationJITRoles(ctx, org, []string{f.userRole.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if joined, err := d.ProvisionOrganizationsByEmailDomain(ctx, f.user2.ID, "bob@other.test"); err != nil || joined != nil {
+		t.Fatalf("other domain: %v %v", joined, err)
+	}
+	joined, err := d.ProvisionOrganizationsByEmailDomain(ctx, f.user2.ID, "bob@Bob.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStrings(t, "joined", joined, org)
+	wantStrings(t, "scopes", d.UserOrganizationScopes(org, f.user2.ID), "read:org")
+	// Again: already a member, nothing new.
+	if joined, err := d.ProvisionOrganizationsByEmailDomain(ctx, f.user2.ID, "bob@bob.test"); err != nil || joined != nil {
+		t.Fatalf("second time: %v %v", joined, err)
+	}
+}
