@@ -19,7 +19,7 @@ const (
 	MemberApp
 )
 
-// kinds returns the store kinds, the membership map, the role assignment map and the
+// memberMaps returns the store kinds, the membership map, the role assignment map and the
 // role type of the member kind.
 func (d *Directory) memberMaps(k MemberKind) (memberKind, roleKind string, members map[string]map[string]uint64, roles map[string]map[string]uint64, t RoleType) {
 	if k == MemberApp {
