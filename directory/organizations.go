@@ -105,7 +105,7 @@ func (d *Directory) CreateOrganization(ctx context.Context, in NewOrganization) 
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.orgs[id], nil
+	return published(d.st.org.orgs, EntityOrganization, id)
 }
 
 // UpdateOrganization applies mutate to a copy of the organization and stores it; id
@@ -133,7 +133,7 @@ func (d *Directory) UpdateOrganization(ctx context.Context, id string, mutate fu
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.orgs[id], nil
+	return published(d.st.org.orgs, EntityOrganization, id)
 }
 
 // DeleteOrganization deletes the organization with its memberships, role
@@ -282,7 +282,7 @@ func (d *Directory) CreateOrganizationScope(ctx context.Context, name string, de
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.scopes[id], nil
+	return published(d.st.org.scopes, EntityOrganizationScope, id)
 }
 
 // UpdateOrganizationScope sets the scope's name and description (nil: keep); names
@@ -315,7 +315,7 @@ func (d *Directory) UpdateOrganizationScope(ctx context.Context, id string, name
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.scopes[id], nil
+	return published(d.st.org.scopes, EntityOrganizationScope, id)
 }
 
 // DeleteOrganizationScope deletes the scope and removes it from every organization
@@ -463,7 +463,7 @@ func (d *Directory) CreateOrganizationRole(ctx context.Context, in NewOrganizati
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.roles[id], nil
+	return published(d.st.org.roles, EntityOrganizationRole, id)
 }
 
 // UpdateOrganizationRole applies mutate to a copy of the role (name, description,
@@ -499,7 +499,7 @@ func (d *Directory) UpdateOrganizationRole(ctx context.Context, id string, mutat
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.roles[id], nil
+	return published(d.st.org.roles, EntityOrganizationRole, id)
 }
 
 // DeleteOrganizationRole deletes the role, its assignments to users and

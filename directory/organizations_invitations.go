@@ -324,7 +324,7 @@ func (d *Directory) CreateOrganizationInvitation(ctx context.Context, in NewOrga
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.invitations[id], nil
+	return published(d.st.org.invitations, EntityOrganizationInvitation, id)
 }
 
 // SetOrganizationInvitationStatus revokes or accepts a Pending invitation (one that
@@ -372,7 +372,7 @@ func (d *Directory) SetOrganizationInvitationStatus(ctx context.Context, id stri
 	if err != nil {
 		return nil, err
 	}
-	return d.st.org.invitations[id], nil
+	return published(d.st.org.invitations, EntityOrganizationInvitation, id)
 }
 
 // acceptInvitation adds the membership (if missing) and the invitation's roles that

@@ -1,12 +1,17 @@
 package directory
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/latchid/latch/persistence"
 )
@@ -507,4 +512,79 @@ func TestProvisionOrganizationsByEmailDomain(t *testing.T) {
 	if joined, err := d.ProvisionOrganizationsByEmailDomain(ctx, f.user2.ID, "bob@bob.test"); err != nil || joined != nil {
 		t.Fatalf("second time: %v %v", joined, err)
 	}
+}
+
+// Organizations written through different nodes of a replicated directory are the
+// same on every node, in memory and in the store, and a snapshot carries them.
+func TestReplicatedOrganizations(t *testing.T) {
+	ctx := t.Context()
+	_, dirs, nodes := cluster(t, 3, false)
+	org, err := dirs[0].CreateOrganization(ctx, NewOrganization{Name: "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope, err := dirs[1].CreateOrganizationScope(ctx, "read", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := dirs[2].CreateOrganizationRole(ctx, NewOrganizationRole{Name: "member", ScopeIDs: []string{scope.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustUser(t, dirs[0], NewUser{Username: ptr("ann"), PrimaryEmail: ptr("ann@acme.test")})
+	if err := dirs[1].AddOrganizationMembers(ctx, org.ID, MemberUser, []string{u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dirs[2].AssignOrganizationRoles(ctx, org.ID, MemberUser, []string{u.ID}, []string{role.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dirs[0].AddOrganizationJITEmailDomain(ctx, org.ID, "acme.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dirs[1].CreateOrganizationInvitation(ctx, NewOrganizationInvitation{Invitee: "bo@acme.test",
+		OrganizationID: org.ID, ExpiresAt: dirs[1].nowMs() + 3600_000}); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dirs {
+		wantStrings(t, fmt.Sprintf("node %d scopes", i), d.UserOrganizationScopes(org.ID, u.ID), "read")
+	}
+	want := orgSnapshot(t, dirs[0])
+	for i, d := range dirs[1:] {
+		if got := orgSnapshot(t, d); got != want {
+			t.Fatalf("node %d:\n got %s\nwant %s", i+1, got, want)
+		}
+	}
+	sameEverywhere(t, dirs, nodes)
+
+	snap, err := dirs[2].Replica().Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := openPebbleNode(t, vfs.NewMem())
+	d4, _ := openTest(t, fresh.store)
+	if err := d4.Replica().Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := orgSnapshot(t, d4); got != want {
+		t.Fatalf("restored node:\n got %s\nwant %s", got, want)
+	}
+}
+
+// Two nodes that decided to take one organization role name before either write was
+// applied: the log orders them and the second answers with a *ConflictError.
+func TestReplicatedOrganizationRoleNameConflict(t *testing.T) {
+	l, dirs, nodes := cluster(t, 3, true)
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, d := range dirs[:2] {
+		wg.Go(func() {
+			_, errs[i] = d.CreateOrganizationRole(context.Background(), NewOrganizationRole{Name: "member"})
+		})
+		l.waitArrived(t, 1, fmt.Sprintf("node %d's write", i))
+	}
+	l.release <- struct{}{}
+	l.release <- struct{}{}
+	wg.Wait()
+	oneWinner(t, errs, EntityOrganizationRole, "name")
+	sameEverywhere(t, dirs, nodes)
 }
