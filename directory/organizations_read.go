@@ -26,6 +26,23 @@ func (d *Directory) UserOrganizationIDs(userID string) []string {
 	return out
 }
 
+// UserOrganizations returns the organizations the user is a member of, by id, in the
+// order of UserOrganizationIDs (userinfo's `organization_data`: id, name,
+// description). Shared, must not be mutated. An organization's IsMfaRequired is what
+// the organization token rules check (Organization(id) for one).
+func (d *Directory) UserOrganizations(userID string) []*Organization {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []*Organization
+	for orgID := range d.st.org.userOrgs[userID] {
+		if o, ok := d.st.org.orgs[orgID]; ok {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Organization) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
 // OrganizationRoleGrant is one role a member holds in one organization.
 type OrganizationRoleGrant struct {
 	OrganizationID string

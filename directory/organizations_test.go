@@ -92,6 +92,9 @@ func TestOrganizationReadAPI(t *testing.T) {
 
 	wantStrings(t, "UserOrganizationIDs", d.UserOrganizationIDs(f.user.ID), org)
 	wantStrings(t, "UserOrganizationIDs(non-member)", d.UserOrganizationIDs(f.user2.ID))
+	if orgs := d.UserOrganizations(f.user.ID); len(orgs) != 1 || orgs[0].Name != "Acme" {
+		t.Fatalf("UserOrganizations = %v", orgs)
+	}
 	var pairs []string
 	for _, g := range d.UserOrganizationRoles(f.user.ID) {
 		pairs = append(pairs, g.String())
