@@ -210,5 +210,17 @@ type GroupConfig struct {
 	// Peers bootstraps a new group with these voters (this node among them) when the
 	// storage is empty. Empty: the node joins an existing group and waits for its leader
 	// to add it. Ignored when the storage already holds state (a restart).
+	//
+	// A node that bootstraps a group snapshots the state machine as soon as the
+	// bootstrap entries are applied and compacts them away, so that every node added
+	// later starts from that snapshot: it carries the state the state machine had
+	// before the log started (a single node's directory, turned into a cluster).
 	Peers []Peer
+	// Applied is the index of the last entry the state machine already applied and
+	// kept (it persists its applied index with its state): on a restart it is not
+	// handed entries up to Applied again, nor restored from an older snapshot. Raft
+	// still reads those entries from the log, for the configuration changes and the
+	// window of applied proposal ids they carry. 0: the state machine holds nothing
+	// applied from this group's log.
+	Applied uint64
 }
