@@ -58,6 +58,8 @@ type Group struct {
 	// memberAdded: a configuration change that added a member was applied since the
 	// last snapshot (see maybeSnapshot).
 	memberAdded bool
+	// campaignAlone: until the first entries are applied, see campaignIfAlone.
+	campaignAlone bool
 
 	lead       atomic.Uint64
 	leader     atomic.Bool
@@ -121,6 +123,8 @@ func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
 		leadc:     make(chan struct{}),
 		dedup:     newDedup(dedupWindow),
 		smApplied: gc.Applied,
+
+		campaignAlone: true,
 	}
 	if !raft.IsEmptySnap(snap) {
 		// A state machine that kept what it applied past the snapshot keeps its state:
@@ -266,12 +270,36 @@ func (g *Group) run() {
 		case c := <-g.statusc:
 			c <- g.status()
 		}
+		if g.campaignAlone {
+			g.campaignIfAlone()
+		}
 		if g.rn.HasReady() {
 			if err := g.handleReady(); err != nil {
 				g.err.Store(&err)
 				g.h.log.Error("raft group stopped", "group", g.id, "err", err)
 				return
 			}
+		}
+	}
+}
+
+// campaignIfAlone makes a node that is its group's only voter (a new single-node
+// cluster, or one restarted) campaign as soon as it applied what its log committed,
+// instead of waiting an election timeout (1 to 2 s) for a vote it alone casts. Raft
+// refuses to campaign with configuration changes unapplied, hence the wait.
+func (g *Group) campaignIfAlone() {
+	st := g.rn.BasicStatus()
+	if st.Lead != 0 {
+		g.campaignAlone = false
+		return
+	}
+	if g.applied < st.HardState.GetCommit() {
+		return
+	}
+	g.campaignAlone = false
+	if slices.Equal(g.confState.GetVoters(), []uint64{g.h.cfg.NodeID}) && len(g.confState.GetVotersOutgoing()) == 0 {
+		if err := g.rn.Campaign(); err != nil {
+			g.h.log.Debug("raft campaign", "group", g.id, "err", err)
 		}
 	}
 }

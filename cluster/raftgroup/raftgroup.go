@@ -224,3 +224,22 @@ type GroupConfig struct {
 	// applied from this group's log.
 	Applied uint64
 }
+
+// HasState reports whether s holds a group's state (a hard state, entries or a
+// snapshot): a node restarting on it resumes its membership; one whose storage is
+// empty is new, and either bootstraps a group (GroupConfig.Peers) or waits to be added.
+func HasState(s Storage) (bool, error) {
+	hs, _, err := s.InitialState()
+	if err != nil {
+		return false, err
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		return false, err
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		return false, err
+	}
+	return !raft.IsEmptyHardState(hs) || last > 0 || !raft.IsEmptySnap(snap), nil
+}

@@ -97,3 +97,33 @@ func TestBootstrapStateReachesNewMembers(t *testing.T) {
 		}
 	}
 }
+
+// A node alone in its group leads without waiting an election timeout (here far longer
+// than the test's patience), when it bootstraps and when it restarts; HasState tells a
+// new node from a restarted one.
+func TestSoleVoterLeadsAtOnce(t *testing.T) {
+	cfg := raftgroup.Config{ElectionTicks: 100000}
+	n := newNode(t, 1, cfg, false)
+	st, err := n.log.Group(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has, err := raftgroup.HasState(st); err != nil || has {
+		t.Fatalf("HasState of an empty log = %v, %v", has, err)
+	}
+	n.start(gid, []raftgroup.Peer{{ID: 1, Addr: n.addr}})
+	waitFor(t, 10*time.Second, "the sole voter to lead", n.groups[gid].IsLeader)
+	propose(t, n.groups[gid], "a=1")
+	n.stop()
+	n.open()
+	st, err = n.log.Group(gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has, err := raftgroup.HasState(st); err != nil || !has {
+		t.Fatalf("HasState after a bootstrap = %v, %v", has, err)
+	}
+	n.start(gid, nil)
+	waitFor(t, 10*time.Second, "the restarted sole voter to lead", n.groups[gid].IsLeader)
+	propose(t, n.groups[gid], "b=2")
+}
