@@ -173,6 +173,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		if err := bootstrapAdmin(ctx, dir, cfg, stdout); err != nil {
 			return err
 		}
+	} else if draft.start == raftRestart && dir.Ready() && cfg.AdminClientSecret != "" {
+		// A restart with the admin credentials given rotates the admin secret to them
+		// (directory.Bootstrap; nothing is written when they match). Any node may: the
+		// write goes through the leader. Without a quorum the node starts anyway.
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := bootstrapAdmin(bctx, dir, cfg, stdout)
+		cancel()
+		if err != nil {
+			log.Warn("admin credentials from the flags not applied", "err", err)
+		}
 	} else if err := waitDirectory(ctx, dir, draft, log); err != nil {
 		// The key ring below is loaded once: it needs the cluster's keys first.
 		if ctx.Err() != nil {
