@@ -127,7 +127,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	// The autopilot: while this node leads group 1, gossip membership drives its
 	// voters (cluster.Autopilot). It stops before the member leaves.
 	pilot, err := cluster.NewAutopilot(cluster.AutopilotConfig{
-		Self: nodeID, Group: draft.group, Members: node, DeadGrace: cfg.RaftDeadGrace, Now: now, Logger: log,
+		Self: nodeID, Group: draft.group, Members: node, Peers: draft.host, DeadGrace: cfg.RaftDeadGrace, Now: now, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -167,6 +167,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	// cluster.
 	mayInit, err := draft.mayInitDirectory(ctx, dir, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	if mayInit {
