@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -42,10 +43,16 @@ type gossipProvider struct {
 	logger   *slog.Logger // Latch's own membership logs
 	mlLogger *slog.Logger // memberlist's logs, level-filtered
 
-	meta []byte // this member's NodeMeta, set before memberlist.Create
+	meta    atomic.Pointer[[]byte] // this member's NodeMeta, set before memberlist.Create
+	metaMsg *clusterpb.NodeMeta    // what meta encodes; changed only by Shutdown
 
 	mu    sync.Mutex
 	nodes map[string]gossipNode // memberlist node name (= node id) -> last known
+	// departed: node id -> true when the node left gracefully, false when memberlist
+	// declared it dead; cleared when it comes back.
+	departed map[uint64]bool
+	// watch is closed (and replaced) on every membership change: Node.MembershipChanged.
+	watch chan struct{}
 
 	changed chan struct{} // one slot: "nodes changed, rebuild"
 	stop    chan struct{}
@@ -79,6 +86,8 @@ type NodeInfo struct {
 	Raft string `json:"raft,omitempty"`
 	// SystemID is the actor-system id of the member's current process start.
 	SystemID string `json:"systemId"`
+	// Leaving: the member announced a graceful leave and is about to go.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 var (
@@ -94,6 +103,8 @@ func newGossipProvider(cfg Config, logger, mlLogger *slog.Logger, topology func(
 		mlLogger: mlLogger,
 		topology: topology,
 		nodes:    map[string]gossipNode{},
+		departed: map[uint64]bool{},
+		watch:    make(chan struct{}),
 		changed:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
@@ -103,13 +114,14 @@ func newGossipProvider(cfg Config, logger, mlLogger *slog.Logger, topology func(
 // rebuild loop and the background join. Called by protoactor's Cluster.StartMember
 // after remoting started, so the actor-system address is known.
 func (p *gossipProvider) StartMember(c *cluster.Cluster) error {
-	meta, err := proto.Marshal(&clusterpb.NodeMeta{
+	p.metaMsg = &clusterpb.NodeMeta{
 		Address:     c.ActorSystem.Address(),
 		Kinds:       c.GetClusterKinds(),
 		NodeId:      p.cfg.NodeID,
 		SystemId:    c.ActorSystem.ID,
 		RaftAddress: p.cfg.RaftAddr,
-	})
+	}
+	meta, err := proto.Marshal(p.metaMsg)
 	if err != nil {
 		return fmt.Errorf("cluster: encode node metadata: %w", err)
 	}
@@ -117,7 +129,7 @@ func (p *gossipProvider) StartMember(c *cluster.Cluster) error {
 		return fmt.Errorf("cluster: node metadata is %d bytes, memberlist allows %d: fewer or shorter kind names",
 			len(meta), memberlist.MetaMaxSize)
 	}
-	p.meta = meta
+	p.meta.Store(&meta)
 
 	host, port, err := splitGossipAddr(p.cfg.GossipAddr)
 	if err != nil {
@@ -171,6 +183,15 @@ func (p *gossipProvider) Shutdown(graceful bool) error {
 			return
 		}
 		if graceful {
+			// Tell the others this is a leave, not a crash: memberlist reports both
+			// alike (see departures).
+			p.metaMsg.Leaving = true
+			if meta, merr := proto.Marshal(p.metaMsg); merr == nil {
+				p.meta.Store(&meta)
+				if uerr := p.ml.UpdateNode(p.cfg.Gossip.LeaveTimeout); uerr != nil {
+					p.logger.Warn("announcing the leave", "error", uerr)
+				}
+			}
 			if lerr := p.ml.Leave(p.cfg.Gossip.LeaveTimeout); lerr != nil {
 				err = fmt.Errorf("cluster: leave: %w", lerr)
 			}
@@ -283,7 +304,7 @@ func (p *gossipProvider) nodeInfos() []NodeInfo {
 		}
 		out = append(out, NodeInfo{
 			NodeID: meta.NodeId, ID: FormatNodeID(meta.NodeId), Address: meta.Address,
-			Gossip: n.gossip, Raft: meta.RaftAddress, SystemID: meta.SystemId,
+			Gossip: n.gossip, Raft: meta.RaftAddress, SystemID: meta.SystemId, Leaving: meta.Leaving,
 		})
 	}
 	slices.SortFunc(out, func(a, b NodeInfo) int { return cmp.Compare(a.NodeID, b.NodeID) })
@@ -306,10 +327,20 @@ func (p *gossipProvider) NotifyJoin(n *memberlist.Node) { p.put(n) }
 func (p *gossipProvider) NotifyUpdate(n *memberlist.Node) { p.put(n) }
 
 // NotifyLeave is called by memberlist (must not block) when a node is declared dead or
-// has left.
+// has left. memberlist v0.7.0 does not say which (it never sets Node.State): a member
+// leaving gracefully gossips its metadata with leaving set just before its leave, so a
+// leave whose last metadata says leaving is one; a leave whose announcement was lost
+// counts as a death.
 func (p *gossipProvider) NotifyLeave(n *memberlist.Node) {
+	var meta clusterpb.NodeMeta
+	left := proto.Unmarshal(n.Meta, &meta) == nil && meta.Leaving
+	id, _ := ParseNodeID(n.Name)
 	p.mu.Lock()
 	delete(p.nodes, n.Name)
+	if id != 0 && id != p.cfg.NodeID {
+		p.departed[id] = left
+	}
+	p.changedLocked()
 	p.mu.Unlock()
 	p.signal()
 }
@@ -317,14 +348,43 @@ func (p *gossipProvider) NotifyLeave(n *memberlist.Node) {
 func (p *gossipProvider) put(n *memberlist.Node) {
 	meta := slices.Clone(n.Meta) // memberlist owns n; copy while its lock is held
 	addr := n.Address()
+	id, _ := ParseNodeID(n.Name)
 	p.mu.Lock()
 	p.nodes[n.Name] = gossipNode{meta: meta, gossip: addr}
+	delete(p.departed, id)
+	p.changedLocked()
 	p.mu.Unlock()
 	p.signal()
 }
 
+// changedLocked wakes the watchers of membership changes (p.mu held; never blocks).
+func (p *gossipProvider) changedLocked() {
+	close(p.watch)
+	p.watch = make(chan struct{})
+}
+
+// watchChanges returns a channel closed at the next membership change.
+func (p *gossipProvider) watchChanges() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.watch
+}
+
+// departures returns the members that left (true) or were declared dead (false) and
+// have not come back.
+func (p *gossipProvider) departures() map[uint64]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.departed)
+}
+
 // NodeMeta returns this member's metadata: its actor-system address and kinds.
-func (p *gossipProvider) NodeMeta(limit int) []byte { return p.meta }
+func (p *gossipProvider) NodeMeta(limit int) []byte {
+	if m := p.meta.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
 
 // NotifyMsg ignores user messages: Latch gossips nothing but membership.
 func (p *gossipProvider) NotifyMsg([]byte) {}

@@ -265,7 +265,7 @@ func (d *Directory) storeApp(ctx context.Context, a *Application) (*Application,
 	if err != nil {
 		return nil, err
 	}
-	return d.st.apps[a.ID], nil
+	return published(d.st.apps, EntityApplication, a.ID)
 }
 
 // DeleteApplication deletes the application and its role assignments. The admin

@@ -95,9 +95,12 @@ func (b *batch) reindex(kind, old, next, owner string) {
 }
 
 // commit builds a batch against the current state, applies it to the store atomically
-// and publishes the applied mutations through applied, the one path by which memory
-// follows the store. Callers hold wmu. build may run more than once and must decide
-// everything afresh each time.
+// (through the replicated log once Replicate was called: see write) and publishes the
+// applied mutations through applied, the one path by which memory follows the store.
+// Callers hold wmu; with a log, commit releases it while the batch is replicated, so
+// after commit returns the caller must re-read what it returns from the state rather
+// than assume the state it validated against. build may run more than once (after
+// the lock was released) and must decide everything afresh each time.
 //
 // On a store version conflict the records of the batch are reloaded. When an entity
 // record the batch expected at some version has moved on (another writer changed it),
@@ -117,9 +120,8 @@ func (d *Directory) commit(ctx context.Context, build func(b *batch) error) erro
 		if !slices.ContainsFunc(b.muts, func(m persistence.Mutation) bool { return !m.Check }) {
 			return nil // nothing to write (only checks, or nothing at all)
 		}
-		versions, err := d.store.Apply(ctx, b.muts)
+		err := d.write(ctx, b.muts)
 		if err == nil {
-			d.applied(b.muts, versions)
 			return nil
 		}
 		if !errors.Is(err, persistence.ErrConflict) {
@@ -131,13 +133,49 @@ func (d *Directory) commit(ctx context.Context, build func(b *batch) error) erro
 	}
 }
 
+// write applies a batch and publishes it: through the replicated log when there is
+// one (Replica.Apply publishes it on every node, this one included, before Propose
+// returns), else to the local store. It returns persistence.ErrConflict, unwrapped or
+// wrapped, when a precondition did not hold. Callers hold wmu; with a log, write
+// releases it while the proposal is in flight (Replica.Apply needs it to apply this
+// very entry, and reads and other writers' builds must not wait on a quorum) and takes
+// it again before it returns, so the caller's state may have moved on meanwhile.
+func (d *Directory) write(ctx context.Context, muts []persistence.Mutation) error {
+	if d.repl == nil {
+		versions, err := d.store.Apply(ctx, muts)
+		if err != nil {
+			return err
+		}
+		d.applied(muts, versions)
+		return nil
+	}
+	data, err := encodeBatch(muts)
+	if err != nil {
+		return err
+	}
+	l := d.repl
+	d.wmu.Unlock()
+	res, err := l.Propose(ctx, data)
+	d.wmu.Lock()
+	if err != nil {
+		return err // ErrUnavailable (wrapped by the adapter), a context error...
+	}
+	switch v := res.(type) {
+	case []uint64:
+		return nil // applied and published by Replica.Apply
+	case error:
+		return v
+	default:
+		return fmt.Errorf("directory: the log returned %T for a write", res)
+	}
+}
+
 // ApplyReplicated applies a batch that a directory write decided, possibly on another
 // node (a committed entry of the directory's replicated log), to this node's store and
 // memory: all of it, or nothing when a precondition fails (persistence.ErrConflict),
 // which it does on every node alike since every node applies the same batches in the
-// same order. It returns the versions the store gave the records. This is how a
-// replica follows the writes it did not serve; the node that served a write publishes
-// it through the same applied.
+// same order. It returns the versions the store gave the records. Replica.Apply is
+// the same step for an encoded log entry, recording the entry's index with it.
 func (d *Directory) ApplyReplicated(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -147,6 +185,16 @@ func (d *Directory) ApplyReplicated(ctx context.Context, muts []persistence.Muta
 	}
 	d.applied(muts, versions)
 	return versions, nil
+}
+
+// published returns the entity id of m once a write committed it, or a
+// *NotFoundError when another write deleted it meanwhile (commit releases wmu while a
+// replicated write is in flight). Callers hold wmu.
+func published[T any](m map[string]*T, entity, id string) (*T, error) {
+	if v, ok := m[id]; ok {
+		return v, nil
+	}
+	return nil, notFound(entity, id)
 }
 
 // describe names the first record of a batch, for error messages.

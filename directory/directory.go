@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchid/latch/persistence"
@@ -31,6 +32,16 @@ const (
 
 	metaAdminApp = "admin-app"
 )
+
+// directoryKinds lists every store kind the directory owns, referenced kinds first
+// (so the list is also a valid load order): what Open loads, what a Raft snapshot
+// carries and what restoring one replaces. A new directory kind is added here and
+// nowhere else; the store's other kinds (sessions, grants, throttles...) are never
+// part of the directory's replicated state.
+var directoryKinds = []string{
+	kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindMeta,
+	kindIdxUsername, kindIdxEmail, kindIdxPhone, kindIdxIndicator, kindIdxRoleName, kindIdxScopeName,
+}
 
 // Config wires a Directory.
 type Config struct {
@@ -81,6 +92,11 @@ func (c Config) Validate() error {
 //     store to memory (a replica applying the same batch calls it too). State maps are
 //     changed only with both wmu and mu held, so holding either one is enough to read
 //     them.
+//   - In a cluster (Replicate), the batch is proposed to the directory's Raft log
+//     instead, and every node, this one included, applies it in log order through
+//     Replica.Apply (replica.go), which takes wmu and mu like a write. The writer
+//     releases wmu while its proposal is in flight and takes it again before it
+//     returns: a write never holds the lock across a quorum round trip.
 //   - A write that touches several records (deleting a resource removes its scopes
 //     from roles, deletes them, then the resource) is one batch: all or nothing.
 //     Readers still ignore references to missing entities.
@@ -98,6 +114,14 @@ type Directory struct {
 	wmu sync.Mutex   // serializes writes
 	mu  sync.RWMutex // guards st
 	st  state
+
+	// repl replicates write batches once Replicate was called (nil: writes apply to
+	// the local store). Guarded by wmu.
+	repl Log
+	// appliedIndex is the last replicated log entry applied (replica.go);
+	// appliedVersion the version of its store record, guarded by wmu.
+	appliedIndex   atomic.Uint64
+	appliedVersion uint64
 
 	appScopes  scopeCache // appID -> resourceID -> scope names
 	userScopes scopeCache // userID -> resourceID -> scope names
@@ -176,8 +200,10 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 
 		hashSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
-	// Referenced kinds first, so the load order is also a valid apply order.
-	for _, kind := range []string{kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindMeta} {
+	for _, kind := range directoryKinds {
+		if _, isIndex := indexOwnerKind[kind]; isIndex {
+			continue // index records are read by migrateIndexes, not held in memory
+		}
 		err := d.store.Scan(ctx, kind, func(key string, rec persistence.Record) error {
 			return d.apply(kind, key, rec)
 		})
@@ -185,6 +211,14 @@ func Open(ctx context.Context, cfg Config) (*Directory, error) {
 			return nil, fmt.Errorf("directory: loading %s: %w", kind, err)
 		}
 	}
+	if err := d.loadApplied(ctx); err != nil {
+		return nil, err
+	}
+	// migrateIndexes writes to the local store, not through the replicated log (there
+	// is none yet at Open). That is safe: on the node that bootstraps a cluster its
+	// writes are part of the state the first snapshot carries to every joiner, and a
+	// joiner's store is replaced wholesale by Replica.Restore, so records a joiner's
+	// migration wrote never outlive its first snapshot.
 	if err := d.migrateIndexes(ctx); err != nil {
 		return nil, err
 	}

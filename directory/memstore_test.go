@@ -124,6 +124,30 @@ func (m *memStore) Apply(_ context.Context, muts []persistence.Mutation) ([]uint
 	return versions, nil
 }
 
+var _ persistence.KindReplacer = (*memStore)(nil)
+
+func (m *memStore) ReplaceKinds(_ context.Context, kinds []string, recs []persistence.KindRecord) error {
+	if err := persistence.ValidateReplace(kinds, recs); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return persistence.ErrClosed
+	}
+	for _, k := range kinds {
+		delete(m.recs, k)
+	}
+	for _, r := range recs {
+		if m.recs[r.Kind] == nil {
+			m.recs[r.Kind] = map[string]persistence.Record{}
+		}
+		r.Value = slices.Clone(r.Value)
+		m.recs[r.Kind][r.Key] = r.Record
+	}
+	return nil
+}
+
 func (m *memStore) SweepExpired(context.Context) (int, error) { return 0, nil }
 
 func (m *memStore) Close() error {

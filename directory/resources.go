@@ -98,7 +98,7 @@ func (d *Directory) createResource(ctx context.Context, in NewResource) (*Resour
 	if err != nil {
 		return nil, err
 	}
-	return d.st.resources[id], nil
+	return published(d.st.resources, EntityResource, id)
 }
 
 // UpdateResource applies mutate to a copy of the resource and stores it. The
@@ -134,7 +134,7 @@ func (d *Directory) UpdateResource(ctx context.Context, id string, mutate func(*
 	if err != nil {
 		return nil, err
 	}
-	return d.st.resources[id], nil
+	return published(d.st.resources, EntityResource, id)
 }
 
 // clearOtherDefaults adds to b the writes that unset IsDefault on every resource but
@@ -264,7 +264,7 @@ func (d *Directory) createScope(ctx context.Context, resourceID, name, descripti
 	if err != nil {
 		return nil, err
 	}
-	return d.st.scopes[id], nil
+	return published(d.st.scopes, EntityScope, id)
 }
 
 // UpdateScope applies mutate to a copy of the scope of resourceID and stores it (name
@@ -303,7 +303,7 @@ func (d *Directory) UpdateScope(ctx context.Context, resourceID, scopeID string,
 	if err != nil {
 		return nil, err
 	}
-	return d.st.scopes[scopeID], nil
+	return published(d.st.scopes, EntityScope, scopeID)
 }
 
 // DeleteScope removes the scope from every role, then deletes it. Scopes of the

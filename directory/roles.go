@@ -121,7 +121,9 @@ func (d *Directory) createRole(ctx context.Context, in NewRole) (*Role, error) {
 			return err
 		}
 		r.ID = id
-		d.checkScopesExist(b, r.ScopeIDs)
+		if err := d.checkScopesExist(b, r.ScopeIDs); err != nil {
+			return err
+		}
 		b.put(kindRole, id, 0, r)
 		b.claim(kindIdxRoleName, r.Name, id)
 		return nil
@@ -129,16 +131,21 @@ func (d *Directory) createRole(ctx context.Context, in NewRole) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.st.roles[id], nil
+	return published(d.st.roles, EntityRole, id)
 }
 
 // checkScopesExist makes b conditional on the scopes still existing at the versions
 // memory holds, so a role never gains a scope another node deleted meanwhile. Callers
 // hold wmu and checked that the scopes exist.
-func (d *Directory) checkScopesExist(b *batch, ids []string) {
+func (d *Directory) checkScopesExist(b *batch, ids []string) error {
 	for _, id := range ids {
-		b.check(kindScope, id, d.st.scopes[id].Version)
+		s, ok := d.st.scopes[id]
+		if !ok { // deleted while a replicated write was in flight
+			return notFound(EntityScope, id)
+		}
+		b.check(kindScope, id, s.Version)
 	}
+	return nil
 }
 
 // UpdateRole applies mutate to a copy of the role and stores it. Names stay unique;
@@ -174,7 +181,7 @@ func (d *Directory) UpdateRole(ctx context.Context, id string, mutate func(*Role
 	if err != nil {
 		return nil, err
 	}
-	return d.st.roles[id], nil
+	return published(d.st.roles, EntityRole, id)
 }
 
 // storeRole writes a new version of an existing role (name unchanged), expecting
@@ -187,7 +194,7 @@ func (d *Directory) storeRole(ctx context.Context, r *Role) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	return d.st.roles[r.ID], nil
+	return published(d.st.roles, EntityRole, r.ID)
 }
 
 // DeleteRole deletes the role and every assignment of it; not the admin
@@ -255,14 +262,16 @@ func (d *Directory) AddRoleScopes(ctx context.Context, roleID string, scopeIDs [
 	next := old.Clone()
 	next.ScopeIDs = append(next.ScopeIDs, add...)
 	err := d.commit(ctx, func(b *batch) error {
-		d.checkScopesExist(b, add)
+		if err := d.checkScopesExist(b, add); err != nil {
+			return err
+		}
 		b.put(kindRole, roleID, old.Version, next)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return d.st.roles[roleID], nil
+	return published(d.st.roles, EntityRole, roleID)
 }
 
 // RemoveRoleScope removes one scope from the role; not the Management API scope
@@ -531,10 +540,18 @@ func (d *Directory) putUserRoles(ctx context.Context, userIDs, roleIDs []string)
 	return d.commit(ctx, func(b *batch) error {
 		val := assignmentValue{CreatedAt: d.nowMs()}
 		for _, u := range userIDs {
-			b.check(kindUser, u, d.st.users[u].Version)
+			e, ok := d.st.users[u]
+			if !ok { // deleted while a replicated write was in flight
+				return notFound(EntityUser, u)
+			}
+			b.check(kindUser, u, e.Version)
 		}
 		for _, r := range roleIDs {
-			b.check(kindRole, r, d.st.roles[r].Version)
+			e, ok := d.st.roles[r]
+			if !ok { // deleted while a replicated write was in flight
+				return notFound(EntityRole, r)
+			}
+			b.check(kindRole, r, e.Version)
 		}
 		for _, u := range userIDs {
 			for _, r := range roleIDs {
@@ -553,10 +570,18 @@ func (d *Directory) putAppRoles(ctx context.Context, appIDs, roleIDs []string) e
 	return d.commit(ctx, func(b *batch) error {
 		val := assignmentValue{CreatedAt: d.nowMs()}
 		for _, a := range appIDs {
-			b.check(kindApp, a, d.st.apps[a].Version)
+			e, ok := d.st.apps[a]
+			if !ok { // deleted while a replicated write was in flight
+				return notFound(EntityApplication, a)
+			}
+			b.check(kindApp, a, e.Version)
 		}
 		for _, r := range roleIDs {
-			b.check(kindRole, r, d.st.roles[r].Version)
+			e, ok := d.st.roles[r]
+			if !ok { // deleted while a replicated write was in flight
+				return notFound(EntityRole, r)
+			}
+			b.check(kindRole, r, e.Version)
 		}
 		for _, a := range appIDs {
 			for _, r := range roleIDs {

@@ -226,7 +226,7 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	if err != nil {
 		return nil, err
 	}
-	return d.st.users[u.ID], nil
+	return published(d.st.users, EntityUser, u.ID)
 }
 
 // claimUserIndexes adds to b the index changes from old (nil for a new user) to next.
@@ -287,7 +287,7 @@ func (d *Directory) updateUser(ctx context.Context, id string, mutate func(*User
 	if err != nil {
 		return nil, err
 	}
-	return d.st.users[id], nil
+	return published(d.st.users, EntityUser, id)
 }
 
 // SetUserPassword replaces the user's password (hashed with Argon2id outside the
