@@ -154,9 +154,12 @@ func (d *Directory) write(ctx context.Context, muts []persistence.Mutation) erro
 		return err
 	}
 	l := d.repl
-	d.wmu.Unlock()
-	res, err := l.Propose(ctx, data)
-	d.wmu.Lock()
+	var res any
+	func() {
+		d.wmu.Unlock()
+		defer d.wmu.Lock() // even if Propose panics: the caller's deferred Unlock follows
+		res, err = l.Propose(ctx, data)
+	}()
 	if err != nil {
 		return err // ErrUnavailable (wrapped by the adapter), a context error...
 	}

@@ -1,8 +1,10 @@
 // Package directory holds the replicated, read-mostly entities: applications, users,
 // API resources and their scopes, roles and role assignments, and signing keys. Every
 // node holds all of it in memory (reads on the hot path are local map lookups) and in the
-// persistence.Store; writes are serialized per node and (later) replicated to every
-// member with a version per entity (DESIGN.md, "Directory").
+// persistence.Store. A write decides one atomic batch of conditional mutations; in a
+// cluster (Replicate) the batch is an entry of the directory's Raft log, which every node
+// applies in the same order through its Replica (replica.go), so every node holds the
+// same records at the same versions (DESIGN.md, "Directory").
 package directory
 
 import "encoding/json"

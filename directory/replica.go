@@ -95,6 +95,12 @@ func (r *Replica) Apply(index uint64, data []byte) any {
 	}
 	all := append(muts[:len(muts):len(muts)], d.appliedMutation(index))
 	versions, err := d.store.Apply(ctx, all)
+	if errors.Is(err, persistence.ErrConflict) && d.appliedVersionMoved(ctx) {
+		// Only the applied-index record's version was off (memory out of step with
+		// the store): retry with the store's, rather than refuse every entry from now.
+		all[len(muts)] = d.appliedMutation(index)
+		versions, err = d.store.Apply(ctx, all)
+	}
 	switch {
 	case err == nil:
 		d.appliedVersion = versions[len(muts)]
@@ -135,12 +141,25 @@ func (d *Directory) recordApplied(ctx context.Context, index uint64) {
 			d.log.Error("directory: recording the applied index failed", "index", index, "err", err)
 			break
 		}
-		if err := d.loadApplied(ctx); err != nil {
+		if !d.appliedVersionMoved(ctx) {
 			d.log.Error("directory: recording the applied index failed", "index", index, "err", err)
 			break
 		}
 	}
 	d.appliedIndex.Store(index) // memory moves on; a restart replays the entry
+}
+
+// appliedVersionMoved reports whether the applied-index record's version in the
+// store differs from the one memory holds, and if so takes the store's. Callers hold
+// wmu.
+func (d *Directory) appliedVersionMoved(ctx context.Context) bool {
+	before, index := d.appliedVersion, d.appliedIndex.Load()
+	if err := d.loadApplied(ctx); err != nil {
+		d.log.Error("directory: reading the applied index failed", "err", err)
+		return false
+	}
+	d.appliedIndex.Store(index) // only the version is taken from the store
+	return d.appliedVersion != before
 }
 
 // loadApplied reads the applied-index record into memory. Callers hold wmu or own d

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
 )
 
 // apiHandler is one Management / Experience / Account API endpoint, free of
@@ -95,6 +97,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, p httprouter.P
 		var ae *APIError
 		if errors.As(err, &ae) {
 			writeAPIError(w, ae)
+			return
+		}
+		if errors.Is(err, directory.ErrUnavailable) { // a handler that did not map it
+			s.log.Warn("directory write not replicated", "method", r.Method, "path", r.URL.Path, "err", err)
+			writeAPIError(w, errDirectoryUnavailable())
 			return
 		}
 		if e, _ := protocolError(err); unavailable(w.Header(), s.log, r, e, err) {

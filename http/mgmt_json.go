@@ -10,6 +10,7 @@ import (
 	"reflect"
 
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/persistence"
 )
 
 // mgmtMaxBody bounds a Management API request body.
@@ -185,6 +186,13 @@ func mgmtError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, directory.ErrUnavailable):
+		return errDirectoryUnavailable()
+	case errors.Is(err, persistence.ErrConflict):
+		// The entity changed between this request's read and its write (another
+		// request, on this node or another, won): nothing was written.
+		return apiErr(http.StatusConflict, "entity.version_conflict",
+			"The entity was changed by another request meanwhile; nothing was written. Reload it and retry.")
 	case errors.As(err, &nf):
 		switch nf.Entity {
 		case directory.EntityRoleScope, directory.EntityUserRole, directory.EntityAppRole, directory.EntitySecret:

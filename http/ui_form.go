@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
 )
 
 // maxFormBody bounds a sign-in form post.
@@ -67,7 +69,12 @@ func (x *experience) serveForm(w http.ResponseWriter, r *http.Request, mode stri
 		return
 	}
 	var ae *APIError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, directory.ErrUnavailable):
+		x.s.log.Warn("sign-in form: directory write not replicated", "mode", mode, "err", err)
+		ae = errDirectoryUnavailable()
+	default:
 		x.s.log.Error("sign-in form failed", "mode", mode, "err", err)
 		ae = apiErr(http.StatusInternalServerError, "unknown", "Something went wrong. Please try again.")
 	}
