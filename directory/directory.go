@@ -39,7 +39,7 @@ const (
 // nowhere else; the store's other kinds (sessions, grants, throttles...) are never
 // part of the directory's replicated state.
 var directoryKinds = []string{
-	kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindMeta,
+	kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindCookieKey, kindMeta,
 	kindIdxUsername, kindIdxEmail, kindIdxPhone, kindIdxIndicator, kindIdxRoleName, kindIdxScopeName,
 }
 
@@ -156,6 +156,8 @@ type state struct {
 	keys    map[string]*SigningKey
 	keyList []*SigningKey // sorted snapshot returned by SigningKeys
 
+	cookieKeys map[string]*CookieKey // cookiekeys.go
+
 	adminApp        string // id of the bootstrap admin application
 	adminAppVersion uint64
 }
@@ -178,6 +180,7 @@ func newState() state {
 		appRoles:       map[string]map[string]uint64{},
 		roleApps:       map[string]map[string]struct{}{},
 		keys:           map[string]*SigningKey{},
+		cookieKeys:     map[string]*CookieKey{},
 	}
 }
 
@@ -285,6 +288,13 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		}
 		k.ID, k.Version = key, rec.Version
 		d.setSigningKey(&k)
+	case kindCookieKey:
+		var k CookieKey
+		if err := json.Unmarshal(rec.Value, &k); err != nil {
+			return bad(err)
+		}
+		k.ID, k.Version = key, rec.Version
+		d.setCookieKey(&k)
 	case kindMeta:
 		if key == metaAdminApp {
 			var m adminAppMeta
@@ -320,6 +330,8 @@ func (d *Directory) remove(kind, key string) {
 		d.invalidateScopes()
 	case kindSigningKey:
 		d.deleteSigningKey(key)
+	case kindCookieKey:
+		d.deleteCookieKey(key)
 	case kindMeta:
 		if key == metaAdminApp {
 			d.st.adminApp, d.st.adminAppVersion = "", 0

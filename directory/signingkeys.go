@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 )
@@ -117,4 +118,124 @@ func (d *Directory) rebuildKeyList() {
 		return strings.Compare(a.ID, b.ID)
 	})
 	d.st.keyList = ks
+}
+
+// ErrKeyRequired: deleting the key would leave no key of its type (Logto's
+// oidc.key_required: a tenant always keeps at least one private key and one cookie
+// key).
+var ErrKeyRequired = errors.New("directory: at least one key of this type is required")
+
+// maxPreviousKeys is how many Previous signing keys a rotation keeps. Logto keeps the
+// new key and the one before it ([new, ...existing].slice(0, 2)), so tokens signed by
+// the key just replaced keep verifying until they expire, and a key two rotations old
+// is dropped.
+const maxPreviousKeys = 1
+
+// RotateSigningKey makes k the Current signing key in one batch, so every node
+// switches at the same log index: the old Current key becomes Previous (still
+// published and verifying: a rotation never invalidates a token in flight), and of
+// the older Previous keys only the newest maxPreviousKeys-1 are kept (Logto's
+// two-key clamp). k may name an existing Next key (already published, so clients
+// that cached the JWKS know it): it is promoted. Other Next keys stay. The directory
+// stores its own copy of k; k.ID is generated when empty.
+func (d *Directory) RotateSigningKey(ctx context.Context, k *SigningKey) error {
+	if k == nil {
+		return invalid("signingKey", "must not be nil")
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if k.ID == "" {
+		id, err := d.newID()
+		if err != nil {
+			return err
+		}
+		k.ID = id
+	} else if err := validExternalID(k.ID); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(k.JWK)) == 0 {
+		return invalid("jwk", "must not be empty")
+	}
+	now := d.nowMs()
+	return d.commit(ctx, func(b *batch) error {
+		c := *k
+		c.JWK = bytes.Clone(k.JWK)
+		c.Status = KeyCurrent
+		c.Version = 0
+		var expect uint64
+		if old, ok := d.st.keys[c.ID]; ok {
+			expect = old.Version
+			if c.CreatedAt == 0 {
+				c.CreatedAt = old.CreatedAt
+			}
+		}
+		if c.CreatedAt == 0 {
+			c.CreatedAt = now
+		}
+		b.put(kindSigningKey, c.ID, expect, &c)
+		kept := 0
+		// keyList is Current first, then Next, then Previous newest first: the
+		// demoted Current keys are the newest Previous ones.
+		for _, old := range d.st.keyList {
+			if old.ID == c.ID || old.Status == KeyNext {
+				continue
+			}
+			if kept < maxPreviousKeys {
+				kept++
+				if old.Status != KeyPrevious {
+					demoted := *old
+					demoted.Status = KeyPrevious
+					b.put(kindSigningKey, old.ID, old.Version, &demoted)
+				}
+				continue
+			}
+			b.del(kindSigningKey, old.ID, old.Version)
+		}
+		return nil
+	})
+}
+
+// RevokeSigningKey is Logto's DELETE /configs/oidc/private-keys/{id}: ErrKeyRequired
+// when it is the only signing key, *NotFoundError when there is no such key. Deleting
+// the Current key (e.g. a compromised one) promotes the first remaining key (a Next
+// key, else the newest Previous one) to Current in the same batch, as Logto then signs
+// with the next key of its list; tokens the deleted key signed stop verifying.
+func (d *Directory) RevokeSigningKey(ctx context.Context, id string) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		if len(d.st.keyList) <= 1 {
+			return ErrKeyRequired
+		}
+		old, ok := d.st.keys[id]
+		if !ok {
+			return notFound(EntitySigningKey, id)
+		}
+		b.del(kindSigningKey, id, old.Version)
+		if old.Status != KeyCurrent {
+			return nil
+		}
+		for _, k := range d.st.keyList {
+			if k.ID == id {
+				continue
+			}
+			if k.Status == KeyCurrent { // another Current key already signs
+				return nil
+			}
+			promoted := *k
+			promoted.Status = KeyCurrent
+			b.put(kindSigningKey, k.ID, k.Version, &promoted)
+			return nil
+		}
+		return nil
+	})
+}
+
+// CurrentSigningKey is the key that signs (the first Current key), if any.
+func (d *Directory) CurrentSigningKey() (*SigningKey, bool) {
+	ks := d.SigningKeys()
+	if len(ks) == 0 || ks[0].Status != KeyCurrent {
+		return nil, false
+	}
+	return ks[0], true
 }

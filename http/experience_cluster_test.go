@@ -74,7 +74,7 @@ func testActors(tb testing.TB) *actors.Client {
 }
 
 // testBrowser is op.Browser over the test cluster member, as cmd/latch wires it.
-func testBrowser(tb testing.TB, issuer string, dir *directory.Directory, keys *oidcflow.KeyRing, now func() time.Time) *op.Browser {
+func testBrowser(tb testing.TB, issuer string, dir *directory.Directory, keys oidcflow.Verifier, now func() time.Time) *op.Browser {
 	tb.Helper()
 	c := testActors(tb)
 	return &op.Browser{

@@ -81,5 +81,9 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/roles/:id/applications", s.listRoleApplications},
 		{"POST", "/api/roles/:id/applications", s.addRoleApplications},
 		{"DELETE", "/api/roles/:id/applications/:applicationId", s.removeRoleApplication},
+
+		{"GET", "/api/configs/oidc/:keyType", s.listOIDCKeys},
+		{"POST", "/api/configs/oidc/:keyType/rotate", s.rotateOIDCKeys},
+		{"DELETE", "/api/configs/oidc/:keyType/:keyId", s.deleteOIDCKey},
 	}
 }

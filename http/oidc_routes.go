@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -11,11 +12,6 @@ import (
 
 // routesOIDC registers the OpenID Provider endpoints under /oidc.
 func (s *Server) routesOIDC(r *httprouter.Router) {
-	doc, err := json.Marshal(oidcflow.NewDiscovery(s.issuer, s.keys.Algs()))
-	if err != nil {
-		panic(err) // a struct of strings always marshals
-	}
-	s.discovery = doc
 	r.GET("/oidc/.well-known/openid-configuration", s.serveDiscovery)
 	r.GET("/oidc/.well-known/oauth-authorization-server", s.serveDiscovery)
 	r.GET("/oidc/jwks", s.serveJWKS)
@@ -47,7 +43,29 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, _ *http.Request, _ httpro
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=300")
 	h.Set("Access-Control-Allow-Origin", "*") // public metadata, as every OP serves it
-	_, _ = w.Write(s.discovery)
+	_, _ = w.Write(s.discoveryDocument())
+}
+
+// discoveryDoc is the discovery document encoded for the signing algorithms algs.
+type discoveryDoc struct {
+	algs []string
+	doc  []byte
+}
+
+// discoveryDocument is the encoded discovery document. The algorithms it lists follow
+// the key ring, which follows the directory (a rotation to another algorithm), so it
+// is re-encoded when they change.
+func (s *Server) discoveryDocument() []byte {
+	algs := s.keys.Algs()
+	if d := s.discovery.Load(); d != nil && slices.Equal(d.algs, algs) {
+		return d.doc
+	}
+	doc, err := json.Marshal(oidcflow.NewDiscovery(s.issuer, algs))
+	if err != nil {
+		panic(err) // a struct of strings always marshals
+	}
+	s.discovery.Store(&discoveryDoc{algs: algs, doc: doc})
+	return doc
 }
 
 func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/directory"
-	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/op"
 )
 
@@ -24,7 +24,7 @@ type Config struct {
 	// Endpoint + "/oidc".
 	Endpoint  string
 	Directory *directory.Directory
-	Keys      *oidcflow.KeyRing
+	Keys      op.Keys // *op.DirectoryKeys, or a fixed *oidcflow.KeyRing
 	// OP runs the token-side OAuth flows (op.Provider); nil builds one from the fields
 	// above with the default lifetimes and no grains: client_credentials only (tests of
 	// the Management API).
@@ -86,7 +86,7 @@ type Server struct {
 	endpoint string
 	issuer   string
 	dir      *directory.Directory
-	keys     *oidcflow.KeyRing
+	keys     op.Keys
 	op       *op.Provider
 	browser  *op.Browser
 	sessions *op.Sessions
@@ -99,7 +99,7 @@ type Server struct {
 	throttleStore ThrottleStore // sign-in lockouts; nil: in memory only
 	readiness     Readiness     // /readyz; nil: ready
 
-	discovery []byte // pre-encoded discovery document
+	discovery atomic.Pointer[discoveryDoc] // encoded for the keys' algorithms (oidc_routes.go)
 	router    *httprouter.Router
 	budget    time.Duration // of one request
 }

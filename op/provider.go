@@ -18,7 +18,7 @@ type Config struct {
 	// Issuer is the OP's issuer, e.g. http://localhost:3001/oidc.
 	Issuer    string
 	Directory *directory.Directory
-	Keys      *oidcflow.KeyRing
+	Keys      Keys // *DirectoryKeys, or a fixed *oidcflow.KeyRing
 	// Lifetimes is the lifetime policy; the zero value means oidcflow.DefaultLifetimes.
 	Lifetimes oidcflow.Lifetimes
 	// Grants, AccessTokens and Families reach the grains. Nil Grants or Families
@@ -58,7 +58,7 @@ func (c Config) Validate() error {
 type Provider struct {
 	issuer   string
 	dir      *directory.Directory
-	keys     *oidcflow.KeyRing
+	keys     Keys
 	life     oidcflow.Lifetimes
 	grants   Grants
 	tokens   AccessTokens

@@ -14,7 +14,7 @@ import (
 
 // newTestDirectory is a directory on an in-memory Pebble store with cheap password
 // hashing, and a fresh ES256 key ring: what every flow test runs against.
-func newTestDirectory(t *testing.T, clock func() time.Time) (*directory.Directory, *oidcflow.KeyRing) {
+func newTestDirectory(t testing.TB, clock func() time.Time) (*directory.Directory, *oidcflow.KeyRing) {
 	t.Helper()
 	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: clock})
 	if err != nil {

@@ -67,6 +67,12 @@ func (p *Provider) userAccessToken(app *directory.Application, userID, grantID s
 // idToken mints the ID token of a user grant for app (OIDC Core 3.1.3.6).
 func (p *Provider) idToken(app *directory.Application, user *directory.User, scopes []string,
 	authTime int64, nonce, sid, accessToken string, now time.Time) (string, error) {
+	// at_hash depends on the signing algorithm: take both from one ring, so a
+	// rotation to another algorithm between the two cannot mismatch them.
+	keys, err := fixedKeys(p.keys)
+	if err != nil {
+		return "", err
+	}
 	return oidcflow.MintIDToken(oidcflow.IDToken{
 		Issuer:      p.issuer,
 		Subject:     user.ID,
@@ -77,9 +83,9 @@ func (p *Provider) idToken(app *directory.Application, user *directory.User, sco
 		Nonce:       nonce,
 		SID:         sid,
 		AccessToken: accessToken,
-		Alg:         p.keys.Alg(),
+		Alg:         keys.Alg(),
 		Claims:      oidcflow.UserClaims(p.account(user, scopes), scopes, oidcflow.ForIDToken),
-	}, p.keys)
+	}, keys)
 }
 
 // refreshPolicy is app's refresh-token policy, nil when the grant-type table does not

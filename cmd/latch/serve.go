@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
 	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
@@ -173,6 +171,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		if err := bootstrapAdmin(ctx, dir, cfg, stdout); err != nil {
 			return err
 		}
+		if err := op.EnsureSigningKey(ctx, dir, cfg.SigningAlg, log); err != nil {
+			return err
+		}
 	} else if err := waitDirectory(ctx, dir, draft, log); err != nil {
 		// The key ring below is loaded once: it needs the cluster's keys first.
 		if ctx.Err() != nil {
@@ -180,10 +181,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		}
 		return err
 	}
-	keys, err := loadKeyRing(ctx, dir, cfg.SigningAlg, log)
-	if err != nil {
-		return err
-	}
+	keys := op.NewDirectoryKeys(dir, log) // follows key rotations live
 
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
 	// worker that also picks up what an earlier run left. It stops after the HTTP
@@ -395,51 +393,4 @@ func bootstrapAdmin(ctx context.Context, dir *directory.Directory, cfg serveConf
 	fmt.Fprintf(stdout, "Created the admin application (shown once; also saved to %s, mode 0600):\n  client id:     %s\n  client secret: %s\n",
 		path, res.ClientID, res.ClientSecret)
 	return nil
-}
-
-// loadKeyRing loads the signing keys, generating a Current key for alg on first start or
-// when alg changed (the old Current key becomes Previous and stays published).
-func loadKeyRing(ctx context.Context, dir *directory.Directory, alg string, log *slog.Logger) (*oidcflow.KeyRing, error) {
-	var current *jose.JSONWebKey
-	var others []jose.JSONWebKey
-	stored := dir.SigningKeys()
-	for _, sk := range stored {
-		var k jose.JSONWebKey
-		if err := k.UnmarshalJSON(sk.JWK); err != nil {
-			return nil, fmt.Errorf("signing key %s: %w", sk.ID, err)
-		}
-		if sk.Status == "Current" && sk.Alg == alg && current == nil {
-			current = &k
-			continue
-		}
-		others = append(others, k)
-	}
-	if current == nil {
-		k, err := oidcflow.GenerateSigningKey(alg, rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		// Demote the old Current key to Previous so tokens it signed still verify.
-		for _, sk := range stored {
-			if sk.Status == "Current" {
-				demoted := *sk
-				demoted.Status = "Previous"
-				if err := dir.PutSigningKey(ctx, &demoted); err != nil {
-					return nil, err
-				}
-			}
-		}
-		jwk, err := k.MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
-		if err := dir.PutSigningKey(ctx, &directory.SigningKey{
-			ID: k.KeyID, Alg: alg, JWK: jwk, Status: "Current", CreatedAt: time.Now().UnixMilli(),
-		}); err != nil {
-			return nil, err
-		}
-		log.Info("generated signing key", "kid", k.KeyID, "alg", alg)
-		current = &k
-	}
-	return oidcflow.NewKeyRing(*current, others...)
 }
