@@ -143,7 +143,42 @@ func (c *procCluster) startCluster(size int) []*procNode {
 	for _, n := range nodes[1:] {
 		n.waitReady(c.t, 60*time.Second)
 	}
+	c.waitVoters(c.t, min(size, 5)-(1-size%2), 30*time.Second)
 	return nodes
+}
+
+// waitVoters waits until the leader counts n voters and every running node is a voter
+// or a learner of the directory's raft group (the autopilot promotes caught-up
+// learners one by one; a cluster is not tolerant of a loss before that).
+func (c *procCluster) waitVoters(t *testing.T, n int, within time.Duration) raftView {
+	t.Helper()
+	var v raftView
+	c.waitFor(t, within, fmt.Sprintf("%d voters in the directory's raft group", n), func() (bool, string) {
+		var err error
+		if v, err = c.leader(t, within).raftStatus(); err != nil {
+			return false, err.Error()
+		}
+		if len(v.Voters) != n {
+			return false, fmt.Sprintf("%+v", v)
+		}
+		for _, node := range c.running() {
+			id := node.nodeID()
+			if !slices.Contains(v.Voters, id) && !slices.Contains(v.Learners, id) {
+				return false, fmt.Sprintf("%s (%s) not in %+v", node.name, id, v)
+			}
+		}
+		return true, ""
+	})
+	return v
+}
+
+// gossipOf lists the gossip addresses of the running nodes, for --join.
+func (c *procCluster) gossipOf() string {
+	var out []string
+	for _, n := range c.running() {
+		out = append(out, n.gossip)
+	}
+	return strings.Join(out, ",")
 }
 
 // clientVia is an HTTP client that sends requests for the cluster's endpoint to addr

@@ -201,7 +201,7 @@ func appVisible(ctx context.Context, n *procNode, token, id string) (bool, strin
 // TestClusterProcesses runs the cluster tests on one cluster of real processes:
 // three nodes replicate the directory and share keys, a key rotation keeps tokens in
 // flight valid, the leader's kill -9 leaves a writable cluster and its restart comes
-// back as the same member, a fourth node joins and one leaving is removed at once.
+// back as the same member, a fourth node joins and a voter leaving is removed at once.
 func TestClusterProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of latch serve processes")
@@ -335,11 +335,8 @@ func TestClusterProcesses(t *testing.T) {
 
 	t.Run("LeaderKill", func(t *testing.T) {
 		ctx := t.Context()
+		lv := c.waitVoters(t, 3, membershipBound)
 		leader := c.leader(t, membershipBound)
-		lv, err := leader.raftStatus()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var survivors []*procNode
 		tokens := map[*procNode]string{}
 		for _, n := range nodes {
@@ -381,8 +378,10 @@ func TestClusterProcesses(t *testing.T) {
 
 	t.Run("JoinAndLeave", func(t *testing.T) {
 		ctx := t.Context()
-		n4 := c.addNode("node4", n1.gossip)
+		started := time.Now()
+		n4 := c.addNode("node4", c.gossipOf())
 		id4 := n4.waitReady(t, startBound)
+		t.Logf("node4 (%s) ready %v after its start", id4, time.Since(started).Round(time.Millisecond))
 		// Ready means it serves the directory: client_credentials for the app made
 		// before it joined, the sign-in flow, the Management API, the same JWKS.
 		if _, err := f.clientCredentials(ctx, n4); err != nil {
@@ -398,23 +397,47 @@ func TestClusterProcesses(t *testing.T) {
 		if a, b := n1.jwks(t), n4.jwks(t); string(a) != string(b) {
 			t.Errorf("node4's JWKS differs:\nnode1: %s\nnode4: %s", a, b)
 		}
-		took := c.waitFor(t, membershipBound, "node4 a voter", func() (bool, string) {
+		// It becomes a member of the directory's raft group (a learner while the
+		// voters stay an odd number, at most 5).
+		took := c.waitFor(t, membershipBound, "node4 in the directory's raft group", func() (bool, string) {
 			v, err := c.leader(t, membershipBound).raftStatus()
-			return err == nil && slices.Contains(v.Voters, id4), fmt.Sprintf("%+v %v", v, err)
+			return err == nil && (slices.Contains(v.Voters, id4) || slices.Contains(v.Learners, id4)), fmt.Sprintf("%+v %v", v, err)
 		})
-		t.Logf("node4 a voter %v after its /readyz answered ready", took.Round(time.Millisecond))
+		t.Logf("node4 in the raft group %v after its /readyz answered ready", took.Round(time.Millisecond))
 
-		// A graceful stop removes it from the voters at once.
-		n4.term(t)
+		// A voter stopped gracefully (SIGTERM) is removed from the voters at once; the
+		// voters are made whole again with node4.
+		leader := c.leader(t, membershipBound)
+		var leaving *procNode
+		for _, n := range []*procNode{n3, n2, n1} {
+			if n != leader {
+				leaving = n
+				break
+			}
+		}
+		idLeaving := ids[leaving]
+		if v, err := leader.raftStatus(); err != nil || !slices.Contains(v.Voters, idLeaving) {
+			t.Fatalf("%s (%s) is not a voter before it leaves: %+v %v", leaving.name, idLeaving, v, err)
+		}
+		stopping := time.Now()
+		leaving.term(t)
 		left := time.Now()
-		took = c.waitBy(t, left, left.Add(leaveBound), "node4 removed from the voters after SIGTERM", func() (bool, string) {
+		t.Logf("%s exited %v after SIGTERM", leaving.name, left.Sub(stopping).Round(time.Millisecond))
+		took = c.waitBy(t, left, left.Add(leaveBound), leaving.name+" removed from the voters after SIGTERM", func() (bool, string) {
 			v, err := c.leader(t, membershipBound).raftStatus()
-			return err == nil && !slices.Contains(v.Voters, id4) && !slices.Contains(v.Learners, id4), fmt.Sprintf("%+v %v", v, err)
+			return err == nil && !slices.Contains(v.Voters, idLeaving) && !slices.Contains(v.Learners, idLeaving), fmt.Sprintf("%+v %v", v, err)
 		})
-		t.Logf("node4 out of the voters %v after its process exited on SIGTERM", took.Round(time.Millisecond))
-		// The three remaining nodes still write.
-		if _, err := createApp(ctx, n2, admin, "after-leave", 5*time.Second); err != nil {
-			t.Errorf("write through node2 after node4 left: %v", err)
+		t.Logf("%s out of the raft group %v after its process exited on SIGTERM", leaving.name, took.Round(time.Millisecond))
+		took = c.waitFor(t, membershipBound, "node4 promoted to voter in place of "+leaving.name, func() (bool, string) {
+			v, err := c.leader(t, membershipBound).raftStatus()
+			return err == nil && slices.Contains(v.Voters, id4) && len(v.Voters) == 3, fmt.Sprintf("%+v %v", v, err)
+		})
+		t.Logf("node4 a voter %v later", took.Round(time.Millisecond))
+		// Every remaining node still writes.
+		for _, n := range c.running() {
+			if _, err := createApp(ctx, n, admin, "after-leave", 5*time.Second); err != nil {
+				t.Errorf("write through %s after %s left: %v", n.name, leaving.name, err)
+			}
 		}
 	})
 }
@@ -527,11 +550,8 @@ func TestClusterFigures(t *testing.T) {
 	// through a survivor; then restart it and wait until the voters are whole again.
 	var failovers []time.Duration
 	for r := range nFailovers {
+		lv := c.waitVoters(t, 3, membershipBound)
 		leader := c.leader(t, membershipBound)
-		lv, err := leader.raftStatus()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var survivors []*procNode
 		for _, n := range nodes {
 			if n != leader {
