@@ -172,6 +172,44 @@ func (c *procCluster) waitVoters(t *testing.T, n int, within time.Duration) raft
 	return v
 }
 
+// members is the set of node ids n's gossip sees (/api/status "members").
+func (n *procNode) members() ([]string, error) {
+	st, body := n.probe("/api/status")
+	if st != http.StatusOK {
+		return nil, fmt.Errorf("%s /api/status = %d %v", n.name, st, body)
+	}
+	list, _ := body["members"].([]any)
+	var out []string
+	for _, m := range list {
+		m, _ := m.(map[string]any)
+		if id, _ := m["id"].(string); id != "" {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// waitMembership waits until every running node's gossip sees exactly the running
+// nodes (a restarted node is back in the cluster's membership, not on its own).
+func (c *procCluster) waitMembership(t *testing.T, within time.Duration) {
+	t.Helper()
+	c.waitFor(t, within, "every running node sees every running node", func() (bool, string) {
+		var want []string
+		for _, n := range c.running() {
+			want = append(want, n.nodeID())
+		}
+		slices.Sort(want)
+		for _, n := range c.running() {
+			got, err := n.members()
+			if err != nil || !slices.Equal(got, want) {
+				return false, fmt.Sprintf("%s sees %v (%v), want %v", n.name, got, err, want)
+			}
+		}
+		return true, ""
+	})
+}
+
 // gossipOf lists the gossip addresses of the running nodes, for --join.
 func (c *procCluster) gossipOf() string {
 	var out []string

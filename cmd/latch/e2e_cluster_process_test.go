@@ -369,6 +369,8 @@ func TestClusterProcesses(t *testing.T) {
 		if ok, detail := appVisible(ctx, leader, tokens[survivors[0]], written); !ok {
 			t.Errorf("restarted %s reports ready without the write made while it was down: %s", leader.name, detail)
 		}
+		// Same member: back in every node's membership (gossip), and a voter again.
+		c.waitMembership(t, membershipBound)
 		newLeader := c.leader(t, membershipBound)
 		c.waitFor(t, membershipBound, "the voters after the restart are the voters before it", func() (bool, string) {
 			v, err := newLeader.raftStatus()
