@@ -73,6 +73,10 @@ type AutopilotConfig struct {
 	Self    uint64
 	Group   AutopilotGroup
 	Members AutopilotMembers
+	// Peers, when set, learns every live member's raft address from gossip
+	// (*raftgroup.Host): a member restarted on another --raft address is reached there
+	// without a configuration change.
+	Peers interface{ SetPeerAddr(id uint64, addr string) }
 	// DeadGrace: see DefaultDeadGrace.
 	DeadGrace time.Duration
 	// MaxVoters: see DefaultMaxVoters.
@@ -152,6 +156,13 @@ func (a *Autopilot) Reconcile(ctx context.Context) bool {
 	for _, n := range a.cfg.Members.Nodes() {
 		if n.NodeID != 0 {
 			live[n.NodeID] = n
+		}
+	}
+	if a.cfg.Peers != nil {
+		for id, n := range live {
+			if id != a.cfg.Self && n.Raft != "" {
+				a.cfg.Peers.SetPeerAddr(id, n.Raft)
+			}
 		}
 	}
 	members := slices.Concat(st.Voters, st.Learners)

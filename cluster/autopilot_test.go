@@ -254,3 +254,35 @@ func TestAutopilotFollowsMembership(t *testing.T) {
 	c.start(dead, false)
 	c.waitConfig(rest, nil)
 }
+
+type followerGroup struct{ cluster.AutopilotGroup }
+
+func (followerGroup) IsLeader() bool { return false }
+func (followerGroup) Status() raftgroup.Status {
+	return raftgroup.Status{Group: 1, Node: 1, Leader: 2, Voters: []uint64{1, 2, 3}}
+}
+
+type peerBook map[uint64]string
+
+func (p peerBook) SetPeerAddr(id uint64, addr string) { p[id] = addr }
+
+// Every node, leader or not, takes the members' raft addresses from gossip, so a member
+// restarted on another --raft address is reached there; a follower changes nothing.
+func TestAutopilotLearnsRaftAddresses(t *testing.T) {
+	members := newFakeMembers()
+	members.join(1, "10.0.0.1:7003")
+	members.join(2, "10.0.0.2:7003")
+	members.join(3, "10.0.0.3:9999")
+	book := peerBook{}
+	ap, err := cluster.NewAutopilot(cluster.AutopilotConfig{Self: 1, Group: followerGroup{}, Members: members, Peers: book})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap.Reconcile(t.Context()) {
+		t.Fatal("a follower's autopilot made a configuration change")
+	}
+	want := peerBook{2: "10.0.0.2:7003", 3: "10.0.0.3:9999"}
+	if !maps.Equal(book, want) {
+		t.Fatalf("peer addresses = %v, want %v", book, want)
+	}
+}

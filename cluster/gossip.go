@@ -51,6 +51,9 @@ type gossipProvider struct {
 	// departed: node id -> true when the node left gracefully, false when memberlist
 	// declared it dead; cleared when it comes back.
 	departed map[uint64]bool
+	// dead: memberlist name -> where and when a member was declared dead, tried again
+	// by reconnect until it comes back or ReconnectTimeout passes.
+	dead map[string]deadNode
 	// watch is closed (and replaced) on every membership change: Node.MembershipChanged.
 	watch chan struct{}
 
@@ -65,6 +68,11 @@ type gossipProvider struct {
 
 	// topology receives every new member set, from the rebuild goroutine only.
 	topology func(cluster.Members)
+}
+
+type deadNode struct {
+	gossip    string
+	at, tried time.Time // declared dead; last tried
 }
 
 type gossipNode struct {
@@ -104,6 +112,7 @@ func newGossipProvider(cfg Config, logger, mlLogger *slog.Logger, topology func(
 		topology: topology,
 		nodes:    map[string]gossipNode{},
 		departed: map[uint64]bool{},
+		dead:     map[string]deadNode{},
 		watch:    make(chan struct{}),
 		changed:  make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -164,7 +173,54 @@ func (p *gossipProvider) StartMember(c *cluster.Cluster) error {
 		p.wg.Add(1)
 		go p.join()
 	}
+	p.wg.Add(1)
+	go p.reconnect()
 	return nil
+}
+
+// reconnect tries, every ReconnectInterval, to join again one member that memberlist
+// declared dead (the one tried the longest ago first), as serf's reconnect does. Memberlist
+// stops gossiping with a dead member after GossipToTheDeadTime; a member that comes
+// back without seeds (a restart without --join, a healed partition) would otherwise
+// form a cluster of its own. A member that left gracefully is not tried.
+func (p *gossipProvider) reconnect() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.Gossip.ReconnectInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		var name, addr string
+		var oldest time.Time
+		p.mu.Lock()
+		for n, d := range p.dead {
+			if time.Since(d.at) > p.cfg.Gossip.ReconnectTimeout {
+				delete(p.dead, n)
+				continue
+			}
+			if name == "" || d.tried.Before(oldest) {
+				name, addr, oldest = n, d.gossip, d.tried
+			}
+		}
+		p.mu.Unlock()
+		if name == "" {
+			continue
+		}
+		if n, err := p.ml.Join([]string{addr}); err == nil && n > 0 {
+			p.logger.Info("reconnected to a member declared dead", "member", name, "gossip", addr)
+		} else {
+			// Try the others first next time.
+			p.mu.Lock()
+			if d, ok := p.dead[name]; ok {
+				d.tried = time.Now()
+				p.dead[name] = d
+			}
+			p.mu.Unlock()
+		}
+	}
 }
 
 // StartClient is not supported: every Latch process is a full member.
@@ -335,10 +391,15 @@ func (p *gossipProvider) NotifyLeave(n *memberlist.Node) {
 	var meta clusterpb.NodeMeta
 	left := proto.Unmarshal(n.Meta, &meta) == nil && meta.Leaving
 	id, _ := ParseNodeID(n.Name)
+	addr := n.Address()
 	p.mu.Lock()
 	delete(p.nodes, n.Name)
 	if id != 0 && id != p.cfg.NodeID {
 		p.departed[id] = left
+	}
+	if !left && n.Name != FormatNodeID(p.cfg.NodeID) {
+		now := time.Now()
+		p.dead[n.Name] = deadNode{gossip: addr, at: now, tried: now}
 	}
 	p.changedLocked()
 	p.mu.Unlock()
@@ -352,6 +413,7 @@ func (p *gossipProvider) put(n *memberlist.Node) {
 	p.mu.Lock()
 	p.nodes[n.Name] = gossipNode{meta: meta, gossip: addr}
 	delete(p.departed, id)
+	delete(p.dead, n.Name)
 	p.changedLocked()
 	p.mu.Unlock()
 	p.signal()

@@ -272,7 +272,12 @@ func TestServeReadyzNotJoined(t *testing.T) {
 	body := p.waitProbe("/readyz", 503)
 	nr, _ := body["notReady"].(map[string]any)
 	if body["status"] != "not_ready" || nr["cluster"] == nil || nr["store"] != nil {
-		t.Fatalf("/readyz body %v: want not_ready naming the cluster only", body)
+		t.Fatalf("/readyz body %v: want not_ready naming the cluster, not the store", body)
+	}
+	// A joining node never founds a cluster: it waits to be added to the directory's
+	// raft group, and says so, while HTTP already answers.
+	if d, _ := nr["directory"].(string); !strings.Contains(d, "not a member") {
+		t.Fatalf("/readyz body %v: want the directory not a member of its raft group yet", body)
 	}
 }
 

@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	// The autopilot: while this node leads group 1, gossip membership drives its
 	// voters (cluster.Autopilot). It stops before the member leaves.
 	pilot, err := cluster.NewAutopilot(cluster.AutopilotConfig{
-		Self: nodeID, Group: draft.group, Members: node, DeadGrace: cfg.RaftDeadGrace, Now: now, Logger: log,
+		Self: nodeID, Group: draft.group, Members: node, Peers: draft.host, DeadGrace: cfg.RaftDeadGrace, Now: now, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -181,6 +181,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	// cluster.
 	mayInit, err := draft.mayInitDirectory(ctx, dir, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	if mayInit {
@@ -189,6 +192,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		}
 		if err := op.EnsureSigningKey(ctx, dir, cfg.SigningAlg, log); err != nil {
 			return err
+		}
+	} else if draft.start == raftRestart && dir.Ready() && cfg.AdminClientSecret != "" {
+		// A restart with the admin credentials given rotates the admin secret to them
+		// (directory.Bootstrap; nothing is written when they match). Any node may: the
+		// write goes through the leader. Without a quorum the node starts anyway.
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := bootstrapAdmin(bctx, dir, cfg, stdout)
+		cancel()
+		if err != nil {
+			log.Warn("admin credentials from the flags not applied", "err", err)
 		}
 	} else if err := waitDirectory(ctx, dir, draft, log); err != nil {
 		// The key ring below is loaded once: it needs the cluster's keys first.
