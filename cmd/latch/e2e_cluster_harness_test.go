@@ -194,7 +194,7 @@ func (n *procNode) members() ([]string, error) {
 // nodes (a restarted node is back in the cluster's membership, not on its own).
 func (c *procCluster) waitMembership(t *testing.T, within time.Duration) {
 	t.Helper()
-	c.waitFor(t, within, "every running node sees every running node", func() (bool, string) {
+	took := c.waitFor(t, within, "every running node sees every running node", func() (bool, string) {
 		var want []string
 		for _, n := range c.running() {
 			want = append(want, n.nodeID())
@@ -208,6 +208,7 @@ func (c *procCluster) waitMembership(t *testing.T, within time.Duration) {
 		}
 		return true, ""
 	})
+	t.Logf("every node sees every node %v after the wait began", took.Round(time.Millisecond))
 }
 
 // gossipOf lists the gossip addresses of the running nodes, for --join.
