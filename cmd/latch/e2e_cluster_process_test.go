@@ -450,7 +450,7 @@ func TestClusterProcesses(t *testing.T) {
 //	LATCH_CLUSTER_FIGURES=1 go test ./cmd/latch -run TestClusterFigures -count=1 -v
 //
 // (LATCH_FIGURES_WRITES, LATCH_FIGURES_VISIBILITY and LATCH_FIGURES_FAILOVERS change
-// the sample sizes: 200, 100 and 3).
+// the sample sizes: 200, 100 and 5).
 func TestClusterFigures(t *testing.T) {
 	if os.Getenv("LATCH_CLUSTER_FIGURES") != "1" {
 		t.Skip("figures: set LATCH_CLUSTER_FIGURES=1")
@@ -461,7 +461,7 @@ func TestClusterFigures(t *testing.T) {
 		}
 		return def
 	}
-	nWrites, nVisible, nFailovers := count("LATCH_FIGURES_WRITES", 200), count("LATCH_FIGURES_VISIBILITY", 100), count("LATCH_FIGURES_FAILOVERS", 3)
+	nWrites, nVisible, nFailovers := count("LATCH_FIGURES_WRITES", 200), count("LATCH_FIGURES_VISIBILITY", 100), count("LATCH_FIGURES_FAILOVERS", 5)
 	c := newProcCluster(t)
 	nodes := c.startCluster(3)
 	ctx := t.Context()
@@ -550,7 +550,11 @@ func TestClusterFigures(t *testing.T) {
 
 	// Leader failover: kill -9 the leader, time to the first successful directory write
 	// through a survivor; then restart it and wait until the voters are whole again.
-	var failovers []time.Duration
+	ids := map[*procNode]string{}
+	for _, n := range nodes {
+		ids[n] = n.nodeID()
+	}
+	var failovers, elections []time.Duration
 	for r := range nFailovers {
 		lv := c.waitVoters(t, 3, membershipBound)
 		leader := c.leader(t, membershipBound)
@@ -560,17 +564,42 @@ func TestClusterFigures(t *testing.T) {
 				survivors = append(survivors, n)
 			}
 		}
+		oldLeader := ids[leader]
+		// Meanwhile, when a survivor first names another leader.
+		elected := make(chan time.Duration, 1)
+		watchCtx, stopWatch := context.WithCancel(ctx)
 		leader.kill()
 		killed := time.Now()
+		go func() {
+			for watchCtx.Err() == nil {
+				if v, err := survivors[0].raftStatus(); err == nil && v.Leader != "" && v.Leader != oldLeader {
+					elected <- time.Since(killed)
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			elected <- 0
+		}()
+		// Short attempts, so that the figure is not rounded up to an attempt's timeout.
 		i := 0
 		took := c.waitBy(t, killed, killed.Add(30*time.Second), "a write through a survivor", func() (bool, string) {
 			n := survivors[i%len(survivors)]
 			i++
-			_, err := createApp(ctx, n, tokens[n], "failover-"+strconv.Itoa(r), time.Second)
+			_, err := createApp(ctx, n, tokens[n], "failover-"+strconv.Itoa(r), 250*time.Millisecond)
 			return err == nil, fmt.Sprintf("%s: %v", n.name, err)
 		})
+		stopWatch()
+		election := <-elected
 		failovers = append(failovers, took)
-		t.Logf("failover %d: leader %s killed, first write through a survivor after %v", r+1, leader.name, took.Round(time.Millisecond))
+		if election > 0 {
+			elections = append(elections, election)
+		}
+		named := "did not answer /api/status in time"
+		if election > 0 {
+			named = "named a new leader after " + election.Round(time.Millisecond).String()
+		}
+		t.Logf("failover %d: leader %s killed; %s %s; first write through a survivor after %v",
+			r+1, leader.name, survivors[0].name, named, took.Round(time.Millisecond))
 		leader.start(t)
 		leader.waitReady(t, startBound)
 		c.waitFor(t, membershipBound, "voters whole again", func() (bool, string) {
@@ -579,4 +608,7 @@ func TestClusterFigures(t *testing.T) {
 		})
 	}
 	summary("leader failover (kill -9 leader -> first successful write through a survivor)", failovers)
+	if len(elections) > 0 {
+		summary("leader election (kill -9 leader -> a survivor names the new leader)", elections)
+	}
 }
