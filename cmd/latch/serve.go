@@ -193,16 +193,22 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		if err := op.EnsureSigningKey(ctx, dir, cfg.SigningAlg, log); err != nil {
 			return err
 		}
-	} else if draft.start == raftRestart && dir.Ready() && cfg.AdminClientSecret != "" {
+	} else if draft.start == raftRestart && dir.Ready() {
 		// A restart with the admin credentials given rotates the admin secret to them
-		// (directory.Bootstrap; nothing is written when they match). Any node may: the
-		// write goes through the leader. Without a quorum the node starts anyway.
+		// (directory.Bootstrap; nothing is written when they match), and a restart with
+		// another --signing-alg rotates the signing key to it (as before the merge of
+		// the live key ring). Any node may: the write goes through the leader. Without a
+		// quorum the node starts anyway.
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := bootstrapAdmin(bctx, dir, cfg, stdout)
-		cancel()
-		if err != nil {
-			log.Warn("admin credentials from the flags not applied", "err", err)
+		if cfg.AdminClientSecret != "" {
+			if err := bootstrapAdmin(bctx, dir, cfg, stdout); err != nil {
+				log.Warn("admin credentials from the flags not applied", "err", err)
+			}
 		}
+		if err := op.EnsureSigningKey(bctx, dir, cfg.SigningAlg, log); err != nil {
+			log.Warn("--signing-alg not applied", "err", err)
+		}
+		cancel()
 	} else if err := waitDirectory(ctx, dir, draft, log); err != nil {
 		// The key ring below is loaded once: it needs the cluster's keys first.
 		if ctx.Err() != nil {
