@@ -170,29 +170,6 @@ func (r *directoryRaft) mayInitDirectory(ctx context.Context, dir *directory.Dir
 	return leader == r.host.NodeID(), nil
 }
 
-// waitDirectory waits until the directory has an admin application and a current
-// signing key (replicated from the cluster), logging while it waits.
-func waitDirectory(ctx context.Context, dir *directory.Directory, r *directoryRaft, log *slog.Logger) error {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	nag := time.Now().Add(5 * time.Second)
-	for !dir.Ready() {
-		if time.Now().After(nag) {
-			st := r.group.Status()
-			log.Info("waiting for the cluster's directory", "leader", cluster.FormatNodeID(st.Leader),
-				"member", slices.Contains(st.Voters, st.Node) || slices.Contains(st.Learners, st.Node),
-				"applied", st.Applied, "commit", st.Commit)
-			nag = time.Now().Add(5 * time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
 // transferLeadership hands group 1's leadership to the most caught-up voter when this
 // node leads it, so that a graceful stop costs the cluster no election timeout.
 func (r *directoryRaft) transferLeadership(ctx context.Context, log *slog.Logger) {

@@ -98,13 +98,25 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
+	// A restarted node also joins the members it last saw (rejoin.go): the founding
+	// node has no --join, and would otherwise come back on its own.
+	join := cfg.joinList()
+	if draft.start == raftRestart {
+		saved, err := loadGossipPeers(cfg.Data)
+		if err != nil {
+			log.Warn("cannot read the cluster's last known members", "file", filepath.Join(cfg.Data, gossipPeersFile), "err", err)
+		}
+		if join = rejoinSeeds(join, saved, cfg.Gossip); len(saved) > 0 {
+			log.Info("rejoining the cluster's last known members", "seeds", join)
+		}
+	}
 	node, err := cluster.Start(ctx, cluster.Config{
 		NodeID:     nodeID,
 		BindHost:   addrs.RemotingHost,
 		RemotePort: addrs.RemotingPort,
 		RaftAddr:   draft.host.Addr(),
 		GossipAddr: cfg.Gossip,
-		Join:       cfg.joinList(),
+		Join:       join,
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir), RequestTimeout: cfg.RequestTimeout}),
 		Logger:         log,
@@ -115,6 +127,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return fmt.Errorf("start cluster member: %w", err)
 	}
 	peers.Bind(node)
+	recordCtx, stopRecord := context.WithCancel(context.Background())
+	recordDone := make(chan struct{})
+	go func() { recordGossipPeers(recordCtx, node, cfg.Data, nodeID, log); close(recordDone) }()
+	defer func() { stopRecord(); <-recordDone }()
 	// Peers' deliveries stop (pending retries abandoned, goroutines joined) before the
 	// member, and both before the store closes.
 	defer func() {
