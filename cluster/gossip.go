@@ -44,7 +44,7 @@ type gossipProvider struct {
 	mlLogger *slog.Logger // memberlist's logs, level-filtered
 
 	meta    atomic.Pointer[[]byte] // this member's NodeMeta, set before memberlist.Create
-	metaMsg *clusterpb.NodeMeta    // what meta encodes; changed only by Shutdown
+	metaMsg *clusterpb.NodeMeta    // what meta encodes; changed only by announceLeaving
 
 	mu    sync.Mutex
 	nodes map[string]gossipNode // memberlist node name (= node id) -> last known
@@ -61,8 +61,9 @@ type gossipProvider struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
-	ml       *memberlist.Memberlist
-	stopOnce sync.Once
+	ml        *memberlist.Memberlist
+	stopOnce  sync.Once
+	leaveOnce sync.Once // announceLeaving
 
 	joined atomic.Bool // a seed of cfg.Join answered
 
@@ -239,15 +240,7 @@ func (p *gossipProvider) Shutdown(graceful bool) error {
 			return
 		}
 		if graceful {
-			// Tell the others this is a leave, not a crash: memberlist reports both
-			// alike (see departures).
-			p.metaMsg.Leaving = true
-			if meta, merr := proto.Marshal(p.metaMsg); merr == nil {
-				p.meta.Store(&meta)
-				if uerr := p.ml.UpdateNode(p.cfg.Gossip.LeaveTimeout); uerr != nil {
-					p.logger.Warn("announcing the leave", "error", uerr)
-				}
-			}
+			p.announceLeaving()
 			if lerr := p.ml.Leave(p.cfg.Gossip.LeaveTimeout); lerr != nil {
 				err = fmt.Errorf("cluster: leave: %w", lerr)
 			}
@@ -255,6 +248,24 @@ func (p *gossipProvider) Shutdown(graceful bool) error {
 		err = errors.Join(err, p.ml.Shutdown())
 	})
 	return err
+}
+
+// announceLeaving tells the others that this member is about to leave, not crash:
+// memberlist reports both alike (see departures). Once is enough; later calls do
+// nothing.
+func (p *gossipProvider) announceLeaving() {
+	p.leaveOnce.Do(func() {
+		if p.ml == nil {
+			return
+		}
+		p.metaMsg.Leaving = true
+		if meta, err := proto.Marshal(p.metaMsg); err == nil {
+			p.meta.Store(&meta)
+			if uerr := p.ml.UpdateNode(p.cfg.Gossip.LeaveTimeout); uerr != nil {
+				p.logger.Warn("announcing the leave", "error", uerr)
+			}
+		}
+	})
 }
 
 // address returns the gossip address this member advertises.

@@ -170,6 +170,28 @@ func (r *directoryRaft) mayInitDirectory(ctx context.Context, dir *directory.Dir
 	return leader == r.host.NodeID(), nil
 }
 
+// leave removes this node from group 1 when other voters remain (a sole voter keeps its
+// group: it is the cluster). The removal is proposed through the leader and waited for
+// at most a few seconds; without a quorum it fails, and the leader's autopilot removes
+// the node when its leave is gossiped.
+func (r *directoryRaft) leave(ctx context.Context, log *slog.Logger) {
+	st := r.group.Status()
+	self := r.host.NodeID()
+	if !slices.Contains(st.Voters, self) && !slices.Contains(st.Learners, self) {
+		return
+	}
+	if others := slices.DeleteFunc(slices.Clone(st.Voters), func(id uint64) bool { return id == self }); len(others) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.group.Remove(ctx, self); err != nil {
+		log.Warn("directory raft group: leaving the group failed; the leader removes this node when gossip reports its leave", "err", err)
+		return
+	}
+	log.Info("directory raft group: left the group before stopping")
+}
+
 // transferLeadership hands group 1's leadership to the most caught-up voter when this
 // node leads it, so that a graceful stop costs the cluster no election timeout.
 func (r *directoryRaft) transferLeadership(ctx context.Context, log *slog.Logger) {

@@ -329,12 +329,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http server", "err", err)
 	}
-	// Leaving gracefully: no more membership changes from here, hand the directory's
-	// leadership to another voter, then (deferred) leave the gossip: the new leader
-	// removes this node from the group at once.
+	// Leaving gracefully: no more membership changes from here; tell the others this is
+	// a leave; hand the directory's leadership to another voter and leave its voters (the
+	// new leader's autopilot would also remove this node once the leave is gossiped, but
+	// gossip does not order the leave after the announcement); then (deferred) leave the
+	// gossip.
 	stopPilot()
 	<-pilotDone
+	node.AnnounceLeaving()
 	draft.transferLeadership(context.Background(), log)
+	draft.leave(context.Background(), log)
 	return nil
 }
 
