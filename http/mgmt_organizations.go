@@ -339,7 +339,7 @@ func (s *Server) replaceOrganizationUsers(r *http.Request, p httprouter.Params) 
 // routes, so the one path segment is told apart here.
 func (s *Server) postOrganizationUsersSub(r *http.Request, p httprouter.Params) (int, any, error) {
 	if p.ByName("userId") != "roles" {
-		return 0, nil, apiErr(http.StatusNotFound, "request.not_found", "Not found.")
+		return 0, nil, apiErr(http.StatusNotFound, "guard.not_found", "not found") // as the router answers an unknown path
 	}
 	var b struct {
 		UserIDs *[]string `json:"userIds"`
@@ -580,7 +580,7 @@ func (s *Server) replaceOrganizationApplications(r *http.Request, p httprouter.P
 // Logto's POST .../applications/roles (see postOrganizationUsersSub).
 func (s *Server) postOrganizationApplicationsSub(r *http.Request, p httprouter.Params) (int, any, error) {
 	if p.ByName("applicationId") != "roles" {
-		return 0, nil, apiErr(http.StatusNotFound, "request.not_found", "Not found.")
+		return 0, nil, apiErr(http.StatusNotFound, "guard.not_found", "not found") // as the router answers an unknown path
 	}
 	var b struct {
 		ApplicationIDs *[]string `json:"applicationIds"`

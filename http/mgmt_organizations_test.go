@@ -445,6 +445,8 @@ func TestMgmtOrganizationErrors(t *testing.T) {
 		{"GET", "/api/users/nope/organizations", nil, 404, "entity.not_exists_with_id"},
 		{"GET", "/api/applications/nope/organizations", nil, 404, "entity.not_exists_with_id"},
 		{"GET", "/api/organization-invitations/nope", nil, 404, "entity.not_found"},
+		{"POST", u("/users/" + userID), obj{}, 404, "guard.not_found"},
+		{"POST", u("/applications/" + appID), obj{}, 404, "guard.not_found"},
 	} {
 		if tc.code == "" {
 			e.call(tc.method, tc.path, tc.body, tc.status)
