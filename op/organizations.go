@@ -46,6 +46,20 @@ func OrganizationAccess(dir *directory.Directory) func(orgID, accountID string) 
 	}
 }
 
+// checkOrganizationRefresh is Logto's refresh_token rule for organization_id (RFC 0001):
+// OrganizationAccess, then the refresh token's urn:logto:scope:organizations
+// (insufficient_scope, "refresh token missing required scope"). The RefreshFamily grain
+// applies the same rule before it rotates (actors.checkOrganization).
+func checkOrganizationRefresh(dir *directory.Directory, familyScopes []string, orgID, accountID string) error {
+	if err := OrganizationAccess(dir)(orgID, accountID); err != nil {
+		return err
+	}
+	if !slices.Contains(familyScopes, oidcflow.ScopeOrganizations) {
+		return oauth.InsufficientScope("refresh token missing required scope")
+	}
+	return nil
+}
+
 // mfaRequirementMet is the hook for Logto's rule that an organization with
 // isMfaRequired refuses organization tokens (access_denied, "organization requires MFA
 // but user has no MFA configured") to a user who has no MFA factor configured.

@@ -63,6 +63,14 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 		// The family checked the account before rotating; it changed since.
 		return none, oauth.InvalidGrant("the account is suspended or deleted")
 	}
+	if org != "" {
+		// The family decided this before rotating (RefreshUse.OrganizationID); decided
+		// again here, from this node's directory, so that no organization token leaves
+		// without it (a grain of an older release ignores the field).
+		if err := checkOrganizationRefresh(p.dir, used.Family.Scopes, org, user.ID); err != nil {
+			return none, err
+		}
+	}
 	var accessToken, scope string
 	var expiresIn int64
 	if org != "" && res == nil {
