@@ -193,4 +193,24 @@ func TestOrganizationTokens(t *testing.T) {
 	if st, body := refresh(url.Values{}); st != 200 || strings.Count(body["access_token"].(string), ".") != 1 {
 		t.Errorf("plain refresh after the refusals: %d %v", st, body)
 	}
+
+	// A member whose refresh token lacks urn:logto:scope:organizations: Logto's
+	// insufficient_scope, and the refresh token still works.
+	api("POST", "/api/organizations/"+orgA.ID+"/users", map[string]any{"userIds": []string{e.userID}}, nil)
+	b2 := newBrowser(t, n.endpoint)
+	plain := e.webConfig()
+	plain.Scopes = []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "read:docs"}
+	verifier = oauth2.GenerateVerifier()
+	b2.redirect(plain.AuthCodeURL("st2", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent")))
+	code = codeFrom(t, b2.redirect(b2.signIn(browserUser, browserPassword)), e.webCB, "st2", n.issuer())
+	tok2, err := plain.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshToken = tok2.RefreshToken
+	st, body = refresh(url.Values{"organization_id": {orgA.ID}})
+	wantRefused("no organizations scope", st, body, 403, "insufficient_scope", "refresh token missing required scope")
+	if st, body := refresh(url.Values{}); st != 200 {
+		t.Errorf("plain refresh after insufficient_scope: %d %v", st, body)
+	}
 }
