@@ -118,7 +118,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		GossipAddr: cfg.Gossip,
 		Join:       join,
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
-			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir), RequestTimeout: cfg.RequestTimeout}),
+			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
+			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout}),
 		Logger:         log,
 		RequestTimeout: cfg.RequestTimeout,
 	})
