@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchid/latch/cluster"
@@ -45,6 +46,8 @@ type directoryRaft struct {
 	host  *raftgroup.Host
 	group *raftgroup.Group
 	start raftStart
+	// caughtUp: readiness saw this node caught up once (directoryReadiness).
+	caughtUp atomic.Bool
 }
 
 // startDirectoryRaft opens <data>/raft, listens on addr (a free port when its port is
@@ -249,14 +252,25 @@ func (r *directoryRaft) status(dir *directory.Directory) raftStatus {
 	return rs
 }
 
-// directoryReadiness names what keeps this node from serving the directory: not a
-// member of group 1 yet, no leader known, log not applied up to the commit index it
-// heard, or a directory without its admin application and signing key.
+// directoryReadiness names what keeps this node from serving the directory. Until it
+// first caught up: not a member of group 1 yet, no leader known, log not applied up to
+// the commit index it heard, or a directory without its admin application and signing
+// key. Once caught up, it stays ready while it is a member: without a leader (no
+// quorum) it still serves reads and tokens from its directory, and only directory
+// writes fail (503); taking every survivor out of the load balancer would turn a lost
+// quorum into an outage. A node removed from the group no longer follows the
+// directory: it is not ready until it is added again and caught up.
 func (r *directoryRaft) directoryReadiness(dir *directory.Directory) string {
 	st := r.group.Status()
+	member := slices.Contains(st.Voters, st.Node) || slices.Contains(st.Learners, st.Node)
 	switch {
-	case !slices.Contains(st.Voters, st.Node) && !slices.Contains(st.Learners, st.Node):
+	case !member:
+		// Not yet, or removed (declared dead past the grace period): the leader adds
+		// it again once gossip sees it, and it catches up again.
+		r.caughtUp.Store(false)
 		return "not a member of the directory's raft group yet (the leader adds a node gossip sees)"
+	case r.caughtUp.Load():
+		return ""
 	case st.Leader == 0:
 		return "no leader"
 	case st.Applied < st.Commit:
@@ -264,6 +278,7 @@ func (r *directoryRaft) directoryReadiness(dir *directory.Directory) string {
 	case !dir.Ready():
 		return "no admin application or current signing key yet"
 	}
+	r.caughtUp.Store(true)
 	return ""
 }
 
