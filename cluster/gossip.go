@@ -45,7 +45,7 @@ type gossipProvider struct {
 	mlLogger *slog.Logger // memberlist's logs, level-filtered
 
 	meta    atomic.Pointer[[]byte] // this member's NodeMeta, set before memberlist.Create
-	metaMsg *clusterpb.NodeMeta    // what meta encodes; changed only by Shutdown
+	metaMsg *clusterpb.NodeMeta    // what meta encodes; changed only by announceLeaving
 
 	mu    sync.Mutex
 	nodes map[string]gossipNode // memberlist node name (= node id) -> last known
@@ -65,8 +65,9 @@ type gossipProvider struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
-	ml       *memberlist.Memberlist
-	stopOnce sync.Once
+	ml        *memberlist.Memberlist
+	stopOnce  sync.Once
+	leaveOnce sync.Once // announceLeaving
 
 	joined atomic.Bool // a seed of cfg.Join answered
 
@@ -244,16 +245,7 @@ func (p *gossipProvider) Shutdown(graceful bool) error {
 			return
 		}
 		if graceful {
-			// Tell the others this is a leave, not a crash: memberlist reports both
-			// alike (see departures).
-			p.metaMsg.Leaving = true
-			p.sendLeaveNotice()
-			if meta, merr := proto.Marshal(p.metaMsg); merr == nil {
-				p.meta.Store(&meta)
-				if uerr := p.ml.UpdateNode(p.cfg.Gossip.LeaveTimeout); uerr != nil {
-					p.logger.Warn("announcing the leave", "error", uerr)
-				}
-			}
+			p.announceLeaving()
 			if lerr := p.ml.Leave(p.cfg.Gossip.LeaveTimeout); lerr != nil {
 				err = fmt.Errorf("cluster: leave: %w", lerr)
 			}
@@ -261,6 +253,25 @@ func (p *gossipProvider) Shutdown(graceful bool) error {
 		err = errors.Join(err, p.ml.Shutdown())
 	})
 	return err
+}
+
+// announceLeaving tells the others that this member is about to leave, not crash:
+// memberlist reports both alike (see departures). Once is enough; later calls do
+// nothing.
+func (p *gossipProvider) announceLeaving() {
+	p.leaveOnce.Do(func() {
+		if p.ml == nil {
+			return
+		}
+		p.metaMsg.Leaving = true
+		p.sendLeaveNotice()
+		if meta, err := proto.Marshal(p.metaMsg); err == nil {
+			p.meta.Store(&meta)
+			if uerr := p.ml.UpdateNode(p.cfg.Gossip.LeaveTimeout); uerr != nil {
+				p.logger.Warn("announcing the leave", "error", uerr)
+			}
+		}
+	})
 }
 
 // address returns the gossip address this member advertises.
@@ -354,19 +365,21 @@ func (p *gossipProvider) hasJoined() bool {
 func (p *gossipProvider) nodeInfos() []NodeInfo {
 	p.mu.Lock()
 	snapshot := make([]gossipNode, 0, len(p.nodes))
-	for _, n := range p.nodes {
+	leaving := make([]bool, 0, len(p.nodes)) // a leave notice arrived (leaveNotice)
+	for name, n := range p.nodes {
 		snapshot = append(snapshot, n)
+		leaving = append(leaving, p.leaving[name])
 	}
 	p.mu.Unlock()
 	out := make([]NodeInfo, 0, len(snapshot))
-	for _, n := range snapshot {
+	for i, n := range snapshot {
 		var meta clusterpb.NodeMeta
 		if err := proto.Unmarshal(n.meta, &meta); err != nil || meta.NodeId == 0 {
 			continue
 		}
 		out = append(out, NodeInfo{
 			NodeID: meta.NodeId, ID: FormatNodeID(meta.NodeId), Address: meta.Address,
-			Gossip: n.gossip, Raft: meta.RaftAddress, SystemID: meta.SystemId, Leaving: meta.Leaving,
+			Gossip: n.gossip, Raft: meta.RaftAddress, SystemID: meta.SystemId, Leaving: meta.Leaving || leaving[i],
 		})
 	}
 	slices.SortFunc(out, func(a, b NodeInfo) int { return cmp.Compare(a.NodeID, b.NodeID) })
@@ -505,7 +518,10 @@ func (p *gossipProvider) NotifyMsg(b []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, live := p.nodes[name]; live {
-		p.leaving[name] = true
+		if !p.leaving[name] {
+			p.leaving[name] = true
+			p.changedLocked() // Nodes now reports it leaving
+		}
 		return
 	}
 	if left, known := p.departed[id]; known && !left {

@@ -253,6 +253,11 @@ func (n *Node) Placement() *Placement { return n.lookup.current() }
 // protoactor's own graceful Cluster.Shutdown is not used: it sleeps 2 s, can wait up
 // to 10 s for gRPC streams, and its endpoint-reader suspend flag is a data race.
 // Either way, protoactor's outgoing connections stay open until the process exits.
+// AnnounceLeaving tells the other members that this one is about to leave gracefully
+// (Stop(true) does too): their autopilot then neither adds it to a raft group nor counts
+// its departure as a death. It blocks at most the gossip leave timeout.
+func (n *Node) AnnounceLeaving() { n.provider.announceLeaving() }
+
 func (n *Node) Stop(graceful bool) error {
 	n.stopOnce.Do(func() {
 		began := time.Now()

@@ -284,6 +284,7 @@ func (d *Directory) DeleteApplication(ctx context.Context, id string) error {
 		for roleID, ver := range d.st.appRoles[id] {
 			b.del(kindAppRole, assignmentKey(id, roleID), ver)
 		}
+		d.cascadeAppOrganizations(b, id)
 		b.del(kindApp, id, a.Version)
 		return nil
 	})

@@ -33,6 +33,8 @@ var indexOwnerKind = map[string]string{
 	kindIdxIndicator: kindResource,
 	kindIdxRoleName:  kindRole,
 	kindIdxScopeName: kindScope,
+
+	kindIdxOrgRoleName: kindOrgRole, kindIdxOrgScopeName: kindOrgScope, kindIdxOrgInvitation: kindOrgInvitation,
 }
 
 // maxCommitAttempts bounds how many times commit rebuilds a batch whose uniqueness

@@ -41,6 +41,8 @@ const (
 var directoryKinds = []string{
 	kindResource, kindScope, kindRole, kindApp, kindUser, kindUserRole, kindAppRole, kindSigningKey, kindCookieKey, kindMeta,
 	kindIdxUsername, kindIdxEmail, kindIdxPhone, kindIdxIndicator, kindIdxRoleName, kindIdxScopeName,
+	kindOrgScope, kindOrgRole, kindOrg, kindOrgUser, kindOrgApp, kindOrgUserRole, kindOrgAppRole, kindOrgJIT, kindOrgInvitation, // organizations_model.go
+	kindIdxOrgRoleName, kindIdxOrgScopeName, kindIdxOrgInvitation,
 }
 
 // Config wires a Directory.
@@ -160,6 +162,8 @@ type state struct {
 
 	adminApp        string // id of the bootstrap admin application
 	adminAppVersion uint64
+
+	org orgState // organizations (organizations_model.go)
 }
 
 func newState() state {
@@ -181,6 +185,7 @@ func newState() state {
 		roleApps:       map[string]map[string]struct{}{},
 		keys:           map[string]*SigningKey{},
 		cookieKeys:     map[string]*CookieKey{},
+		org:            newOrgState(),
 	}
 }
 
@@ -303,6 +308,8 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 			}
 			d.st.adminApp, d.st.adminAppVersion = m.ApplicationID, rec.Version
 		}
+	default:
+		return d.applyOrg(kind, key, rec)
 	}
 	return nil
 }
@@ -336,6 +343,8 @@ func (d *Directory) remove(kind, key string) {
 		if key == metaAdminApp {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
 		}
+	default:
+		d.removeOrg(kind, key)
 	}
 }
 

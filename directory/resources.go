@@ -350,6 +350,7 @@ func (d *Directory) isManagementScope(s *Scope) bool {
 // removeScopesFromRoles adds to b the writes of every role that holds one of ids,
 // without them. Callers hold wmu.
 func (d *Directory) removeScopesFromRoles(b *batch, ids map[string]bool) {
+	d.cascadeResourceScopes(b, ids)
 	for _, role := range d.st.roles {
 		if !slices.ContainsFunc(role.ScopeIDs, func(s string) bool { return ids[s] }) {
 			continue

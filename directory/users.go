@@ -373,6 +373,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 		for roleID, ver := range d.st.userRoles[id] {
 			b.del(kindUserRole, assignmentKey(id, roleID), ver)
 		}
+		d.cascadeUserOrganizations(b, id)
 		b.del(kindUser, id, u.Version)
 		claimUserIndexes(b, u, &User{ID: id})
 		return nil

@@ -1,6 +1,10 @@
 package httpapi
 
-import "github.com/julienschmidt/httprouter"
+import (
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+)
 
 // routesManagement registers the Management API (Logto's /api, OSS subset: users,
 // applications, API resources and scopes, roles). Every route goes through
@@ -20,7 +24,7 @@ type mgmtRoute struct {
 }
 
 func (s *Server) managementRoutes() []mgmtRoute {
-	return []mgmtRoute{
+	return append([]mgmtRoute{
 		{"GET", "/api/applications", s.listApplications},
 		{"POST", "/api/applications", s.createApplication},
 		{"GET", "/api/applications/:id", s.getApplication},
@@ -85,5 +89,82 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/configs/oidc/:keyType", s.listOIDCKeys},
 		{"POST", "/api/configs/oidc/:keyType/rotate", s.rotateOIDCKeys},
 		{"DELETE", "/api/configs/oidc/:keyType/:keyId", s.deleteOIDCKey},
+	}, s.organizationRoutes()...)
+}
+
+// organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST
+// .../users/roles and .../applications/roles share their tree position with
+// .../users/:userId and .../applications/:applicationId (httprouter allows one), so
+// those two POSTs go through a handler that tells the segment apart.
+func (s *Server) organizationRoutes() []mgmtRoute {
+	roleScopes := roleScopeRoutes{s: s, set: directory.OrgScopes, field: "organizationScopeIds", param: "organizationScopeId"}
+	roleResourceScopes := roleScopeRoutes{s: s, set: directory.ResourceScopes, field: "scopeIds", param: "scopeId"}
+	return []mgmtRoute{
+		{"GET", "/api/organizations", s.listOrganizations},
+		{"POST", "/api/organizations", s.createOrganization},
+		{"GET", "/api/organizations/:id", s.getOrganization},
+		{"PATCH", "/api/organizations/:id", s.patchOrganization},
+		{"DELETE", "/api/organizations/:id", s.deleteOrganization},
+		{"GET", "/api/organizations/:id/users", s.listOrganizationUsers},
+		{"POST", "/api/organizations/:id/users", s.addOrganizationUsers},
+		{"PUT", "/api/organizations/:id/users", s.replaceOrganizationUsers},
+		{"POST", "/api/organizations/:id/users/:userId", s.postOrganizationUsersSub}, // = .../users/roles
+		{"DELETE", "/api/organizations/:id/users/:userId", s.removeOrganizationUser},
+		{"GET", "/api/organizations/:id/users/:userId/roles", s.listOrganizationUserRoles},
+		{"POST", "/api/organizations/:id/users/:userId/roles", s.assignOrganizationUserRoles},
+		{"PUT", "/api/organizations/:id/users/:userId/roles", s.replaceOrganizationUserRoles},
+		{"DELETE", "/api/organizations/:id/users/:userId/roles/:organizationRoleId", s.unassignOrganizationUserRole},
+		{"GET", "/api/organizations/:id/users/:userId/scopes", s.listOrganizationUserScopes},
+		{"GET", "/api/organizations/:id/applications", s.listOrganizationApplications},
+		{"POST", "/api/organizations/:id/applications", s.addOrganizationApplications},
+		{"PUT", "/api/organizations/:id/applications", s.replaceOrganizationApplications},
+		{"POST", "/api/organizations/:id/applications/:applicationId", s.postOrganizationApplicationsSub}, // = .../applications/roles
+		{"DELETE", "/api/organizations/:id/applications/:applicationId", s.removeOrganizationApplication},
+		{"GET", "/api/organizations/:id/applications/:applicationId/roles", s.listOrganizationApplicationRoles},
+		{"POST", "/api/organizations/:id/applications/:applicationId/roles", s.assignOrganizationApplicationRoles},
+		{"PUT", "/api/organizations/:id/applications/:applicationId/roles", s.replaceOrganizationApplicationRoles},
+		{"DELETE", "/api/organizations/:id/applications/:applicationId/roles/:organizationRoleId", s.unassignOrganizationApplicationRole},
+		{"GET", "/api/organizations/:id/jit/email-domains", s.listOrganizationJITEmailDomains},
+		{"POST", "/api/organizations/:id/jit/email-domains", s.addOrganizationJITEmailDomain},
+		{"PUT", "/api/organizations/:id/jit/email-domains", s.replaceOrganizationJITEmailDomains},
+		{"DELETE", "/api/organizations/:id/jit/email-domains/:emailDomain", s.removeOrganizationJITEmailDomain},
+		{"GET", "/api/organizations/:id/jit/roles", s.listOrganizationJITRoles},
+		{"POST", "/api/organizations/:id/jit/roles", s.addOrganizationJITRoles},
+		{"PUT", "/api/organizations/:id/jit/roles", s.replaceOrganizationJITRoles},
+		{"DELETE", "/api/organizations/:id/jit/roles/:organizationRoleId", s.removeOrganizationJITRole},
+		{"GET", "/api/organizations/:id/jit/sso-connectors", s.listOrganizationJITSSOConnectors},
+		{"POST", "/api/organizations/:id/jit/sso-connectors", s.addOrganizationJITSSOConnectors},
+		{"PUT", "/api/organizations/:id/jit/sso-connectors", s.replaceOrganizationJITSSOConnectors},
+		{"DELETE", "/api/organizations/:id/jit/sso-connectors/:ssoConnectorId", s.removeOrganizationJITSSOConnector},
+
+		{"GET", "/api/organization-roles", s.listOrganizationRoles},
+		{"POST", "/api/organization-roles", s.createOrganizationRole},
+		{"GET", "/api/organization-roles/:id", s.getOrganizationRole},
+		{"PATCH", "/api/organization-roles/:id", s.patchOrganizationRole},
+		{"DELETE", "/api/organization-roles/:id", s.deleteOrganizationRole},
+		{"GET", "/api/organization-roles/:id/scopes", roleScopes.list},
+		{"POST", "/api/organization-roles/:id/scopes", roleScopes.add},
+		{"PUT", "/api/organization-roles/:id/scopes", roleScopes.replace},
+		{"DELETE", "/api/organization-roles/:id/scopes/:organizationScopeId", roleScopes.remove},
+		{"GET", "/api/organization-roles/:id/resource-scopes", roleResourceScopes.list},
+		{"POST", "/api/organization-roles/:id/resource-scopes", roleResourceScopes.add},
+		{"PUT", "/api/organization-roles/:id/resource-scopes", roleResourceScopes.replace},
+		{"DELETE", "/api/organization-roles/:id/resource-scopes/:scopeId", roleResourceScopes.remove},
+
+		{"GET", "/api/organization-scopes", s.listOrganizationScopes},
+		{"POST", "/api/organization-scopes", s.createOrganizationScope},
+		{"GET", "/api/organization-scopes/:id", s.getOrganizationScope},
+		{"PATCH", "/api/organization-scopes/:id", s.patchOrganizationScope},
+		{"DELETE", "/api/organization-scopes/:id", s.deleteOrganizationScope},
+
+		{"GET", "/api/organization-invitations", s.listOrganizationInvitations},
+		{"POST", "/api/organization-invitations", s.createOrganizationInvitation},
+		{"GET", "/api/organization-invitations/:id", s.getOrganizationInvitation},
+		{"DELETE", "/api/organization-invitations/:id", s.deleteOrganizationInvitation},
+		{"POST", "/api/organization-invitations/:id/message", s.sendOrganizationInvitationMessage},
+		{"PUT", "/api/organization-invitations/:id/status", s.setOrganizationInvitationStatus},
+
+		{"GET", "/api/users/:userId/organizations", s.listUserOrganizations},
+		{"GET", "/api/applications/:id/organizations", s.listApplicationOrganizations},
 	}
 }

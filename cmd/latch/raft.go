@@ -170,27 +170,26 @@ func (r *directoryRaft) mayInitDirectory(ctx context.Context, dir *directory.Dir
 	return leader == r.host.NodeID(), nil
 }
 
-// waitDirectory waits until the directory has an admin application and a current
-// signing key (replicated from the cluster), logging while it waits.
-func waitDirectory(ctx context.Context, dir *directory.Directory, r *directoryRaft, log *slog.Logger) error {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	nag := time.Now().Add(5 * time.Second)
-	for !dir.Ready() {
-		if time.Now().After(nag) {
-			st := r.group.Status()
-			log.Info("waiting for the cluster's directory", "leader", cluster.FormatNodeID(st.Leader),
-				"member", slices.Contains(st.Voters, st.Node) || slices.Contains(st.Learners, st.Node),
-				"applied", st.Applied, "commit", st.Commit)
-			nag = time.Now().Add(5 * time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-t.C:
-		}
+// leave removes this node from group 1 when other voters remain (a sole voter keeps its
+// group: it is the cluster). The removal is proposed through the leader and waited for
+// at most a few seconds; without a quorum it fails, and the leader's autopilot removes
+// the node when its leave is gossiped.
+func (r *directoryRaft) leave(ctx context.Context, log *slog.Logger) {
+	st := r.group.Status()
+	self := r.host.NodeID()
+	if !slices.Contains(st.Voters, self) && !slices.Contains(st.Learners, self) {
+		return
 	}
-	return nil
+	if others := slices.DeleteFunc(slices.Clone(st.Voters), func(id uint64) bool { return id == self }); len(others) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.group.Remove(ctx, self); err != nil {
+		log.Warn("directory raft group: leaving the group failed; the leader removes this node when gossip reports its leave", "err", err)
+		return
+	}
+	log.Info("directory raft group: left the group before stopping")
 }
 
 // transferLeadership hands group 1's leadership to the most caught-up voter when this

@@ -194,11 +194,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			return err
 		}
 	} else if draft.start == raftRestart && dir.Ready() {
-		// A restart with the admin credentials given rotates the admin secret to them
-		// (directory.Bootstrap; nothing is written when they match), and a restart with
-		// another --signing-alg rotates the signing key to it (as before the merge of
-		// the live key ring). Any node may: the write goes through the leader. Without a
-		// quorum the node starts anyway.
+		// A restart applies the flags that change the directory, as a single node did:
+		// --admin-client-secret rotates the admin secret (directory.Bootstrap), a new
+		// --signing-alg rotates the signing key; nothing is written when they match.
+		// Any node may: the writes go through the leader. Without a quorum the node
+		// starts anyway.
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if cfg.AdminClientSecret != "" {
 			if err := bootstrapAdmin(bctx, dir, cfg, stdout); err != nil {
@@ -209,12 +209,6 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			log.Warn("--signing-alg not applied", "err", err)
 		}
 		cancel()
-	} else if err := waitDirectory(ctx, dir, draft, log); err != nil {
-		// The key ring below is loaded once: it needs the cluster's keys first.
-		if ctx.Err() != nil {
-			return nil // stopped while waiting
-		}
-		return err
 	}
 	keys := op.NewDirectoryKeys(dir, log) // follows key rotations live
 
@@ -335,12 +329,16 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http server", "err", err)
 	}
-	// Leaving gracefully: no more membership changes from here, hand the directory's
-	// leadership to another voter, then (deferred) leave the gossip: the new leader
-	// removes this node from the group at once.
+	// Leaving gracefully: no more membership changes from here; tell the others this is
+	// a leave; hand the directory's leadership to another voter and leave its voters (the
+	// new leader's autopilot would also remove this node once the leave is gossiped, but
+	// gossip does not order the leave after the announcement); then (deferred) leave the
+	// gossip.
 	stopPilot()
 	<-pilotDone
+	node.AnnounceLeaving()
 	draft.transferLeadership(context.Background(), log)
+	draft.leave(context.Background(), log)
 	return nil
 }
 

@@ -1,0 +1,661 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// Field limits of Logto's organization tables (varchar(128) names, varchar(256)
+// descriptions).
+const (
+	maxOrgNameLen        = 128
+	maxOrgDescriptionLen = 256
+	// OrganizationIDLength is the length of generated organization ids (Logto's
+	// SchemaRouter idLength for organizations).
+	OrganizationIDLength = 12
+)
+
+// NewOrganization is the input of CreateOrganization.
+type NewOrganization struct {
+	Name          string
+	Description   *string
+	CustomData    json.RawMessage
+	IsMfaRequired bool
+	Color         json.RawMessage
+	Branding      json.RawMessage
+	CustomCSS     *string
+}
+
+func validateOrgText(name string, description *string) error {
+	if name == "" {
+		return invalid("name", "must not be empty")
+	}
+	if len(name) > maxOrgNameLen {
+		return invalid("name", "must be at most %d bytes", maxOrgNameLen)
+	}
+	if description != nil && len(*description) > maxOrgDescriptionLen {
+		return invalid("description", "must be at most %d bytes", maxOrgDescriptionLen)
+	}
+	return nil
+}
+
+// Organization returns the organization with id; shared, must not be mutated.
+func (d *Directory) Organization(id string) (*Organization, bool) {
+	d.mu.RLock()
+	o, ok := d.st.org.orgs[id]
+	d.mu.RUnlock()
+	return o, ok
+}
+
+// Organizations returns the organizations whose id or name contains search
+// (case-insensitive; "" = all), oldest first (Logto lists them in insertion order).
+func (d *Directory) Organizations(search string) []*Organization {
+	search = strings.ToLower(search)
+	d.mu.RLock()
+	out := make([]*Organization, 0, len(d.st.org.orgs))
+	for _, o := range d.st.org.orgs {
+		if search == "" || containsFold(o.ID, search) || containsFold(o.Name, search) {
+			out = append(out, o)
+		}
+	}
+	d.mu.RUnlock()
+	sortOldestFirst(out, func(o *Organization) int64 { return o.CreatedAt }, func(o *Organization) string { return o.ID })
+	return out
+}
+
+// containsFold reports whether s contains lowerSub (already lower-cased),
+// case-insensitively: SQL's ilike '%sub%'.
+func containsFold(s, lowerSub string) bool { return strings.Contains(strings.ToLower(s), lowerSub) }
+
+func sortOldestFirst[T any](items []T, created func(T) int64, id func(T) string) {
+	slices.SortFunc(items, func(a, b T) int {
+		if ca, cb := created(a), created(b); ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(id(a), id(b))
+	})
+}
+
+// CreateOrganization creates an organization.
+func (d *Directory) CreateOrganization(ctx context.Context, in NewOrganization) (*Organization, error) {
+	if err := validateOrgText(in.Name, in.Description); err != nil {
+		return nil, err
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		var err error
+		if id, err = randomString(d.rand, OrganizationIDLength, idAlphabet); err != nil {
+			return err
+		}
+		o := &Organization{
+			ID: id, Name: in.Name, Description: clonePtr(in.Description), CustomData: cloneRaw(in.CustomData),
+			IsMfaRequired: in.IsMfaRequired, Color: cloneRaw(in.Color), Branding: cloneRaw(in.Branding),
+			CustomCSS: clonePtr(in.CustomCSS), CreatedAt: d.nowMs(),
+		}
+		b.put(kindOrg, id, 0, o)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(d.st.org.orgs, EntityOrganization, id)
+}
+
+// UpdateOrganization applies mutate to a copy of the organization and stores it; id
+// and createdAt are kept. mutate runs under the write lock and must not call back
+// into the Directory.
+func (d *Directory) UpdateOrganization(ctx context.Context, id string, mutate func(*Organization) error) (*Organization, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := d.st.org.orgs[id]
+	if !ok {
+		return nil, notFound(EntityOrganization, id)
+	}
+	next := old.Clone()
+	if err := mutate(next); err != nil {
+		return nil, err
+	}
+	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+	if err := validateOrgText(next.Name, next.Description); err != nil {
+		return nil, err
+	}
+	err := d.commit(ctx, func(b *batch) error {
+		b.put(kindOrg, id, old.Version, next)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(d.st.org.orgs, EntityOrganization, id)
+}
+
+// DeleteOrganization deletes the organization with its memberships, role
+// assignments, just-in-time settings and invitations, in one batch.
+func (d *Directory) DeleteOrganization(ctx context.Context, id string) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		st := &d.st.org
+		o, ok := st.orgs[id]
+		if !ok {
+			return notFound(EntityOrganization, id)
+		}
+		for userID := range st.users[id] {
+			d.delOrgUser(b, id, userID)
+		}
+		for appID := range st.apps[id] {
+			d.delOrgApp(b, id, appID)
+		}
+		if j := st.jit[id]; j != nil {
+			b.del(kindOrgJIT, id, j.Version)
+		}
+		for invID, inv := range st.invitations {
+			if inv.OrganizationID == id {
+				d.delInvitation(b, invID)
+			}
+		}
+		b.del(kindOrg, id, o.Version)
+		return nil
+	})
+}
+
+// delOrgUser deletes a user's membership and its role assignments. Callers hold wmu.
+func (d *Directory) delOrgUser(b *batch, orgID, userID string) {
+	st := &d.st.org
+	mk := memberKey(orgID, userID)
+	for roleID, ver := range st.userRoles[mk] {
+		b.del(kindOrgUserRole, memberKey(mk, roleID), ver)
+	}
+	b.del(kindOrgUser, mk, st.users[orgID][userID])
+}
+
+// delOrgApp is delOrgUser for an application.
+func (d *Directory) delOrgApp(b *batch, orgID, appID string) {
+	st := &d.st.org
+	mk := memberKey(orgID, appID)
+	for roleID, ver := range st.appRoles[mk] {
+		b.del(kindOrgAppRole, memberKey(mk, roleID), ver)
+	}
+	b.del(kindOrgApp, mk, st.apps[orgID][appID])
+}
+
+// delInvitation deletes an invitation and releases its Pending claim.
+func (d *Directory) delInvitation(b *batch, id string) {
+	inv := d.st.org.invitations[id]
+	if inv.Status == InvitationPending {
+		b.release(kindIdxOrgInvitation, pendingKey(inv.OrganizationID, inv.Invitee))
+	}
+	b.del(kindOrgInvitation, id, inv.Version)
+}
+
+// cascadeUserOrganizations adds to b the removal of everything of the organizations
+// that references the user: memberships, role assignments, and the invitations it
+// sent or accepted (Logto's on delete cascade). DeleteUser calls it in its batch.
+// Callers hold wmu.
+func (d *Directory) cascadeUserOrganizations(b *batch, userID string) {
+	for orgID := range d.st.org.userOrgs[userID] {
+		d.delOrgUser(b, orgID, userID)
+	}
+	for id, inv := range d.st.org.invitations {
+		if deref(inv.InviterID) == userID || deref(inv.AcceptedUserID) == userID {
+			d.delInvitation(b, id)
+		}
+	}
+}
+
+// cascadeAppOrganizations adds to b the removal of the application's memberships and
+// organization role assignments. DeleteApplication calls it in its batch.
+func (d *Directory) cascadeAppOrganizations(b *batch, appID string) {
+	for orgID := range d.st.org.appOrgs[appID] {
+		d.delOrgApp(b, orgID, appID)
+	}
+}
+
+// cascadeResourceScopes adds to b the removal of the API resource scopes ids from
+// every organization role holding one. DeleteScope and DeleteResource call it (through
+// removeScopesFromRoles) in their batch.
+func (d *Directory) cascadeResourceScopes(b *batch, ids map[string]bool) {
+	for _, r := range d.st.org.roles {
+		if !slices.ContainsFunc(r.ResourceScopeIDs, func(s string) bool { return ids[s] }) {
+			continue
+		}
+		next := r.Clone()
+		next.ResourceScopeIDs = slices.DeleteFunc(next.ResourceScopeIDs, func(s string) bool { return ids[s] })
+		b.put(kindOrgRole, r.ID, r.Version, next)
+	}
+}
+
+// ---- organization scopes ----
+
+// OrganizationScope returns the organization scope with id.
+func (d *Directory) OrganizationScope(id string) (*OrganizationScope, bool) {
+	d.mu.RLock()
+	s, ok := d.st.org.scopes[id]
+	d.mu.RUnlock()
+	return s, ok
+}
+
+// OrganizationScopes returns the organization scopes whose name contains search
+// (case-insensitive; "" = all), by name (Logto's order).
+func (d *Directory) OrganizationScopes(search string) []*OrganizationScope {
+	search = strings.ToLower(search)
+	d.mu.RLock()
+	out := make([]*OrganizationScope, 0, len(d.st.org.scopes))
+	for _, s := range d.st.org.scopes {
+		if search == "" || containsFold(s.Name, search) {
+			out = append(out, s)
+		}
+	}
+	d.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *OrganizationScope) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// CreateOrganizationScope creates an organization scope; names are unique
+// (*ConflictError).
+func (d *Directory) CreateOrganizationScope(ctx context.Context, name string, description *string) (*OrganizationScope, error) {
+	if err := validateOrgText(name, description); err != nil {
+		return nil, err
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		if _, taken := d.st.org.scopeNames[name]; taken {
+			return conflict(EntityOrganizationScope, "name", name)
+		}
+		var err error
+		if id, err = d.newID(); err != nil {
+			return err
+		}
+		b.put(kindOrgScope, id, 0, &OrganizationScope{ID: id, Name: name, Description: clonePtr(description), CreatedAt: d.nowMs()})
+		b.claim(kindIdxOrgScopeName, name, id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(d.st.org.scopes, EntityOrganizationScope, id)
+}
+
+// UpdateOrganizationScope sets the scope's name and description (nil: keep); names
+// stay unique.
+func (d *Directory) UpdateOrganizationScope(ctx context.Context, id string, name, description *string, clearDescription bool) (*OrganizationScope, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := d.st.org.scopes[id]
+	if !ok {
+		return nil, notFound(EntityOrganizationScope, id)
+	}
+	next := *old
+	if name != nil {
+		next.Name = *name
+	}
+	if description != nil || clearDescription {
+		next.Description = clonePtr(description)
+	}
+	if err := validateOrgText(next.Name, next.Description); err != nil {
+		return nil, err
+	}
+	err := d.commit(ctx, func(b *batch) error {
+		if other, taken := d.st.org.scopeNames[next.Name]; taken && other != id {
+			return conflict(EntityOrganizationScope, "name", next.Name)
+		}
+		b.put(kindOrgScope, id, old.Version, &next)
+		b.reindex(kindIdxOrgScopeName, old.Name, next.Name, id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(d.st.org.scopes, EntityOrganizationScope, id)
+}
+
+// DeleteOrganizationScope deletes the scope and removes it from every organization
+// role, in one batch.
+func (d *Directory) DeleteOrganizationScope(ctx context.Context, id string) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		s, ok := d.st.org.scopes[id]
+		if !ok {
+			return notFound(EntityOrganizationScope, id)
+		}
+		for _, r := range d.st.org.roles {
+			if slices.Contains(r.ScopeIDs, id) {
+				next := r.Clone()
+				next.ScopeIDs = slices.DeleteFunc(next.ScopeIDs, func(s string) bool { return s == id })
+				b.put(kindOrgRole, r.ID, r.Version, next)
+			}
+		}
+		b.del(kindOrgScope, id, s.Version)
+		b.release(kindIdxOrgScopeName, s.Name)
+		return nil
+	})
+}
+
+// ---- organization roles ----
+
+// NewOrganizationRole is the input of CreateOrganizationRole.
+type NewOrganizationRole struct {
+	Name             string
+	Description      *string
+	Type             RoleType // empty means RoleUser, as in Logto
+	ScopeIDs         []string // organization scopes
+	ResourceScopeIDs []string // API resource scopes
+}
+
+// OrganizationRole returns the organization role with id.
+func (d *Directory) OrganizationRole(id string) (*OrganizationRole, bool) {
+	d.mu.RLock()
+	r, ok := d.st.org.roles[id]
+	d.mu.RUnlock()
+	return r, ok
+}
+
+// OrganizationRolesByName returns the roles named in names that exist.
+func (d *Directory) OrganizationRolesByName(names []string) []*OrganizationRole {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []*OrganizationRole
+	for _, n := range dedupe(names) {
+		if r, ok := d.st.org.roles[d.st.org.roleNames[n]]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// OrganizationRoles returns the organization roles whose id, name or description
+// contains search (case-insensitive; "" = all), by name (Logto's order).
+func (d *Directory) OrganizationRoles(search string) []*OrganizationRole {
+	search = strings.ToLower(search)
+	d.mu.RLock()
+	out := make([]*OrganizationRole, 0, len(d.st.org.roles))
+	for _, r := range d.st.org.roles {
+		if search == "" || containsFold(r.ID, search) || containsFold(r.Name, search) || containsFold(deref(r.Description), search) {
+			out = append(out, r)
+		}
+	}
+	d.mu.RUnlock()
+	sortOrgRoles(out)
+	return out
+}
+
+func sortOrgRoles(rs []*OrganizationRole) {
+	slices.SortFunc(rs, func(a, b *OrganizationRole) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// checkOrgScopes: every id names an organization scope (*RelationTargetError); the
+// batch is made conditional on them. Callers hold wmu.
+func (d *Directory) checkOrgScopes(b *batch, ids []string) error {
+	for _, id := range ids {
+		s, ok := d.st.org.scopes[id]
+		if !ok {
+			return relTarget(EntityOrganizationScope, id)
+		}
+		b.check(kindOrgScope, id, s.Version)
+	}
+	return nil
+}
+
+// checkResourceScopes: every id names an API resource scope.
+func (d *Directory) checkResourceScopes(b *batch, ids []string) error {
+	for _, id := range ids {
+		s, ok := d.st.scopes[id]
+		if !ok {
+			return relTarget(EntityScope, id)
+		}
+		b.check(kindScope, id, s.Version)
+	}
+	return nil
+}
+
+// CreateOrganizationRole creates a role of the organization template with its
+// scopes, in one batch. Names are unique (*ConflictError); unknown scopes are a
+// *RelationTargetError.
+func (d *Directory) CreateOrganizationRole(ctx context.Context, in NewOrganizationRole) (*OrganizationRole, error) {
+	if in.Type == "" {
+		in.Type = RoleUser
+	}
+	if !in.Type.Valid() {
+		return nil, invalid("type", "must be User or MachineToMachine")
+	}
+	if err := validateOrgText(in.Name, in.Description); err != nil {
+		return nil, err
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		if _, taken := d.st.org.roleNames[in.Name]; taken {
+			return conflict(EntityOrganizationRole, "name", in.Name)
+		}
+		r := &OrganizationRole{Name: in.Name, Description: clonePtr(in.Description), Type: in.Type,
+			ScopeIDs: dedupe(in.ScopeIDs), ResourceScopeIDs: dedupe(in.ResourceScopeIDs), CreatedAt: d.nowMs()}
+		if err := d.checkOrgScopes(b, r.ScopeIDs); err != nil {
+			return err
+		}
+		if err := d.checkResourceScopes(b, r.ResourceScopeIDs); err != nil {
+			return err
+		}
+		var err error
+		if id, err = d.newID(); err != nil {
+			return err
+		}
+		r.ID = id
+		b.put(kindOrgRole, id, 0, r)
+		b.claim(kindIdxOrgRoleName, r.Name, id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(d.st.org.roles, EntityOrganizationRole, id)
+}
+
+// UpdateOrganizationRole applies mutate to a copy of the role (name, description,
+// type: Logto lets PATCH change the type) and stores it; names stay unique; id,
+// createdAt and scopes are kept. mutate must not call back into the Directory.
+func (d *Directory) UpdateOrganizationRole(ctx context.Context, id string, mutate func(*OrganizationRole) error) (*OrganizationRole, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := d.st.org.roles[id]
+	if !ok {
+		return nil, notFound(EntityOrganizationRole, id)
+	}
+	next := old.Clone()
+	if err := mutate(next); err != nil {
+		return nil, err
+	}
+	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+	next.ScopeIDs, next.ResourceScopeIDs = old.ScopeIDs, old.ResourceScopeIDs
+	if !next.Type.Valid() {
+		return nil, invalid("type", "must be User or MachineToMachine")
+	}
+	if err := validateOrgText(next.Name, next.Description); err != nil {
+		return nil, err
+	}
+	err := d.commit(ctx, func(b *batch) error {
+		if other, taken := d.st.org.roleNames[next.Name]; taken && other != id {
+			return conflict(EntityOrganizationRole, "name", next.Name)
+		}
+		b.put(kindOrgRole, id, old.Version, next)
+		b.reindex(kindIdxOrgRoleName, old.Name, next.Name, id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(d.st.org.roles, EntityOrganizationRole, id)
+}
+
+// DeleteOrganizationRole deletes the role, its assignments to users and
+// applications in every organization, and removes it from just-in-time roles and
+// invitations, in one batch.
+func (d *Directory) DeleteOrganizationRole(ctx context.Context, id string) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		st := &d.st.org
+		r, ok := st.roles[id]
+		if !ok {
+			return notFound(EntityOrganizationRole, id)
+		}
+		for mk := range st.roleUsers[id] {
+			b.del(kindOrgUserRole, memberKey(mk, id), st.userRoles[mk][id])
+		}
+		for mk := range st.roleApps[id] {
+			b.del(kindOrgAppRole, memberKey(mk, id), st.appRoles[mk][id])
+		}
+		for orgID, j := range st.jit {
+			if slices.Contains(j.RoleIDs, id) {
+				next := j.clone()
+				next.RoleIDs = slices.DeleteFunc(next.RoleIDs, func(s string) bool { return s == id })
+				d.putJIT(b, orgID, j, next)
+			}
+		}
+		for invID, inv := range st.invitations {
+			if slices.Contains(inv.RoleIDs, id) {
+				next := inv.clone()
+				next.RoleIDs = slices.DeleteFunc(next.RoleIDs, func(s string) bool { return s == id })
+				b.put(kindOrgInvitation, invID, inv.Version, next)
+			}
+		}
+		b.del(kindOrgRole, id, r.Version)
+		b.release(kindIdxOrgRoleName, r.Name)
+		return nil
+	})
+}
+
+// OrganizationRoleScopes returns the role's organization scopes, by name.
+func (d *Directory) OrganizationRoleScopes(roleID string) ([]*OrganizationScope, error) {
+	d.mu.RLock()
+	r, ok := d.st.org.roles[roleID]
+	if !ok {
+		d.mu.RUnlock()
+		return nil, notFound(EntityOrganizationRole, roleID)
+	}
+	out := make([]*OrganizationScope, 0, len(r.ScopeIDs))
+	for _, id := range r.ScopeIDs {
+		if s, ok := d.st.org.scopes[id]; ok {
+			out = append(out, s)
+		}
+	}
+	d.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *OrganizationScope) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// OrganizationRoleResourceScopes returns the role's API resource scopes, by name.
+func (d *Directory) OrganizationRoleResourceScopes(roleID string) ([]*Scope, error) {
+	d.mu.RLock()
+	r, ok := d.st.org.roles[roleID]
+	if !ok {
+		d.mu.RUnlock()
+		return nil, notFound(EntityOrganizationRole, roleID)
+	}
+	out := make([]*Scope, 0, len(r.ResourceScopeIDs))
+	for _, id := range r.ResourceScopeIDs {
+		if s, ok := d.st.scopes[id]; ok {
+			out = append(out, s)
+		}
+	}
+	d.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *Scope) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// RoleScopeSet says which scope list of an organization role a change is about.
+type RoleScopeSet int
+
+const (
+	OrgScopes      RoleScopeSet = iota // organization scopes
+	ResourceScopes                     // API resource scopes
+)
+
+// AddOrganizationRoleScopes adds scopes to the role, skipping those it has (Logto's
+// insert ... on conflict do nothing). A missing role or scope is a
+// *RelationTargetError.
+func (d *Directory) AddOrganizationRoleScopes(ctx context.Context, roleID string, set RoleScopeSet, ids []string) error {
+	return d.changeRoleScopes(ctx, roleID, set, func(cur []string) []string {
+		return append(cur, slices.DeleteFunc(dedupe(ids), func(s string) bool { return slices.Contains(cur, s) })...)
+	})
+}
+
+// ReplaceOrganizationRoleScopes sets the role's scopes of that set to ids.
+func (d *Directory) ReplaceOrganizationRoleScopes(ctx context.Context, roleID string, set RoleScopeSet, ids []string) error {
+	return d.changeRoleScopes(ctx, roleID, set, func([]string) []string { return dedupe(ids) })
+}
+
+// RemoveOrganizationRoleScope removes one scope from the role (*NotFoundError when
+// the role does not hold it).
+func (d *Directory) RemoveOrganizationRoleScope(ctx context.Context, roleID string, set RoleScopeSet, id string) error {
+	d.wmu.Lock()
+	held := false
+	if r, ok := d.st.org.roles[roleID]; ok {
+		held = slices.Contains(roleScopeList(r, set), id)
+	}
+	d.wmu.Unlock()
+	if !held {
+		entity := EntityOrganizationRoleScope
+		if set == ResourceScopes {
+			entity = EntityOrganizationRoleRScope
+		}
+		return notFound(entity, id)
+	}
+	return d.changeRoleScopes(ctx, roleID, set, func(cur []string) []string {
+		return slices.DeleteFunc(cur, func(s string) bool { return s == id })
+	})
+}
+
+func roleScopeList(r *OrganizationRole, set RoleScopeSet) []string {
+	if set == ResourceScopes {
+		return r.ResourceScopeIDs
+	}
+	return r.ScopeIDs
+}
+
+// changeRoleScopes stores the role with one scope list replaced by change(copy).
+func (d *Directory) changeRoleScopes(ctx context.Context, roleID string, set RoleScopeSet, change func([]string) []string) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		r, ok := d.st.org.roles[roleID]
+		if !ok {
+			return relTarget(EntityOrganizationRole, roleID)
+		}
+		next := r.Clone()
+		var added []string
+		if set == ResourceScopes {
+			next.ResourceScopeIDs = change(next.ResourceScopeIDs)
+			added = slices.DeleteFunc(cloneStrings(next.ResourceScopeIDs), func(s string) bool { return slices.Contains(r.ResourceScopeIDs, s) })
+			if err := d.checkResourceScopes(b, added); err != nil {
+				return err
+			}
+		} else {
+			next.ScopeIDs = change(next.ScopeIDs)
+			added = slices.DeleteFunc(cloneStrings(next.ScopeIDs), func(s string) bool { return slices.Contains(r.ScopeIDs, s) })
+			if err := d.checkOrgScopes(b, added); err != nil {
+				return err
+			}
+		}
+		if slices.Equal(next.ScopeIDs, r.ScopeIDs) && slices.Equal(next.ResourceScopeIDs, r.ResourceScopeIDs) {
+			return nil
+		}
+		b.put(kindOrgRole, roleID, r.Version, next)
+		return nil
+	})
+}
