@@ -79,7 +79,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Raft, "raft", "", "raft transport address host:port of the replicated directory; advertised to the other members (default: the gossip host, gossip port + 2)")
 	fs.DurationVar(&c.RaftDeadGrace, "raft-dead-grace", cluster.DefaultDeadGrace, "how long a member that gossip declared dead (a crash, not a graceful stop) keeps its place in the directory's raft group before it is removed; a node restarted within it rejoins as the same voter")
 	fs.StringVar(&c.Join, "join", "", "comma-separated gossip addresses of members to join")
-	fs.StringVar(&c.SigningAlg, "signing-alg", oidcflow.AlgES256, "JWT signing algorithm: ES256, ES384 or RS256")
+	fs.StringVar(&c.SigningAlg, "signing-alg", "", "JWT signing algorithm: ES256, ES384 or RS256 (default: ES256 for a new cluster; on a restart, the cluster's current key stays unless this is given)")
 	fs.StringVar(&c.AdminClientID, "admin-client-id", "", "client id of the bootstrap admin M2M app (generated when empty)")
 	fs.StringVar(&c.AdminClientSecret, "admin-client-secret", "", "client secret of the bootstrap admin M2M app (generated when empty)")
 	fs.StringVar(&c.Durability, "durability", "sync", "hot-state write durability: sync (fsync before acknowledging) or nosync")
@@ -131,6 +131,7 @@ func (c serveConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("--endpoint %q must be an http(s) URL without query, fragment or trailing slash", c.Endpoint))
 	}
 	switch c.SigningAlg {
+	case "": // the cluster's (ES256 for a new one)
 	case oidcflow.AlgES256, oidcflow.AlgES384, oidcflow.AlgRS256:
 	default:
 		errs = append(errs, fmt.Errorf("--signing-alg %q: want ES256, ES384 or RS256", c.SigningAlg))

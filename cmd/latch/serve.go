@@ -191,23 +191,34 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		if err := bootstrapAdmin(ctx, dir, cfg, stdout); err != nil {
 			return err
 		}
-		if err := op.EnsureSigningKey(ctx, dir, cfg.SigningAlg, log); err != nil {
+		alg := cfg.SigningAlg
+		if alg == "" {
+			if cur, ok := dir.CurrentSigningKey(); ok {
+				alg = cur.Alg // a restarted single node keeps its key
+			} else {
+				alg = oidcflow.AlgES256
+			}
+		}
+		if err := op.EnsureSigningKey(ctx, dir, alg, log); err != nil {
 			return err
 		}
 	} else if draft.start == raftRestart && dir.Ready() {
-		// A restart applies the flags that change the directory, as a single node did:
-		// --admin-client-secret rotates the admin secret (directory.Bootstrap), a new
-		// --signing-alg rotates the signing key; nothing is written when they match.
-		// Any node may: the writes go through the leader. Without a quorum the node
-		// starts anyway.
+		// A restart applies the flags given that change the directory, as a single node
+		// did: --admin-client-secret rotates the admin secret (directory.Bootstrap), a
+		// --signing-alg other than the current key's rotates the signing key; nothing is
+		// written when they match, and without --signing-alg a key rotated through the
+		// API stays. Any node may: the writes go through the leader. Without a quorum
+		// the node starts anyway.
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if cfg.AdminClientSecret != "" {
 			if err := bootstrapAdmin(bctx, dir, cfg, stdout); err != nil {
 				log.Warn("admin credentials from the flags not applied", "err", err)
 			}
 		}
-		if err := op.EnsureSigningKey(bctx, dir, cfg.SigningAlg, log); err != nil {
-			log.Warn("--signing-alg not applied", "err", err)
+		if cfg.SigningAlg != "" {
+			if err := op.EnsureSigningKey(bctx, dir, cfg.SigningAlg, log); err != nil {
+				log.Warn("--signing-alg not applied", "err", err)
+			}
 		}
 		cancel()
 	}
@@ -275,12 +286,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
+			// The members and the raft status answer even when the grain ping does not
+			// (its grain may live on a node that just died): they are what an operator
+			// looks at during a failover.
+			st := nodeStatus{Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}
+			rs := draft.status(dir)
+			st.Raft = &rs
 			pong, err := actors.Ping(ctx, node, "status")
 			if err != nil {
-				return nil, err
+				st.PingError = err.Error()
+				pong = &msg.Pong{}
 			}
-			rs := draft.status(dir)
-			return nodeStatus{Pong: pong, Node: cluster.FormatNodeID(nodeID), Members: node.Nodes(), Raft: &rs}, nil
+			st.Pong = pong
+			return st, nil
 		},
 		Readiness:      ready,
 		RequestTimeout: cfg.RequestTimeout,
@@ -351,6 +369,8 @@ type nodeStatus struct {
 	Node    string             `json:"node"`
 	Members []cluster.NodeInfo `json:"members"`
 	Raft    *raftStatus        `json:"raft,omitempty"`
+	// PingError says why the grain ping failed (the rest of the status still holds).
+	PingError string `json:"pingError,omitempty"`
 }
 
 // readyProbeKind is the store kind /readyz reads (never written): a read of an absent
