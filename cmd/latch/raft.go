@@ -259,6 +259,22 @@ func (r *directoryRaft) status(dir *directory.Directory) raftStatus {
 // writes fail (503); taking every survivor out of the load balancer would turn a lost
 // quorum into an outage. A node removed from the group no longer follows the
 // directory: it is not ready until it is added again and caught up.
+// watchCaughtUp evaluates the directory's readiness every 250 ms until ctx is done,
+// so that "caught up" is latched (directoryReadiness) as soon as it holds, and again
+// after this node was removed from the group and added back.
+func (r *directoryRaft) watchCaughtUp(ctx context.Context, dir *directory.Directory) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		r.directoryReadiness(dir)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func (r *directoryRaft) directoryReadiness(dir *directory.Directory) string {
 	st := r.group.Status()
 	member := slices.Contains(st.Voters, st.Node) || slices.Contains(st.Learners, st.Node)

@@ -108,7 +108,13 @@ func TestDirectoryRaftStartAndReadiness(t *testing.T) {
 	if err := founder.raft.group.AddLearner(ctx, joiner.raft.host.NodeID(), joiner.raft.host.Addr()); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the joiner to catch up", func() bool { return joiner.raft.directoryReadiness(joiner.dir) == "" })
+	// Nobody asks /readyz: the watcher alone latches "caught up", so the node stays
+	// ready when the quorum goes below.
+	watchCtx, stopWatch := context.WithCancel(t.Context())
+	watchDone := make(chan struct{})
+	go func() { joiner.raft.watchCaughtUp(watchCtx, joiner.dir); close(watchDone) }()
+	defer func() { stopWatch(); <-watchDone }()
+	waitUntil(t, "the joiner to catch up", joiner.raft.caughtUp.Load)
 	if joiner.dir.AdminApplicationID() != founder.dir.AdminApplicationID() || len(joiner.dir.SigningKeys()) == 0 {
 		t.Fatal("the joiner does not have the founder's directory")
 	}

@@ -151,6 +151,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	pilotDone := make(chan struct{})
 	go func() { pilot.Run(pilotCtx); close(pilotDone) }()
 	defer func() { stopPilot(); <-pilotDone }()
+	// Readiness latches "caught up" the first time it holds, whether or not a load
+	// balancer asked /readyz then: a node that caught up keeps serving reads and tokens
+	// when the cluster later loses its quorum.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() { draft.watchCaughtUp(watchCtx, dir); close(watchDone) }()
+	defer func() { stopWatch(); <-watchDone }()
 
 	// HTTP serves from here on, before the directory caught up: /healthz answers, and
 	// /readyz says what is missing until the full handler takes over (handler).
