@@ -203,7 +203,11 @@ func (r *shardReader) done() error {
 
 // decodeShardEntry decodes an entry made by encodeShardEntry. A batch it returns is
 // valid (ValidateBatch); values are copies, never aliases of data.
-func decodeShardEntry(data []byte) (*shardEntry, error) {
+func decodeShardEntry(data []byte) (*shardEntry, error) { return decodeShardEntryAlias(data, false) }
+
+// decodeShardEntryAlias is decodeShardEntry whose values alias data when alias is set
+// (an apply that writes them into a Pebble batch, which copies, before data changes).
+func decodeShardEntryAlias(data []byte, alias bool) (*shardEntry, error) {
 	r := shardReader{b: data}
 	if f := r.byte(); r.err == nil && f != shardFormatV1 {
 		return nil, fmt.Errorf("%w: format %d", ErrMalformedShardData, f)
@@ -244,7 +248,11 @@ func decodeShardEntry(data []byte) (*shardEntry, error) {
 			}
 			if !m.Delete && !m.Check {
 				m.ExpiresAt = expiryTime(exp)
-				m.Value = append([]byte{}, v...)
+				if alias {
+					m.Value = v
+				} else {
+					m.Value = append([]byte{}, v...)
+				}
 			} else if exp != 0 || len(v) != 0 {
 				r.fail("delete or check with a record")
 				break
@@ -282,6 +290,12 @@ func decodeShardEntry(data []byte) (*shardEntry, error) {
 
 // validateShardMuts is ValidateBatch over a batch entry's mutations.
 func validateShardMuts(muts []shardMutation) error {
+	if len(muts) == 1 { // the common case (Put, Delete, Insert), without ValidateBatch's allocations
+		m := muts[0].Mutation
+		if validKind(m.Kind) == nil && m.Key != "" && !(m.Delete && m.Check) && !(!m.Delete && !m.Check && m.Expect == math.MaxUint64) {
+			return nil
+		}
+	}
 	plain := make([]Mutation, len(muts))
 	for i, m := range muts {
 		plain[i] = m.Mutation

@@ -113,6 +113,7 @@ type ShardMachine struct {
 
 	mu      sync.Mutex
 	applied atomic.Uint64
+	metaBuf []byte // the applied-index record being written; under mu
 }
 
 // NewShardMachine returns the state machine of cfg.Shard, with the applied index it
@@ -164,11 +165,13 @@ func decodeApplied(raw []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(rec.Value), nil
 }
 
-// appliedSet is the raw write of index as the shard's applied index.
+// appliedSet is the raw write of index as the shard's applied index. The value lives in
+// m.metaBuf until the next call: callers hold mu.
 func (m *ShardMachine) appliedSet(index uint64) []rawSet {
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], index)
-	return []rawSet{{key: m.metaKey, value: encodeRecord(make([]byte, 0, recordHeaderLen+8), 1, time.Time{}, v[:])}}
+	m.metaBuf = encodeRecord(m.metaBuf[:0], 1, time.Time{}, v[:])
+	return []rawSet{{key: m.metaKey, value: m.metaBuf}}
 }
 
 // owns reports whether kind/key is a record of this shard.
@@ -191,7 +194,7 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 		return ShardResult{Err: fmt.Errorf("%w: entry %d, applied index %d", ErrAppliedBefore, index, cur)}
 	}
 	extra := m.appliedSet(index)
-	e, err := decodeShardEntry(data)
+	e, err := decodeShardEntryAlias(data, true) // applyShard copies values into its batch
 	if err == nil {
 		err = m.checkOwned(e)
 	}
