@@ -217,7 +217,17 @@ func (s *PebbleStore) getRaw(k []byte) ([]byte, error) {
 //
 // The key layout (kind\x00key) puts a shard's records all over each kind's range, so
 // this reads every record of kinds and keeps those of shard: the cost is the whole hot
-// state's, not the shard's (see BenchmarkShardSnapshot).
+// state's, not the shard's (BenchmarkShardSnapshot: 24 ms per shard of 64 over 100,000
+// records, where reading the shard's share as one range takes 0.6 ms).
+//
+// Proposed layout (not migrated yet): records of the sharded kinds keyed
+// "\x00" | 's' | shard (4 bytes BE) | kind | "\x00" | key. No key of today's layout starts
+// with NUL (kinds are non-empty and NUL-free), so the two never collide. A shard is then
+// one contiguous range: Snapshot is one bounded iteration (or a Pebble range snapshot),
+// Restore one DeleteRange plus the records (or an ingested sstable), and the leader's
+// Scan of a kind visits only the shards it leads. The store needs Shards and the sharded
+// kinds in PebbleConfig to build such keys in recordKey; a one-time rewrite of those kinds
+// at startup (idempotent, in batches) would migrate an existing node.
 func (s *PebbleStore) scanShardRaw(ctx context.Context, kinds []string, shard, shards uint32, meta []byte,
 	metaFn func(raw []byte), fn func(kind, key string, storedKey, raw []byte) error) (err error) {
 	if !s.gate.enter() {

@@ -73,6 +73,10 @@ func (c ShardedStoreConfig) Validate() error {
 //
 // Writes to a kind that is not one of Kinds are refused: the directory and node-local
 // records are not written through shards.
+//
+// The Proposer must accept any shard: grains write on the shard's leader, but the
+// throttle and the outbox write from whichever node served the request, which may hold
+// no replica of the key's shard (the Proposer then forwards to the leader).
 type ShardedStore struct {
 	local  *PebbleStore
 	prop   ShardProposer
