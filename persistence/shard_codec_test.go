@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func seedEntries() [][]byte {
@@ -142,6 +144,34 @@ func FuzzDecodeShardSnapshot(f *testing.F) {
 		}
 		if enc2 := encodeShardSnapshot(nil, s2); !bytes.Equal(enc, enc2) {
 			t.Fatalf("unstable: %x != %x", enc, enc2)
+		}
+	})
+}
+
+// FuzzShardMachineApply: whatever an entry holds, Apply answers a ShardResult, never
+// panics, and records the entry's index (refused entries included).
+func FuzzShardMachineApply(f *testing.F) {
+	for _, s := range seedEntries() {
+		f.Add(s)
+	}
+	st, err := OpenPebble(PebbleConfig{Dir: "/db", FS: vfs.NewMem(), NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = st.Close() })
+	m, err := NewShardMachine(ShardMachineConfig{Store: st, Shard: 0, Shards: 1, Kinds: []string{"grant", "grant-at", "session", "refresh"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var index uint64
+	f.Fuzz(func(t *testing.T, data []byte) {
+		index++
+		res, ok := m.Apply(index, data).(ShardResult)
+		if !ok {
+			t.Fatalf("Apply answered %T", res)
+		}
+		if got := m.AppliedIndex(); got != index {
+			t.Fatalf("applied index %d after entry %d (%v)", got, index, res.Err)
 		}
 	})
 }
