@@ -28,10 +28,9 @@ type syncProposer struct {
 	mu       []sync.Mutex
 	index    []uint64
 	machines []*persistence.ShardMachine
-	logs     []*persistence.RaftGroupLog // nil: no log
 }
 
-func newSyncProposer(b *testing.B, st *persistence.PebbleStore, shards uint32, noSync bool, log *persistence.RaftLog) *syncProposer {
+func newSyncProposer(b *testing.B, st *persistence.PebbleStore, shards uint32, noSync bool) *syncProposer {
 	b.Helper()
 	p := &syncProposer{mu: make([]sync.Mutex, shards), index: make([]uint64, shards)}
 	for s := range shards {
@@ -40,13 +39,6 @@ func newSyncProposer(b *testing.B, st *persistence.PebbleStore, shards uint32, n
 			b.Fatal(err)
 		}
 		p.machines = append(p.machines, m)
-		if log != nil {
-			g, err := log.Group(1000 + uint64(s))
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.logs = append(p.logs, g)
-		}
 	}
 	return p
 }
@@ -55,15 +47,86 @@ func (p *syncProposer) Propose(_ context.Context, shard uint32, data []byte) (an
 	p.mu[shard].Lock()
 	defer p.mu[shard].Unlock()
 	p.index[shard]++
-	if p.logs != nil {
-		// The wired single-node path: the entry is appended to the shard's Raft log
-		// (synced) before it is applied.
-		e := &pb.Entry{Index: new(p.index[shard]), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: data}
-		if err := p.logs[shard].Save(nil, []*pb.Entry{e}, nil, true); err != nil {
-			return nil, err
-		}
-	}
 	return p.machines[shard].Apply(p.index[shard], data), nil
+}
+
+// logProposer is the single-node path as a Raft group runs it: each shard has one
+// goroutine that takes the proposals queued meanwhile, appends them to the shard's Raft
+// log in one synced write (as one Ready does), applies them in order and answers each.
+type logProposer struct {
+	queues []chan logProposal
+}
+
+type logProposal struct {
+	data  []byte
+	reply chan any
+}
+
+func newLogProposer(b *testing.B, st *persistence.PebbleStore, shards uint32, log *persistence.RaftLog) *logProposer {
+	b.Helper()
+	p := &logProposer{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	b.Cleanup(func() { close(done); wg.Wait() })
+	for s := range shards {
+		m, err := persistence.NewShardMachine(persistence.ShardMachineConfig{Store: st, Shard: s, Shards: shards, Kinds: hotKinds, NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		g, err := log.Group(1000 + uint64(s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		q := make(chan logProposal, 1024)
+		p.queues = append(p.queues, q)
+		wg.Go(func() {
+			var index uint64
+			for {
+				var batch []logProposal
+				select {
+				case <-done:
+					return
+				case first := <-q:
+					batch = append(batch, first)
+				}
+			drain:
+				for len(batch) < 256 {
+					select {
+					case more := <-q:
+						batch = append(batch, more)
+					default:
+						break drain
+					}
+				}
+				ents := make([]*pb.Entry, len(batch))
+				for i, pr := range batch {
+					ents[i] = &pb.Entry{Index: new(index + uint64(i) + 1), Term: new(uint64(1)), Type: pb.EntryNormal.Enum(), Data: pr.data}
+				}
+				if err := g.Save(nil, ents, nil, true); err != nil {
+					for _, pr := range batch {
+						pr.reply <- persistence.ShardResult{Err: err}
+					}
+					continue
+				}
+				for _, pr := range batch {
+					index++
+					pr.reply <- m.Apply(index, pr.data)
+				}
+			}
+		})
+	}
+	return p
+}
+
+func (p *logProposer) Propose(ctx context.Context, shard uint32, data []byte) (any, error) {
+	reply := make(chan any, 1)
+	p.queues[shard] <- logProposal{data: data, reply: reply}
+	select {
+	case v := <-reply:
+		return v, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // benchStores returns the stores compared by the Put benchmarks, each on its own
@@ -78,16 +141,16 @@ func benchStores(b *testing.B) []struct {
 	pebbleStore := openPebble(b, persistence.PebbleConfig{Dir: b.TempDir()})
 	sharded := func(noSync, withLog bool) persistence.Store {
 		st := openPebble(b, persistence.PebbleConfig{Dir: b.TempDir()})
-		var log *persistence.RaftLog
+		var prop persistence.ShardProposer = newSyncProposer(b, st, 64, noSync)
 		if withLog {
-			var err error
-			if log, err = persistence.OpenRaftLog(persistence.RaftLogConfig{Dir: b.TempDir()}); err != nil {
+			log, err := persistence.OpenRaftLog(persistence.RaftLogConfig{Dir: b.TempDir()})
+			if err != nil {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = log.Close() })
+			prop = newLogProposer(b, st, 64, log) // its cleanup (stop) runs before the log's close
 		}
-		s, err := persistence.NewShardedStore(persistence.ShardedStoreConfig{Local: st,
-			Proposer: newSyncProposer(b, st, 64, noSync, log), Shards: 64, Kinds: hotKinds})
+		s, err := persistence.NewShardedStore(persistence.ShardedStoreConfig{Local: st, Proposer: prop, Shards: 64, Kinds: hotKinds})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -101,7 +164,8 @@ func benchStores(b *testing.B) []struct {
 		// Synced applies, no log: two fsync-free paths would differ only by CPU; this
 		// one pays the store's fsync as the PebbleStore does.
 		{"sharded", sharded(false, false)},
-		// As wired on one node: a synced Raft log append, then an apply without fsync.
+		// As wired on one node: the proposals queued on a shard appended to its Raft log
+		// in one synced write, then applied in order without fsync.
 		{"sharded-raftlog", sharded(true, true)},
 		// Without fsyncs, what remains is the CPU each path costs.
 		{"pebble-nosync", openPebble(b, persistence.PebbleConfig{Dir: b.TempDir(), NoSync: true})},
