@@ -217,8 +217,9 @@ func (s *PebbleStore) getRaw(k []byte) ([]byte, error) {
 //
 // The key layout (kind\x00key) puts a shard's records all over each kind's range, so
 // this reads every record of kinds and keeps those of shard: the cost is the whole hot
-// state's, not the shard's (BenchmarkShardSnapshot: 24 ms per shard of 64 over 100,000
-// records, where reading the shard's share as one range takes 0.6 ms).
+// state's, not the shard's (BenchmarkShardSnapshot, 2 shared cores: 24-50 ms per shard
+// of 64 over 100,000 records, where reading the shard's share as one range takes
+// 0.3-2 ms; it grows with the node's whole hot state, times the shards it holds).
 //
 // Proposed layout (not migrated yet): records of the sharded kinds keyed
 // "\x00" | 's' | shard (4 bytes BE) | kind | "\x00" | key. No key of today's layout starts
