@@ -88,7 +88,11 @@ func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, an
 	if thirdParty != "" && thirdParty != "true" && thirdParty != "false" {
 		return 0, nil, invalidInput("invalid `isThirdParty`: expected true or false")
 	}
-	apps := slices.DeleteFunc(s.dir.Applications(), func(a *directory.Application) bool {
+	search, err := parseSearch(q, appSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	apps := slices.DeleteFunc(filterSearch(search, s.dir.Applications(), appField), func(a *directory.Application) bool {
 		return (len(types) > 0 && !slices.Contains(types, a.Type)) ||
 			(thirdParty != "" && a.IsThirdParty != (thirdParty == "true"))
 	})
@@ -287,7 +291,11 @@ func (s *Server) listApplicationRoles(r *http.Request, p httprouter.Params) (int
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, roles, false, roleView)
+	search, err := parseSearch(r.URL.Query(), roleSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, filterSearch(search, roles, roleField), false, roleView)
 }
 
 type roleIDsBody struct {

@@ -179,7 +179,11 @@ func (s *Server) listResourceScopes(r *http.Request, p httprouter.Params) (int, 
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, scopes, true, scopeView)
+	search, err := parseSearch(r.URL.Query(), scopeSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, filterSearch(search, scopes, scopeField), true, scopeView)
 }
 
 type scopeBody struct {

@@ -70,7 +70,11 @@ func (s *Server) listRoles(r *http.Request, _ httprouter.Params) (int, any, erro
 	if t != "" && !t.Valid() {
 		return 0, nil, invalidInput("invalid `type`: expected User or MachineToMachine")
 	}
-	roles := s.dir.Roles(t)
+	search, err := parseSearch(q, roleSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	roles := filterSearch(search, s.dir.Roles(t), roleField)
 	exclude := map[string]bool{}
 	if id := q.Get("excludeUserId"); id != "" {
 		held, err := s.dir.UserRoles(id)
@@ -180,7 +184,11 @@ func (s *Server) listRoleScopes(r *http.Request, p httprouter.Params) (int, any,
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, scopes, true, s.roleScopeView)
+	search, err := parseSearch(r.URL.Query(), scopeSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, filterSearch(search, scopes, scopeField), true, s.roleScopeView)
 }
 
 // addRoleScopes answers 200 with every scope of the role, as Logto does.
@@ -218,7 +226,11 @@ func (s *Server) listRoleUsers(r *http.Request, p httprouter.Params) (int, any, 
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, users, false, userView)
+	search, err := parseSearch(r.URL.Query(), userSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, filterSearch(search, users, userField), false, userView)
 }
 
 // addRoleUsers answers 201 with no body; a user that already has the role is a 422
@@ -256,7 +268,11 @@ func (s *Server) listRoleApplications(r *http.Request, p httprouter.Params) (int
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, apps, false, applicationView)
+	search, err := parseSearch(r.URL.Query(), appSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, filterSearch(search, apps, appField), false, applicationView)
 }
 
 // addRoleApplications answers 201 with no body; an application that already has the

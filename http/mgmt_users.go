@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -50,6 +49,26 @@ func userView(u *directory.User) userJSON {
 	}
 }
 
+// userWithHashJSON is a user with includePasswordHash=true: passwordDigest and
+// passwordAlgorithm, null when the user has no password. Latch hashes with Argon2id
+// (Logto OSS with Argon2i); the digest is the PHC string either way.
+const passwordAlgorithmArgon2id = "Argon2id"
+
+type userWithHashJSON struct {
+	userJSON
+	PasswordDigest    *string `json:"passwordDigest"`
+	PasswordAlgorithm *string `json:"passwordAlgorithm"`
+}
+
+func userWithHashView(u *directory.User) userWithHashJSON {
+	v := userWithHashJSON{userJSON: userView(u)}
+	if u.HasPassword() {
+		digest, alg := u.PasswordHash, passwordAlgorithmArgon2id
+		v.PasswordDigest, v.PasswordAlgorithm = &digest, &alg
+	}
+	return v
+}
+
 func userDetailView(u *directory.User) userJSON {
 	v := userView(u)
 	has := u.HasPassword()
@@ -65,11 +84,36 @@ func (s *Server) user(id string) (*directory.User, error) {
 	return u, nil
 }
 
-// listUsers pages users, optionally filtered by search: a substring of id,
-// username, email, phone or name (Logto's "%" wildcards are ignored).
+// listUsers pages users, newest first, filtered by Logto's search parameters
+// (mgmt_search.go) and by excludeRoleId or excludeOrganizationId (users that do not
+// hold that role / are not members of that organization). includePasswordHash=true
+// adds passwordDigest and passwordAlgorithm.
 func (s *Server) listUsers(r *http.Request, _ httprouter.Params) (int, any, error) {
-	search := strings.Trim(r.URL.Query().Get("search"), "%")
-	return listOf(r, s.dir.Users(search), false, userView)
+	q := r.URL.Query()
+	excludeRole, excludeOrg := q.Get("excludeRoleId"), q.Get("excludeOrganizationId")
+	if excludeRole != "" && excludeOrg != "" {
+		return 0, nil, searchError("Parameter `excludeRoleId` and `excludeOrganizationId` cannot be used at the same time.")
+	}
+	search, err := parseSearch(q, userSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	users := filterSearch(search, s.dir.Users(""), userField)
+	switch {
+	case excludeRole != "":
+		holders, _ := s.dir.RoleUsers(excludeRole) // an unknown role excludes nobody
+		held := make(map[string]bool, len(holders))
+		for _, u := range holders {
+			held[u.ID] = true
+		}
+		users = slices.DeleteFunc(users, func(u *directory.User) bool { return held[u.ID] })
+	case excludeOrg != "":
+		users = slices.DeleteFunc(users, func(u *directory.User) bool { return s.dir.IsUserOrganizationMember(excludeOrg, u.ID) })
+	}
+	if isYes(q.Get("includePasswordHash")) {
+		return listOf(r, users, false, userWithHashView)
+	}
+	return listOf(r, users, false, userView)
 }
 
 // userCreateBody is POST /api/users.
@@ -315,7 +359,11 @@ func (s *Server) listUserRoles(r *http.Request, p httprouter.Params) (int, any, 
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, roles, false, roleView)
+	search, err := parseSearch(r.URL.Query(), roleSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, filterSearch(search, roles, roleField), false, roleView)
 }
 
 // assignUserRoles answers 201 with no body (Logto); roles the user already has are
