@@ -10,6 +10,11 @@ import (
 
 // Names Bootstrap gives the entities it creates.
 const (
+	// ManagementAPIResourceID and ManagementAPIScopeAllID are Logto's fixed ids of the
+	// Management API resource and its scope "all".
+	ManagementAPIResourceID = "management-api"
+	ManagementAPIScopeAllID = "management-api-all"
+
 	ManagementAPIName      = "Logto Management API"
 	ManagementAPIScopeDesc = "Default scope for Management API, allows all permissions."
 	ManagementAPIRoleDesc  = "Role with Management API access scope."
@@ -88,7 +93,7 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 	if ok {
 		resID = res.ID
 	} else {
-		id, err := d.newID()
+		id, err := d.bootstrapID(ManagementAPIResourceID, func(id string) bool { _, ok := d.st.resources[id]; return ok })
 		if err != nil {
 			return err
 		}
@@ -107,7 +112,7 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 		}
 	}
 	if scopeID == "" {
-		id, err := d.newID()
+		id, err := d.bootstrapID(ManagementAPIScopeAllID, func(id string) bool { _, ok := d.st.scopes[id]; return ok })
 		if err != nil {
 			return err
 		}
@@ -331,6 +336,28 @@ func (d *Directory) CheckAdminAppRoles(appID string, roleIDs []string) error {
 		}
 	}
 	return nil
+}
+
+// bootstrapID is fixed, Logto's id for a built-in entity, unless taken (then a fresh
+// id). Directories bootstrapped before Latch used the fixed ids keep their random
+// ones: the Management API answers "management-api" for them too (ManagementAPIID).
+func (d *Directory) bootstrapID(fixed string, taken func(string) bool) (string, error) {
+	if !taken(fixed) {
+		return fixed, nil
+	}
+	return d.newID()
+}
+
+// ManagementAPIID is the id of the Management API resource: ManagementAPIResourceID
+// on directories bootstrapped since Latch uses Logto's fixed id, a random id on older
+// ones; "" before Bootstrap.
+func (d *Directory) ManagementAPIID() string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if res, ok := d.st.indicators[ManagementAPIIndicator]; ok {
+		return res.ID
+	}
+	return ""
 }
 
 // managementScopeAllID is the id of the Management API's scope "all", or "". Callers

@@ -229,7 +229,7 @@ func mgmtError(err error) error {
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return apiErr(http.StatusUnprocessableEntity, "session.invalid_credentials", "Incorrect account or password. Please check your input.")
 	case errors.Is(err, directory.ErrProtected):
-		return apiErr(http.StatusBadRequest, "resource.cannot_delete_management_api", "Cannot delete or change Logto management API.")
+		return apiErr(http.StatusBadRequest, "resource.cannot_delete_management_api", "Cannot delete Logto Management API.")
 	case errors.Is(err, directory.ErrManagementScopeForUser):
 		return apiErr(http.StatusUnprocessableEntity, "role.management_api_scopes_not_assignable_to_user_role", "Cannot assign management API scopes to a user role.")
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,13 @@ const (
 
 func newMgmtEnv(t *testing.T) *mgmtEnv {
 	t.Helper()
+	return newMgmtEnvFrom(t, nil)
+}
+
+// newMgmtEnvFrom is newMgmtEnv with before run on the directory before Bootstrap
+// (to reproduce a directory made by an older Latch).
+func newMgmtEnvFrom(t *testing.T, before func(*directory.Directory)) *mgmtEnv {
+	t.Helper()
 	now := func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }
 	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: now})
 	if err != nil {
@@ -46,6 +54,9 @@ func newMgmtEnv(t *testing.T) *mgmtEnv {
 		Argon2: directory.Argon2Params{Memory: 64, Time: 1}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(dir)
 	}
 	if _, err := dir.Bootstrap(t.Context(), mgmtAdminID, mgmtAdminSecret); err != nil {
 		t.Fatal(err)
@@ -392,7 +403,10 @@ func TestMgmtResourcesAndScopes(t *testing.T) {
 	}
 	e.wantError("POST", "/api/resources", map[string]any{"name": "dup", "indicator": "https://api.example"}, 422, "resource.resource_identifier_in_use")
 	e.wantError("POST", "/api/resources", map[string]any{"name": "bad", "indicator": "not a uri"}, 400, "guard.invalid_input")
-	e.wantError("PATCH", "/api/resources/"+id, map[string]any{"indicator": "https://moved.example"}, 400, "guard.invalid_input")
+	// Logto ignores indicator in a PATCH: the indicator never changes.
+	if got := e.call("PATCH", "/api/resources/"+id, map[string]any{"indicator": "https://moved.example"}, 200); got["indicator"] != "https://api.example" {
+		t.Fatalf("indicator changed: %v", got)
+	}
 	got := e.call("PATCH", "/api/resources/"+id, map[string]any{"name": "Renamed", "accessTokenTtl": 60, "indicator": "https://api.example"}, 200)
 	if got["name"] != "Renamed" || got["accessTokenTtl"] != float64(60) {
 		t.Fatalf("patch %v", got)
@@ -660,5 +674,59 @@ func TestMgmtThroughAuth(t *testing.T) {
 		if w := req(rt.method, path, "{}", ""); w.Code != http.StatusUnauthorized {
 			t.Errorf("%s %s without token: %d", rt.method, path, w.Code)
 		}
+	}
+}
+
+// TestMgmtManagementAPIResource: Logto's built-in resource "management-api" with its
+// scope "management-api-all", readable, and refused to every change.
+func TestMgmtManagementAPIResource(t *testing.T) {
+	e := newMgmtEnv(t)
+	res := e.call("GET", "/api/resources/management-api", nil, 200)
+	if res["id"] != "management-api" || res["indicator"] != directory.ManagementAPIIndicator || res["name"] != "Logto Management API" || res["tenantId"] != "default" {
+		t.Fatalf("management api %v", res)
+	}
+	scopes, _ := e.list("/api/resources/management-api/scopes")
+	if len(scopes) != 1 || scopes[0]["id"] != "management-api-all" || scopes[0]["name"] != "all" || scopes[0]["resourceId"] != "management-api" ||
+		scopes[0]["description"] != "Default scope for Management API, allows all permissions." {
+		t.Fatalf("management api scopes %v", scopes)
+	}
+	e.wantError("PATCH", "/api/resources/management-api", map[string]any{"name": "new-name"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("DELETE", "/api/resources/management-api", nil, 400, "resource.cannot_delete_management_api")
+	e.wantError("POST", "/api/resources/management-api/scopes", map[string]any{"name": "more"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("PATCH", "/api/resources/management-api/scopes/management-api-all", map[string]any{"description": "x"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("DELETE", "/api/resources/management-api/scopes/management-api-all", nil, 400, "resource.cannot_modify_management_api")
+	if got := e.call("GET", "/api/resources/management-api", nil, 200); got["name"] != "Logto Management API" {
+		t.Fatalf("changed: %v", got)
+	}
+}
+
+// TestMgmtManagementAPIResourceLegacyID: a directory bootstrapped before Latch used
+// Logto's fixed id keeps its random one, and "management-api" still names it.
+func TestMgmtManagementAPIResourceLegacyID(t *testing.T) {
+	var legacy string
+	e := newMgmtEnvFrom(t, func(d *directory.Directory) {
+		res, err := d.CreateResource(t.Context(), directory.NewResource{Name: directory.ManagementAPIName, Indicator: directory.ManagementAPIIndicator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy = res.ID
+	})
+	if legacy == "management-api" || e.dir.ManagementAPIID() != legacy {
+		t.Fatalf("legacy id %q, ManagementAPIID %q", legacy, e.dir.ManagementAPIID())
+	}
+	for _, path := range []string{"/api/resources/management-api", "/api/resources/" + legacy} {
+		if got := e.call("GET", path, nil, 200); got["id"] != legacy || got["indicator"] != directory.ManagementAPIIndicator {
+			t.Fatalf("GET %s: %v", path, got)
+		}
+	}
+	if scopes, _ := e.list("/api/resources/management-api/scopes"); len(scopes) != 1 || scopes[0]["name"] != "all" {
+		t.Fatalf("scopes %v", scopes)
+	}
+	e.wantError("PATCH", "/api/resources/management-api", map[string]any{"name": "x"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("DELETE", "/api/resources/management-api", nil, 400, "resource.cannot_delete_management_api")
+	// Its token still works: the admin application keeps the "all" scope.
+	admin, _ := e.dir.Application(mgmtAdminID)
+	if !slices.Contains(e.dir.AppResourceScopes(admin.ID, legacy), directory.ManagementAPIScopeAll) {
+		t.Fatal("the admin application lost the Management API scope")
 	}
 }
