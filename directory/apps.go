@@ -221,7 +221,7 @@ func (d *Directory) newApplication(in NewApplication) (*Application, string, err
 			}
 			secret = s
 		}
-		a.Secrets = []AppSecret{{Name: DefaultSecretName, Hash: hashSecret(secret), CreatedAt: a.CreatedAt}}
+		a.Secrets = []AppSecret{{Name: DefaultSecretName, Value: secret, Hash: hashSecret(secret), CreatedAt: a.CreatedAt}}
 	} else {
 		secret = ""
 	}
@@ -326,7 +326,7 @@ func (d *Directory) addAppSecret(ctx context.Context, appID, name, value string,
 		}
 		value = v
 	}
-	sec := AppSecret{Name: name, Hash: hashSecret(value), CreatedAt: now, ExpiresAt: clonePtr(expiresAt)}
+	sec := AppSecret{Name: name, Value: value, Hash: hashSecret(value), CreatedAt: now, ExpiresAt: clonePtr(expiresAt)}
 	next := old.Clone()
 	next.Secrets = append(next.Secrets, sec)
 	if _, err := d.storeApp(ctx, next); err != nil {
@@ -356,6 +356,36 @@ func (d *Directory) DeleteAppSecret(ctx context.Context, appID, name string) err
 	next.Secrets = slices.Delete(next.Secrets, i, i+1)
 	_, err := d.storeApp(ctx, next)
 	return err
+}
+
+// RenameAppSecret renames the application's secret called name to newName (Logto's
+// PATCH /api/applications/:id/secrets/:name) and returns it.
+func (d *Directory) RenameAppSecret(ctx context.Context, appID, name, newName string) (AppSecret, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := d.st.apps[appID]
+	if !ok {
+		return AppSecret{}, notFound(EntityApplication, appID)
+	}
+	i := slices.IndexFunc(old.Secrets, func(s AppSecret) bool { return s.Name == name })
+	if i < 0 {
+		return AppSecret{}, notFound(EntitySecret, name)
+	}
+	if err := validName("name", newName); err != nil {
+		return AppSecret{}, err
+	}
+	if newName == name {
+		return old.Secrets[i], nil
+	}
+	if slices.ContainsFunc(old.Secrets, func(s AppSecret) bool { return s.Name == newName }) {
+		return AppSecret{}, conflict(EntitySecret, "name", newName)
+	}
+	next := old.Clone()
+	next.Secrets[i].Name = newName
+	if _, err := d.storeApp(ctx, next); err != nil {
+		return AppSecret{}, err
+	}
+	return next.Secrets[i], nil
 }
 
 // ---- state (callers hold wmu and mu) ----

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,13 +12,12 @@ import (
 	"github.com/latchid/latch/directory"
 )
 
-// applicationJSON is Logto's Application. The secret appears only in the creation
-// response; secret hashes never appear.
+// applicationJSON is Logto's Application. As in Logto, it carries no secret (secrets
+// are listed by GET /api/applications/:id/secrets); secret hashes never appear.
 type applicationJSON struct {
 	TenantID             string                         `json:"tenantId"`
 	ID                   string                         `json:"id"`
 	Name                 string                         `json:"name"`
-	Secret               *string                        `json:"secret,omitempty"`
 	Description          *string                        `json:"description"`
 	Type                 directory.AppType              `json:"type"`
 	OIDCClientMetadata   directory.OIDCClientMetadata   `json:"oidcClientMetadata"`
@@ -54,21 +54,20 @@ func applicationView(a *directory.Application) applicationJSON {
 	}
 }
 
-// applicationSecretJSON is Logto's application secret. Logto returns the secret's
-// value in every listing; Latch keeps only a hash, so value (and secret, the same
-// thing under the name the console's create dialog reads) appear only on creation.
+// applicationSecretJSON is Logto's application secret, with its value in every
+// listing as Logto has it. A secret stored by a Latch version that kept only its hash
+// has no value to show: value is left out.
 type applicationSecretJSON struct {
-	TenantID      string  `json:"tenantId"`
-	ApplicationID string  `json:"applicationId"`
-	Name          string  `json:"name"`
-	Value         *string `json:"value,omitempty"`
-	Secret        *string `json:"secret,omitempty"`
-	CreatedAt     int64   `json:"createdAt"`
-	ExpiresAt     *int64  `json:"expiresAt"`
+	TenantID      string `json:"tenantId"`
+	ApplicationID string `json:"applicationId"`
+	Name          string `json:"name"`
+	Value         string `json:"value,omitempty"`
+	CreatedAt     int64  `json:"createdAt"`
+	ExpiresAt     *int64 `json:"expiresAt"`
 }
 
 func secretView(appID string, s directory.AppSecret) applicationSecretJSON {
-	return applicationSecretJSON{TenantID: tenantID, ApplicationID: appID, Name: s.Name, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+	return applicationSecretJSON{TenantID: tenantID, ApplicationID: appID, Name: s.Name, Value: s.Value, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
 }
 
 func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, any, error) {
@@ -110,7 +109,8 @@ type applicationCreateBody struct {
 	IsThirdParty         bool                            `json:"isThirdParty"`
 }
 
-// createApplication answers 200 with the application and its secret, as Logto does.
+// createApplication answers 200 with the application, as Logto does: without its
+// secret, which GET /api/applications/:id/secrets lists.
 func (s *Server) createApplication(r *http.Request, _ httprouter.Params) (int, any, error) {
 	var b applicationCreateBody
 	if err := decodeBody(r, &b); err != nil {
@@ -131,13 +131,11 @@ func (s *Server) createApplication(r *http.Request, _ httprouter.Params) (int, a
 	if b.CustomClientMetadata != nil {
 		in.CustomClientMetadata = *b.CustomClientMetadata
 	}
-	app, secret, err := s.dir.CreateApplication(r.Context(), in)
+	app, _, err := s.dir.CreateApplication(r.Context(), in)
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	v := applicationView(app)
-	v.Secret = &secret
-	return http.StatusOK, v, nil
+	return http.StatusOK, applicationView(app), nil
 }
 
 func (s *Server) getApplication(_ *http.Request, p httprouter.Params) (int, any, error) {
@@ -204,12 +202,11 @@ func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, an
 				return invalidInput("invalid `customClientMetadata`")
 			}
 		}
-		if b.CustomData.Set {
-			merged, err := mergeObject(a.CustomData, b.CustomData.V)
-			if err != nil {
-				return invalidInput("invalid `customData`")
+		if b.CustomData.Set { // replaced, as Logto's PATCH does (custom-data merges)
+			a.CustomData = nil
+			if !b.CustomData.Null {
+				a.CustomData = json.RawMessage(b.CustomData.V)
 			}
-			a.CustomData = merged
 		}
 		return nil
 	})
@@ -251,13 +248,58 @@ func (s *Server) createApplicationSecret(r *http.Request, p httprouter.Params) (
 		return 0, nil, err
 	}
 	appID := p.ByName("id")
-	sec, value, err := s.dir.AddAppSecret(r.Context(), appID, b.Name, b.ExpiresAt)
+	if app, ok := s.dir.Application(appID); ok && !app.Type.HasSecrets() {
+		// Logto's application_secrets table refuses other types by a check constraint.
+		return 0, nil, apiErr(http.StatusUnprocessableEntity, "entity.db_constraint_violated",
+			fmt.Sprintf("%s applications are public clients and have no secrets.", app.Type))
+	}
+	sec, _, err := s.dir.AddAppSecret(r.Context(), appID, b.Name, b.ExpiresAt)
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	v := secretView(appID, sec)
-	v.Value, v.Secret = &value, &value
-	return http.StatusCreated, v, nil
+	return http.StatusCreated, secretView(appID, sec), nil
+}
+
+// patchApplicationSecret is PATCH /api/applications/:id/secrets/:name {name}: renames
+// the secret and answers it.
+func (s *Server) patchApplicationSecret(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b struct {
+		Name *string `json:"name"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.Name == nil {
+		return 0, nil, invalidInput("`name` is required")
+	}
+	appID := p.ByName("id")
+	sec, err := s.dir.RenameAppSecret(r.Context(), appID, p.ByName("name"), *b.Name)
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, secretView(appID, sec), nil
+}
+
+// patchApplicationCustomData is PATCH /api/applications/:id/custom-data: the body, a
+// JSON object, is merged into customData key by key (Logto's jsonb merge), and the
+// result answered.
+func (s *Server) patchApplicationCustomData(r *http.Request, p httprouter.Params) (int, any, error) {
+	var patch jsonObjectRaw
+	if err := decodeBody(r, &patch); err != nil {
+		return 0, nil, err
+	}
+	app, err := s.dir.UpdateApplication(r.Context(), p.ByName("id"), func(a *directory.Application) error {
+		merged, err := mergeObject(a.CustomData, patch)
+		if err != nil {
+			return invalidInput("invalid custom data")
+		}
+		a.CustomData = merged
+		return nil
+	})
+	if err != nil {
+		return 0, nil, mgmtError(err)
+	}
+	return http.StatusOK, objectOrEmpty(app.CustomData), nil
 }
 
 func (s *Server) deleteApplicationSecret(r *http.Request, p httprouter.Params) (int, any, error) {

@@ -157,9 +157,17 @@ func TestMgmtApplications(t *testing.T) {
 		"name": "Backend", "type": "MachineToMachine", "description": "svc",
 		"customData": map[string]any{"a": 1},
 	}, http.StatusOK)
-	id, secret := str(app, "id"), str(app, "secret")
-	if len(id) != directory.IDLength || len(secret) != directory.SecretLength {
-		t.Fatalf("create response %v", app)
+	id := str(app, "id")
+	if _, has := app["secret"]; len(id) != directory.IDLength || has {
+		t.Fatalf("create response (Logto's carries no secret) %v", app)
+	}
+	secrets, _ := e.list("/api/applications/" + id + "/secrets")
+	if len(secrets) != 1 || secrets[0]["name"] != directory.DefaultSecretName {
+		t.Fatalf("default secret %v", secrets)
+	}
+	secret := str(secrets[0], "value")
+	if len(secret) != directory.SecretLength {
+		t.Fatalf("default secret value %v", secrets[0])
 	}
 	if app["tenantId"] != "default" || app["type"] != "MachineToMachine" || app["description"] != "svc" || app["isThirdParty"] != false {
 		t.Fatalf("create response %v", app)
@@ -171,14 +179,14 @@ func TestMgmtApplications(t *testing.T) {
 		t.Fatal("returned secret does not authenticate")
 	}
 
-	// The secret is shown once: never on GET, and no hash anywhere.
+	// The application object never carries the secret, and no hash anywhere.
 	w := e.do("GET", "/api/applications/"+id, nil)
 	if w.Code != 200 || strings.Contains(w.Body.String(), secret) || strings.Contains(w.Body.String(), `"secret"`) ||
 		strings.Contains(w.Body.String(), "hash") {
 		t.Fatalf("GET application leaks: %s", w.Body)
 	}
 
-	// PATCH merges metadata objects key by key.
+	// PATCH merges metadata objects key by key; customData is replaced (Logto).
 	e.call("PATCH", "/api/applications/"+id, map[string]any{
 		"oidcClientMetadata": map[string]any{"redirectUris": []string{"https://a.example/cb"}},
 	}, http.StatusOK)
@@ -193,7 +201,7 @@ func TestMgmtApplications(t *testing.T) {
 		fmt.Sprint(md["postLogoutRedirectUris"]) != "[https://a.example/out]" {
 		t.Fatalf("patch result %v", got)
 	}
-	if fmt.Sprint(got["customData"]) != "map[a:1 b:2]" || fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:600]" {
+	if fmt.Sprint(got["customData"]) != "map[b:2]" || fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:600]" {
 		t.Fatalf("patch merge %v %v", got["customData"], got["customClientMetadata"])
 	}
 	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"type": "SPA"}, 400, "guard.invalid_input")
@@ -229,9 +237,9 @@ func TestMgmtApplicationSecrets(t *testing.T) {
 	id := str(e.call("POST", "/api/applications", map[string]any{"name": "B", "type": "Traditional"}, http.StatusOK), "id")
 	exp := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	sec := e.call("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "ci", "expiresAt": exp}, http.StatusCreated)
-	value := str(sec, "secret")
-	if len(value) != directory.SecretLength || str(sec, "value") != value || sec["applicationId"] != id || sec["name"] != "ci" ||
-		sec["expiresAt"] != float64(exp) || sec["createdAt"] == nil {
+	value := str(sec, "value")
+	if _, has := sec["secret"]; has || len(value) != directory.SecretLength || sec["applicationId"] != id || sec["name"] != "ci" ||
+		sec["expiresAt"] != float64(exp) || sec["createdAt"] == nil || sec["tenantId"] != "default" {
 		t.Fatalf("create secret %v", sec)
 	}
 	if a, _ := e.dir.Application(id); !e.dir.AuthenticateApp(a, value) {
@@ -240,14 +248,36 @@ func TestMgmtApplicationSecrets(t *testing.T) {
 	e.wantError("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "ci"}, 422, "application.secret_name_exists")
 	e.wantError("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "old", "expiresAt": 1}, 400, "guard.invalid_input")
 
+	// The list carries every secret as created, value included (Logto), never a hash.
 	w := e.do("GET", "/api/applications/"+id+"/secrets", nil)
 	var list []map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != 200 || len(list) != 2 {
 		t.Fatalf("list secrets: %d %s", w.Code, w.Body)
 	}
-	if strings.Contains(w.Body.String(), value) || strings.Contains(w.Body.String(), `"value"`) || strings.Contains(w.Body.String(), "hash") {
-		t.Fatalf("secret list leaks: %s", w.Body)
+	if !slices.ContainsFunc(list, func(m map[string]any) bool { return fmt.Sprint(m) == fmt.Sprint(sec) }) || strings.Contains(w.Body.String(), "hash") {
+		t.Fatalf("secret list %s does not hold %v", w.Body, sec)
 	}
+
+	// PATCH renames; the secret keeps authenticating.
+	renamed := e.call("PATCH", "/api/applications/"+id+"/secrets/ci", map[string]any{"name": "ci2"}, http.StatusOK)
+	if renamed["name"] != "ci2" || renamed["value"] != value || renamed["applicationId"] != id {
+		t.Fatalf("renamed %v", renamed)
+	}
+	if a, _ := e.dir.Application(id); !e.dir.AuthenticateApp(a, value) {
+		t.Fatal("renamed secret does not authenticate")
+	}
+	e.wantError("PATCH", "/api/applications/"+id+"/secrets/ci", map[string]any{"name": "x"}, 404, "entity.not_found")
+	e.wantError("PATCH", "/api/applications/"+id+"/secrets/ci2", map[string]any{"name": directory.DefaultSecretName}, 422, "application.secret_name_exists")
+	e.wantError("PATCH", "/api/applications/"+id+"/secrets/ci2", map[string]any{"name": ""}, 400, "guard.invalid_input")
+	e.call("PATCH", "/api/applications/"+id+"/secrets/ci2", map[string]any{"name": "ci"}, http.StatusOK)
+
+	// Public clients have no secrets (Logto's check constraint).
+	spa := str(e.call("POST", "/api/applications", map[string]any{"name": "S", "type": "SPA"}, http.StatusOK), "id")
+	if l, _ := e.list("/api/applications/" + spa + "/secrets"); len(l) != 0 {
+		t.Fatalf("SPA secrets %v", l)
+	}
+	e.wantError("POST", "/api/applications/"+spa+"/secrets", map[string]any{"name": "x"}, 422, "entity.db_constraint_violated")
+
 	e.call("DELETE", "/api/applications/"+id+"/secrets/ci", nil, http.StatusNoContent)
 	e.wantError("DELETE", "/api/applications/"+id+"/secrets/ci", nil, 404, "entity.not_found")
 	e.wantError("GET", "/api/applications/nope/secrets", nil, 404, "entity.not_exists_with_id")
@@ -728,5 +758,25 @@ func TestMgmtManagementAPIResourceLegacyID(t *testing.T) {
 	admin, _ := e.dir.Application(mgmtAdminID)
 	if !slices.Contains(e.dir.AppResourceScopes(admin.ID, legacy), directory.ManagementAPIScopeAll) {
 		t.Fatal("the admin application lost the Management API scope")
+	}
+}
+
+func TestMgmtApplicationCustomData(t *testing.T) {
+	e := newMgmtEnv(t)
+	id := str(e.call("POST", "/api/applications", map[string]any{"name": "S", "type": "SPA"}, http.StatusOK), "id")
+	if got := e.call("PATCH", "/api/applications/"+id+"/custom-data", map[string]any{"key": "value"}, 200); fmt.Sprint(got) != "map[key:value]" {
+		t.Fatalf("custom-data %v", got)
+	}
+	if got := e.call("PATCH", "/api/applications/"+id+"/custom-data", map[string]any{"key": "new-value", "test": "foo"}, 200); fmt.Sprint(got) != "map[key:new-value test:foo]" {
+		t.Fatalf("custom-data merge %v", got)
+	}
+	if app := e.call("GET", "/api/applications/"+id, nil, 200); fmt.Sprint(app["customData"]) != "map[key:new-value test:foo]" {
+		t.Fatalf("stored %v", app["customData"])
+	}
+	e.wantError("PATCH", "/api/applications/"+id+"/custom-data", "[1]", 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/applications/nope/custom-data", map[string]any{"a": 1}, 404, "entity.not_exists_with_id")
+	// PATCH /api/applications/:id replaces customData.
+	if app := e.call("PATCH", "/api/applications/"+id, map[string]any{"customData": map[string]any{}}, 200); fmt.Sprint(app["customData"]) != "map[]" {
+		t.Fatalf("replaced %v", app["customData"])
 	}
 }

@@ -58,14 +58,14 @@ func TestLogtoExpressSDK(t *testing.T) {
 	}, 200, &user)
 	n.mustAPI(token, "POST", "/api/users/"+user.ID+"/roles", map[string]any{"roleIds": []string{role.ID}}, 201, nil)
 	var app struct{ ID, Secret string }
-	n.mustAPI(token, "POST", "/api/applications", map[string]any{
+	n.createApp(token, map[string]any{
 		"name": "Express sample", "type": "Traditional",
 		"oidcClientMetadata": map[string]any{
 			"redirectUris": []string{baseURL + "/logto/sign-in-callback"},
 			// @logto/express signs out with post_logout_redirect_uri = baseUrl exactly.
 			"postLogoutRedirectUris": []string{baseURL},
 		},
-	}, 200, &app)
+	}, &app)
 	if app.ID == "" || app.Secret == "" {
 		t.Fatalf("application without id or secret: %+v", app)
 	}
