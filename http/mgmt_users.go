@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -84,6 +86,26 @@ func (s *Server) user(id string) (*directory.User, error) {
 	return u, nil
 }
 
+// findUser is user for the /api/users/:userId routes: a missing user is Logto's
+// entity.not_found (userError).
+func (s *Server) findUser(id string) (*directory.User, error) {
+	u, ok := s.dir.User(id)
+	if !ok {
+		return nil, userError(&directory.NotFoundError{Entity: directory.EntityUser, ID: id})
+	}
+	return u, nil
+}
+
+// userError is mgmtError for the /api/users/:userId routes, where Logto looks the
+// user up with a query that answers a missing one as 404 entity.not_found.
+func userError(err error) error {
+	var nf *directory.NotFoundError
+	if errors.As(err, &nf) && nf.Entity == directory.EntityUser {
+		return apiErr(http.StatusNotFound, "entity.not_found", fmt.Sprintf("The user with ID `%s` does not exist.", nf.ID))
+	}
+	return mgmtError(err)
+}
+
 // listUsers pages users, newest first, filtered by Logto's search parameters
 // (mgmt_search.go) and by excludeRoleId or excludeOrganizationId (users that do not
 // hold that role / are not members of that organization). includePasswordHash=true
@@ -156,17 +178,38 @@ func (s *Server) createUser(r *http.Request, _ httprouter.Params) (int, any, err
 	}
 	u, err := s.dir.CreateUser(r.Context(), in)
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusOK, userView(u), nil
 }
 
-func (s *Server) getUser(_ *http.Request, p httprouter.Params) (int, any, error) {
-	u, err := s.user(p.ByName("userId"))
+// getUser is GET /api/users/:userId, with hasPassword; includePasswordHash=true adds
+// passwordDigest and passwordAlgorithm, includeSsoIdentities=true the user's
+// enterprise SSO identities (none: Latch has no SSO connectors yet).
+func (s *Server) getUser(r *http.Request, p httprouter.Params) (int, any, error) {
+	u, err := s.findUser(p.ByName("userId"))
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, userDetailView(u), nil
+	q := r.URL.Query()
+	v := userDetailJSON{userJSON: userDetailView(u)}
+	if isYes(q.Get("includePasswordHash")) {
+		h := userWithHashView(u)
+		v.PasswordDigest, v.PasswordAlgorithm = &h.PasswordDigest, &h.PasswordAlgorithm
+	}
+	if isYes(q.Get("includeSsoIdentities")) {
+		v.SSOIdentities = &[]any{}
+	}
+	return http.StatusOK, v, nil
+}
+
+// userDetailJSON is GET /api/users/:userId: the optional fields appear only when
+// asked for (a nil outer pointer), and may then be null.
+type userDetailJSON struct {
+	userJSON
+	PasswordDigest    **string `json:"passwordDigest,omitempty"`
+	PasswordAlgorithm **string `json:"passwordAlgorithm,omitempty"`
+	SSOIdentities     *[]any   `json:"ssoIdentities,omitempty"`
 }
 
 // userPatchBody is PATCH /api/users/:userId. null or "" clears an identifier;
@@ -198,6 +241,13 @@ func (s *Server) patchUser(r *http.Request, p httprouter.Params) (int, any, erro
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
+	if !b.Username.Set && !b.PrimaryEmail.Set && !b.PrimaryPhone.Set && !b.Name.Set && !b.Avatar.Set &&
+		b.CustomData == nil && b.Profile == nil {
+		if _, err := s.findUser(p.ByName("userId")); err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, apiErr(http.StatusUnprocessableEntity, "entity.invalid_input", "Invalid input. Nothing to update.")
+	}
 	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
 		setOpt(&u.Username, b.Username)
 		setOpt(&u.PrimaryEmail, b.PrimaryEmail)
@@ -213,14 +263,14 @@ func (s *Server) patchUser(r *http.Request, p httprouter.Params) (int, any, erro
 		return nil
 	})
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusOK, userView(u), nil
 }
 
 func (s *Server) deleteUser(r *http.Request, p httprouter.Params) (int, any, error) {
 	if err := s.dir.DeleteUser(r.Context(), p.ByName("userId")); err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	if err := s.revokeAccount(r.Context(), p.ByName("userId")); err != nil {
 		return 0, nil, err
@@ -249,7 +299,7 @@ func (s *Server) setUserPassword(r *http.Request, p httprouter.Params) (int, any
 	}
 	u, err := s.dir.SetUserPassword(r.Context(), p.ByName("userId"), b.Password)
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusOK, userView(u), nil
 }
@@ -264,13 +314,13 @@ func (s *Server) verifyUserPassword(r *http.Request, p httprouter.Params) (int, 
 		return 0, nil, err
 	}
 	if _, err := s.dir.VerifyUserPassword(p.ByName("userId"), b.Password); err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusNoContent, nil, nil
 }
 
 func (s *Server) userHasPassword(_ *http.Request, p httprouter.Params) (int, any, error) {
-	u, err := s.user(p.ByName("userId"))
+	u, err := s.findUser(p.ByName("userId"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -292,7 +342,7 @@ func (s *Server) setUserSuspended(r *http.Request, p httprouter.Params) (int, an
 		return nil
 	})
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	if u.IsSuspended {
 		if err := s.revokeAccount(r.Context(), u.ID); err != nil {
@@ -303,7 +353,7 @@ func (s *Server) setUserSuspended(r *http.Request, p httprouter.Params) (int, an
 }
 
 func (s *Server) getUserCustomData(_ *http.Request, p httprouter.Params) (int, any, error) {
-	u, err := s.user(p.ByName("userId"))
+	u, err := s.findUser(p.ByName("userId"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -326,12 +376,13 @@ func (s *Server) patchUserCustomData(r *http.Request, p httprouter.Params) (int,
 		return nil
 	})
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusOK, objectOrEmpty(u.CustomData), nil
 }
 
-// patchUserProfile replaces profile and answers with it (Logto).
+// patchUserProfile merges profile key by key into the stored one (Logto's jsonb
+// merge: a key sent replaces the whole value, e.g. address) and answers with it.
 func (s *Server) patchUserProfile(r *http.Request, p httprouter.Params) (int, any, error) {
 	var b struct {
 		Profile jsonObjectRaw `json:"profile"`
@@ -343,11 +394,15 @@ func (s *Server) patchUserProfile(r *http.Request, p httprouter.Params) (int, an
 		return 0, nil, invalidInput("`profile` must be a JSON object")
 	}
 	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
-		u.Profile = json.RawMessage(b.Profile)
+		merged, err := mergeObject(u.Profile, b.Profile)
+		if err != nil {
+			return invalidInput("invalid `profile`")
+		}
+		u.Profile = merged
 		return nil
 	})
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusOK, objectOrEmpty(u.Profile), nil
 }
@@ -357,7 +412,7 @@ func (s *Server) patchUserProfile(r *http.Request, p httprouter.Params) (int, an
 func (s *Server) listUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
 	roles, err := s.dir.UserRoles(p.ByName("userId"))
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	search, err := parseSearch(r.URL.Query(), roleSearchFields)
 	if err != nil {
@@ -366,8 +421,8 @@ func (s *Server) listUserRoles(r *http.Request, p httprouter.Params) (int, any, 
 	return listOf(r, filterSearch(search, roles, roleField), false, roleView)
 }
 
-// assignUserRoles answers 201 with no body (Logto); roles the user already has are
-// skipped.
+// assignUserRoles answers 201 {roleIds, addedRoleIds} (Logto); roles the user
+// already has are skipped.
 func (s *Server) assignUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
 	var b roleIDsBody
 	if err := decodeBody(r, &b); err != nil {
@@ -376,10 +431,14 @@ func (s *Server) assignUserRoles(r *http.Request, p httprouter.Params) (int, any
 	if err := b.validate(); err != nil {
 		return 0, nil, err
 	}
-	if _, err := s.dir.AssignUserRoles(r.Context(), p.ByName("userId"), b.RoleIDs); err != nil {
-		return 0, nil, mgmtError(err)
+	added, err := s.dir.AssignUserRoles(r.Context(), p.ByName("userId"), b.RoleIDs)
+	if err != nil {
+		return 0, nil, userError(err)
 	}
-	return http.StatusCreated, nil, nil
+	if added == nil {
+		added = []string{}
+	}
+	return http.StatusCreated, map[string][]string{"roleIds": b.RoleIDs, "addedRoleIds": added}, nil
 }
 
 // replaceUserRoles is PUT /api/users/:userId/roles: the user ends up with exactly
@@ -395,24 +454,31 @@ func (s *Server) replaceUserRoles(r *http.Request, p httprouter.Params) (int, an
 	id := p.ByName("userId")
 	current, err := s.dir.UserRoles(id)
 	if err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	if _, err := s.dir.AssignUserRoles(r.Context(), id, b.RoleIDs); err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	for _, role := range current {
 		if !slices.Contains(b.RoleIDs, role.ID) {
 			if err := s.dir.UnassignUserRole(r.Context(), id, role.ID); err != nil {
-				return 0, nil, mgmtError(err)
+				return 0, nil, userError(err)
 			}
 		}
 	}
-	return http.StatusOK, nil, nil
+	// Logto answers the distinct ids.
+	ids := make([]string, 0, len(b.RoleIDs))
+	for _, id := range b.RoleIDs {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return http.StatusOK, map[string][]string{"roleIds": ids}, nil
 }
 
 func (s *Server) unassignUserRole(r *http.Request, p httprouter.Params) (int, any, error) {
 	if err := s.dir.UnassignUserRole(r.Context(), p.ByName("userId"), p.ByName("roleId")); err != nil {
-		return 0, nil, mgmtError(err)
+		return 0, nil, userError(err)
 	}
 	return http.StatusNoContent, nil, nil
 }
