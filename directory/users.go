@@ -54,9 +54,20 @@ func (d *Directory) UserByEmail(email string) (*User, bool) {
 	return d.userByIndex(func(s *state) map[string]string { return s.emails }, strings.ToLower(email))
 }
 
-// UserByPhone finds a user by primary phone.
+// UserByPhone finds a user by primary phone, however the number is written (with or
+// without the trunk 0 before the national number, Logto's normalized match): the
+// exact spelling first, then the stored form, then the leading-zero form.
 func (d *Directory) UserByPhone(phone string) (*User, bool) {
-	return d.userByIndex(func(s *state) map[string]string { return s.phones }, phone)
+	index := func(s *state) map[string]string { return s.phones }
+	if u, ok := d.userByIndex(index, phone); ok {
+		return u, true
+	}
+	for _, key := range phoneKeys(phone) {
+		if u, ok := d.userByIndex(index, key); ok {
+			return u, true
+		}
+	}
+	return nil, false
 }
 
 func (d *Directory) userByIndex(index func(*state) map[string]string, key string) (*User, bool) {
@@ -151,8 +162,10 @@ func (d *Directory) checkUserUnique(u *User) error {
 		}
 	}
 	if u.PrimaryPhone != nil {
-		if id, ok := d.st.phones[*u.PrimaryPhone]; ok && id != u.ID {
-			return conflict(EntityUser, "primaryPhone", *u.PrimaryPhone)
+		for _, key := range phoneKeys(*u.PrimaryPhone) { // one number, however written
+			if id, ok := d.st.phones[key]; ok && id != u.ID {
+				return conflict(EntityUser, "primaryPhone", *u.PrimaryPhone)
+			}
 		}
 	}
 	return nil
@@ -198,6 +211,10 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	}).Clone()
 	if err := validateUser(u); err != nil {
 		return nil, err
+	}
+	if u.PrimaryPhone != nil {
+		p := NormalizePhone(*u.PrimaryPhone)
+		u.PrimaryPhone = &p
 	}
 	u.PasswordHash = passwordHash
 	if in.Password != "" {
@@ -275,6 +292,11 @@ func (d *Directory) updateUser(ctx context.Context, id string, mutate func(*User
 	next.UpdatedAt = d.nowMs()
 	if err := validateUser(next); err != nil {
 		return nil, err
+	}
+	if p := next.PrimaryPhone; p != nil && (old.PrimaryPhone == nil || *old.PrimaryPhone != *p) {
+		// Normalized when it changes, so an older record's spelling stays as it is.
+		n := NormalizePhone(*p)
+		next.PrimaryPhone = &n
 	}
 	err := d.commit(ctx, func(b *batch) error {
 		if err := d.checkUserUnique(next); err != nil {

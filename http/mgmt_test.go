@@ -824,3 +824,25 @@ func TestMgmtUserFields(t *testing.T) {
 	e.wantError("PATCH", "/api/users/"+noPW, map[string]any{}, 422, "entity.invalid_input")
 	e.wantError("PATCH", "/api/users/nope", map[string]any{}, 404, "entity.not_found")
 }
+
+// TestMgmtUserPhoneNormalized: Logto stores a phone number without the trunk 0 and
+// treats both spellings as one number.
+func TestMgmtUserPhoneNormalized(t *testing.T) {
+	e := newMgmtEnv(t)
+	u := e.call("POST", "/api/users", map[string]any{"primaryPhone": "610412345678"}, 200)
+	if u["primaryPhone"] != "61412345678" {
+		t.Fatalf("stored %v", u["primaryPhone"])
+	}
+	if uk := e.call("POST", "/api/users", map[string]any{"primaryPhone": "4407911123456"}, 200); uk["primaryPhone"] != "447911123456" {
+		t.Fatalf("stored %v", uk["primaryPhone"])
+	}
+	other := str(e.call("POST", "/api/users", map[string]any{"username": "other"}, 200), "id")
+	for _, phone := range []string{"61412345678", "610412345678"} {
+		e.wantError("POST", "/api/users", map[string]any{"primaryPhone": phone}, 422, "user.phone_already_in_use")
+		e.wantError("PATCH", "/api/users/"+other, map[string]any{"primaryPhone": phone}, 422, "user.phone_already_in_use")
+	}
+	if got := e.call("PATCH", "/api/users/"+str(u, "id"), map[string]any{"primaryPhone": "610412345678"}, 200); got["primaryPhone"] != "61412345678" {
+		t.Fatalf("owner update %v", got)
+	}
+	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "+1 310 805 0000"}, 400, "guard.invalid_input")
+}
