@@ -102,6 +102,7 @@ type Server struct {
 	discovery atomic.Pointer[discoveryDoc] // encoded for the keys' algorithms (oidc_routes.go)
 	router    *httprouter.Router
 	budget    time.Duration // of one request
+	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
 }
 
 // New builds a Server and its routes.
@@ -127,6 +128,11 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		budget:   cfg.RequestTimeout,
 	}
+	ids, err := newRequestIDs(cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	s.reqIDs = ids
 	s.throttleStore = cfg.ThrottleStore
 	s.readiness = cfg.Readiness
 	if s.op = cfg.OP; s.op == nil {
@@ -155,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler {
-	return securityHeaders(withBudget(s.router, s.budget), s.secure)
+	return securityHeaders(withRequestID(withBudget(s.router, s.budget), s.reqIDs), s.secure)
 }
 
 // Issuer is Endpoint + "/oidc".
