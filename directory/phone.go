@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/nyaruka/phonenumbers"
@@ -32,6 +33,31 @@ func phoneForms(phone string) (normalized, withZero string, ok bool) {
 	}
 	cc := strconv.Itoa(int(num.GetCountryCode()))
 	return cc + national, cc + "0" + national, true
+}
+
+// PhoneError is a primary phone that is digits but no phone number libphonenumber
+// can parse (an unknown country code, too short, too long): Logto's
+// user.invalid_phone. It is an ErrInvalid.
+type PhoneError struct{ Phone string }
+
+func (e *PhoneError) Error() string {
+	return fmt.Sprintf("directory: invalid primaryPhone: %q is not a phone number", e.Phone)
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *PhoneError) Is(target error) bool { return target == ErrInvalid }
+
+// normalizePhoneField normalizes *p in place, or reports a *PhoneError.
+func normalizePhoneField(p **string) error {
+	if *p == nil {
+		return nil
+	}
+	n, _, ok := phoneForms(**p)
+	if !ok {
+		return &PhoneError{Phone: **p}
+	}
+	*p = &n
+	return nil
 }
 
 // NormalizePhone is the stored form of phone (digits, no trunk 0), or phone itself

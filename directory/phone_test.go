@@ -54,3 +54,12 @@ func TestUserPhoneNormalized(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestUserPhoneInvalid(t *testing.T) {
+	d, _ := openTest(t, newMemStore())
+	p := "99999"
+	var pe *PhoneError
+	if _, err := d.CreateUser(t.Context(), NewUser{PrimaryPhone: &p}); !errors.As(err, &pe) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("create with %q: %v", p, err)
+	}
+}

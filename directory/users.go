@@ -212,9 +212,8 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	if err := validateUser(u); err != nil {
 		return nil, err
 	}
-	if u.PrimaryPhone != nil {
-		p := NormalizePhone(*u.PrimaryPhone)
-		u.PrimaryPhone = &p
+	if err := normalizePhoneField(&u.PrimaryPhone); err != nil {
+		return nil, err
 	}
 	u.PasswordHash = passwordHash
 	if in.Password != "" {
@@ -294,9 +293,10 @@ func (d *Directory) updateUser(ctx context.Context, id string, mutate func(*User
 		return nil, err
 	}
 	if p := next.PrimaryPhone; p != nil && (old.PrimaryPhone == nil || *old.PrimaryPhone != *p) {
-		// Normalized when it changes, so an older record's spelling stays as it is.
-		n := NormalizePhone(*p)
-		next.PrimaryPhone = &n
+		// Checked and normalized when it changes, so an older record stays as it is.
+		if err := normalizePhoneField(&next.PrimaryPhone); err != nil {
+			return nil, err
+		}
 	}
 	err := d.commit(ctx, func(b *batch) error {
 		if err := d.checkUserUnique(next); err != nil {

@@ -180,6 +180,7 @@ func mgmtError(err error) error {
 		nf  *directory.NotFoundError
 		ce  *directory.ConflictError
 		ie  *directory.InvalidError
+		pe  *directory.PhoneError
 		rte *directory.RoleTypeError
 		aae *directory.AdminAppError
 	)
@@ -201,6 +202,8 @@ func mgmtError(err error) error {
 		return apiErr(http.StatusNotFound, "entity.not_exists_with_id", fmt.Sprintf("The %s with ID `%s` does not exist.", nf.Entity, nf.ID))
 	case errors.As(err, &ce):
 		return conflictError(ce)
+	case errors.As(err, &pe):
+		return apiErr(http.StatusUnprocessableEntity, "user.invalid_phone", "The phone number is invalid.")
 	case errors.As(err, &ie):
 		e := invalidInput(fmt.Sprintf("invalid `%s`: %s", ie.Field, ie.Message))
 		e.Data = map[string]string{"field": ie.Field}
@@ -231,7 +234,7 @@ func mgmtError(err error) error {
 	case errors.Is(err, directory.ErrProtected):
 		return apiErr(http.StatusBadRequest, "resource.cannot_delete_management_api", "Cannot delete Logto Management API.")
 	case errors.Is(err, directory.ErrManagementScopeForUser):
-		return apiErr(http.StatusUnprocessableEntity, "role.management_api_scopes_not_assignable_to_user_role", "Cannot assign management API scopes to a user role.")
+		return apiErr(http.StatusBadRequest, "role.management_api_scopes_not_assignable_to_user_role", "Cannot assign management API scopes to a user role.")
 	}
 	return err
 }

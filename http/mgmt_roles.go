@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -114,6 +116,9 @@ func (s *Server) createRole(r *http.Request, _ httprouter.Params) (int, any, err
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
+	if err := idsInput("scopeIds", b.ScopeIDs, false); err != nil {
+		return 0, nil, err
+	}
 	role, err := s.dir.CreateRole(r.Context(), directory.NewRole{
 		Name: b.Name, Description: b.Description, Type: b.Type, IsDefault: b.IsDefault, ScopeIDs: b.ScopeIDs,
 	})
@@ -199,8 +204,8 @@ func (s *Server) addRoleScopes(r *http.Request, p httprouter.Params) (int, any, 
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if len(b.ScopeIDs) == 0 {
-		return 0, nil, invalidInput("`scopeIds` must be a non-empty array")
+	if err := idsInput("scopeIds", b.ScopeIDs, true); err != nil {
+		return 0, nil, err
 	}
 	if _, err := s.dir.AddRoleScopes(r.Context(), p.ByName("id"), b.ScopeIDs); err != nil {
 		return 0, nil, mgmtError(err)
@@ -242,10 +247,16 @@ func (s *Server) addRoleUsers(r *http.Request, p httprouter.Params) (int, any, e
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if len(b.UserIDs) == 0 {
-		return 0, nil, invalidInput("`userIds` must be a non-empty array")
+	if err := idsInput("userIds", b.UserIDs, true); err != nil {
+		return 0, nil, err
 	}
 	if err := s.dir.AddRoleUsers(r.Context(), p.ByName("id"), b.UserIDs); err != nil {
+		if errors.Is(err, directory.ErrRoleType) {
+			// Logto's users_roles table refuses a machine-to-machine role by a check
+			// constraint here (POST /users/:id/roles checks first: user.invalid_role_type).
+			return 0, nil, apiErr(http.StatusUnprocessableEntity, "entity.db_constraint_violated",
+				"Machine-to-machine roles cannot be assigned to users.")
+		}
 		return 0, nil, mgmtError(err)
 	}
 	return http.StatusCreated, nil, nil
@@ -284,8 +295,8 @@ func (s *Server) addRoleApplications(r *http.Request, p httprouter.Params) (int,
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if len(b.ApplicationIDs) == 0 {
-		return 0, nil, invalidInput("`applicationIds` must be a non-empty array")
+	if err := idsInput("applicationIds", b.ApplicationIDs, true); err != nil {
+		return 0, nil, err
 	}
 	if err := s.dir.AddRoleApplications(r.Context(), p.ByName("id"), b.ApplicationIDs); err != nil {
 		return 0, nil, mgmtError(err)
@@ -301,4 +312,16 @@ func (s *Server) removeRoleApplication(r *http.Request, p httprouter.Params) (in
 		return 0, nil, mgmtError(err)
 	}
 	return http.StatusNoContent, nil, nil
+}
+
+// idsInput is Logto's guard on an array of ids in a body (string().min(1).array(),
+// .nonempty() when nonEmpty): an empty id or array is a 400, before any lookup.
+func idsInput(field string, ids []string, nonEmpty bool) error {
+	if nonEmpty && len(ids) == 0 {
+		return invalidInput(fmt.Sprintf("`%s` must be a non-empty array", field))
+	}
+	if slices.Contains(ids, "") {
+		return invalidInput(fmt.Sprintf("`%s` must not contain empty ids", field))
+	}
+	return nil
 }

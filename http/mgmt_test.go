@@ -550,7 +550,22 @@ func TestMgmtRoles(t *testing.T) {
 	// Applications, with role types checked.
 	mrole := str(e.call("POST", "/api/roles", map[string]any{"name": "svc", "description": "d", "type": "MachineToMachine"}, 200), "id")
 	app := str(e.call("POST", "/api/applications", map[string]any{"name": "M", "type": "MachineToMachine"}, 200), "id")
-	e.wantError("POST", "/api/roles/"+mrole+"/users", map[string]any{"userIds": []string{uid}}, 422, "user.invalid_role_type")
+	// Logto: the users_roles check constraint here, user.invalid_role_type on /users/:id/roles.
+	e.wantError("POST", "/api/roles/"+mrole+"/users", map[string]any{"userIds": []string{uid}}, 422, "entity.db_constraint_violated")
+	e.wantError("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{mrole}}, 422, "user.invalid_role_type")
+	// Ids in bodies are guarded: empty arrays and empty ids are 400s, never 404s.
+	for _, rq := range []struct{ path, field string }{
+		{"/api/roles/" + rid + "/users", "userIds"},
+		{"/api/roles/" + mrole + "/applications", "applicationIds"},
+		{"/api/roles/" + rid + "/scopes", "scopeIds"},
+	} {
+		e.wantError("POST", rq.path, map[string]any{rq.field: []string{}}, 400, "guard.invalid_input")
+		e.wantError("POST", rq.path, map[string]any{rq.field: []string{""}}, 400, "guard.invalid_input")
+	}
+	e.wantError("POST", "/api/roles", map[string]any{"name": "x", "description": "d", "scopeIds": []string{""}}, 400, "guard.invalid_input")
+	// The Management API's scope never goes to a user role: 400 (Logto).
+	e.wantError("POST", "/api/roles/"+rid+"/scopes", map[string]any{"scopeIds": []string{directory.ManagementAPIScopeAllID}}, 400, "role.management_api_scopes_not_assignable_to_user_role")
+	e.wantError("POST", "/api/roles", map[string]any{"name": "y", "description": "d", "scopeIds": []string{directory.ManagementAPIScopeAllID}}, 400, "role.management_api_scopes_not_assignable_to_user_role")
 	e.wantError("POST", "/api/roles/"+rid+"/applications", map[string]any{"applicationIds": []string{app}}, 422, "application.invalid_role_type")
 	e.call("POST", "/api/roles/"+mrole+"/applications", map[string]any{"applicationIds": []string{app}}, http.StatusCreated)
 	e.wantError("POST", "/api/roles/"+mrole+"/applications", map[string]any{"applicationIds": []string{app}}, 422, "role.application_exists")
@@ -845,4 +860,7 @@ func TestMgmtUserPhoneNormalized(t *testing.T) {
 		t.Fatalf("owner update %v", got)
 	}
 	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "+1 310 805 0000"}, 400, "guard.invalid_input")
+	// Digits that are no phone number: Logto's 422 user.invalid_phone.
+	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "99999"}, 422, "user.invalid_phone")
+	e.wantError("PATCH", "/api/users/"+other, map[string]any{"primaryPhone": "99999"}, 422, "user.invalid_phone")
 }
