@@ -17,6 +17,12 @@ const DefaultSecretName = "Default secret"
 // get a secret on creation: Traditional and MachineToMachine.
 func (t AppType) HasSecrets() bool { return t == AppTraditional || t == AppMachineToMachine }
 
+// ThirdPartyAllowed reports whether applications of type t may be third-party
+// (Logto: Traditional, SPA and Native).
+func (t AppType) ThirdPartyAllowed() bool {
+	return t == AppTraditional || t == AppSPA || t == AppNative
+}
+
 // Clone returns a deep copy of a, safe to modify.
 func (a *Application) Clone() *Application {
 	c := *a
@@ -33,6 +39,7 @@ func (a *Application) Clone() *Application {
 	m.AlwaysIssueRefreshToken = clonePtr(m.AlwaysIssueRefreshToken)
 	m.RotateRefreshToken = clonePtr(m.RotateRefreshToken)
 	m.AllowTokenExchange = clonePtr(m.AllowTokenExchange)
+	m.IsDeviceFlow = clonePtr(m.IsDeviceFlow)
 	c.CustomData = cloneRaw(a.CustomData)
 	return &c
 }
@@ -149,8 +156,8 @@ func validateApp(a *Application) error {
 	if !jsonObject(a.CustomData) {
 		return invalid("customData", "must be a JSON object")
 	}
-	if a.IsThirdParty && a.Type != AppTraditional {
-		return invalid("isThirdParty", "only Traditional applications can be third-party")
+	if a.IsThirdParty && !a.Type.ThirdPartyAllowed() {
+		return invalid("isThirdParty", "only Traditional, SPA and Native applications can be third-party")
 	}
 	return nil
 }

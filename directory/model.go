@@ -50,6 +50,9 @@ type CustomClientMetadata struct {
 	AlwaysIssueRefreshToken *bool    `json:"alwaysIssueRefreshToken,omitempty"`
 	RotateRefreshToken      *bool    `json:"rotateRefreshToken,omitempty"`
 	AllowTokenExchange      *bool    `json:"allowTokenExchange,omitempty"`
+	// IsDeviceFlow marks a Native app that signs in with the device authorization
+	// grant (RFC 8628); set on creation only (Logto).
+	IsDeviceFlow *bool `json:"isDeviceFlow,omitempty"`
 }
 
 // Defaults from Logto.

@@ -76,7 +76,7 @@ func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, an
 	for _, v := range q["types"] {
 		for t := range strings.SplitSeq(v, ",") {
 			if t = strings.TrimSpace(t); t != "" {
-				if !directory.AppType(t).Valid() {
+				if !directory.AppType(t).Valid() && t != appTypeProtected && t != appTypeSAML {
 					return 0, nil, invalidInput("invalid `types`: " + t)
 				}
 				types = append(types, directory.AppType(t))
@@ -107,13 +107,61 @@ type applicationCreateBody struct {
 	CustomClientMetadata *directory.CustomClientMetadata `json:"customClientMetadata"`
 	CustomData           jsonObjectRaw                   `json:"customData"`
 	IsThirdParty         bool                            `json:"isThirdParty"`
+	ProtectedAppMetadata jsonObjectRaw                   `json:"protectedAppMetadata"`
 }
+
+// Logto's application types that Latch, as Logto OSS without their add-ons, does not
+// serve: Protected apps need Logto Cloud's edge (OSS answers 501), SAML apps have
+// their own API (/api/saml-applications).
+const (
+	appTypeProtected = "Protected"
+	appTypeSAML      = "SAML"
+)
+
+// checkCreate applies Logto's checks on a new application, in Logto's order, before
+// the directory's validation.
+func (b *applicationCreateBody) checkCreate() error {
+	if b.Type == appTypeSAML {
+		return apiErr(http.StatusBadRequest, "application.saml.use_saml_app_api",
+			"Use `POST /saml-applications` to create a SAML application.")
+	}
+	if b.Type != directory.AppNative && b.CustomClientMetadata != nil && isTrue(b.CustomClientMetadata.IsDeviceFlow) {
+		return apiErr(http.StatusUnprocessableEntity, "application.device_flow_native_only", "Device flow is only available for native applications.")
+	}
+	if b.Type == appTypeProtected && (b.ProtectedAppMetadata == nil || string(b.ProtectedAppMetadata) == "null") {
+		return apiErr(http.StatusBadRequest, "application.protected_app_metadata_is_required", "Protected app metadata is required for protected type.")
+	}
+	if b.IsThirdParty {
+		if !b.Type.ThirdPartyAllowed() {
+			return apiErr(http.StatusBadRequest, "application.invalid_third_party_application_type",
+				"Only traditional web, single-page and native applications can be marked as a third-party app.")
+		}
+		if b.CustomClientMetadata != nil && isTrue(b.CustomClientMetadata.AllowTokenExchange) {
+			return errThirdPartyTokenExchange()
+		}
+	}
+	if b.Type == appTypeProtected {
+		return apiErr(http.StatusNotImplemented, "application.protected_app_not_configured",
+			"Protected app configuration is not available: Logto OSS, like Latch, has no protected app provider.")
+	}
+	return nil
+}
+
+func errThirdPartyTokenExchange() *APIError {
+	return apiErr(http.StatusUnprocessableEntity, "application.third_party_application_cannot_enable_token_exchange",
+		"Third-party applications cannot enable token exchange.")
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
 
 // createApplication answers 200 with the application, as Logto does: without its
 // secret, which GET /api/applications/:id/secrets lists.
 func (s *Server) createApplication(r *http.Request, _ httprouter.Params) (int, any, error) {
 	var b applicationCreateBody
 	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := b.checkCreate(); err != nil {
 		return 0, nil, err
 	}
 	in := directory.NewApplication{
@@ -138,25 +186,65 @@ func (s *Server) createApplication(r *http.Request, _ httprouter.Params) (int, a
 	return http.StatusOK, applicationView(app), nil
 }
 
+// applicationDetailJSON is GET /api/applications/:id: with isAdmin, whether the
+// application holds the Management API access role (Logto's internal admin role).
+type applicationDetailJSON struct {
+	applicationJSON
+	IsAdmin bool `json:"isAdmin"`
+}
+
 func (s *Server) getApplication(_ *http.Request, p httprouter.Params) (int, any, error) {
 	app, ok := s.dir.Application(p.ByName("id"))
 	if !ok {
 		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityApplication, ID: p.ByName("id")})
 	}
-	return http.StatusOK, applicationView(app), nil
+	return http.StatusOK, applicationDetailJSON{applicationJSON: applicationView(app), IsAdmin: s.isAdminApp(app.ID)}, nil
 }
 
-// applicationPatchBody is PATCH /api/applications/:id. oidcClientMetadata,
-// customClientMetadata and customData are merged key by key into the stored values
-// (Logto's jsonb merge); type may be sent but not changed.
+// adminRoleID is the Management API access role Bootstrap made, or "".
+func (s *Server) adminRoleID() string {
+	if role, ok := s.dir.RoleByName(directory.ManagementAPIRoleName); ok {
+		return role.ID
+	}
+	return ""
+}
+
+func (s *Server) isAdminApp(appID string) bool {
+	roleID := s.adminRoleID()
+	if roleID == "" {
+		return false
+	}
+	roles, _ := s.dir.AppRoles(appID)
+	return slices.ContainsFunc(roles, func(r *directory.Role) bool { return r.ID == roleID })
+}
+
+// setAdminApp gives the application the Management API access role or takes it away
+// (Logto's PATCH isAdmin).
+func (s *Server) setAdminApp(r *http.Request, appID string, admin bool) error {
+	roleID := s.adminRoleID()
+	if roleID == "" || admin == s.isAdminApp(appID) {
+		return nil
+	}
+	if admin {
+		_, err := s.dir.AssignAppRoles(r.Context(), appID, []string{roleID})
+		return mgmtError(err)
+	}
+	return mgmtError(s.dir.UnassignAppRole(r.Context(), appID, roleID))
+}
+
+// applicationPatchBody is PATCH /api/applications/:id. As in Logto, customClientMetadata
+// and customData are replaced, type and isThirdParty cannot be patched (ignored when
+// sent), and isAdmin gives or takes the Management API access role. oidcClientMetadata
+// is merged key by key into the stored one (Logto requires the whole object; a whole
+// object gives the same result).
 type applicationPatchBody struct {
-	Name                 opt[string]            `json:"name"`
-	Description          opt[string]            `json:"description"`
-	Type                 opt[directory.AppType] `json:"type"`
-	OIDCClientMetadata   opt[jsonObjectRaw]     `json:"oidcClientMetadata"`
-	CustomClientMetadata opt[jsonObjectRaw]     `json:"customClientMetadata"`
-	CustomData           opt[jsonObjectRaw]     `json:"customData"`
-	IsThirdParty         opt[bool]              `json:"isThirdParty"`
+	Name                 opt[string]        `json:"name"`
+	Description          opt[string]        `json:"description"`
+	OIDCClientMetadata   opt[jsonObjectRaw] `json:"oidcClientMetadata"`
+	CustomClientMetadata opt[jsonObjectRaw] `json:"customClientMetadata"`
+	CustomData           opt[jsonObjectRaw] `json:"customData"`
+	IsAdmin              opt[bool]          `json:"isAdmin"`
+	ProtectedAppMetadata opt[jsonObjectRaw] `json:"protectedAppMetadata"`
 }
 
 func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, any, error) {
@@ -178,18 +266,34 @@ func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, an
 			return 0, nil, invalidInput("invalid `customClientMetadata`: " + jsonErrorMessage(err))
 		}
 	}
-	app, err := s.dir.UpdateApplication(r.Context(), p.ByName("id"), func(a *directory.Application) error {
+	id := p.ByName("id")
+	if cur, ok := s.dir.Application(id); ok {
+		if b.ProtectedAppMetadata.Set && !b.ProtectedAppMetadata.Null {
+			// Only Protected apps have it, and Latch has none.
+			return 0, nil, apiErr(http.StatusBadRequest, "application.protected_application_only", "The operation is only available for protected applications.")
+		}
+		if b.CustomClientMetadata.Set {
+			if cur.IsThirdParty && isTrue(probeCustom.AllowTokenExchange) {
+				return 0, nil, errThirdPartyTokenExchange()
+			}
+			// The whole object replaces the stored one, so leaving isDeviceFlow out
+			// turns it off: a change Logto refuses.
+			if isTrue(probeCustom.IsDeviceFlow) != isTrue(cur.CustomClientMetadata.IsDeviceFlow) {
+				return 0, nil, apiErr(http.StatusUnprocessableEntity, "application.device_flow_not_changeable", "The device flow setting of an application cannot be changed.")
+			}
+		}
+	}
+	if b.IsAdmin.Set && !b.IsAdmin.Null {
+		if err := s.setAdminApp(r, id, b.IsAdmin.V); err != nil {
+			return 0, nil, err
+		}
+	}
+	app, err := s.dir.UpdateApplication(r.Context(), id, func(a *directory.Application) error {
 		if b.Name.Set {
 			a.Name = b.Name.V
 		}
 		if b.Description.Set {
 			a.Description = b.Description.V
-		}
-		if b.Type.Set {
-			a.Type = b.Type.V
-		}
-		if b.IsThirdParty.Set {
-			a.IsThirdParty = b.IsThirdParty.V
 		}
 		// Unmarshal into the private copy overlays only the keys present.
 		if b.OIDCClientMetadata.Set && !b.OIDCClientMetadata.Null {
@@ -197,10 +301,8 @@ func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, an
 				return invalidInput("invalid `oidcClientMetadata`")
 			}
 		}
-		if b.CustomClientMetadata.Set && !b.CustomClientMetadata.Null {
-			if err := json.Unmarshal(b.CustomClientMetadata.V, &a.CustomClientMetadata); err != nil {
-				return invalidInput("invalid `customClientMetadata`")
-			}
+		if b.CustomClientMetadata.Set {
+			a.CustomClientMetadata = probeCustom // replaced (Logto); null is {}
 		}
 		if b.CustomData.Set { // replaced, as Logto's PATCH does (custom-data merges)
 			a.CustomData = nil

@@ -204,7 +204,10 @@ func TestMgmtApplications(t *testing.T) {
 	if fmt.Sprint(got["customData"]) != "map[b:2]" || fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:600]" {
 		t.Fatalf("patch merge %v %v", got["customData"], got["customClientMetadata"])
 	}
-	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"type": "SPA"}, 400, "guard.invalid_input")
+	// type and isThirdParty are not patchable: ignored, as Logto's guard strips them.
+	if got := e.call("PATCH", "/api/applications/"+id, map[string]any{"type": "SPA", "isThirdParty": true}, 200); got["type"] != "MachineToMachine" || got["isThirdParty"] != false {
+		t.Fatalf("type patched: %v", got)
+	}
 	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"oidcClientMetadata": map[string]any{"redirectUris": []string{"https://a.example/#f"}}}, 400, "guard.invalid_input")
 	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"oidcClientMetadata": map[string]any{"redirectUris": "https://x"}}, 400, "guard.invalid_input")
 	e.wantError("POST", "/api/applications", map[string]any{"name": "x", "type": "Desktop"}, 400, "guard.invalid_input")
@@ -863,4 +866,69 @@ func TestMgmtUserPhoneNormalized(t *testing.T) {
 	// Digits that are no phone number: Logto's 422 user.invalid_phone.
 	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "99999"}, 422, "user.invalid_phone")
 	e.wantError("PATCH", "/api/users/"+other, map[string]any{"primaryPhone": "99999"}, 422, "user.invalid_phone")
+}
+
+// TestMgmtApplicationTypesAndFields: Logto's checks on application types, third-party
+// apps, device flow and isAdmin.
+func TestMgmtApplicationTypesAndFields(t *testing.T) {
+	e := newMgmtEnv(t)
+	e.wantError("POST", "/api/applications", map[string]any{"name": "m", "type": "MachineToMachine", "isThirdParty": true}, 400, "application.invalid_third_party_application_type")
+	for _, typ := range []string{"Traditional", "SPA", "Native"} {
+		if got := e.call("POST", "/api/applications", map[string]any{"name": "tp", "type": typ, "isThirdParty": true}, 200); got["isThirdParty"] != true || got["type"] != typ {
+			t.Fatalf("third-party %s: %v", typ, got)
+		}
+	}
+	e.wantError("POST", "/api/applications", map[string]any{"name": "tp", "type": "SPA", "isThirdParty": true,
+		"customClientMetadata": map[string]any{"allowTokenExchange": true}}, 422, "application.third_party_application_cannot_enable_token_exchange")
+	tp, _ := e.list("/api/applications?isThirdParty=true")
+	if len(tp) != 3 {
+		t.Fatalf("third-party list %v", tp)
+	}
+	e.wantError("POST", "/api/applications", map[string]any{"name": "s", "type": "SAML"}, 400, "application.saml.use_saml_app_api")
+	e.wantError("POST", "/api/applications", map[string]any{"name": "p", "type": "Protected"}, 400, "application.protected_app_metadata_is_required")
+	e.wantError("POST", "/api/applications", map[string]any{"name": "p", "type": "Protected",
+		"protectedAppMetadata": map[string]any{"origin": "https://example.com", "subDomain": "example"}}, 501, "application.protected_app_not_configured")
+	if l, _ := e.list("/api/applications?types=Protected&types=SAML"); len(l) != 0 {
+		t.Fatalf("Protected/SAML filter %v", l)
+	}
+
+	// Device flow: Native only, set on creation, never changed.
+	e.wantError("POST", "/api/applications", map[string]any{"name": "d", "type": "SPA", "customClientMetadata": map[string]any{"isDeviceFlow": true}}, 422, "application.device_flow_native_only")
+	dev := e.call("POST", "/api/applications", map[string]any{"name": "d", "type": "Native", "customClientMetadata": map[string]any{"isDeviceFlow": true}}, 200)
+	if fmt.Sprint(dev["customClientMetadata"]) != "map[isDeviceFlow:true]" {
+		t.Fatalf("device flow %v", dev["customClientMetadata"])
+	}
+	devID := str(dev, "id")
+	e.wantError("PATCH", "/api/applications/"+devID, map[string]any{"customClientMetadata": map[string]any{"isDeviceFlow": false}}, 422, "application.device_flow_not_changeable")
+	e.wantError("PATCH", "/api/applications/"+devID, map[string]any{"customClientMetadata": map[string]any{"idTokenTtl": 3600}}, 422, "application.device_flow_not_changeable")
+	if got := e.call("PATCH", "/api/applications/"+devID, map[string]any{"customClientMetadata": map[string]any{"isDeviceFlow": true, "idTokenTtl": 3600}}, 200); fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:3600 isDeviceFlow:true]" {
+		t.Fatalf("device flow kept %v", got["customClientMetadata"])
+	}
+	// customClientMetadata is replaced as a whole.
+	web := str(e.call("POST", "/api/applications", map[string]any{"name": "w", "type": "Traditional", "customClientMetadata": map[string]any{"idTokenTtl": 600}}, 200), "id")
+	if got := e.call("PATCH", "/api/applications/"+web, map[string]any{"customClientMetadata": map[string]any{"rotateRefreshToken": true, "refreshTokenTtlInDays": 10}}, 200); fmt.Sprint(got["customClientMetadata"]) != "map[refreshTokenTtlInDays:10 rotateRefreshToken:true]" {
+		t.Fatalf("replaced %v", got["customClientMetadata"])
+	}
+	e.wantError("PATCH", "/api/applications/"+web, map[string]any{"protectedAppMetadata": map[string]any{"origin": "https://x.example"}}, 400, "application.protected_application_only")
+
+	// isAdmin gives and takes the Management API access role.
+	m2m := str(e.call("POST", "/api/applications", map[string]any{"name": "m", "type": "MachineToMachine"}, 200), "id")
+	if got := e.call("GET", "/api/applications/"+m2m, nil, 200); got["isAdmin"] != false {
+		t.Fatalf("isAdmin %v", got)
+	}
+	e.call("PATCH", "/api/applications/"+m2m, map[string]any{"isAdmin": true}, 200)
+	if got := e.call("GET", "/api/applications/"+m2m, nil, 200); got["isAdmin"] != true {
+		t.Fatalf("isAdmin after true %v", got)
+	}
+	if !slices.Contains(e.dir.AppResourceScopes(m2m, e.dir.ManagementAPIID()), directory.ManagementAPIScopeAll) {
+		t.Fatal("isAdmin did not grant the Management API")
+	}
+	e.call("PATCH", "/api/applications/"+m2m, map[string]any{"isAdmin": false}, 200)
+	if got := e.call("GET", "/api/applications/"+m2m, nil, 200); got["isAdmin"] != false {
+		t.Fatalf("isAdmin after false %v", got)
+	}
+	if got := e.call("GET", "/api/applications/"+mgmtAdminID, nil, 200); got["isAdmin"] != true {
+		t.Fatalf("the bootstrap admin app %v", got)
+	}
+	e.wantError("PATCH", "/api/applications/"+mgmtAdminID, map[string]any{"isAdmin": false}, 400, "application.cannot_remove_admin_app_access")
 }
