@@ -70,3 +70,15 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownOIDCRoute: a path under /oidc that no route serves answers as Logto's
+// OIDC provider does.
+func TestUnknownOIDCRoute(t *testing.T) {
+	e := newMgmtEnv(t)
+	w := httptest.NewRecorder()
+	e.s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/oidc/nonexistent", nil))
+	want := `{"code":"oidc.invalid_request","error":"invalid_request","error_description":"unrecognized route or not allowed method (GET on /nonexistent)","message":"Request is invalid."}`
+	if w.Code != http.StatusNotFound || strings.TrimSpace(w.Body.String()) != want {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}

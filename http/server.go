@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -144,7 +145,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	r := httprouter.New()
 	r.HandleMethodNotAllowed = true
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if rest, ok := strings.CutPrefix(req.URL.Path, "/oidc/"); ok {
+			writeJSON(w, http.StatusNotFound, unknownOIDCRoute(req.Method, "/"+rest))
+			return
+		}
 		writeAPIError(w, apiErr(http.StatusNotFound, "guard.not_found", "not found"))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
@@ -166,3 +171,14 @@ func (s *Server) Handler() http.Handler {
 
 // Issuer is Endpoint + "/oidc".
 func (s *Server) Issuer() string { return s.issuer }
+
+// unknownOIDCRoute is Logto's answer to a path under /oidc that no route serves: the
+// OAuth error of its OIDC provider with Logto's code and message beside it.
+func unknownOIDCRoute(method, path string) map[string]string {
+	return map[string]string{
+		"code":              "oidc.invalid_request",
+		"message":           "Request is invalid.",
+		"error":             "invalid_request",
+		"error_description": fmt.Sprintf("unrecognized route or not allowed method (%s on %s)", method, path),
+	}
+}
