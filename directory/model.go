@@ -127,6 +127,10 @@ type User struct {
 	CustomData    json.RawMessage `json:"customData,omitempty"`
 	Identities    json.RawMessage `json:"identities,omitempty"`
 	PasswordHash  string          `json:"passwordHash,omitempty"`
+	// PasswordAlgorithm is the algorithm of an imported PasswordHash (Logto's
+	// passwordAlgorithm: MD5, SHA1, SHA256, Bcrypt, Argon2i, Argon2id); empty for the
+	// Argon2id PHC strings Latch makes. A new password resets it.
+	PasswordAlgorithm string `json:"passwordAlgorithm,omitempty"`
 	IsSuspended   bool            `json:"isSuspended"`
 	ApplicationID *string         `json:"applicationId"`
 	LastSignInAt  *int64          `json:"lastSignInAt"`

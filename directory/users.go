@@ -183,6 +183,22 @@ func (d *Directory) HashPassword(password string) (string, error) {
 	return d.hashPassword(password)
 }
 
+// CreateUserWithPasswordDigest creates a user whose password is an imported digest
+// (Logto's passwordDigest and passwordAlgorithm on POST /api/users).
+func (d *Directory) CreateUserWithPasswordDigest(ctx context.Context, in NewUser, pd PasswordDigest) (*User, error) {
+	if in.Password != "" {
+		return nil, invalid("password", "give a password or a password digest, not both")
+	}
+	if err := pd.check(); err != nil {
+		return nil, err
+	}
+	alg := pd.Algorithm
+	if alg == PasswordArgon2id {
+		alg = "" // the same as the hashes Latch makes
+	}
+	return d.createUserAlg(ctx, in, pd.Digest, alg)
+}
+
 // CreateUserWithPasswordHash creates a user whose password is given as an Argon2id PHC
 // hash made by HashPassword, so a plaintext password need not be kept meanwhile.
 func (d *Directory) CreateUserWithPasswordHash(ctx context.Context, in NewUser, passwordHash string) (*User, error) {
@@ -196,6 +212,10 @@ func (d *Directory) CreateUserWithPasswordHash(ctx context.Context, in NewUser, 
 }
 
 func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash string) (*User, error) {
+	return d.createUserAlg(ctx, in, passwordHash, "")
+}
+
+func (d *Directory) createUserAlg(ctx context.Context, in NewUser, passwordHash, passwordAlg string) (*User, error) {
 	now := d.nowMs()
 	u := (&User{
 		Username:      emptyToNil(in.Username),
@@ -215,7 +235,7 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	if err := normalizePhoneField(&u.PrimaryPhone); err != nil {
 		return nil, err
 	}
-	u.PasswordHash = passwordHash
+	u.PasswordHash, u.PasswordAlgorithm = passwordHash, passwordAlg
 	if in.Password != "" {
 		h, err := d.hashPassword(in.Password)
 		if err != nil {
@@ -328,7 +348,7 @@ func (d *Directory) SetUserPassword(ctx context.Context, id, password string) (*
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	return d.updateUser(ctx, id, func(u *User) error {
-		u.PasswordHash = h
+		u.PasswordHash, u.PasswordAlgorithm = h, ""
 		return nil
 	})
 }
@@ -345,7 +365,12 @@ func (d *Directory) VerifyUserPassword(id, password string) (*User, error) {
 		_, _ = d.verifyPassword(d.dummyHash(), password)
 		return nil, ErrInvalidCredentials
 	}
-	ok, err := d.verifyPassword(u.PasswordHash, password)
+	var err error
+	if u.PasswordAlgorithm == "" {
+		ok, err = d.verifyPassword(u.PasswordHash, password)
+	} else {
+		ok, err = d.verifyDigest(u.PasswordAlgorithm, u.PasswordHash, password)
+	}
 	if err != nil {
 		d.log.Warn("directory: stored password hash is malformed", "user", id, "err", err)
 		return nil, ErrInvalidCredentials
@@ -443,6 +468,13 @@ func (d *Directory) hashPassword(password string) (string, error) {
 	d.hashSlots <- struct{}{}
 	defer func() { <-d.hashSlots }()
 	return HashPassword(d.rand, d.argon, password)
+}
+
+// verifyDigest is verifyDigest within hashSlots (bcrypt and Argon2 are costly).
+func (d *Directory) verifyDigest(alg, digest, password string) (bool, error) {
+	d.hashSlots <- struct{}{}
+	defer func() { <-d.hashSlots }()
+	return verifyDigest(alg, digest, password)
 }
 
 // verifyPassword is VerifyPassword within hashSlots.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/julienschmidt/httprouter"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
@@ -931,4 +932,48 @@ func TestMgmtApplicationTypesAndFields(t *testing.T) {
 		t.Fatalf("the bootstrap admin app %v", got)
 	}
 	e.wantError("PATCH", "/api/applications/"+mgmtAdminID, map[string]any{"isAdmin": false}, 400, "application.cannot_remove_admin_app_access")
+}
+
+// TestMgmtUserPasswordDigest: Logto's passwordDigest + passwordAlgorithm on create;
+// the imported password verifies, and a new password replaces it.
+func TestMgmtUserPasswordDigest(t *testing.T) {
+	e := newMgmtEnv(t)
+	verify := func(id, pw string, status int) {
+		t.Helper()
+		if w := e.do("POST", "/api/users/"+id+"/password/verify", map[string]any{"password": pw}); w.Code != status {
+			t.Fatalf("verify %q: %d %s, want %d", pw, w.Code, w.Body, status)
+		}
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ alg, digest string }{
+		{"MD5", "5f4dcc3b5aa765d61d8327deb882cf99"},
+		{"SHA1", "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"},
+		{"SHA256", "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"},
+		{"Bcrypt", string(bc)},
+	} {
+		u := e.call("POST", "/api/users", map[string]any{"passwordDigest": tc.digest, "passwordAlgorithm": tc.alg}, 200)
+		id := str(u, "id")
+		verify(id, "password", http.StatusNoContent)
+		verify(id, "Password", http.StatusUnprocessableEntity)
+		got := e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200)
+		if got["hasPassword"] != true || got["passwordDigest"] != tc.digest || got["passwordAlgorithm"] != tc.alg {
+			t.Fatalf("%s: %v", tc.alg, got)
+		}
+		e.call("PATCH", "/api/users/"+id+"/password", map[string]any{"password": "a new long password"}, 200)
+		verify(id, "a new long password", http.StatusNoContent)
+		verify(id, "password", http.StatusUnprocessableEntity)
+		if got := e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200); got["passwordAlgorithm"] != "Argon2id" {
+			t.Fatalf("%s after a new password: %v", tc.alg, got)
+		}
+	}
+	// Logto's bound is on length only.
+	e.call("POST", "/api/users", map[string]any{"passwordDigest": strings.Repeat("a", 256), "passwordAlgorithm": "MD5"}, 200)
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": strings.Repeat("a", 257), "passwordAlgorithm": "MD5"}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "password": "y"}, 400, "user.password_and_digest")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x"}, 400, "user.password_algorithm_required")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Rot13"}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Legacy"}, 400, "guard.invalid_input")
 }

@@ -54,8 +54,6 @@ func userView(u *directory.User) userJSON {
 // userWithHashJSON is a user with includePasswordHash=true: passwordDigest and
 // passwordAlgorithm, null when the user has no password. Latch hashes with Argon2id
 // (Logto OSS with Argon2i); the digest is the PHC string either way.
-const passwordAlgorithmArgon2id = "Argon2id"
-
 type userWithHashJSON struct {
 	userJSON
 	PasswordDigest    *string `json:"passwordDigest"`
@@ -65,7 +63,10 @@ type userWithHashJSON struct {
 func userWithHashView(u *directory.User) userWithHashJSON {
 	v := userWithHashJSON{userJSON: userView(u)}
 	if u.HasPassword() {
-		digest, alg := u.PasswordHash, passwordAlgorithmArgon2id
+		digest, alg := u.PasswordHash, u.PasswordAlgorithm
+		if alg == "" {
+			alg = directory.PasswordArgon2id
+		}
 		v.PasswordDigest, v.PasswordAlgorithm = &digest, &alg
 	}
 	return v
@@ -148,8 +149,10 @@ type userCreateBody struct {
 	Password     *string       `json:"password"`
 	CustomData   jsonObjectRaw `json:"customData"`
 	Profile      jsonObjectRaw `json:"profile"`
-	// Logto accepts pre-hashed passwords; Latch does not (yet).
-	PasswordDigest *string `json:"passwordDigest"`
+	// A pre-hashed password to import, with its algorithm (Logto's
+	// UsersPasswordEncryptionMethod).
+	PasswordDigest    *string `json:"passwordDigest"`
+	PasswordAlgorithm *string `json:"passwordAlgorithm"`
 }
 
 // createUser answers 200 with the user, as Logto does.
@@ -158,8 +161,14 @@ func (s *Server) createUser(r *http.Request, _ httprouter.Params) (int, any, err
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if b.PasswordDigest != nil {
-		return 0, nil, invalidInput("`passwordDigest` is not supported; send `password`")
+	if b.PasswordDigest != nil && len(*b.PasswordDigest) > 256 {
+		return 0, nil, invalidInput("`passwordDigest` must be at most 256 characters")
+	}
+	if b.Password != nil && *b.Password != "" && b.PasswordDigest != nil && *b.PasswordDigest != "" {
+		return 0, nil, apiErr(http.StatusBadRequest, "user.password_and_digest", "You cannot set both plain text password and password digest.")
+	}
+	if b.PasswordDigest != nil && *b.PasswordDigest != "" && (b.PasswordAlgorithm == nil || *b.PasswordAlgorithm == "") {
+		return 0, nil, apiErr(http.StatusBadRequest, "user.password_algorithm_required", "Password algorithm is required.")
 	}
 	in := directory.NewUser{
 		Username:     b.Username,
@@ -176,7 +185,13 @@ func (s *Server) createUser(r *http.Request, _ httprouter.Params) (int, any, err
 		}
 		in.Password = *b.Password
 	}
-	u, err := s.dir.CreateUser(r.Context(), in)
+	var u *directory.User
+	var err error
+	if b.PasswordDigest != nil && *b.PasswordDigest != "" {
+		u, err = s.dir.CreateUserWithPasswordDigest(r.Context(), in, directory.PasswordDigest{Algorithm: *b.PasswordAlgorithm, Digest: *b.PasswordDigest})
+	} else {
+		u, err = s.dir.CreateUser(r.Context(), in)
+	}
 	if err != nil {
 		return 0, nil, userError(err)
 	}
