@@ -117,26 +117,26 @@ type Application struct {
 // User is an end user. PasswordHash is an Argon2id PHC string and is never returned by
 // any API.
 type User struct {
-	ID            string          `json:"id"`
-	Username      *string         `json:"username"`
-	PrimaryEmail  *string         `json:"primaryEmail"`
-	PrimaryPhone  *string         `json:"primaryPhone"`
-	Name          *string         `json:"name"`
-	Avatar        *string         `json:"avatar"`
-	Profile       json.RawMessage `json:"profile,omitempty"`
-	CustomData    json.RawMessage `json:"customData,omitempty"`
-	Identities    json.RawMessage `json:"identities,omitempty"`
-	PasswordHash  string          `json:"passwordHash,omitempty"`
+	ID           string          `json:"id"`
+	Username     *string         `json:"username"`
+	PrimaryEmail *string         `json:"primaryEmail"`
+	PrimaryPhone *string         `json:"primaryPhone"`
+	Name         *string         `json:"name"`
+	Avatar       *string         `json:"avatar"`
+	Profile      json.RawMessage `json:"profile,omitempty"`
+	CustomData   json.RawMessage `json:"customData,omitempty"`
+	Identities   json.RawMessage `json:"identities,omitempty"`
+	PasswordHash string          `json:"passwordHash,omitempty"`
 	// PasswordAlgorithm is the algorithm of an imported PasswordHash (Logto's
 	// passwordAlgorithm: MD5, SHA1, SHA256, Bcrypt, Argon2i, Argon2id); empty for the
 	// Argon2id PHC strings Latch makes. A new password resets it.
-	PasswordAlgorithm string `json:"passwordAlgorithm,omitempty"`
-	IsSuspended   bool            `json:"isSuspended"`
-	ApplicationID *string         `json:"applicationId"`
-	LastSignInAt  *int64          `json:"lastSignInAt"`
-	CreatedAt     int64           `json:"createdAt"`
-	UpdatedAt     int64           `json:"updatedAt"`
-	Version       uint64          `json:"-"`
+	PasswordAlgorithm string  `json:"passwordAlgorithm,omitempty"`
+	IsSuspended       bool    `json:"isSuspended"`
+	ApplicationID     *string `json:"applicationId"`
+	LastSignInAt      *int64  `json:"lastSignInAt"`
+	CreatedAt         int64   `json:"createdAt"`
+	UpdatedAt         int64   `json:"updatedAt"`
+	Version           uint64  `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and
