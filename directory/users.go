@@ -257,6 +257,13 @@ func (d *Directory) createUserAlg(ctx context.Context, in NewUser, passwordHash,
 		u.ID = id
 		b.put(kindUser, id, 0, u)
 		claimUserIndexes(b, nil, u)
+		// Logto gives every new user the default User roles, in the same write.
+		for rid, role := range d.st.roles {
+			if role.IsDefault && role.Type == RoleUser {
+				b.check(kindRole, rid, role.Version)
+				b.put(kindUserRole, assignmentKey(id, rid), 0, assignmentValue{CreatedAt: now})
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -977,3 +977,15 @@ func TestMgmtUserPasswordDigest(t *testing.T) {
 	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Rot13"}, 400, "guard.invalid_input")
 	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Legacy"}, 400, "guard.invalid_input")
 }
+
+// TestMgmtDefaultRoles: a new user gets every default User role (Logto).
+func TestMgmtDefaultRoles(t *testing.T) {
+	e := newMgmtEnv(t)
+	def := str(e.call("POST", "/api/roles", map[string]any{"name": "def", "description": "d", "isDefault": true}, 200), "id")
+	e.call("POST", "/api/roles", map[string]any{"name": "plain", "description": "d"}, 200)
+	uid := str(e.call("POST", "/api/users", map[string]any{"username": "new"}, 200), "id")
+	roles, _ := e.list("/api/users/" + uid + "/roles")
+	if len(roles) != 1 || roles[0]["id"] != def {
+		t.Fatalf("roles of a new user %v", roles)
+	}
+}
