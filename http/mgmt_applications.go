@@ -87,13 +87,25 @@ func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, an
 	if thirdParty != "" && thirdParty != "true" && thirdParty != "false" {
 		return 0, nil, invalidInput("invalid `isThirdParty`: expected true or false")
 	}
+	excludeRole, excludeOrg := q.Get("excludeRoleId"), q.Get("excludeOrganizationId")
+	if excludeRole != "" && excludeOrg != "" {
+		return 0, nil, searchError("Parameter `excludeRoleId` and `excludeOrganizationId` cannot be used at the same time.")
+	}
 	search, err := parseSearch(q, appSearchFields)
 	if err != nil {
 		return 0, nil, err
 	}
+	held := map[string]bool{}
+	if excludeRole != "" {
+		holders, _ := s.dir.RoleApplications(excludeRole) // an unknown role excludes nothing
+		for _, a := range holders {
+			held[a.ID] = true
+		}
+	}
 	apps := slices.DeleteFunc(filterSearch(search, s.dir.Applications(), appField), func(a *directory.Application) bool {
 		return (len(types) > 0 && !slices.Contains(types, a.Type)) ||
-			(thirdParty != "" && a.IsThirdParty != (thirdParty == "true"))
+			(thirdParty != "" && a.IsThirdParty != (thirdParty == "true")) ||
+			held[a.ID] || (excludeOrg != "" && s.dir.IsAppOrganizationMember(excludeOrg, a.ID))
 	})
 	return listOf(r, apps, true, applicationView)
 }

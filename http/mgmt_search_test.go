@@ -168,4 +168,19 @@ func TestMgmtRoleAndApplicationSearch(t *testing.T) {
 	if len(apps) != 1 || apps[0]["name"] != "Shop frontend" {
 		t.Fatalf("app keyword and type: %v", apps)
 	}
+	// excludeRoleId leaves out the applications holding the role.
+	m2mRole := str(e.call("POST", "/api/roles", map[string]any{"name": "svc", "description": "d", "type": "MachineToMachine"}, 200), "id")
+	all, _ := e.list("/api/applications?search=%25shop%25")
+	var workerID string
+	for _, a := range all {
+		if a["name"] == "Shop worker" {
+			workerID = str(a, "id")
+		}
+	}
+	e.call("POST", "/api/roles/"+m2mRole+"/applications", map[string]any{"applicationIds": []string{workerID}}, 201)
+	apps, _ = e.list("/api/applications?search=%25shop%25&excludeRoleId=" + m2mRole)
+	if len(apps) != 1 || apps[0]["name"] != "Shop frontend" {
+		t.Fatalf("excludeRoleId: %v", apps)
+	}
+	e.wantError("GET", "/api/applications?excludeRoleId=a&excludeOrganizationId=b", nil, 400, "request.invalid_input")
 }
