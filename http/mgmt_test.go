@@ -808,7 +808,14 @@ func TestMgmtApplicationCustomData(t *testing.T) {
 // TestMgmtUserFields: Logto's optional user fields and partial updates.
 func TestMgmtUserFields(t *testing.T) {
 	e := newMgmtEnv(t)
-	withPW := str(e.call("POST", "/api/users", map[string]any{"username": "pw", "password": "a long enough password"}, 200), "id")
+	created := e.call("POST", "/api/users", map[string]any{"username": "pw", "password": "a long enough password"}, 200)
+	withPW := str(created, "id")
+	if created["hasPassword"] != true { // every /api/users answer carries it (Logto)
+		t.Fatalf("create answer %v", created)
+	}
+	if l, _ := e.list("/api/users?search.username=pw&mode.username=exact"); len(l) != 1 || l[0]["hasPassword"] != true {
+		t.Fatalf("list %v", l)
+	}
 	noPW := str(e.call("POST", "/api/users", map[string]any{"username": "nopw"}, 200), "id")
 
 	got := e.call("GET", "/api/users/"+withPW, nil, 200)

@@ -12,8 +12,9 @@ import (
 	"github.com/latchid/latch/directory"
 )
 
-// userJSON is Logto's user profile response; hasPassword only on the detail route.
-// The password hash is never part of it.
+// userJSON is Logto's user profile response. hasPassword is set on every /api/users
+// answer (userDetailView), not in user lists of roles and organizations. The password
+// hash is part of it only when asked for (includePasswordHash).
 type userJSON struct {
 	ID            string          `json:"id"`
 	Username      *string         `json:"username"`
@@ -61,7 +62,7 @@ type userWithHashJSON struct {
 }
 
 func userWithHashView(u *directory.User) userWithHashJSON {
-	v := userWithHashJSON{userJSON: userView(u)}
+	v := userWithHashJSON{userJSON: userDetailView(u)}
 	if u.HasPassword() {
 		digest, alg := u.PasswordHash, u.PasswordAlgorithm
 		if alg == "" {
@@ -136,7 +137,7 @@ func (s *Server) listUsers(r *http.Request, _ httprouter.Params) (int, any, erro
 	if isYes(q.Get("includePasswordHash")) {
 		return listOf(r, users, false, userWithHashView)
 	}
-	return listOf(r, users, false, userView)
+	return listOf(r, users, false, userDetailView)
 }
 
 // userCreateBody is POST /api/users.
@@ -195,7 +196,7 @@ func (s *Server) createUser(r *http.Request, _ httprouter.Params) (int, any, err
 	if err != nil {
 		return 0, nil, userError(err)
 	}
-	return http.StatusOK, userView(u), nil
+	return http.StatusOK, userDetailView(u), nil
 }
 
 // getUser is GET /api/users/:userId, with hasPassword; includePasswordHash=true adds
@@ -280,7 +281,7 @@ func (s *Server) patchUser(r *http.Request, p httprouter.Params) (int, any, erro
 	if err != nil {
 		return 0, nil, userError(err)
 	}
-	return http.StatusOK, userView(u), nil
+	return http.StatusOK, userDetailView(u), nil
 }
 
 func (s *Server) deleteUser(r *http.Request, p httprouter.Params) (int, any, error) {
@@ -316,7 +317,7 @@ func (s *Server) setUserPassword(r *http.Request, p httprouter.Params) (int, any
 	if err != nil {
 		return 0, nil, userError(err)
 	}
-	return http.StatusOK, userView(u), nil
+	return http.StatusOK, userDetailView(u), nil
 }
 
 // verifyUserPassword answers 204, or 422 session.invalid_credentials.
@@ -364,7 +365,7 @@ func (s *Server) setUserSuspended(r *http.Request, p httprouter.Params) (int, an
 			return 0, nil, err
 		}
 	}
-	return http.StatusOK, userView(u), nil
+	return http.StatusOK, userDetailView(u), nil
 }
 
 func (s *Server) getUserCustomData(_ *http.Request, p httprouter.Params) (int, any, error) {
