@@ -376,7 +376,8 @@ func (s *Server) getUserCustomData(_ *http.Request, p httprouter.Params) (int, a
 	return http.StatusOK, objectOrEmpty(u.CustomData), nil
 }
 
-// patchUserCustomData replaces customData and answers with it (Logto).
+// patchUserCustomData merges customData key by key into the stored one (Logto's jsonb
+// merge) and answers with it.
 func (s *Server) patchUserCustomData(r *http.Request, p httprouter.Params) (int, any, error) {
 	var b struct {
 		CustomData jsonObjectRaw `json:"customData"`
@@ -388,7 +389,11 @@ func (s *Server) patchUserCustomData(r *http.Request, p httprouter.Params) (int,
 		return 0, nil, invalidInput("`customData` must be a JSON object")
 	}
 	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
-		u.CustomData = json.RawMessage(b.CustomData)
+		merged, err := mergeObject(u.CustomData, b.CustomData)
+		if err != nil {
+			return invalidInput("invalid `customData`")
+		}
+		u.CustomData = merged
 		return nil
 	})
 	if err != nil {
