@@ -530,3 +530,23 @@ func (s *Server) unassignApplicationRole(r *http.Request, p httprouter.Params) (
 	}
 	return http.StatusNoContent, nil, nil
 }
+
+// deleteApplicationLegacySecret is Logto's DELETE /api/applications/:id/legacy-secret,
+// which retires the single secret applications had before Logto kept secrets in a
+// table. Latch applications never had one: 400 application.no_legacy_secret_found.
+func (s *Server) deleteApplicationLegacySecret(_ *http.Request, p httprouter.Params) (int, any, error) {
+	if _, ok := s.dir.Application(p.ByName("id")); !ok {
+		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityApplication, ID: p.ByName("id")})
+	}
+	return 0, nil, apiErr(http.StatusBadRequest, "application.no_legacy_secret_found", "The application does not have a legacy secret.")
+}
+
+// protectedAppOnly answers Logto's protected app routes (custom domains): Latch has
+// no Protected applications, so any existing application is Logto's 400
+// application.protected_application_only.
+func (s *Server) protectedAppOnly(_ *http.Request, p httprouter.Params) (int, any, error) {
+	if _, ok := s.dir.Application(p.ByName("id")); !ok {
+		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityApplication, ID: p.ByName("id")})
+	}
+	return 0, nil, apiErr(http.StatusBadRequest, "application.protected_application_only", "The feature is only available for protected applications.")
+}

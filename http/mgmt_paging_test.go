@@ -39,6 +39,8 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/resources/:id":                     true,
 	"/api/roles/:id":                         true,
 	"/api/configs/oidc/:keyType":             true, // Logto does not page it
+	// No Protected apps in Latch: answered application.protected_application_only.
+	"/api/applications/:id/protected-app-metadata/custom-domains": true,
 }
 
 // TestMgmtPagingOverflow is the regression test of issue 12: page numbers that

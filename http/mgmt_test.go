@@ -997,3 +997,24 @@ func TestMgmtDefaultRoles(t *testing.T) {
 		t.Fatalf("roles of a new user %v", roles)
 	}
 }
+
+// TestMgmtRoutesWithoutFeature: Logto routes whose feature Latch does not have answer
+// as Logto OSS does without it.
+func TestMgmtRoutesWithoutFeature(t *testing.T) {
+	e := newMgmtEnv(t)
+	app := str(e.call("POST", "/api/applications", map[string]any{"name": "w", "type": "Traditional"}, 200), "id")
+	e.wantError("DELETE", "/api/applications/"+app+"/legacy-secret", nil, 400, "application.no_legacy_secret_found")
+	e.wantError("DELETE", "/api/applications/nope/legacy-secret", nil, 404, "entity.not_exists_with_id")
+	e.wantError("GET", "/api/applications/"+app+"/protected-app-metadata/custom-domains", nil, 400, "application.protected_application_only")
+	e.wantError("POST", "/api/applications/"+app+"/protected-app-metadata/custom-domains", map[string]any{"domain": "a.example"}, 400, "application.protected_application_only")
+	e.wantError("DELETE", "/api/applications/"+app+"/protected-app-metadata/custom-domains/a.example", nil, 400, "application.protected_application_only")
+	e.wantError("GET", "/api/applications/nope/protected-app-metadata/custom-domains", nil, 404, "entity.not_exists_with_id")
+
+	uid := str(e.call("POST", "/api/users", map[string]any{"username": "u"}, 200), "id")
+	e.wantError("PATCH", "/api/users/"+uid+"/password/expiration", map[string]any{"isExpired": true}, 400, "sign_in_experiences.password_expiration_not_enabled")
+	if got := e.call("PATCH", "/api/users/"+uid+"/password/expiration", map[string]any{"isExpired": false}, 200); got["id"] != uid {
+		t.Fatalf("not expired %v", got)
+	}
+	e.wantError("PATCH", "/api/users/"+uid+"/password/expiration", map[string]any{}, 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/users/nope/password/expiration", map[string]any{"isExpired": false}, 404, "entity.not_found")
+}

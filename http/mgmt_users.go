@@ -503,3 +503,28 @@ func (s *Server) unassignUserRole(r *http.Request, p httprouter.Params) (int, an
 	}
 	return http.StatusNoContent, nil, nil
 }
+
+// setUserPasswordExpiration is PATCH /api/users/:userId/password/expiration
+// {isExpired}. Latch has no password expiration policy (Logto's is off by default), so
+// expiring a password is Logto's 400 sign_in_experiences.password_expiration_not_enabled
+// and clearing it changes nothing: the user is answered.
+func (s *Server) setUserPasswordExpiration(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b struct {
+		IsExpired *bool `json:"isExpired"`
+	}
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.IsExpired == nil {
+		return 0, nil, invalidInput("`isExpired` is required")
+	}
+	u, err := s.findUser(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if *b.IsExpired {
+		return 0, nil, apiErr(http.StatusBadRequest, "sign_in_experiences.password_expiration_not_enabled",
+			"Password expiration policy is not enabled. Enable it in the sign-in experience settings before expiring passwords.")
+	}
+	return http.StatusOK, userDetailView(u), nil
+}
