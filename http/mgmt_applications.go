@@ -102,7 +102,11 @@ func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, an
 			held[a.ID] = true
 		}
 	}
-	apps := slices.DeleteFunc(filterSearch(search, s.dir.Applications(), appField), func(a *directory.Application) bool {
+	found, err := filterSearch(search, s.dir.Applications(), appField)
+	if err != nil {
+		return 0, nil, err
+	}
+	apps := slices.DeleteFunc(found, func(a *directory.Application) bool {
 		return (len(types) > 0 && !slices.Contains(types, a.Type)) ||
 			(thirdParty != "" && a.IsThirdParty != (thirdParty == "true")) ||
 			held[a.ID] || (excludeOrg != "" && s.dir.IsAppOrganizationMember(excludeOrg, a.ID))
@@ -451,7 +455,11 @@ func (s *Server) listApplicationRoles(r *http.Request, p httprouter.Params) (int
 	if err != nil {
 		return 0, nil, err
 	}
-	return listOf(r, filterSearch(search, roles, roleField), false, roleView)
+	found, err := filterSearch(search, roles, roleField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, false, roleView)
 }
 
 type roleIDsBody struct {

@@ -179,7 +179,11 @@ func (s *Server) listResourceScopes(r *http.Request, p httprouter.Params) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	return listOf(r, filterSearch(search, scopes, scopeField), true, scopeView)
+	found, err := filterSearch(search, scopes, scopeField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, true, scopeView)
 }
 
 type scopeBody struct {

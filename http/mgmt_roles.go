@@ -76,7 +76,10 @@ func (s *Server) listRoles(r *http.Request, _ httprouter.Params) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	roles := filterSearch(search, s.dir.Roles(t), roleField)
+	roles, err := filterSearch(search, s.dir.Roles(t), roleField)
+	if err != nil {
+		return 0, nil, err
+	}
 	exclude := map[string]bool{}
 	if id := q.Get("excludeUserId"); id != "" {
 		held, err := s.dir.UserRoles(id)
@@ -193,7 +196,11 @@ func (s *Server) listRoleScopes(r *http.Request, p httprouter.Params) (int, any,
 	if err != nil {
 		return 0, nil, err
 	}
-	return listOf(r, filterSearch(search, scopes, scopeField), true, s.roleScopeView)
+	found, err := filterSearch(search, scopes, scopeField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, true, s.roleScopeView)
 }
 
 // addRoleScopes answers 200 with every scope of the role, as Logto does.
@@ -235,7 +242,11 @@ func (s *Server) listRoleUsers(r *http.Request, p httprouter.Params) (int, any, 
 	if err != nil {
 		return 0, nil, err
 	}
-	return listOf(r, filterSearch(search, users, userField), false, userView)
+	found, err := filterSearch(search, users, userField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, false, userView)
 }
 
 // addRoleUsers answers 201 with no body; a user that already has the role is a 422
@@ -283,7 +294,11 @@ func (s *Server) listRoleApplications(r *http.Request, p httprouter.Params) (int
 	if err != nil {
 		return 0, nil, err
 	}
-	return listOf(r, filterSearch(search, apps, appField), false, applicationView)
+	found, err := filterSearch(search, apps, appField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, false, applicationView)
 }
 
 // addRoleApplications answers 201 with no body; an application that already has the

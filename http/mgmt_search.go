@@ -54,10 +54,12 @@ var (
 	scopeSearchFields = []string{"id", "name", "description"}
 )
 
-// searchFilter is a parsed, compiled search. The nil filter matches everything.
+// searchFilter is a parsed, compiled search. The nil filter matches everything. It
+// serves one request (a posix condition remembers that it ran out of time).
 type searchFilter struct {
-	conds []searchCond
-	and   bool
+	conds    []searchCond
+	and      bool
+	timedOut bool // a posix match exceeded searchRegexTimeout: no more matching
 }
 
 // searchCond is one condition: its test holds for any of fields.
@@ -86,14 +88,20 @@ func (f *searchFilter) match(get func(field string) *string) bool {
 	return f.and
 }
 
-// filterSearch keeps the items that f matches.
-func filterSearch[E any](f *searchFilter, items []E, get func(E, string) *string) []E {
+// filterSearch keeps the items that f matches. A posix expression that takes longer
+// than searchRegexTimeout on one value fails the whole search (400), so a
+// backtracking expression costs one timeout per request, not one per entity.
+func filterSearch[E any](f *searchFilter, items []E, get func(E, string) *string) ([]E, error) {
 	if f == nil || len(f.conds) == 0 {
-		return items
+		return items, nil
 	}
-	return slices.DeleteFunc(items, func(e E) bool {
-		return !f.match(func(field string) *string { return get(e, field) })
+	out := slices.DeleteFunc(items, func(e E) bool {
+		return f.timedOut || !f.match(func(field string) *string { return get(e, field) })
 	})
+	if f.timedOut {
+		return nil, searchError("The regular expression takes too long to match; simplify it.")
+	}
+	return out, nil
 }
 
 func searchError(msg string) *APIError {
@@ -202,7 +210,7 @@ func parseSearch(q url.Values, fields []string) (*searchFilter, error) {
 			}
 			cond.fields = []string{fields[i]}
 		}
-		test, err := searchTest(mode, vals, caseSensitive)
+		test, err := searchTest(mode, vals, caseSensitive, &f.timedOut)
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +229,7 @@ func isYes(s string) bool {
 	return false
 }
 
-func searchTest(mode string, vals []string, caseSensitive bool) (func(string) bool, error) {
+func searchTest(mode string, vals []string, caseSensitive bool, timedOut *bool) (func(string) bool, error) {
 	switch mode {
 	case searchExact:
 		if caseSensitive {
@@ -258,8 +266,15 @@ func searchTest(mode string, vals []string, caseSensitive bool) (func(string) bo
 		}
 		re.MatchTimeout = searchRegexTimeout
 		return func(v string) bool {
+			if *timedOut {
+				return false
+			}
 			ok, err := re.MatchString(v)
-			return err == nil && ok // a timed-out match is no match
+			if err != nil { // the match ran out of time
+				*timedOut = true
+				return false
+			}
+			return ok
 		}, nil
 	}
 	return nil, searchError("Unknown search mode.")

@@ -184,3 +184,16 @@ func TestMgmtRoleAndApplicationSearch(t *testing.T) {
 	}
 	e.wantError("GET", "/api/applications?excludeRoleId=a&excludeOrganizationId=b", nil, 400, "request.invalid_input")
 }
+
+// TestMgmtSearchRegexBudget: a backtracking posix expression fails the search with a
+// 400 instead of holding the request for one timeout per user.
+func TestMgmtSearchRegexBudget(t *testing.T) {
+	e := newMgmtEnv(t)
+	for i := range 3 {
+		e.call("POST", "/api/users", map[string]any{"username": "u" + strconv.Itoa(i), "name": strings.Repeat("a", 40) + "!"}, 200)
+	}
+	ae := e.wantError("GET", "/api/users?"+searchQuery("search.name", "^(a|aa)+$", "mode.name", "posix"), nil, 400, "request.invalid_input")
+	if !strings.Contains(ae.Message, "too long") {
+		t.Fatalf("message %q", ae.Message)
+	}
+}

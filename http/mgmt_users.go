@@ -122,7 +122,10 @@ func (s *Server) listUsers(r *http.Request, _ httprouter.Params) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	users := filterSearch(search, s.dir.Users(""), userField)
+	users, err := filterSearch(search, s.dir.Users(""), userField)
+	if err != nil {
+		return 0, nil, err
+	}
 	switch {
 	case excludeRole != "":
 		holders, _ := s.dir.RoleUsers(excludeRole) // an unknown role excludes nobody
@@ -439,7 +442,11 @@ func (s *Server) listUserRoles(r *http.Request, p httprouter.Params) (int, any, 
 	if err != nil {
 		return 0, nil, err
 	}
-	return listOf(r, filterSearch(search, roles, roleField), false, roleView)
+	found, err := filterSearch(search, roles, roleField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, false, roleView)
 }
 
 // assignUserRoles answers 201 {roleIds, addedRoleIds} (Logto); roles the user
