@@ -163,8 +163,8 @@ func validateApp(a *Application) error {
 }
 
 // CreateApplication creates an application. For Traditional and MachineToMachine apps
-// it also creates the "Default secret" and returns its value: the only time it is
-// ever visible (only its SHA-256 is stored). For public apps secret is "".
+// it also creates the "Default secret" and returns its value, which is kept beside its
+// SHA-256 (Logto's Management API lists secret values). For public apps secret is "".
 func (d *Directory) CreateApplication(ctx context.Context, in NewApplication) (app *Application, secret string, err error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -298,7 +298,7 @@ func (d *Directory) DeleteApplication(ctx context.Context, id string) error {
 }
 
 // AddAppSecret adds a named secret to a confidential application and returns the
-// stored record and the secret's value, visible only here. expiresAt (ms since epoch)
+// stored record (which keeps the value, as Logto's) and the secret's value. expiresAt (ms since epoch)
 // must be in the future when set.
 func (d *Directory) AddAppSecret(ctx context.Context, appID, name string, expiresAt *int64) (AppSecret, string, error) {
 	d.wmu.Lock()
