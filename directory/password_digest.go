@@ -40,10 +40,16 @@ type PasswordDigest struct {
 func (p PasswordDigest) check() error {
 	switch p.Algorithm {
 	case PasswordArgon2id, PasswordArgon2i, PasswordSHA1, PasswordSHA256, PasswordMD5, PasswordBcrypt:
-	case PasswordArgon2d, PasswordLegacy:
+	case PasswordLegacy:
+		if len(p.Digest) > maxPasswordDigest {
+			return invalid("passwordDigest", "must be 1 to %d characters", maxPasswordDigest)
+		}
+		_, err := parseLegacyPassword(p.Digest)
+		return err
+	case PasswordArgon2d:
 		return invalid("passwordAlgorithm", "%s digests cannot be verified by Latch", p.Algorithm)
 	default:
-		return invalid("passwordAlgorithm", "must be one of Argon2i, Argon2id, SHA1, SHA256, MD5, Bcrypt")
+		return invalid("passwordAlgorithm", "must be one of Argon2i, Argon2id, SHA1, SHA256, MD5, Bcrypt, Legacy")
 	}
 	if p.Digest == "" || len(p.Digest) > maxPasswordDigest {
 		return invalid("passwordDigest", "must be 1 to %d characters", maxPasswordDigest)
@@ -73,6 +79,8 @@ func verifyDigest(alg, digest, password string) (bool, error) {
 	case PasswordSHA256:
 		s := sha256.Sum256([]byte(password))
 		return hexEqual(s[:]), nil
+	case PasswordLegacy:
+		return verifyLegacy(digest, password)
 	case PasswordBcrypt:
 		err := bcrypt.CompareHashAndPassword([]byte(digest), []byte(password))
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {

@@ -1,6 +1,11 @@
 package directory
 
 import (
+	"crypto/md5"
+	"crypto/pbkdf2"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -23,4 +28,44 @@ func TestVerifyDigestArgon2i(t *testing.T) {
 	if _, err := verifyDigest(PasswordLegacy, "x", "password"); err == nil {
 		t.Error("Legacy verified")
 	}
+}
+
+func TestVerifyLegacy(t *testing.T) {
+	salted := `["md5", ["salt", "@"], "` + md5Hex("saltpassword") + `"]`
+	for _, tc := range []struct {
+		stored, pw string
+		want       bool
+	}{
+		{salted, "password", true},
+		{salted, "passwort", false},
+		{`["pbkdf2", ["hex:73616c74", "1000", "32", "sha256", "@"], "` + pbkdf2Hex(t) + `"]`, "password", true},
+		{`["pbkdf2", ["hex:73616c74", "1000", "32", "sha256", "@"], "` + pbkdf2Hex(t) + `"]`, "x", false},
+	} {
+		ok, err := verifyLegacy(tc.stored, tc.pw)
+		if err != nil || ok != tc.want {
+			t.Errorf("verifyLegacy(%s, %q) = %v, %v; want %v", tc.stored, tc.pw, ok, err, tc.want)
+		}
+	}
+	for _, bad := range []string{`x`, `["md5", ["salt"], "ab"]`, `["pbkdf2", ["hex:zz", "@"], "ab"]`, `["md5", "@", "ab"]`} {
+		if _, err := parseLegacyPassword(bad); !errors.Is(err, ErrLegacyPasswordFormat) {
+			t.Errorf("parseLegacyPassword(%s) = %v", bad, err)
+		}
+	}
+	if _, err := parseLegacyPassword(`["whirlpool", ["@"], "ab"]`); !errors.Is(err, ErrLegacyHashAlgorithm) {
+		t.Errorf("whirlpool: %v", err)
+	}
+}
+
+func md5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func pbkdf2Hex(t *testing.T) string {
+	t.Helper()
+	k, err := pbkdf2.Key(sha256.New, "password", []byte("salt"), 1000, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(k)
 }

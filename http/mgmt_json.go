@@ -229,6 +229,10 @@ func mgmtError(err error) error {
 		}
 		return apiErr(http.StatusBadRequest, "application.cannot_remove_admin_app_access",
 			fmt.Sprintf("The admin application created by Latch must keep a role with the Management API scope `%s`; role `%s` is its last one.", directory.ManagementAPIScopeAll, aae.RoleID))
+	case errors.Is(err, directory.ErrLegacyPasswordFormat):
+		return apiErr(http.StatusBadRequest, "password.invalid_legacy_password_format", "Invalid legacy password format.")
+	case errors.Is(err, directory.ErrLegacyHashAlgorithm):
+		return apiErr(http.StatusBadRequest, "password.unsupported_legacy_hash_algorithm", "Unsupported legacy hash algorithm.")
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return apiErr(http.StatusUnprocessableEntity, "session.invalid_credentials", "Incorrect account or password. Please check your input.")
 	case errors.Is(err, directory.ErrProtected):

@@ -961,6 +961,7 @@ func TestMgmtUserPasswordDigest(t *testing.T) {
 		{"SHA1", "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"},
 		{"SHA256", "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"},
 		{"Bcrypt", string(bc)},
+		{"Legacy", `["sha512", ["@"], "b109f3bbbc244eb82441917ed06d618b9008dd09b3befd1b5e07394c706a8bb980b1d7785e5976ec049b46df5f1326af5a2ea6d103fd07c95385ffab0cacbc86"]`},
 	} {
 		u := e.call("POST", "/api/users", map[string]any{"passwordDigest": tc.digest, "passwordAlgorithm": tc.alg}, 200)
 		id := str(u, "id")
@@ -983,7 +984,10 @@ func TestMgmtUserPasswordDigest(t *testing.T) {
 	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "password": "y"}, 400, "user.password_and_digest")
 	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x"}, 400, "user.password_algorithm_required")
 	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Rot13"}, 400, "guard.invalid_input")
-	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Legacy"}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Legacy"}, 400, "password.invalid_legacy_password_format")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": `["sha512", ["x"], "ab"]`, "passwordAlgorithm": "Legacy"}, 400, "password.invalid_legacy_password_format")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": `["whirlpool", ["@"], "ab"]`, "passwordAlgorithm": "Legacy"}, 400, "password.unsupported_legacy_hash_algorithm")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Argon2d"}, 400, "guard.invalid_input")
 }
 
 // TestMgmtDefaultRoles: a new user gets every default User role (Logto).
