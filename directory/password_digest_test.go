@@ -69,3 +69,35 @@ func pbkdf2Hex(t *testing.T) string {
 	}
 	return hex.EncodeToString(k)
 }
+
+func TestUpgradePasswordHash(t *testing.T) {
+	ctx := t.Context()
+	d, _ := openTest(t, newMemStore())
+	name := "imported"
+	u, err := d.CreateUserWithPasswordDigest(ctx, NewUser{Username: &name}, PasswordDigest{Algorithm: PasswordMD5, Digest: md5Hex("password")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stale read (the password changed since) is left alone.
+	stale := u.Clone()
+	stale.PasswordHash = "other"
+	d.UpgradePasswordHash(ctx, stale, "password")
+	if cur, _ := d.User(u.ID); cur.PasswordAlgorithm != PasswordMD5 {
+		t.Fatalf("stale upgrade applied: %+v", cur)
+	}
+	v, err := d.VerifyUserPassword(u.ID, "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.UpgradePasswordHash(ctx, v, "password")
+	cur, _ := d.User(u.ID)
+	if cur.PasswordAlgorithm != "" {
+		t.Fatalf("not upgraded: %+v", cur)
+	}
+	if _, err := d.VerifyUserPassword(u.ID, "password"); err != nil {
+		t.Fatalf("upgraded hash does not verify: %v", err)
+	}
+	if _, err := d.VerifyUserPassword(u.ID, "passwort"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+}

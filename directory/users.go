@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -387,6 +388,35 @@ func (d *Directory) VerifyUserPassword(id, password string) (*User, error) {
 	}
 	return u, nil
 }
+
+// UpgradePasswordHash replaces an imported password digest (MD5, Bcrypt, Legacy, ...)
+// with an Argon2id hash of password, which the caller has just verified against u,
+// as Logto migrates such digests on a successful check. A user whose hash is already
+// Latch's, or changed since u was read, is left alone. Best effort: a failure is
+// logged, and the next verification tries again.
+func (d *Directory) UpgradePasswordHash(ctx context.Context, u *User, password string) {
+	if u == nil || u.PasswordAlgorithm == "" {
+		return
+	}
+	h, err := d.hashPassword(password)
+	if err == nil {
+		d.wmu.Lock()
+		_, err = d.updateUser(ctx, u.ID, func(cur *User) error {
+			if cur.PasswordHash != u.PasswordHash || cur.PasswordAlgorithm != u.PasswordAlgorithm {
+				return errPasswordChanged
+			}
+			cur.PasswordHash, cur.PasswordAlgorithm = h, ""
+			return nil
+		})
+		d.wmu.Unlock()
+	}
+	if err != nil && !errors.Is(err, errPasswordChanged) {
+		d.log.Warn("directory: upgrading an imported password digest failed", "user", u.ID, "err", err)
+	}
+}
+
+// errPasswordChanged: the password changed between a verification and its upgrade.
+var errPasswordChanged = errors.New("directory: password changed meanwhile")
 
 // SpendPasswordHash costs what one password verification costs. Sign-in code calls it
 // when the identifier matches no user, so response time does not reveal which

@@ -965,12 +965,19 @@ func TestMgmtUserPasswordDigest(t *testing.T) {
 	} {
 		u := e.call("POST", "/api/users", map[string]any{"passwordDigest": tc.digest, "passwordAlgorithm": tc.alg}, 200)
 		id := str(u, "id")
-		verify(id, "password", http.StatusNoContent)
-		verify(id, "Password", http.StatusUnprocessableEntity)
 		got := e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200)
 		if got["hasPassword"] != true || got["passwordDigest"] != tc.digest || got["passwordAlgorithm"] != tc.alg {
 			t.Fatalf("%s: %v", tc.alg, got)
 		}
+		verify(id, "Password", http.StatusUnprocessableEntity)
+		verify(id, "password", http.StatusNoContent)
+		// A successful check replaces the imported digest with Argon2id (Logto migrates too).
+		got = e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200)
+		if d, _ := got["passwordDigest"].(string); !strings.HasPrefix(d, "$argon2id$") || got["passwordAlgorithm"] != "Argon2id" {
+			t.Fatalf("%s after a check: %v", tc.alg, got)
+		}
+		verify(id, "password", http.StatusNoContent)
+		verify(id, "Password", http.StatusUnprocessableEntity)
 		e.call("PATCH", "/api/users/"+id+"/password", map[string]any{"password": "a new long password"}, 200)
 		verify(id, "a new long password", http.StatusNoContent)
 		verify(id, "password", http.StatusUnprocessableEntity)

@@ -332,9 +332,11 @@ func (s *Server) verifyUserPassword(r *http.Request, p httprouter.Params) (int, 
 	if err := b.validate(); err != nil {
 		return 0, nil, err
 	}
-	if _, err := s.dir.VerifyUserPassword(p.ByName("userId"), b.Password); err != nil {
+	u, err := s.dir.VerifyUserPassword(p.ByName("userId"), b.Password)
+	if err != nil {
 		return 0, nil, userError(err)
 	}
+	s.dir.UpgradePasswordHash(r.Context(), u, b.Password) // an imported digest becomes Argon2id (Logto)
 	return http.StatusNoContent, nil, nil
 }
 
