@@ -17,9 +17,12 @@ const (
 
 	ManagementAPIName      = "Logto Management API"
 	ManagementAPIScopeDesc = "Default scope for Management API, allows all permissions."
-	ManagementAPIRoleDesc  = "Role with Management API access scope."
-	AdminAppName           = "Latch Admin"
-	adminAppDescription    = "Machine-to-machine application created by Latch on first start to call the Management API."
+	ManagementAPIRoleDesc  = "This default role grants access to the Logto management API."
+	// The role's name and description before Latch used Logto's (Bootstrap renames it).
+	legacyManagementAPIRoleName = "Management API access"
+	legacyManagementAPIRoleDesc = "Role with Management API access scope."
+	AdminAppName                = "Latch Admin"
+	adminAppDescription         = "Machine-to-machine application created by Latch on first start to call the Management API."
 )
 
 // BootstrapResult says what Bootstrap did about the admin application.
@@ -40,7 +43,7 @@ type adminAppMeta struct {
 // Bootstrap makes a fresh directory manageable, and is idempotent. It ensures:
 //   - the Management API resource (indicator https://default.logto.app/api, name
 //     "Logto Management API", not default) with the scope "all";
-//   - the MachineToMachine role "Management API access" holding that scope;
+//   - the MachineToMachine role "Logto Management API access" holding that scope;
 //   - an admin MachineToMachine application "Latch Admin" holding the role. It is
 //     created only when none exists yet (its id is remembered in the meta/admin-app
 //     record; if it is missing, the next Bootstrap creates it again), with
@@ -125,9 +128,15 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 		b.claim(kindIdxScopeName, scopeNameKey(resID, ManagementAPIScopeAll), id)
 	}
 
-	// The role "Management API access" holding it.
+	// The role "Logto Management API access" holding it. Directories bootstrapped
+	// before Latch used Logto's name have it as "Management API access": renamed.
 	var roleID string
 	role, ok := d.st.roles[d.st.roleNames[ManagementAPIRoleName]]
+	rename := false
+	if legacy, lok := d.st.roles[d.st.roleNames[legacyManagementAPIRoleName]]; lok && legacy.Type == RoleMachineToMachine &&
+		(!ok || role.Type != RoleMachineToMachine) {
+		role, ok, rename = legacy, true, !ok
+	}
 	switch {
 	case !ok:
 		id, err := d.newID()
@@ -140,10 +149,20 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 		b.claim(kindIdxRoleName, ManagementAPIRoleName, id)
 	case role.Type != RoleMachineToMachine:
 		return invalid("role", "the role %q exists but is not a MachineToMachine role", ManagementAPIRoleName)
-	case !slices.Contains(role.ScopeIDs, scopeID):
+	case rename || !slices.Contains(role.ScopeIDs, scopeID):
 		roleID = role.ID
 		next := role.Clone()
-		next.ScopeIDs = append(next.ScopeIDs, scopeID)
+		if !slices.Contains(next.ScopeIDs, scopeID) {
+			next.ScopeIDs = append(next.ScopeIDs, scopeID)
+		}
+		if rename {
+			next.Name = ManagementAPIRoleName
+			if next.Description == legacyManagementAPIRoleDesc {
+				next.Description = ManagementAPIRoleDesc
+			}
+			b.reindex(kindIdxRoleName, legacyManagementAPIRoleName, ManagementAPIRoleName, role.ID)
+			note(slog.LevelInfo, "directory: renamed the Management API role as Logto names it", "role", role.ID, "name", ManagementAPIRoleName)
+		}
 		b.put(kindRole, role.ID, role.Version, next)
 	default:
 		roleID = role.ID

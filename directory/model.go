@@ -195,5 +195,5 @@ type SigningKey struct {
 const (
 	ManagementAPIIndicator = "https://default.logto.app/api"
 	ManagementAPIScopeAll  = "all"
-	ManagementAPIRoleName  = "Management API access"
+	ManagementAPIRoleName  = "Logto Management API access"
 )

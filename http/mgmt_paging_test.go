@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/latchid/latch/directory"
 )
 
 // pagedListRoutes are the Management API GET routes that page (Logto's
@@ -50,7 +52,7 @@ func TestMgmtPagingOverflow(t *testing.T) {
 	e := newMgmtEnv(t)
 	user := e.call("POST", "/api/users", map[string]any{"username": "pager"}, http.StatusOK)
 	userID := user["id"].(string)
-	role, ok := e.dir.RoleByName("Management API access")
+	role, ok := e.dir.RoleByName(directory.ManagementAPIRoleName)
 	if !ok {
 		t.Fatal("no Management API role")
 	}

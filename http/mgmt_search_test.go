@@ -157,6 +157,11 @@ func TestMgmtRoleAndApplicationSearch(t *testing.T) {
 		t.Fatalf("role type filter: %v", roles)
 	}
 	e.wantError("GET", "/api/roles?search.foo=x", nil, 400, "request.invalid_input")
+	// Logto's tests find the Management API role so.
+	roles, _ = e.list("/api/roles?type=MachineToMachine&search=" + url.QueryEscape("%Logto Management API access%"))
+	if len(roles) != 1 || roles[0]["description"] != "This default role grants access to the Logto management API." {
+		t.Fatalf("Management API role %v", roles)
+	}
 
 	e.call("POST", "/api/applications", map[string]any{"name": "Shop frontend", "type": "SPA"}, 200)
 	e.call("POST", "/api/applications", map[string]any{"name": "Shop worker", "type": "MachineToMachine"}, 200)
