@@ -14,6 +14,7 @@ import (
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
 	"github.com/latchid/latch/persistence"
 )
 
@@ -52,6 +53,11 @@ type Options struct {
 	// the RefreshFamily grain before a refresh rotates. Grains do not read the
 	// directory; cmd/latch wires this to it. Nil means every account is active.
 	ActiveAccount func(accountID string) bool
+	// OrganizationAccess decides whether an account may get a token of an organization
+	// (op.OrganizationAccess: membership, the organization's MFA requirement), returning
+	// the protocol error to answer; the RefreshFamily grain asks it before a refresh
+	// with organization_id rotates. Nil refuses every organization (access_denied).
+	OrganizationAccess func(orgID, accountID string) error
 	// RequestTimeout is the budget of a message that carries none (cluster.Budget): a
 	// sender of an older release, or a grain's own follow-up work. Messages sent by
 	// cluster.Node.Request carry what is left of their caller's deadline, and a grain's
@@ -112,15 +118,16 @@ func (g budgeted) Receive(c actor.Context) {
 
 // grainEnv is what every grain of one member shares. Read-only after Kinds.
 type grainEnv struct {
-	store  persistence.Store
-	logger *slog.Logger
-	peers  *Peers
-	now    func() time.Time
-	keyNow func(kind, key string) (time.Time, bool)
-	rand   io.Reader
-	life   oidcflow.Lifetimes
-	active func(accountID string) bool
-	budget time.Duration // of a message that carries none
+	store     persistence.Store
+	logger    *slog.Logger
+	peers     *Peers
+	now       func() time.Time
+	keyNow    func(kind, key string) (time.Time, bool)
+	rand      io.Reader
+	life      oidcflow.Lifetimes
+	active    func(accountID string) bool
+	orgAccess func(orgID, accountID string) error
+	budget    time.Duration // of a message that carries none
 }
 
 func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *grainEnv {
@@ -128,12 +135,18 @@ func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *gr
 		logger = slog.New(slog.DiscardHandler)
 	}
 	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, keyNow: opts.keyNow,
-		rand: opts.Rand, budget: opts.RequestTimeout, life: opts.Lifetimes, active: opts.ActiveAccount}
+		rand: opts.Rand, budget: opts.RequestTimeout, life: opts.Lifetimes, active: opts.ActiveAccount,
+		orgAccess: opts.OrganizationAccess}
 	if env.life == (oidcflow.Lifetimes{}) {
 		env.life = oidcflow.DefaultLifetimes()
 	}
 	if env.active == nil {
 		env.active = func(string) bool { return true }
+	}
+	if env.orgAccess == nil {
+		env.orgAccess = func(string, string) error {
+			return oauth.AccessDenied("organization tokens are not enabled")
+		}
 	}
 	if env.budget <= 0 {
 		env.budget = cluster.DefaultRequestTimeout

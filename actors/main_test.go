@@ -32,6 +32,9 @@ var shared struct {
 	err    error
 	// suspended holds the account ids the grains' ActiveAccount predicate refuses.
 	suspended sync.Map
+	// orgMembers holds "<orgID>/<accountID>" for the memberships the grains'
+	// OrganizationAccess predicate lets in.
+	orgMembers sync.Map
 }
 
 func TestMain(m *testing.M) {
@@ -55,6 +58,11 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 			Kinds: Kinds(shared.store, logger, Options{Peers: peers, keyNow: testClocks.now, ActiveAccount: func(id string) bool {
 				_, suspended := shared.suspended.Load(id)
 				return !suspended
+			}, OrganizationAccess: func(orgID, accountID string) error {
+				if _, ok := shared.orgMembers.Load(orgID + "/" + accountID); !ok {
+					return oauth.AccessDenied("user is not a member of the organization")
+				}
+				return nil
 			}}),
 			Logger: logger,
 			Gossip: cluster.FastGossip(),

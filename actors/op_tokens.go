@@ -127,7 +127,7 @@ func (t *Tokens) UseRefreshToken(ctx context.Context, u op.RefreshUse) (op.Refre
 	}
 	used, err := Call[*msg.RefreshUsed](ctx, t.c.node, RefreshKindName, familyID, &msg.RefreshFamilyUse{
 		Secret: secret, ClientId: u.ClientID, Resource: u.Resource, Scopes: u.Scopes,
-		IssueAccessToken: u.OpaqueAccessToken,
+		IssueAccessToken: u.OpaqueAccessToken, OrganizationId: u.OrganizationID,
 	})
 	if err != nil {
 		return op.RefreshUsed{}, err

@@ -211,6 +211,13 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		g.markRevoked(now)
 		return g.reply(nil, oauth.InvalidGrant("the account is suspended or deleted"))
 	}
+	if org := m.GetOrganizationId(); org != "" && (kind == tokenCurrent || within) {
+		// Logto's refresh_token grant (RFC 0001): organization access, then the
+		// family's scope, both before anything rotates; the family stays usable.
+		if err := checkOrganization(cur, org, g.env.orgAccess); err != nil {
+			return g.reply(nil, err)
+		}
+	}
 	var atSecret string
 	if m.GetIssueAccessToken() {
 		if atSecret, err = newSecret(g.env.rand); err != nil {
@@ -330,6 +337,19 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		}
 	}
 	return g.reply(res, nil)
+}
+
+// checkOrganization is what a refresh with organization_id must pass: the account's
+// access to the organization (access), then the family's urn:logto:scope:organizations
+// (insufficient_scope, "refresh token missing required scope").
+func checkOrganization(cur *msg.RefreshFamilyRecord, orgID string, access func(orgID, accountID string) error) error {
+	if err := access(orgID, cur.GetAccountId()); err != nil {
+		return err
+	}
+	if !slices.Contains(cur.GetScopes(), oidcflow.ScopeOrganizations) {
+		return oauth.InsufficientScope("refresh token missing required scope")
+	}
+	return nil
 }
 
 // useScopes are the scopes of a refresh: the requested ones (checkTarget made sure

@@ -456,3 +456,45 @@ func TestRefreshUndoesRotationWhenGrantUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshOrganizationRefusedBeforeRotating: a refresh with organization_id is
+// refused before the family rotates when the account is not a member (access_denied,
+// Options.OrganizationAccess) or the family lacks urn:logto:scope:organizations
+// (insufficient_scope); the token stays current, and a member's refresh rotates.
+func TestRefreshOrganizationRefusedBeforeRotating(t *testing.T) {
+	t.Parallel()
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	org := newID(t)
+	use := func(fid, secret, orgID string) (*msg.RefreshUsed, error) {
+		setClock(t, RefreshKindName, fid, now)
+		return Call[*msg.RefreshUsed](ctx, c.node, RefreshKindName, fid,
+			&msg.RefreshFamilyUse{Secret: secret, ClientId: testClientID, OrganizationId: orgID})
+	}
+	withScope, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+		Scopes: []string{"openid", "offline_access", oidcflow.ScopeOrganizations}})
+	without, s1 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+		Scopes: []string{"openid", "offline_access"}})
+
+	_, err := use(withScope, s0, org)
+	wantErr(t, err, oauth.CodeAccessDenied, 403)
+	shared.orgMembers.Store(org+"/"+testAccountID, true)
+	t.Cleanup(func() { shared.orgMembers.Delete(org + "/" + testAccountID) })
+	_, err = use(without, s1, org)
+	wantErr(t, err, oauth.CodeInsufficientScope, 403)
+	for fid, want := range map[string]uint32{withScope: 1, without: 1} {
+		if g := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetGeneration(); g != want {
+			t.Fatalf("family %s generation %d, want %d: refusals must not rotate", fid, g, want)
+		}
+	}
+	used, err := use(withScope, s0, org)
+	if err != nil || !used.GetRotated() {
+		t.Fatalf("member's refresh: %v %v, want a rotation from the untouched token", used, err)
+	}
+	// Without organization_id the family without the scope is fine.
+	if _, err := use(without, s1, ""); err != nil {
+		t.Fatal(err)
+	}
+}

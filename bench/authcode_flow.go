@@ -99,7 +99,11 @@ type signInFlow struct {
 	// token is a JWT for it (RFC 9068) instead of an opaque one. Set before the flow is
 	// shared.
 	resource string
-	client   *http.Client
+	// organizationID, when set, goes with every refresh (organization_id): the access
+	// token is an organization token whose scope must be organizationScope. Set before
+	// the flow is shared.
+	organizationID, organizationScope string
+	client                            *http.Client
 	// tokenHeader authenticates the app at the token endpoint: client_secret_basic for
 	// a confidential client; none for a public one (client_id goes in the body).
 	tokenHeader http.Header
@@ -542,6 +546,9 @@ func (u *userAgent) refreshRequest(refreshToken string) tokenRequest {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
 	if u.f.app.Public() {
 		form.Set("client_id", u.f.app.ID)
+	}
+	if u.f.organizationID != "" {
+		form.Set("organization_id", u.f.organizationID)
 	}
 	return tokenRequest{url: u.f.ep.Token, body: []byte(form.Encode()), header: u.f.tokenHeader}
 }

@@ -30,6 +30,11 @@ type fleetSpec struct {
 	// tokens are JWTs (RFC 9068). Against Latch, setup creates the resource; another
 	// OP's would come from --resource.
 	jwtAccessToken bool
+	// organization: setup creates an organization (Logto's organizations) whose
+	// members are the users, with a role holding one organization scope; the flow asks
+	// for urn:logto:scope:organizations and that scope at sign-in, and every refresh
+	// carries organization_id (an organization token, Logto RFC 0001). Latch only.
+	organization bool
 }
 
 // browserFleet is the setup of a sign-in scenario against Latch: one app, one user per
@@ -89,20 +94,38 @@ func setupFleet(ctx context.Context, env *Env, name string, spec fleetSpec) (_ *
 	if b.users, err = admin.createUsers(ctx, "bench", n); err != nil {
 		return nil, err
 	}
-	b.flow = newSignInFlow(ep, app, spec.scope, spec.prompt, env.Client)
+	scope := spec.scope
+	var org *benchOrganization
+	if spec.organization {
+		ids := make([]string, len(b.users))
+		for i, u := range b.users {
+			ids[i] = u.ID
+		}
+		if org, err = admin.createOrganization(ctx, "latch-bench-"+name, ids); err != nil {
+			return nil, err
+		}
+		scope += " " + orgScopeOrganizations + " " + org.Scope
+	}
+	b.flow = newSignInFlow(ep, app, scope, spec.prompt, env.Client)
 	b.flow.resource = resource
+	if org != nil {
+		b.flow.organizationID, b.flow.organizationScope = org.ID, org.Scope
+	}
 	b.params = map[string]string{
 		"authorizationEndpoint": ep.Authorization,
 		"tokenEndpoint":         ep.Token,
 		"clientId":              app.ID,
 		"appType":               app.Type,
 		"redirectUri":           app.RedirectURI,
-		"scope":                 spec.scope,
+		"scope":                 scope,
 		"prompt":                spec.prompt,
 		"users":                 strconv.Itoa(len(b.users)),
 	}
 	if resource != "" {
 		b.params["resource"] = resource
+	}
+	if org != nil {
+		b.params["organizationId"] = org.ID
 	}
 	return b, nil
 }

@@ -19,7 +19,7 @@
 //
 // # Sign-in scenarios
 //
-// password-login, sso-code, refresh, userinfo, introspect and introspect-jwt drive the
+// password-login, sso-code, refresh, org-token, userinfo, introspect and introspect-jwt drive the
 // browser flows (authcode_flow.go) with one simulated browser per load goroutine: a
 // cookie jar on the run's shared transport, redirects read from Location and never
 // followed (the redirect URI, http://127.0.0.1:9/cb, need not be served). Setup creates

@@ -384,3 +384,59 @@ func (a *latchAdmin) createUsers(ctx context.Context, prefix string, n int) ([]b
 	a.log("setup: created %d users %s_%s_0..%d", n, prefix, suffix, n-1)
 	return users, nil
 }
+
+// benchOrganization is an organization created for a run, with the organization scope
+// its members' role holds.
+type benchOrganization struct {
+	ID    string
+	Scope string
+}
+
+// createOrganization creates, through the Management API, an organization scope, a
+// User organization role holding it and an organization named <prefix>-<random>, and
+// makes every user in userIDs a member with that role; teardown deletes them (the
+// memberships go with the organization) unless --keep.
+func (a *latchAdmin) createOrganization(ctx context.Context, prefix string, userIDs []string) (*benchOrganization, error) {
+	suffix, err := randomSuffix()
+	if err != nil {
+		return nil, err
+	}
+	name := prefix + "-" + suffix
+	scopeName := "bench:org:" + suffix
+	var scope, role, org struct {
+		ID string `json:"id"`
+	}
+	if err := a.call(ctx, http.MethodPost, "/api/organization-scopes", map[string]any{
+		"name": scopeName, "description": "latch bench",
+	}, &scope, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	a.undo = append(a.undo, "/api/organization-scopes/"+scope.ID)
+	if err := a.call(ctx, http.MethodPost, "/api/organization-roles", map[string]any{
+		"name": name, "description": "latch bench", "organizationScopeIds": []string{scope.ID},
+	}, &role, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	a.undo = append(a.undo, "/api/organization-roles/"+role.ID)
+	if err := a.call(ctx, http.MethodPost, "/api/organizations", map[string]any{
+		"name": name, "description": "latch bench",
+	}, &org, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	a.undo = append(a.undo, "/api/organizations/"+org.ID)
+	if scope.ID == "" || role.ID == "" || org.ID == "" {
+		return nil, errors.New("organization setup: a reply without id")
+	}
+	if err := a.call(ctx, http.MethodPost, "/api/organizations/"+org.ID+"/users", map[string]any{
+		"userIds": userIDs,
+	}, nil, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	if err := a.call(ctx, http.MethodPost, "/api/organizations/"+org.ID+"/users/roles", map[string]any{
+		"userIds": userIDs, "organizationRoleIds": []string{role.ID},
+	}, nil, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	a.log("setup: created organization %s (%d members, role %s holding %s)", org.ID, len(userIDs), name, scopeName)
+	return &benchOrganization{ID: org.ID, Scope: scopeName}, nil
+}

@@ -330,6 +330,9 @@ func TestMembers(t *testing.T) {
 		began := time.Now()
 		waitFor(t, 3*time.Second, "the graceful leave to be seen", sameMembers(t, a, b))
 		t.Logf("leave seen by a and b %v after Stop returned", time.Since(began))
+		if left, ok := a.do(t, childReq{Op: "departures"}).Departures[c.nodeID]; !ok || !left {
+			t.Errorf("a's departures for c = %v, %v; want a graceful leave", left, ok)
+		}
 		c.Close()
 	})
 
@@ -348,6 +351,9 @@ func TestMembers(t *testing.T) {
 			t.Errorf("failed after %v, want within the 300 ms deadline", rep.Took)
 		}
 		waitFor(t, 5*time.Second, "a to declare b dead", sameMembers(t, a))
+		if left, ok := a.do(t, childReq{Op: "departures"}).Departures[b.nodeID]; !ok || left {
+			t.Errorf("a's departures for b = %v, %v; want declared dead, not left", left, ok)
+		}
 		if got := a.echo(t, kB, "takeover"); got.Address != a.address {
 			t.Errorf("after b died: served by %s, want %s", got.Address, a.address)
 		}

@@ -87,6 +87,12 @@ type GossipTiming struct {
 	LeaveTimeout time.Duration
 	// JoinRetryMax caps the backoff between join attempts. Default 5 s.
 	JoinRetryMax time.Duration
+	// ReconnectInterval is how often a member tries to join again the members it saw
+	// die (as serf does): a member restarted without --join, or on the other side of a
+	// healed partition, is otherwise never gossiped with again. Default 5 s.
+	ReconnectInterval time.Duration
+	// ReconnectTimeout is how long after its death a member is tried. Default 24 h.
+	ReconnectTimeout time.Duration
 }
 
 // FastGossip returns millisecond timings for tests and single-host demos: members notice
@@ -102,6 +108,7 @@ func FastGossip() GossipTiming {
 		SuspicionMult:       2,
 		LeaveTimeout:        200 * time.Millisecond,
 		JoinRetryMax:        200 * time.Millisecond,
+		ReconnectInterval:   200 * time.Millisecond,
 	}
 }
 
@@ -150,8 +157,8 @@ func (c Config) Validate() error {
 		host = DefaultBindHost
 	}
 	// NodeMeta: address, node_id (fixed64), system_id (a 22-character shortuuid) and
-	// raft_address, each with its tag and length.
-	metaSize := 2 + len(host) + len(":65535") + 9 + 2 + 22 + 2 + len(c.RaftAddr)
+	// raft_address, each with its tag and length, and leaving.
+	metaSize := 2 + len(host) + len(":65535") + 9 + 2 + 22 + 2 + len(c.RaftAddr) + 2
 	for i, k := range c.Kinds {
 		switch {
 		case k == nil:
@@ -180,6 +187,7 @@ func (c Config) Validate() error {
 		"gossip interval": g.GossipInterval, "push/pull interval": g.PushPullInterval,
 		"TCP timeout": g.TCPTimeout, "gossip-to-the-dead time": g.GossipToTheDeadTime,
 		"leave timeout": g.LeaveTimeout, "join retry max": g.JoinRetryMax,
+		"reconnect interval": g.ReconnectInterval, "reconnect timeout": g.ReconnectTimeout,
 	} {
 		if d < 0 {
 			bad("gossip %s %v is negative", name, d)
@@ -265,6 +273,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Gossip.LeaveTimeout == 0 {
 		c.Gossip.LeaveTimeout = time.Second
+	}
+	if c.Gossip.ReconnectInterval == 0 {
+		c.Gossip.ReconnectInterval = 5 * time.Second
+	}
+	if c.Gossip.ReconnectTimeout == 0 {
+		c.Gossip.ReconnectTimeout = 24 * time.Hour
 	}
 	if c.Gossip.JoinRetryMax == 0 {
 		c.Gossip.JoinRetryMax = 5 * time.Second

@@ -143,6 +143,8 @@ type childReply struct {
 	Members []string
 	Owners  []string
 	Nodes   []NodeInfo
+	// Departures is Node.Departures.
+	Departures map[uint64]bool
 
 	Err                                                  string
 	IsDeadline, IsUnavailable, IsUnsupported, IsCanceled bool
@@ -270,6 +272,8 @@ func (n *Node) serveChildRequest(ctx context.Context, req childReq) (rep childRe
 		rep.Members = n.Members()
 	case "nodes":
 		rep.Nodes = n.Nodes()
+	case "departures":
+		rep.Departures = n.Departures()
 	case "owners":
 		p := n.Placement()
 		for _, k := range req.Keys {

@@ -221,6 +221,15 @@ func (n *Node) Joined() bool { return n.provider.hasJoined() }
 // node id: members that joined and have not been declared dead or left.
 func (n *Node) Nodes() []NodeInfo { return n.provider.nodeInfos() }
 
+// Departures returns the members that are gone and have not come back, by node id:
+// true when the member left gracefully (a graceful Stop), false when gossip declared it
+// dead (a crash, a partition). Memberlist forgets nothing here while this node runs.
+func (n *Node) Departures() map[uint64]bool { return n.provider.departures() }
+
+// MembershipChanged returns a channel closed at the next change of the live members
+// (a join, a metadata update, a leave or a death): wait on it, then call it again.
+func (n *Node) MembershipChanged() <-chan struct{} { return n.provider.watchChanges() }
+
 // Address returns the actor-system (remoting) address, host:port.
 func (n *Node) Address() string { return n.system.Address() }
 
@@ -244,6 +253,11 @@ func (n *Node) Placement() *Placement { return n.lookup.current() }
 // protoactor's own graceful Cluster.Shutdown is not used: it sleeps 2 s, can wait up
 // to 10 s for gRPC streams, and its endpoint-reader suspend flag is a data race.
 // Either way, protoactor's outgoing connections stay open until the process exits.
+// AnnounceLeaving tells the other members that this one is about to leave gracefully
+// (Stop(true) does too): their autopilot then neither adds it to a raft group nor counts
+// its departure as a death. It blocks at most the gossip leave timeout.
+func (n *Node) AnnounceLeaving() { n.provider.announceLeaving() }
+
 func (n *Node) Stop(graceful bool) error {
 	n.stopOnce.Do(func() {
 		began := time.Now()

@@ -95,3 +95,25 @@ func testRestartKeepsNodeID(t *testing.T, timing GossipTiming) {
 		t.Errorf("restarted a's activation is %q, reply came from %q", pid, again.PID)
 	}
 }
+
+// A member declared dead and restarted without seeds (a founder restarted with its
+// first command line, without --join) is joined again by the others: memberlist alone
+// stops gossiping with a dead member after GossipToTheDeadTime, leaving two clusters.
+func TestReconnectToDeadMember(t *testing.T) {
+	timing := observableFailureTiming()
+	timing.SuspicionMult = 1
+	timing.GossipToTheDeadTime = time.Millisecond // memberlist forgets the dead at once
+	timing.ReconnectInterval = 100 * time.Millisecond
+	gossipA := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
+	payloadA := childPayload{Timing: timing, GossipAddr: gossipA, NodeID: 0xa11ce}
+	a := startMemberProcess(t, "a", payloadA)
+	b := startMemberProcess(t, "b", childPayload{Timing: timing, Join: []string{gossipA}, NodeID: 0xb0b})
+	waitFor(t, 5*time.Second, "a and b to see each other", sameMembers(t, a, b))
+	a.Kill()
+	waitFor(t, 10*time.Second, "b to declare a dead", sameMembers(t, b))
+	if left, ok := b.do(t, childReq{Op: "departures"}).Departures[0xa11ce]; !ok || left {
+		t.Fatalf("b's departure record of a = %v, %v; want dead", left, ok)
+	}
+	a2 := startMemberProcess(t, "a2", payloadA)
+	waitFor(t, 10*time.Second, "b and the restarted a (no seeds) to see each other", sameMembers(t, a2, b))
+}

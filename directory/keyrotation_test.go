@@ -23,7 +23,7 @@ func TestRotateSigningKey(t *testing.T) {
 	rotate := func(id string) {
 		t.Helper()
 		clock.Advance(time.Millisecond)
-		if err := d.RotateSigningKey(ctx, &SigningKey{ID: id, Alg: "ES256", JWK: json.RawMessage(`{"k":"` + id + `"}`)}); err != nil {
+		if err := d.RotateSigningKey(ctx, &SigningKey{ID: id, Alg: "ES256", JWK: json.RawMessage(`{"k":"` + id + `"}`)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -71,7 +71,7 @@ func TestRevokeSigningKey(t *testing.T) {
 	d, clock := openTest(t, newMemStore())
 	for _, id := range []string{"k1", "k2"} {
 		clock.Advance(time.Millisecond)
-		if err := d.RotateSigningKey(ctx, &SigningKey{ID: id, Alg: "ES256", JWK: json.RawMessage(`{}`)}); err != nil {
+		if err := d.RotateSigningKey(ctx, &SigningKey{ID: id, Alg: "ES256", JWK: json.RawMessage(`{}`)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -136,11 +136,22 @@ const maxPreviousKeys = 1
 // published and verifying: a rotation never invalidates a token in flight), and of
 // the older Previous keys only the newest maxPreviousKeys-1 are kept (Logto's
 // two-key clamp). k may name an existing Next key (already published, so clients
-// that cached the JWKS know it): it is promoted. Other Next keys stay. The directory
-// stores its own copy of k; k.ID is generated when empty.
-func (d *Directory) RotateSigningKey(ctx context.Context, k *SigningKey) error {
+// and other nodes that cached the JWKS know it): it is promoted. next, when not nil,
+// becomes the one Next key (other Next keys are dropped): published from now on, it
+// is what the following rotation promotes, so no node ever meets a token signed with
+// a key it has not published yet, however late it applies that rotation. The
+// directory stores its own copies; k.ID is generated when empty.
+func (d *Directory) RotateSigningKey(ctx context.Context, k, next *SigningKey) error {
 	if k == nil {
 		return invalid("signingKey", "must not be nil")
+	}
+	if next != nil {
+		if err := validExternalID(next.ID); err != nil {
+			return err
+		}
+		if next.ID == k.ID || len(bytes.TrimSpace(next.JWK)) == 0 {
+			return invalid("nextSigningKey", "must be another key with a JWK")
+		}
 	}
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -173,11 +184,27 @@ func (d *Directory) RotateSigningKey(ctx context.Context, k *SigningKey) error {
 			c.CreatedAt = now
 		}
 		b.put(kindSigningKey, c.ID, expect, &c)
+		if next != nil {
+			n := *next
+			n.JWK = bytes.Clone(next.JWK)
+			n.Status = KeyNext
+			n.Version = 0
+			if n.CreatedAt == 0 {
+				n.CreatedAt = now
+			}
+			b.put(kindSigningKey, n.ID, 0, &n)
+		}
 		kept := 0
 		// keyList is Current first, then Next, then Previous newest first: the
 		// demoted Current keys are the newest Previous ones.
 		for _, old := range d.st.keyList {
-			if old.ID == c.ID || old.Status == KeyNext {
+			if old.ID == c.ID {
+				continue
+			}
+			if old.Status == KeyNext {
+				if next != nil {
+					b.del(kindSigningKey, old.ID, old.Version) // replaced by next
+				}
 				continue
 			}
 			if kept < maxPreviousKeys {
@@ -196,7 +223,8 @@ func (d *Directory) RotateSigningKey(ctx context.Context, k *SigningKey) error {
 }
 
 // RevokeSigningKey is Logto's DELETE /configs/oidc/private-keys/{id}: ErrKeyRequired
-// when it is the only signing key, *NotFoundError when there is no such key. Deleting
+// when it is the only listed signing key, *NotFoundError when there is no such key
+// (or it is the unlisted Next key). Deleting
 // the Current key (e.g. a compromised one) promotes the first remaining key (a Next
 // key, else the newest Previous one) to Current in the same batch, as Logto then signs
 // with the next key of its list; tokens the deleted key signed stop verifying.
@@ -204,12 +232,18 @@ func (d *Directory) RevokeSigningKey(ctx context.Context, id string) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	return d.commit(ctx, func(b *batch) error {
-		if len(d.st.keyList) <= 1 {
+		listed := 0 // the keys of Logto's list: Current and Previous
+		for _, k := range d.st.keyList {
+			if k.Status != KeyNext {
+				listed++
+			}
+		}
+		if listed <= 1 {
 			return ErrKeyRequired
 		}
 		old, ok := d.st.keys[id]
-		if !ok {
-			return notFound(EntitySigningKey, id)
+		if !ok || old.Status == KeyNext {
+			return notFound(EntitySigningKey, id) // the Next key is not listed either
 		}
 		b.del(kindSigningKey, id, old.Version)
 		if old.Status != KeyCurrent {

@@ -16,8 +16,9 @@ type Readiness func(ctx context.Context) ReadinessReport
 type ReadinessReport struct {
 	// Node identifies the answering node (its persisted node id); informational.
 	Node string `json:"node,omitempty"`
-	// NotReady names each check that fails ("cluster", "store", "directory", later
-	// "caught up") with why; empty means ready.
+	// NotReady names each check that fails ("cluster", "store", "directory": not a
+	// member of the directory's raft group yet, no leader, catching up, not
+	// bootstrapped) with why; empty means ready.
 	NotReady map[string]string `json:"notReady,omitempty"`
 }
 

@@ -52,7 +52,9 @@ func kty(alg string) string {
 	return signingKeyRSA
 }
 
-// oidcKeys lists the keys of keyType as Logto does, signing key first.
+// oidcKeys lists the keys of keyType as Logto does, signing key first. The Next
+// signing key (published ahead of the rotation that will promote it) is not listed,
+// so the list keeps Logto's shape: the signing key, then the previous one.
 func (s *Server) oidcKeys(keyType string) []oidcKeyView {
 	out := []oidcKeyView{}
 	if keyType == keyTypeCookie {
@@ -62,6 +64,9 @@ func (s *Server) oidcKeys(keyType string) []oidcKeyView {
 		return out
 	}
 	for _, k := range s.dir.SigningKeys() {
+		if k.Status == directory.KeyNext {
+			continue // published in the JWKS but not yet a key of Logto's list
+		}
 		out = append(out, oidcKeyView{ID: k.ID, CreatedAt: k.CreatedAt, SigningKeyAlgorithm: kty(k.Alg)})
 	}
 	return out

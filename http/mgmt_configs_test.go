@@ -249,7 +249,7 @@ func TestOIDCKeysAuthorization(t *testing.T) {
 		wantKeyAPIError(t, e.do(rt.method, rt.path, "{}", sign("https://other.test", "all")), http.StatusForbidden, "auth.forbidden")
 		wantKeyAPIError(t, e.do(rt.method, rt.path, "{}", sign(directory.ManagementAPIIndicator, "read")), http.StatusForbidden, "auth.forbidden")
 	}
-	if len(e.dir.SigningKeys()) != 1 || len(e.dir.CookieKeys()) != 1 {
+	if len(e.dir.SigningKeys()) != 2 || len(e.dir.CookieKeys()) != 1 { // Current and Next
 		t.Fatal("an unauthorized request changed the keys")
 	}
 }

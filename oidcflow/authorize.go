@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/latchid/latch/oidcflow/oauth"
 )
@@ -23,7 +24,29 @@ const (
 	ScopeCustomData    = "custom_data"
 	ScopeIdentities    = "identities"
 	ScopeRoles         = "roles"
+	// ScopeOrganizations (Logto's UserScope.Organizations) gives the claims
+	// organizations (ID token and userinfo) and organization_data (userinfo), and is
+	// what a refresh token must hold to be exchanged for an organization token (Logto
+	// RFC 0001).
+	ScopeOrganizations = "urn:logto:scope:organizations"
+	// ScopeOrganizationRoles (UserScope.OrganizationRoles) gives the claim
+	// organization_roles, "<orgId>:<roleName>" each.
+	ScopeOrganizationRoles = "urn:logto:scope:organization_roles"
 )
+
+// ResourceOrganizations is Logto's reserved resource indicator
+// (ReservedResource.Organization) the SDKs add to the authorization request when the
+// organizations scope is asked for; its scopes are the organization scopes. It is no
+// API resource of the directory: it is accepted wherever a resource indicator is.
+const ResourceOrganizations = "urn:logto:resource:organizations"
+
+// OrganizationTokenTTL is the lifetime of an organization token (and of a token for
+// ResourceOrganizations): Logto's reservedResourceAccessTokenTtl, not configurable.
+const OrganizationTokenTTL = 3600 * time.Second
+
+// OrganizationURN is an organization token's audience, Logto's buildOrganizationUrn:
+// "urn:logto:organization:<id>".
+func OrganizationURN(orgID string) string { return "urn:logto:organization:" + orgID }
 
 // Prompt values Latch supports (OIDC Core 3.1.2.1); select_account is not one of them,
 // as in Logto.

@@ -21,9 +21,24 @@ type Account struct {
 	Identities json.RawMessage
 	// Roles are the names of the user's roles.
 	Roles []string
+	// Organizations are the user's organizations (the caller fills them only when an
+	// organization scope asks for them): their ids are the claim organizations, their
+	// id, name and description userinfo's organization_data.
+	Organizations []OrganizationData
+	// OrganizationRoles are "<orgId>:<roleName>" for every role the user holds in an
+	// organization (the claim organization_roles).
+	OrganizationRoles []string
 	// CreatedAt and UpdatedAt are milliseconds since the epoch, as Logto sends them.
 	CreatedAt int64
 	UpdatedAt int64
+}
+
+// OrganizationData is one entry of userinfo's organization_data claim, the fields
+// Logto picks from an organization.
+type OrganizationData struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
 }
 
 // ClaimsFor says which token or response the claims go into: Logto puts some claims
@@ -65,7 +80,7 @@ var addressClaims = []struct{ key, claim string }{
 // scopes_supported).
 var SupportedScopes = []string{
 	ScopeOpenID, ScopeOfflineAccess, ScopeProfile, ScopeEmail, ScopePhone, ScopeAddress,
-	ScopeCustomData, ScopeIdentities, ScopeRoles,
+	ScopeCustomData, ScopeIdentities, ScopeRoles, ScopeOrganizations, ScopeOrganizationRoles,
 }
 
 // SupportedClaims are the claims Latch can return (discovery's claims_supported).
@@ -76,6 +91,7 @@ var SupportedClaims = []string{
 	"updated_at", "username", "created_at",
 	"email", "email_verified", "phone_number", "phone_number_verified", "address",
 	"custom_data", "identities", "sso_identities", "roles",
+	"organizations", "organization_data", "organization_roles",
 }
 
 // UserClaims returns the claims about a for the granted scopes, per Logto's scope
@@ -88,6 +104,9 @@ var SupportedClaims = []string{
 //   - address: address (when the profile has one)
 //   - roles: roles (role names)
 //   - custom_data: custom_data; identities: identities, sso_identities (userinfo only)
+//   - urn:logto:scope:organizations: organizations (the ids), and organization_data
+//     ({id, name, description} each) in userinfo only
+//   - urn:logto:scope:organization_roles: organization_roles ("<orgId>:<roleName>")
 //
 // As Logto does, Logto's own user fields are present with null when unset. Unknown
 // scopes (API resource scopes) add nothing.
@@ -129,6 +148,27 @@ func UserClaims(a Account, scopes []string, target ClaimsFor) map[string]any {
 			roles = []string{}
 		}
 		c["roles"] = roles
+	}
+	if has(ScopeOrganizations) {
+		ids := make([]string, 0, len(a.Organizations))
+		for _, o := range a.Organizations {
+			ids = append(ids, o.ID)
+		}
+		c["organizations"] = ids
+		if target == ForUserinfo {
+			data := a.Organizations
+			if data == nil {
+				data = []OrganizationData{}
+			}
+			c["organization_data"] = data
+		}
+	}
+	if has(ScopeOrganizationRoles) {
+		roles := a.OrganizationRoles
+		if roles == nil {
+			roles = []string{}
+		}
+		c["organization_roles"] = roles
 	}
 	if target == ForUserinfo {
 		if has(ScopeCustomData) {

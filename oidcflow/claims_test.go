@@ -12,11 +12,13 @@ func TestUserClaims(t *testing.T) {
 	full := Account{
 		ID: "u1", Username: ptr("alice"), Name: ptr("Alice A."), Avatar: ptr("https://img/a.png"),
 		Email: ptr("alice@example.com"), Phone: ptr("+15550100"),
-		Profile:    json.RawMessage(`{"givenName":"Alice","familyName":"A.","nickname":null,"address":{"streetAddress":"1 Main St","postalCode":"12345","country":"US"}}`),
-		CustomData: json.RawMessage(`{"plan":"pro"}`),
-		Identities: json.RawMessage(`{"github":{"userId":"42","details":{}}}`),
-		Roles:      []string{"admin", "editor"},
-		CreatedAt:  1700000000123, UpdatedAt: 1700000000456,
+		Profile:           json.RawMessage(`{"givenName":"Alice","familyName":"A.","nickname":null,"address":{"streetAddress":"1 Main St","postalCode":"12345","country":"US"}}`),
+		CustomData:        json.RawMessage(`{"plan":"pro"}`),
+		Identities:        json.RawMessage(`{"github":{"userId":"42","details":{}}}`),
+		Roles:             []string{"admin", "editor"},
+		Organizations:     []OrganizationData{{ID: "o1", Name: "Acme", Description: ptr("the first")}, {ID: "o2", Name: "Beta"}},
+		OrganizationRoles: []string{"o1:admin", "o1:member", "o2:member"},
+		CreatedAt:         1700000000123, UpdatedAt: 1700000000456,
 	}
 	bare := Account{ID: "u2", CreatedAt: 1, UpdatedAt: 2}
 
@@ -48,6 +50,17 @@ func TestUserClaims(t *testing.T) {
 			target: ForUserinfo, want: `{"custom_data":{"plan":"pro"},"identities":{"github":{"userId":"42","details":{}}},"sso_identities":[],"sub":"u1"}`},
 		{name: "empty custom_data is an object", acct: bare, scopes: []string{"openid", "custom_data"}, target: ForUserinfo,
 			want: `{"custom_data":{},"sub":"u2"}`},
+		{name: "organizations in the ID token: the ids only", acct: full, target: ForIDToken,
+			scopes: []string{"openid", "urn:logto:scope:organizations", "urn:logto:scope:organization_roles"},
+			want:   `{"organization_roles":["o1:admin","o1:member","o2:member"],"organizations":["o1","o2"],"sub":"u1"}`},
+		{name: "organizations in userinfo: organization_data too", acct: full, target: ForUserinfo,
+			scopes: []string{"openid", "urn:logto:scope:organizations"},
+			want:   `{"organization_data":[{"description":"the first","id":"o1","name":"Acme"},{"description":null,"id":"o2","name":"Beta"}],"organizations":["o1","o2"],"sub":"u1"}`},
+		{name: "no organizations are empty lists", acct: bare, target: ForUserinfo,
+			scopes: []string{"openid", "urn:logto:scope:organizations", "urn:logto:scope:organization_roles"},
+			want:   `{"organization_data":[],"organization_roles":[],"organizations":[],"sub":"u2"}`},
+		{name: "organization_roles alone", acct: full, scopes: []string{"openid", "urn:logto:scope:organization_roles"},
+			want: `{"organization_roles":["o1:admin","o1:member","o2:member"],"sub":"u1"}`},
 		{name: "resource scopes add nothing", acct: full, scopes: []string{"openid", "read:orders", "offline_access"}, want: `{"sub":"u1"}`},
 	}
 	for _, tt := range tests {

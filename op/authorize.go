@@ -153,6 +153,11 @@ func (b *Browser) authorizeEnv() oidcflow.AuthorizeEnv {
 			}, true
 		},
 		Resource: func(indicator string) bool {
+			// Logto's reserved organizations resource, which the SDKs ask for with
+			// urn:logto:scope:organizations; the grant remembers it like any other.
+			if indicator == oidcflow.ResourceOrganizations {
+				return true
+			}
 			_, ok := b.Directory.ResourceByIndicator(indicator)
 			return ok
 		},

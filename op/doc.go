@@ -23,6 +23,11 @@ package op
 //     GrantExchangeCode), token_refresh.go (one RefreshFamily grain call, which asks its
 //     Grant), with token_user.go for what the user grants share (resource, JWT, ID token).
 //   - introspect.go (RFC 7662), revoke.go (RFC 7009), userinfo.go (OIDC Core 5.3).
+//   - organizations.go: Logto's organization rules (RFC 0001, 0006) that read the
+//     directory: OrganizationAccess (the RefreshFamily grain's predicate, via
+//     actors.Options), the isMfaRequired hook, the organization claims, and the role
+//     scopes of organization and organization-level resource tokens, which
+//     token_refresh.go and token_client_credentials.go mint.
 //
 // A refresh, end to end: http/oidc_token.go decodes the form and the Basic header into a
 // TokenRequest -> Provider.Token authenticates the client and checks the grant table ->

@@ -133,6 +133,11 @@ type RefreshUse struct {
 	Scopes []string
 	// OpaqueAccessToken asks the family's grant to store a new opaque access token.
 	OpaqueAccessToken bool
+	// OrganizationID, when set, asks for a token of the organization (Logto RFC 0001):
+	// before it rotates, the family refuses unless its scopes hold
+	// urn:logto:scope:organizations (insufficient_scope) and OrganizationAccess lets
+	// its account in (access_denied).
+	OrganizationID string
 }
 
 // RefreshUsed is the outcome of a good refresh.

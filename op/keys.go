@@ -210,18 +210,39 @@ func fixedKeys(keys Keys) (Keys, error) {
 
 // RotateSigningKey makes a key for alg the directory's Current key in one replicated
 // write (directory.RotateSigningKey: the old Current key stays published as
-// Previous). A Next key of alg, already published, is promoted; otherwise a new key
-// is generated from random. It returns the new Current key.
+// Previous). The Next key of alg, published since the previous rotation, is promoted
+// (otherwise a new key is generated from random), and a new Next key of alg is
+// published in the same write for the rotation after. Every node has published the
+// promoted key before any node signs with it, so a token signed on a node that
+// applied the rotation verifies on one that has not yet. It returns the new Current
+// key.
 func RotateSigningKey(ctx context.Context, dir *directory.Directory, alg string, random io.Reader) (*directory.SigningKey, error) {
+	var cur *directory.SigningKey
 	for _, sk := range dir.SigningKeys() {
 		if sk.Status == directory.KeyNext && sk.Alg == alg {
-			next := &directory.SigningKey{ID: sk.ID, Alg: sk.Alg, JWK: sk.JWK, CreatedAt: sk.CreatedAt}
-			if err := dir.RotateSigningKey(ctx, next); err != nil {
-				return nil, err
-			}
-			return next, nil
+			cur = &directory.SigningKey{ID: sk.ID, Alg: sk.Alg, JWK: sk.JWK, CreatedAt: sk.CreatedAt}
+			break
 		}
 	}
+	if cur == nil {
+		k, err := newSigningKey(alg, random)
+		if err != nil {
+			return nil, err
+		}
+		cur = k
+	}
+	next, err := newSigningKey(alg, random)
+	if err != nil {
+		return nil, err
+	}
+	if err := dir.RotateSigningKey(ctx, cur, next); err != nil {
+		return nil, err
+	}
+	return cur, nil
+}
+
+// newSigningKey generates a signing key for alg as the directory stores it.
+func newSigningKey(alg string, random io.Reader) (*directory.SigningKey, error) {
 	jk, err := oidcflow.GenerateSigningKey(alg, random)
 	if err != nil {
 		return nil, err
@@ -230,11 +251,7 @@ func RotateSigningKey(ctx context.Context, dir *directory.Directory, alg string,
 	if err != nil {
 		return nil, err
 	}
-	sk := &directory.SigningKey{ID: jk.KeyID, Alg: alg, JWK: raw}
-	if err := dir.RotateSigningKey(ctx, sk); err != nil {
-		return nil, err
-	}
-	return sk, nil
+	return &directory.SigningKey{ID: jk.KeyID, Alg: alg, JWK: raw}, nil
 }
 
 // EnsureSigningKey makes sure the directory has a Current signing key for alg: on a

@@ -78,8 +78,16 @@ func TestDirectoryKeysFollowRotation(t *testing.T) {
 	if err := json.Unmarshal(keys.JWKS(), &set); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Key(oldKid)) != 1 || len(set.Key(sk.ID)) != 1 || len(set.Keys) != 2 {
-		t.Fatalf("JWKS %s", keys.JWKS())
+	// The old key (Previous), the new Current one, and the Next key published for
+	// the rotation after.
+	var nextKid string
+	for _, k := range dir.SigningKeys() {
+		if k.Status == directory.KeyNext {
+			nextKid = k.ID
+		}
+	}
+	if nextKid == "" || len(set.Key(oldKid)) != 1 || len(set.Key(sk.ID)) != 1 || len(set.Key(nextKid)) != 1 || len(set.Keys) != 3 {
+		t.Fatalf("next %q, JWKS %s", nextKid, keys.JWKS())
 	}
 	for _, k := range set.Keys {
 		if !k.IsPublic() {
@@ -127,7 +135,8 @@ func TestEnsureSigningKey(t *testing.T) {
 		}
 	}
 	ks := dir.SigningKeys()
-	if len(ks) != 1 || ks[0].Status != directory.KeyCurrent || ks[0].Alg != oidcflow.AlgES256 {
+	if len(ks) != 2 || ks[0].Status != directory.KeyCurrent || ks[0].Alg != oidcflow.AlgES256 ||
+		ks[1].Status != directory.KeyNext || ks[1].Alg != oidcflow.AlgES256 {
 		t.Fatalf("keys %+v", ks)
 	}
 	if len(dir.CookieKeys()) != 1 {
@@ -138,8 +147,9 @@ func TestEnsureSigningKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks = dir.SigningKeys()
-	if len(ks) != 2 || ks[0].Alg != oidcflow.AlgES384 || ks[0].Status != directory.KeyCurrent ||
-		ks[1].ID != first || ks[1].Status != directory.KeyPrevious {
+	if len(ks) != 3 || ks[0].Alg != oidcflow.AlgES384 || ks[0].Status != directory.KeyCurrent ||
+		ks[1].Alg != oidcflow.AlgES384 || ks[1].Status != directory.KeyNext ||
+		ks[2].ID != first || ks[2].Status != directory.KeyPrevious {
 		t.Fatalf("after an alg change: %+v", ks)
 	}
 	if len(dir.CookieKeys()) != 1 {

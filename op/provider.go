@@ -130,6 +130,7 @@ func (p *Provider) account(u *directory.User, scopes []string) oidcflow.Account 
 		Profile: u.Profile, CustomData: u.CustomData, Identities: u.Identities,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
+	p.organizationClaims(&a, u.ID, scopes)
 	if slices.Contains(scopes, oidcflow.ScopeRoles) {
 		if roles, err := p.dir.UserRoles(u.ID); err == nil {
 			for _, r := range roles {

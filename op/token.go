@@ -19,7 +19,9 @@ type TokenRequest struct {
 	RedirectURI  string
 	CodeVerifier string
 	// refresh_token (RFC 6749 6)
-	RefreshToken   string
+	RefreshToken string
+	// OrganizationID is Logto's organization_id (refresh_token, client_credentials):
+	// an organization token, or with a resource an organization-level resource token.
 	OrganizationID string
 	// Resources are the RFC 8707 resource parameters, in order.
 	Resources []string
@@ -63,7 +65,7 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (oidcflow.TokenR
 			RefreshToken: req.RefreshToken, OrganizationID: req.OrganizationID, Resources: req.Resources, Scope: req.Scope,
 		})
 	default:
-		resp, err = p.TokenClientCredentials(app, ClientCredentialsRequest{Resources: req.Resources, Scope: req.Scope})
+		resp, err = p.TokenClientCredentials(app, ClientCredentialsRequest{Resources: req.Resources, Scope: req.Scope, OrganizationID: req.OrganizationID})
 	}
 	return resp, app, err
 }

@@ -9,44 +9,71 @@ import (
 // ClientCredentialsRequest is RFC 6749 4.4.2's request.
 type ClientCredentialsRequest struct {
 	Resources []string
-	// Scope is the raw scope parameter; "" means omitted (every granted scope).
+	// Scope is the raw scope parameter; "" means omitted (every granted scope; none for
+	// an organization token).
 	Scope string
+	// OrganizationID is Logto's organization_id (RFC 0006): the client must be a
+	// member of the organization.
+	OrganizationID string
 }
 
 // TokenClientCredentials is RFC 6749 4.4 with RFC 8707 resource indicators, for an
 // authenticated machine-to-machine client. No grain: the JWT's scope is what the
 // client's roles hold on the resource (directory, in memory).
+//
+// With organization_id (Logto RFC 0006) the client must be a member of the
+// organization, else access_denied (403, Logto's "app has not associated with the
+// organization"), never a token without the organization. Without a resource it gets
+// an organization token (aud urn:logto:organization:<id>, TTL 3600 s, scope = the
+// requested scopes its roles in the organization hold); with one, the resource's JWT
+// with the claim organization_id and the resource scopes of its roles in the
+// organization.
 func (p *Provider) TokenClientCredentials(app *directory.Application, req ClientCredentialsRequest) (oidcflow.TokenResponse, error) {
 	var none oidcflow.TokenResponse
+	org := req.OrganizationID
+	if org != "" && !p.dir.IsAppOrganizationMember(org, app.ID) {
+		return none, oauth.AccessDenied("app has not associated with the organization")
+	}
 	switch len(req.Resources) {
 	case 0:
-		return none, oauth.InvalidTarget("a resource indicator is required for client_credentials")
+		if org == "" {
+			return none, oauth.InvalidTarget("a resource indicator is required for client_credentials")
+		}
 	case 1:
+		if err := oidcflow.ValidResourceIndicator(req.Resources[0]); err != nil {
+			return none, err
+		}
 	default:
 		return none, oauth.InvalidTarget("only one resource indicator is supported for client_credentials")
-	}
-	if err := oidcflow.ValidResourceIndicator(req.Resources[0]); err != nil {
-		return none, err
 	}
 	scopes, err := oidcflow.ParseScope(req.Scope)
 	if err != nil {
 		return none, err
 	}
-	res, ok := p.dir.ResourceByIndicator(req.Resources[0])
-	if !ok {
-		return none, oauth.InvalidTarget("unknown resource indicator")
+	g := oidcflow.ClientCredentialsGrant{
+		Issuer:         p.issuer,
+		ClientID:       app.ID,
+		Request:        oidcflow.ClientCredentialsRequest{Scopes: scopes},
+		OrganizationID: org,
+		Now:            p.now(),
 	}
-	jti, err := p.randomID()
-	if err != nil {
+	if len(req.Resources) == 0 {
+		// Read now: a role change applies to the next token.
+		g.Granted = p.dir.AppOrganizationScopes(org, app.ID)
+	} else {
+		res, ok := p.dir.ResourceByIndicator(req.Resources[0])
+		if !ok {
+			return none, oauth.InvalidTarget("unknown resource indicator")
+		}
+		g.Request.Resource, g.TTL = res.Indicator, p.life.AccessTokenFor(res.AccessTokenTTL)
+		if org == "" {
+			g.Granted = p.dir.AppResourceScopes(app.ID, res.ID)
+		} else {
+			g.Granted = p.dir.AppOrganizationResourceScopes(org, app.ID, res.Indicator)
+		}
+	}
+	if g.JTI, err = p.randomID(); err != nil {
 		return none, err
 	}
-	return oidcflow.IssueClientCredentials(oidcflow.ClientCredentialsGrant{
-		Issuer:   p.issuer,
-		ClientID: app.ID,
-		Request:  oidcflow.ClientCredentialsRequest{Resource: res.Indicator, Scopes: scopes},
-		TTL:      p.life.AccessTokenFor(res.AccessTokenTTL),
-		Granted:  p.dir.AppResourceScopes(app.ID, res.ID),
-		Now:      p.now(),
-		JTI:      jti,
-	}, p.keys)
+	return oidcflow.IssueClientCredentials(g, p.keys)
 }

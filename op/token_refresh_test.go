@@ -37,7 +37,6 @@ func TestTokenRefresh(t *testing.T) {
 		check  func(t *testing.T, u *RefreshUse, resp oidcflow.TokenResponse)
 	}{
 		{name: "no refresh_token", req: RefreshRequest{}, code: oauth.CodeInvalidRequest},
-		{name: "organization tokens", req: RefreshRequest{RefreshToken: "fam.s", OrganizationID: "o"}, code: oauth.CodeInvalidRequest},
 		{name: "unknown resource", req: RefreshRequest{RefreshToken: "fam.s", Resources: []string{"https://unknown.test"}}, code: oauth.CodeInvalidTarget},
 		{name: "malformed scope", req: RefreshRequest{RefreshToken: "fam.s", Scope: "a\\b"}, code: oauth.CodeInvalidScope},
 		{name: "the family's refusal is the answer", req: RefreshRequest{RefreshToken: "fam.s"}, called: true, code: oauth.CodeInvalidGrant,

@@ -27,6 +27,9 @@ func (p *Provider) requestedResource(resources []string) (*directory.Resource, e
 	if err := oidcflow.ValidResourceIndicator(resources[0]); err != nil {
 		return nil, err
 	}
+	if resources[0] == oidcflow.ResourceOrganizations {
+		return organizationsResource(), nil
+	}
 	r, ok := p.dir.ResourceByIndicator(resources[0])
 	if !ok {
 		return nil, oauth.InvalidTarget("unknown resource indicator")
@@ -35,10 +38,12 @@ func (p *Provider) requestedResource(resources []string) (*directory.Resource, e
 }
 
 // userAccessToken is the token a user grant's response carries: a JWT for res (scope =
-// the granted scopes held by the user's roles), or the opaque token the grant stored.
-// It returns the token, its lifetime in seconds and its scope.
+// the granted scopes held by the user's roles and organization roles,
+// userResourceScopes; with orgID, an organization-level resource token with the claim
+// organization_id), or the opaque token the grant stored. It returns the token, its
+// lifetime in seconds and its scope.
 func (p *Provider) userAccessToken(app *directory.Application, userID, grantID string, scopes []string,
-	res *directory.Resource, opaque AccessTokenIssued, now time.Time) (token string, expiresIn int64, scope string, err error) {
+	res *directory.Resource, orgID string, opaque AccessTokenIssued, now time.Time) (token string, expiresIn int64, scope string, err error) {
 	if res == nil {
 		// In milliseconds, as the grain computed the expiry from the request's now.
 		expiresIn = (opaque.ExpiresAt.UnixMilli() - now.UnixMilli()) / 1000
@@ -49,17 +54,24 @@ func (p *Provider) userAccessToken(app *directory.Application, userID, grantID s
 		return "", 0, "", err
 	}
 	ttl := p.life.AccessTokenFor(res.AccessTokenTTL)
+	var held []string
+	if res.Indicator == oidcflow.ResourceOrganizations {
+		held = p.organizationScopeNames()
+	} else {
+		held = p.userResourceScopes(userID, res, orgID)
+	}
 	token, scope, err = oidcflow.IssueUserAccessToken(oidcflow.UserAccessToken{
-		Issuer:     p.issuer,
-		ClientID:   app.ID,
-		Subject:    userID,
-		Resource:   res.Indicator,
-		GrantID:    grantID,
-		JTI:        jti,
-		Now:        now,
-		TTL:        ttl,
-		Requested:  scopes,
-		RoleScopes: p.dir.UserResourceScopes(userID, res.ID),
+		Issuer:         p.issuer,
+		ClientID:       app.ID,
+		Subject:        userID,
+		Resource:       res.Indicator,
+		GrantID:        grantID,
+		JTI:            jti,
+		Now:            now,
+		TTL:            ttl,
+		Requested:      scopes,
+		RoleScopes:     held,
+		OrganizationID: orgID,
 	}, p.keys)
 	return token, int64(ttl / time.Second), scope, err
 }

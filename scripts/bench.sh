@@ -11,7 +11,7 @@
 #     in an open loop at half the best closed-loop rate (latency corrected for
 #     coordinated omission; every run's p99 and their median);
 #  4. runs the browser scenarios in a closed loop at 16 concurrency: refresh (rotation on
-#     every request; also at 64), sso-code (authorize with a live session -> code ->
+#     every request; also at 64), org-token (refresh with organization_id, at 64), sso-code (authorize with a live session -> code ->
 #     token), userinfo, introspect (opaque access token), introspect-jwt (a JWT access
 #     token, RFC 9068: setup creates an API resource and signs in asking for it) and,
 #     last, password-login (a full sign-in through the Experience API; shorter, Argon2id
@@ -77,7 +77,7 @@ results_stem ""
 # exact and hold no secret.
 export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
 
-# The single-request scenarios (client-credentials, refresh, userinfo, introspect,
+# The single-request scenarios (client-credentials, refresh, org-token, userinfo, introspect,
 # introspect-jwt) run on the epoll engine (ENGINE): its event loops cost the machine
 # about half the CPU per request of the goroutine engine, CPU the server gets instead
 # (bench/results/2026-12-02-vm-experiments.md). sso-code and password-login (several
@@ -116,6 +116,11 @@ run refresh-c16 "refresh (SPA: rotation, a durable write, on every request), clo
 	"${SIGNIN[@]}" --concurrency 16 refresh
 run refresh-c64 "refresh (SPA: rotation, a durable write, on every request), closed loop, 64 concurrent" \
 	"${SIGNIN[@]}" --concurrency 64 refresh
+# The same refresh with organization_id: an organization token (Logto RFC 0001) per
+# request, membership and role scopes read from the directory at issuance; beside
+# refresh-c64, it prices the organization rules.
+run org-token-c64 "org-token (refresh with organization_id: an organization token, rotation on every request), closed loop, 64 concurrent" \
+	"${SIGNIN[@]}" --concurrency 64 org-token
 run sso-c16 "sso-code (authorize with a live session -> code -> token), closed loop, 16 concurrent" \
 	"${FLOW[@]}" --concurrency 16 sso-code
 run userinfo-c16 "userinfo (opaque access token), closed loop, 16 concurrent" \

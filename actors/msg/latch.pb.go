@@ -2681,8 +2681,14 @@ type RefreshFamilyUse struct {
 	// the configured lifetime, the scopes an opaque token may carry) and have its grant
 	// store it as access_token above; RefreshUsed then carries its secret.
 	IssueAccessToken bool `protobuf:"varint,7,opt,name=issue_access_token,json=issueAccessToken,proto3" json:"issue_access_token,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// organization_id asks for a token of this organization (Logto RFC 0001): before
+	// rotating, the grain refuses with Options.OrganizationAccess's error (access_denied
+	// for a non-member) and, when the family lacks urn:logto:scope:organizations,
+	// insufficient_scope. An older grain ignores the field; op still mints the token from
+	// the directory, which is read at issuance either way.
+	OrganizationId string `protobuf:"bytes,8,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RefreshFamilyUse) Reset() {
@@ -2755,6 +2761,13 @@ func (x *RefreshFamilyUse) GetIssueAccessToken() bool {
 		return x.IssueAccessToken
 	}
 	return false
+}
+
+func (x *RefreshFamilyUse) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
 }
 
 type RefreshUsed struct {
@@ -3109,14 +3122,15 @@ const file_latch_proto_rawDesc = "" +
 	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xfe\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa7\x02\n" +
 	"\x10RefreshFamilyUse\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1a\n" +
 	"\bresource\x18\x04 \x01(\tR\bresource\x12\x16\n" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12E\n" +
 	"\faccess_token\x18\x06 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12,\n" +
-	"\x12issue_access_token\x18\a \x01(\bR\x10issueAccessTokenJ\x04\b\x03\x10\x04R\x06now_ms\"\xc2\x02\n" +
+	"\x12issue_access_token\x18\a \x01(\bR\x10issueAccessToken\x12'\n" +
+	"\x0forganization_id\x18\b \x01(\tR\x0eorganizationIdJ\x04\b\x03\x10\x04R\x06now_ms\"\xc2\x02\n" +
 	"\vRefreshUsed\x12<\n" +
 	"\x06family\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06family\x12\x1f\n" +
 	"\vnext_secret\x18\x02 \x01(\tR\n" +

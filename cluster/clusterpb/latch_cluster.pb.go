@@ -42,7 +42,11 @@ type NodeMeta struct {
 	// fresh for every start: protoactor blocklists the id of a member that left.
 	SystemId string `protobuf:"bytes,4,opt,name=system_id,json=systemId,proto3" json:"system_id,omitempty"`
 	// raft_address is the raft transport address, host:port, of the replicated directory.
-	RaftAddress   string `protobuf:"bytes,5,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	RaftAddress string `protobuf:"bytes,5,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	// leaving is set by a member about to leave gracefully (gossiped just before its
+	// leave): memberlist reports a leave and a death alike to the others, and a node
+	// that left is removed from the Raft groups at once, a dead one after a grace period.
+	Leaving       bool `protobuf:"varint,6,opt,name=leaving,proto3" json:"leaving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -110,6 +114,13 @@ func (x *NodeMeta) GetRaftAddress() string {
 		return x.RaftAddress
 	}
 	return ""
+}
+
+func (x *NodeMeta) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
 }
 
 // ActivateRequest asks an owner's placement actor for the PID of kind/identity,
@@ -289,13 +300,14 @@ var File_latch_cluster_proto protoreflect.FileDescriptor
 
 const file_latch_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x13latch_cluster.proto\x12\x10latch.cluster.v1\"\x93\x01\n" +
+	"\x13latch_cluster.proto\x12\x10latch.cluster.v1\"\xad\x01\n" +
 	"\bNodeMeta\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x14\n" +
 	"\x05kinds\x18\x02 \x03(\tR\x05kinds\x12\x17\n" +
 	"\anode_id\x18\x03 \x01(\x06R\x06nodeId\x12\x1b\n" +
 	"\tsystem_id\x18\x04 \x01(\tR\bsystemId\x12!\n" +
-	"\fraft_address\x18\x05 \x01(\tR\vraftAddress\"A\n" +
+	"\fraft_address\x18\x05 \x01(\tR\vraftAddress\x12\x18\n" +
+	"\aleaving\x18\x06 \x01(\bR\aleaving\"A\n" +
 	"\x0fActivateRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\"h\n" +

@@ -49,6 +49,17 @@ type Group struct {
 	confState *pb.ConfState
 	applied   uint64
 	snapIndex uint64
+	// smApplied is GroupConfig.Applied: entries up to it are not handed to the state
+	// machine again (it applied them before a restart).
+	smApplied uint64
+	// bootstrapIndex is the last bootstrap entry of a group this node bootstrapped,
+	// until the snapshot taken once it is applied; 0 otherwise.
+	bootstrapIndex uint64
+	// memberAdded: a configuration change that added a member was applied since the
+	// last snapshot (see maybeSnapshot).
+	memberAdded bool
+	// campaignAlone: until the first entries are applied, see campaignIfAlone.
+	campaignAlone bool
 
 	lead       atomic.Uint64
 	leader     atomic.Bool
@@ -111,13 +122,23 @@ func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
 		confState: &pb.ConfState{},
 		leadc:     make(chan struct{}),
 		dedup:     newDedup(dedupWindow),
+		smApplied: gc.Applied,
+
+		campaignAlone: true,
 	}
 	if !raft.IsEmptySnap(snap) {
-		if err := g.restore(snap); err != nil {
+		// A state machine that kept what it applied past the snapshot keeps its state:
+		// restoring the older snapshot would lose the entries it will not be handed again.
+		if err := g.restore(snap, gc.Applied < snap.GetMetadata().GetIndex()); err != nil {
 			return nil, err
 		}
 	}
+	g.appliedIdx.Store(max(g.applied, g.smApplied))
 	c := h.cfg
+	// raft.Config.Applied is the snapshot's index, not GroupConfig.Applied: raft
+	// rebuilds its configuration from the snapshot's ConfState and the entries after
+	// it, so it must see the configuration changes between the snapshot and Applied
+	// again; apply hands the state machine only the entries after Applied.
 	rc := &raft.Config{
 		ID:                        c.NodeID,
 		ElectionTick:              c.ElectionTicks,
@@ -149,6 +170,7 @@ func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
 		if err := rn.Bootstrap(peers); err != nil {
 			return nil, err
 		}
+		g.bootstrapIndex = uint64(len(peers))
 	}
 	h.mu.Lock()
 	if h.stopped {
@@ -248,12 +270,36 @@ func (g *Group) run() {
 		case c := <-g.statusc:
 			c <- g.status()
 		}
+		if g.campaignAlone {
+			g.campaignIfAlone()
+		}
 		if g.rn.HasReady() {
 			if err := g.handleReady(); err != nil {
 				g.err.Store(&err)
 				g.h.log.Error("raft group stopped", "group", g.id, "err", err)
 				return
 			}
+		}
+	}
+}
+
+// campaignIfAlone makes a node that is its group's only voter (a new single-node
+// cluster, or one restarted) campaign as soon as it applied what its log committed,
+// instead of waiting an election timeout (1 to 2 s) for a vote it alone casts. Raft
+// refuses to campaign with configuration changes unapplied, hence the wait.
+func (g *Group) campaignIfAlone() {
+	st := g.rn.BasicStatus()
+	if st.Lead != 0 {
+		g.campaignAlone = false
+		return
+	}
+	if g.applied < st.HardState.GetCommit() {
+		return
+	}
+	g.campaignAlone = false
+	if slices.Equal(g.confState.GetVoters(), []uint64{g.h.cfg.NodeID}) && len(g.confState.GetVotersOutgoing()) == 0 {
+		if err := g.rn.Campaign(); err != nil {
+			g.h.log.Debug("raft campaign", "group", g.id, "err", err)
 		}
 	}
 }
@@ -295,7 +341,9 @@ func (g *Group) handleReady() error {
 	}
 	g.h.send(g, rd.Messages)
 	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := g.restore(rd.Snapshot); err != nil {
+		// A snapshot from the leader replaces whatever the state machine held.
+		g.smApplied = 0
+		if err := g.restore(rd.Snapshot, true); err != nil {
 			return err
 		}
 	}
@@ -327,7 +375,10 @@ func (g *Group) apply(e *pb.Entry) error {
 				}
 				break
 			}
-			v := g.sm.Apply(e.GetIndex(), payload)
+			var v any
+			if e.GetIndex() > g.smApplied {
+				v = g.sm.Apply(e.GetIndex(), payload)
+			}
 			self := node == g.h.cfg.NodeID
 			g.dedup.add(node, pid, v, self)
 			if self {
@@ -342,6 +393,7 @@ func (g *Group) apply(e *pb.Entry) error {
 		g.confState = g.rn.ApplyConfChange(cc)
 		if cc.GetType() == pb.ConfChangeAddNode || cc.GetType() == pb.ConfChangeAddLearnerNode {
 			g.h.SetPeerAddr(cc.GetNodeId(), string(cc.GetContext()))
+			g.memberAdded = true
 		}
 	case pb.EntryConfChangeV2:
 		cc := &pb.ConfChangeV2{}
@@ -351,8 +403,11 @@ func (g *Group) apply(e *pb.Entry) error {
 		g.confState = g.rn.ApplyConfChange(cc)
 		node, pid, addr, ok := decodeEnvelope(cc.GetContext())
 		for _, ch := range cc.GetChanges() {
-			if ok && (ch.GetType() == pb.ConfChangeAddNode || ch.GetType() == pb.ConfChangeAddLearnerNode) {
-				g.h.SetPeerAddr(ch.GetNodeId(), string(addr))
+			if ch.GetType() == pb.ConfChangeAddNode || ch.GetType() == pb.ConfChangeAddLearnerNode {
+				g.memberAdded = true
+				if ok {
+					g.h.SetPeerAddr(ch.GetNodeId(), string(addr))
+				}
 			}
 		}
 		if ok && node == g.h.cfg.NodeID {
@@ -360,13 +415,33 @@ func (g *Group) apply(e *pb.Entry) error {
 		}
 	}
 	g.applied = e.GetIndex()
-	g.appliedIdx.Store(g.applied)
+	g.appliedIdx.Store(max(g.applied, g.smApplied))
 	return nil
 }
 
+// maybeSnapshot snapshots the state machine every SnapshotEvery applied entries, and
+// at once in two cases:
+//   - a group this node just bootstrapped, once the bootstrap entries are applied; they
+//     are compacted away, so a node added later finds the entries it needs compacted and
+//     the leader sends it this snapshot, which carries the state the state machine had
+//     before the log started. Without it a new member would replay the log from its
+//     first entry and miss that state.
+//   - a configuration change that added a member was applied: etcd raft sends a new
+//     member the storage's latest snapshot, and the member ignores a snapshot whose
+//     ConfState does not name it ("should never happen"), so the latest snapshot must
+//     be taken after its addition.
 func (g *Group) maybeSnapshot() error {
 	c := g.h.cfg
-	if g.applied-g.snapIndex < c.SnapshotEvery {
+	bootstrapped := g.bootstrapIndex > 0 && g.applied >= g.bootstrapIndex
+	force := bootstrapped || g.memberAdded
+	if !force && g.applied-g.snapIndex < c.SnapshotEvery {
+		return nil
+	}
+	g.memberAdded = false
+	if bootstrapped {
+		g.bootstrapIndex = 0
+	}
+	if g.applied <= g.snapIndex {
 		return nil
 	}
 	data, err := g.sm.Snapshot()
@@ -377,16 +452,24 @@ func (g *Group) maybeSnapshot() error {
 		return fmt.Errorf("raftgroup: group %d create snapshot: %w", g.id, err)
 	}
 	g.snapIndex = g.applied
-	if g.applied > c.SnapshotCatchUpEntries {
-		to := g.applied - c.SnapshotCatchUpEntries
-		first, err := g.storage.FirstIndex()
-		if err != nil {
-			return err
-		}
-		if to >= first {
-			if err := g.storage.Compact(to); err != nil && !errors.Is(err, raft.ErrCompacted) {
-				return fmt.Errorf("raftgroup: group %d compact: %w", g.id, err)
-			}
+	to := uint64(0)
+	switch {
+	case bootstrapped:
+		to = g.applied
+		g.h.log.Info("raft group bootstrapped; its state is snapshotted for new members", "group", g.id, "index", g.applied)
+	case g.applied > c.SnapshotCatchUpEntries:
+		to = g.applied - c.SnapshotCatchUpEntries
+	}
+	if to == 0 {
+		return nil
+	}
+	first, err := g.storage.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if to >= first {
+		if err := g.storage.Compact(to); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return fmt.Errorf("raftgroup: group %d compact: %w", g.id, err)
 		}
 	}
 	return nil
@@ -425,7 +508,9 @@ func (g *Group) wrapSnapshot(data []byte) []byte {
 	return append(out, data...)
 }
 
-func (g *Group) restore(snap *pb.Snapshot) error {
+// restore loads a snapshot's members' addresses, proposal window and configuration,
+// and, when withState, the state machine's state.
+func (g *Group) restore(snap *pb.Snapshot, withState bool) error {
 	raw := snap.GetData()
 	n, k := binary.Uvarint(raw)
 	if k <= 0 {
@@ -450,13 +535,15 @@ func (g *Group) restore(snap *pb.Snapshot) error {
 		return fmt.Errorf("raftgroup: group %d: malformed snapshot: %w", g.id, err)
 	}
 	g.dedup, raw = d, rest
-	if err := g.sm.Restore(raw); err != nil {
-		return fmt.Errorf("raftgroup: group %d restore: %w", g.id, err)
+	if withState {
+		if err := g.sm.Restore(raw); err != nil {
+			return fmt.Errorf("raftgroup: group %d restore: %w", g.id, err)
+		}
 	}
 	g.confState = proto.Clone(pb.EnsureConfState(snap.GetMetadata().GetConfState())).(*pb.ConfState)
 	g.applied = snap.GetMetadata().GetIndex()
 	g.snapIndex = g.applied
-	g.appliedIdx.Store(g.applied)
+	g.appliedIdx.Store(max(g.applied, g.smApplied))
 	return nil
 }
 
@@ -732,7 +819,7 @@ func (g *Group) status() Status {
 		State:    st.RaftState.String(),
 		Term:     st.HardState.GetTerm(),
 		Commit:   st.HardState.GetCommit(),
-		Applied:  g.applied,
+		Applied:  max(g.applied, g.smApplied),
 		Voters:   slices.Sorted(maps.Keys(st.Config.Voters.IDs())),
 		Learners: slices.Sorted(maps.Keys(st.Config.Learners)),
 	}

@@ -21,13 +21,15 @@ type kv struct {
 	M        map[string]string
 	Log      []string
 	restores int
+	applied  uint64 // index of the last entry applied (not carried by snapshots)
 }
 
 func newKV() *kv { return &kv{M: map[string]string{}} }
 
-func (s *kv) Apply(_ uint64, data []byte) any {
+func (s *kv) Apply(index uint64, data []byte) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.applied = index
 	k, v, _ := strings.Cut(string(data), "=")
 	s.M[k] = v
 	s.Log = append(s.Log, string(data))
@@ -72,6 +74,12 @@ func (s *kv) log() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.Log...)
+}
+
+func (s *kv) appliedIndex() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.applied
 }
 
 func (s *kv) restoreCount() int {
@@ -132,12 +140,17 @@ func (n *node) open() {
 
 func (n *node) start(gid uint64, peers []raftgroup.Peer) {
 	n.t.Helper()
+	n.startWith(gid, peers, newKV(), 0)
+}
+
+// startWith starts group gid on state machine sm, which applied up to applied already.
+func (n *node) startWith(gid uint64, peers []raftgroup.Peer, sm *kv, applied uint64) {
+	n.t.Helper()
 	st, err := n.log.Group(gid)
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	sm := newKV()
-	g, err := n.host.StartGroup(raftgroup.GroupConfig{ID: gid, StateMachine: sm, Storage: st, Peers: peers})
+	g, err := n.host.StartGroup(raftgroup.GroupConfig{ID: gid, StateMachine: sm, Storage: st, Peers: peers, Applied: applied})
 	if err != nil {
 		n.t.Fatal(err)
 	}

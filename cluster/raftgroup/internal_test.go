@@ -36,7 +36,7 @@ func TestSnapshotWrapperRoundTrip(t *testing.T) {
 	sm := &nopSM{}
 	g2 := &Group{id: 9, h: h2, sm: sm, dedup: newDedup(3)}
 	snap := &pb.Snapshot{Data: data, Metadata: &pb.SnapshotMetadata{Index: new(uint64(40)), Term: new(uint64(2)), ConfState: g.confState}}
-	if err := g2.restore(snap); err != nil {
+	if err := g2.restore(snap, true); err != nil {
 		t.Fatal(err)
 	}
 	if string(sm.restored) != "state" {

@@ -210,5 +210,36 @@ type GroupConfig struct {
 	// Peers bootstraps a new group with these voters (this node among them) when the
 	// storage is empty. Empty: the node joins an existing group and waits for its leader
 	// to add it. Ignored when the storage already holds state (a restart).
+	//
+	// A node that bootstraps a group snapshots the state machine as soon as the
+	// bootstrap entries are applied and compacts them away, so that every node added
+	// later starts from that snapshot: it carries the state the state machine had
+	// before the log started (a single node's directory, turned into a cluster).
 	Peers []Peer
+	// Applied is the index of the last entry the state machine already applied and
+	// kept (it persists its applied index with its state): on a restart it is not
+	// handed entries up to Applied again, nor restored from an older snapshot. Raft
+	// still reads those entries from the log, for the configuration changes and the
+	// window of applied proposal ids they carry. 0: the state machine holds nothing
+	// applied from this group's log.
+	Applied uint64
+}
+
+// HasState reports whether s holds a group's state (a hard state, entries or a
+// snapshot): a node restarting on it resumes its membership; one whose storage is
+// empty is new, and either bootstraps a group (GroupConfig.Peers) or waits to be added.
+func HasState(s Storage) (bool, error) {
+	hs, _, err := s.InitialState()
+	if err != nil {
+		return false, err
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		return false, err
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		return false, err
+	}
+	return !raft.IsEmptyHardState(hs) || last > 0 || !raft.IsEmptySnap(snap), nil
 }

@@ -34,7 +34,10 @@ type serveConfig struct {
 	Remoting string
 	// Raft is the raft transport address of the replicated directory; empty or port
 	// 0: the gossip host with the gossip port + 2.
-	Raft              string
+	Raft string
+	// RaftDeadGrace is how long a member declared dead by gossip stays in the
+	// directory's raft group before the autopilot removes it.
+	RaftDeadGrace     time.Duration
 	Join              string
 	SigningAlg        string
 	AdminClientID     string
@@ -73,9 +76,10 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Endpoint, "endpoint", "http://localhost:3001", "public base URL; the issuer is <endpoint>/oidc")
 	fs.StringVar(&c.Gossip, "gossip", "127.0.0.1:7946", "memberlist gossip bind address (host:port)")
 	fs.StringVar(&c.Remoting, "remoting", "", "actor-remoting (gRPC) address host:port, advertised to the other members (default: the gossip host, gossip port + 1)")
-	fs.StringVar(&c.Raft, "raft", "", "raft transport address host:port, reserved for the replicated directory; advertised to the other members (default: the gossip host, gossip port + 2)")
+	fs.StringVar(&c.Raft, "raft", "", "raft transport address host:port of the replicated directory; advertised to the other members (default: the gossip host, gossip port + 2)")
+	fs.DurationVar(&c.RaftDeadGrace, "raft-dead-grace", cluster.DefaultDeadGrace, "how long a member that gossip declared dead (a crash, not a graceful stop) keeps its place in the directory's raft group before it is removed; a node restarted within it rejoins as the same voter")
 	fs.StringVar(&c.Join, "join", "", "comma-separated gossip addresses of members to join")
-	fs.StringVar(&c.SigningAlg, "signing-alg", oidcflow.AlgES256, "JWT signing algorithm: ES256, ES384 or RS256")
+	fs.StringVar(&c.SigningAlg, "signing-alg", "", "JWT signing algorithm: ES256, ES384 or RS256 (default: ES256 for a new cluster; on a restart, the cluster's current key stays unless this is given)")
 	fs.StringVar(&c.AdminClientID, "admin-client-id", "", "client id of the bootstrap admin M2M app (generated when empty)")
 	fs.StringVar(&c.AdminClientSecret, "admin-client-secret", "", "client secret of the bootstrap admin M2M app (generated when empty)")
 	fs.StringVar(&c.Durability, "durability", "sync", "hot-state write durability: sync (fsync before acknowledging) or nosync")
@@ -127,6 +131,7 @@ func (c serveConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("--endpoint %q must be an http(s) URL without query, fragment or trailing slash", c.Endpoint))
 	}
 	switch c.SigningAlg {
+	case "": // the cluster's (ES256 for a new one)
 	case oidcflow.AlgES256, oidcflow.AlgES384, oidcflow.AlgRS256:
 	default:
 		errs = append(errs, fmt.Errorf("--signing-alg %q: want ES256, ES384 or RS256", c.SigningAlg))
@@ -150,6 +155,9 @@ func (c serveConfig) Validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", d.flag))
 		}
+	}
+	if c.RaftDeadGrace <= 0 {
+		errs = append(errs, errors.New("--raft-dead-grace must be positive"))
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--request-timeout must be positive"))

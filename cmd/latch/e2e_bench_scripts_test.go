@@ -77,7 +77,7 @@ func TestBenchScripts(t *testing.T) {
 	t.Run("bench.sh", func(t *testing.T) {
 		md, results := script(t, "bench.sh")
 		for _, run := range []string{"cc-c16", "cc-c64", "cc-open-half-1", "cc-open-half-2", "refresh-c16",
-			"refresh-c64", "sso-c16", "userinfo-c16", "introspect-c16", "introspect-jwt-c16", "login-c16"} {
+			"refresh-c64", "org-token-c64", "sso-c16", "userinfo-c16", "introspect-c16", "introspect-jwt-c16", "login-c16"} {
 			matches, _ := filepath.Glob(filepath.Join(results, "*-"+run+".json"))
 			if len(matches) != 1 {
 				t.Errorf("no JSON report of %s", run)

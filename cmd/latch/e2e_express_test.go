@@ -20,8 +20,11 @@ import (
 // npm) against a real node and drives it like a browser with e2e/express/drive.js: sign-in
 // through /oidc/auth, the sign-in page's Experience API and the SDK's callback; the ID
 // token's claims; fetchUserInfo with custom_data; getAccessToken for an API resource
-// (refresh_token grant, JWT checked against the JWKS); sign-out through /oidc/session/end
-// back to the app.
+// (refresh_token grant, JWT checked against the JWKS); organizations (UserScope.Organizations
+// and OrganizationRoles: the SDK adds urn:logto:resource:organizations, the ID token's
+// organizations and organization_roles, userinfo's organization_data, and
+// getOrganizationToken, a refresh with organization_id); sign-out through
+// /oidc/session/end back to the app.
 //
 // It needs node (>= 20) and `npm ci` in e2e/express. Without them it skips, unless
 // LATCH_REQUIRE_NODE=1 (CI sets it), where it fails.
@@ -57,6 +60,15 @@ func TestLogtoExpressSDK(t *testing.T) {
 		"username": username, "password": password, "customData": customData,
 	}, 200, &user)
 	n.mustAPI(token, "POST", "/api/users/"+user.ID+"/roles", map[string]any{"roleIds": []string{role.ID}}, 201, nil)
+	// An organization the user is a member of, with a role holding one organization scope
+	// (Logto's organization guide).
+	const orgScope, orgRole = "read:projects", "project-viewer"
+	var oscope, orole, org struct{ ID string }
+	n.mustAPI(token, "POST", "/api/organization-scopes", map[string]any{"name": orgScope}, 201, &oscope)
+	n.mustAPI(token, "POST", "/api/organization-roles", map[string]any{"name": orgRole, "organizationScopeIds": []string{oscope.ID}}, 201, &orole)
+	n.mustAPI(token, "POST", "/api/organizations", map[string]any{"name": "Express Org", "description": "for the SDK"}, 201, &org)
+	n.mustAPI(token, "POST", "/api/organizations/"+org.ID+"/users", map[string]any{"userIds": []string{user.ID}}, 201, nil)
+	n.mustAPI(token, "POST", "/api/organizations/"+org.ID+"/users/"+user.ID+"/roles", map[string]any{"organizationRoleIds": []string{orole.ID}}, 201, nil)
 	var app struct{ ID, Secret string }
 	n.createApp(token, map[string]any{
 		"name": "Express sample", "type": "Traditional",
@@ -77,7 +89,8 @@ func TestLogtoExpressSDK(t *testing.T) {
 		"LOGTO_APP_ID=" + app.ID,
 		"LOGTO_APP_SECRET=" + app.Secret,
 		"LOGTO_RESOURCE=" + resource,
-		"LOGTO_SCOPES=" + scopeName,
+		"LOGTO_SCOPES=" + scopeName + " " + orgScope,
+		"LOGTO_ORGANIZATIONS=1",
 		"SESSION_SECRET=e2e-express-session-secret",
 	}, baseURL)
 
@@ -99,6 +112,9 @@ func TestLogtoExpressSDK(t *testing.T) {
 		"EXPECT_CUSTOM_DATA="+string(want),
 		"LOGTO_RESOURCE="+resource,
 		"EXPECT_SCOPE="+scopeName,
+		"EXPECT_ORGANIZATION="+org.ID,
+		"EXPECT_ORGANIZATION_ROLE="+orgRole,
+		"EXPECT_ORGANIZATION_SCOPE="+orgScope,
 	)
 	out, err := drive.CombinedOutput()
 	if err != nil {

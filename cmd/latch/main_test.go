@@ -50,11 +50,13 @@ func TestServeEnvConfigAndSIGTERM(t *testing.T) {
 		}
 		ready := false
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			// HTTP answers 503 while the node sets its directory up, then 200.
 			resp, err := http.Get("http://" + addr + "/oidc/.well-known/openid-configuration")
 			if err == nil {
 				resp.Body.Close()
-				ready = resp.StatusCode == 200
-				break
+				if ready = resp.StatusCode == 200; ready {
+					break
+				}
 			}
 		}
 		if !ready {

@@ -73,36 +73,53 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}
-	if err := bootstrapAdmin(ctx, dir, cfg, stdout); err != nil {
+	addrs, err := cfg.clusterAddrs()
+	if err != nil {
 		return err
 	}
-	if err := op.EnsureSigningKey(ctx, dir, cfg.SigningAlg, log); err != nil {
+	// The replicated directory: Raft group 1 applies the cluster's directory writes to
+	// this node's directory, and every write of this node goes through it. The raft
+	// transport listens before the cluster member starts, so that the member advertises
+	// the real address (a free-picked port included). It stops after the member and
+	// before the store (deferred calls run in reverse).
+	draft, err := startDirectoryRaft(cfg, nodeID, addrs.Raft, dir, log)
+	if err != nil {
 		return err
 	}
-	keys := op.NewDirectoryKeys(dir, log) // follows key rotations live
+	defer func() {
+		if cerr := draft.Stop(); cerr != nil && err == nil {
+			err = fmt.Errorf("close raft log: %w", cerr)
+		}
+	}()
+	dir.Replicate(draft)
 
 	// One lifetime policy for the flows (op) and the grains; the grains check an
 	// account's suspension through the directory without importing it.
 	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
-	addrs, err := cfg.clusterAddrs()
-	if err != nil {
-		return err
-	}
-	raftAddr := addrs.Raft // advertised for the replicated directory
-	if _, port, _ := splitPort(raftAddr); port == 0 {
-		raftAddr = "" // a free-picked port is not known before the raft transport listens
+	// A restarted node also joins the members it last saw (rejoin.go): the founding
+	// node has no --join, and would otherwise come back on its own.
+	join := cfg.joinList()
+	if draft.start == raftRestart {
+		saved, err := loadGossipPeers(cfg.Data)
+		if err != nil {
+			log.Warn("cannot read the cluster's last known members", "file", filepath.Join(cfg.Data, gossipPeersFile), "err", err)
+		}
+		if join = rejoinSeeds(join, saved, cfg.Gossip); len(saved) > 0 {
+			log.Info("rejoining the cluster's last known members", "seeds", join)
+		}
 	}
 	node, err := cluster.Start(ctx, cluster.Config{
 		NodeID:     nodeID,
 		BindHost:   addrs.RemotingHost,
 		RemotePort: addrs.RemotingPort,
-		RaftAddr:   raftAddr,
+		RaftAddr:   draft.host.Addr(),
 		GossipAddr: cfg.Gossip,
-		Join:       cfg.joinList(),
+		Join:       join,
 		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
-			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir), RequestTimeout: cfg.RequestTimeout}),
+			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
+			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout}),
 		Logger:         log,
 		RequestTimeout: cfg.RequestTimeout,
 	})
@@ -111,12 +128,108 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return fmt.Errorf("start cluster member: %w", err)
 	}
 	peers.Bind(node)
+	recordCtx, stopRecord := context.WithCancel(context.Background())
+	recordDone := make(chan struct{})
+	go func() { recordGossipPeers(recordCtx, node, cfg.Data, nodeID, log); close(recordDone) }()
+	defer func() { stopRecord(); <-recordDone }()
 	// Peers' deliveries stop (pending retries abandoned, goroutines joined) before the
 	// member, and both before the store closes.
 	defer func() {
 		peers.Stop()
 		_ = node.Stop(true)
 	}()
+
+	// The autopilot: while this node leads group 1, gossip membership drives its
+	// voters (cluster.Autopilot). It stops before the member leaves.
+	pilot, err := cluster.NewAutopilot(cluster.AutopilotConfig{
+		Self: nodeID, Group: draft.group, Members: node, Peers: draft.host, DeadGrace: cfg.RaftDeadGrace, Now: now, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	pilotCtx, stopPilot := context.WithCancel(context.Background())
+	pilotDone := make(chan struct{})
+	go func() { pilot.Run(pilotCtx); close(pilotDone) }()
+	defer func() { stopPilot(); <-pilotDone }()
+	// Readiness latches "caught up" the first time it holds, whether or not a load
+	// balancer asked /readyz then: a node that caught up keeps serving reads and tokens
+	// when the cluster later loses its quorum.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() { draft.watchCaughtUp(watchCtx, dir); close(watchDone) }()
+	defer func() { stopWatch(); <-watchDone }()
+
+	// HTTP serves from here on, before the directory caught up: /healthz answers, and
+	// /readyz says what is missing until the full handler takes over (handler).
+	ready := readiness(nodeID, node, store, draft, dir, log)
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	var handler atomic.Pointer[http.Handler]
+	starting := startingHandler(ready)
+	handler.Store(&starting)
+	hs := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	defer hs.Close() // an early return; after Shutdown it does nothing
+
+	// The directory's first records (admin application, signing key) are written once
+	// per cluster, by the node that bootstrapped it; a joining node takes them from the
+	// cluster.
+	mayInit, err := draft.mayInitDirectory(ctx, dir, cfg, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
+	if mayInit {
+		if err := bootstrapAdmin(ctx, dir, cfg, stdout); err != nil {
+			return err
+		}
+		alg := cfg.SigningAlg
+		if alg == "" {
+			if cur, ok := dir.CurrentSigningKey(); ok {
+				alg = cur.Alg // a restarted single node keeps its key
+			} else {
+				alg = oidcflow.AlgES256
+			}
+		}
+		if err := op.EnsureSigningKey(ctx, dir, alg, log); err != nil {
+			return err
+		}
+	} else if draft.start == raftRestart && dir.Ready() {
+		// A restart applies the flags given that change the directory, as a single node
+		// did: --admin-client-secret rotates the admin secret (directory.Bootstrap), a
+		// --signing-alg other than the current key's rotates the signing key; nothing is
+		// written when they match, and without --signing-alg a key rotated through the
+		// API stays. Any node may: the writes go through the leader. Without a quorum
+		// the node starts anyway.
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if cfg.AdminClientSecret != "" {
+			if err := bootstrapAdmin(bctx, dir, cfg, stdout); err != nil {
+				log.Warn("admin credentials from the flags not applied", "err", err)
+			}
+		}
+		if cfg.SigningAlg != "" {
+			if err := op.EnsureSigningKey(bctx, dir, cfg.SigningAlg, log); err != nil {
+				log.Warn("--signing-alg not applied", "err", err)
+			}
+		}
+		cancel()
+	}
+	keys := op.NewDirectoryKeys(dir, log) // follows key rotations live
 
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
 	// worker that also picks up what an earlier run left. It stops after the HTTP
@@ -180,13 +293,21 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Status: func(r *http.Request) (any, error) {
 			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 			defer cancel()
+			// The members and the raft status answer even when the grain ping does not
+			// (its grain may live on a node that just died): they are what an operator
+			// looks at during a failover.
+			st := nodeStatus{Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}
+			rs := draft.status(dir)
+			st.Raft = &rs
 			pong, err := actors.Ping(ctx, node, "status")
 			if err != nil {
-				return nil, err
+				st.PingError = err.Error()
+				pong = &msg.Pong{}
 			}
-			return nodeStatus{Pong: pong, Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}, nil
+			st.Pong = pong
+			return st, nil
 		},
-		Readiness:      readiness(nodeID, node, store, log),
+		Readiness:      ready,
 		RequestTimeout: cfg.RequestTimeout,
 		Logger:         log,
 		Now:            now,
@@ -196,21 +317,6 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return err
 	}
 
-	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.HTTP)
-		if err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	interval := cfg.SweepInterval
 	if interval <= 0 {
 		interval = time.Minute
@@ -228,8 +334,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	go func() { sweepExpired(sweepCtx, store, interval, rt, log); close(sweepDone) }()
 	defer func() { stopSweep(); <-sweepDone }()
 
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	full := srv.Handler()
+	handler.Store(&full)
 	log.Info("latch serving", "http", ln.Addr().String(), "issuer", srv.Issuer(), "data", cfg.Data, "signing_alg", keys.Alg())
 	if cfg.hooks != nil && cfg.hooks.started != nil {
 		cfg.hooks.started(rt)
@@ -249,15 +355,29 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http server", "err", err)
 	}
+	// Leaving gracefully: no more membership changes from here; tell the others this is
+	// a leave; hand the directory's leadership to another voter and leave its voters (the
+	// new leader's autopilot would also remove this node once the leave is gossiped, but
+	// gossip does not order the leave after the announcement); then (deferred) leave the
+	// gossip.
+	stopPilot()
+	<-pilotDone
+	node.AnnounceLeaving()
+	draft.transferLeadership(context.Background(), log)
+	draft.leave(context.Background(), log)
 	return nil
 }
 
-// nodeStatus is /api/status's body: the grain ping's result, this node's id and the
-// live members as gossip sees them, by node id.
+// nodeStatus is /api/status's body: the grain ping's result, this node's id, the
+// live members as gossip sees them, by node id, and the directory's raft group as this
+// node sees it.
 type nodeStatus struct {
 	*msg.Pong
 	Node    string             `json:"node"`
 	Members []cluster.NodeInfo `json:"members"`
+	Raft    *raftStatus        `json:"raft,omitempty"`
+	// PingError says why the grain ping failed (the rest of the status still holds).
+	PingError string `json:"pingError,omitempty"`
 }
 
 // readyProbeKind is the store kind /readyz reads (never written): a read of an absent
@@ -266,15 +386,19 @@ const readyProbeKind = "latch.readyz"
 
 // readiness backs /readyz. The HTTP server starts only after the store opened, the
 // directory loaded and the cluster member started, so what is left to check is that
-// the member joined its cluster and the store still answers. (The replicated
-// directory will add "caught up".)
-func readiness(nodeID uint64, node *cluster.Node, store persistence.Store, log *slog.Logger) httpapi.Readiness {
+// the member joined its cluster, the store still answers, and the directory caught up:
+// this node is a member of the directory's raft group, knows its leader, applied what
+// it heard was committed, and has the admin application and a signing key.
+func readiness(nodeID uint64, node *cluster.Node, store persistence.Store, draft *directoryRaft, dir *directory.Directory, log *slog.Logger) httpapi.Readiness {
 	id := cluster.FormatNodeID(nodeID)
 	return func(ctx context.Context) httpapi.ReadinessReport {
 		rep := httpapi.ReadinessReport{Node: id}
 		notReady := map[string]string{}
 		if !node.Joined() {
 			notReady["cluster"] = "not joined yet: no member of --join has answered"
+		}
+		if why := draft.directoryReadiness(dir); why != "" {
+			notReady["directory"] = why
 		}
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()

@@ -12,6 +12,9 @@
 //                     itself as a post sign-out redirect URI
 //   LOGTO_RESOURCE    an API resource indicator (optional), asked for at sign-in and by /token
 //   LOGTO_SCOPES      extra scopes, space- or comma-separated (optional), e.g. read:orders
+//   LOGTO_ORGANIZATIONS  "1" (optional): ask for UserScope.Organizations and
+//                     UserScope.OrganizationRoles (the SDK then adds the resource
+//                     urn:logto:resource:organizations), and serve /organizations
 //   SESSION_SECRET    express-session secret (default: the guide's placeholder)
 //
 // The SDK's requests to Latch (discovery, token, userinfo, revocation; not the JWKS, which
@@ -40,13 +43,20 @@ const extraScopes = env('LOGTO_SCOPES', '')
   .split(/[\s,]+/)
   .filter(Boolean);
 
+const organizations = env('LOGTO_ORGANIZATIONS', '') === '1';
+
 const config = {
   endpoint: env('LOGTO_ENDPOINT').replace(/\/+$/, ''),
   appId: env('LOGTO_APP_ID'),
   appSecret: env('LOGTO_APP_SECRET'),
   baseUrl: env('BASE_URL', `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
   // The SDK always adds openid, profile and offline_access.
-  scopes: [UserScope.Email, UserScope.CustomData, ...extraScopes],
+  scopes: [
+    UserScope.Email,
+    UserScope.CustomData,
+    ...(organizations ? [UserScope.Organizations, UserScope.OrganizationRoles] : []),
+    ...extraScopes,
+  ],
   resources: resource ? [resource] : [],
   fetchUserInfo: true,
 };
@@ -128,6 +138,22 @@ app.get(
     }
     const { accessToken, scopes } = req.user;
     res.json({ resource, accessToken, scopes });
+  }
+);
+
+// Organizations, as in Logto's organization guide: the ID token's organizations and
+// organization_roles, userinfo's organization_data, and an organization token for every
+// organization of the user (getOrganizationToken: refresh_token with organization_id).
+app.get(
+  '/organizations',
+  withLogto({ ...config, fetchUserInfo: true, getOrganizationToken: true }),
+  (req, res) => {
+    if (!organizations) {
+      res.status(404).json({ error: 'LOGTO_ORGANIZATIONS is not set' });
+      return;
+    }
+    const { isAuthenticated, claims, userInfo, organizationTokens } = req.user;
+    res.status(isAuthenticated ? 200 : 401).json({ isAuthenticated, claims, userInfo, organizationTokens });
   }
 );
 

@@ -11,6 +11,11 @@
 //   EXPECT_CUSTOM_DATA  JSON; when set, userinfo's custom_data must equal it
 //   LOGTO_RESOURCE   when set, /token must return a JWT with this aud, signed by a key in Latch's JWKS
 //   EXPECT_SCOPE     when set, a scope that JWT must carry
+//   EXPECT_ORGANIZATION  when set, an organization id: the SDK must ask for
+//                    urn:logto:resource:organizations, the ID token and userinfo must name the
+//                    organization, and /organizations must return its organization token
+//   EXPECT_ORGANIZATION_ROLE   the user's role name in it (organization_roles)
+//   EXPECT_ORGANIZATION_SCOPE  the organization scope its organization token must carry
 //
 // Prints every hop; exits 1 with "FAIL: ..." at the first failed check.
 
@@ -330,6 +335,9 @@ async function main() {
   const resource = env('LOGTO_RESOURCE', '');
   const expectScope = env('EXPECT_SCOPE', '');
   const expectCustomData = expectCustomDataRaw ? JSON.parse(expectCustomDataRaw) : undefined;
+  const expectOrganization = env('EXPECT_ORGANIZATION', '');
+  const expectOrganizationRole = env('EXPECT_ORGANIZATION_ROLE', '');
+  const expectOrganizationScope = env('EXPECT_ORGANIZATION_SCOPE', '');
 
   log(`== 0. the app answers and nobody is signed in (${appUrl})`);
   {
@@ -357,6 +365,12 @@ async function main() {
   }
   if (resource) {
     check(q.getAll('resource').includes(resource), `the SDK did not send resource=${resource}`);
+  }
+  if (expectOrganization) {
+    for (const scope of ['urn:logto:scope:organizations', 'urn:logto:scope:organization_roles']) {
+      check(requestedScopes.includes(scope), `the SDK did not ask for scope ${scope}: ${q.get('scope')}`);
+    }
+    check(q.getAll('resource').includes('urn:logto:resource:organizations'), 'the SDK did not send resource=urn:logto:resource:organizations');
   }
   const page = signIn.url;
   check(
@@ -473,6 +487,33 @@ async function main() {
     check(again.status === 200 && typeof again.json.accessToken === 'string', `GET /token a second time: ${again.status} ${show(again.json)}`);
   }
 
+  if (expectOrganization) {
+    log(`== 6b. organizations: claims, organization_data, getOrganizationToken(${expectOrganization})`);
+    const { status, json } = await getJSON(`${appUrl}/organizations`);
+    check(status === 200 && json.isAuthenticated === true, `GET /organizations: want 200, got ${status} ${show(json)}`);
+    check(isDeepStrictEqual(json.claims?.organizations, [expectOrganization]), `ID token organizations ${show(json.claims?.organizations)} is not [${expectOrganization}]`);
+    if (expectOrganizationRole) {
+      const want = `${expectOrganization}:${expectOrganizationRole}`;
+      check(isDeepStrictEqual(json.claims?.organization_roles, [want]), `ID token organization_roles ${show(json.claims?.organization_roles)} is not [${want}]`);
+    }
+    const data = json.userInfo?.organization_data;
+    check(Array.isArray(data) && data.length === 1 && data[0].id === expectOrganization && typeof data[0].name === 'string' && 'description' in data[0],
+      `userinfo organization_data ${show(data)} is not [{id: ${expectOrganization}, name, description}]`);
+    const token = json.organizationTokens?.[expectOrganization];
+    check(typeof token === 'string', `no organization token for ${expectOrganization}: ${show(json.organizationTokens)}`);
+    const jwt = decodeJwt(token);
+    log(`    organization token payload ${show(jwt.payload)}`);
+    check(jwt.payload.aud === `urn:logto:organization:${expectOrganization}`, `organization token aud ${show(jwt.payload.aud)} is not urn:logto:organization:${expectOrganization}`);
+    check(jwt.payload.sub === sub, `organization token sub ${jwt.payload.sub} is not ${sub}`);
+    check(jwt.payload.exp - jwt.payload.iat === 3600, `organization token lives ${jwt.payload.exp - jwt.payload.iat} s, not 3600`);
+    if (expectOrganizationScope) {
+      check(jwt.payload.scope === expectOrganizationScope, `organization token scope ${show(jwt.payload.scope)} is not ${expectOrganizationScope}`);
+    }
+    const discovery = await (await request('GET', `${latch}/oidc/.well-known/openid-configuration`)).json();
+    verifyJws(jwt, await (await request('GET', discovery.jwks_uri)).json());
+    log(`    organization token signature verifies with ${jwt.header.kid}`);
+  }
+
   log('== 7. sign-out: the app -> Latch /oidc/session/end -> the app');
   const out = await navigate(`${appUrl}/logto/sign-out`);
   const endSession = out.visited.find((u) => u.pathname.endsWith('/oidc/session/end'));
@@ -494,7 +535,7 @@ async function main() {
     );
   }
 
-  log(`PASS: signed in as ${username} (${sub}) through Latch with @logto/express, read userinfo${resource ? ', got a resource token' : ''}, signed out`);
+  log(`PASS: signed in as ${username} (${sub}) through Latch with @logto/express, read userinfo${resource ? ', got a resource token' : ''}${expectOrganization ? ', got an organization token' : ''}, signed out`);
 }
 
 try {
