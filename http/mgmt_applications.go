@@ -299,11 +299,6 @@ func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, an
 			}
 		}
 	}
-	if b.IsAdmin.Set && !b.IsAdmin.Null {
-		if err := s.setAdminApp(r, id, b.IsAdmin.V); err != nil {
-			return 0, nil, err
-		}
-	}
 	app, err := s.dir.UpdateApplication(r.Context(), id, func(a *directory.Application) error {
 		if b.Name.Set {
 			a.Name = b.Name.V
@@ -330,6 +325,12 @@ func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, an
 	})
 	if err != nil {
 		return 0, nil, mgmtError(err)
+	}
+	// isAdmin last, once the rest is known valid (the admin app refuses to lose it).
+	if b.IsAdmin.Set && !b.IsAdmin.Null {
+		if err := s.setAdminApp(r, id, b.IsAdmin.V); err != nil {
+			return 0, nil, err
+		}
 	}
 	return http.StatusOK, applicationView(app), nil
 }
