@@ -8,9 +8,11 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/coreos/go-oidc/v3 v3.21.0
+	github.com/dlclark/regexp2/v2 v2.13.0
 	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/hashicorp/memberlist v0.7.0
 	github.com/julienschmidt/httprouter v1.3.0
+	github.com/nyaruka/phonenumbers v1.8.1
 	go.etcd.io/raft/v3 v3.7.0
 	golang.org/x/crypto v0.55.0
 	golang.org/x/net v0.58.0
