@@ -234,8 +234,8 @@ func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mCl
 		return nil, errors.New("POST /api/applications: reply without id")
 	}
 	a.undo = append(a.undo, "/api/applications/"+app.ID)
-	if app.Secret, err = a.appSecret(ctx, app.ID); err != nil {
-		return nil, err
+	if app.Secret == "" {
+		return nil, errors.New("POST /api/applications: reply without the secret")
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/roles/"+role.ID+"/applications", map[string]any{
 		"applicationIds": []string{app.ID},
@@ -244,21 +244,6 @@ func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mCl
 	}
 	a.log("setup: created M2M app %s with role %s (scope %s on %s)", app.ID, name, scopeName, indicator)
 	return &m2mClient{ClientID: app.ID, ClientSecret: app.Secret, Resource: indicator, Scope: scopeName}, nil
-}
-
-// appSecret reads the value of an application's default secret: as in Logto, the
-// application object carries no secret, GET /api/applications/:id/secrets lists them.
-func (a *latchAdmin) appSecret(ctx context.Context, appID string) (string, error) {
-	var secrets []struct {
-		Value string `json:"value"`
-	}
-	if err := a.call(ctx, http.MethodGet, "/api/applications/"+appID+"/secrets", nil, &secrets, http.StatusOK); err != nil {
-		return "", err
-	}
-	if len(secrets) == 0 || secrets[0].Value == "" {
-		return "", fmt.Errorf("GET /api/applications/%s/secrets: no secret value", appID)
-	}
-	return secrets[0].Value, nil
 }
 
 // teardown deletes what this admin created, newest first, and reports every failure.
@@ -309,7 +294,8 @@ func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirec
 		return nil, err
 	}
 	var app struct {
-		ID string `json:"id"`
+		ID     string `json:"id"`
+		Secret string `json:"secret"` // in the creation's answer only
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/applications", map[string]any{
 		"name": prefix + "-" + suffix, "type": appType,
@@ -323,9 +309,10 @@ func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirec
 	a.undo = append(a.undo, "/api/applications/"+app.ID)
 	ua := &userApp{ID: app.ID, Type: appType, RedirectURI: redirectURI}
 	if !ua.Public() { // a public client never authenticates with a secret
-		if ua.Secret, err = a.appSecret(ctx, app.ID); err != nil {
-			return nil, err
+		if app.Secret == "" {
+			return nil, errors.New("POST /api/applications: reply without the secret")
 		}
+		ua.Secret = app.Secret
 	}
 	a.log("setup: created %s app %s (redirect URI %s)", appType, app.ID, redirectURI)
 	return ua, nil

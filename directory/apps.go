@@ -228,7 +228,7 @@ func (d *Directory) newApplication(in NewApplication) (*Application, string, err
 			}
 			secret = s
 		}
-		a.Secrets = []AppSecret{{Name: DefaultSecretName, Value: secret, Hash: hashSecret(secret), CreatedAt: a.CreatedAt}}
+		a.Secrets = []AppSecret{{Name: DefaultSecretName, Hash: hashSecret(secret), CreatedAt: a.CreatedAt}}
 	} else {
 		secret = ""
 	}
@@ -333,7 +333,7 @@ func (d *Directory) addAppSecret(ctx context.Context, appID, name, value string,
 		}
 		value = v
 	}
-	sec := AppSecret{Name: name, Value: value, Hash: hashSecret(value), CreatedAt: now, ExpiresAt: clonePtr(expiresAt)}
+	sec := AppSecret{Name: name, Hash: hashSecret(value), CreatedAt: now, ExpiresAt: clonePtr(expiresAt)}
 	next := old.Clone()
 	next.Secrets = append(next.Secrets, sec)
 	if _, err := d.storeApp(ctx, next); err != nil {

@@ -205,7 +205,7 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 				"configured", adminClientID, "existing", app.ID)
 		case adminClientSecret != "" && !d.AuthenticateApp(app, adminClientSecret):
 			next := app.Clone()
-			next.Secrets = []AppSecret{{Name: DefaultSecretName, Value: adminClientSecret, Hash: hashSecret(adminClientSecret), CreatedAt: now}}
+			next.Secrets = []AppSecret{{Name: DefaultSecretName, Hash: hashSecret(adminClientSecret), CreatedAt: now}}
 			b.put(kindApp, app.ID, app.Version, next)
 			appWritten = true
 			note(slog.LevelInfo, "directory: replaced the admin application's secrets with the configured one", "clientId", app.ID)

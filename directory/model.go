@@ -83,16 +83,14 @@ func (m CustomClientMetadata) RotatesRefreshToken() bool {
 	return m.RotateRefreshToken == nil || *m.RotateRefreshToken
 }
 
-// AppSecret is one client secret of an application. Client authentication compares a
-// SHA-256 hash of the secret in constant time (secrets are 32+ random characters, so a
-// fast hash is as strong as a password hash and keeps client authentication off the
-// CPU budget of the token endpoint). Value is the secret itself, kept because Logto's
-// Management API lists every secret's value (GET /api/applications/:id/secrets), as
-// Logto keeps it; it is empty for secrets stored by Latch versions that kept only the
-// hash, whose value cannot be shown again.
+// AppSecret is one client secret of an application. Only a SHA-256 hash of the secret
+// is kept (secrets at rest are hashed: a leaked store or snapshot gives no working
+// client secret): secrets are 32+ random characters, so a fast hash compared in
+// constant time is as strong as a password hash and keeps client authentication off
+// the CPU budget of the token endpoint. The value is shown once, when it is created;
+// unlike Logto, GET /api/applications/:id/secrets cannot show it again.
 type AppSecret struct {
 	Name      string `json:"name"`
-	Value     string `json:"value,omitempty"`
 	Hash      string `json:"hash"` // hex SHA-256 of the secret
 	CreatedAt int64  `json:"createdAt"`
 	ExpiresAt *int64 `json:"expiresAt,omitempty"` // ms since epoch; nil = never

@@ -54,9 +54,9 @@ func applicationView(a *directory.Application) applicationJSON {
 	}
 }
 
-// applicationSecretJSON is Logto's application secret, with its value in every
-// listing as Logto has it. A secret stored by a Latch version that kept only its hash
-// has no value to show: value is left out.
+// applicationSecretJSON is Logto's application secret. Its value is in the answer
+// that created it and nowhere else: Latch keeps only a hash of a secret (Logto keeps
+// the value and lists it on every GET), so value is left out of listings.
 type applicationSecretJSON struct {
 	TenantID      string `json:"tenantId"`
 	ApplicationID string `json:"applicationId"`
@@ -66,8 +66,10 @@ type applicationSecretJSON struct {
 	ExpiresAt     *int64 `json:"expiresAt"`
 }
 
-func secretView(appID string, s directory.AppSecret) applicationSecretJSON {
-	return applicationSecretJSON{TenantID: tenantID, ApplicationID: appID, Name: s.Name, Value: s.Value, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
+// secretView answers a secret; value is its plain value, given only when it was just
+// created.
+func secretView(appID string, s directory.AppSecret, value string) applicationSecretJSON {
+	return applicationSecretJSON{TenantID: tenantID, ApplicationID: appID, Name: s.Name, Value: value, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt}
 }
 
 func (s *Server) listApplications(r *http.Request, _ httprouter.Params) (int, any, error) {
@@ -195,11 +197,19 @@ func (s *Server) createApplication(r *http.Request, _ httprouter.Params) (int, a
 	if b.CustomClientMetadata != nil {
 		in.CustomClientMetadata = *b.CustomClientMetadata
 	}
-	app, _, err := s.dir.CreateApplication(r.Context(), in)
+	app, secret, err := s.dir.CreateApplication(r.Context(), in)
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return http.StatusOK, applicationView(app), nil
+	return http.StatusOK, applicationCreatedJSON{applicationJSON: applicationView(app), Secret: secret}, nil
+}
+
+// applicationCreatedJSON is POST /api/applications' answer: the application with the
+// value of its default secret, shown this once (Latch keeps only its hash; a client
+// without secrets has none).
+type applicationCreatedJSON struct {
+	applicationJSON
+	Secret string `json:"secret,omitempty"`
 }
 
 // applicationDetailJSON is GET /api/applications/:id: with isAdmin, whether the
@@ -351,7 +361,7 @@ func (s *Server) listApplicationSecrets(_ *http.Request, p httprouter.Params) (i
 	}
 	out := make([]applicationSecretJSON, len(app.Secrets))
 	for i, sec := range app.Secrets {
-		out[i] = secretView(app.ID, sec)
+		out[i] = secretView(app.ID, sec, "")
 	}
 	return http.StatusOK, out, nil
 }
@@ -372,11 +382,11 @@ func (s *Server) createApplicationSecret(r *http.Request, p httprouter.Params) (
 		return 0, nil, apiErr(http.StatusUnprocessableEntity, "entity.db_constraint_violated",
 			fmt.Sprintf("%s applications are public clients and have no secrets.", app.Type))
 	}
-	sec, _, err := s.dir.AddAppSecret(r.Context(), appID, b.Name, b.ExpiresAt)
+	sec, value, err := s.dir.AddAppSecret(r.Context(), appID, b.Name, b.ExpiresAt)
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return http.StatusCreated, secretView(appID, sec), nil
+	return http.StatusCreated, secretView(appID, sec, value), nil
 }
 
 // patchApplicationSecret is PATCH /api/applications/:id/secrets/:name {name}: renames
@@ -396,7 +406,7 @@ func (s *Server) patchApplicationSecret(r *http.Request, p httprouter.Params) (i
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return http.StatusOK, secretView(appID, sec), nil
+	return http.StatusOK, secretView(appID, sec, ""), nil
 }
 
 // patchApplicationCustomData is PATCH /api/applications/:id/custom-data: the body, a
