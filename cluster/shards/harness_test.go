@@ -217,6 +217,8 @@ type testCluster struct {
 	members *fakeMembers
 	clock   *fakeClock
 	nodes   map[uint64]*tnode
+	// interval is the managers' Config.Interval (default 100ms here).
+	interval time.Duration
 }
 
 func newTestCluster(t *testing.T) *testCluster {
@@ -226,15 +228,30 @@ func newTestCluster(t *testing.T) *testCluster {
 // add starts node id (founding the cluster when bootstrap) and makes it a live member.
 func (c *testCluster) add(id uint64, bootstrap bool) *tnode {
 	c.t.Helper()
+	return c.start(id, bootstrap, newMemReplicas())
+}
+
+// restart starts a stopped node again on its replicas, at a new raft address.
+func (c *testCluster) restart(id uint64) *tnode {
+	c.t.Helper()
+	return c.start(id, false, c.nodes[id].replicas)
+}
+
+func (c *testCluster) start(id uint64, bootstrap bool, replicas *memReplicas) *tnode {
+	c.t.Helper()
 	h, err := raftgroup.NewHost(raftgroup.Config{NodeID: id, ListenAddr: "127.0.0.1:0"})
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	n := &tnode{id: id, host: h, replicas: newMemReplicas(), done: make(chan struct{}), events: map[uint32][]raftgroup.Leadership{}}
+	n := &tnode{id: id, host: h, replicas: replicas, done: make(chan struct{}), events: map[uint32][]raftgroup.Leadership{}}
+	interval := c.interval
+	if interval == 0 {
+		interval = 100 * time.Millisecond
+	}
 	n.mgr, err = shards.New(shards.Config{
 		NodeID: id, Host: h, Shards: testShards, Bootstrap: bootstrap,
 		Members: c.members, Storage: n.replicas, DeadGrace: deadGrace,
-		Interval: 100 * time.Millisecond, ChangeTimeout: 5 * time.Second,
+		Interval: interval, ChangeTimeout: 5 * time.Second,
 		Now: c.clock.Now, Logger: testLogger(),
 		OnLeadership: func(s uint32, l raftgroup.Leadership) {
 			n.evMu.Lock()

@@ -104,6 +104,11 @@ func (m *Manager) Reconcile(ctx context.Context) {
 	}
 	slices.Sort(v.candidates)
 
+	for s := range m.orphans {
+		if st, ok := sts[s]; !ok || st.Leader != 0 {
+			delete(m.orphans, s)
+		}
+	}
 	for s := range m.cfg.Shards {
 		desired := Place(v.candidates, s, m.cfg.Replicas)
 		g := groups[s]
@@ -127,6 +132,10 @@ func (m *Manager) Reconcile(ctx context.Context) {
 			}
 			continue
 		}
+		if st.Leader == 0 && m.orphaned(s, desired, v) {
+			m.drop(s, g, "removed while away: no leader heard and not placed here for twice the dead grace period")
+			continue
+		}
 		if st.Leader != self || !g.Leadership().Ready {
 			continue
 		}
@@ -144,6 +153,31 @@ func (m *Manager) Reconcile(ctx context.Context) {
 			m.launch(ctx, s, g, *a)
 		}
 	}
+}
+
+// orphaned reports whether this node's replica of shard s, which knows no leader, was
+// most likely removed while this node was away (declared dead past the grace period,
+// replaced, and the placement moved on): a removed member is not told, and campaigns in
+// vain. It is when the placement does not name this node, every node it names is alive,
+// and no leader was heard for twice DeadGrace (longer than a dead member is kept, so
+// that a replica that lost its quorum is placed here again before it counts as one).
+func (m *Manager) orphaned(s uint32, desired []uint64, v view) bool {
+	if slices.Contains(desired, m.cfg.NodeID) {
+		delete(m.orphans, s)
+		return false
+	}
+	for _, id := range desired {
+		if _, alive := v.live[id]; !alive {
+			delete(m.orphans, s)
+			return false
+		}
+	}
+	since, ok := m.orphans[s]
+	if !ok {
+		m.orphans[s] = v.now
+		return false
+	}
+	return v.now.Sub(since) >= 2*m.cfg.DeadGrace
 }
 
 // join starts shard's group empty: the shard's leader adds this node and sends it a

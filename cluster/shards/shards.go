@@ -194,6 +194,9 @@ type Manager struct {
 	// missing: member -> when this node first saw it in a group but not alive. Owned
 	// by Run's goroutine.
 	missing map[uint64]time.Time
+	// orphans: shard -> since when its replica here knows no leader while the
+	// placement names other, live nodes (see orphaned). Owned by Run's goroutine.
+	orphans map[uint32]time.Time
 	wake    chan struct{}
 	changes sync.WaitGroup
 }
@@ -214,6 +217,7 @@ func New(cfg Config) (*Manager, error) {
 		busy:    map[uint32]bool{},
 		watch:   map[uint32]chan struct{}{},
 		missing: map[uint64]time.Time{},
+		orphans: map[uint32]time.Time{},
 		wake:    make(chan struct{}, 1),
 	}
 	restarted, founded := 0, 0

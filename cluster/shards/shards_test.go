@@ -256,3 +256,65 @@ func TestGracefulLeave(t *testing.T) {
 	c.proposeAll("b", "2")
 	c.replicated(10*time.Second, "b", "2")
 }
+
+// A node dead past the grace period is replaced; a fifth node joins meanwhile. When the
+// dead node comes back on its replicas (at another address), the shards placed on it
+// again take it back (and let go of its replacements); the replicas of the shards no
+// longer placed on it, which it was removed from while away, are dropped once they
+// heard no leader for twice the grace period.
+func TestRestartAfterReplacement(t *testing.T) {
+	c := newTestCluster(t)
+	c.grow(4)
+	c.proposeAll("a", "1")
+	c.nodes[4].kill()
+	c.members.gone(4, false)
+	c.proposeAll("a2", "1") // new leaders, who noticed node 4 missing
+	c.clock.advance(deadGrace)
+	c.placed(30*time.Second, 1, 2, 3)
+	c.add(5, false)
+	c.placed(30*time.Second, 1, 2, 3, 5)
+	c.proposeAll("b", "2")
+
+	n4 := c.restart(4)
+	var stale []uint32 // shards node 4 holds but is no longer placed on
+	for _, s := range n4.mgr.Hosted() {
+		if !slices.Contains(shards.Place([]uint64{1, 2, 3, 4, 5}, s, 3), 4) {
+			stale = append(stale, s)
+		}
+	}
+	if len(n4.mgr.Hosted()) == 0 || len(stale) == 0 {
+		t.Fatalf("node 4 restarted with %d replicas, %d of them stale: the test needs both", len(n4.mgr.Hosted()), len(stale))
+	}
+	// The shards placed on node 4 again take it back; the stale replicas wait.
+	var last string
+	waitFor(t, 30*time.Second, func() string { return "node 4 back in its shards: " + last }, func() bool {
+		for s := range uint32(testShards) {
+			want := slices.Sorted(slices.Values(shards.Place([]uint64{1, 2, 3, 4, 5}, s, 3)))
+			l := c.leader(s)
+			if l == nil {
+				last = fmt.Sprintf("shard %d: no leader", s)
+				return false
+			}
+			if st, _ := l.mgr.Status(s); !slices.Equal(st.Voters, want) || len(st.Learners) > 0 {
+				last = fmt.Sprintf("shard %d: voters %v learners %v want %v", s, st.Voters, st.Learners, want)
+				return false
+			}
+		}
+		return true
+	})
+	for _, s := range stale {
+		if !slices.Contains(n4.mgr.Hosted(), s) {
+			t.Fatalf("shard %d: node 4 dropped its stale replica within the grace period", s)
+		}
+	}
+	c.clock.advance(2 * deadGrace)
+	c.placed(30*time.Second, 1, 2, 3, 4, 5)
+	for _, s := range stale {
+		if n4.replicas.dropped(s) == 0 {
+			t.Errorf("shard %d: stale replica stopped but not dropped", s)
+		}
+	}
+	c.proposeAll("c", "3")
+	c.replicated(10*time.Second, "b", "2")
+	c.replicated(10*time.Second, "c", "3")
+}
