@@ -219,6 +219,8 @@ type testCluster struct {
 	nodes   map[uint64]*tnode
 	// interval is the managers' Config.Interval (default 100ms here).
 	interval time.Duration
+	// host is the hosts' configuration (NodeID and ListenAddr are set per node).
+	host raftgroup.Config
 }
 
 func newTestCluster(t *testing.T) *testCluster {
@@ -239,7 +241,9 @@ func (c *testCluster) restart(id uint64) *tnode {
 
 func (c *testCluster) start(id uint64, bootstrap bool, replicas *memReplicas) *tnode {
 	c.t.Helper()
-	h, err := raftgroup.NewHost(raftgroup.Config{NodeID: id, ListenAddr: "127.0.0.1:0"})
+	hc := c.host
+	hc.NodeID, hc.ListenAddr = id, "127.0.0.1:0"
+	h, err := raftgroup.NewHost(hc)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -136,6 +136,12 @@ func TestFailover(t *testing.T) {
 		}
 	}
 	survivors := slices.DeleteFunc(c.alive(), func(n *tnode) bool { return n == victim })
+	changed := map[uint32][]<-chan struct{}{}
+	for _, s := range led[victim.id] {
+		for _, n := range survivors {
+			changed[s] = append(changed[s], n.mgr.Changed(s))
+		}
+	}
 	victim.kill()
 	c.members.gone(victim.id, false)
 	start := time.Now()
@@ -174,6 +180,13 @@ func TestFailover(t *testing.T) {
 			newLeader = c.leader(s)
 			return newLeader != nil
 		})
+		for i, ch := range changed[s] {
+			select {
+			case <-ch:
+			default:
+				t.Errorf("shard %d: node %d's Changed channel not closed after its leader died", s, survivors[i].id)
+			}
+		}
 		ev = newLeader.leadershipEvents(s)
 		if len(ev) == 0 || !ev[len(ev)-1].IsLeader || !ev[len(ev)-1].Ready {
 			t.Errorf("shard %d: node %d leads it but was last told %+v", s, newLeader.id, ev)
