@@ -104,7 +104,9 @@ type Config struct {
 	GroupBase uint64
 	// Bootstrap: this node founds the cluster: every shard without a log is
 	// bootstrapped here with this node as its only voter. Otherwise a shard without a
-	// log is joined when the placement names this node.
+	// log is joined when the placement names this node. Set it only on the node that
+	// founds the cluster, before any other node joined: a shard bootstrapped twice is
+	// two groups with one id.
 	Bootstrap bool
 	// Members is the membership the placement follows.
 	Members Members

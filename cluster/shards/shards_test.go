@@ -331,3 +331,19 @@ func TestRestartAfterReplacement(t *testing.T) {
 	c.replicated(10*time.Second, "b", "2")
 	c.replicated(10*time.Second, "c", "3")
 }
+
+// A single node restarted on its replicas resumes every shard and leads it again.
+func TestSingleNodeRestart(t *testing.T) {
+	c := newTestCluster(t)
+	c.add(1, true)
+	c.placed(20*time.Second, 1)
+	c.proposeAll("a", "1")
+	c.nodes[1].kill()
+	n := c.restart(1)
+	c.placed(20*time.Second, 1)
+	if got := len(n.mgr.Hosted()); got != testShards {
+		t.Fatalf("restarted with %d shards, want %d", got, testShards)
+	}
+	c.replicated(10*time.Second, "a", "1")
+	c.proposeAll("b", "2")
+}
