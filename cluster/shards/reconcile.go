@@ -113,7 +113,8 @@ func (m *Manager) Reconcile(ctx context.Context) {
 		desired := Place(v.candidates, s, m.cfg.Replicas)
 		g := groups[s]
 		if g == nil {
-			if slices.Contains(desired, self) {
+			// Placed alone (no other member known yet): there is no leader to add it.
+			if slices.Contains(desired, self) && len(desired) > 1 {
 				m.join(s)
 			}
 			continue

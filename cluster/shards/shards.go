@@ -14,7 +14,10 @@
 // left gracefully is removed at once, one declared dead after DeadGrace (and kept in the
 // placement meanwhile, so that a node restarting within it keeps its shards); a leader
 // that is no longer desired hands leadership to a caught-up desired voter first. A node
-// removed from a group stops it and drops its replica (Replicas.Drop).
+// removed from a group stops it and drops its replica (Replicas.Drop); the leader sends
+// it the commit of its removal (raftgroup), and a replica removed while its node was
+// away, which nobody tells, is dropped once it heard no leader for twice DeadGrace
+// while the placement names other, live nodes.
 //
 // The leader of a shard hosts its grains: OnLeadership and Changed tell the grain host
 // at once when this node gains or loses a shard's leadership, and LeaderReady when its
