@@ -347,3 +347,46 @@ func TestSingleNodeRestart(t *testing.T) {
 	c.replicated(10*time.Second, "a", "1")
 	c.proposeAll("b", "2")
 }
+
+// A placed node that never catches up (gossip sees it, its raft address answers
+// nothing) stays a learner, and the replica it would replace stays a voter: nothing is
+// taken away before its replacement votes. When it leaves, its learner seats go.
+func TestNoRemovalBeforeReplacementCatchesUp(t *testing.T) {
+	c := newTestCluster(t)
+	c.grow(3)
+	c.members.join(4, "127.0.0.1:1") // nothing listens there
+	placedOn4 := 0
+	var last string
+	waitFor(t, 30*time.Second, func() string { return "node 4 a learner where placed: " + last }, func() bool {
+		placedOn4 = 0
+		for s := range uint32(testShards) {
+			l := c.leader(s)
+			if l == nil {
+				last = fmt.Sprintf("shard %d: no leader", s)
+				return false
+			}
+			st, _ := l.mgr.Status(s)
+			wantLearners := []uint64(nil)
+			if slices.Contains(shards.Place([]uint64{1, 2, 3, 4}, s, 3), 4) {
+				wantLearners = []uint64{4}
+				placedOn4++
+			}
+			if !slices.Equal(st.Voters, []uint64{1, 2, 3}) || !slices.Equal(st.Learners, wantLearners) {
+				last = fmt.Sprintf("shard %d: voters %v learners %v", s, st.Voters, st.Learners)
+				return false
+			}
+		}
+		return true
+	})
+	if placedOn4 == 0 {
+		t.Fatal("node 4 is placed on no shard: the test needs some")
+	}
+	time.Sleep(time.Second) // ten more reconcile passes change nothing
+	for s := range uint32(testShards) {
+		if st, _ := c.leader(s).mgr.Status(s); !slices.Equal(st.Voters, []uint64{1, 2, 3}) {
+			t.Fatalf("shard %d: voters %v while node 4 never caught up", s, st.Voters)
+		}
+	}
+	c.members.gone(4, true)
+	c.placed(30*time.Second, 1, 2, 3)
+}
