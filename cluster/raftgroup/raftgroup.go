@@ -223,6 +223,25 @@ type GroupConfig struct {
 	// window of applied proposal ids they carry. 0: the state machine holds nothing
 	// applied from this group's log.
 	Applied uint64
+	// OnLeadership, when set, is called on the group's goroutine each time the group's
+	// Leadership (as this node sees it) changes, and once with IsLeader false when the
+	// group stops. It must not block: signal a channel, copy the value.
+	OnLeadership func(Leadership)
+}
+
+// Leadership is a group's leadership as this node sees it.
+type Leadership struct {
+	// Leader is the leader's node id, 0 when none is known.
+	Leader uint64
+	// Term is this node's current term.
+	Term uint64
+	// IsLeader: this node leads the group.
+	IsLeader bool
+	// Ready: this node leads and has applied every entry up to the first entry of its
+	// term, so every entry committed before it was elected is in its state machine
+	// (reads from its replica are complete). Raft commits that entry once a quorum
+	// holds it.
+	Ready bool
 }
 
 // HasState reports whether s holds a group's state (a hard state, entries or a
