@@ -40,7 +40,9 @@ type Config struct {
 	// Sessions lists and revokes a user's sessions and grants for the Management API,
 	// and revokes what a suspended or deleted user holds. Nil disables those routes.
 	Sessions *op.Sessions
-	// Status reports cluster health for /api/status; nil means "ok" without a probe.
+	// Status reports cluster health: /api/status answers 204 when it returns no error
+	// (503 otherwise); /api/cluster shows the report it returns, also alongside an
+	// error. nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	// Readiness backs /readyz (health.go); nil means ready whenever HTTP is served.
 	Readiness Readiness

@@ -219,7 +219,7 @@ func TestServeClusterNodeIdentity(t *testing.T) {
 	// Each node sees both, by node id, with node2 on its fixed remoting address.
 	// members maps node id to "address system-id" as p sees them.
 	members := func(p *serveProcess) map[string]string {
-		_, body := p.probe("/api/status")
+		_, body := p.probe("/api/cluster")
 		out := map[string]string{}
 		list, _ := body["members"].([]any)
 		for _, m := range list {

@@ -594,7 +594,7 @@ func TestClusterFigures(t *testing.T) {
 		if election > 0 {
 			elections = append(elections, election)
 		}
-		named := "did not answer /api/status in time"
+		named := "did not answer /api/cluster in time"
 		if election > 0 {
 			named = "named a new leader after " + election.Round(time.Millisecond).String()
 		}

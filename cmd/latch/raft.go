@@ -217,7 +217,7 @@ func (r *directoryRaft) transferLeadership(ctx context.Context, log *slog.Logger
 	log.Info("directory raft group: leadership transferred before stopping", "to", cluster.FormatNodeID(to))
 }
 
-// raftStatus is the directory group's state in /api/status.
+// raftStatus is the directory group's state in /api/cluster.
 type raftStatus struct {
 	Group    uint64   `json:"group"`
 	State    string   `json:"state"`

@@ -305,7 +305,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 				pong = &msg.Pong{}
 			}
 			st.Pong = pong
-			return st, nil
+			return st, err // /api/status: 503 on err; /api/cluster: the report
 		},
 		Readiness:      ready,
 		RequestTimeout: cfg.RequestTimeout,
@@ -368,7 +368,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	return nil
 }
 
-// nodeStatus is /api/status's body: the grain ping's result, this node's id, the
+// nodeStatus is /api/cluster's body: the grain ping's result, this node's id, the
 // live members as gossip sees them, by node id, and the directory's raft group as this
 // node sees it.
 type nodeStatus struct {
