@@ -108,7 +108,7 @@ type passwordThrottle struct {
 	store ThrottleStore // nil: lockouts are in memory only
 	// onLockout counts each lockout (Metrics.Lockout); nil counts nothing.
 	onLockout func()
-	log   *slog.Logger
+	log       *slog.Logger
 
 	mu      sync.Mutex
 	entries map[throttleEntryKey]*throttleEntry

@@ -3,6 +3,7 @@ package metrics
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,24 +63,33 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 // statusClasses are the code label values, by status/100.
 var statusClasses = [...]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
-// Route returns the observer of one registered route, with its children resolved for
-// every status class up front: a request costs two atomic adds and a bucket search.
+// Route returns the observer of one registered route. Its children, per status class,
+// are resolved on the first request of that class and kept: a later request costs two
+// atomic adds and a bucket search, and a route or class never served exports nothing.
 // It is called once per route, when the router is built.
 func (m *HTTP) Route(method, pattern string) func(status int, elapsed time.Duration) {
-	var counts [len(statusClasses)]prometheus.Counter
-	var durs [len(statusClasses)]prometheus.Observer
-	for i, class := range statusClasses {
-		counts[i] = m.requests.WithLabelValues(pattern, method, class)
-		durs[i] = m.duration.WithLabelValues(pattern, method, class)
-	}
+	var children [len(statusClasses)]atomic.Pointer[routeChild]
 	return func(status int, elapsed time.Duration) {
 		i := status / 100
 		if i < 1 || i >= len(statusClasses) {
 			i = 0
 		}
-		counts[i].Inc()
-		durs[i].Observe(elapsed.Seconds())
+		c := children[i].Load()
+		if c == nil {
+			c = &routeChild{
+				count: m.requests.WithLabelValues(pattern, method, statusClasses[i]),
+				dur:   m.duration.WithLabelValues(pattern, method, statusClasses[i]),
+			}
+			children[i].Store(c) // a racing first request stores the same children
+		}
+		c.count.Inc()
+		c.dur.Observe(elapsed.Seconds())
 	}
+}
+
+type routeChild struct {
+	count prometheus.Counter
+	dur   prometheus.Observer
 }
 
 // Token records one token request. grantType is what the client sent: one outside the

@@ -50,7 +50,9 @@ func (c *pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	if m == nil {
 		return
 	}
-	counter := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	counter := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
 	counter(c.compactions, float64(m.Compact.Count))
 	counter(c.flushes, float64(m.Flush.Count))
