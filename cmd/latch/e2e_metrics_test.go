@@ -57,7 +57,7 @@ func familyValue(mf map[string]*dto.MetricFamily, name string, want map[string]s
 
 // TestMetricsOnRunningNode scrapes a running node's /metrics: the token counter moves
 // after a token request, and the directory's Raft group, Pebble, the outbox and the
-// grains are exported.
+// grain calls (the status ping) are exported.
 func TestMetricsOnRunningNode(t *testing.T) {
 	n := startNode(t, t.TempDir(), nil)
 	before := scrapeURL(t, n.endpoint+"/metrics")
@@ -88,6 +88,9 @@ func TestMetricsOnRunningNode(t *testing.T) {
 		{"latch_outbox_give_ups_total", nil},
 		{"latch_http_requests_total", map[string]string{"route": "/oidc/token", "method": "POST", "code": "2xx"}},
 		{"go_goroutines", nil},
+		// waitReady's /api/status pinged a grain, on this single node.
+		{"latch_grain_calls_total", map[string]string{"where": "local", "result": "ok"}},
+		{"latch_grain_activations_total", nil},
 	} {
 		if _, ok := familyValue(after, c.name, c.labels); !ok {
 			t.Errorf("%s%v not exported", c.name, c.labels)
