@@ -67,6 +67,7 @@ func newFakeOP(t *testing.T) *fakeOP {
 	mux.HandleFunc("POST /api/resources/{id}/scopes", op.create("scope", http.StatusCreated, nil))
 	mux.HandleFunc("POST /api/roles", op.create("role", http.StatusOK, nil))
 	mux.HandleFunc("POST /api/applications", op.create("app", http.StatusOK, op.newApp))
+	mux.HandleFunc("GET /api/applications/{id}/secrets", op.secrets)
 	mux.HandleFunc("POST /api/roles/{id}/applications", op.assign)
 	mux.HandleFunc("DELETE /api/{kind}/{id}", op.delete)
 	op.routesBrowser(mux)
@@ -180,7 +181,28 @@ func (op *fakeOP) newApp(id string, body map[string]any) map[string]any {
 	op.mu.Lock()
 	op.clients[id] = c
 	op.mu.Unlock()
-	return map[string]any{"id": id, "secret": secret, "type": body["type"]}
+	return map[string]any{"id": id, "type": body["type"]}
+}
+
+// secrets lists an app's secret as Logto does (with its value).
+func (op *fakeOP) secrets(w http.ResponseWriter, r *http.Request) {
+	if !op.bearerOK(r) {
+		w.WriteHeader(401)
+		return
+	}
+	op.mu.Lock()
+	c, ok := op.clients[r.PathValue("id")]
+	op.mu.Unlock()
+	if !ok {
+		w.WriteHeader(404)
+		return
+	}
+	list := []map[string]any{}
+	if c.secret != "" {
+		list = append(list, map[string]any{"name": "Default secret", "value": c.secret})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
 }
 
 func (op *fakeOP) newResource(id string, body map[string]any) map[string]any {

@@ -223,16 +223,19 @@ func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mCl
 	a.undo = append(a.undo, "/api/roles/"+role.ID)
 	var app struct {
 		ID     string `json:"id"`
-		Secret string `json:"secret"`
+		Secret string
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/applications", map[string]any{
 		"name": name, "type": "MachineToMachine",
 	}, &app, http.StatusOK); err != nil {
 		return nil, err
 	}
+	if app.ID == "" {
+		return nil, errors.New("POST /api/applications: reply without id")
+	}
 	a.undo = append(a.undo, "/api/applications/"+app.ID)
-	if app.ID == "" || app.Secret == "" {
-		return nil, errors.New("POST /api/applications: reply without id or secret")
+	if app.Secret, err = a.appSecret(ctx, app.ID); err != nil {
+		return nil, err
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/roles/"+role.ID+"/applications", map[string]any{
 		"applicationIds": []string{app.ID},
@@ -241,6 +244,21 @@ func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mCl
 	}
 	a.log("setup: created M2M app %s with role %s (scope %s on %s)", app.ID, name, scopeName, indicator)
 	return &m2mClient{ClientID: app.ID, ClientSecret: app.Secret, Resource: indicator, Scope: scopeName}, nil
+}
+
+// appSecret reads the value of an application's default secret: as in Logto, the
+// application object carries no secret, GET /api/applications/:id/secrets lists them.
+func (a *latchAdmin) appSecret(ctx context.Context, appID string) (string, error) {
+	var secrets []struct {
+		Value string `json:"value"`
+	}
+	if err := a.call(ctx, http.MethodGet, "/api/applications/"+appID+"/secrets", nil, &secrets, http.StatusOK); err != nil {
+		return "", err
+	}
+	if len(secrets) == 0 || secrets[0].Value == "" {
+		return "", fmt.Errorf("GET /api/applications/%s/secrets: no secret value", appID)
+	}
+	return secrets[0].Value, nil
 }
 
 // teardown deletes what this admin created, newest first, and reports every failure.
@@ -291,8 +309,7 @@ func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirec
 		return nil, err
 	}
 	var app struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
+		ID string `json:"id"`
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/applications", map[string]any{
 		"name": prefix + "-" + suffix, "type": appType,
@@ -300,15 +317,15 @@ func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirec
 	}, &app, http.StatusOK); err != nil {
 		return nil, err
 	}
-	if app.ID != "" {
-		a.undo = append(a.undo, "/api/applications/"+app.ID)
+	if app.ID == "" {
+		return nil, errors.New("POST /api/applications: reply without id")
 	}
-	ua := &userApp{ID: app.ID, Secret: app.Secret, Type: appType, RedirectURI: redirectURI}
-	if app.ID == "" || (!ua.Public() && app.Secret == "") {
-		return nil, errors.New("POST /api/applications: reply without id or secret")
-	}
-	if ua.Public() {
-		ua.Secret = "" // a public client never authenticates with a secret
+	a.undo = append(a.undo, "/api/applications/"+app.ID)
+	ua := &userApp{ID: app.ID, Type: appType, RedirectURI: redirectURI}
+	if !ua.Public() { // a public client never authenticates with a secret
+		if ua.Secret, err = a.appSecret(ctx, app.ID); err != nil {
+			return nil, err
+		}
 	}
 	a.log("setup: created %s app %s (redirect URI %s)", appType, app.ID, redirectURI)
 	return ua, nil

@@ -148,8 +148,9 @@ func TestApplicationLifecycle(t *testing.T) {
 	if got, ok := d.Application(app.ID); !ok || got != app {
 		t.Fatalf("Application(%q) = %v, %v", app.ID, got, ok)
 	}
-	if strings.Contains(string(mustJSON(t, app)), secret) {
-		t.Fatal("stored application contains the plain secret")
+	// The value is kept (Logto's Management API lists it); authentication uses the hash.
+	if len(app.Secrets) != 1 || app.Secrets[0].Value != secret || app.Secrets[0].Hash != hashSecret(secret) {
+		t.Fatalf("default secret %+v", app.Secrets)
 	}
 	if !d.AuthenticateApp(app, secret) || d.AuthenticateApp(app, secret+"x") || d.AuthenticateApp(app, "") || d.AuthenticateApp(nil, secret) {
 		t.Fatal("AuthenticateApp with the default secret")
@@ -248,7 +249,7 @@ func TestApplicationValidation(t *testing.T) {
 		{"bad post logout", NewApplication{Name: "a", Type: AppSPA, OIDCClientMetadata: OIDCClientMetadata{PostLogoutRedirectURIs: []string{"nope"}}}, "oidcClientMetadata.postLogoutRedirectUris"},
 		{"bad backchannel", NewApplication{Name: "a", Type: AppTraditional, OIDCClientMetadata: OIDCClientMetadata{BackchannelLogoutURI: "com.app:/logout"}}, "oidcClientMetadata.backchannelLogoutUri"},
 		{"custom data array", NewApplication{Name: "a", Type: AppSPA, CustomData: json.RawMessage(`[1]`)}, "customData"},
-		{"third-party SPA", NewApplication{Name: "a", Type: AppSPA, IsThirdParty: true}, "isThirdParty"},
+		{"third-party M2M", NewApplication{Name: "a", Type: AppMachineToMachine, IsThirdParty: true}, "isThirdParty"},
 		{"refresh ttl", NewApplication{Name: "a", Type: AppNative, CustomClientMetadata: CustomClientMetadata{RefreshTokenTTLInDays: ptr(0)}}, "customClientMetadata.refreshTokenTtlInDays"},
 	}
 	for _, tt := range tests {

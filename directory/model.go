@@ -50,6 +50,9 @@ type CustomClientMetadata struct {
 	AlwaysIssueRefreshToken *bool    `json:"alwaysIssueRefreshToken,omitempty"`
 	RotateRefreshToken      *bool    `json:"rotateRefreshToken,omitempty"`
 	AllowTokenExchange      *bool    `json:"allowTokenExchange,omitempty"`
+	// IsDeviceFlow marks a Native app that signs in with the device authorization
+	// grant (RFC 8628); set on creation only (Logto).
+	IsDeviceFlow *bool `json:"isDeviceFlow,omitempty"`
 }
 
 // Defaults from Logto.
@@ -80,12 +83,16 @@ func (m CustomClientMetadata) RotatesRefreshToken() bool {
 	return m.RotateRefreshToken == nil || *m.RotateRefreshToken
 }
 
-// AppSecret is one client secret of an application. Only a SHA-256 hash of the secret
-// is kept: secrets are 32+ random characters, so a fast hash compared in constant time
-// is as strong as a password hash and keeps client authentication off the CPU budget of
-// the token endpoint.
+// AppSecret is one client secret of an application. Client authentication compares a
+// SHA-256 hash of the secret in constant time (secrets are 32+ random characters, so a
+// fast hash is as strong as a password hash and keeps client authentication off the
+// CPU budget of the token endpoint). Value is the secret itself, kept because Logto's
+// Management API lists every secret's value (GET /api/applications/:id/secrets), as
+// Logto keeps it; it is empty for secrets stored by Latch versions that kept only the
+// hash, whose value cannot be shown again.
 type AppSecret struct {
 	Name      string `json:"name"`
+	Value     string `json:"value,omitempty"`
 	Hash      string `json:"hash"` // hex SHA-256 of the secret
 	CreatedAt int64  `json:"createdAt"`
 	ExpiresAt *int64 `json:"expiresAt,omitempty"` // ms since epoch; nil = never
@@ -110,22 +117,26 @@ type Application struct {
 // User is an end user. PasswordHash is an Argon2id PHC string and is never returned by
 // any API.
 type User struct {
-	ID            string          `json:"id"`
-	Username      *string         `json:"username"`
-	PrimaryEmail  *string         `json:"primaryEmail"`
-	PrimaryPhone  *string         `json:"primaryPhone"`
-	Name          *string         `json:"name"`
-	Avatar        *string         `json:"avatar"`
-	Profile       json.RawMessage `json:"profile,omitempty"`
-	CustomData    json.RawMessage `json:"customData,omitempty"`
-	Identities    json.RawMessage `json:"identities,omitempty"`
-	PasswordHash  string          `json:"passwordHash,omitempty"`
-	IsSuspended   bool            `json:"isSuspended"`
-	ApplicationID *string         `json:"applicationId"`
-	LastSignInAt  *int64          `json:"lastSignInAt"`
-	CreatedAt     int64           `json:"createdAt"`
-	UpdatedAt     int64           `json:"updatedAt"`
-	Version       uint64          `json:"-"`
+	ID           string          `json:"id"`
+	Username     *string         `json:"username"`
+	PrimaryEmail *string         `json:"primaryEmail"`
+	PrimaryPhone *string         `json:"primaryPhone"`
+	Name         *string         `json:"name"`
+	Avatar       *string         `json:"avatar"`
+	Profile      json.RawMessage `json:"profile,omitempty"`
+	CustomData   json.RawMessage `json:"customData,omitempty"`
+	Identities   json.RawMessage `json:"identities,omitempty"`
+	PasswordHash string          `json:"passwordHash,omitempty"`
+	// PasswordAlgorithm is the algorithm of an imported PasswordHash (Logto's
+	// passwordAlgorithm: MD5, SHA1, SHA256, Bcrypt, Argon2i, Argon2id); empty for the
+	// Argon2id PHC strings Latch makes. A new password resets it.
+	PasswordAlgorithm string  `json:"passwordAlgorithm,omitempty"`
+	IsSuspended       bool    `json:"isSuspended"`
+	ApplicationID     *string `json:"applicationId"`
+	LastSignInAt      *int64  `json:"lastSignInAt"`
+	CreatedAt         int64   `json:"createdAt"`
+	UpdatedAt         int64   `json:"updatedAt"`
+	Version           uint64  `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and
@@ -184,5 +195,5 @@ type SigningKey struct {
 const (
 	ManagementAPIIndicator = "https://default.logto.app/api"
 	ManagementAPIScopeAll  = "all"
-	ManagementAPIRoleName  = "Management API access"
+	ManagementAPIRoleName  = "Logto Management API access"
 )

@@ -171,4 +171,11 @@ var routeDocs = map[string]routeDoc{
 	"GET /api/.well-known/management.openapi.json":                                        {Summary: "OpenAPI document of the Management API"},
 	"GET /api/.well-known/experience.openapi.json":                                        {Summary: "OpenAPI document of the Experience API"},
 	"GET /api/.well-known/user.openapi.json":                                              {Summary: "OpenAPI document of the Account API"},
+	"PATCH /api/applications/:id/secrets/:name":                                           {Summary: "Update application secret"},
+	"PATCH /api/applications/:id/custom-data":                                             {Summary: "Update application custom data"},
+	"DELETE /api/applications/:id/legacy-secret":                                          {Summary: "Delete the application's legacy secret"},
+	"GET /api/applications/:id/protected-app-metadata/custom-domains":                     {Summary: "List the custom domains of a protected app", OperationID: "ListApplicationProtectedAppMetadataCustomDomains"},
+	"POST /api/applications/:id/protected-app-metadata/custom-domains":                    {Summary: "Add a custom domain to a protected app", OperationID: "CreateApplicationProtectedAppMetadataCustomDomain"},
+	"DELETE /api/applications/:id/protected-app-metadata/custom-domains/:domain":          {Summary: "Remove a custom domain of a protected app", OperationID: "DeleteApplicationProtectedAppMetadataCustomDomain"},
+	"PATCH /api/users/:userId/password/expiration":                                        {Summary: "Update user password expiration", OperationID: "UpdateUserPasswordExpiration"},
 }

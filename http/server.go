@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -111,6 +112,7 @@ type Server struct {
 	metrics   Metrics       // nil: not observed
 	openapi   openAPIDocs   // built from routes once they are all registered
 	budget    time.Duration // of one request
+	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
 }
 
 // New builds a Server and its routes.
@@ -137,6 +139,11 @@ func New(cfg Config) (*Server, error) {
 		budget:   cfg.RequestTimeout,
 	}
 	s.metrics = cfg.Metrics
+	ids, err := newRequestIDs(cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	s.reqIDs = ids
 	s.throttleStore = cfg.ThrottleStore
 	s.readiness = cfg.Readiness
 	if s.op = cfg.OP; s.op == nil {
@@ -149,7 +156,11 @@ func New(cfg Config) (*Server, error) {
 	r := httprouter.New()
 	rt := &routeTable{r: r, metrics: cfg.Metrics, now: cfg.Now}
 	r.HandleMethodNotAllowed = true
-	r.NotFound = rt.instrumentHandler("(unmatched)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.NotFound = rt.instrumentHandler("(unmatched)", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if rest, ok := strings.CutPrefix(req.URL.Path, "/oidc/"); ok {
+			writeJSON(w, http.StatusNotFound, unknownOIDCRoute(req.Method, "/"+rest))
+			return
+		}
 		writeAPIError(w, apiErr(http.StatusNotFound, "guard.not_found", "not found"))
 	}))
 	r.MethodNotAllowed = rt.instrumentHandler("(method not allowed)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -174,8 +185,19 @@ func New(cfg Config) (*Server, error) {
 
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler {
-	return securityHeaders(withBudget(s.router, s.budget), s.secure)
+	return securityHeaders(withRequestID(withBudget(s.router, s.budget), s.reqIDs), s.secure)
 }
 
 // Issuer is Endpoint + "/oidc".
 func (s *Server) Issuer() string { return s.issuer }
+
+// unknownOIDCRoute is Logto's answer to a path under /oidc that no route serves: the
+// OAuth error of its OIDC provider with Logto's code and message beside it.
+func unknownOIDCRoute(method, path string) map[string]string {
+	return map[string]string{
+		"code":              "oidc.invalid_request",
+		"message":           "Request is invalid.",
+		"error":             "invalid_request",
+		"error_description": fmt.Sprintf("unrecognized route or not allowed method (%s on %s)", method, path),
+	}
+}

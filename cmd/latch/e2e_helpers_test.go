@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -189,6 +190,32 @@ func (n *testNode) mustAPI(token, method, path string, body any, want int, out a
 		if err := json.Unmarshal(raw, out); err != nil {
 			n.t.Fatalf("decode %s: %v", raw, err)
 		}
+	}
+}
+
+// createApp creates an application (POST /api/applications, 200) and decodes it into
+// out with its default secret's value under "secret": as in Logto, the application
+// object carries no secret and GET /api/applications/:id/secrets lists them.
+func (n *testNode) createApp(token string, body map[string]any, out any) {
+	n.t.Helper()
+	var app map[string]any
+	n.mustAPI(token, "POST", "/api/applications", body, http.StatusOK, &app)
+	if _, has := app["secret"]; has {
+		n.t.Fatalf("the created application carries a secret: %v", app)
+	}
+	var secrets []struct {
+		Value string `json:"value"`
+	}
+	n.mustAPI(token, "GET", fmt.Sprintf("/api/applications/%v/secrets", app["id"]), nil, http.StatusOK, &secrets)
+	if len(secrets) > 0 {
+		app["secret"] = secrets[0].Value
+	}
+	raw, err := json.Marshal(app)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		n.t.Fatalf("decode %s: %v", raw, err)
 	}
 }
 
