@@ -66,9 +66,13 @@ func (t *routeTable) instrument(method, path string, h httprouter.Handle) httpro
 			sw = new(statusRecorder)
 		}
 		sw.ResponseWriter, sw.status = w, 0
+		returned := false
 		defer func() {
 			status := sw.status
-			if status == 0 {
+			switch {
+			case !returned && status == 0:
+				status = http.StatusInternalServerError // panicking: the PanicHandler answers 500
+			case status == 0:
 				status = http.StatusOK
 			}
 			sw.ResponseWriter = nil
@@ -76,6 +80,7 @@ func (t *routeTable) instrument(method, path string, h httprouter.Handle) httpro
 			observe(status, t.now().Sub(start))
 		}()
 		h(sw, r, p)
+		returned = true
 	}
 }
 
