@@ -108,3 +108,25 @@ func longestRule(pkg string) string {
 	}
 	return best
 }
+
+// TestMetricsStayAtTheEdge: only metrics (the adapters) and cmd/latch (the wiring, the
+// tests' scrapes) import Prometheus; the packages measured declare observers instead,
+// so none of them depends on a metrics library.
+func TestMetricsStayAtTheEdge(t *testing.T) {
+	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		if pkg == "metrics" || pkg == "cmd/latch" {
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if strings.HasPrefix(imp, "github.com/prometheus/") {
+				t.Errorf("%s imports %s: declare an observer and adapt it in metrics", pkg, imp)
+			}
+		}
+	}
+}
