@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/latchid/latch/directory"
 )
 
@@ -12,7 +10,7 @@ import (
 // prefix because httprouter allows a single wildcard name per segment: :id for
 // applications, resources and roles, :userId for users (Logto's own names differ in
 // a few places, which does not show on the wire).
-func (s *Server) routesManagement(r *httprouter.Router) {
+func (s *Server) routesManagement(r *routeTable) {
 	for _, rt := range s.managementRoutes() {
 		r.Handle(rt.method, rt.path, s.management(rt.h))
 	}

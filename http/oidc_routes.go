@@ -11,7 +11,7 @@ import (
 )
 
 // routesOIDC registers the OpenID Provider endpoints under /oidc.
-func (s *Server) routesOIDC(r *httprouter.Router) {
+func (s *Server) routesOIDC(r *routeTable) {
 	r.GET("/oidc/.well-known/openid-configuration", s.serveDiscovery)
 	r.GET("/oidc/.well-known/oauth-authorization-server", s.serveDiscovery)
 	r.GET("/oidc/jwks", s.serveJWKS)

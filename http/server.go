@@ -46,6 +46,12 @@ type Config struct {
 	Status func(r *http.Request) (any, error)
 	// Readiness backs /readyz (health.go); nil means ready whenever HTTP is served.
 	Readiness Readiness
+	// Metrics observes requests, token issuance and sign-in lockouts (metrics.HTTP);
+	// nil observes nothing.
+	Metrics Metrics
+	// MetricsHandler, when set, is served at GET /metrics (the Prometheus scrape
+	// endpoint on the HTTP listener); nil when metrics are off or on their own address.
+	MetricsHandler http.Handler
 	// RequestTimeout is the budget of one request (see withBudget); 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -104,6 +110,9 @@ type Server struct {
 
 	discovery atomic.Pointer[discoveryDoc] // encoded for the keys' algorithms (oidc_routes.go)
 	router    *httprouter.Router
+	routes    *routeTable   // every registered route (openapi.go)
+	metrics   Metrics       // nil: not observed
+	openapi   openAPIDocs   // built from routes once they are all registered
 	budget    time.Duration // of one request
 	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
 }
@@ -131,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		budget:   cfg.RequestTimeout,
 	}
+	s.metrics = cfg.Metrics
 	ids, err := newRequestIDs(cfg.Rand)
 	if err != nil {
 		return nil, err
@@ -146,23 +156,32 @@ func New(cfg Config) (*Server, error) {
 		s.op = p
 	}
 	r := httprouter.New()
+	rt := &routeTable{r: r, metrics: cfg.Metrics, now: cfg.Now}
 	r.HandleMethodNotAllowed = true
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.NotFound = rt.instrumentHandler("(unmatched)", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if rest, ok := strings.CutPrefix(req.URL.Path, "/oidc/"); ok {
 			writeJSON(w, http.StatusNotFound, unknownOIDCRoute(req.Method, "/"+rest))
 			return
 		}
 		writeAPIError(w, apiErr(http.StatusNotFound, "guard.not_found", "not found"))
-	})
+	}))
+	r.MethodNotAllowed = rt.instrumentHandler("(method not allowed)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed) // httprouter's own answer
+	}))
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		s.log.Error("panic in handler", "path", req.URL.Path, "panic", v)
 		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
 	}
-	s.router = r
-	s.routesOIDC(r)
-	s.routesManagement(r)
-	s.routesExperience(r)
-	s.routesUI(r)
+	s.router, s.routes = r, rt
+	s.routesOIDC(rt)
+	s.routesManagement(rt)
+	s.routesExperience(rt)
+	s.routesUI(rt)
+	if cfg.MetricsHandler != nil {
+		h := cfg.MetricsHandler
+		rt.GET("/metrics", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { h.ServeHTTP(w, req) })
+	}
+	s.routesOpenAPI(rt) // last: the documents list every route registered above
 	return s, nil
 }
 

@@ -60,6 +60,8 @@ type Group struct {
 	memberAdded bool
 	// campaignAlone: until the first entries are applied, see campaignIfAlone.
 	campaignAlone bool
+	// commitIdx is the highest commit index a Ready reported (Observer.Applied).
+	commitIdx uint64
 
 	lead       atomic.Uint64
 	leader     atomic.Bool
@@ -340,6 +342,7 @@ func (g *Group) handleReady() error {
 	rd := g.rn.Ready()
 	if rd.SoftState != nil {
 		if old := g.lead.Swap(rd.SoftState.Lead); old != rd.SoftState.Lead {
+			g.h.cfg.Observer.LeaderChanged(g.id, rd.SoftState.Lead, rd.SoftState.Lead == g.h.cfg.NodeID)
 			g.leadMu.Lock()
 			close(g.leadc)
 			g.leadc = make(chan struct{})
@@ -370,6 +373,10 @@ func (g *Group) handleReady() error {
 		if err := g.apply(e); err != nil {
 			return err
 		}
+	}
+	if c := rd.HardState.GetCommit(); c > g.commitIdx || len(rd.CommittedEntries) > 0 {
+		g.commitIdx = max(g.commitIdx, c)
+		g.h.cfg.Observer.Applied(g.id, g.commitIdx, g.appliedIdx.Load())
 	}
 	g.rn.Advance(rd)
 	g.publishLeadership(Leadership{
@@ -702,9 +709,12 @@ func (g *Group) failWaiters() {
 // Without a leader or quorum before ctx's deadline it fails with ErrUnavailable (the
 // entry may still commit later if it reached the leader).
 func (g *Group) Propose(ctx context.Context, data []byte) (any, error) {
-	return g.submit(ctx, func(pid uint64) proposal {
+	start := time.Now()
+	v, err := g.submit(ctx, func(pid uint64) proposal {
 		return proposal{data: encodeEnvelope(g.h.cfg.NodeID, pid, data)}
 	})
+	g.h.cfg.Observer.ProposalDone(g.id, time.Since(start), err)
+	return v, err
 }
 
 // AddVoter adds node id (listening on addr) as a voter, or promotes it if it is a
