@@ -86,67 +86,103 @@ func (d *Directory) CreateOrganization(ctx context.Context, in NewOrganization) 
 	if err := validateOrgText(in.Name, in.Description); err != nil {
 		return nil, err
 	}
+	return createOrgRecord(ctx, d, orgsOf, EntityOrganization, func(b *batch) (string, error) {
+		id, err := randomString(d.rand, OrganizationIDLength, idAlphabet)
+		if err != nil {
+			return "", err
+		}
+		b.put(kindOrg, id, 0, &Organization{
+			ID: id, Name: in.Name, Description: clonePtr(in.Description), CustomData: cloneRaw(in.CustomData),
+			IsMfaRequired: in.IsMfaRequired, Color: cloneRaw(in.Color), Branding: cloneRaw(in.Branding),
+			CustomCSS: clonePtr(in.CustomCSS), CreatedAt: d.nowMs(),
+		})
+		return id, nil
+	})
+}
+
+// The tables of orgState that createOrgRecord and updateOrgRecord work on.
+func orgsOf(st *orgState) map[string]*Organization        { return st.orgs }
+func scopesOf(st *orgState) map[string]*OrganizationScope { return st.scopes }
+func rolesOf(st *orgState) map[string]*OrganizationRole   { return st.roles }
+
+// createOrgRecord is the shape of the organization creates: under the write lock, put
+// adds the new record to one batch and returns its id; the answer is the record as
+// published in table. Callers validate the input first.
+func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgState) map[string]*T, entity string, put func(b *batch) (string, error)) (*T, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	var id string
 	err := d.commit(ctx, func(b *batch) error {
 		var err error
-		if id, err = randomString(d.rand, OrganizationIDLength, idAlphabet); err != nil {
-			return err
-		}
-		o := &Organization{
-			ID: id, Name: in.Name, Description: clonePtr(in.Description), CustomData: cloneRaw(in.CustomData),
-			IsMfaRequired: in.IsMfaRequired, Color: cloneRaw(in.Color), Branding: cloneRaw(in.Branding),
-			CustomCSS: clonePtr(in.CustomCSS), CreatedAt: d.nowMs(),
-		}
-		b.put(kindOrg, id, 0, o)
-		return nil
+		id, err = put(b)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return published(d.st.org.orgs, EntityOrganization, id)
+	return published(table(&d.st.org), entity, id)
+}
+
+// updateOrgRecord is the shape of the organization updates: under the write lock,
+// next builds (and checks) the new record from the one stored as id in table (a
+// missing one is a *NotFoundError of entity), put adds it to one batch; the answer is
+// the record as published.
+func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgState) map[string]*T, entity, id string,
+	next func(old *T) (*T, error), put func(b *batch, old, next *T) error) (*T, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := table(&d.st.org)[id]
+	if !ok {
+		return nil, notFound(entity, id)
+	}
+	n, err := next(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.commit(ctx, func(b *batch) error { return put(b, old, n) }); err != nil {
+		return nil, err
+	}
+	return published(table(&d.st.org), entity, id)
+}
+
+// deleteOrgRecord is the shape of the organization deletes: under the write lock, del
+// adds to one batch the removal of the record stored as id in table (a missing one is
+// a *NotFoundError of entity) and of what references it.
+func deleteOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgState) map[string]*T, entity, id string,
+	del func(b *batch, st *orgState, old *T)) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		old, ok := table(&d.st.org)[id]
+		if !ok {
+			return notFound(entity, id)
+		}
+		del(b, &d.st.org, old)
+		return nil
+	})
 }
 
 // UpdateOrganization applies mutate to a copy of the organization and stores it; id
 // and createdAt are kept. mutate runs under the write lock and must not call back
 // into the Directory.
 func (d *Directory) UpdateOrganization(ctx context.Context, id string, mutate func(*Organization) error) (*Organization, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := d.st.org.orgs[id]
-	if !ok {
-		return nil, notFound(EntityOrganization, id)
-	}
-	next := old.Clone()
-	if err := mutate(next); err != nil {
-		return nil, err
-	}
-	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
-	if err := validateOrgText(next.Name, next.Description); err != nil {
-		return nil, err
-	}
-	err := d.commit(ctx, func(b *batch) error {
+	return updateOrgRecord(ctx, d, orgsOf, EntityOrganization, id, func(old *Organization) (*Organization, error) {
+		next := old.Clone()
+		if err := mutate(next); err != nil {
+			return nil, err
+		}
+		next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+		return next, validateOrgText(next.Name, next.Description)
+	}, func(b *batch, old, next *Organization) error {
 		b.put(kindOrg, id, old.Version, next)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.orgs, EntityOrganization, id)
 }
 
 // DeleteOrganization deletes the organization with its memberships, role
 // assignments, just-in-time settings and invitations, in one batch.
 func (d *Directory) DeleteOrganization(ctx context.Context, id string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		st := &d.st.org
-		o, ok := st.orgs[id]
-		if !ok {
-			return notFound(EntityOrganization, id)
-		}
+	return deleteOrgRecord(ctx, d, orgsOf, EntityOrganization, id, func(b *batch, st *orgState, o *Organization) {
 		for userID := range st.users[id] {
 			d.delOrgUser(b, id, userID)
 		}
@@ -162,7 +198,6 @@ func (d *Directory) DeleteOrganization(ctx context.Context, id string) error {
 			}
 		}
 		b.del(kindOrg, id, o.Version)
-		return nil
 	})
 }
 
@@ -264,71 +299,47 @@ func (d *Directory) CreateOrganizationScope(ctx context.Context, name string, de
 	if err := validateOrgText(name, description); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	var id string
-	err := d.commit(ctx, func(b *batch) error {
+	return createOrgRecord(ctx, d, scopesOf, EntityOrganizationScope, func(b *batch) (string, error) {
 		if _, taken := d.st.org.scopeNames[name]; taken {
-			return conflict(EntityOrganizationScope, "name", name)
+			return "", conflict(EntityOrganizationScope, "name", name)
 		}
-		var err error
-		if id, err = d.newID(); err != nil {
-			return err
+		id, err := d.newID()
+		if err != nil {
+			return "", err
 		}
 		b.put(kindOrgScope, id, 0, &OrganizationScope{ID: id, Name: name, Description: clonePtr(description), CreatedAt: d.nowMs()})
 		b.claim(kindIdxOrgScopeName, name, id)
-		return nil
+		return id, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.scopes, EntityOrganizationScope, id)
 }
 
 // UpdateOrganizationScope sets the scope's name and description (nil: keep); names
 // stay unique.
 func (d *Directory) UpdateOrganizationScope(ctx context.Context, id string, name, description *string, clearDescription bool) (*OrganizationScope, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := d.st.org.scopes[id]
-	if !ok {
-		return nil, notFound(EntityOrganizationScope, id)
-	}
-	next := *old
-	if name != nil {
-		next.Name = *name
-	}
-	if description != nil || clearDescription {
-		next.Description = clonePtr(description)
-	}
-	if err := validateOrgText(next.Name, next.Description); err != nil {
-		return nil, err
-	}
-	err := d.commit(ctx, func(b *batch) error {
+	return updateOrgRecord(ctx, d, scopesOf, EntityOrganizationScope, id, func(old *OrganizationScope) (*OrganizationScope, error) {
+		next := *old
+		if name != nil {
+			next.Name = *name
+		}
+		if description != nil || clearDescription {
+			next.Description = clonePtr(description)
+		}
+		return &next, validateOrgText(next.Name, next.Description)
+	}, func(b *batch, old, next *OrganizationScope) error {
 		if other, taken := d.st.org.scopeNames[next.Name]; taken && other != id {
 			return conflict(EntityOrganizationScope, "name", next.Name)
 		}
-		b.put(kindOrgScope, id, old.Version, &next)
+		b.put(kindOrgScope, id, old.Version, next)
 		b.reindex(kindIdxOrgScopeName, old.Name, next.Name, id)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.scopes, EntityOrganizationScope, id)
 }
 
 // DeleteOrganizationScope deletes the scope and removes it from every organization
 // role, in one batch.
 func (d *Directory) DeleteOrganizationScope(ctx context.Context, id string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		s, ok := d.st.org.scopes[id]
-		if !ok {
-			return notFound(EntityOrganizationScope, id)
-		}
-		for _, r := range d.st.org.roles {
+	return deleteOrgRecord(ctx, d, scopesOf, EntityOrganizationScope, id, func(b *batch, st *orgState, s *OrganizationScope) {
+		for _, r := range st.roles {
 			if slices.Contains(r.ScopeIDs, id) {
 				next := r.Clone()
 				next.ScopeIDs = slices.DeleteFunc(next.ScopeIDs, func(s string) bool { return s == id })
@@ -337,7 +348,6 @@ func (d *Directory) DeleteOrganizationScope(ctx context.Context, id string) erro
 		}
 		b.del(kindOrgScope, id, s.Version)
 		b.release(kindIdxOrgScopeName, s.Name)
-		return nil
 	})
 }
 
@@ -436,59 +446,45 @@ func (d *Directory) CreateOrganizationRole(ctx context.Context, in NewOrganizati
 	if err := validateOrgText(in.Name, in.Description); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	var id string
-	err := d.commit(ctx, func(b *batch) error {
+	return createOrgRecord(ctx, d, rolesOf, EntityOrganizationRole, func(b *batch) (string, error) {
 		if _, taken := d.st.org.roleNames[in.Name]; taken {
-			return conflict(EntityOrganizationRole, "name", in.Name)
+			return "", conflict(EntityOrganizationRole, "name", in.Name)
 		}
 		r := &OrganizationRole{Name: in.Name, Description: clonePtr(in.Description), Type: in.Type,
 			ScopeIDs: dedupe(in.ScopeIDs), ResourceScopeIDs: dedupe(in.ResourceScopeIDs), CreatedAt: d.nowMs()}
 		if err := d.checkOrgScopes(b, r.ScopeIDs); err != nil {
-			return err
+			return "", err
 		}
 		if err := d.checkResourceScopes(b, r.ResourceScopeIDs); err != nil {
-			return err
+			return "", err
 		}
-		var err error
-		if id, err = d.newID(); err != nil {
-			return err
+		id, err := d.newID()
+		if err != nil {
+			return "", err
 		}
 		r.ID = id
 		b.put(kindOrgRole, id, 0, r)
 		b.claim(kindIdxOrgRoleName, r.Name, id)
-		return nil
+		return id, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.roles, EntityOrganizationRole, id)
 }
 
 // UpdateOrganizationRole applies mutate to a copy of the role (name, description,
 // type: Logto lets PATCH change the type) and stores it; names stay unique; id,
 // createdAt and scopes are kept. mutate must not call back into the Directory.
 func (d *Directory) UpdateOrganizationRole(ctx context.Context, id string, mutate func(*OrganizationRole) error) (*OrganizationRole, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := d.st.org.roles[id]
-	if !ok {
-		return nil, notFound(EntityOrganizationRole, id)
-	}
-	next := old.Clone()
-	if err := mutate(next); err != nil {
-		return nil, err
-	}
-	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
-	next.ScopeIDs, next.ResourceScopeIDs = old.ScopeIDs, old.ResourceScopeIDs
-	if !next.Type.Valid() {
-		return nil, invalid("type", "must be User or MachineToMachine")
-	}
-	if err := validateOrgText(next.Name, next.Description); err != nil {
-		return nil, err
-	}
-	err := d.commit(ctx, func(b *batch) error {
+	return updateOrgRecord(ctx, d, rolesOf, EntityOrganizationRole, id, func(old *OrganizationRole) (*OrganizationRole, error) {
+		next := old.Clone()
+		if err := mutate(next); err != nil {
+			return nil, err
+		}
+		next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+		next.ScopeIDs, next.ResourceScopeIDs = old.ScopeIDs, old.ResourceScopeIDs
+		if !next.Type.Valid() {
+			return nil, invalid("type", "must be User or MachineToMachine")
+		}
+		return next, validateOrgText(next.Name, next.Description)
+	}, func(b *batch, old, next *OrganizationRole) error {
 		if other, taken := d.st.org.roleNames[next.Name]; taken && other != id {
 			return conflict(EntityOrganizationRole, "name", next.Name)
 		}
@@ -496,24 +492,13 @@ func (d *Directory) UpdateOrganizationRole(ctx context.Context, id string, mutat
 		b.reindex(kindIdxOrgRoleName, old.Name, next.Name, id)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.roles, EntityOrganizationRole, id)
 }
 
 // DeleteOrganizationRole deletes the role, its assignments to users and
 // applications in every organization, and removes it from just-in-time roles and
 // invitations, in one batch.
 func (d *Directory) DeleteOrganizationRole(ctx context.Context, id string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		st := &d.st.org
-		r, ok := st.roles[id]
-		if !ok {
-			return notFound(EntityOrganizationRole, id)
-		}
+	return deleteOrgRecord(ctx, d, rolesOf, EntityOrganizationRole, id, func(b *batch, st *orgState, r *OrganizationRole) {
 		for mk := range st.roleUsers[id] {
 			b.del(kindOrgUserRole, memberKey(mk, id), st.userRoles[mk][id])
 		}
@@ -536,7 +521,6 @@ func (d *Directory) DeleteOrganizationRole(ctx context.Context, id string) error
 		}
 		b.del(kindOrgRole, id, r.Version)
 		b.release(kindIdxOrgRoleName, r.Name)
-		return nil
 	})
 }
 
