@@ -42,25 +42,14 @@ func validateOrgText(name string, description *string) error {
 }
 
 // Organization returns the organization with id; shared, must not be mutated.
-func (d *Directory) Organization(id string) (*Organization, bool) {
-	d.mu.RLock()
-	o, ok := d.st.org.orgs[id]
-	d.mu.RUnlock()
-	return o, ok
-}
+func (d *Directory) Organization(id string) (*Organization, bool) { return orgRecord(d, orgsOf, id) }
 
 // Organizations returns the organizations whose id or name contains search
 // (case-insensitive; "" = all), oldest first (Logto lists them in insertion order).
 func (d *Directory) Organizations(search string) []*Organization {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	out := make([]*Organization, 0, len(d.st.org.orgs))
-	for _, o := range d.st.org.orgs {
-		if search == "" || containsFold(o.ID, search) || containsFold(o.Name, search) {
-			out = append(out, o)
-		}
-	}
-	d.mu.RUnlock()
+	out := searchOrgRecords(d, orgsOf, search, func(o *Organization, q string) bool {
+		return containsFold(o.ID, q) || containsFold(o.Name, q)
+	})
 	sortOldestFirst(out, func(o *Organization) int64 { return o.CreatedAt }, func(o *Organization) string { return o.ID })
 	return out
 }
@@ -100,15 +89,54 @@ func (d *Directory) CreateOrganization(ctx context.Context, in NewOrganization) 
 	})
 }
 
-// The tables of orgState that createOrgRecord and updateOrgRecord work on.
-func orgsOf(st *orgState) map[string]*Organization        { return st.orgs }
-func scopesOf(st *orgState) map[string]*OrganizationScope { return st.scopes }
-func rolesOf(st *orgState) map[string]*OrganizationRole   { return st.roles }
+// The tables of state that the shared shapes below read and write.
+func orgsOf(st *state) map[string]*Organization        { return st.org.orgs }
+func scopesOf(st *state) map[string]*OrganizationScope { return st.org.scopes }
+func rolesOf(st *state) map[string]*OrganizationRole   { return st.org.roles }
+func resourceScopesOf(st *state) map[string]*Scope     { return st.scopes }
+
+// orgRecord returns the record stored as id in table; shared, must not be mutated.
+func orgRecord[T any](d *Directory, table func(*state) map[string]*T, id string) (*T, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	v, ok := table(&d.st)[id]
+	return v, ok
+}
+
+// searchOrgRecords returns the records of table that match the lower-cased search
+// ("" = all), unordered.
+func searchOrgRecords[T any](d *Directory, table func(*state) map[string]*T, search string, match func(v *T, lowerSearch string) bool) []*T {
+	search = strings.ToLower(search)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	rows := table(&d.st)
+	out := make([]*T, 0, len(rows))
+	for _, v := range rows {
+		if search == "" || match(v, search) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkRelTargets: every id names a record of table (else a *RelationTargetError of
+// entity); the batch is made conditional on their versions. Callers hold wmu.
+func checkRelTargets[T any](d *Directory, b *batch, table func(*state) map[string]*T, kind, entity string, version func(*T) uint64, ids []string) error {
+	rows := table(&d.st)
+	for _, id := range ids {
+		v, ok := rows[id]
+		if !ok {
+			return relTarget(entity, id)
+		}
+		b.check(kind, id, version(v))
+	}
+	return nil
+}
 
 // createOrgRecord is the shape of the organization creates: under the write lock, put
 // adds the new record to one batch and returns its id; the answer is the record as
 // published in table. Callers validate the input first.
-func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgState) map[string]*T, entity string, put func(b *batch) (string, error)) (*T, error) {
+func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity string, put func(b *batch) (string, error)) (*T, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	var id string
@@ -120,18 +148,18 @@ func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgSt
 	if err != nil {
 		return nil, err
 	}
-	return published(table(&d.st.org), entity, id)
+	return published(table(&d.st), entity, id)
 }
 
 // updateOrgRecord is the shape of the organization updates: under the write lock,
 // next builds (and checks) the new record from the one stored as id in table (a
 // missing one is a *NotFoundError of entity), put adds it to one batch; the answer is
 // the record as published.
-func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgState) map[string]*T, entity, id string,
+func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
 	next func(old *T) (*T, error), put func(b *batch, old, next *T) error) (*T, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	old, ok := table(&d.st.org)[id]
+	old, ok := table(&d.st)[id]
 	if !ok {
 		return nil, notFound(entity, id)
 	}
@@ -142,18 +170,18 @@ func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgSt
 	if err := d.commit(ctx, func(b *batch) error { return put(b, old, n) }); err != nil {
 		return nil, err
 	}
-	return published(table(&d.st.org), entity, id)
+	return published(table(&d.st), entity, id)
 }
 
 // deleteOrgRecord is the shape of the organization deletes: under the write lock, del
 // adds to one batch the removal of the record stored as id in table (a missing one is
 // a *NotFoundError of entity) and of what references it.
-func deleteOrgRecord[T any](ctx context.Context, d *Directory, table func(*orgState) map[string]*T, entity, id string,
+func deleteOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
 	del func(b *batch, st *orgState, old *T)) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	return d.commit(ctx, func(b *batch) error {
-		old, ok := table(&d.st.org)[id]
+		old, ok := table(&d.st)[id]
 		if !ok {
 			return notFound(entity, id)
 		}
@@ -271,24 +299,13 @@ func (d *Directory) cascadeResourceScopes(b *batch, ids map[string]bool) {
 
 // OrganizationScope returns the organization scope with id.
 func (d *Directory) OrganizationScope(id string) (*OrganizationScope, bool) {
-	d.mu.RLock()
-	s, ok := d.st.org.scopes[id]
-	d.mu.RUnlock()
-	return s, ok
+	return orgRecord(d, scopesOf, id)
 }
 
 // OrganizationScopes returns the organization scopes whose name contains search
 // (case-insensitive; "" = all), by name (Logto's order).
 func (d *Directory) OrganizationScopes(search string) []*OrganizationScope {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	out := make([]*OrganizationScope, 0, len(d.st.org.scopes))
-	for _, s := range d.st.org.scopes {
-		if search == "" || containsFold(s.Name, search) {
-			out = append(out, s)
-		}
-	}
-	d.mu.RUnlock()
+	out := searchOrgRecords(d, scopesOf, search, func(s *OrganizationScope, q string) bool { return containsFold(s.Name, q) })
 	slices.SortFunc(out, func(a, b *OrganizationScope) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -364,10 +381,7 @@ type NewOrganizationRole struct {
 
 // OrganizationRole returns the organization role with id.
 func (d *Directory) OrganizationRole(id string) (*OrganizationRole, bool) {
-	d.mu.RLock()
-	r, ok := d.st.org.roles[id]
-	d.mu.RUnlock()
-	return r, ok
+	return orgRecord(d, rolesOf, id)
 }
 
 // OrganizationRolesByName returns the roles named in names that exist.
@@ -386,15 +400,9 @@ func (d *Directory) OrganizationRolesByName(names []string) []*OrganizationRole 
 // OrganizationRoles returns the organization roles whose id, name or description
 // contains search (case-insensitive; "" = all), by name (Logto's order).
 func (d *Directory) OrganizationRoles(search string) []*OrganizationRole {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	out := make([]*OrganizationRole, 0, len(d.st.org.roles))
-	for _, r := range d.st.org.roles {
-		if search == "" || containsFold(r.ID, search) || containsFold(r.Name, search) || containsFold(deref(r.Description), search) {
-			out = append(out, r)
-		}
-	}
-	d.mu.RUnlock()
+	out := searchOrgRecords(d, rolesOf, search, func(r *OrganizationRole, q string) bool {
+		return containsFold(r.ID, q) || containsFold(r.Name, q) || containsFold(deref(r.Description), q)
+	})
 	sortOrgRoles(out)
 	return out
 }
@@ -411,26 +419,12 @@ func sortOrgRoles(rs []*OrganizationRole) {
 // checkOrgScopes: every id names an organization scope (*RelationTargetError); the
 // batch is made conditional on them. Callers hold wmu.
 func (d *Directory) checkOrgScopes(b *batch, ids []string) error {
-	for _, id := range ids {
-		s, ok := d.st.org.scopes[id]
-		if !ok {
-			return relTarget(EntityOrganizationScope, id)
-		}
-		b.check(kindOrgScope, id, s.Version)
-	}
-	return nil
+	return checkRelTargets(d, b, scopesOf, kindOrgScope, EntityOrganizationScope, func(s *OrganizationScope) uint64 { return s.Version }, ids)
 }
 
 // checkResourceScopes: every id names an API resource scope.
 func (d *Directory) checkResourceScopes(b *batch, ids []string) error {
-	for _, id := range ids {
-		s, ok := d.st.scopes[id]
-		if !ok {
-			return relTarget(EntityScope, id)
-		}
-		b.check(kindScope, id, s.Version)
-	}
-	return nil
+	return checkRelTargets(d, b, resourceScopesOf, kindScope, EntityScope, func(s *Scope) uint64 { return s.Version }, ids)
 }
 
 // CreateOrganizationRole creates a role of the organization template with its
@@ -526,39 +520,32 @@ func (d *Directory) DeleteOrganizationRole(ctx context.Context, id string) error
 
 // OrganizationRoleScopes returns the role's organization scopes, by name.
 func (d *Directory) OrganizationRoleScopes(roleID string) ([]*OrganizationScope, error) {
-	d.mu.RLock()
-	r, ok := d.st.org.roles[roleID]
-	if !ok {
-		d.mu.RUnlock()
-		return nil, notFound(EntityOrganizationRole, roleID)
-	}
-	out := make([]*OrganizationScope, 0, len(r.ScopeIDs))
-	for _, id := range r.ScopeIDs {
-		if s, ok := d.st.org.scopes[id]; ok {
-			out = append(out, s)
-		}
-	}
-	d.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *OrganizationScope) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return roleScopeRecords(d, roleID, OrgScopes, scopesOf, func(s *OrganizationScope) string { return s.Name })
 }
 
 // OrganizationRoleResourceScopes returns the role's API resource scopes, by name.
 func (d *Directory) OrganizationRoleResourceScopes(roleID string) ([]*Scope, error) {
+	return roleScopeRecords(d, roleID, ResourceScopes, resourceScopesOf, func(s *Scope) string { return s.Name })
+}
+
+// roleScopeRecords returns the records of table that the role's scope list of set
+// names, by name (a scope deleted meanwhile is left out).
+func roleScopeRecords[T any](d *Directory, roleID string, set RoleScopeSet, table func(*state) map[string]*T, name func(*T) string) ([]*T, error) {
 	d.mu.RLock()
 	r, ok := d.st.org.roles[roleID]
 	if !ok {
 		d.mu.RUnlock()
 		return nil, notFound(EntityOrganizationRole, roleID)
 	}
-	out := make([]*Scope, 0, len(r.ResourceScopeIDs))
-	for _, id := range r.ResourceScopeIDs {
-		if s, ok := d.st.scopes[id]; ok {
+	ids, rows := roleScopeList(r, set), table(&d.st)
+	out := make([]*T, 0, len(ids))
+	for _, id := range ids {
+		if s, ok := rows[id]; ok {
 			out = append(out, s)
 		}
 	}
 	d.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *Scope) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *T) int { return strings.Compare(name(a), name(b)) })
 	return out, nil
 }
 
