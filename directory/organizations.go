@@ -537,7 +537,7 @@ func roleScopeRecords[T any](d *Directory, roleID string, set RoleScopeSet, tabl
 		d.mu.RUnlock()
 		return nil, notFound(EntityOrganizationRole, roleID)
 	}
-	ids, rows := roleScopeList(r, set), table(&d.st)
+	ids, rows := *roleScopeList(r, set), table(&d.st)
 	out := make([]*T, 0, len(ids))
 	for _, id := range ids {
 		if s, ok := rows[id]; ok {
@@ -577,7 +577,7 @@ func (d *Directory) RemoveOrganizationRoleScope(ctx context.Context, roleID stri
 	d.wmu.Lock()
 	held := false
 	if r, ok := d.st.org.roles[roleID]; ok {
-		held = slices.Contains(roleScopeList(r, set), id)
+		held = slices.Contains(*roleScopeList(r, set), id)
 	}
 	d.wmu.Unlock()
 	if !held {
@@ -592,11 +592,20 @@ func (d *Directory) RemoveOrganizationRoleScope(ctx context.Context, roleID stri
 	})
 }
 
-func roleScopeList(r *OrganizationRole, set RoleScopeSet) []string {
+// roleScopeList is the role's scope list of set.
+func roleScopeList(r *OrganizationRole, set RoleScopeSet) *[]string {
 	if set == ResourceScopes {
-		return r.ResourceScopeIDs
+		return &r.ResourceScopeIDs
 	}
-	return r.ScopeIDs
+	return &r.ScopeIDs
+}
+
+// checkOrgRoleScopes: every id names a scope of set (checkOrgScopes, checkResourceScopes).
+func (d *Directory) checkOrgRoleScopes(b *batch, set RoleScopeSet, ids []string) error {
+	if set == ResourceScopes {
+		return d.checkResourceScopes(b, ids)
+	}
+	return d.checkOrgScopes(b, ids)
 }
 
 // changeRoleScopes stores the role with one scope list replaced by change(copy).
@@ -609,19 +618,11 @@ func (d *Directory) changeRoleScopes(ctx context.Context, roleID string, set Rol
 			return relTarget(EntityOrganizationRole, roleID)
 		}
 		next := r.Clone()
-		var added []string
-		if set == ResourceScopes {
-			next.ResourceScopeIDs = change(next.ResourceScopeIDs)
-			added = slices.DeleteFunc(cloneStrings(next.ResourceScopeIDs), func(s string) bool { return slices.Contains(r.ResourceScopeIDs, s) })
-			if err := d.checkResourceScopes(b, added); err != nil {
-				return err
-			}
-		} else {
-			next.ScopeIDs = change(next.ScopeIDs)
-			added = slices.DeleteFunc(cloneStrings(next.ScopeIDs), func(s string) bool { return slices.Contains(r.ScopeIDs, s) })
-			if err := d.checkOrgScopes(b, added); err != nil {
-				return err
-			}
+		list, had := roleScopeList(next, set), *roleScopeList(r, set)
+		*list = change(*list)
+		added := slices.DeleteFunc(cloneStrings(*list), func(s string) bool { return slices.Contains(had, s) })
+		if err := d.checkOrgRoleScopes(b, set, added); err != nil {
+			return err
 		}
 		if slices.Equal(next.ScopeIDs, r.ScopeIDs) && slices.Equal(next.ResourceScopeIDs, r.ResourceScopeIDs) {
 			return nil
