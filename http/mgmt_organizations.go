@@ -439,16 +439,8 @@ func (s *Server) listOrganizationJITRoles(r *http.Request, p httprouter.Params) 
 	return listOf(r, roles, true, organizationRoleView)
 }
 
-type jitRolesBody struct {
-	RoleIDs *[]string `json:"organizationRoleIds"`
-}
-
 func (s *Server) addOrganizationJITRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b jitRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("organizationRoleIds", b.RoleIDs, true)
+	ids, err := decodeIDList(r, orgRoleIDsField, true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -459,11 +451,7 @@ func (s *Server) addOrganizationJITRoles(r *http.Request, p httprouter.Params) (
 }
 
 func (s *Server) replaceOrganizationJITRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b jitRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("organizationRoleIds", b.RoleIDs, false)
+	ids, err := decodeIDList(r, orgRoleIDsField, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -491,27 +479,15 @@ func (s *Server) listOrganizationJITSSOConnectors(r *http.Request, p httprouter.
 	return listOf(r, []struct{}{}, true, func(v struct{}) struct{} { return v })
 }
 
-type ssoConnectorIDsBody struct {
-	SSOConnectorIDs *[]string `json:"ssoConnectorIds"`
-}
-
 func (s *Server) addOrganizationJITSSOConnectors(r *http.Request, _ httprouter.Params) (int, any, error) {
-	var b ssoConnectorIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	if _, err := idList("ssoConnectorIds", b.SSOConnectorIDs, true); err != nil {
+	if _, err := decodeIDList(r, "ssoConnectorIds", true); err != nil {
 		return 0, nil, err
 	}
 	return 0, nil, orgError(directory.ErrRelationTarget)
 }
 
 func (s *Server) replaceOrganizationJITSSOConnectors(r *http.Request, _ httprouter.Params) (int, any, error) {
-	var b ssoConnectorIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("ssoConnectorIds", b.SSOConnectorIDs, false)
+	ids, err := decodeIDList(r, "ssoConnectorIds", false)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -55,6 +55,15 @@ func decodeIDLists(r *http.Request, fields ...string) ([]*[]string, error) {
 	return out, nil
 }
 
+// decodeIDList decodes the body's id list field and checks it with idList.
+func decodeIDList(r *http.Request, field string, nonEmpty bool) ([]string, error) {
+	lists, err := decodeIDLists(r, field)
+	if err != nil {
+		return nil, err
+	}
+	return idList(field, lists[0], nonEmpty)
+}
+
 // created is the 201 answer of an add or assign of ids, the body's field.
 func (m memberRoutes) created(field string, ids []string) (int, any, error) {
 	if !m.echoIDs {
@@ -63,18 +72,9 @@ func (m memberRoutes) created(field string, ids []string) (int, any, error) {
 	return http.StatusCreated, map[string][]string{field: ids}, nil
 }
 
-// memberIDs decodes the body's member id list (required; non-empty when nonEmpty).
-func (m memberRoutes) memberIDs(r *http.Request, nonEmpty bool) ([]string, error) {
-	lists, err := decodeIDLists(r, m.field)
-	if err != nil {
-		return nil, err
-	}
-	return idList(m.field, lists[0], nonEmpty)
-}
-
 // add adds members, skipping those already in.
 func (m memberRoutes) add(r *http.Request, p httprouter.Params) (int, any, error) {
-	ids, err := m.memberIDs(r, true)
+	ids, err := decodeIDList(r, m.field, true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -86,7 +86,7 @@ func (m memberRoutes) add(r *http.Request, p httprouter.Params) (int, any, error
 
 // replace sets the members to the body's list.
 func (m memberRoutes) replace(r *http.Request, p httprouter.Params) (int, any, error) {
-	ids, err := m.memberIDs(r, false)
+	ids, err := decodeIDList(r, m.field, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -150,11 +150,7 @@ func (m memberRoutes) requireMember(p httprouter.Params) error {
 // roleBody decodes the role ids of an assign or replace (see roleNames).
 func (m memberRoutes) roleBody(r *http.Request) ([]string, error) {
 	if !m.roleNames {
-		lists, err := decodeIDLists(r, orgRoleIDsField)
-		if err != nil {
-			return nil, err
-		}
-		return idList(orgRoleIDsField, lists[0], true)
+		return decodeIDList(r, orgRoleIDsField, true)
 	}
 	lists, err := decodeIDLists(r, orgRoleIDsField, "organizationRoleNames")
 	if err != nil {
