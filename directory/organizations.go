@@ -89,107 +89,6 @@ func (d *Directory) CreateOrganization(ctx context.Context, in NewOrganization) 
 	})
 }
 
-// The tables of state that the shared shapes below read and write.
-func orgsOf(st *state) map[string]*Organization        { return st.org.orgs }
-func scopesOf(st *state) map[string]*OrganizationScope { return st.org.scopes }
-func rolesOf(st *state) map[string]*OrganizationRole   { return st.org.roles }
-func resourceScopesOf(st *state) map[string]*Scope     { return st.scopes }
-
-// orgRecord returns the record stored as id in table; shared, must not be mutated.
-func orgRecord[T any](d *Directory, table func(*state) map[string]*T, id string) (*T, bool) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	v, ok := table(&d.st)[id]
-	return v, ok
-}
-
-// searchOrgRecords returns the records of table that match the lower-cased search
-// ("" = all), unordered.
-func searchOrgRecords[T any](d *Directory, table func(*state) map[string]*T, search string, match func(v *T, lowerSearch string) bool) []*T {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	rows := table(&d.st)
-	out := make([]*T, 0, len(rows))
-	for _, v := range rows {
-		if search == "" || match(v, search) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// checkRelTargets: every id names a record of table (else a *RelationTargetError of
-// entity); the batch is made conditional on their versions. Callers hold wmu.
-func checkRelTargets[T any](d *Directory, b *batch, table func(*state) map[string]*T, kind, entity string, version func(*T) uint64, ids []string) error {
-	rows := table(&d.st)
-	for _, id := range ids {
-		v, ok := rows[id]
-		if !ok {
-			return relTarget(entity, id)
-		}
-		b.check(kind, id, version(v))
-	}
-	return nil
-}
-
-// createOrgRecord is the shape of the organization creates: under the write lock, put
-// adds the new record to one batch and returns its id; the answer is the record as
-// published in table. Callers validate the input first.
-func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity string, put func(b *batch) (string, error)) (*T, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	var id string
-	err := d.commit(ctx, func(b *batch) error {
-		var err error
-		id, err = put(b)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return published(table(&d.st), entity, id)
-}
-
-// updateOrgRecord is the shape of the organization updates: under the write lock,
-// next builds (and checks) the new record from the one stored as id in table (a
-// missing one is a *NotFoundError of entity), put adds it to one batch; the answer is
-// the record as published.
-func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
-	next func(old *T) (*T, error), put func(b *batch, old, next *T) error) (*T, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := table(&d.st)[id]
-	if !ok {
-		return nil, notFound(entity, id)
-	}
-	n, err := next(old)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.commit(ctx, func(b *batch) error { return put(b, old, n) }); err != nil {
-		return nil, err
-	}
-	return published(table(&d.st), entity, id)
-}
-
-// deleteOrgRecord is the shape of the organization deletes: under the write lock, del
-// adds to one batch the removal of the record stored as id in table (a missing one is
-// a *NotFoundError of entity) and of what references it.
-func deleteOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
-	del func(b *batch, st *orgState, old *T)) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		old, ok := table(&d.st)[id]
-		if !ok {
-			return notFound(entity, id)
-		}
-		del(b, &d.st.org, old)
-		return nil
-	})
-}
-
 // UpdateOrganization applies mutate to a copy of the organization and stores it; id
 // and createdAt are kept. mutate runs under the write lock and must not call back
 // into the Directory.
@@ -628,6 +527,109 @@ func (d *Directory) changeRoleScopes(ctx context.Context, roleID string, set Rol
 			return nil
 		}
 		b.put(kindOrgRole, roleID, r.Version, next)
+		return nil
+	})
+}
+
+// ---- the shapes shared by the organization tables ----
+
+// The tables of state that the shapes below read and write.
+func orgsOf(st *state) map[string]*Organization        { return st.org.orgs }
+func scopesOf(st *state) map[string]*OrganizationScope { return st.org.scopes }
+func rolesOf(st *state) map[string]*OrganizationRole   { return st.org.roles }
+func resourceScopesOf(st *state) map[string]*Scope     { return st.scopes }
+
+// orgRecord returns the record stored as id in table; shared, must not be mutated.
+func orgRecord[T any](d *Directory, table func(*state) map[string]*T, id string) (*T, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	v, ok := table(&d.st)[id]
+	return v, ok
+}
+
+// searchOrgRecords returns the records of table that match the lower-cased search
+// ("" = all), unordered.
+func searchOrgRecords[T any](d *Directory, table func(*state) map[string]*T, search string, match func(v *T, lowerSearch string) bool) []*T {
+	search = strings.ToLower(search)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	rows := table(&d.st)
+	out := make([]*T, 0, len(rows))
+	for _, v := range rows {
+		if search == "" || match(v, search) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkRelTargets: every id names a record of table (else a *RelationTargetError of
+// entity); the batch is made conditional on their versions. Callers hold wmu.
+func checkRelTargets[T any](d *Directory, b *batch, table func(*state) map[string]*T, kind, entity string, version func(*T) uint64, ids []string) error {
+	rows := table(&d.st)
+	for _, id := range ids {
+		v, ok := rows[id]
+		if !ok {
+			return relTarget(entity, id)
+		}
+		b.check(kind, id, version(v))
+	}
+	return nil
+}
+
+// createOrgRecord is the shape of the organization creates: under the write lock, put
+// adds the new record to one batch and returns its id; the answer is the record as
+// published in table. Callers validate the input first.
+func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity string, put func(b *batch) (string, error)) (*T, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		var err error
+		id, err = put(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(table(&d.st), entity, id)
+}
+
+// updateOrgRecord is the shape of the organization updates: under the write lock,
+// next builds (and checks) the new record from the one stored as id in table (a
+// missing one is a *NotFoundError of entity), put adds it to one batch; the answer is
+// the record as published.
+func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
+	next func(old *T) (*T, error), put func(b *batch, old, next *T) error) (*T, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := table(&d.st)[id]
+	if !ok {
+		return nil, notFound(entity, id)
+	}
+	n, err := next(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.commit(ctx, func(b *batch) error { return put(b, old, n) }); err != nil {
+		return nil, err
+	}
+	return published(table(&d.st), entity, id)
+}
+
+// deleteOrgRecord is the shape of the organization deletes: under the write lock, del
+// adds to one batch the removal of the record stored as id in table (a missing one is
+// a *NotFoundError of entity) and of what references it.
+func deleteOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
+	del func(b *batch, st *orgState, old *T)) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		old, ok := table(&d.st)[id]
+		if !ok {
+			return notFound(entity, id)
+		}
+		del(b, &d.st.org, old)
 		return nil
 	})
 }
