@@ -42,25 +42,14 @@ func validateOrgText(name string, description *string) error {
 }
 
 // Organization returns the organization with id; shared, must not be mutated.
-func (d *Directory) Organization(id string) (*Organization, bool) {
-	d.mu.RLock()
-	o, ok := d.st.org.orgs[id]
-	d.mu.RUnlock()
-	return o, ok
-}
+func (d *Directory) Organization(id string) (*Organization, bool) { return orgRecord(d, orgsOf, id) }
 
 // Organizations returns the organizations whose id or name contains search
 // (case-insensitive; "" = all), oldest first (Logto lists them in insertion order).
 func (d *Directory) Organizations(search string) []*Organization {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	out := make([]*Organization, 0, len(d.st.org.orgs))
-	for _, o := range d.st.org.orgs {
-		if search == "" || containsFold(o.ID, search) || containsFold(o.Name, search) {
-			out = append(out, o)
-		}
-	}
-	d.mu.RUnlock()
+	out := searchOrgRecords(d, orgsOf, search, func(o *Organization, q string) bool {
+		return containsFold(o.ID, q) || containsFold(o.Name, q)
+	})
 	sortOldestFirst(out, func(o *Organization) int64 { return o.CreatedAt }, func(o *Organization) string { return o.ID })
 	return out
 }
@@ -86,67 +75,41 @@ func (d *Directory) CreateOrganization(ctx context.Context, in NewOrganization) 
 	if err := validateOrgText(in.Name, in.Description); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	var id string
-	err := d.commit(ctx, func(b *batch) error {
-		var err error
-		if id, err = randomString(d.rand, OrganizationIDLength, idAlphabet); err != nil {
-			return err
+	return createOrgRecord(ctx, d, orgsOf, EntityOrganization, func(b *batch) (string, error) {
+		id, err := randomString(d.rand, OrganizationIDLength, idAlphabet)
+		if err != nil {
+			return "", err
 		}
-		o := &Organization{
+		b.put(kindOrg, id, 0, &Organization{
 			ID: id, Name: in.Name, Description: clonePtr(in.Description), CustomData: cloneRaw(in.CustomData),
 			IsMfaRequired: in.IsMfaRequired, Color: cloneRaw(in.Color), Branding: cloneRaw(in.Branding),
 			CustomCSS: clonePtr(in.CustomCSS), CreatedAt: d.nowMs(),
-		}
-		b.put(kindOrg, id, 0, o)
-		return nil
+		})
+		return id, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.orgs, EntityOrganization, id)
 }
 
 // UpdateOrganization applies mutate to a copy of the organization and stores it; id
 // and createdAt are kept. mutate runs under the write lock and must not call back
 // into the Directory.
 func (d *Directory) UpdateOrganization(ctx context.Context, id string, mutate func(*Organization) error) (*Organization, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := d.st.org.orgs[id]
-	if !ok {
-		return nil, notFound(EntityOrganization, id)
-	}
-	next := old.Clone()
-	if err := mutate(next); err != nil {
-		return nil, err
-	}
-	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
-	if err := validateOrgText(next.Name, next.Description); err != nil {
-		return nil, err
-	}
-	err := d.commit(ctx, func(b *batch) error {
+	return updateOrgRecord(ctx, d, orgsOf, EntityOrganization, id, func(old *Organization) (*Organization, error) {
+		next := old.Clone()
+		if err := mutate(next); err != nil {
+			return nil, err
+		}
+		next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+		return next, validateOrgText(next.Name, next.Description)
+	}, func(b *batch, old, next *Organization) error {
 		b.put(kindOrg, id, old.Version, next)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.orgs, EntityOrganization, id)
 }
 
 // DeleteOrganization deletes the organization with its memberships, role
 // assignments, just-in-time settings and invitations, in one batch.
 func (d *Directory) DeleteOrganization(ctx context.Context, id string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		st := &d.st.org
-		o, ok := st.orgs[id]
-		if !ok {
-			return notFound(EntityOrganization, id)
-		}
+	return deleteOrgRecord(ctx, d, orgsOf, EntityOrganization, id, func(b *batch, st *orgState, o *Organization) {
 		for userID := range st.users[id] {
 			d.delOrgUser(b, id, userID)
 		}
@@ -162,7 +125,6 @@ func (d *Directory) DeleteOrganization(ctx context.Context, id string) error {
 			}
 		}
 		b.del(kindOrg, id, o.Version)
-		return nil
 	})
 }
 
@@ -236,24 +198,13 @@ func (d *Directory) cascadeResourceScopes(b *batch, ids map[string]bool) {
 
 // OrganizationScope returns the organization scope with id.
 func (d *Directory) OrganizationScope(id string) (*OrganizationScope, bool) {
-	d.mu.RLock()
-	s, ok := d.st.org.scopes[id]
-	d.mu.RUnlock()
-	return s, ok
+	return orgRecord(d, scopesOf, id)
 }
 
 // OrganizationScopes returns the organization scopes whose name contains search
 // (case-insensitive; "" = all), by name (Logto's order).
 func (d *Directory) OrganizationScopes(search string) []*OrganizationScope {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	out := make([]*OrganizationScope, 0, len(d.st.org.scopes))
-	for _, s := range d.st.org.scopes {
-		if search == "" || containsFold(s.Name, search) {
-			out = append(out, s)
-		}
-	}
-	d.mu.RUnlock()
+	out := searchOrgRecords(d, scopesOf, search, func(s *OrganizationScope, q string) bool { return containsFold(s.Name, q) })
 	slices.SortFunc(out, func(a, b *OrganizationScope) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -264,71 +215,47 @@ func (d *Directory) CreateOrganizationScope(ctx context.Context, name string, de
 	if err := validateOrgText(name, description); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	var id string
-	err := d.commit(ctx, func(b *batch) error {
+	return createOrgRecord(ctx, d, scopesOf, EntityOrganizationScope, func(b *batch) (string, error) {
 		if _, taken := d.st.org.scopeNames[name]; taken {
-			return conflict(EntityOrganizationScope, "name", name)
+			return "", conflict(EntityOrganizationScope, "name", name)
 		}
-		var err error
-		if id, err = d.newID(); err != nil {
-			return err
+		id, err := d.newID()
+		if err != nil {
+			return "", err
 		}
 		b.put(kindOrgScope, id, 0, &OrganizationScope{ID: id, Name: name, Description: clonePtr(description), CreatedAt: d.nowMs()})
 		b.claim(kindIdxOrgScopeName, name, id)
-		return nil
+		return id, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.scopes, EntityOrganizationScope, id)
 }
 
 // UpdateOrganizationScope sets the scope's name and description (nil: keep); names
 // stay unique.
 func (d *Directory) UpdateOrganizationScope(ctx context.Context, id string, name, description *string, clearDescription bool) (*OrganizationScope, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := d.st.org.scopes[id]
-	if !ok {
-		return nil, notFound(EntityOrganizationScope, id)
-	}
-	next := *old
-	if name != nil {
-		next.Name = *name
-	}
-	if description != nil || clearDescription {
-		next.Description = clonePtr(description)
-	}
-	if err := validateOrgText(next.Name, next.Description); err != nil {
-		return nil, err
-	}
-	err := d.commit(ctx, func(b *batch) error {
+	return updateOrgRecord(ctx, d, scopesOf, EntityOrganizationScope, id, func(old *OrganizationScope) (*OrganizationScope, error) {
+		next := *old
+		if name != nil {
+			next.Name = *name
+		}
+		if description != nil || clearDescription {
+			next.Description = clonePtr(description)
+		}
+		return &next, validateOrgText(next.Name, next.Description)
+	}, func(b *batch, old, next *OrganizationScope) error {
 		if other, taken := d.st.org.scopeNames[next.Name]; taken && other != id {
 			return conflict(EntityOrganizationScope, "name", next.Name)
 		}
-		b.put(kindOrgScope, id, old.Version, &next)
+		b.put(kindOrgScope, id, old.Version, next)
 		b.reindex(kindIdxOrgScopeName, old.Name, next.Name, id)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.scopes, EntityOrganizationScope, id)
 }
 
 // DeleteOrganizationScope deletes the scope and removes it from every organization
 // role, in one batch.
 func (d *Directory) DeleteOrganizationScope(ctx context.Context, id string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		s, ok := d.st.org.scopes[id]
-		if !ok {
-			return notFound(EntityOrganizationScope, id)
-		}
-		for _, r := range d.st.org.roles {
+	return deleteOrgRecord(ctx, d, scopesOf, EntityOrganizationScope, id, func(b *batch, st *orgState, s *OrganizationScope) {
+		for _, r := range st.roles {
 			if slices.Contains(r.ScopeIDs, id) {
 				next := r.Clone()
 				next.ScopeIDs = slices.DeleteFunc(next.ScopeIDs, func(s string) bool { return s == id })
@@ -337,7 +264,6 @@ func (d *Directory) DeleteOrganizationScope(ctx context.Context, id string) erro
 		}
 		b.del(kindOrgScope, id, s.Version)
 		b.release(kindIdxOrgScopeName, s.Name)
-		return nil
 	})
 }
 
@@ -354,10 +280,7 @@ type NewOrganizationRole struct {
 
 // OrganizationRole returns the organization role with id.
 func (d *Directory) OrganizationRole(id string) (*OrganizationRole, bool) {
-	d.mu.RLock()
-	r, ok := d.st.org.roles[id]
-	d.mu.RUnlock()
-	return r, ok
+	return orgRecord(d, rolesOf, id)
 }
 
 // OrganizationRolesByName returns the roles named in names that exist.
@@ -376,15 +299,9 @@ func (d *Directory) OrganizationRolesByName(names []string) []*OrganizationRole 
 // OrganizationRoles returns the organization roles whose id, name or description
 // contains search (case-insensitive; "" = all), by name (Logto's order).
 func (d *Directory) OrganizationRoles(search string) []*OrganizationRole {
-	search = strings.ToLower(search)
-	d.mu.RLock()
-	out := make([]*OrganizationRole, 0, len(d.st.org.roles))
-	for _, r := range d.st.org.roles {
-		if search == "" || containsFold(r.ID, search) || containsFold(r.Name, search) || containsFold(deref(r.Description), search) {
-			out = append(out, r)
-		}
-	}
-	d.mu.RUnlock()
+	out := searchOrgRecords(d, rolesOf, search, func(r *OrganizationRole, q string) bool {
+		return containsFold(r.ID, q) || containsFold(r.Name, q) || containsFold(deref(r.Description), q)
+	})
 	sortOrgRoles(out)
 	return out
 }
@@ -401,26 +318,12 @@ func sortOrgRoles(rs []*OrganizationRole) {
 // checkOrgScopes: every id names an organization scope (*RelationTargetError); the
 // batch is made conditional on them. Callers hold wmu.
 func (d *Directory) checkOrgScopes(b *batch, ids []string) error {
-	for _, id := range ids {
-		s, ok := d.st.org.scopes[id]
-		if !ok {
-			return relTarget(EntityOrganizationScope, id)
-		}
-		b.check(kindOrgScope, id, s.Version)
-	}
-	return nil
+	return checkRelTargets(d, b, scopesOf, kindOrgScope, EntityOrganizationScope, func(s *OrganizationScope) uint64 { return s.Version }, ids)
 }
 
 // checkResourceScopes: every id names an API resource scope.
 func (d *Directory) checkResourceScopes(b *batch, ids []string) error {
-	for _, id := range ids {
-		s, ok := d.st.scopes[id]
-		if !ok {
-			return relTarget(EntityScope, id)
-		}
-		b.check(kindScope, id, s.Version)
-	}
-	return nil
+	return checkRelTargets(d, b, resourceScopesOf, kindScope, EntityScope, func(s *Scope) uint64 { return s.Version }, ids)
 }
 
 // CreateOrganizationRole creates a role of the organization template with its
@@ -436,59 +339,45 @@ func (d *Directory) CreateOrganizationRole(ctx context.Context, in NewOrganizati
 	if err := validateOrgText(in.Name, in.Description); err != nil {
 		return nil, err
 	}
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	var id string
-	err := d.commit(ctx, func(b *batch) error {
+	return createOrgRecord(ctx, d, rolesOf, EntityOrganizationRole, func(b *batch) (string, error) {
 		if _, taken := d.st.org.roleNames[in.Name]; taken {
-			return conflict(EntityOrganizationRole, "name", in.Name)
+			return "", conflict(EntityOrganizationRole, "name", in.Name)
 		}
 		r := &OrganizationRole{Name: in.Name, Description: clonePtr(in.Description), Type: in.Type,
 			ScopeIDs: dedupe(in.ScopeIDs), ResourceScopeIDs: dedupe(in.ResourceScopeIDs), CreatedAt: d.nowMs()}
 		if err := d.checkOrgScopes(b, r.ScopeIDs); err != nil {
-			return err
+			return "", err
 		}
 		if err := d.checkResourceScopes(b, r.ResourceScopeIDs); err != nil {
-			return err
+			return "", err
 		}
-		var err error
-		if id, err = d.newID(); err != nil {
-			return err
+		id, err := d.newID()
+		if err != nil {
+			return "", err
 		}
 		r.ID = id
 		b.put(kindOrgRole, id, 0, r)
 		b.claim(kindIdxOrgRoleName, r.Name, id)
-		return nil
+		return id, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.roles, EntityOrganizationRole, id)
 }
 
 // UpdateOrganizationRole applies mutate to a copy of the role (name, description,
 // type: Logto lets PATCH change the type) and stores it; names stay unique; id,
 // createdAt and scopes are kept. mutate must not call back into the Directory.
 func (d *Directory) UpdateOrganizationRole(ctx context.Context, id string, mutate func(*OrganizationRole) error) (*OrganizationRole, error) {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	old, ok := d.st.org.roles[id]
-	if !ok {
-		return nil, notFound(EntityOrganizationRole, id)
-	}
-	next := old.Clone()
-	if err := mutate(next); err != nil {
-		return nil, err
-	}
-	next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
-	next.ScopeIDs, next.ResourceScopeIDs = old.ScopeIDs, old.ResourceScopeIDs
-	if !next.Type.Valid() {
-		return nil, invalid("type", "must be User or MachineToMachine")
-	}
-	if err := validateOrgText(next.Name, next.Description); err != nil {
-		return nil, err
-	}
-	err := d.commit(ctx, func(b *batch) error {
+	return updateOrgRecord(ctx, d, rolesOf, EntityOrganizationRole, id, func(old *OrganizationRole) (*OrganizationRole, error) {
+		next := old.Clone()
+		if err := mutate(next); err != nil {
+			return nil, err
+		}
+		next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version
+		next.ScopeIDs, next.ResourceScopeIDs = old.ScopeIDs, old.ResourceScopeIDs
+		if !next.Type.Valid() {
+			return nil, invalid("type", "must be User or MachineToMachine")
+		}
+		return next, validateOrgText(next.Name, next.Description)
+	}, func(b *batch, old, next *OrganizationRole) error {
 		if other, taken := d.st.org.roleNames[next.Name]; taken && other != id {
 			return conflict(EntityOrganizationRole, "name", next.Name)
 		}
@@ -496,24 +385,13 @@ func (d *Directory) UpdateOrganizationRole(ctx context.Context, id string, mutat
 		b.reindex(kindIdxOrgRoleName, old.Name, next.Name, id)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return published(d.st.org.roles, EntityOrganizationRole, id)
 }
 
 // DeleteOrganizationRole deletes the role, its assignments to users and
 // applications in every organization, and removes it from just-in-time roles and
 // invitations, in one batch.
 func (d *Directory) DeleteOrganizationRole(ctx context.Context, id string) error {
-	d.wmu.Lock()
-	defer d.wmu.Unlock()
-	return d.commit(ctx, func(b *batch) error {
-		st := &d.st.org
-		r, ok := st.roles[id]
-		if !ok {
-			return notFound(EntityOrganizationRole, id)
-		}
+	return deleteOrgRecord(ctx, d, rolesOf, EntityOrganizationRole, id, func(b *batch, st *orgState, r *OrganizationRole) {
 		for mk := range st.roleUsers[id] {
 			b.del(kindOrgUserRole, memberKey(mk, id), st.userRoles[mk][id])
 		}
@@ -536,45 +414,37 @@ func (d *Directory) DeleteOrganizationRole(ctx context.Context, id string) error
 		}
 		b.del(kindOrgRole, id, r.Version)
 		b.release(kindIdxOrgRoleName, r.Name)
-		return nil
 	})
 }
 
 // OrganizationRoleScopes returns the role's organization scopes, by name.
 func (d *Directory) OrganizationRoleScopes(roleID string) ([]*OrganizationScope, error) {
-	d.mu.RLock()
-	r, ok := d.st.org.roles[roleID]
-	if !ok {
-		d.mu.RUnlock()
-		return nil, notFound(EntityOrganizationRole, roleID)
-	}
-	out := make([]*OrganizationScope, 0, len(r.ScopeIDs))
-	for _, id := range r.ScopeIDs {
-		if s, ok := d.st.org.scopes[id]; ok {
-			out = append(out, s)
-		}
-	}
-	d.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *OrganizationScope) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return roleScopeRecords(d, roleID, OrgScopes, scopesOf, func(s *OrganizationScope) string { return s.Name })
 }
 
 // OrganizationRoleResourceScopes returns the role's API resource scopes, by name.
 func (d *Directory) OrganizationRoleResourceScopes(roleID string) ([]*Scope, error) {
+	return roleScopeRecords(d, roleID, ResourceScopes, resourceScopesOf, func(s *Scope) string { return s.Name })
+}
+
+// roleScopeRecords returns the records of table that the role's scope list of set
+// names, by name (a scope deleted meanwhile is left out).
+func roleScopeRecords[T any](d *Directory, roleID string, set RoleScopeSet, table func(*state) map[string]*T, name func(*T) string) ([]*T, error) {
 	d.mu.RLock()
 	r, ok := d.st.org.roles[roleID]
 	if !ok {
 		d.mu.RUnlock()
 		return nil, notFound(EntityOrganizationRole, roleID)
 	}
-	out := make([]*Scope, 0, len(r.ResourceScopeIDs))
-	for _, id := range r.ResourceScopeIDs {
-		if s, ok := d.st.scopes[id]; ok {
+	ids, rows := *roleScopeList(r, set), table(&d.st)
+	out := make([]*T, 0, len(ids))
+	for _, id := range ids {
+		if s, ok := rows[id]; ok {
 			out = append(out, s)
 		}
 	}
 	d.mu.RUnlock()
-	slices.SortFunc(out, func(a, b *Scope) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b *T) int { return strings.Compare(name(a), name(b)) })
 	return out, nil
 }
 
@@ -606,7 +476,7 @@ func (d *Directory) RemoveOrganizationRoleScope(ctx context.Context, roleID stri
 	d.wmu.Lock()
 	held := false
 	if r, ok := d.st.org.roles[roleID]; ok {
-		held = slices.Contains(roleScopeList(r, set), id)
+		held = slices.Contains(*roleScopeList(r, set), id)
 	}
 	d.wmu.Unlock()
 	if !held {
@@ -621,11 +491,20 @@ func (d *Directory) RemoveOrganizationRoleScope(ctx context.Context, roleID stri
 	})
 }
 
-func roleScopeList(r *OrganizationRole, set RoleScopeSet) []string {
+// roleScopeList is the role's scope list of set.
+func roleScopeList(r *OrganizationRole, set RoleScopeSet) *[]string {
 	if set == ResourceScopes {
-		return r.ResourceScopeIDs
+		return &r.ResourceScopeIDs
 	}
-	return r.ScopeIDs
+	return &r.ScopeIDs
+}
+
+// checkOrgRoleScopes: every id names a scope of set (checkOrgScopes, checkResourceScopes).
+func (d *Directory) checkOrgRoleScopes(b *batch, set RoleScopeSet, ids []string) error {
+	if set == ResourceScopes {
+		return d.checkResourceScopes(b, ids)
+	}
+	return d.checkOrgScopes(b, ids)
 }
 
 // changeRoleScopes stores the role with one scope list replaced by change(copy).
@@ -638,24 +517,119 @@ func (d *Directory) changeRoleScopes(ctx context.Context, roleID string, set Rol
 			return relTarget(EntityOrganizationRole, roleID)
 		}
 		next := r.Clone()
-		var added []string
-		if set == ResourceScopes {
-			next.ResourceScopeIDs = change(next.ResourceScopeIDs)
-			added = slices.DeleteFunc(cloneStrings(next.ResourceScopeIDs), func(s string) bool { return slices.Contains(r.ResourceScopeIDs, s) })
-			if err := d.checkResourceScopes(b, added); err != nil {
-				return err
-			}
-		} else {
-			next.ScopeIDs = change(next.ScopeIDs)
-			added = slices.DeleteFunc(cloneStrings(next.ScopeIDs), func(s string) bool { return slices.Contains(r.ScopeIDs, s) })
-			if err := d.checkOrgScopes(b, added); err != nil {
-				return err
-			}
+		list, had := roleScopeList(next, set), *roleScopeList(r, set)
+		*list = change(*list)
+		added := slices.DeleteFunc(cloneStrings(*list), func(s string) bool { return slices.Contains(had, s) })
+		if err := d.checkOrgRoleScopes(b, set, added); err != nil {
+			return err
 		}
 		if slices.Equal(next.ScopeIDs, r.ScopeIDs) && slices.Equal(next.ResourceScopeIDs, r.ResourceScopeIDs) {
 			return nil
 		}
 		b.put(kindOrgRole, roleID, r.Version, next)
+		return nil
+	})
+}
+
+// ---- the shapes shared by the organization tables ----
+
+// The tables of state that the shapes below read and write.
+func orgsOf(st *state) map[string]*Organization        { return st.org.orgs }
+func scopesOf(st *state) map[string]*OrganizationScope { return st.org.scopes }
+func rolesOf(st *state) map[string]*OrganizationRole   { return st.org.roles }
+func resourceScopesOf(st *state) map[string]*Scope     { return st.scopes }
+
+// orgRecord returns the record stored as id in table; shared, must not be mutated.
+func orgRecord[T any](d *Directory, table func(*state) map[string]*T, id string) (*T, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	v, ok := table(&d.st)[id]
+	return v, ok
+}
+
+// searchOrgRecords returns the records of table that match the lower-cased search
+// ("" = all), unordered.
+func searchOrgRecords[T any](d *Directory, table func(*state) map[string]*T, search string, match func(v *T, lowerSearch string) bool) []*T {
+	search = strings.ToLower(search)
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	rows := table(&d.st)
+	out := make([]*T, 0, len(rows))
+	for _, v := range rows {
+		if search == "" || match(v, search) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkRelTargets: every id names a record of table (else a *RelationTargetError of
+// entity); the batch is made conditional on their versions. Callers hold wmu.
+func checkRelTargets[T any](d *Directory, b *batch, table func(*state) map[string]*T, kind, entity string, version func(*T) uint64, ids []string) error {
+	rows := table(&d.st)
+	for _, id := range ids {
+		v, ok := rows[id]
+		if !ok {
+			return relTarget(entity, id)
+		}
+		b.check(kind, id, version(v))
+	}
+	return nil
+}
+
+// createOrgRecord is the shape of the organization creates: under the write lock, put
+// adds the new record to one batch and returns its id; the answer is the record as
+// published in table. Callers validate the input first.
+func createOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity string, put func(b *batch) (string, error)) (*T, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	var id string
+	err := d.commit(ctx, func(b *batch) error {
+		var err error
+		id, err = put(b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return published(table(&d.st), entity, id)
+}
+
+// updateOrgRecord is the shape of the organization updates: under the write lock,
+// next builds (and checks) the new record from the one stored as id in table (a
+// missing one is a *NotFoundError of entity), put adds it to one batch; the answer is
+// the record as published.
+func updateOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
+	next func(old *T) (*T, error), put func(b *batch, old, next *T) error) (*T, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := table(&d.st)[id]
+	if !ok {
+		return nil, notFound(entity, id)
+	}
+	n, err := next(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.commit(ctx, func(b *batch) error { return put(b, old, n) }); err != nil {
+		return nil, err
+	}
+	return published(table(&d.st), entity, id)
+}
+
+// deleteOrgRecord is the shape of the organization deletes: under the write lock, del
+// adds to one batch the removal of the record stored as id in table (a missing one is
+// a *NotFoundError of entity) and of what references it.
+func deleteOrgRecord[T any](ctx context.Context, d *Directory, table func(*state) map[string]*T, entity, id string,
+	del func(b *batch, st *orgState, old *T)) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		old, ok := table(&d.st)[id]
+		if !ok {
+			return notFound(entity, id)
+		}
+		del(b, &d.st.org, old)
 		return nil
 	})
 }

@@ -131,14 +131,7 @@ func (d *Directory) RemoveOrganizationJITEmailDomain(ctx context.Context, orgID,
 
 // checkJITRoles: every id names an organization role (*RelationTargetError).
 func (d *Directory) checkJITRoles(b *batch, ids []string) error {
-	for _, id := range ids {
-		r, ok := d.st.org.roles[id]
-		if !ok {
-			return relTarget(EntityOrganizationRole, id)
-		}
-		b.check(kindOrgRole, id, r.Version)
-	}
-	return nil
+	return checkRelTargets(d, b, rolesOf, kindOrgRole, EntityOrganizationRole, func(r *OrganizationRole) uint64 { return r.Version }, ids)
 }
 
 // AddOrganizationJITRoles adds roles, skipping those the organization has.

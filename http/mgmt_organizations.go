@@ -298,77 +298,6 @@ func (s *Server) listOrganizationUsers(r *http.Request, p httprouter.Params) (in
 	})
 }
 
-type userIDsBody struct {
-	UserIDs *[]string `json:"userIds"`
-}
-
-// addOrganizationUsers answers 201 {userIds} echoing the request; members already in
-// are skipped.
-func (s *Server) addOrganizationUsers(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b userIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("userIds", b.UserIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.AddOrganizationMembers(r.Context(), p.ByName("id"), directory.MemberUser, ids); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusCreated, map[string][]string{"userIds": ids}, nil
-}
-
-func (s *Server) replaceOrganizationUsers(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b userIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("userIds", b.UserIDs, false)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.ReplaceOrganizationMembers(r.Context(), p.ByName("id"), directory.MemberUser, ids); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusNoContent, nil, nil
-}
-
-// postOrganizationUsersSub is POST /api/organizations/:id/users/:userId: httprouter
-// cannot hold Logto's static POST .../users/roles beside the .../users/:userId
-// routes, so the one path segment is told apart here.
-func (s *Server) postOrganizationUsersSub(r *http.Request, p httprouter.Params) (int, any, error) {
-	if p.ByName("userId") != "roles" {
-		return 0, nil, apiErr(http.StatusNotFound, "guard.not_found", "not found") // as the router answers an unknown path
-	}
-	var b struct {
-		UserIDs *[]string `json:"userIds"`
-		RoleIDs *[]string `json:"organizationRoleIds"`
-	}
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	users, err := idList("userIds", b.UserIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	roles, err := idList("organizationRoleIds", b.RoleIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.AssignOrganizationRoles(r.Context(), p.ByName("id"), directory.MemberUser, users, roles); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusCreated, nil, nil
-}
-
-func (s *Server) removeOrganizationUser(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.dir.RemoveOrganizationMember(r.Context(), p.ByName("id"), directory.MemberUser, p.ByName("userId")); err != nil {
-		return 0, nil, deleteError(err)
-	}
-	return http.StatusNoContent, nil, nil
-}
-
 // organizationRoleJSON is Logto's OrganizationRole.
 type organizationRoleJSON struct {
 	TenantID    string             `json:"tenantId"`
@@ -380,130 +309,6 @@ type organizationRoleJSON struct {
 
 func organizationRoleView(r *directory.OrganizationRole) organizationRoleJSON {
 	return organizationRoleJSON{TenantID: tenantID, ID: r.ID, Name: r.Name, Description: r.Description, Type: r.Type}
-}
-
-// memberRoles lists a member's roles in the organization (optional paging).
-func (s *Server) memberRoles(r *http.Request, p httprouter.Params, k directory.MemberKind, param string) (int, any, error) {
-	roles, err := s.dir.MemberOrganizationRoles(p.ByName("id"), k, p.ByName(param))
-	if err != nil {
-		return 0, nil, orgError(err)
-	}
-	return listOf(r, roles, true, organizationRoleView)
-}
-
-// requireMember is Logto's membership guard of the .../:memberId/roles routes.
-func (s *Server) requireMember(p httprouter.Params, k directory.MemberKind, param string) error {
-	if !s.dir.IsOrganizationMember(p.ByName("id"), k, p.ByName(param)) {
-		return orgError(directory.ErrMembershipRequired)
-	}
-	return nil
-}
-
-func (s *Server) listOrganizationUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	return s.memberRoles(r, p, directory.MemberUser, "userId")
-}
-
-// userRolesBody takes roles by id and by name (Logto's organizationRoleNames).
-type userRolesBody struct {
-	RoleIDs   *[]string `json:"organizationRoleIds"`
-	RoleNames *[]string `json:"organizationRoleNames"`
-}
-
-// roleIDs resolves the body to role ids; an unknown name is 422
-// organization.role_names_not_found.
-func (s *Server) roleIDs(b userRolesBody) ([]string, error) {
-	var ids, names []string
-	var err error
-	if b.RoleIDs != nil {
-		if ids, err = idList("organizationRoleIds", b.RoleIDs, false); err != nil {
-			return nil, err
-		}
-	}
-	if b.RoleNames != nil {
-		if names, err = idList("organizationRoleNames", b.RoleNames, false); err != nil {
-			return nil, err
-		}
-	}
-	found := map[string]string{}
-	for _, role := range s.dir.OrganizationRolesByName(names) {
-		found[role.Name] = role.ID
-	}
-	var missing []string
-	for _, n := range names {
-		if id, ok := found[n]; ok {
-			ids = append(ids, id)
-		} else {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		e := apiErr(http.StatusUnprocessableEntity, "organization.role_names_not_found",
-			"Organization roles not found for names: "+strings.Join(missing, ", ")+".")
-		e.Data = map[string][]string{"names": missing}
-		return nil, e
-	}
-	return dedupeStrings(ids), nil
-}
-
-func dedupeStrings(ids []string) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// assignOrganizationUserRoles answers 201 {organizationRoleIds}.
-func (s *Server) assignOrganizationUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.requireMember(p, directory.MemberUser, "userId"); err != nil {
-		return 0, nil, err
-	}
-	var b userRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := s.roleIDs(b)
-	if err != nil {
-		return 0, nil, err
-	}
-	err = s.dir.AssignOrganizationRoles(r.Context(), p.ByName("id"), directory.MemberUser, []string{p.ByName("userId")}, ids)
-	if err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusCreated, map[string][]string{"organizationRoleIds": ids}, nil
-}
-
-func (s *Server) replaceOrganizationUserRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.requireMember(p, directory.MemberUser, "userId"); err != nil {
-		return 0, nil, err
-	}
-	var b userRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := s.roleIDs(b)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.ReplaceOrganizationRoles(r.Context(), p.ByName("id"), directory.MemberUser, p.ByName("userId"), ids); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusNoContent, nil, nil
-}
-
-func (s *Server) unassignOrganizationUserRole(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.requireMember(p, directory.MemberUser, "userId"); err != nil {
-		return 0, nil, err
-	}
-	err := s.dir.UnassignOrganizationRole(r.Context(), p.ByName("id"), directory.MemberUser, p.ByName("userId"), p.ByName("organizationRoleId"))
-	if err != nil {
-		return 0, nil, deleteError(err)
-	}
-	return http.StatusNoContent, nil, nil
 }
 
 // listOrganizationUserScopes answers the organization scopes the user's roles in
@@ -540,130 +345,6 @@ func (s *Server) listOrganizationApplications(r *http.Request, p httprouter.Para
 	return listOf(r, members, false, func(m directory.OrganizationApp) applicationWithOrganizationRolesJSON {
 		return applicationWithOrganizationRolesJSON{applicationView(m.App), roleRefs(m.Roles)}
 	})
-}
-
-type applicationIDsBody struct {
-	ApplicationIDs *[]string `json:"applicationIds"`
-}
-
-func (s *Server) addOrganizationApplications(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b applicationIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("applicationIds", b.ApplicationIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.AddOrganizationMembers(r.Context(), p.ByName("id"), directory.MemberApp, ids); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusCreated, nil, nil
-}
-
-func (s *Server) replaceOrganizationApplications(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b applicationIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("applicationIds", b.ApplicationIDs, false)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.ReplaceOrganizationMembers(r.Context(), p.ByName("id"), directory.MemberApp, ids); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusNoContent, nil, nil
-}
-
-// postOrganizationApplicationsSub is POST .../applications/:applicationId, for
-// Logto's POST .../applications/roles (see postOrganizationUsersSub).
-func (s *Server) postOrganizationApplicationsSub(r *http.Request, p httprouter.Params) (int, any, error) {
-	if p.ByName("applicationId") != "roles" {
-		return 0, nil, apiErr(http.StatusNotFound, "guard.not_found", "not found") // as the router answers an unknown path
-	}
-	var b struct {
-		ApplicationIDs *[]string `json:"applicationIds"`
-		RoleIDs        *[]string `json:"organizationRoleIds"`
-	}
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	apps, err := idList("applicationIds", b.ApplicationIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	roles, err := idList("organizationRoleIds", b.RoleIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.AssignOrganizationRoles(r.Context(), p.ByName("id"), directory.MemberApp, apps, roles); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusCreated, nil, nil
-}
-
-func (s *Server) removeOrganizationApplication(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.dir.RemoveOrganizationMember(r.Context(), p.ByName("id"), directory.MemberApp, p.ByName("applicationId")); err != nil {
-		return 0, nil, deleteError(err)
-	}
-	return http.StatusNoContent, nil, nil
-}
-
-func (s *Server) listOrganizationApplicationRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	return s.memberRoles(r, p, directory.MemberApp, "applicationId")
-}
-
-type appRolesBody struct {
-	RoleIDs *[]string `json:"organizationRoleIds"`
-}
-
-func (s *Server) assignOrganizationApplicationRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.requireMember(p, directory.MemberApp, "applicationId"); err != nil {
-		return 0, nil, err
-	}
-	var b appRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("organizationRoleIds", b.RoleIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	err = s.dir.AssignOrganizationRoles(r.Context(), p.ByName("id"), directory.MemberApp, []string{p.ByName("applicationId")}, ids)
-	if err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusCreated, nil, nil
-}
-
-func (s *Server) replaceOrganizationApplicationRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.requireMember(p, directory.MemberApp, "applicationId"); err != nil {
-		return 0, nil, err
-	}
-	var b appRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("organizationRoleIds", b.RoleIDs, true)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := s.dir.ReplaceOrganizationRoles(r.Context(), p.ByName("id"), directory.MemberApp, p.ByName("applicationId"), ids); err != nil {
-		return 0, nil, orgError(err)
-	}
-	return http.StatusNoContent, nil, nil
-}
-
-func (s *Server) unassignOrganizationApplicationRole(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.requireMember(p, directory.MemberApp, "applicationId"); err != nil {
-		return 0, nil, err
-	}
-	err := s.dir.UnassignOrganizationRole(r.Context(), p.ByName("id"), directory.MemberApp, p.ByName("applicationId"), p.ByName("organizationRoleId"))
-	if err != nil {
-		return 0, nil, deleteError(err)
-	}
-	return http.StatusNoContent, nil, nil
 }
 
 // ---- a member's organizations ----
@@ -758,16 +439,8 @@ func (s *Server) listOrganizationJITRoles(r *http.Request, p httprouter.Params) 
 	return listOf(r, roles, true, organizationRoleView)
 }
 
-type jitRolesBody struct {
-	RoleIDs *[]string `json:"organizationRoleIds"`
-}
-
 func (s *Server) addOrganizationJITRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b jitRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("organizationRoleIds", b.RoleIDs, true)
+	ids, err := decodeIDList(r, orgRoleIDsField, true)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -778,11 +451,7 @@ func (s *Server) addOrganizationJITRoles(r *http.Request, p httprouter.Params) (
 }
 
 func (s *Server) replaceOrganizationJITRoles(r *http.Request, p httprouter.Params) (int, any, error) {
-	var b jitRolesBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("organizationRoleIds", b.RoleIDs, false)
+	ids, err := decodeIDList(r, orgRoleIDsField, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -810,27 +479,15 @@ func (s *Server) listOrganizationJITSSOConnectors(r *http.Request, p httprouter.
 	return listOf(r, []struct{}{}, true, func(v struct{}) struct{} { return v })
 }
 
-type ssoConnectorIDsBody struct {
-	SSOConnectorIDs *[]string `json:"ssoConnectorIds"`
-}
-
 func (s *Server) addOrganizationJITSSOConnectors(r *http.Request, _ httprouter.Params) (int, any, error) {
-	var b ssoConnectorIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	if _, err := idList("ssoConnectorIds", b.SSOConnectorIDs, true); err != nil {
+	if _, err := decodeIDList(r, "ssoConnectorIds", true); err != nil {
 		return 0, nil, err
 	}
 	return 0, nil, orgError(directory.ErrRelationTarget)
 }
 
 func (s *Server) replaceOrganizationJITSSOConnectors(r *http.Request, _ httprouter.Params) (int, any, error) {
-	var b ssoConnectorIDsBody
-	if err := decodeBody(r, &b); err != nil {
-		return 0, nil, err
-	}
-	ids, err := idList("ssoConnectorIds", b.SSOConnectorIDs, false)
+	ids, err := decodeIDList(r, "ssoConnectorIds", false)
 	if err != nil {
 		return 0, nil, err
 	}

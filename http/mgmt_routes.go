@@ -104,6 +104,8 @@ func (s *Server) managementRoutes() []mgmtRoute {
 func (s *Server) organizationRoutes() []mgmtRoute {
 	roleScopes := roleScopeRoutes{s: s, set: directory.OrgScopes, field: "organizationScopeIds", param: "organizationScopeId"}
 	roleResourceScopes := roleScopeRoutes{s: s, set: directory.ResourceScopes, field: "scopeIds", param: "scopeId"}
+	users := memberRoutes{s: s, kind: directory.MemberUser, param: "userId", field: "userIds", echoIDs: true, roleNames: true}
+	apps := memberRoutes{s: s, kind: directory.MemberApp, param: "applicationId", field: "applicationIds"}
 	return []mgmtRoute{
 		{"GET", "/api/organizations", s.listOrganizations},
 		{"POST", "/api/organizations", s.createOrganization},
@@ -111,24 +113,24 @@ func (s *Server) organizationRoutes() []mgmtRoute {
 		{"PATCH", "/api/organizations/:id", s.patchOrganization},
 		{"DELETE", "/api/organizations/:id", s.deleteOrganization},
 		{"GET", "/api/organizations/:id/users", s.listOrganizationUsers},
-		{"POST", "/api/organizations/:id/users", s.addOrganizationUsers},
-		{"PUT", "/api/organizations/:id/users", s.replaceOrganizationUsers},
-		{"POST", "/api/organizations/:id/users/:userId", s.postOrganizationUsersSub}, // = .../users/roles
-		{"DELETE", "/api/organizations/:id/users/:userId", s.removeOrganizationUser},
-		{"GET", "/api/organizations/:id/users/:userId/roles", s.listOrganizationUserRoles},
-		{"POST", "/api/organizations/:id/users/:userId/roles", s.assignOrganizationUserRoles},
-		{"PUT", "/api/organizations/:id/users/:userId/roles", s.replaceOrganizationUserRoles},
-		{"DELETE", "/api/organizations/:id/users/:userId/roles/:organizationRoleId", s.unassignOrganizationUserRole},
+		{"POST", "/api/organizations/:id/users", users.add},
+		{"PUT", "/api/organizations/:id/users", users.replace},
+		{"POST", "/api/organizations/:id/users/:userId", users.postSub}, // = .../users/roles
+		{"DELETE", "/api/organizations/:id/users/:userId", users.remove},
+		{"GET", "/api/organizations/:id/users/:userId/roles", users.listRoles},
+		{"POST", "/api/organizations/:id/users/:userId/roles", users.assignRoles},
+		{"PUT", "/api/organizations/:id/users/:userId/roles", users.replaceRoles},
+		{"DELETE", "/api/organizations/:id/users/:userId/roles/:organizationRoleId", users.unassignRole},
 		{"GET", "/api/organizations/:id/users/:userId/scopes", s.listOrganizationUserScopes},
 		{"GET", "/api/organizations/:id/applications", s.listOrganizationApplications},
-		{"POST", "/api/organizations/:id/applications", s.addOrganizationApplications},
-		{"PUT", "/api/organizations/:id/applications", s.replaceOrganizationApplications},
-		{"POST", "/api/organizations/:id/applications/:applicationId", s.postOrganizationApplicationsSub}, // = .../applications/roles
-		{"DELETE", "/api/organizations/:id/applications/:applicationId", s.removeOrganizationApplication},
-		{"GET", "/api/organizations/:id/applications/:applicationId/roles", s.listOrganizationApplicationRoles},
-		{"POST", "/api/organizations/:id/applications/:applicationId/roles", s.assignOrganizationApplicationRoles},
-		{"PUT", "/api/organizations/:id/applications/:applicationId/roles", s.replaceOrganizationApplicationRoles},
-		{"DELETE", "/api/organizations/:id/applications/:applicationId/roles/:organizationRoleId", s.unassignOrganizationApplicationRole},
+		{"POST", "/api/organizations/:id/applications", apps.add},
+		{"PUT", "/api/organizations/:id/applications", apps.replace},
+		{"POST", "/api/organizations/:id/applications/:applicationId", apps.postSub}, // = .../applications/roles
+		{"DELETE", "/api/organizations/:id/applications/:applicationId", apps.remove},
+		{"GET", "/api/organizations/:id/applications/:applicationId/roles", apps.listRoles},
+		{"POST", "/api/organizations/:id/applications/:applicationId/roles", apps.assignRoles},
+		{"PUT", "/api/organizations/:id/applications/:applicationId/roles", apps.replaceRoles},
+		{"DELETE", "/api/organizations/:id/applications/:applicationId/roles/:organizationRoleId", apps.unassignRole},
 		{"GET", "/api/organizations/:id/jit/email-domains", s.listOrganizationJITEmailDomains},
 		{"POST", "/api/organizations/:id/jit/email-domains", s.addOrganizationJITEmailDomain},
 		{"PUT", "/api/organizations/:id/jit/email-domains", s.replaceOrganizationJITEmailDomains},
