@@ -359,3 +359,25 @@ func (d *Directory) pruneSubjectTokens() {
 		}
 	})
 }
+
+// SubjectTokenByValue reads, without using it, the subject token whose value is
+// value: the same checks as ConsumeSubjectToken against this node's memory, so a
+// token-exchange request can be refused for another reason before it costs the token.
+func (d *Directory) SubjectTokenByValue(value string) (SubjectToken, error) {
+	d.mu.RLock()
+	cur, ok := d.st.tok.subjects[tokenHash(value)]
+	var t SubjectToken
+	if ok {
+		t = *cur
+	}
+	d.mu.RUnlock()
+	switch {
+	case !ok:
+		return SubjectToken{}, ErrTokenUnknown
+	case t.ExpiresAt <= d.nowMs():
+		return SubjectToken{}, ErrTokenExpired
+	case t.ConsumedAt != 0:
+		return SubjectToken{}, ErrTokenConsumed
+	}
+	return t, nil
+}
