@@ -25,8 +25,8 @@ import (
 //     high-entropy secret the hash is the lookup key, and no comparison of secrets
 //     happens that a timing could reveal.
 //   - A subject token (POST /api/subject-tokens, impersonation by an administrator) is
-//     its own record, kind "subject-token" keyed by the SHA-256 of its value, with the
-//     store's TTL set to its expiry. It is used once: ConsumeSubjectToken marks it
+//     its own record, kind "subject-token" keyed by the SHA-256 of its value; expired
+//     ones are deleted by later creations (sweepSubjectTokens). It is used once: ConsumeSubjectToken marks it
 //     consumed by a write conditional on the version read, so of two nodes presenting
 //     the same token at once exactly one commit wins; the other fails with a version
 //     conflict and is refused.
@@ -288,26 +288,53 @@ func (d *Directory) CreateSubjectToken(ctx context.Context, userID string, conte
 		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(SubjectTokenTTL).UnixMilli()}
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	err = d.commit(ctx, func(b *batch) error {
-		u, ok := d.st.users[userID]
-		if !ok {
-			return notFound(EntityUser, userID)
+	for attempt := 1; ; attempt++ {
+		err = d.commit(ctx, func(b *batch) error {
+			u, ok := d.st.users[userID]
+			if !ok {
+				return notFound(EntityUser, userID)
+			}
+			b.check(kindUser, userID, u.Version)
+			b.put(kindSubjectToken, t.Hash, 0, t)
+			d.sweepSubjectTokens(b, t.CreatedAt)
+			return nil
+		})
+		// A conflict can only be a swept token another node swept first (the new
+		// token's key is fresh): the refreshed memory no longer holds it.
+		if err == nil || !errors.Is(err, persistence.ErrConflict) || attempt == 3 {
+			break
 		}
-		b.check(kindUser, userID, u.Version)
-		d.putSubjectToken(b, t, 0)
-		return nil
-	})
+	}
 	if err != nil {
 		return SubjectToken{}, "", err
 	}
-	d.pruneSubjectTokens()
 	return t, value, nil
 }
 
-// putSubjectToken writes t with the store TTL at its expiry (the store drops it then).
+// maxSweptSubjectTokens bounds the expired subject tokens one creation deletes.
+const maxSweptSubjectTokens = 16
+
+// sweepSubjectTokens deletes, in the creating batch, up to maxSweptSubjectTokens
+// subject tokens expired at nowMs. Replicated records cannot carry a store TTL (apply
+// must not depend on a node's clock), so the expiry decided here, once, by the writer
+// is what removes them: every creation sweeps more than it adds, so the records stay
+// bounded by the tokens created in the last SubjectTokenTTL. Callers hold wmu.
+func (d *Directory) sweepSubjectTokens(b *batch, nowMs int64) {
+	n := 0
+	for h, t := range d.st.tok.subjects {
+		if n == maxSweptSubjectTokens {
+			return
+		}
+		if t.ExpiresAt <= nowMs {
+			b.del(kindSubjectToken, h, t.Version)
+			n++
+		}
+	}
+}
+
+// putSubjectToken writes t at expected version expect.
 func (d *Directory) putSubjectToken(b *batch, t SubjectToken, expect uint64) {
 	b.put(kindSubjectToken, t.Hash, expect, t)
-	b.muts[len(b.muts)-1].ExpiresAt = time.UnixMilli(t.ExpiresAt)
 }
 
 // ConsumeSubjectToken uses the subject token whose value is value, once: it must
@@ -345,19 +372,6 @@ func (d *Directory) ConsumeSubjectToken(ctx context.Context, value string) (Subj
 		return SubjectToken{}, err
 	}
 	return used, nil
-}
-
-// pruneSubjectTokens drops expired subject tokens from memory (the store's TTL drops
-// their records). Callers hold wmu.
-func (d *Directory) pruneSubjectTokens() {
-	now := d.nowMs()
-	d.publish(func() {
-		for h, t := range d.st.tok.subjects {
-			if t.ExpiresAt <= now {
-				delete(d.st.tok.subjects, h)
-			}
-		}
-	})
 }
 
 // SubjectTokenByValue reads, without using it, the subject token whose value is

@@ -102,3 +102,32 @@ func TestSubjectTokenOneUse(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 }
+
+// Expired subject tokens are deleted by later creations, on the replicated path.
+func TestSubjectTokenSweep(t *testing.T) {
+	d, clock := openTest(t, newMemStore())
+	u := mustUser(t, d, NewUser{Username: ptr("sweep_user")})
+	for range 3 {
+		if _, _, err := d.CreateSubjectToken(t.Context(), u.ID, nil, "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(SubjectTokenTTL + time.Second)
+	_, v, err := d.CreateSubjectToken(t.Context(), u.ID, nil, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.RLock()
+	n := len(d.st.tok.subjects)
+	d.mu.RUnlock()
+	if n != 1 {
+		t.Fatalf("%d subject tokens in memory, want the new one only", n)
+	}
+	reloaded, _ := openTest(t, d.store)
+	if _, err := reloaded.SubjectTokenByValue(v); err != nil {
+		t.Fatalf("reloaded: %v", err)
+	}
+	if got := len(reloaded.st.tok.subjects); got != 1 {
+		t.Fatalf("%d subject tokens in the store, want 1", got)
+	}
+}
