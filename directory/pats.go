@@ -395,3 +395,16 @@ func (d *Directory) SubjectTokenByValue(value string) (SubjectToken, error) {
 	}
 	return t, nil
 }
+
+// cascadeUserTokens deletes, in the batch deleting the user, the user's personal
+// access tokens and subject tokens (Logto's on delete cascade). Callers hold wmu.
+func (d *Directory) cascadeUserTokens(b *batch, userID string) {
+	if ver := d.st.tok.patVersions[userID]; ver != 0 {
+		b.del(kindUserPATs, userID, ver)
+	}
+	for h, t := range d.st.tok.subjects {
+		if t.UserID == userID {
+			b.del(kindSubjectToken, h, t.Version)
+		}
+	}
+}

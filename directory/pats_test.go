@@ -131,3 +131,32 @@ func TestSubjectTokenSweep(t *testing.T) {
 		t.Fatalf("%d subject tokens in the store, want 1", got)
 	}
 }
+
+// Deleting a user deletes its tokens with it.
+func TestUserDeletionCascadesTokens(t *testing.T) {
+	d, _ := openTest(t, newMemStore())
+	u := mustUser(t, d, NewUser{Username: ptr("gone_user")})
+	_, pat, err := d.CreatePersonalAccessToken(t.Context(), u.ID, "ci", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sub, err := d.CreateSubjectToken(t.Context(), u.ID, nil, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteUser(t.Context(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	reloaded, _ := openTest(t, d.store)
+	for _, dd := range []*Directory{d, reloaded} {
+		if len(dd.st.tok.pats) != 0 || len(dd.st.tok.patByHash) != 0 || len(dd.st.tok.subjects) != 0 {
+			t.Fatalf("tokens left after deleting their user: %+v", dd.st.tok)
+		}
+		if _, err := dd.PersonalAccessTokenByValue(pat); !errors.Is(err, ErrTokenUnknown) {
+			t.Fatalf("PAT of a deleted user: %v", err)
+		}
+		if _, err := dd.SubjectTokenByValue(sub); !errors.Is(err, ErrTokenUnknown) {
+			t.Fatalf("subject token of a deleted user: %v", err)
+		}
+	}
+}
