@@ -48,6 +48,7 @@ func TestTokenExchange(t *testing.T) {
 	if pat.UserID != e.userID || pat.Name != "ci" || !strings.HasPrefix(pat.Value, "pat_") || pat.ExpiresAt != nil {
 		t.Fatalf("created PAT %+v", pat)
 	}
+	list0Value := pat.Value
 	var apiErr struct{ Code string }
 	n.mustAPI(admin, "POST", patPath, map[string]any{"name": "ci"}, 422, &apiErr)
 	if apiErr.Code != "user.personal_access_token_name_exists" {
@@ -162,10 +163,19 @@ func TestTokenExchange(t *testing.T) {
 	st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {"sub_unknown"}, "subject_token_type": {subjectType}})
 	wantError(st, body, "invalid_grant")
 	n.mustAPI(admin, "PATCH", patPath+"/ci", map[string]any{"name": "renamed"}, 200, nil)
-	n.mustAPI(admin, "DELETE", patPath+"/renamed", nil, 204, nil)
-	st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {pat.Value}, "subject_token_type": {patType}, "resource": {e.api}})
+	var renamed map[string]any
+	n.mustAPI(admin, "PATCH", patPath, map[string]any{"currentName": "renamed", "name": "final"}, 200, &renamed)
+	if renamed["name"] != "final" || renamed["value"] != nil {
+		t.Errorf("renamed PAT %v", renamed)
+	}
+	// Renaming keeps the token usable.
+	if st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {list0Value}, "subject_token_type": {patType}, "resource": {e.api}}); st != 200 {
+		t.Errorf("renamed PAT exchange: %d %v", st, body)
+	}
+	n.mustAPI(admin, "POST", patPath+"/delete", map[string]any{"name": "final"}, 204, nil)
+	st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {list0Value}, "subject_token_type": {patType}, "resource": {e.api}})
 	wantError(st, body, "invalid_grant")
-	n.mustAPI(admin, "DELETE", patPath+"/renamed", nil, 404, nil)
+	n.mustAPI(admin, "DELETE", patPath+"/final", nil, 404, nil)
 	// The refused requests did not use the subject token.
 	if st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {sub}, "subject_token_type": {subjectType}, "resource": {e.api}}); st != 200 {
 		t.Errorf("subject token after refusals: %d %v", st, body)
