@@ -49,7 +49,8 @@ type TokenExchangeRequest struct {
 
 // ExchangeGrants is the optional capability of Config.Grants (found by type
 // assertion) that stores the opaque access token of a token exchange: a new grant of
-// the account and client, holding that one token.
+// the account and client, holding that one token, in the account's index (so the
+// user's grants list it and revoking them reaches it).
 type ExchangeGrants interface {
 	IssueExchangeAccessToken(ctx context.Context, x ExchangeAccessToken) (AccessTokenIssued, error)
 }
@@ -60,7 +61,7 @@ type ExchangeAccessToken struct {
 	GrantID, Secret     string
 	AccountID, ClientID string
 	Scopes              []string
-	ExpiresAt           time.Time
+	IssuedAt, ExpiresAt time.Time
 }
 
 // TokenExchangeAllowed is Logto's grant-type rule for token exchange: the app's
@@ -136,7 +137,7 @@ func (p *Provider) TokenExchange(ctx context.Context, app *directory.Application
 		scopes := oidcflow.OpaqueAccessTokenScopes(requested)
 		issued, err := xg.IssueExchangeAccessToken(ctx, ExchangeAccessToken{
 			GrantID: grantID, Secret: secret, AccountID: user.ID, ClientID: app.ID,
-			Scopes: scopes, ExpiresAt: now.Add(p.life.AccessToken),
+			Scopes: scopes, IssuedAt: now, ExpiresAt: now.Add(p.life.AccessToken),
 		})
 		if err != nil {
 			return none, err

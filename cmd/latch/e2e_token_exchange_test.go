@@ -116,6 +116,27 @@ func TestTokenExchange(t *testing.T) {
 	if st, _ := bearerGet(t, n.issuer()+"/me", opaque); st != 200 {
 		t.Fatalf("/oidc/me with the exchanged opaque token = %d", st)
 	}
+	// Its grant is one of the user's, and revoking it ends the token.
+	type grantEntry struct {
+		ID      string
+		Payload struct{ ClientID string }
+	}
+	var grants struct{ Grants []grantEntry }
+	n.mustAPI(admin, "GET", "/api/users/"+e.userID+"/grants", nil, 200, &grants)
+	grantID, _, _ := strings.Cut(opaque, ".")
+	if !slices.ContainsFunc(grants.Grants, func(g grantEntry) bool { return g.ID == grantID && g.Payload.ClientID == app.ID }) {
+		t.Errorf("the exchange's grant %s is not among the user's grants %+v", grantID, grants)
+	}
+	st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {pat.Value}, "subject_token_type": {patType}, "scope": {"openid"}})
+	if st != 200 {
+		t.Fatalf("second PAT exchange: %d %v", st, body)
+	}
+	second := body["access_token"].(string)
+	secondGrant, _, _ := strings.Cut(second, ".")
+	n.mustAPI(admin, "DELETE", "/api/users/"+e.userID+"/grants/"+secondGrant, nil, 204, nil)
+	if st, _ := bearerGet(t, n.issuer()+"/me", second); st != 401 {
+		t.Errorf("/oidc/me after revoking the exchange's grant = %d, want 401", st)
+	}
 	// The opaque token (openid) as actor_token: act names its account.
 	st, body = exchange(app.ID, app.Secret, url.Values{"subject_token": {pat.Value}, "subject_token_type": {patType},
 		"resource": {e.api}, "actor_token": {opaque}, "actor_token_type": {subjectType}})
