@@ -3,10 +3,15 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestTokenExchange runs RFC 8693 token exchange (Logto RFC 0005) through real HTTP: a
@@ -220,4 +225,87 @@ func jwtClaims(t *testing.T, tok string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestTokenExchangeSubjectTokenOnceAcrossNodes: a subject token presented to three
+// nodes of a cluster at once is accepted by exactly one. Each node decides from its
+// own replica of the directory, so only the directory's version-conditional write
+// (through Raft) keeps two nodes from both accepting it.
+func TestTokenExchangeSubjectTokenOnceAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of latch serve processes")
+	}
+	c := newProcCluster(t)
+	nodes := c.startCluster(3)
+	m := nodes[0].mgmt(t)
+	admin := m.adminToken(t.Context())
+	var app, user struct{ ID, Secret string }
+	m.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "exchanger", "type": "Traditional",
+		"oidcClientMetadata":   map[string]any{"redirectUris": []string{"http://127.0.0.1:9/x"}, "postLogoutRedirectUris": []string{}},
+		"customClientMetadata": map[string]any{"allowTokenExchange": true}}, 200, &app)
+	m.mustAPI(admin, "POST", "/api/users", map[string]any{"username": "tx_cluster_user"}, 200, &user)
+	var pat struct{ Value string }
+	m.mustAPI(admin, "POST", "/api/users/"+user.ID+"/personal-access-tokens", map[string]any{"name": "ci"}, 201, &pat)
+
+	exchange := func(n *procNode, subject, typ string) (int, string, error) {
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"},
+			"subject_token": {subject}, "subject_token_type": {typ}, "scope": {"openid"}}
+		req, err := http.NewRequestWithContext(t.Context(), "POST", c.issuer()+"/token", strings.NewReader(form.Encode()))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(app.ID, app.Secret)
+		resp, err := n.client.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw), err
+	}
+	// Every node has the app, the user and the PAT (a PAT exchange works through it).
+	written := time.Now()
+	for _, n := range nodes {
+		c.waitBy(t, written, written.Add(replicationBound), "a PAT exchange through "+n.name, func() (bool, string) {
+			st, body, err := exchange(n, pat.Value, "urn:logto:token-type:personal_access_token")
+			return st == 200, fmt.Sprint(st, " ", body, " ", err)
+		})
+	}
+
+	for round := range 5 {
+		var out struct{ SubjectToken string }
+		m.mustAPI(admin, "POST", "/api/subject-tokens", map[string]any{"userId": user.ID}, 201, &out)
+		type answer struct {
+			node string
+			st   int
+			body string
+			err  error
+		}
+		answers := make([]answer, len(nodes))
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, n := range nodes {
+			wg.Go(func() {
+				<-start
+				st, body, err := exchange(n, out.SubjectToken, "urn:ietf:params:oauth:token-type:access_token")
+				answers[i] = answer{n.name, st, body, err}
+			})
+		}
+		close(start)
+		wg.Wait()
+		accepted := 0
+		for _, a := range answers {
+			switch {
+			case a.err == nil && a.st == 200:
+				accepted++
+			case a.err == nil && a.st == 400 && strings.Contains(a.body, `"invalid_grant"`):
+			default:
+				t.Errorf("round %d, %s: %d %s %v", round, a.node, a.st, a.body, a.err)
+			}
+		}
+		if accepted != 1 {
+			t.Errorf("round %d: %d nodes accepted one subject token: %+v", round, accepted, answers)
+		}
+	}
 }
