@@ -28,18 +28,19 @@ var pagedListRoutes = []string{
 }
 
 var unpagedGetRoutes = map[string]bool{
-	"/api/applications/:id":                     true,
-	"/api/applications/:id/secrets":             true,
-	"/api/users/:userId":                        true,
-	"/api/users/:userId/has-password":           true,
-	"/api/users/:userId/custom-data":            true,
-	"/api/users/:userId/sessions":               true,
-	"/api/users/:userId/sessions/:sessionId":    true,
-	"/api/users/:userId/grants":                 true,
-	"/api/users/:userId/personal-access-tokens": true, // Logto does not page it
-	"/api/resources/:id":                        true,
-	"/api/roles/:id":                            true,
-	"/api/configs/oidc/:keyType":                true, // Logto does not page it
+	"/api/users/:userId/personal-access-tokens": true, // Logto does not page it (mgmt_pats.go)
+	// Entities and their parts:
+	"/api/applications/:id":                  true,
+	"/api/applications/:id/secrets":          true,
+	"/api/users/:userId":                     true,
+	"/api/users/:userId/has-password":        true,
+	"/api/users/:userId/custom-data":         true,
+	"/api/users/:userId/sessions":            true,
+	"/api/users/:userId/sessions/:sessionId": true,
+	"/api/users/:userId/grants":              true,
+	"/api/resources/:id":                     true,
+	"/api/roles/:id":                         true,
+	"/api/configs/oidc/:keyType":             true, // Logto does not page it
 }
 
 // TestMgmtPagingOverflow is the regression test of issue 12: page numbers that
