@@ -18,7 +18,7 @@ const HealthKindName = "health"
 
 // HealthKind returns the Health grain kind: one grain per key that records pings in its
 // state, so a Ping exercises placement, a grain call across members and the whole grain
-// contract (load, conditional write, reply after the write). It backs GET /api/status.
+// contract (load, conditional write, reply after the write). It backs GET /api/status and GET /api/cluster.
 // A Ping that carries no budget (cluster.Budget) gets cluster.DefaultRequestTimeout.
 func HealthKind(store persistence.Store, logger *slog.Logger) *protocluster.Kind {
 	return healthKind(store, logger, cluster.DefaultRequestTimeout)

@@ -180,7 +180,7 @@ func (op *fakeOP) newApp(id string, body map[string]any) map[string]any {
 	op.mu.Lock()
 	op.clients[id] = c
 	op.mu.Unlock()
-	return map[string]any{"id": id, "secret": secret, "type": body["type"]}
+	return map[string]any{"id": id, "secret": c.secret, "type": body["type"]}
 }
 
 func (op *fakeOP) newResource(id string, body map[string]any) map[string]any {

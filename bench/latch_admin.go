@@ -223,16 +223,19 @@ func (a *latchAdmin) createM2MClient(ctx context.Context, prefix string) (*m2mCl
 	a.undo = append(a.undo, "/api/roles/"+role.ID)
 	var app struct {
 		ID     string `json:"id"`
-		Secret string `json:"secret"`
+		Secret string
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/applications", map[string]any{
 		"name": name, "type": "MachineToMachine",
 	}, &app, http.StatusOK); err != nil {
 		return nil, err
 	}
+	if app.ID == "" {
+		return nil, errors.New("POST /api/applications: reply without id")
+	}
 	a.undo = append(a.undo, "/api/applications/"+app.ID)
-	if app.ID == "" || app.Secret == "" {
-		return nil, errors.New("POST /api/applications: reply without id or secret")
+	if app.Secret == "" {
+		return nil, errors.New("POST /api/applications: reply without the secret")
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/roles/"+role.ID+"/applications", map[string]any{
 		"applicationIds": []string{app.ID},
@@ -292,7 +295,7 @@ func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirec
 	}
 	var app struct {
 		ID     string `json:"id"`
-		Secret string `json:"secret"`
+		Secret string `json:"secret"` // in the creation's answer only
 	}
 	if err := a.call(ctx, http.MethodPost, "/api/applications", map[string]any{
 		"name": prefix + "-" + suffix, "type": appType,
@@ -300,15 +303,16 @@ func (a *latchAdmin) createUserApp(ctx context.Context, prefix, appType, redirec
 	}, &app, http.StatusOK); err != nil {
 		return nil, err
 	}
-	if app.ID != "" {
-		a.undo = append(a.undo, "/api/applications/"+app.ID)
+	if app.ID == "" {
+		return nil, errors.New("POST /api/applications: reply without id")
 	}
-	ua := &userApp{ID: app.ID, Secret: app.Secret, Type: appType, RedirectURI: redirectURI}
-	if app.ID == "" || (!ua.Public() && app.Secret == "") {
-		return nil, errors.New("POST /api/applications: reply without id or secret")
-	}
-	if ua.Public() {
-		ua.Secret = "" // a public client never authenticates with a secret
+	a.undo = append(a.undo, "/api/applications/"+app.ID)
+	ua := &userApp{ID: app.ID, Type: appType, RedirectURI: redirectURI}
+	if !ua.Public() { // a public client never authenticates with a secret
+		if app.Secret == "" {
+			return nil, errors.New("POST /api/applications: reply without the secret")
+		}
+		ua.Secret = app.Secret
 	}
 	a.log("setup: created %s app %s (redirect URI %s)", appType, app.ID, redirectURI)
 	return ua, nil

@@ -67,6 +67,8 @@ type Config struct {
 	// RequestTimeout bounds a grain request whose context has no deadline.
 	// Default 3 s (DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// Observer counts grain calls and activations (metrics); nil counts nothing.
+	Observer Observer
 	// Gossip tunes memberlist's failure detector; zero fields keep
 	// memberlist.DefaultLocalConfig values.
 	Gossip GossipTiming
@@ -271,6 +273,9 @@ func (c Config) withDefaults() Config {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	if c.Gossip.LeaveTimeout == 0 {
 		c.Gossip.LeaveTimeout = time.Second
 	}
@@ -322,3 +327,20 @@ func splitGossipAddr(addr string) (string, int, error) {
 	}
 	return host, port, nil
 }
+
+// Observer watches a member's grain traffic, for metrics: cmd/latch adapts it to
+// Prometheus (metrics.Grains), and this package imports no metrics library. Its methods
+// run on the caller's goroutine or under the activation lock: cheap, never blocking.
+type Observer interface {
+	// GrainCall reports one Request of a grain of kind, answered by an activation on
+	// this member (local) or on another one, and whether it failed.
+	GrainCall(kind string, local, failed bool)
+	// Activated reports a grain of kind activated on this member.
+	Activated(kind string)
+}
+
+// nopObserver observes nothing.
+type nopObserver struct{}
+
+func (nopObserver) GrainCall(string, bool, bool) {}
+func (nopObserver) Activated(string)             {}

@@ -53,6 +53,7 @@ type identityLookup struct {
 
 	subs  []*eventstream.Subscription
 	actor *actor.PID
+	obs   Observer // Activated
 }
 
 type activation struct {
@@ -62,8 +63,9 @@ type activation struct {
 
 var _ cluster.IdentityLookup = (*identityLookup)(nil)
 
-func newIdentityLookup(logger *slog.Logger, timeout time.Duration) *identityLookup {
+func newIdentityLookup(logger *slog.Logger, timeout time.Duration, obs Observer) *identityLookup {
 	l := &identityLookup{
+		obs:     obs,
 		logger:  logger,
 		timeout: timeout,
 		ready:   make(chan struct{}),
@@ -348,6 +350,7 @@ func (l *identityLookup) activateLocal(kind, identity string) (*actor.PID, error
 	}
 	k.Inc()
 	l.active[key] = activation{kind: kind, identity: identity, pid: pid}
+	l.obs.Activated(kind)
 	return pid, nil
 }
 

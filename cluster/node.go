@@ -117,7 +117,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	remoteCfg := remote.Configure(cfg.BindHost, cfg.RemotePort,
 		remote.WithServerOptions(grpc.ChainStreamInterceptor(guardInterceptor(logger))))
-	lookup := newIdentityLookup(logger, cfg.RequestTimeout)
+	lookup := newIdentityLookup(logger, cfg.RequestTimeout, cfg.Observer)
 	provider := newGossipProvider(cfg, logger, libLogger.With("lib", "memberlist"), lookup.applyTopology)
 	c := cluster.New(system, cluster.Configure(cfg.Name, provider, lookup, remoteCfg,
 		cluster.WithKinds(kinds...),

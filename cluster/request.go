@@ -63,6 +63,7 @@ func (n *Node) Request(ctx context.Context, kind, identity string, m proto.Messa
 			return nil, fmt.Errorf("cluster: %s/%s: %w", kind, identity, err)
 		}
 		res, err := ask(ctx, n.system, pid, m)
+		n.cfg.Observer.GrainCall(kind, pid.Address == n.lookup.self, err != nil)
 		switch {
 		case err == nil:
 			return replyMessage(kind, identity, pid, res)

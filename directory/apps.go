@@ -17,6 +17,12 @@ const DefaultSecretName = "Default secret"
 // get a secret on creation: Traditional and MachineToMachine.
 func (t AppType) HasSecrets() bool { return t == AppTraditional || t == AppMachineToMachine }
 
+// ThirdPartyAllowed reports whether applications of type t may be third-party
+// (Logto: Traditional, SPA and Native).
+func (t AppType) ThirdPartyAllowed() bool {
+	return t == AppTraditional || t == AppSPA || t == AppNative
+}
+
 // Clone returns a deep copy of a, safe to modify.
 func (a *Application) Clone() *Application {
 	c := *a
@@ -33,6 +39,7 @@ func (a *Application) Clone() *Application {
 	m.AlwaysIssueRefreshToken = clonePtr(m.AlwaysIssueRefreshToken)
 	m.RotateRefreshToken = clonePtr(m.RotateRefreshToken)
 	m.AllowTokenExchange = clonePtr(m.AllowTokenExchange)
+	m.IsDeviceFlow = clonePtr(m.IsDeviceFlow)
 	c.CustomData = cloneRaw(a.CustomData)
 	return &c
 }
@@ -149,15 +156,15 @@ func validateApp(a *Application) error {
 	if !jsonObject(a.CustomData) {
 		return invalid("customData", "must be a JSON object")
 	}
-	if a.IsThirdParty && a.Type != AppTraditional {
-		return invalid("isThirdParty", "only Traditional applications can be third-party")
+	if a.IsThirdParty && !a.Type.ThirdPartyAllowed() {
+		return invalid("isThirdParty", "only Traditional, SPA and Native applications can be third-party")
 	}
 	return nil
 }
 
 // CreateApplication creates an application. For Traditional and MachineToMachine apps
-// it also creates the "Default secret" and returns its value: the only time it is
-// ever visible (only its SHA-256 is stored). For public apps secret is "".
+// it also creates the "Default secret" and returns its value, which is kept beside its
+// SHA-256 (Logto's Management API lists secret values). For public apps secret is "".
 func (d *Directory) CreateApplication(ctx context.Context, in NewApplication) (app *Application, secret string, err error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -291,7 +298,7 @@ func (d *Directory) DeleteApplication(ctx context.Context, id string) error {
 }
 
 // AddAppSecret adds a named secret to a confidential application and returns the
-// stored record and the secret's value, visible only here. expiresAt (ms since epoch)
+// stored record (which keeps the value, as Logto's) and the secret's value. expiresAt (ms since epoch)
 // must be in the future when set.
 func (d *Directory) AddAppSecret(ctx context.Context, appID, name string, expiresAt *int64) (AppSecret, string, error) {
 	d.wmu.Lock()
@@ -356,6 +363,36 @@ func (d *Directory) DeleteAppSecret(ctx context.Context, appID, name string) err
 	next.Secrets = slices.Delete(next.Secrets, i, i+1)
 	_, err := d.storeApp(ctx, next)
 	return err
+}
+
+// RenameAppSecret renames the application's secret called name to newName (Logto's
+// PATCH /api/applications/:id/secrets/:name) and returns it.
+func (d *Directory) RenameAppSecret(ctx context.Context, appID, name, newName string) (AppSecret, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	old, ok := d.st.apps[appID]
+	if !ok {
+		return AppSecret{}, notFound(EntityApplication, appID)
+	}
+	i := slices.IndexFunc(old.Secrets, func(s AppSecret) bool { return s.Name == name })
+	if i < 0 {
+		return AppSecret{}, notFound(EntitySecret, name)
+	}
+	if err := validName("name", newName); err != nil {
+		return AppSecret{}, err
+	}
+	if newName == name {
+		return old.Secrets[i], nil
+	}
+	if slices.ContainsFunc(old.Secrets, func(s AppSecret) bool { return s.Name == newName }) {
+		return AppSecret{}, conflict(EntitySecret, "name", newName)
+	}
+	next := old.Clone()
+	next.Secrets[i].Name = newName
+	if _, err := d.storeApp(ctx, next); err != nil {
+		return AppSecret{}, err
+	}
+	return next.Secrets[i], nil
 }
 
 // ---- state (callers hold wmu and mu) ----

@@ -10,11 +10,19 @@ import (
 
 // Names Bootstrap gives the entities it creates.
 const (
+	// ManagementAPIResourceID and ManagementAPIScopeAllID are Logto's fixed ids of the
+	// Management API resource and its scope "all".
+	ManagementAPIResourceID = "management-api"
+	ManagementAPIScopeAllID = "management-api-all"
+
 	ManagementAPIName      = "Logto Management API"
 	ManagementAPIScopeDesc = "Default scope for Management API, allows all permissions."
-	ManagementAPIRoleDesc  = "Role with Management API access scope."
-	AdminAppName           = "Latch Admin"
-	adminAppDescription    = "Machine-to-machine application created by Latch on first start to call the Management API."
+	ManagementAPIRoleDesc  = "This default role grants access to the Logto management API."
+	// The role's name and description before Latch used Logto's (Bootstrap renames it).
+	legacyManagementAPIRoleName = "Management API access"
+	legacyManagementAPIRoleDesc = "Role with Management API access scope."
+	AdminAppName                = "Latch Admin"
+	adminAppDescription         = "Machine-to-machine application created by Latch on first start to call the Management API."
 )
 
 // BootstrapResult says what Bootstrap did about the admin application.
@@ -35,7 +43,7 @@ type adminAppMeta struct {
 // Bootstrap makes a fresh directory manageable, and is idempotent. It ensures:
 //   - the Management API resource (indicator https://default.logto.app/api, name
 //     "Logto Management API", not default) with the scope "all";
-//   - the MachineToMachine role "Management API access" holding that scope;
+//   - the MachineToMachine role "Logto Management API access" holding that scope;
 //   - an admin MachineToMachine application "Latch Admin" holding the role. It is
 //     created only when none exists yet (its id is remembered in the meta/admin-app
 //     record; if it is missing, the next Bootstrap creates it again), with
@@ -88,7 +96,7 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 	if ok {
 		resID = res.ID
 	} else {
-		id, err := d.newID()
+		id, err := d.bootstrapID(ManagementAPIResourceID, func(id string) bool { _, ok := d.st.resources[id]; return ok })
 		if err != nil {
 			return err
 		}
@@ -107,7 +115,7 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 		}
 	}
 	if scopeID == "" {
-		id, err := d.newID()
+		id, err := d.bootstrapID(ManagementAPIScopeAllID, func(id string) bool { _, ok := d.st.scopes[id]; return ok })
 		if err != nil {
 			return err
 		}
@@ -120,9 +128,15 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 		b.claim(kindIdxScopeName, scopeNameKey(resID, ManagementAPIScopeAll), id)
 	}
 
-	// The role "Management API access" holding it.
+	// The role "Logto Management API access" holding it. Directories bootstrapped
+	// before Latch used Logto's name have it as "Management API access": renamed.
 	var roleID string
 	role, ok := d.st.roles[d.st.roleNames[ManagementAPIRoleName]]
+	rename := false
+	if legacy, lok := d.st.roles[d.st.roleNames[legacyManagementAPIRoleName]]; lok && legacy.Type == RoleMachineToMachine &&
+		(!ok || role.Type != RoleMachineToMachine) {
+		role, ok, rename = legacy, true, !ok
+	}
 	switch {
 	case !ok:
 		id, err := d.newID()
@@ -135,10 +149,20 @@ func (d *Directory) buildBootstrap(b *batch, adminClientID, adminClientSecret st
 		b.claim(kindIdxRoleName, ManagementAPIRoleName, id)
 	case role.Type != RoleMachineToMachine:
 		return invalid("role", "the role %q exists but is not a MachineToMachine role", ManagementAPIRoleName)
-	case !slices.Contains(role.ScopeIDs, scopeID):
+	case rename || !slices.Contains(role.ScopeIDs, scopeID):
 		roleID = role.ID
 		next := role.Clone()
-		next.ScopeIDs = append(next.ScopeIDs, scopeID)
+		if !slices.Contains(next.ScopeIDs, scopeID) {
+			next.ScopeIDs = append(next.ScopeIDs, scopeID)
+		}
+		if rename {
+			next.Name = ManagementAPIRoleName
+			if next.Description == legacyManagementAPIRoleDesc {
+				next.Description = ManagementAPIRoleDesc
+			}
+			b.reindex(kindIdxRoleName, legacyManagementAPIRoleName, ManagementAPIRoleName, role.ID)
+			note(slog.LevelInfo, "directory: renamed the Management API role as Logto names it", "role", role.ID, "name", ManagementAPIRoleName)
+		}
 		b.put(kindRole, role.ID, role.Version, next)
 	default:
 		roleID = role.ID
@@ -331,6 +355,28 @@ func (d *Directory) CheckAdminAppRoles(appID string, roleIDs []string) error {
 		}
 	}
 	return nil
+}
+
+// bootstrapID is fixed, Logto's id for a built-in entity, unless taken (then a fresh
+// id). Directories bootstrapped before Latch used the fixed ids keep their random
+// ones: the Management API answers "management-api" for them too (ManagementAPIID).
+func (d *Directory) bootstrapID(fixed string, taken func(string) bool) (string, error) {
+	if !taken(fixed) {
+		return fixed, nil
+	}
+	return d.newID()
+}
+
+// ManagementAPIID is the id of the Management API resource: ManagementAPIResourceID
+// on directories bootstrapped since Latch uses Logto's fixed id, a random id on older
+// ones; "" before Bootstrap.
+func (d *Directory) ManagementAPIID() string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if res, ok := d.st.indicators[ManagementAPIIndicator]; ok {
+		return res.ID
+	}
+	return ""
 }
 
 // managementScopeAllID is the id of the Management API's scope "all", or "". Callers

@@ -94,3 +94,37 @@ func TestAdminAppProtected(t *testing.T) {
 		t.Fatal("the admin application lost its access")
 	}
 }
+
+// TestBootstrapRenamesLegacyRole: a directory bootstrapped before Latch used Logto's
+// role name keeps its role, renamed "Logto Management API access", with its id and
+// assignments.
+func TestBootstrapRenamesLegacyRole(t *testing.T) {
+	ctx := t.Context()
+	d, _ := openTest(t, newMemStore())
+	legacy, err := d.CreateRole(ctx, NewRole{Name: legacyManagementAPIRoleName, Description: legacyManagementAPIRoleDesc, Type: RoleMachineToMachine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, err := d.Bootstrap(ctx, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, ok := d.RoleByName(ManagementAPIRoleName)
+	if !ok || role.ID != legacy.ID || role.Description != ManagementAPIRoleDesc || !slices.Contains(role.ScopeIDs, d.managementScopeAllID()) {
+		t.Fatalf("renamed role %+v, %v (legacy id %s)", role, ok, legacy.ID)
+	}
+	if _, ok := d.RoleByName(legacyManagementAPIRoleName); ok {
+		t.Fatal("the legacy name is still taken")
+	}
+	roles, _ := d.AppRoles(boot.ClientID)
+	if len(roles) != 1 || roles[0].ID != legacy.ID {
+		t.Fatalf("admin app roles %v", roles)
+	}
+	// Idempotent.
+	if _, err := d.Bootstrap(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := d.RoleByName(ManagementAPIRoleName); again.ID != legacy.ID {
+		t.Fatalf("second bootstrap: %+v", again)
+	}
+}

@@ -248,7 +248,7 @@ func TestApplicationValidation(t *testing.T) {
 		{"bad post logout", NewApplication{Name: "a", Type: AppSPA, OIDCClientMetadata: OIDCClientMetadata{PostLogoutRedirectURIs: []string{"nope"}}}, "oidcClientMetadata.postLogoutRedirectUris"},
 		{"bad backchannel", NewApplication{Name: "a", Type: AppTraditional, OIDCClientMetadata: OIDCClientMetadata{BackchannelLogoutURI: "com.app:/logout"}}, "oidcClientMetadata.backchannelLogoutUri"},
 		{"custom data array", NewApplication{Name: "a", Type: AppSPA, CustomData: json.RawMessage(`[1]`)}, "customData"},
-		{"third-party SPA", NewApplication{Name: "a", Type: AppSPA, IsThirdParty: true}, "isThirdParty"},
+		{"third-party M2M", NewApplication{Name: "a", Type: AppMachineToMachine, IsThirdParty: true}, "isThirdParty"},
 		{"refresh ttl", NewApplication{Name: "a", Type: AppNative, CustomClientMetadata: CustomClientMetadata{RefreshTokenTTLInDays: ptr(0)}}, "customClientMetadata.refreshTokenTtlInDays"},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,9 @@ type CustomClientMetadata struct {
 	AlwaysIssueRefreshToken *bool    `json:"alwaysIssueRefreshToken,omitempty"`
 	RotateRefreshToken      *bool    `json:"rotateRefreshToken,omitempty"`
 	AllowTokenExchange      *bool    `json:"allowTokenExchange,omitempty"`
+	// IsDeviceFlow marks a Native app that signs in with the device authorization
+	// grant (RFC 8628); set on creation only (Logto).
+	IsDeviceFlow *bool `json:"isDeviceFlow,omitempty"`
 }
 
 // Defaults from Logto.
@@ -81,9 +84,11 @@ func (m CustomClientMetadata) RotatesRefreshToken() bool {
 }
 
 // AppSecret is one client secret of an application. Only a SHA-256 hash of the secret
-// is kept: secrets are 32+ random characters, so a fast hash compared in constant time
-// is as strong as a password hash and keeps client authentication off the CPU budget of
-// the token endpoint.
+// is kept (secrets at rest are hashed: a leaked store or snapshot gives no working
+// client secret): secrets are 32+ random characters, so a fast hash compared in
+// constant time is as strong as a password hash and keeps client authentication off
+// the CPU budget of the token endpoint. The value is shown once, when it is created;
+// unlike Logto, GET /api/applications/:id/secrets cannot show it again.
 type AppSecret struct {
 	Name      string `json:"name"`
 	Hash      string `json:"hash"` // hex SHA-256 of the secret
@@ -110,22 +115,26 @@ type Application struct {
 // User is an end user. PasswordHash is an Argon2id PHC string and is never returned by
 // any API.
 type User struct {
-	ID            string          `json:"id"`
-	Username      *string         `json:"username"`
-	PrimaryEmail  *string         `json:"primaryEmail"`
-	PrimaryPhone  *string         `json:"primaryPhone"`
-	Name          *string         `json:"name"`
-	Avatar        *string         `json:"avatar"`
-	Profile       json.RawMessage `json:"profile,omitempty"`
-	CustomData    json.RawMessage `json:"customData,omitempty"`
-	Identities    json.RawMessage `json:"identities,omitempty"`
-	PasswordHash  string          `json:"passwordHash,omitempty"`
-	IsSuspended   bool            `json:"isSuspended"`
-	ApplicationID *string         `json:"applicationId"`
-	LastSignInAt  *int64          `json:"lastSignInAt"`
-	CreatedAt     int64           `json:"createdAt"`
-	UpdatedAt     int64           `json:"updatedAt"`
-	Version       uint64          `json:"-"`
+	ID           string          `json:"id"`
+	Username     *string         `json:"username"`
+	PrimaryEmail *string         `json:"primaryEmail"`
+	PrimaryPhone *string         `json:"primaryPhone"`
+	Name         *string         `json:"name"`
+	Avatar       *string         `json:"avatar"`
+	Profile      json.RawMessage `json:"profile,omitempty"`
+	CustomData   json.RawMessage `json:"customData,omitempty"`
+	Identities   json.RawMessage `json:"identities,omitempty"`
+	PasswordHash string          `json:"passwordHash,omitempty"`
+	// PasswordAlgorithm is the algorithm of an imported PasswordHash (Logto's
+	// passwordAlgorithm: MD5, SHA1, SHA256, Bcrypt, Argon2i, Argon2id); empty for the
+	// Argon2id PHC strings Latch makes. A new password resets it.
+	PasswordAlgorithm string  `json:"passwordAlgorithm,omitempty"`
+	IsSuspended       bool    `json:"isSuspended"`
+	ApplicationID     *string `json:"applicationId"`
+	LastSignInAt      *int64  `json:"lastSignInAt"`
+	CreatedAt         int64   `json:"createdAt"`
+	UpdatedAt         int64   `json:"updatedAt"`
+	Version           uint64  `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and
@@ -184,5 +193,5 @@ type SigningKey struct {
 const (
 	ManagementAPIIndicator = "https://default.logto.app/api"
 	ManagementAPIScopeAll  = "all"
-	ManagementAPIRoleName  = "Management API access"
+	ManagementAPIRoleName  = "Logto Management API access"
 )

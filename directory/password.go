@@ -96,6 +96,17 @@ func VerifyPassword(hash, password string) (bool, error) {
 	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
 }
 
+// verifyArgon2i is VerifyPassword for an Argon2i PHC string ("$argon2i$...", as Logto
+// OSS hashes), for imported password digests.
+func verifyArgon2i(hash, password string) (bool, error) {
+	h, err := parsePHCVariant(hash, "argon2i")
+	if err != nil {
+		return false, err
+	}
+	key := argon2.Key([]byte(password), h.salt, h.params.Time, h.params.Memory, h.params.Threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(key, h.key) == 1, nil
+}
+
 // phc is a parsed Argon2id PHC string.
 type phc struct {
 	params Argon2Params
@@ -113,10 +124,13 @@ func formatPHC(h phc) string {
 
 // parsePHC parses "$argon2id$v=19$m=..,t=..,p=..$salt$key". It accepts only version
 // 19, parameters in the order m, t, p, and values within the bounds above.
-func parsePHC(s string) (phc, error) {
+func parsePHC(s string) (phc, error) { return parsePHCVariant(s, "argon2id") }
+
+// parsePHCVariant is parsePHC for the Argon2 variant named (argon2id or argon2i).
+func parsePHCVariant(s, variant string) (phc, error) {
 	parts := strings.Split(s, "$")
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != variant {
 		return phc{}, errBadPHC
 	}
 	v, ok := strings.CutPrefix(parts[2], "v=")

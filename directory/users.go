@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -54,9 +55,20 @@ func (d *Directory) UserByEmail(email string) (*User, bool) {
 	return d.userByIndex(func(s *state) map[string]string { return s.emails }, strings.ToLower(email))
 }
 
-// UserByPhone finds a user by primary phone.
+// UserByPhone finds a user by primary phone, however the number is written (with or
+// without the trunk 0 before the national number, Logto's normalized match): the
+// exact spelling first, then the stored form, then the leading-zero form.
 func (d *Directory) UserByPhone(phone string) (*User, bool) {
-	return d.userByIndex(func(s *state) map[string]string { return s.phones }, phone)
+	index := func(s *state) map[string]string { return s.phones }
+	if u, ok := d.userByIndex(index, phone); ok {
+		return u, true
+	}
+	for _, key := range phoneKeys(phone) {
+		if u, ok := d.userByIndex(index, key); ok {
+			return u, true
+		}
+	}
+	return nil, false
 }
 
 func (d *Directory) userByIndex(index func(*state) map[string]string, key string) (*User, bool) {
@@ -151,8 +163,10 @@ func (d *Directory) checkUserUnique(u *User) error {
 		}
 	}
 	if u.PrimaryPhone != nil {
-		if id, ok := d.st.phones[*u.PrimaryPhone]; ok && id != u.ID {
-			return conflict(EntityUser, "primaryPhone", *u.PrimaryPhone)
+		for _, key := range phoneKeys(*u.PrimaryPhone) { // one number, however written
+			if id, ok := d.st.phones[key]; ok && id != u.ID {
+				return conflict(EntityUser, "primaryPhone", *u.PrimaryPhone)
+			}
 		}
 	}
 	return nil
@@ -170,6 +184,22 @@ func (d *Directory) HashPassword(password string) (string, error) {
 	return d.hashPassword(password)
 }
 
+// CreateUserWithPasswordDigest creates a user whose password is an imported digest
+// (Logto's passwordDigest and passwordAlgorithm on POST /api/users).
+func (d *Directory) CreateUserWithPasswordDigest(ctx context.Context, in NewUser, pd PasswordDigest) (*User, error) {
+	if in.Password != "" {
+		return nil, invalid("password", "give a password or a password digest, not both")
+	}
+	if err := pd.check(); err != nil {
+		return nil, err
+	}
+	alg := pd.Algorithm
+	if alg == PasswordArgon2id {
+		alg = "" // the same as the hashes Latch makes
+	}
+	return d.createUserAlg(ctx, in, pd.Digest, alg)
+}
+
 // CreateUserWithPasswordHash creates a user whose password is given as an Argon2id PHC
 // hash made by HashPassword, so a plaintext password need not be kept meanwhile.
 func (d *Directory) CreateUserWithPasswordHash(ctx context.Context, in NewUser, passwordHash string) (*User, error) {
@@ -183,6 +213,10 @@ func (d *Directory) CreateUserWithPasswordHash(ctx context.Context, in NewUser, 
 }
 
 func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash string) (*User, error) {
+	return d.createUserAlg(ctx, in, passwordHash, "")
+}
+
+func (d *Directory) createUserAlg(ctx context.Context, in NewUser, passwordHash, passwordAlg string) (*User, error) {
 	now := d.nowMs()
 	u := (&User{
 		Username:      emptyToNil(in.Username),
@@ -199,7 +233,10 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 	if err := validateUser(u); err != nil {
 		return nil, err
 	}
-	u.PasswordHash = passwordHash
+	if err := normalizePhoneField(&u.PrimaryPhone); err != nil {
+		return nil, err
+	}
+	u.PasswordHash, u.PasswordAlgorithm = passwordHash, passwordAlg
 	if in.Password != "" {
 		h, err := d.hashPassword(in.Password)
 		if err != nil {
@@ -221,6 +258,13 @@ func (d *Directory) createUser(ctx context.Context, in NewUser, passwordHash str
 		u.ID = id
 		b.put(kindUser, id, 0, u)
 		claimUserIndexes(b, nil, u)
+		// Logto gives every new user the default User roles, in the same write.
+		for rid, role := range d.st.roles {
+			if role.IsDefault && role.Type == RoleUser {
+				b.check(kindRole, rid, role.Version)
+				b.put(kindUserRole, assignmentKey(id, rid), 0, assignmentValue{CreatedAt: now})
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -276,6 +320,12 @@ func (d *Directory) updateUser(ctx context.Context, id string, mutate func(*User
 	if err := validateUser(next); err != nil {
 		return nil, err
 	}
+	if p := next.PrimaryPhone; p != nil && (old.PrimaryPhone == nil || *old.PrimaryPhone != *p) {
+		// Checked and normalized when it changes, so an older record stays as it is.
+		if err := normalizePhoneField(&next.PrimaryPhone); err != nil {
+			return nil, err
+		}
+	}
 	err := d.commit(ctx, func(b *batch) error {
 		if err := d.checkUserUnique(next); err != nil {
 			return err
@@ -306,7 +356,7 @@ func (d *Directory) SetUserPassword(ctx context.Context, id, password string) (*
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	return d.updateUser(ctx, id, func(u *User) error {
-		u.PasswordHash = h
+		u.PasswordHash, u.PasswordAlgorithm = h, ""
 		return nil
 	})
 }
@@ -323,7 +373,12 @@ func (d *Directory) VerifyUserPassword(id, password string) (*User, error) {
 		_, _ = d.verifyPassword(d.dummyHash(), password)
 		return nil, ErrInvalidCredentials
 	}
-	ok, err := d.verifyPassword(u.PasswordHash, password)
+	var err error
+	if u.PasswordAlgorithm == "" {
+		ok, err = d.verifyPassword(u.PasswordHash, password)
+	} else {
+		ok, err = d.verifyDigest(u.PasswordAlgorithm, u.PasswordHash, password)
+	}
 	if err != nil {
 		d.log.Warn("directory: stored password hash is malformed", "user", id, "err", err)
 		return nil, ErrInvalidCredentials
@@ -333,6 +388,35 @@ func (d *Directory) VerifyUserPassword(id, password string) (*User, error) {
 	}
 	return u, nil
 }
+
+// UpgradePasswordHash replaces an imported password digest (MD5, Bcrypt, Legacy, ...)
+// with an Argon2id hash of password, which the caller has just verified against u,
+// as Logto migrates such digests on a successful check. A user whose hash is already
+// Latch's, or changed since u was read, is left alone. Best effort: a failure is
+// logged, and the next verification tries again.
+func (d *Directory) UpgradePasswordHash(ctx context.Context, u *User, password string) {
+	if u == nil || u.PasswordAlgorithm == "" {
+		return
+	}
+	h, err := d.hashPassword(password)
+	if err == nil {
+		d.wmu.Lock()
+		_, err = d.updateUser(ctx, u.ID, func(cur *User) error {
+			if cur.PasswordHash != u.PasswordHash || cur.PasswordAlgorithm != u.PasswordAlgorithm {
+				return errPasswordChanged
+			}
+			cur.PasswordHash, cur.PasswordAlgorithm = h, ""
+			return nil
+		})
+		d.wmu.Unlock()
+	}
+	if err != nil && !errors.Is(err, errPasswordChanged) {
+		d.log.Warn("directory: upgrading an imported password digest failed", "user", u.ID, "err", err)
+	}
+}
+
+// errPasswordChanged: the password changed between a verification and its upgrade.
+var errPasswordChanged = errors.New("directory: password changed meanwhile")
 
 // SpendPasswordHash costs what one password verification costs. Sign-in code calls it
 // when the identifier matches no user, so response time does not reveal which
@@ -422,6 +506,13 @@ func (d *Directory) hashPassword(password string) (string, error) {
 	d.hashSlots <- struct{}{}
 	defer func() { <-d.hashSlots }()
 	return HashPassword(d.rand, d.argon, password)
+}
+
+// verifyDigest is verifyDigest within hashSlots (bcrypt and Argon2 are costly).
+func (d *Directory) verifyDigest(alg, digest, password string) (bool, error) {
+	d.hashSlots <- struct{}{}
+	defer func() { <-d.hashSlots }()
+	return verifyDigest(alg, digest, password)
 }
 
 // verifyPassword is VerifyPassword within hashSlots.

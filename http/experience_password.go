@@ -83,6 +83,7 @@ func (x *experience) verifyPassword(ctx context.Context, uid string, ident ident
 		return "", errInvalidCredentials()
 	}
 	x.throttle.succeeded(ctx, key)
+	x.s.dir.UpgradePasswordHash(ctx, user, password) // an imported digest becomes Argon2id
 	if user.IsSuspended {
 		return "", apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}

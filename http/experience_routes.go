@@ -40,11 +40,14 @@ type experience struct {
 // routesExperience registers the Experience API and, because they share its password
 // throttle, the sign-in pages' JavaScript-free form posts (ui_form.go). Without
 // op.Browser (Management API tests) nothing is registered.
-func (s *Server) routesExperience(r *httprouter.Router) {
+func (s *Server) routesExperience(r *routeTable) {
 	if s.browser == nil {
 		return
 	}
 	x := &experience{s: s, throttle: newPasswordThrottle(s.now, defaultThrottle, s.throttleStore, s.log)}
+	if s.metrics != nil {
+		x.throttle.onLockout = s.metrics.Lockout
+	}
 	g := newPostGuard(s.endpoint) // formguard.go: same-origin, JSON / form bodies only
 	r.PUT("/api/experience", g.json(x.api(x.putExperience)))
 	r.PUT("/api/experience/interaction-event", g.json(x.api(x.putInteractionEvent)))

@@ -106,7 +106,9 @@ type passwordThrottle struct {
 	cfg   throttleConfig
 	now   func() time.Time
 	store ThrottleStore // nil: lockouts are in memory only
-	log   *slog.Logger
+	// onLockout counts each lockout (Metrics.Lockout); nil counts nothing.
+	onLockout func()
+	log       *slog.Logger
 
 	mu      sync.Mutex
 	entries map[throttleEntryKey]*throttleEntry
@@ -366,6 +368,9 @@ func (t *passwordThrottle) load(ctx context.Context, keys ...throttleEntryKey) {
 // write that fails is logged; the lockout still holds in memory.
 func (t *passwordThrottle) persist(ctx context.Context, locks []lockout) {
 	for _, l := range locks {
+		if t.onLockout != nil {
+			t.onLockout()
+		}
 		attrs := []any{"tier", tierName(l.key.tier), "until", l.until.UTC().Format(time.RFC3339)}
 		if l.key.tier != tierSource {
 			attrs = append(attrs, "identifier_hash", hex.EncodeToString(l.key.hash[:6]))

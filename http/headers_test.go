@@ -13,9 +13,11 @@ import (
 // TestSecurityHeaders is the regression test of issue 12: X-Content-Type-Options:
 // nosniff was missing from most responses (404s, API errors, OIDC JSON), and no
 // response carried Strict-Transport-Security. Every response of Server.Handler() now
-// has nosniff, and HSTS exactly when the endpoint is https.
+// has nosniff, and HSTS exactly when the endpoint is https; and, as Logto's core,
+// its own Logto-Core-Request-Id.
 func TestSecurityHeaders(t *testing.T) {
 	e := newMgmtEnv(t)
+	seenIDs := map[string]bool{} // every response has its own Logto-Core-Request-Id, across servers too
 	for _, endpoint := range []string{"http://localhost:3001", "https://id.example"} {
 		s, err := New(Config{Endpoint: endpoint, Directory: e.dir, Keys: e.s.keys, Now: e.s.now, Rand: rand.Reader})
 		if err != nil {
@@ -50,6 +52,11 @@ func TestSecurityHeaders(t *testing.T) {
 			if rq.status != 0 && w.Code != rq.status {
 				t.Errorf("%s %s %s: status %d, want %d", endpoint, rq.method, rq.path, w.Code, rq.status)
 			}
+			id := w.Header().Get("Logto-Core-Request-Id")
+			if id == "" || seenIDs[id] {
+				t.Errorf("%s %s %s (%d): Logto-Core-Request-Id %q missing or repeated", endpoint, rq.method, rq.path, w.Code, id)
+			}
+			seenIDs[id] = true
 			if got := w.Header().Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
 				t.Errorf("%s %s %s (%d): X-Content-Type-Options = %q, want nosniff", endpoint, rq.method, rq.path, w.Code, got)
 			}
@@ -61,5 +68,17 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("%s %s %s: Strict-Transport-Security = %q on a plain-http endpoint", endpoint, rq.method, rq.path, hsts)
 			}
 		}
+	}
+}
+
+// TestUnknownOIDCRoute: a path under /oidc that no route serves answers as Logto's
+// OIDC provider does.
+func TestUnknownOIDCRoute(t *testing.T) {
+	e := newMgmtEnv(t)
+	w := httptest.NewRecorder()
+	e.s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/oidc/nonexistent", nil))
+	want := `{"code":"oidc.invalid_request","error":"invalid_request","error_description":"unrecognized route or not allowed method (GET on /nonexistent)","message":"Request is invalid."}`
+	if w.Code != http.StatusNotFound || strings.TrimSpace(w.Body.String()) != want {
+		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }

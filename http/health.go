@@ -33,7 +33,7 @@ type healthBody struct {
 // process serves HTTP (liveness); /readyz answers 200 when this node can serve
 // requests and 503 naming what is not ready otherwise. Neither is throttled, and
 // neither is cached.
-func (s *Server) routesHealth(r *httprouter.Router) {
+func (s *Server) routesHealth(r *routeTable) {
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		r.Handle(method, "/healthz", s.serveHealthz)
 		r.Handle(method, "/readyz", s.serveReadyz)

@@ -3,8 +3,10 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,5 +72,39 @@ func TestReadinessDefault(t *testing.T) {
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
 	if w.Code != 200 {
 		t.Fatalf("/readyz = %d %s", w.Code, w.Body)
+	}
+}
+
+// /api/status is Logto's probe: 204 without a body while the cluster probe succeeds,
+// 503 when it fails; /api/cluster shows the probe's report in both cases.
+func TestStatusAndClusterReport(t *testing.T) {
+	s := newTestServer(t, time.Now)
+	var failing atomic.Bool
+	s.status = func(*http.Request) (any, error) {
+		rep := map[string]any{"node": "00000000000000aa"}
+		if failing.Load() {
+			rep["pingError"] = "grain unreachable"
+			return rep, errors.New("grain unreachable")
+		}
+		return rep, nil
+	}
+	h := s.Handler()
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w
+	}
+	if w := get("/api/status"); w.Code != http.StatusNoContent || w.Body.Len() != 0 {
+		t.Errorf("/api/status healthy = %d %q", w.Code, w.Body)
+	}
+	if w := get("/api/cluster"); w.Code != 200 || !strings.Contains(w.Body.String(), `"node":"00000000000000aa"`) {
+		t.Errorf("/api/cluster healthy = %d %s", w.Code, w.Body)
+	}
+	failing.Store(true)
+	if w := get("/api/status"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("/api/status failing = %d %s", w.Code, w.Body)
+	}
+	if w := get("/api/cluster"); w.Code != 200 || !strings.Contains(w.Body.String(), "grain unreachable") {
+		t.Errorf("/api/cluster failing = %d %s", w.Code, w.Body)
 	}
 }

@@ -180,6 +180,7 @@ func mgmtError(err error) error {
 		nf  *directory.NotFoundError
 		ce  *directory.ConflictError
 		ie  *directory.InvalidError
+		pe  *directory.PhoneError
 		rte *directory.RoleTypeError
 		aae *directory.AdminAppError
 	)
@@ -201,6 +202,8 @@ func mgmtError(err error) error {
 		return apiErr(http.StatusNotFound, "entity.not_exists_with_id", fmt.Sprintf("The %s with ID `%s` does not exist.", nf.Entity, nf.ID))
 	case errors.As(err, &ce):
 		return conflictError(ce)
+	case errors.As(err, &pe):
+		return apiErr(http.StatusUnprocessableEntity, "user.invalid_phone", "The phone number is invalid.")
 	case errors.As(err, &ie):
 		e := invalidInput(fmt.Sprintf("invalid `%s`: %s", ie.Field, ie.Message))
 		e.Data = map[string]string{"field": ie.Field}
@@ -226,12 +229,16 @@ func mgmtError(err error) error {
 		}
 		return apiErr(http.StatusBadRequest, "application.cannot_remove_admin_app_access",
 			fmt.Sprintf("The admin application created by Latch must keep a role with the Management API scope `%s`; role `%s` is its last one.", directory.ManagementAPIScopeAll, aae.RoleID))
+	case errors.Is(err, directory.ErrLegacyPasswordFormat):
+		return apiErr(http.StatusBadRequest, "password.invalid_legacy_password_format", "Invalid legacy password format.")
+	case errors.Is(err, directory.ErrLegacyHashAlgorithm):
+		return apiErr(http.StatusBadRequest, "password.unsupported_legacy_hash_algorithm", "Unsupported legacy hash algorithm.")
 	case errors.Is(err, directory.ErrInvalidCredentials):
 		return apiErr(http.StatusUnprocessableEntity, "session.invalid_credentials", "Incorrect account or password. Please check your input.")
 	case errors.Is(err, directory.ErrProtected):
-		return apiErr(http.StatusBadRequest, "resource.cannot_delete_management_api", "Cannot delete or change Logto management API.")
+		return apiErr(http.StatusBadRequest, "resource.cannot_delete_management_api", "Cannot delete Logto Management API.")
 	case errors.Is(err, directory.ErrManagementScopeForUser):
-		return apiErr(http.StatusUnprocessableEntity, "role.management_api_scopes_not_assignable_to_user_role", "Cannot assign management API scopes to a user role.")
+		return apiErr(http.StatusBadRequest, "role.management_api_scopes_not_assignable_to_user_role", "Cannot assign management API scopes to a user role.")
 	}
 	return err
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/latchid/latch/directory"
 )
 
 // pagedListRoutes are the Management API GET routes that page (Logto's
@@ -41,6 +43,8 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/resources/:id":                     true,
 	"/api/roles/:id":                         true,
 	"/api/configs/oidc/:keyType":             true, // Logto does not page it
+	// No Protected apps in Latch: answered application.protected_application_only.
+	"/api/applications/:id/protected-app-metadata/custom-domains": true,
 }
 
 // TestMgmtPagingOverflow is the regression test of issue 12: page numbers that
@@ -50,7 +54,7 @@ func TestMgmtPagingOverflow(t *testing.T) {
 	e := newMgmtEnv(t)
 	user := e.call("POST", "/api/users", map[string]any{"username": "pager"}, http.StatusOK)
 	userID := user["id"].(string)
-	role, ok := e.dir.RoleByName("Management API access")
+	role, ok := e.dir.RoleByName(directory.ManagementAPIRoleName)
 	if !ok {
 		t.Fatal("no Management API role")
 	}

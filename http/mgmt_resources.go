@@ -103,19 +103,18 @@ func (s *Server) createResource(r *http.Request, _ httprouter.Params) (int, any,
 }
 
 func (s *Server) getResource(_ *http.Request, p httprouter.Params) (int, any, error) {
-	res, ok := s.dir.Resource(p.ByName("id"))
+	res, ok := s.dir.Resource(s.resourceID(p))
 	if !ok {
-		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityResource, ID: p.ByName("id")})
+		return 0, nil, mgmtError(&directory.NotFoundError{Entity: directory.EntityResource, ID: s.resourceID(p)})
 	}
 	return http.StatusOK, resourceView(res), nil
 }
 
-// resourcePatchBody is PATCH /api/resources/:id. The indicator is immutable: sending
-// a different one is a 400 (Logto silently ignores it).
+// resourcePatchBody is PATCH /api/resources/:id. The indicator is immutable and,
+// as in Logto, ignored when sent (so is isDefault: see .../is-default).
 type resourcePatchBody struct {
 	Name           opt[string] `json:"name"`
 	AccessTokenTTL opt[int]    `json:"accessTokenTtl"`
-	Indicator      opt[string] `json:"indicator"`
 }
 
 func (s *Server) patchResource(r *http.Request, p httprouter.Params) (int, any, error) {
@@ -123,18 +122,15 @@ func (s *Server) patchResource(r *http.Request, p httprouter.Params) (int, any, 
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	res, err := s.dir.UpdateResource(r.Context(), p.ByName("id"), func(res *directory.Resource) error {
+	res, err := s.dir.UpdateResource(r.Context(), s.resourceID(p), func(res *directory.Resource) error {
 		if res.Indicator == directory.ManagementAPIIndicator {
-			return directory.ErrProtected
+			return errCannotModifyManagementAPI()
 		}
 		if b.Name.Set {
 			res.Name = b.Name.V
 		}
 		if b.AccessTokenTTL.Set {
 			res.AccessTokenTTL = b.AccessTokenTTL.V
-		}
-		if b.Indicator.Set {
-			res.Indicator = b.Indicator.V
 		}
 		return nil
 	})
@@ -155,7 +151,7 @@ func (s *Server) setResourceDefault(r *http.Request, p httprouter.Params) (int, 
 	if b.IsDefault == nil {
 		return 0, nil, invalidInput("`isDefault` is required")
 	}
-	res, err := s.dir.UpdateResource(r.Context(), p.ByName("id"), func(res *directory.Resource) error {
+	res, err := s.dir.UpdateResource(r.Context(), s.resourceID(p), func(res *directory.Resource) error {
 		res.IsDefault = *b.IsDefault
 		return nil
 	})
@@ -166,7 +162,7 @@ func (s *Server) setResourceDefault(r *http.Request, p httprouter.Params) (int, 
 }
 
 func (s *Server) deleteResource(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.dir.DeleteResource(r.Context(), p.ByName("id")); err != nil {
+	if err := s.dir.DeleteResource(r.Context(), s.resourceID(p)); err != nil {
 		return 0, nil, mgmtError(err)
 	}
 	return http.StatusNoContent, nil, nil
@@ -175,11 +171,19 @@ func (s *Server) deleteResource(r *http.Request, p httprouter.Params) (int, any,
 // ---- scopes ----
 
 func (s *Server) listResourceScopes(r *http.Request, p httprouter.Params) (int, any, error) {
-	scopes, err := s.dir.ResourceScopes(p.ByName("id"))
+	scopes, err := s.dir.ResourceScopes(s.resourceID(p))
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, scopes, true, scopeView)
+	search, err := parseSearch(r.URL.Query(), scopeSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	found, err := filterSearch(search, scopes, scopeField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, true, scopeView)
 }
 
 type scopeBody struct {
@@ -193,7 +197,10 @@ func (s *Server) createResourceScope(r *http.Request, p httprouter.Params) (int,
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	sc, err := s.dir.CreateScope(r.Context(), p.ByName("id"), b.Name.V, b.Description.V)
+	if err := s.guardManagementAPI(s.resourceID(p)); err != nil {
+		return 0, nil, err
+	}
+	sc, err := s.dir.CreateScope(r.Context(), s.resourceID(p), b.Name.V, b.Description.V)
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
@@ -205,7 +212,10 @@ func (s *Server) patchResourceScope(r *http.Request, p httprouter.Params) (int, 
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	sc, err := s.dir.UpdateScope(r.Context(), p.ByName("id"), p.ByName("scopeId"), func(sc *directory.Scope) error {
+	if err := s.guardManagementAPI(s.resourceID(p)); err != nil {
+		return 0, nil, err
+	}
+	sc, err := s.dir.UpdateScope(r.Context(), s.resourceID(p), p.ByName("scopeId"), func(sc *directory.Scope) error {
 		if b.Name.Set {
 			sc.Name = b.Name.V
 		}
@@ -221,8 +231,40 @@ func (s *Server) patchResourceScope(r *http.Request, p httprouter.Params) (int, 
 }
 
 func (s *Server) deleteResourceScope(r *http.Request, p httprouter.Params) (int, any, error) {
-	if err := s.dir.DeleteScope(r.Context(), p.ByName("id"), p.ByName("scopeId")); err != nil {
+	if err := s.guardManagementAPI(s.resourceID(p)); err != nil {
+		return 0, nil, err
+	}
+	if err := s.dir.DeleteScope(r.Context(), s.resourceID(p), p.ByName("scopeId")); err != nil {
 		return 0, nil, mgmtError(err)
 	}
 	return http.StatusNoContent, nil, nil
+}
+
+// resourceID is the :id of a resource route. Logto's Management API resource has the
+// fixed id "management-api"; a directory bootstrapped before Latch used that id keeps
+// a random one, which "management-api" names too.
+func (s *Server) resourceID(p httprouter.Params) string {
+	id := p.ByName("id")
+	if id == directory.ManagementAPIResourceID {
+		if _, ok := s.dir.Resource(id); !ok {
+			if mapi := s.dir.ManagementAPIID(); mapi != "" {
+				return mapi
+			}
+		}
+	}
+	return id
+}
+
+// guardManagementAPI refuses changes to the Management API resource's scopes (Logto's
+// resource.cannot_modify_management_api, 400). An unknown resource passes: the
+// directory answers its 404.
+func (s *Server) guardManagementAPI(resourceID string) error {
+	if res, ok := s.dir.Resource(resourceID); ok && res.Indicator == directory.ManagementAPIIndicator {
+		return errCannotModifyManagementAPI()
+	}
+	return nil
+}
+
+func errCannotModifyManagementAPI() *APIError {
+	return apiErr(http.StatusBadRequest, "resource.cannot_modify_management_api", "Cannot modify Logto Management API.")
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -70,7 +72,14 @@ func (s *Server) listRoles(r *http.Request, _ httprouter.Params) (int, any, erro
 	if t != "" && !t.Valid() {
 		return 0, nil, invalidInput("invalid `type`: expected User or MachineToMachine")
 	}
-	roles := s.dir.Roles(t)
+	search, err := parseSearch(q, roleSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	roles, err := filterSearch(search, s.dir.Roles(t), roleField)
+	if err != nil {
+		return 0, nil, err
+	}
 	exclude := map[string]bool{}
 	if id := q.Get("excludeUserId"); id != "" {
 		held, err := s.dir.UserRoles(id)
@@ -108,6 +117,9 @@ type roleCreateBody struct {
 func (s *Server) createRole(r *http.Request, _ httprouter.Params) (int, any, error) {
 	var b roleCreateBody
 	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := idsInput("scopeIds", b.ScopeIDs, false); err != nil {
 		return 0, nil, err
 	}
 	role, err := s.dir.CreateRole(r.Context(), directory.NewRole{
@@ -180,7 +192,15 @@ func (s *Server) listRoleScopes(r *http.Request, p httprouter.Params) (int, any,
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, scopes, true, s.roleScopeView)
+	search, err := parseSearch(r.URL.Query(), scopeSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	found, err := filterSearch(search, scopes, scopeField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, true, s.roleScopeView)
 }
 
 // addRoleScopes answers 200 with every scope of the role, as Logto does.
@@ -191,8 +211,8 @@ func (s *Server) addRoleScopes(r *http.Request, p httprouter.Params) (int, any, 
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if len(b.ScopeIDs) == 0 {
-		return 0, nil, invalidInput("`scopeIds` must be a non-empty array")
+	if err := idsInput("scopeIds", b.ScopeIDs, true); err != nil {
+		return 0, nil, err
 	}
 	if _, err := s.dir.AddRoleScopes(r.Context(), p.ByName("id"), b.ScopeIDs); err != nil {
 		return 0, nil, mgmtError(err)
@@ -218,7 +238,15 @@ func (s *Server) listRoleUsers(r *http.Request, p httprouter.Params) (int, any, 
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, users, false, userView)
+	search, err := parseSearch(r.URL.Query(), userSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	found, err := filterSearch(search, users, userField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, false, userView)
 }
 
 // addRoleUsers answers 201 with no body; a user that already has the role is a 422
@@ -230,10 +258,16 @@ func (s *Server) addRoleUsers(r *http.Request, p httprouter.Params) (int, any, e
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if len(b.UserIDs) == 0 {
-		return 0, nil, invalidInput("`userIds` must be a non-empty array")
+	if err := idsInput("userIds", b.UserIDs, true); err != nil {
+		return 0, nil, err
 	}
 	if err := s.dir.AddRoleUsers(r.Context(), p.ByName("id"), b.UserIDs); err != nil {
+		if errors.Is(err, directory.ErrRoleType) {
+			// Logto's users_roles table refuses a machine-to-machine role by a check
+			// constraint here (POST /users/:id/roles checks first: user.invalid_role_type).
+			return 0, nil, apiErr(http.StatusUnprocessableEntity, "entity.db_constraint_violated",
+				"Machine-to-machine roles cannot be assigned to users.")
+		}
 		return 0, nil, mgmtError(err)
 	}
 	return http.StatusCreated, nil, nil
@@ -256,7 +290,15 @@ func (s *Server) listRoleApplications(r *http.Request, p httprouter.Params) (int
 	if err != nil {
 		return 0, nil, mgmtError(err)
 	}
-	return listOf(r, apps, false, applicationView)
+	search, err := parseSearch(r.URL.Query(), appSearchFields)
+	if err != nil {
+		return 0, nil, err
+	}
+	found, err := filterSearch(search, apps, appField)
+	if err != nil {
+		return 0, nil, err
+	}
+	return listOf(r, found, false, applicationView)
 }
 
 // addRoleApplications answers 201 with no body; an application that already has the
@@ -268,8 +310,8 @@ func (s *Server) addRoleApplications(r *http.Request, p httprouter.Params) (int,
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	if len(b.ApplicationIDs) == 0 {
-		return 0, nil, invalidInput("`applicationIds` must be a non-empty array")
+	if err := idsInput("applicationIds", b.ApplicationIDs, true); err != nil {
+		return 0, nil, err
 	}
 	if err := s.dir.AddRoleApplications(r.Context(), p.ByName("id"), b.ApplicationIDs); err != nil {
 		return 0, nil, mgmtError(err)
@@ -285,4 +327,16 @@ func (s *Server) removeRoleApplication(r *http.Request, p httprouter.Params) (in
 		return 0, nil, mgmtError(err)
 	}
 	return http.StatusNoContent, nil, nil
+}
+
+// idsInput is Logto's guard on an array of ids in a body (string().min(1).array(),
+// .nonempty() when nonEmpty): an empty id or array is a 400, before any lookup.
+func idsInput(field string, ids []string, nonEmpty bool) error {
+	if nonEmpty && len(ids) == 0 {
+		return invalidInput(fmt.Sprintf("`%s` must be a non-empty array", field))
+	}
+	if slices.Contains(ids, "") {
+		return invalidInput(fmt.Sprintf("`%s` must not contain empty ids", field))
+	}
+	return nil
 }

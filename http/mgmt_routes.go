@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/latchid/latch/directory"
 )
 
@@ -12,7 +10,7 @@ import (
 // prefix because httprouter allows a single wildcard name per segment: :id for
 // applications, resources and roles, :userId for users (Logto's own names differ in
 // a few places, which does not show on the wire).
-func (s *Server) routesManagement(r *httprouter.Router) {
+func (s *Server) routesManagement(r *routeTable) {
 	for _, rt := range s.managementRoutes() {
 		r.Handle(rt.method, rt.path, s.management(rt.h))
 	}
@@ -32,7 +30,13 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"DELETE", "/api/applications/:id", s.deleteApplication},
 		{"GET", "/api/applications/:id/secrets", s.listApplicationSecrets},
 		{"POST", "/api/applications/:id/secrets", s.createApplicationSecret},
+		{"PATCH", "/api/applications/:id/secrets/:name", s.patchApplicationSecret},
 		{"DELETE", "/api/applications/:id/secrets/:name", s.deleteApplicationSecret},
+		{"PATCH", "/api/applications/:id/custom-data", s.patchApplicationCustomData},
+		{"DELETE", "/api/applications/:id/legacy-secret", s.deleteApplicationLegacySecret},
+		{"GET", "/api/applications/:id/protected-app-metadata/custom-domains", s.protectedAppOnly},
+		{"POST", "/api/applications/:id/protected-app-metadata/custom-domains", s.protectedAppOnly},
+		{"DELETE", "/api/applications/:id/protected-app-metadata/custom-domains/:domain", s.protectedAppOnly},
 		{"GET", "/api/applications/:id/roles", s.listApplicationRoles},
 		{"POST", "/api/applications/:id/roles", s.assignApplicationRoles},
 		{"PUT", "/api/applications/:id/roles", s.replaceApplicationRoles},
@@ -44,6 +48,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"PATCH", "/api/users/:userId", s.patchUser},
 		{"DELETE", "/api/users/:userId", s.deleteUser},
 		{"PATCH", "/api/users/:userId/password", s.setUserPassword},
+		{"PATCH", "/api/users/:userId/password/expiration", s.setUserPasswordExpiration},
 		{"POST", "/api/users/:userId/password/verify", s.verifyUserPassword},
 		{"GET", "/api/users/:userId/has-password", s.userHasPassword},
 		{"PATCH", "/api/users/:userId/is-suspended", s.setUserSuspended},

@@ -4,15 +4,18 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/julienschmidt/httprouter"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
@@ -36,6 +39,13 @@ const (
 
 func newMgmtEnv(t *testing.T) *mgmtEnv {
 	t.Helper()
+	return newMgmtEnvFrom(t, nil)
+}
+
+// newMgmtEnvFrom is newMgmtEnv with before run on the directory before Bootstrap
+// (to reproduce a directory made by an older Latch).
+func newMgmtEnvFrom(t *testing.T, before func(*directory.Directory)) *mgmtEnv {
+	t.Helper()
 	now := func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }
 	store, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem(), Now: now})
 	if err != nil {
@@ -46,6 +56,9 @@ func newMgmtEnv(t *testing.T) *mgmtEnv {
 		Argon2: directory.Argon2Params{Memory: 64, Time: 1}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(dir)
 	}
 	if _, err := dir.Bootstrap(t.Context(), mgmtAdminID, mgmtAdminSecret); err != nil {
 		t.Fatal(err)
@@ -146,9 +159,19 @@ func TestMgmtApplications(t *testing.T) {
 		"name": "Backend", "type": "MachineToMachine", "description": "svc",
 		"customData": map[string]any{"a": 1},
 	}, http.StatusOK)
-	id, secret := str(app, "id"), str(app, "secret")
+	id := str(app, "id")
+	// The creation's answer shows the default secret once; Latch keeps only its hash,
+	// so the secrets list names it without a value (Logto lists values: a departure).
+	secret := str(app, "secret")
 	if len(id) != directory.IDLength || len(secret) != directory.SecretLength {
 		t.Fatalf("create response %v", app)
+	}
+	secrets, _ := e.list("/api/applications/" + id + "/secrets")
+	if len(secrets) != 1 || secrets[0]["name"] != directory.DefaultSecretName || secrets[0]["value"] != nil {
+		t.Fatalf("default secret %v", secrets)
+	}
+	if got := e.call("GET", "/api/applications/"+id, nil, http.StatusOK); got["secret"] != nil {
+		t.Fatalf("GET shows the secret: %v", got)
 	}
 	if app["tenantId"] != "default" || app["type"] != "MachineToMachine" || app["description"] != "svc" || app["isThirdParty"] != false {
 		t.Fatalf("create response %v", app)
@@ -160,14 +183,14 @@ func TestMgmtApplications(t *testing.T) {
 		t.Fatal("returned secret does not authenticate")
 	}
 
-	// The secret is shown once: never on GET, and no hash anywhere.
+	// The application object never carries the secret, and no hash anywhere.
 	w := e.do("GET", "/api/applications/"+id, nil)
 	if w.Code != 200 || strings.Contains(w.Body.String(), secret) || strings.Contains(w.Body.String(), `"secret"`) ||
 		strings.Contains(w.Body.String(), "hash") {
 		t.Fatalf("GET application leaks: %s", w.Body)
 	}
 
-	// PATCH merges metadata objects key by key.
+	// PATCH merges metadata objects key by key; customData is replaced (Logto).
 	e.call("PATCH", "/api/applications/"+id, map[string]any{
 		"oidcClientMetadata": map[string]any{"redirectUris": []string{"https://a.example/cb"}},
 	}, http.StatusOK)
@@ -182,10 +205,13 @@ func TestMgmtApplications(t *testing.T) {
 		fmt.Sprint(md["postLogoutRedirectUris"]) != "[https://a.example/out]" {
 		t.Fatalf("patch result %v", got)
 	}
-	if fmt.Sprint(got["customData"]) != "map[a:1 b:2]" || fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:600]" {
+	if fmt.Sprint(got["customData"]) != "map[b:2]" || fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:600]" {
 		t.Fatalf("patch merge %v %v", got["customData"], got["customClientMetadata"])
 	}
-	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"type": "SPA"}, 400, "guard.invalid_input")
+	// type and isThirdParty are not patchable: ignored, as Logto's guard strips them.
+	if got := e.call("PATCH", "/api/applications/"+id, map[string]any{"type": "SPA", "isThirdParty": true}, 200); got["type"] != "MachineToMachine" || got["isThirdParty"] != false {
+		t.Fatalf("type patched: %v", got)
+	}
 	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"oidcClientMetadata": map[string]any{"redirectUris": []string{"https://a.example/#f"}}}, 400, "guard.invalid_input")
 	e.wantError("PATCH", "/api/applications/"+id, map[string]any{"oidcClientMetadata": map[string]any{"redirectUris": "https://x"}}, 400, "guard.invalid_input")
 	e.wantError("POST", "/api/applications", map[string]any{"name": "x", "type": "Desktop"}, 400, "guard.invalid_input")
@@ -218,9 +244,9 @@ func TestMgmtApplicationSecrets(t *testing.T) {
 	id := str(e.call("POST", "/api/applications", map[string]any{"name": "B", "type": "Traditional"}, http.StatusOK), "id")
 	exp := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	sec := e.call("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "ci", "expiresAt": exp}, http.StatusCreated)
-	value := str(sec, "secret")
-	if len(value) != directory.SecretLength || str(sec, "value") != value || sec["applicationId"] != id || sec["name"] != "ci" ||
-		sec["expiresAt"] != float64(exp) || sec["createdAt"] == nil {
+	value := str(sec, "value")
+	if _, has := sec["secret"]; has || len(value) != directory.SecretLength || sec["applicationId"] != id || sec["name"] != "ci" ||
+		sec["expiresAt"] != float64(exp) || sec["createdAt"] == nil || sec["tenantId"] != "default" {
 		t.Fatalf("create secret %v", sec)
 	}
 	if a, _ := e.dir.Application(id); !e.dir.AuthenticateApp(a, value) {
@@ -229,14 +255,40 @@ func TestMgmtApplicationSecrets(t *testing.T) {
 	e.wantError("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "ci"}, 422, "application.secret_name_exists")
 	e.wantError("POST", "/api/applications/"+id+"/secrets", map[string]any{"name": "old", "expiresAt": 1}, 400, "guard.invalid_input")
 
+	// The list carries every secret without its value (shown once, at creation) and
+	// never a hash.
 	w := e.do("GET", "/api/applications/"+id+"/secrets", nil)
 	var list []map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != 200 || len(list) != 2 {
 		t.Fatalf("list secrets: %d %s", w.Code, w.Body)
 	}
-	if strings.Contains(w.Body.String(), value) || strings.Contains(w.Body.String(), `"value"`) || strings.Contains(w.Body.String(), "hash") {
-		t.Fatalf("secret list leaks: %s", w.Body)
+	listed := maps.Clone(sec)
+	delete(listed, "value")
+	if !slices.ContainsFunc(list, func(m map[string]any) bool { return fmt.Sprint(m) == fmt.Sprint(listed) }) ||
+		strings.Contains(w.Body.String(), "hash") || strings.Contains(w.Body.String(), value) {
+		t.Fatalf("secret list %s does not hold %v without its value", w.Body, sec)
 	}
+
+	// PATCH renames; the secret keeps authenticating.
+	renamed := e.call("PATCH", "/api/applications/"+id+"/secrets/ci", map[string]any{"name": "ci2"}, http.StatusOK)
+	if renamed["name"] != "ci2" || renamed["value"] != nil || renamed["applicationId"] != id {
+		t.Fatalf("renamed %v", renamed)
+	}
+	if a, _ := e.dir.Application(id); !e.dir.AuthenticateApp(a, value) {
+		t.Fatal("renamed secret does not authenticate")
+	}
+	e.wantError("PATCH", "/api/applications/"+id+"/secrets/ci", map[string]any{"name": "x"}, 404, "entity.not_found")
+	e.wantError("PATCH", "/api/applications/"+id+"/secrets/ci2", map[string]any{"name": directory.DefaultSecretName}, 422, "application.secret_name_exists")
+	e.wantError("PATCH", "/api/applications/"+id+"/secrets/ci2", map[string]any{"name": ""}, 400, "guard.invalid_input")
+	e.call("PATCH", "/api/applications/"+id+"/secrets/ci2", map[string]any{"name": "ci"}, http.StatusOK)
+
+	// Public clients have no secrets (Logto's check constraint).
+	spa := str(e.call("POST", "/api/applications", map[string]any{"name": "S", "type": "SPA"}, http.StatusOK), "id")
+	if l, _ := e.list("/api/applications/" + spa + "/secrets"); len(l) != 0 {
+		t.Fatalf("SPA secrets %v", l)
+	}
+	e.wantError("POST", "/api/applications/"+spa+"/secrets", map[string]any{"name": "x"}, 422, "entity.db_constraint_violated")
+
 	e.call("DELETE", "/api/applications/"+id+"/secrets/ci", nil, http.StatusNoContent)
 	e.wantError("DELETE", "/api/applications/"+id+"/secrets/ci", nil, 404, "entity.not_found")
 	e.wantError("GET", "/api/applications/nope/secrets", nil, 404, "entity.not_exists_with_id")
@@ -331,11 +383,12 @@ func TestMgmtUsers(t *testing.T) {
 	}
 
 	// Custom data, profile, suspension.
+	// PATCH .../custom-data merges top-level keys into the stored object (Logto).
 	cd := e.call("PATCH", "/api/users/"+id+"/custom-data", map[string]any{"customData": map[string]any{"x": 1}}, 200)
-	if fmt.Sprint(cd) != "map[x:1]" {
+	if fmt.Sprint(cd) != "map[k:v x:1]" {
 		t.Fatalf("custom-data %v", cd)
 	}
-	if cd := e.call("GET", "/api/users/"+id+"/custom-data", nil, 200); fmt.Sprint(cd) != "map[x:1]" {
+	if cd := e.call("GET", "/api/users/"+id+"/custom-data", nil, 200); fmt.Sprint(cd) != "map[k:v x:1]" {
 		t.Fatalf("GET custom-data %v", cd)
 	}
 	e.wantError("PATCH", "/api/users/"+id+"/custom-data", map[string]any{"customData": []int{1}}, 400, "guard.invalid_input")
@@ -352,8 +405,8 @@ func TestMgmtUsers(t *testing.T) {
 		t.Fatalf("search %v", found)
 	}
 	e.call("DELETE", "/api/users/"+id, nil, http.StatusNoContent)
-	e.wantError("GET", "/api/users/"+id, nil, 404, "entity.not_exists_with_id")
-	e.wantError("GET", "/api/users/"+id+"/has-password", nil, 404, "entity.not_exists_with_id")
+	e.wantError("GET", "/api/users/"+id, nil, 404, "entity.not_found")
+	e.wantError("GET", "/api/users/"+id+"/has-password", nil, 404, "entity.not_found")
 }
 
 func TestMgmtUserRoles(t *testing.T) {
@@ -362,10 +415,13 @@ func TestMgmtUserRoles(t *testing.T) {
 	role := str(e.call("POST", "/api/roles", map[string]any{"name": "r", "description": "d"}, 200), "id")
 	m2m := str(e.call("POST", "/api/roles", map[string]any{"name": "m", "description": "d", "type": "MachineToMachine"}, 200), "id")
 
-	if got := e.call("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated); got != nil {
+	if got := e.call("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated); fmt.Sprint(got) != fmt.Sprintf("map[addedRoleIds:[%s] roleIds:[%s]]", role, role) {
 		t.Fatalf("assign body %v", got)
 	}
-	e.call("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated) // existing: skipped
+	// existing: skipped
+	if got := e.call("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role}}, http.StatusCreated); fmt.Sprint(got) != fmt.Sprintf("map[addedRoleIds:[] roleIds:[%s]]", role) {
+		t.Fatalf("assign again %v", got)
+	}
 	e.wantError("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{m2m}}, 422, "user.invalid_role_type")
 	roles, _ := e.list("/api/users/" + uid + "/roles")
 	if len(roles) != 1 || roles[0]["id"] != role {
@@ -375,12 +431,14 @@ func TestMgmtUserRoles(t *testing.T) {
 	e.wantError("DELETE", "/api/users/"+uid+"/roles/"+role, nil, 404, "entity.not_found")
 	other := str(e.call("POST", "/api/roles", map[string]any{"name": "o", "description": "d"}, 200), "id")
 	e.call("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{role, other}}, http.StatusOK)
-	e.call("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{other}}, http.StatusOK)
+	if got := e.call("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{other, other}}, http.StatusOK); fmt.Sprint(got) != fmt.Sprintf("map[roleIds:[%s]]", other) {
+		t.Fatalf("PUT answer %v", got)
+	}
 	if roles, _ := e.list("/api/users/" + uid + "/roles"); len(roles) != 1 || roles[0]["id"] != other {
 		t.Fatalf("after PUT %v", roles)
 	}
 	e.wantError("PUT", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{m2m}}, 422, "user.invalid_role_type")
-	e.wantError("GET", "/api/users/nope/roles", nil, 404, "entity.not_exists_with_id")
+	e.wantError("GET", "/api/users/nope/roles", nil, 404, "entity.not_found")
 }
 
 func TestMgmtResourcesAndScopes(t *testing.T) {
@@ -392,7 +450,10 @@ func TestMgmtResourcesAndScopes(t *testing.T) {
 	}
 	e.wantError("POST", "/api/resources", map[string]any{"name": "dup", "indicator": "https://api.example"}, 422, "resource.resource_identifier_in_use")
 	e.wantError("POST", "/api/resources", map[string]any{"name": "bad", "indicator": "not a uri"}, 400, "guard.invalid_input")
-	e.wantError("PATCH", "/api/resources/"+id, map[string]any{"indicator": "https://moved.example"}, 400, "guard.invalid_input")
+	// Logto ignores indicator in a PATCH: the indicator never changes.
+	if got := e.call("PATCH", "/api/resources/"+id, map[string]any{"indicator": "https://moved.example"}, 200); got["indicator"] != "https://api.example" {
+		t.Fatalf("indicator changed: %v", got)
+	}
 	got := e.call("PATCH", "/api/resources/"+id, map[string]any{"name": "Renamed", "accessTokenTtl": 60, "indicator": "https://api.example"}, 200)
 	if got["name"] != "Renamed" || got["accessTokenTtl"] != float64(60) {
 		t.Fatalf("patch %v", got)
@@ -501,7 +562,22 @@ func TestMgmtRoles(t *testing.T) {
 	// Applications, with role types checked.
 	mrole := str(e.call("POST", "/api/roles", map[string]any{"name": "svc", "description": "d", "type": "MachineToMachine"}, 200), "id")
 	app := str(e.call("POST", "/api/applications", map[string]any{"name": "M", "type": "MachineToMachine"}, 200), "id")
-	e.wantError("POST", "/api/roles/"+mrole+"/users", map[string]any{"userIds": []string{uid}}, 422, "user.invalid_role_type")
+	// Logto: the users_roles check constraint here, user.invalid_role_type on /users/:id/roles.
+	e.wantError("POST", "/api/roles/"+mrole+"/users", map[string]any{"userIds": []string{uid}}, 422, "entity.db_constraint_violated")
+	e.wantError("POST", "/api/users/"+uid+"/roles", map[string]any{"roleIds": []string{mrole}}, 422, "user.invalid_role_type")
+	// Ids in bodies are guarded: empty arrays and empty ids are 400s, never 404s.
+	for _, rq := range []struct{ path, field string }{
+		{"/api/roles/" + rid + "/users", "userIds"},
+		{"/api/roles/" + mrole + "/applications", "applicationIds"},
+		{"/api/roles/" + rid + "/scopes", "scopeIds"},
+	} {
+		e.wantError("POST", rq.path, map[string]any{rq.field: []string{}}, 400, "guard.invalid_input")
+		e.wantError("POST", rq.path, map[string]any{rq.field: []string{""}}, 400, "guard.invalid_input")
+	}
+	e.wantError("POST", "/api/roles", map[string]any{"name": "x", "description": "d", "scopeIds": []string{""}}, 400, "guard.invalid_input")
+	// The Management API's scope never goes to a user role: 400 (Logto).
+	e.wantError("POST", "/api/roles/"+rid+"/scopes", map[string]any{"scopeIds": []string{directory.ManagementAPIScopeAllID}}, 400, "role.management_api_scopes_not_assignable_to_user_role")
+	e.wantError("POST", "/api/roles", map[string]any{"name": "y", "description": "d", "scopeIds": []string{directory.ManagementAPIScopeAllID}}, 400, "role.management_api_scopes_not_assignable_to_user_role")
 	e.wantError("POST", "/api/roles/"+rid+"/applications", map[string]any{"applicationIds": []string{app}}, 422, "application.invalid_role_type")
 	e.call("POST", "/api/roles/"+mrole+"/applications", map[string]any{"applicationIds": []string{app}}, http.StatusCreated)
 	e.wantError("POST", "/api/roles/"+mrole+"/applications", map[string]any{"applicationIds": []string{app}}, 422, "role.application_exists")
@@ -661,4 +737,302 @@ func TestMgmtThroughAuth(t *testing.T) {
 			t.Errorf("%s %s without token: %d", rt.method, path, w.Code)
 		}
 	}
+}
+
+// TestMgmtManagementAPIResource: Logto's built-in resource "management-api" with its
+// scope "management-api-all", readable, and refused to every change.
+func TestMgmtManagementAPIResource(t *testing.T) {
+	e := newMgmtEnv(t)
+	res := e.call("GET", "/api/resources/management-api", nil, 200)
+	if res["id"] != "management-api" || res["indicator"] != directory.ManagementAPIIndicator || res["name"] != "Logto Management API" || res["tenantId"] != "default" {
+		t.Fatalf("management api %v", res)
+	}
+	scopes, _ := e.list("/api/resources/management-api/scopes")
+	if len(scopes) != 1 || scopes[0]["id"] != "management-api-all" || scopes[0]["name"] != "all" || scopes[0]["resourceId"] != "management-api" ||
+		scopes[0]["description"] != "Default scope for Management API, allows all permissions." {
+		t.Fatalf("management api scopes %v", scopes)
+	}
+	e.wantError("PATCH", "/api/resources/management-api", map[string]any{"name": "new-name"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("DELETE", "/api/resources/management-api", nil, 400, "resource.cannot_delete_management_api")
+	e.wantError("POST", "/api/resources/management-api/scopes", map[string]any{"name": "more"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("PATCH", "/api/resources/management-api/scopes/management-api-all", map[string]any{"description": "x"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("DELETE", "/api/resources/management-api/scopes/management-api-all", nil, 400, "resource.cannot_modify_management_api")
+	if got := e.call("GET", "/api/resources/management-api", nil, 200); got["name"] != "Logto Management API" {
+		t.Fatalf("changed: %v", got)
+	}
+}
+
+// TestMgmtManagementAPIResourceLegacyID: a directory bootstrapped before Latch used
+// Logto's fixed id keeps its random one, and "management-api" still names it.
+func TestMgmtManagementAPIResourceLegacyID(t *testing.T) {
+	var legacy string
+	e := newMgmtEnvFrom(t, func(d *directory.Directory) {
+		res, err := d.CreateResource(t.Context(), directory.NewResource{Name: directory.ManagementAPIName, Indicator: directory.ManagementAPIIndicator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy = res.ID
+	})
+	if legacy == "management-api" || e.dir.ManagementAPIID() != legacy {
+		t.Fatalf("legacy id %q, ManagementAPIID %q", legacy, e.dir.ManagementAPIID())
+	}
+	for _, path := range []string{"/api/resources/management-api", "/api/resources/" + legacy} {
+		if got := e.call("GET", path, nil, 200); got["id"] != legacy || got["indicator"] != directory.ManagementAPIIndicator {
+			t.Fatalf("GET %s: %v", path, got)
+		}
+	}
+	if scopes, _ := e.list("/api/resources/management-api/scopes"); len(scopes) != 1 || scopes[0]["name"] != "all" {
+		t.Fatalf("scopes %v", scopes)
+	}
+	e.wantError("PATCH", "/api/resources/management-api", map[string]any{"name": "x"}, 400, "resource.cannot_modify_management_api")
+	e.wantError("DELETE", "/api/resources/management-api", nil, 400, "resource.cannot_delete_management_api")
+	// Its token still works: the admin application keeps the "all" scope.
+	admin, _ := e.dir.Application(mgmtAdminID)
+	if !slices.Contains(e.dir.AppResourceScopes(admin.ID, legacy), directory.ManagementAPIScopeAll) {
+		t.Fatal("the admin application lost the Management API scope")
+	}
+}
+
+func TestMgmtApplicationCustomData(t *testing.T) {
+	e := newMgmtEnv(t)
+	id := str(e.call("POST", "/api/applications", map[string]any{"name": "S", "type": "SPA"}, http.StatusOK), "id")
+	if got := e.call("PATCH", "/api/applications/"+id+"/custom-data", map[string]any{"key": "value"}, 200); fmt.Sprint(got) != "map[key:value]" {
+		t.Fatalf("custom-data %v", got)
+	}
+	if got := e.call("PATCH", "/api/applications/"+id+"/custom-data", map[string]any{"key": "new-value", "test": "foo"}, 200); fmt.Sprint(got) != "map[key:new-value test:foo]" {
+		t.Fatalf("custom-data merge %v", got)
+	}
+	if app := e.call("GET", "/api/applications/"+id, nil, 200); fmt.Sprint(app["customData"]) != "map[key:new-value test:foo]" {
+		t.Fatalf("stored %v", app["customData"])
+	}
+	e.wantError("PATCH", "/api/applications/"+id+"/custom-data", "[1]", 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/applications/nope/custom-data", map[string]any{"a": 1}, 404, "entity.not_exists_with_id")
+	// PATCH /api/applications/:id replaces customData.
+	if app := e.call("PATCH", "/api/applications/"+id, map[string]any{"customData": map[string]any{}}, 200); fmt.Sprint(app["customData"]) != "map[]" {
+		t.Fatalf("replaced %v", app["customData"])
+	}
+}
+
+// TestMgmtUserFields: Logto's optional user fields and partial updates.
+func TestMgmtUserFields(t *testing.T) {
+	e := newMgmtEnv(t)
+	created := e.call("POST", "/api/users", map[string]any{"username": "pw", "password": "a long enough password"}, 200)
+	withPW := str(created, "id")
+	if created["hasPassword"] != true { // every /api/users answer carries it (Logto)
+		t.Fatalf("create answer %v", created)
+	}
+	if l, _ := e.list("/api/users?search.username=pw&mode.username=exact"); len(l) != 1 || l[0]["hasPassword"] != true {
+		t.Fatalf("list %v", l)
+	}
+	noPW := str(e.call("POST", "/api/users", map[string]any{"username": "nopw"}, 200), "id")
+
+	got := e.call("GET", "/api/users/"+withPW, nil, 200)
+	_, hasDigest := got["passwordDigest"]
+	_, hasSSO := got["ssoIdentities"]
+	if got["hasPassword"] != true || hasDigest || hasSSO {
+		t.Fatalf("default detail %v", got)
+	}
+	got = e.call("GET", "/api/users/"+withPW+"?includePasswordHash=true&includeSsoIdentities=true", nil, 200)
+	if d, _ := got["passwordDigest"].(string); !strings.HasPrefix(d, "$argon2id$") || got["passwordAlgorithm"] != "Argon2id" || fmt.Sprint(got["ssoIdentities"]) != "[]" {
+		t.Fatalf("with hash %v", got)
+	}
+	got = e.call("GET", "/api/users/"+noPW+"?includePasswordHash=true", nil, 200)
+	if d, ok := got["passwordDigest"]; !ok || d != nil || got["passwordAlgorithm"] != nil || got["hasPassword"] != false {
+		t.Fatalf("no password %v", got)
+	}
+
+	// PATCH .../profile merges top-level keys; a key sent replaces its whole value.
+	e.call("PATCH", "/api/users/"+noPW+"/profile", map[string]any{"profile": map[string]any{
+		"familyName": "F", "address": map[string]any{"formatted": "1 Road", "country": "X"}}}, 200)
+	prof := e.call("PATCH", "/api/users/"+noPW+"/profile", map[string]any{"profile": map[string]any{
+		"familyName": "G", "website": "https://logto.io/"}}, 200)
+	if fmt.Sprint(prof) != "map[address:map[country:X formatted:1 Road] familyName:G website:https://logto.io/]" {
+		t.Fatalf("merged profile %v", prof)
+	}
+	prof = e.call("PATCH", "/api/users/"+noPW+"/profile", map[string]any{"profile": map[string]any{"address": map[string]any{"formatted": "2 Road"}}}, 200)
+	if fmt.Sprint(prof["address"]) != "map[formatted:2 Road]" {
+		t.Fatalf("address %v", prof)
+	}
+
+	// An empty PATCH is Logto's 422 entity.invalid_input; an unknown user stays a 404.
+	e.wantError("PATCH", "/api/users/"+noPW, map[string]any{}, 422, "entity.invalid_input")
+	e.wantError("PATCH", "/api/users/nope", map[string]any{}, 404, "entity.not_found")
+}
+
+// TestMgmtUserPhoneNormalized: Logto stores a phone number without the trunk 0 and
+// treats both spellings as one number.
+func TestMgmtUserPhoneNormalized(t *testing.T) {
+	e := newMgmtEnv(t)
+	u := e.call("POST", "/api/users", map[string]any{"primaryPhone": "610412345678"}, 200)
+	if u["primaryPhone"] != "61412345678" {
+		t.Fatalf("stored %v", u["primaryPhone"])
+	}
+	if uk := e.call("POST", "/api/users", map[string]any{"primaryPhone": "4407911123456"}, 200); uk["primaryPhone"] != "447911123456" {
+		t.Fatalf("stored %v", uk["primaryPhone"])
+	}
+	other := str(e.call("POST", "/api/users", map[string]any{"username": "other"}, 200), "id")
+	for _, phone := range []string{"61412345678", "610412345678"} {
+		e.wantError("POST", "/api/users", map[string]any{"primaryPhone": phone}, 422, "user.phone_already_in_use")
+		e.wantError("PATCH", "/api/users/"+other, map[string]any{"primaryPhone": phone}, 422, "user.phone_already_in_use")
+	}
+	if got := e.call("PATCH", "/api/users/"+str(u, "id"), map[string]any{"primaryPhone": "610412345678"}, 200); got["primaryPhone"] != "61412345678" {
+		t.Fatalf("owner update %v", got)
+	}
+	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "+1 310 805 0000"}, 400, "guard.invalid_input")
+	// Digits that are no phone number: Logto's 422 user.invalid_phone.
+	e.wantError("POST", "/api/users", map[string]any{"primaryPhone": "99999"}, 422, "user.invalid_phone")
+	e.wantError("PATCH", "/api/users/"+other, map[string]any{"primaryPhone": "99999"}, 422, "user.invalid_phone")
+}
+
+// TestMgmtApplicationTypesAndFields: Logto's checks on application types, third-party
+// apps, device flow and isAdmin.
+func TestMgmtApplicationTypesAndFields(t *testing.T) {
+	e := newMgmtEnv(t)
+	e.wantError("POST", "/api/applications", map[string]any{"name": "m", "type": "MachineToMachine", "isThirdParty": true}, 400, "application.invalid_third_party_application_type")
+	for _, typ := range []string{"Traditional", "SPA", "Native"} {
+		if got := e.call("POST", "/api/applications", map[string]any{"name": "tp", "type": typ, "isThirdParty": true}, 200); got["isThirdParty"] != true || got["type"] != typ {
+			t.Fatalf("third-party %s: %v", typ, got)
+		}
+	}
+	e.wantError("POST", "/api/applications", map[string]any{"name": "tp", "type": "SPA", "isThirdParty": true,
+		"customClientMetadata": map[string]any{"allowTokenExchange": true}}, 422, "application.third_party_application_cannot_enable_token_exchange")
+	tp, _ := e.list("/api/applications?isThirdParty=true")
+	if len(tp) != 3 {
+		t.Fatalf("third-party list %v", tp)
+	}
+	e.wantError("POST", "/api/applications", map[string]any{"name": "s", "type": "SAML"}, 400, "application.saml.use_saml_app_api")
+	e.wantError("POST", "/api/applications", map[string]any{"name": "p", "type": "Protected"}, 400, "application.protected_app_metadata_is_required")
+	e.wantError("POST", "/api/applications", map[string]any{"name": "p", "type": "Protected",
+		"protectedAppMetadata": map[string]any{"origin": "https://example.com", "subDomain": "example"}}, 501, "application.protected_app_not_configured")
+	if l, _ := e.list("/api/applications?types=Protected&types=SAML"); len(l) != 0 {
+		t.Fatalf("Protected/SAML filter %v", l)
+	}
+
+	// Device flow: Native only, set on creation, never changed.
+	e.wantError("POST", "/api/applications", map[string]any{"name": "d", "type": "SPA", "customClientMetadata": map[string]any{"isDeviceFlow": true}}, 422, "application.device_flow_native_only")
+	dev := e.call("POST", "/api/applications", map[string]any{"name": "d", "type": "Native", "customClientMetadata": map[string]any{"isDeviceFlow": true}}, 200)
+	if fmt.Sprint(dev["customClientMetadata"]) != "map[isDeviceFlow:true]" {
+		t.Fatalf("device flow %v", dev["customClientMetadata"])
+	}
+	devID := str(dev, "id")
+	e.wantError("PATCH", "/api/applications/"+devID, map[string]any{"customClientMetadata": map[string]any{"isDeviceFlow": false}}, 422, "application.device_flow_not_changeable")
+	e.wantError("PATCH", "/api/applications/"+devID, map[string]any{"customClientMetadata": map[string]any{"idTokenTtl": 3600}}, 422, "application.device_flow_not_changeable")
+	if got := e.call("PATCH", "/api/applications/"+devID, map[string]any{"customClientMetadata": map[string]any{"isDeviceFlow": true, "idTokenTtl": 3600}}, 200); fmt.Sprint(got["customClientMetadata"]) != "map[idTokenTtl:3600 isDeviceFlow:true]" {
+		t.Fatalf("device flow kept %v", got["customClientMetadata"])
+	}
+	// customClientMetadata is replaced as a whole.
+	web := str(e.call("POST", "/api/applications", map[string]any{"name": "w", "type": "Traditional", "customClientMetadata": map[string]any{"idTokenTtl": 600}}, 200), "id")
+	if got := e.call("PATCH", "/api/applications/"+web, map[string]any{"customClientMetadata": map[string]any{"rotateRefreshToken": true, "refreshTokenTtlInDays": 10}}, 200); fmt.Sprint(got["customClientMetadata"]) != "map[refreshTokenTtlInDays:10 rotateRefreshToken:true]" {
+		t.Fatalf("replaced %v", got["customClientMetadata"])
+	}
+	e.wantError("PATCH", "/api/applications/"+web, map[string]any{"protectedAppMetadata": map[string]any{"origin": "https://x.example"}}, 400, "application.protected_application_only")
+
+	// isAdmin gives and takes the Management API access role.
+	m2m := str(e.call("POST", "/api/applications", map[string]any{"name": "m", "type": "MachineToMachine"}, 200), "id")
+	if got := e.call("GET", "/api/applications/"+m2m, nil, 200); got["isAdmin"] != false {
+		t.Fatalf("isAdmin %v", got)
+	}
+	e.call("PATCH", "/api/applications/"+m2m, map[string]any{"isAdmin": true}, 200)
+	if got := e.call("GET", "/api/applications/"+m2m, nil, 200); got["isAdmin"] != true {
+		t.Fatalf("isAdmin after true %v", got)
+	}
+	if !slices.Contains(e.dir.AppResourceScopes(m2m, e.dir.ManagementAPIID()), directory.ManagementAPIScopeAll) {
+		t.Fatal("isAdmin did not grant the Management API")
+	}
+	e.call("PATCH", "/api/applications/"+m2m, map[string]any{"isAdmin": false}, 200)
+	if got := e.call("GET", "/api/applications/"+m2m, nil, 200); got["isAdmin"] != false {
+		t.Fatalf("isAdmin after false %v", got)
+	}
+	if got := e.call("GET", "/api/applications/"+mgmtAdminID, nil, 200); got["isAdmin"] != true {
+		t.Fatalf("the bootstrap admin app %v", got)
+	}
+	e.wantError("PATCH", "/api/applications/"+mgmtAdminID, map[string]any{"isAdmin": false}, 400, "application.cannot_remove_admin_app_access")
+}
+
+// TestMgmtUserPasswordDigest: Logto's passwordDigest + passwordAlgorithm on create;
+// the imported password verifies, and a new password replaces it.
+func TestMgmtUserPasswordDigest(t *testing.T) {
+	e := newMgmtEnv(t)
+	verify := func(id, pw string, status int) {
+		t.Helper()
+		if w := e.do("POST", "/api/users/"+id+"/password/verify", map[string]any{"password": pw}); w.Code != status {
+			t.Fatalf("verify %q: %d %s, want %d", pw, w.Code, w.Body, status)
+		}
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ alg, digest string }{
+		{"MD5", "5f4dcc3b5aa765d61d8327deb882cf99"},
+		{"SHA1", "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8"},
+		{"SHA256", "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"},
+		{"Bcrypt", string(bc)},
+		{"Legacy", `["sha512", ["@"], "b109f3bbbc244eb82441917ed06d618b9008dd09b3befd1b5e07394c706a8bb980b1d7785e5976ec049b46df5f1326af5a2ea6d103fd07c95385ffab0cacbc86"]`},
+	} {
+		u := e.call("POST", "/api/users", map[string]any{"passwordDigest": tc.digest, "passwordAlgorithm": tc.alg}, 200)
+		id := str(u, "id")
+		got := e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200)
+		if got["hasPassword"] != true || got["passwordDigest"] != tc.digest || got["passwordAlgorithm"] != tc.alg {
+			t.Fatalf("%s: %v", tc.alg, got)
+		}
+		verify(id, "Password", http.StatusUnprocessableEntity)
+		verify(id, "password", http.StatusNoContent)
+		// A successful check replaces the imported digest with Argon2id (Logto migrates too).
+		got = e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200)
+		if d, _ := got["passwordDigest"].(string); !strings.HasPrefix(d, "$argon2id$") || got["passwordAlgorithm"] != "Argon2id" {
+			t.Fatalf("%s after a check: %v", tc.alg, got)
+		}
+		verify(id, "password", http.StatusNoContent)
+		verify(id, "Password", http.StatusUnprocessableEntity)
+		e.call("PATCH", "/api/users/"+id+"/password", map[string]any{"password": "a new long password"}, 200)
+		verify(id, "a new long password", http.StatusNoContent)
+		verify(id, "password", http.StatusUnprocessableEntity)
+		if got := e.call("GET", "/api/users/"+id+"?includePasswordHash=true", nil, 200); got["passwordAlgorithm"] != "Argon2id" {
+			t.Fatalf("%s after a new password: %v", tc.alg, got)
+		}
+	}
+	// Logto's bound is on length only.
+	e.call("POST", "/api/users", map[string]any{"passwordDigest": strings.Repeat("a", 256), "passwordAlgorithm": "MD5"}, 200)
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": strings.Repeat("a", 257), "passwordAlgorithm": "MD5"}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "password": "y"}, 400, "user.password_and_digest")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x"}, 400, "user.password_algorithm_required")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Rot13"}, 400, "guard.invalid_input")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Legacy"}, 400, "password.invalid_legacy_password_format")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": `["sha512", ["x"], "ab"]`, "passwordAlgorithm": "Legacy"}, 400, "password.invalid_legacy_password_format")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": `["whirlpool", ["@"], "ab"]`, "passwordAlgorithm": "Legacy"}, 400, "password.unsupported_legacy_hash_algorithm")
+	e.wantError("POST", "/api/users", map[string]any{"passwordDigest": "x", "passwordAlgorithm": "Argon2d"}, 400, "guard.invalid_input")
+}
+
+// TestMgmtDefaultRoles: a new user gets every default User role (Logto).
+func TestMgmtDefaultRoles(t *testing.T) {
+	e := newMgmtEnv(t)
+	def := str(e.call("POST", "/api/roles", map[string]any{"name": "def", "description": "d", "isDefault": true}, 200), "id")
+	e.call("POST", "/api/roles", map[string]any{"name": "plain", "description": "d"}, 200)
+	uid := str(e.call("POST", "/api/users", map[string]any{"username": "new"}, 200), "id")
+	roles, _ := e.list("/api/users/" + uid + "/roles")
+	if len(roles) != 1 || roles[0]["id"] != def {
+		t.Fatalf("roles of a new user %v", roles)
+	}
+}
+
+// TestMgmtRoutesWithoutFeature: Logto routes whose feature Latch does not have answer
+// as Logto OSS does without it.
+func TestMgmtRoutesWithoutFeature(t *testing.T) {
+	e := newMgmtEnv(t)
+	app := str(e.call("POST", "/api/applications", map[string]any{"name": "w", "type": "Traditional"}, 200), "id")
+	e.wantError("DELETE", "/api/applications/"+app+"/legacy-secret", nil, 400, "application.no_legacy_secret_found")
+	e.wantError("DELETE", "/api/applications/nope/legacy-secret", nil, 404, "entity.not_exists_with_id")
+	e.wantError("GET", "/api/applications/"+app+"/protected-app-metadata/custom-domains", nil, 400, "application.protected_application_only")
+	e.wantError("POST", "/api/applications/"+app+"/protected-app-metadata/custom-domains", map[string]any{"domain": "a.example"}, 400, "application.protected_application_only")
+	e.wantError("DELETE", "/api/applications/"+app+"/protected-app-metadata/custom-domains/a.example", nil, 400, "application.protected_application_only")
+	e.wantError("GET", "/api/applications/nope/protected-app-metadata/custom-domains", nil, 404, "entity.not_exists_with_id")
+
+	uid := str(e.call("POST", "/api/users", map[string]any{"username": "u"}, 200), "id")
+	e.wantError("PATCH", "/api/users/"+uid+"/password/expiration", map[string]any{"isExpired": true}, 400, "sign_in_experiences.password_expiration_not_enabled")
+	if got := e.call("PATCH", "/api/users/"+uid+"/password/expiration", map[string]any{"isExpired": false}, 200); got["id"] != uid {
+		t.Fatalf("not expired %v", got)
+	}
+	e.wantError("PATCH", "/api/users/"+uid+"/password/expiration", map[string]any{}, 400, "guard.invalid_input")
+	e.wantError("PATCH", "/api/users/nope/password/expiration", map[string]any{"isExpired": false}, 404, "entity.not_found")
 }

@@ -12,7 +12,7 @@ import (
 // (RFC 7009), with CORS preflights like the token endpoint's: both are called with
 // the same client authentication, and browser apps (SPAs) revoke their refresh tokens
 // at sign-out.
-func (s *Server) routesTokenLifecycle(r *httprouter.Router) {
+func (s *Server) routesTokenLifecycle(r *routeTable) {
 	r.POST("/oidc/token/introspection", s.serveIntrospection)
 	r.POST("/oidc/token/revocation", s.serveRevocation)
 	r.OPTIONS("/oidc/token/introspection", s.corsPreflight("POST", false))

@@ -11,7 +11,7 @@ import (
 )
 
 // routesOIDC registers the OpenID Provider endpoints under /oidc.
-func (s *Server) routesOIDC(r *httprouter.Router) {
+func (s *Server) routesOIDC(r *routeTable) {
 	r.GET("/oidc/.well-known/openid-configuration", s.serveDiscovery)
 	r.GET("/oidc/.well-known/oauth-authorization-server", s.serveDiscovery)
 	r.GET("/oidc/jwks", s.serveJWKS)
@@ -35,6 +35,7 @@ func (s *Server) routesOIDC(r *httprouter.Router) {
 	r.OPTIONS("/oidc/.well-known/openid-configuration", s.corsPreflight("GET", true))
 	r.OPTIONS("/oidc/.well-known/oauth-authorization-server", s.corsPreflight("GET", true))
 	r.GET("/api/status", s.serveStatus)
+	r.GET("/api/cluster", s.serveCluster)
 	s.routesHealth(r) // /healthz and /readyz (health.go)
 }
 
@@ -76,16 +77,31 @@ func (s *Server) serveJWKS(w http.ResponseWriter, _ *http.Request, _ httprouter.
 	_, _ = w.Write(s.keys.JWKS())
 }
 
-// serveStatus is Logto's /api/status: 204 when the node is healthy. With a cluster probe
-// configured, it also pings a grain through the actor system and the store.
+// serveStatus is Logto's /api/status: 204, no body, when the node is healthy. With a
+// cluster probe configured, it also pings a grain through the actor system and the
+// store, and answers 503 when that fails.
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if s.status != nil {
+		if _, err := s.status(r); err != nil {
+			s.log.Warn("status probe failed", "err", err)
+			writeAPIError(w, apiErr(http.StatusServiceUnavailable, "status.unavailable", "node is not ready"))
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveCluster is Latch's GET /api/cluster: the cluster probe's report (this node, the
+// members, the directory's raft group), 200 whenever there is one, also while the
+// grain ping fails (the report says why), since that is when an operator reads it.
+func (s *Server) serveCluster(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if s.status == nil {
-		w.WriteHeader(http.StatusNoContent)
+		writeAPIError(w, apiErr(http.StatusNotFound, "entity.not_found", "this node has no cluster report"))
 		return
 	}
 	body, err := s.status(r)
-	if err != nil {
-		s.log.Warn("status probe failed", "err", err)
+	if body == nil {
+		s.log.Warn("cluster report failed", "err", err)
 		writeAPIError(w, apiErr(http.StatusServiceUnavailable, "status.unavailable", "node is not ready"))
 		return
 	}

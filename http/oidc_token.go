@@ -18,7 +18,16 @@ import (
 // credentials once, run op.Provider.Token, encode. The grant types, client
 // authentication and every rule of the grants live in op.
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	resp, app, err := s.token(r)
+	start := s.now()
+	resp, app, grant, err := s.token(r)
+	if s.metrics != nil {
+		result := "success"
+		if err != nil {
+			e, _ := protocolError(err)
+			result = e.Code
+		}
+		s.metrics.Token(grant, result, s.now().Sub(start))
+	}
 	s.setCORS(w, r, app)
 	if err != nil {
 		s.writeOAuthError(w, r, err)
@@ -27,17 +36,19 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter
 	writeNoStoreJSON(w, resp)
 }
 
-func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, *directory.Application, error) {
+// token also returns the grant_type the client sent, for the metrics.
+func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, *directory.Application, string, error) {
 	form, err := readForm(r)
 	if err != nil {
-		return oidcflow.TokenResponse{}, nil, err
+		return oidcflow.TokenResponse{}, nil, "", err
 	}
+	grant := form.Get("grant_type")
 	client, err := clientAuth(r, form)
 	if err != nil {
-		return oidcflow.TokenResponse{}, nil, err
+		return oidcflow.TokenResponse{}, nil, grant, err
 	}
-	return s.op.Token(r.Context(), op.TokenRequest{
-		GrantType:      form.Get("grant_type"),
+	resp, app, err := s.op.Token(r.Context(), op.TokenRequest{
+		GrantType:      grant,
 		Client:         client,
 		Code:           form.Get("code"),
 		RedirectURI:    form.Get("redirect_uri"),
@@ -52,6 +63,7 @@ func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, *directory.Appl
 		ActorToken:       form.Get("actor_token"),
 		ActorTokenType:   form.Get("actor_token_type"),
 	})
+	return resp, app, grant, err
 }
 
 // readForm reads a bounded form body. RFC 6749 3.2 requires

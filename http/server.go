@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,10 +40,18 @@ type Config struct {
 	// Sessions lists and revokes a user's sessions and grants for the Management API,
 	// and revokes what a suspended or deleted user holds. Nil disables those routes.
 	Sessions *op.Sessions
-	// Status reports cluster health for /api/status; nil means "ok" without a probe.
+	// Status reports cluster health: /api/status answers 204 when it returns no error
+	// (503 otherwise); /api/cluster shows the report it returns, also alongside an
+	// error. nil means "ok" without a probe.
 	Status func(r *http.Request) (any, error)
 	// Readiness backs /readyz (health.go); nil means ready whenever HTTP is served.
 	Readiness Readiness
+	// Metrics observes requests, token issuance and sign-in lockouts (metrics.HTTP);
+	// nil observes nothing.
+	Metrics Metrics
+	// MetricsHandler, when set, is served at GET /metrics (the Prometheus scrape
+	// endpoint on the HTTP listener); nil when metrics are off or on their own address.
+	MetricsHandler http.Handler
 	// RequestTimeout is the budget of one request (see withBudget); 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
@@ -101,7 +110,11 @@ type Server struct {
 
 	discovery atomic.Pointer[discoveryDoc] // encoded for the keys' algorithms (oidc_routes.go)
 	router    *httprouter.Router
+	routes    *routeTable   // every registered route (openapi.go)
+	metrics   Metrics       // nil: not observed
+	openapi   openAPIDocs   // built from routes once they are all registered
 	budget    time.Duration // of one request
+	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
 }
 
 // New builds a Server and its routes.
@@ -127,6 +140,12 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		budget:   cfg.RequestTimeout,
 	}
+	s.metrics = cfg.Metrics
+	ids, err := newRequestIDs(cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	s.reqIDs = ids
 	s.throttleStore = cfg.ThrottleStore
 	s.readiness = cfg.Readiness
 	if s.op = cfg.OP; s.op == nil {
@@ -137,26 +156,50 @@ func New(cfg Config) (*Server, error) {
 		s.op = p
 	}
 	r := httprouter.New()
+	rt := &routeTable{r: r, metrics: cfg.Metrics, now: cfg.Now}
 	r.HandleMethodNotAllowed = true
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	r.NotFound = rt.instrumentHandler("(unmatched)", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if rest, ok := strings.CutPrefix(req.URL.Path, "/oidc/"); ok {
+			writeJSON(w, http.StatusNotFound, unknownOIDCRoute(req.Method, "/"+rest))
+			return
+		}
 		writeAPIError(w, apiErr(http.StatusNotFound, "guard.not_found", "not found"))
-	})
+	}))
+	r.MethodNotAllowed = rt.instrumentHandler("(method not allowed)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed) // httprouter's own answer
+	}))
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		s.log.Error("panic in handler", "path", req.URL.Path, "panic", v)
 		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
 	}
-	s.router = r
-	s.routesOIDC(r)
-	s.routesManagement(r)
-	s.routesExperience(r)
-	s.routesUI(r)
+	s.router, s.routes = r, rt
+	s.routesOIDC(rt)
+	s.routesManagement(rt)
+	s.routesExperience(rt)
+	s.routesUI(rt)
+	if cfg.MetricsHandler != nil {
+		h := cfg.MetricsHandler
+		rt.GET("/metrics", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { h.ServeHTTP(w, req) })
+	}
+	s.routesOpenAPI(rt) // last: the documents list every route registered above
 	return s, nil
 }
 
 // Handler is the root handler.
 func (s *Server) Handler() http.Handler {
-	return securityHeaders(withBudget(s.router, s.budget), s.secure)
+	return securityHeaders(withRequestID(withBudget(s.router, s.budget), s.reqIDs), s.secure)
 }
 
 // Issuer is Endpoint + "/oidc".
 func (s *Server) Issuer() string { return s.issuer }
+
+// unknownOIDCRoute is Logto's answer to a path under /oidc that no route serves: the
+// OAuth error of its OIDC provider with Logto's code and message beside it.
+func unknownOIDCRoute(method, path string) map[string]string {
+	return map[string]string{
+		"code":              "oidc.invalid_request",
+		"message":           "Request is invalid.",
+		"error":             "invalid_request",
+		"error_description": fmt.Sprintf("unrecognized route or not allowed method (%s on %s)", method, path),
+	}
+}

@@ -96,7 +96,7 @@ func setPageHeaders(w http.ResponseWriter) {
 
 // routesUI registers the sign-in and register pages and their assets. Their
 // JavaScript-free form posts are registered with the Experience API (routesExperience).
-func (s *Server) routesUI(r *httprouter.Router) {
+func (s *Server) routesUI(r *routeTable) {
 	for path, mode := range map[string]string{pathSignIn: modeSignIn, pathRegister: modeRegister} {
 		page := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.servePage(w, req, mode) }
 		r.GET(path, page)

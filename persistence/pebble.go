@@ -709,3 +709,14 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(msg, "component", "pebble", "fatal", true)
 	panic("pebble: " + msg)
 }
+
+// Metrics returns Pebble's metrics (compactions, levels, memtables, WAL, block cache),
+// for the /metrics collector; nil once the store is closed. It takes a few locks
+// inside Pebble: call it per scrape, not per request.
+func (s *PebbleStore) Metrics() *pebble.Metrics {
+	if !s.gate.enter() {
+		return nil
+	}
+	defer s.gate.leave()
+	return s.db.Metrics()
+}

@@ -502,3 +502,14 @@ func truncBytes(index, term uint64) []byte {
 	b := binary.BigEndian.AppendUint64(nil, index)
 	return binary.BigEndian.AppendUint64(b, term)
 }
+
+// Metrics returns the Raft log database's Pebble metrics, for the /metrics collector;
+// nil once the log is closed.
+func (l *RaftLog) Metrics() *pebble.Metrics {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	return l.db.Metrics()
+}

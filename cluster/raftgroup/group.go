@@ -60,11 +60,18 @@ type Group struct {
 	memberAdded bool
 	// campaignAlone: until the first entries are applied, see campaignIfAlone.
 	campaignAlone bool
+	// commitIdx is the highest commit index a Ready reported (Observer.Applied).
+	commitIdx uint64
 
 	lead       atomic.Uint64
 	leader     atomic.Bool
-	err        atomic.Pointer[error]
-	appliedIdx atomic.Uint64
+	leadership atomic.Pointer[Leadership]
+	// onLeadership is GroupConfig.OnLeadership; termStart (owned by run) is the index of
+	// the first entry of this node's term as leader, 0 when it does not lead.
+	onLeadership func(Leadership)
+	termStart    uint64
+	err          atomic.Pointer[error]
+	appliedIdx   atomic.Uint64
 }
 
 type proposal struct {
@@ -125,7 +132,9 @@ func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
 		smApplied: gc.Applied,
 
 		campaignAlone: true,
+		onLeadership:  gc.OnLeadership,
 	}
+	g.leadership.Store(&Leadership{})
 	if !raft.IsEmptySnap(snap) {
 		// A state machine that kept what it applied past the snapshot keeps its state:
 		// restoring the older snapshot would lose the entries it will not be handed again.
@@ -244,6 +253,12 @@ func (g *Group) report(to uint64, snaps int, ok bool) {
 func (g *Group) run() {
 	defer close(g.done)
 	defer g.failWaiters()
+	defer func() {
+		// A stopped group leads nothing: tell the owner at once.
+		g.leader.Store(false)
+		g.termStart = 0
+		g.publishLeadership(Leadership{Term: g.leadership.Load().Term})
+	}()
 	for {
 		select {
 		case <-g.stopc:
@@ -327,12 +342,19 @@ func (g *Group) handleReady() error {
 	rd := g.rn.Ready()
 	if rd.SoftState != nil {
 		if old := g.lead.Swap(rd.SoftState.Lead); old != rd.SoftState.Lead {
+			g.h.cfg.Observer.LeaderChanged(g.id, rd.SoftState.Lead, rd.SoftState.Lead == g.h.cfg.NodeID)
 			g.leadMu.Lock()
 			close(g.leadc)
 			g.leadc = make(chan struct{})
 			g.leadMu.Unlock()
 		}
-		g.leader.Store(rd.SoftState.RaftState == raft.StateLeader)
+		isLeader := rd.SoftState.RaftState == raft.StateLeader
+		if isLeader && !g.leader.Load() {
+			g.termStart = g.firstEntryOfTerm(rd)
+		} else if !isLeader {
+			g.termStart = 0
+		}
+		g.leader.Store(isLeader)
 	}
 	// Durable before anything is sent: a vote or an acknowledged entry must survive a
 	// crash.
@@ -352,9 +374,50 @@ func (g *Group) handleReady() error {
 			return err
 		}
 	}
+	if c := rd.HardState.GetCommit(); c > g.commitIdx || len(rd.CommittedEntries) > 0 {
+		g.commitIdx = max(g.commitIdx, c)
+		g.h.cfg.Observer.Applied(g.id, g.commitIdx, g.appliedIdx.Load())
+	}
 	g.rn.Advance(rd)
+	g.publishLeadership(Leadership{
+		Leader:   g.lead.Load(),
+		Term:     g.rn.BasicStatus().GetTerm(),
+		IsLeader: g.leader.Load(),
+		Ready:    g.leader.Load() && g.termStart > 0 && g.applied >= g.termStart,
+	})
 	return g.maybeSnapshot()
 }
+
+// firstEntryOfTerm is the index of the empty entry a new leader appends at the start of
+// its term (raft's becomeLeader), which is in the Ready that reports the leadership.
+func (g *Group) firstEntryOfTerm(rd raft.Ready) uint64 {
+	term := g.rn.BasicStatus().GetTerm()
+	for _, e := range rd.Entries {
+		if e.GetTerm() == term {
+			return e.GetIndex()
+		}
+	}
+	// Not expected; the log's last index is past it, so readiness comes no earlier.
+	last, err := g.storage.LastIndex()
+	if err != nil || last == 0 {
+		return 1
+	}
+	return last
+}
+
+// publishLeadership records l and hands it to GroupConfig.OnLeadership when it changed.
+func (g *Group) publishLeadership(l Leadership) {
+	if *g.leadership.Load() == l {
+		return
+	}
+	g.leadership.Store(&l)
+	if g.onLeadership != nil {
+		g.onLeadership(l)
+	}
+}
+
+// Leadership is the group's leadership as this node last saw it.
+func (g *Group) Leadership() Leadership { return *g.leadership.Load() }
 
 func (g *Group) apply(e *pb.Entry) error {
 	if e.GetIndex() <= g.applied {
@@ -409,6 +472,9 @@ func (g *Group) apply(e *pb.Entry) error {
 					g.h.SetPeerAddr(ch.GetNodeId(), string(addr))
 				}
 			}
+			if ch.GetType() == pb.ConfChangeRemoveNode && ch.GetNodeId() != g.h.cfg.NodeID && g.leader.Load() {
+				g.tellRemoved(ch.GetNodeId(), e)
+			}
 		}
 		if ok && node == g.h.cfg.NodeID {
 			g.notify(pid, result{v: proto.Clone(g.confState)})
@@ -417,6 +483,32 @@ func (g *Group) apply(e *pb.Entry) error {
 	g.applied = e.GetIndex()
 	g.appliedIdx.Store(max(g.applied, g.smApplied))
 	return nil
+}
+
+// tellRemoved sends node id, whose removal this leader just applied (entry e), an append
+// of e that commits it. Raft stops replicating to a member once the leader applies its
+// removal, and a member the new commit index did not reach (a follower in probe state
+// after a leader change, say) never learns it was removed: it would keep its replica and
+// campaign in vain. This is the append raft itself would send it next (e after its
+// predecessor, at the leader's term, committed); a member whose log does not match
+// rejects it and nothing changes. Best effort: the message may be lost.
+func (g *Group) tellRemoved(id uint64, e *pb.Entry) {
+	prev := e.GetIndex() - 1
+	prevTerm, err := g.storage.Term(prev)
+	if err != nil {
+		return
+	}
+	m := &pb.Message{
+		Type:    pb.MsgApp.Enum(),
+		To:      new(id),
+		From:    new(g.h.cfg.NodeID),
+		Term:    new(g.rn.BasicStatus().GetTerm()),
+		Index:   new(prev),
+		LogTerm: new(prevTerm),
+		Entries: []*pb.Entry{e},
+		Commit:  new(e.GetIndex()),
+	}
+	g.h.send(g, []*pb.Message{m})
 }
 
 // maybeSnapshot snapshots the state machine every SnapshotEvery applied entries, and
@@ -617,9 +709,12 @@ func (g *Group) failWaiters() {
 // Without a leader or quorum before ctx's deadline it fails with ErrUnavailable (the
 // entry may still commit later if it reached the leader).
 func (g *Group) Propose(ctx context.Context, data []byte) (any, error) {
-	return g.submit(ctx, func(pid uint64) proposal {
+	start := time.Now()
+	v, err := g.submit(ctx, func(pid uint64) proposal {
 		return proposal{data: encodeEnvelope(g.h.cfg.NodeID, pid, data)}
 	})
+	g.h.cfg.Observer.ProposalDone(g.id, time.Since(start), err)
+	return v, err
 }
 
 // AddVoter adds node id (listening on addr) as a voter, or promotes it if it is a

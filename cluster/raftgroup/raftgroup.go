@@ -135,7 +135,32 @@ type Config struct {
 	DialTimeout time.Duration
 	// Logger receives the host's logs; nil discards them.
 	Logger *slog.Logger
+	// Observer receives the groups' leader changes, proposal latencies and applied
+	// indexes (metrics); nil observes nothing.
+	Observer Observer
 }
+
+// Observer watches a host's groups, for metrics: cmd/latch adapts it to Prometheus
+// (metrics.Raft), and this package imports no metrics library. Its methods run on a
+// group's Ready loop or on a proposer's goroutine: they must be cheap and never block.
+type Observer interface {
+	// LeaderChanged reports group's new leader (0: none known), and whether it is
+	// this node.
+	LeaderChanged(group, leader uint64, self bool)
+	// ProposalDone reports one Propose: from the call until this node applied the
+	// entry (the commit included), or until it failed with err.
+	ProposalDone(group uint64, elapsed time.Duration, err error)
+	// Applied reports the group's commit index as this node knows it and its applied
+	// index, after each Ready that committed entries or moved the commit index.
+	Applied(group, commit, applied uint64)
+}
+
+// nopObserver observes nothing.
+type nopObserver struct{}
+
+func (nopObserver) LeaderChanged(uint64, uint64, bool)        {}
+func (nopObserver) ProposalDone(uint64, time.Duration, error) {}
+func (nopObserver) Applied(uint64, uint64, uint64)            {}
 
 func (c Config) withDefaults() Config {
 	if c.TickInterval == 0 {
@@ -170,6 +195,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	return c
 }
@@ -223,6 +251,25 @@ type GroupConfig struct {
 	// window of applied proposal ids they carry. 0: the state machine holds nothing
 	// applied from this group's log.
 	Applied uint64
+	// OnLeadership, when set, is called on the group's goroutine each time the group's
+	// Leadership (as this node sees it) changes, and once with IsLeader false when the
+	// group stops. It must not block: signal a channel, copy the value.
+	OnLeadership func(Leadership)
+}
+
+// Leadership is a group's leadership as this node sees it.
+type Leadership struct {
+	// Leader is the leader's node id, 0 when none is known.
+	Leader uint64
+	// Term is this node's current term.
+	Term uint64
+	// IsLeader: this node leads the group.
+	IsLeader bool
+	// Ready: this node leads and has applied every entry up to the first entry of its
+	// term, so every entry committed before it was elected is in its state machine
+	// (reads from its replica are complete). Raft commits that entry once a quorum
+	// holds it.
+	Ready bool
 }
 
 // HasState reports whether s holds a group's state (a hard state, entries or a

@@ -63,6 +63,9 @@ type serveConfig struct {
 	BackchannelMaxBackoff  time.Duration
 	BackchannelMaxAttempts int
 	BackchannelTTL         time.Duration
+	// Metrics is where /metrics is served: "" on the HTTP listener, a host:port on a
+	// listener of its own, "off" nowhere.
+	Metrics string
 
 	// hooks lets tests drive the node's clock and observe it; nil in production.
 	hooks *serveHooks
@@ -94,6 +97,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BackchannelMaxBackoff, "backchannel-max-backoff", outbox.DefaultMaxBackoff, "longest delay between back-channel logout retries")
 	fs.IntVar(&c.BackchannelMaxAttempts, "backchannel-max-attempts", outbox.DefaultMaxAttempts, "attempts before a back-channel logout is given up")
 	fs.DurationVar(&c.BackchannelTTL, "backchannel-ttl", outbox.DefaultTTL, "age after which an undelivered back-channel logout is given up")
+	fs.StringVar(&c.Metrics, "metrics", "", "where Prometheus /metrics is served: empty for the HTTP listener, host:port for a listener of its own, off for nowhere")
 }
 
 // applyEnv sets every flag not given on the command line from LATCH_<FLAG>.
@@ -123,6 +127,11 @@ func (c serveConfig) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTP, err))
+	}
+	if c.Metrics != "" && c.Metrics != "off" {
+		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics %q: want host:port, empty or off: %w", c.Metrics, err))
+		}
 	}
 	if _, err := c.clusterAddrs(); err != nil {
 		errs = append(errs, err)

@@ -173,10 +173,10 @@ func newBrowserEnvWith(t *testing.T, mutate func(*serveConfig)) *browserEnv {
 	}, 200, &user)
 	n.mustAPI(admin, "POST", "/api/users/"+user.ID+"/roles", map[string]any{"roleIds": []string{role.ID}}, 201, nil)
 	e.userID = user.ID
-	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "web", "type": "Traditional",
-		"oidcClientMetadata": map[string]any{"redirectUris": []string{e.webCB}, "postLogoutRedirectUris": []string{e.home}}}, 200, &e.web)
-	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "spa", "type": "SPA",
-		"oidcClientMetadata": map[string]any{"redirectUris": []string{e.spaCB}, "postLogoutRedirectUris": []string{}}}, 200, &e.spa)
+	n.createApp(admin, map[string]any{"name": "web", "type": "Traditional",
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{e.webCB}, "postLogoutRedirectUris": []string{e.home}}}, &e.web)
+	n.createApp(admin, map[string]any{"name": "spa", "type": "SPA",
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{e.spaCB}, "postLogoutRedirectUris": []string{}}}, &e.spa)
 	p, err := oidc.NewProvider(ctx, n.issuer())
 	if err != nil {
 		t.Fatal(err)

@@ -59,10 +59,10 @@ func TestChromiumSignIn(t *testing.T) {
 	var created struct {
 		ID string `json:"id"`
 	}
-	n.mustAPI(admin, "POST", "/api/applications", map[string]any{
+	n.createApp(admin, map[string]any{
 		"name": "Chromium Test SPA", "type": "SPA",
 		"oidcClientMetadata": map[string]any{"redirectUris": []string{redirectURI}, "postLogoutRedirectUris": []string{}},
-	}, http.StatusOK, &created)
+	}, &created)
 	const username, password = "chromium_user", "a long enough password"
 	n.mustAPI(admin, "POST", "/api/users", map[string]any{"username": username, "password": password}, http.StatusOK, nil)
 

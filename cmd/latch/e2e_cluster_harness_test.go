@@ -172,11 +172,11 @@ func (c *procCluster) waitVoters(t *testing.T, n int, within time.Duration) raft
 	return v
 }
 
-// members is the set of node ids n's gossip sees (/api/status "members").
+// members is the set of node ids n's gossip sees (/api/cluster "members").
 func (n *procNode) members() ([]string, error) {
-	st, body := n.probe("/api/status")
+	st, body := n.probe("/api/cluster")
 	if st != http.StatusOK {
-		return nil, fmt.Errorf("%s /api/status = %d %v", n.name, st, body)
+		return nil, fmt.Errorf("%s /api/cluster = %d %v", n.name, st, body)
 	}
 	list, _ := body["members"].([]any)
 	var out []string
@@ -484,7 +484,7 @@ func (n *procNode) nodeID() string {
 	return id
 }
 
-// raftView is this node's view of the directory's raft group, read from /api/status.
+// raftView is this node's view of the directory's raft group, read from /api/cluster.
 type raftView struct {
 	Leader   string   // node id (16 hex digits) of the leader, "" if none known
 	Voters   []string // node ids
@@ -492,16 +492,16 @@ type raftView struct {
 	Applied  uint64
 }
 
-// raftStatus reads the raft part of /api/status. It accepts node ids as strings or
+// raftStatus reads the raft part of /api/cluster. It accepts node ids as strings or
 // numbers (formatted as cluster.FormatNodeID does).
 func (n *procNode) raftStatus() (raftView, error) {
-	st, body := n.probe("/api/status")
+	st, body := n.probe("/api/cluster")
 	if st != http.StatusOK {
-		return raftView{}, fmt.Errorf("%s /api/status = %d %v", n.name, st, body)
+		return raftView{}, fmt.Errorf("%s /api/cluster = %d %v", n.name, st, body)
 	}
 	r, ok := findRaft(body)
 	if !ok {
-		return raftView{}, fmt.Errorf("%s /api/status has no raft status: %v", n.name, body)
+		return raftView{}, fmt.Errorf("%s /api/cluster has no raft status: %v", n.name, body)
 	}
 	v := raftView{Leader: nodeIDOf(field(r, "leader")), Voters: nodeIDsOf(field(r, "voters")), Learners: nodeIDsOf(field(r, "learners"))}
 	if f, ok := field(r, "applied").(float64); ok {
@@ -510,7 +510,7 @@ func (n *procNode) raftStatus() (raftView, error) {
 	return v, nil
 }
 
-// findRaft finds the raft group's status in /api/status's body: under "raft" or
+// findRaft finds the raft group's status in /api/cluster's body: under "raft" or
 // "directory", possibly nested one level ("raft": {"directory": {...}}).
 func findRaft(body map[string]any) (map[string]any, bool) {
 	for _, k := range []string{"raft", "Raft", "directory", "Directory"} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -21,34 +22,49 @@ import (
 // (TCP, and UDP for base: gossip uses both) right now.
 func freePortRange(t *testing.T, n int) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		if base+n-1 > 65535 {
-			continue
-		}
+	testPorts.mu.Lock()
+	defer testPorts.mu.Unlock()
+	if testPorts.taken == nil {
+		testPorts.taken = map[int]bool{}
+	}
+	for range 200 {
+		// Below Linux's ephemeral range (32768-60999), so that no outgoing connection
+		// of this or another process takes a port between this check and the node's
+		// bind; and never a port this test binary handed out before, since nodes are
+		// started after their ports were picked.
+		base := 20000 + rand.IntN(12000-n)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
+			if testPorts.taken[p] {
+				ok = false
+				break
+			}
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 			if ok = err == nil; ok {
 				_ = l.Close()
 			}
 		}
+		if !ok {
+			continue
+		}
 		if pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(base)); err == nil {
 			_ = pc.Close()
 		} else {
-			ok = false
+			continue
 		}
-		if ok {
-			return base
+		for p := base; p < base+n; p++ {
+			testPorts.taken[p] = true
 		}
+		return base
 	}
 	t.Fatal("no free port range")
 	return 0
+}
+
+// testPorts are the ports freePortRange handed out in this test binary.
+var testPorts struct {
+	mu    sync.Mutex
+	taken map[int]bool
 }
 
 // lockedBuffer is a bytes.Buffer safe for a child's output and the test's reads.
@@ -203,7 +219,7 @@ func TestServeClusterNodeIdentity(t *testing.T) {
 	// Each node sees both, by node id, with node2 on its fixed remoting address.
 	// members maps node id to "address system-id" as p sees them.
 	members := func(p *serveProcess) map[string]string {
-		_, body := p.probe("/api/status")
+		_, body := p.probe("/api/cluster")
 		out := map[string]string{}
 		list, _ := body["members"].([]any)
 		for _, m := range list {

@@ -59,13 +59,13 @@ func newClusterFixture(t *testing.T, n *procNode) *clusterFixture {
 	m.mustAPI(admin, "POST", "/api/resources", map[string]any{"name": "Cluster API", "indicator": f.api, "accessTokenTtl": 900}, 201, &res)
 	m.mustAPI(admin, "POST", "/api/resources/"+res.ID+"/scopes", map[string]any{"name": f.scope}, 201, &scope)
 	m.mustAPI(admin, "POST", "/api/roles", map[string]any{"name": "cluster-worker", "description": "reads", "type": "MachineToMachine", "scopeIds": []string{scope.ID}}, 200, &m2mRole)
-	m.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "cluster-worker", "type": "MachineToMachine"}, 200, &f.m2m)
+	m.createApp(admin, map[string]any{"name": "cluster-worker", "type": "MachineToMachine"}, &f.m2m)
 	m.mustAPI(admin, "POST", "/api/roles/"+m2mRole.ID+"/applications", map[string]any{"applicationIds": []string{f.m2m.ID}}, 201, nil)
 	m.mustAPI(admin, "POST", "/api/roles", map[string]any{"name": f.userRN, "description": "reads", "type": "User", "scopeIds": []string{scope.ID}}, 200, &userRole)
 	m.mustAPI(admin, "POST", "/api/users", map[string]any{"username": f.user, "password": f.password, "name": "Carol Cluster"}, 200, &user)
 	m.mustAPI(admin, "POST", "/api/users/"+user.ID+"/roles", map[string]any{"roleIds": []string{userRole.ID}}, 201, nil)
-	m.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "cluster-web", "type": "Traditional",
-		"oidcClientMetadata": map[string]any{"redirectUris": []string{f.webCB}, "postLogoutRedirectUris": []string{}}}, 200, &f.web)
+	m.createApp(admin, map[string]any{"name": "cluster-web", "type": "Traditional",
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{f.webCB}, "postLogoutRedirectUris": []string{}}}, &f.web)
 	f.userID = user.ID
 	if f.m2m.ID == "" || f.m2m.Secret == "" || f.web.ID == "" || f.web.Secret == "" || f.userID == "" {
 		t.Fatalf("fixture: apps %+v %+v, user %q", f.m2m, f.web, f.userID)
@@ -594,7 +594,7 @@ func TestClusterFigures(t *testing.T) {
 		if election > 0 {
 			elections = append(elections, election)
 		}
-		named := "did not answer /api/status in time"
+		named := "did not answer /api/cluster in time"
 		if election > 0 {
 			named = "named a new leader after " + election.Round(time.Millisecond).String()
 		}

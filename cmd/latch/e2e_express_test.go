@@ -70,14 +70,14 @@ func TestLogtoExpressSDK(t *testing.T) {
 	n.mustAPI(token, "POST", "/api/organizations/"+org.ID+"/users", map[string]any{"userIds": []string{user.ID}}, 201, nil)
 	n.mustAPI(token, "POST", "/api/organizations/"+org.ID+"/users/"+user.ID+"/roles", map[string]any{"organizationRoleIds": []string{orole.ID}}, 201, nil)
 	var app struct{ ID, Secret string }
-	n.mustAPI(token, "POST", "/api/applications", map[string]any{
+	n.createApp(token, map[string]any{
 		"name": "Express sample", "type": "Traditional",
 		"oidcClientMetadata": map[string]any{
 			"redirectUris": []string{baseURL + "/logto/sign-in-callback"},
 			// @logto/express signs out with post_logout_redirect_uri = baseUrl exactly.
 			"postLogoutRedirectUris": []string{baseURL},
 		},
-	}, 200, &app)
+	}, &app)
 	if app.ID == "" || app.Secret == "" {
 		t.Fatalf("application without id or secret: %+v", app)
 	}

@@ -192,6 +192,14 @@ func (n *testNode) mustAPI(token, method, path string, body any, want int, out a
 	}
 }
 
+// createApp creates an application (POST /api/applications, 200) and decodes it into
+// out; its default secret's value is under "secret" in that answer only (Latch keeps
+// only its hash, so neither GET /api/applications/:id nor its secrets list show it).
+func (n *testNode) createApp(token string, body map[string]any, out any) {
+	n.t.Helper()
+	n.mustAPI(token, "POST", "/api/applications", body, http.StatusOK, out)
+}
+
 // postToken posts a raw token request and returns status, headers and the decoded body.
 func (n *testNode) postToken(form url.Values, basicID, basicSecret string) (int, http.Header, map[string]any) {
 	n.t.Helper()

@@ -130,7 +130,7 @@ func TestLifecycleIntrospectionRevocation(t *testing.T) {
 
 	// A machine-to-machine app and its client_credentials JWT.
 	var m2m struct{ ID, Secret string }
-	n.mustAPI(n.adminToken(ctx), "POST", "/api/applications", map[string]any{"name": "m2m", "type": "MachineToMachine"}, 200, &m2m)
+	n.createApp(n.adminToken(ctx), map[string]any{"name": "m2m", "type": "MachineToMachine"}, &m2m)
 	ccJWT, err := n.clientToken(ctx, m2m.ID, m2m.Secret, e.api)
 	if err != nil {
 		t.Fatal(err)

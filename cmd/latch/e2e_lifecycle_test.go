@@ -152,12 +152,12 @@ func newLifecycleEnv(t *testing.T, bc *bcReceiver, extra func(*serveConfig)) *li
 	}
 	e.rt = e.runtime()
 	admin := e.n.adminToken(t.Context())
-	e.n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "rp", "type": "Traditional",
+	e.n.createApp(admin, map[string]any{"name": "rp", "type": "Traditional",
 		"oidcClientMetadata": map[string]any{"redirectUris": []string{e.rpCB}, "postLogoutRedirectUris": []string{e.rpHome},
-			"backchannelLogoutUri": bc.uri("/bc/rp"), "backchannelLogoutSessionRequired": true}}, 200, &e.rp)
-	e.n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "offline", "type": "Traditional",
+			"backchannelLogoutUri": bc.uri("/bc/rp"), "backchannelLogoutSessionRequired": true}}, &e.rp)
+	e.n.createApp(admin, map[string]any{"name": "offline", "type": "Traditional",
 		"oidcClientMetadata": map[string]any{"redirectUris": []string{e.offCB}, "postLogoutRedirectUris": []string{},
-			"backchannelLogoutUri": bc.uri("/bc/offline")}}, 200, &e.offline)
+			"backchannelLogoutUri": bc.uri("/bc/offline")}}, &e.offline)
 	return e
 }
 

@@ -170,7 +170,7 @@ func TestOrganizationTokens(t *testing.T) {
 	wantRefused("non-member, resource", st, body, 403, "access_denied", "user is not a member of the organization")
 
 	// A machine-to-machine member of A.
-	api("POST", "/api/applications", map[string]any{"name": "robot", "type": "MachineToMachine"}, &m2m)
+	n.createApp(admin, map[string]any{"name": "robot", "type": "MachineToMachine"}, &m2m) // its secret from .../secrets
 	api("POST", "/api/organizations/"+orgA.ID+"/applications", map[string]any{"applicationIds": []string{m2m.ID}}, nil)
 	api("POST", "/api/organizations/"+orgA.ID+"/applications/"+m2m.ID+"/roles", map[string]any{"organizationRoleIds": []string{robot.ID}}, nil)
 	st, _, body = n.postToken(url.Values{"grant_type": {"client_credentials"}, "organization_id": {orgA.ID}, "scope": {"write:docs read:docs"}}, m2m.ID, m2m.Secret)

@@ -89,8 +89,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		ID     string `json:"id"`
 		Secret string `json:"secret"`
 	}
-	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "web", "type": "Traditional",
-		"oidcClientMetadata": map[string]any{"redirectUris": []string{"http://127.0.0.1/cb"}, "postLogoutRedirectUris": []string{}}}, http.StatusOK, &trad)
+	n.createApp(admin, map[string]any{"name": "web", "type": "Traditional",
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{"http://127.0.0.1/cb"}, "postLogoutRedirectUris": []string{}}}, &trad)
 
 	mgmt := "https://default.logto.app/api"
 	tests := []struct {
@@ -168,11 +168,11 @@ func TestManagementAPIEndToEnd(t *testing.T) {
 		ID     string `json:"id"`
 		Secret string `json:"secret"`
 	}
-	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "worker", "type": "MachineToMachine"}, 200, &app)
+	n.createApp(admin, map[string]any{"name": "worker", "type": "MachineToMachine"}, &app)
 	if app.ID == "" || app.Secret == "" {
 		t.Fatalf("created app %+v", app)
 	}
-	// The secret is shown once: never on GET.
+	// The application object never carries the secret (Logto): the secrets route does.
 	var got map[string]any
 	n.mustAPI(admin, "GET", "/api/applications/"+app.ID, nil, 200, &got)
 	if s, ok := got["secret"]; ok && s != "" {

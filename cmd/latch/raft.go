@@ -54,7 +54,7 @@ type directoryRaft struct {
 // 0: Addr tells which) and starts group 1 with the directory as its state machine.
 // It does not route the directory's writes through the group yet (see
 // directory.Replicate).
-func startDirectoryRaft(cfg serveConfig, nodeID uint64, addr string, dir *directory.Directory, log *slog.Logger) (_ *directoryRaft, err error) {
+func startDirectoryRaft(cfg serveConfig, nodeID uint64, addr string, dir *directory.Directory, obs raftgroup.Observer, log *slog.Logger) (_ *directoryRaft, err error) {
 	rl, err := persistence.OpenRaftLog(persistence.RaftLogConfig{Dir: filepath.Join(cfg.Data, "raft"), Logger: log})
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func startDirectoryRaft(cfg serveConfig, nodeID uint64, addr string, dir *direct
 	default:
 		start = raftJoin
 	}
-	host, err := raftgroup.NewHost(raftgroup.Config{NodeID: nodeID, ListenAddr: addr, Logger: log})
+	host, err := raftgroup.NewHost(raftgroup.Config{NodeID: nodeID, ListenAddr: addr, Logger: log, Observer: obs})
 	if err != nil {
 		return nil, fmt.Errorf("raft transport (--raft): %w", err)
 	}
@@ -217,7 +217,7 @@ func (r *directoryRaft) transferLeadership(ctx context.Context, log *slog.Logger
 	log.Info("directory raft group: leadership transferred before stopping", "to", cluster.FormatNodeID(to))
 }
 
-// raftStatus is the directory group's state in /api/status.
+// raftStatus is the directory group's state in /api/cluster.
 type raftStatus struct {
 	Group    uint64   `json:"group"`
 	State    string   `json:"state"`

@@ -37,7 +37,7 @@ func startRaftTestNode(t *testing.T, id uint64, data string, join string) *raftT
 		t.Fatal(err)
 	}
 	cfg := serveConfig{Data: data, Join: join}
-	r, err := startDirectoryRaft(cfg, id, "127.0.0.1:0", dir, log)
+	r, err := startDirectoryRaft(cfg, id, "127.0.0.1:0", dir, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

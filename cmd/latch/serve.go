@@ -82,7 +82,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	// transport listens before the cluster member starts, so that the member advertises
 	// the real address (a free-picked port included). It stops after the member and
 	// before the store (deferred calls run in reverse).
-	draft, err := startDirectoryRaft(cfg, nodeID, addrs.Raft, dir, log)
+	om := newOpsMetrics(cfg, store)
+	draft, err := startDirectoryRaft(cfg, nodeID, addrs.Raft, dir, om.raft(), log)
 	if err != nil {
 		return err
 	}
@@ -92,6 +93,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		}
 	}()
 	dir.Replicate(draft)
+	om.registerRaftLog(draft.log)
 
 	// One lifetime policy for the flows (op) and the grains; the grains check an
 	// account's suspension through the directory without importing it.
@@ -122,6 +124,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout}),
 		Logger:         log,
 		RequestTimeout: cfg.RequestTimeout,
+		Observer:       om.grains(),
 	})
 	if err != nil {
 		peers.Stop()
@@ -183,6 +186,12 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	defer hs.Close() // an early return; after Shutdown it does nothing
+	// /metrics on its own listener (--metrics host:port) serves from here on.
+	stopMetrics, err := om.serveSeparately(log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 
 	// The directory's first records (admin application, signing key) are written once
 	// per cluster, by the node that bootstrapped it; a joining node takes them from the
@@ -249,6 +258,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err != nil {
 		return err
 	}
+	om.registerOutbox(logouts)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
 	go func() { logouts.Run(workerCtx); close(workerDone) }()
@@ -305,9 +315,11 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 				pong = &msg.Pong{}
 			}
 			st.Pong = pong
-			return st, nil
+			return st, err // /api/status: 503 on err; /api/cluster: the report
 		},
 		Readiness:      ready,
+		Metrics:        om.http(),
+		MetricsHandler: om.handlerOnHTTP(),
 		RequestTimeout: cfg.RequestTimeout,
 		Logger:         log,
 		Now:            now,
@@ -368,7 +380,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	return nil
 }
 
-// nodeStatus is /api/status's body: the grain ping's result, this node's id, the
+// nodeStatus is /api/cluster's body: the grain ping's result, this node's id, the
 // live members as gossip sees them, by node id, and the directory's raft group as this
 // node sees it.
 type nodeStatus struct {

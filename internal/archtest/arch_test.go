@@ -29,6 +29,8 @@ var forbidden = map[string][]string{
 	// http: decode, call one op flow, encode; it never sees a grain or its messages.
 	"http":  {"actors", "bench", "cmd"},
 	"bench": {"cmd"},
+	// metrics: Prometheus adapters of the observers the others declare; a leaf.
+	"metrics": {"oidcflow", "actors", "http", "cluster", "persistence", "directory", "outbox", "op", "bench", "cmd"},
 }
 
 func TestDependencyRule(t *testing.T) {
@@ -105,4 +107,26 @@ func longestRule(pkg string) string {
 		}
 	}
 	return best
+}
+
+// TestMetricsStayAtTheEdge: only metrics (the adapters) and cmd/latch (the wiring, the
+// tests' scrapes) import Prometheus; the packages measured declare observers instead,
+// so none of them depends on a metrics library.
+func TestMetricsStayAtTheEdge(t *testing.T) {
+	out, err := exec.Command("go", "list", "-e", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		if pkg == "metrics" || pkg == "cmd/latch" {
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if strings.HasPrefix(imp, "github.com/prometheus/") {
+				t.Errorf("%s imports %s: declare an observer and adapt it in metrics", pkg, imp)
+			}
+		}
+	}
 }
