@@ -39,9 +39,14 @@ func TestTokenExchange(t *testing.T) {
 	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "exchanger", "type": "Traditional",
 		"oidcClientMetadata":   map[string]any{"redirectUris": []string{"http://127.0.0.1:9/x"}, "postLogoutRedirectUris": []string{}},
 		"customClientMetadata": map[string]any{"allowTokenExchange": true}}, 200, &app)
-	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "third", "type": "Traditional", "isThirdParty": true,
+	// A third-party app cannot enable token exchange (Logto's 422), and is refused
+	// the grant without it.
+	thirdApp := map[string]any{"name": "third", "type": "Traditional", "isThirdParty": true,
 		"oidcClientMetadata":   map[string]any{"redirectUris": []string{"http://127.0.0.1:9/y"}, "postLogoutRedirectUris": []string{}},
-		"customClientMetadata": map[string]any{"allowTokenExchange": true}}, 200, &third)
+		"customClientMetadata": map[string]any{"allowTokenExchange": true}}
+	n.mustAPI(admin, "POST", "/api/applications", thirdApp, 422, nil)
+	thirdApp["customClientMetadata"] = map[string]any{}
+	n.mustAPI(admin, "POST", "/api/applications", thirdApp, 200, &third)
 
 	// Personal access tokens through the Management API.
 	patPath := "/api/users/" + e.userID + "/personal-access-tokens"
