@@ -174,7 +174,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.JSONPath, "json", "", "write the JSON report to this file")
 	fs.StringVar(&c.SVGPath, "svg", "", "write the latency-by-percentile plot (SVG) to this file")
 	fs.StringVar(&c.Label, "label", "", "free-text label stored in the report (shown by compare)")
-	fs.StringVar(&c.Load.Engine, "engine", EngineGoroutines, "load engine: goroutines (one per worker, net/http client) or epoll (event loops on raw sockets, a fraction of the CPU per request; Linux, http://; client-credentials, refresh, org-token, introspect, introspect-jwt, userinfo)")
+	fs.StringVar(&c.Load.Engine, "engine", EngineGoroutines, "load engine: goroutines (one per worker, net/http client) or epoll (event loops on raw sockets, a fraction of the CPU per request; Linux, http://; client-credentials, refresh, org-token, introspect, introspect-jwt, userinfo, token-exchange)")
 	fs.DurationVar(&c.Calibrate, "calibrate", 250*time.Millisecond, "time one core signs ES256 before and after the run, to record the machine's speed (0 = skip)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not localhost/loopback")
 }

@@ -243,7 +243,7 @@ func runLoad(ctx context.Context, sc Scenario, cfg LoadConfig) (*measurement, er
 		for _, w := range workers {
 			rw, isRaw := w.(RawWorker)
 			if _, isOp := w.(OpWorker); !ok || !isRaw || isOp {
-				return nil, errors.New("this scenario cannot run on --engine epoll (client-credentials, refresh, org-token, introspect, introspect-jwt and userinfo can); use --engine goroutines")
+				return nil, errors.New("this scenario cannot run on --engine epoll (client-credentials, refresh, org-token, introspect, introspect-jwt, userinfo and token-exchange can); use --engine goroutines")
 			}
 			raw = append(raw, rw)
 		}

@@ -43,6 +43,7 @@ var directoryKinds = []string{
 	kindIdxUsername, kindIdxEmail, kindIdxPhone, kindIdxIndicator, kindIdxRoleName, kindIdxScopeName,
 	kindOrgScope, kindOrgRole, kindOrg, kindOrgUser, kindOrgApp, kindOrgUserRole, kindOrgAppRole, kindOrgJIT, kindOrgInvitation, // organizations_model.go
 	kindIdxOrgRoleName, kindIdxOrgScopeName, kindIdxOrgInvitation,
+	kindUserPATs, kindSubjectToken, // pats.go
 }
 
 // Config wires a Directory.
@@ -163,7 +164,8 @@ type state struct {
 	adminApp        string // id of the bootstrap admin application
 	adminAppVersion uint64
 
-	org orgState // organizations (organizations_model.go)
+	org orgState   // organizations (organizations_model.go)
+	tok tokenState // personal access tokens and subject tokens (pats.go)
 }
 
 func newState() state {
@@ -186,6 +188,7 @@ func newState() state {
 		keys:           map[string]*SigningKey{},
 		cookieKeys:     map[string]*CookieKey{},
 		org:            newOrgState(),
+		tok:            newTokenState(),
 	}
 }
 
@@ -309,6 +312,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 			d.st.adminApp, d.st.adminAppVersion = m.ApplicationID, rec.Version
 		}
 	default:
+		if handled, err := d.applyTokens(kind, key, rec); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -344,7 +350,9 @@ func (d *Directory) remove(kind, key string) {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
 		}
 	default:
-		d.removeOrg(kind, key)
+		if !d.removeTokens(kind, key) {
+			d.removeOrg(kind, key)
+		}
 	}
 }
 

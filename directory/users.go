@@ -458,6 +458,7 @@ func (d *Directory) DeleteUser(ctx context.Context, id string) error {
 			b.del(kindUserRole, assignmentKey(id, roleID), ver)
 		}
 		d.cascadeUserOrganizations(b, id)
+		d.cascadeUserTokens(b, id) // pats.go
 		b.del(kindUser, id, u.Version)
 		claimUserIndexes(b, u, &User{ID: id})
 		return nil

@@ -30,6 +30,8 @@ var pagedListRoutes = []string{
 }
 
 var unpagedGetRoutes = map[string]bool{
+	"/api/users/:userId/personal-access-tokens": true, // Logto does not page it (mgmt_pats.go)
+	// Entities and their parts:
 	"/api/applications/:id":                  true,
 	"/api/applications/:id/secrets":          true,
 	"/api/users/:userId":                     true,

@@ -64,6 +64,13 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"DELETE", "/api/users/:userId/sessions/:sessionId", s.deleteUserSession},
 		{"GET", "/api/users/:userId/grants", s.listUserGrants},
 		{"DELETE", "/api/users/:userId/grants/:grantId", s.deleteUserGrant},
+		{"GET", "/api/users/:userId/personal-access-tokens", s.listPersonalAccessTokens},           // mgmt_pats.go
+		{"POST", "/api/users/:userId/personal-access-tokens", s.createPersonalAccessToken},         // mgmt_pats.go
+		{"PATCH", "/api/users/:userId/personal-access-tokens", s.renamePersonalAccessToken},        // mgmt_pats.go
+		{"POST", "/api/users/:userId/personal-access-tokens/:name", s.postPersonalAccessTokensSub}, // = .../delete
+		{"PATCH", "/api/users/:userId/personal-access-tokens/:name", s.renamePersonalAccessToken},
+		{"DELETE", "/api/users/:userId/personal-access-tokens/:name", s.deletePersonalAccessToken},
+		{"POST", "/api/subject-tokens", s.createSubjectToken},
 
 		{"GET", "/api/resources", s.listResources},
 		{"POST", "/api/resources", s.createResource},

@@ -57,6 +57,11 @@ func (s *Server) token(r *http.Request) (oidcflow.TokenResponse, *directory.Appl
 		OrganizationID: form.Get("organization_id"),
 		Resources:      form["resource"],
 		Scope:          form.Get("scope"),
+		// token exchange (RFC 8693 2.1)
+		SubjectToken:     form.Get("subject_token"),
+		SubjectTokenType: form.Get("subject_token_type"),
+		ActorToken:       form.Get("actor_token"),
+		ActorTokenType:   form.Get("actor_token_type"),
 	})
 	return resp, app, grant, err
 }

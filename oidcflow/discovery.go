@@ -48,7 +48,7 @@ func NewDiscovery(issuer string, signingAlgs []string) Discovery {
 		ScopesSupported:        SupportedScopes,
 		ResponseTypesSupported: []string{"code"},
 		ResponseModesSupported: []string{ResponseModeQuery, ResponseModeFragment, ResponseModeFormPost},
-		GrantTypesSupported:    []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:    []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"},
 		SubjectTypesSupported:  []string{"public"},
 		// ID tokens and JWT access tokens are signed with the current key's algorithm;
 		// the list holds every algorithm the ring publishes keys for.

@@ -49,7 +49,7 @@ func TestDiscoveryContract(t *testing.T) {
 		{"end_session_endpoint", d.EndSessionEndpoint, "https://id.example/oidc/session/end"},
 		{"jwks_uri", d.JWKSURI, "https://id.example/oidc/jwks"},
 		{"response_types_supported", d.ResponseTypesSupported, []string{"code"}},
-		{"grant_types_supported", d.GrantTypesSupported, []string{"authorization_code", "refresh_token", "client_credentials"}},
+		{"grant_types_supported", d.GrantTypesSupported, []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}},
 		{"code_challenge_methods_supported", d.CodeChallengeMethodsSupported, []string{"S256"}},
 		{"token_endpoint_auth_methods_supported", d.TokenEndpointAuthMethodsSupported, []string{"none", "client_secret_basic", "client_secret_post"}},
 		{"id_token_signing_alg_values_supported", d.IDTokenSigningAlgValuesSupported, []string{"ES384"}},

@@ -32,6 +32,14 @@ type AccessTokenClaims struct {
 	// (RFC 7662 2.2 leaves "active" to the server). Client-credentials tokens have no
 	// grant and no gid. Resource servers ignore it (RFC 7519 4.3: private claim).
 	GrantID string `json:"gid,omitempty"`
+	// Act is RFC 8693 4.1's actor claim of a token-exchange token issued with an
+	// actor_token (Logto's act: {sub: <actor's account id>}).
+	Act *ActorClaim `json:"act,omitempty"`
+}
+
+// ActorClaim is RFC 8693 4.1's act claim.
+type ActorClaim struct {
+	Sub string `json:"sub"`
 }
 
 // TokenResponse is RFC 6749 5.1's successful token response.
@@ -42,6 +50,8 @@ type TokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType is RFC 8693 2.2.1's issued_token_type (token exchange only).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // ClientCredentialsRequest is a decoded RFC 6749 4.4.2 request for an authenticated

@@ -29,6 +29,8 @@ type UserAccessToken struct {
 	// OrganizationID, set for an organization-level API resource token (Logto's
 	// resource + organization_id), is its organization_id claim.
 	OrganizationID string
+	// Act, set on a token exchange with an actor token, is the act claim (RFC 8693 4.1).
+	Act *ActorClaim
 }
 
 // IssueUserAccessToken decides the token's scope, as Logto does: the requested
@@ -49,6 +51,7 @@ func IssueUserAccessToken(t UserAccessToken, signer Signer) (token, scope string
 		GrantID:  t.GrantID,
 		// Logto's getExtraTokenClaimsForOrganizationApiResource.
 		OrganizationID: t.OrganizationID,
+		Act:            t.Act,
 	})
 	if err != nil {
 		return "", "", err

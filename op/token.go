@@ -27,6 +27,9 @@ type TokenRequest struct {
 	Resources []string
 	// Scope is the raw scope parameter.
 	Scope string
+	// token exchange (RFC 8693 2.1)
+	SubjectToken, SubjectTokenType string
+	ActorToken, ActorTokenType     string
 }
 
 // Token is the token endpoint: the grant type is known, the client is authenticated
@@ -39,7 +42,7 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (oidcflow.TokenR
 	switch grant {
 	case "":
 		return none, nil, oauth.InvalidRequest("grant_type is required")
-	case oauth.GrantClientCredentials:
+	case oauth.GrantClientCredentials, oauth.GrantTokenExchange:
 	case oauth.GrantAuthorizationCode, oauth.GrantRefreshToken:
 		if !p.userGrants() {
 			return none, nil, oauth.UnsupportedGrantType(grant + " is not enabled on this node")
@@ -51,7 +54,16 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (oidcflow.TokenR
 	if err != nil {
 		return none, nil, err
 	}
-	if !GrantAllowed(app.Type, grant) {
+	if grant == oauth.GrantTokenExchange {
+		// Logto: third-party apps never exchange tokens (invalid_client); others only
+		// with allowTokenExchange (the grant type is not among the client's otherwise).
+		if app.IsThirdParty {
+			return none, app, oauth.InvalidClient("third-party applications are not allowed for this grant type")
+		}
+		if !TokenExchangeAllowed(app) {
+			return none, app, oauth.UnauthorizedClient("requested grant type is not allowed for this client")
+		}
+	} else if !GrantAllowed(app.Type, grant) {
 		return none, app, oauth.UnauthorizedClient(string(app.Type) + " applications may not use " + grant)
 	}
 	var resp oidcflow.TokenResponse
@@ -63,6 +75,12 @@ func (p *Provider) Token(ctx context.Context, req TokenRequest) (oidcflow.TokenR
 	case oauth.GrantRefreshToken:
 		resp, err = p.TokenRefresh(ctx, app, RefreshRequest{
 			RefreshToken: req.RefreshToken, OrganizationID: req.OrganizationID, Resources: req.Resources, Scope: req.Scope,
+		})
+	case oauth.GrantTokenExchange:
+		resp, err = p.TokenExchange(ctx, app, TokenExchangeRequest{
+			SubjectToken: req.SubjectToken, SubjectTokenType: req.SubjectTokenType,
+			ActorToken: req.ActorToken, ActorTokenType: req.ActorTokenType,
+			OrganizationID: req.OrganizationID, Resources: req.Resources, Scope: req.Scope,
 		})
 	default:
 		resp, err = p.TokenClientCredentials(app, ClientCredentialsRequest{Resources: req.Resources, Scope: req.Scope, OrganizationID: req.OrganizationID})

@@ -48,7 +48,7 @@ func TestBenchScenariosAgainstLatch(t *testing.T) {
 		runs = append(runs, run{scenario, "goroutines"})
 	}
 	if runtime.GOOS == "linux" {
-		for _, scenario := range []string{"client-credentials", "refresh", "org-token", "userinfo", "introspect", "introspect-jwt"} {
+		for _, scenario := range []string{"client-credentials", "refresh", "org-token", "userinfo", "introspect", "introspect-jwt", "token-exchange"} {
 			if !slices.Contains(listed, scenario) {
 				t.Fatalf("epoll scenario %s is not in latch bench list", scenario)
 			}

@@ -122,4 +122,6 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	// GrantTokenExchange is RFC 8693 2.1's grant type.
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
