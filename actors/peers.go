@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -58,6 +59,9 @@ type Peers struct {
 	mu   sync.Mutex // guards stopped and the wg.Add that must not follow it
 	wg   sync.WaitGroup
 	stop bool
+	// running counts this Peers' live delivery goroutines (tests: a process-wide
+	// goroutine count also sees other tests' leftovers).
+	running atomic.Int64
 }
 
 // NewPeers returns an unbound Peers.
@@ -92,9 +96,11 @@ func (p *Peers) spawn(fn func(ctx context.Context)) bool {
 		return false
 	}
 	p.wg.Add(1)
+	p.running.Add(1)
 	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
+		defer p.running.Add(-1)
 		fn(p.life)
 	}()
 	return true

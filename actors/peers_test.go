@@ -3,7 +3,6 @@ package actors
 import (
 	"bytes"
 	"log/slog"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -21,11 +20,11 @@ func TestPeersStopAbandonsRetriesAndJoins(t *testing.T) {
 	for range n {
 		p.tell(logger, GrantKindName, "g", &msg.GrantRevoke{})
 	}
-	if got := peerGoroutines(); got != n {
+	if got := p.running.Load(); got != n {
 		t.Fatalf("%d delivery goroutines running, want %d", got, n)
 	}
 	p.Stop()
-	if got := peerGoroutines(); got != 0 {
+	if got := p.running.Load(); got != 0 {
 		t.Fatalf("%d delivery goroutines left after Stop", got)
 	}
 	out := logs.String()
@@ -33,31 +32,11 @@ func TestPeersStopAbandonsRetriesAndJoins(t *testing.T) {
 		t.Fatalf("want %d deliveries abandoned at their first attempt, logs:\n%s", n, out)
 	}
 	p.tell(logger, GrantKindName, "g", &msg.GrantRevoke{})
-	if got := peerGoroutines(); got != 0 {
+	if got := p.running.Load(); got != 0 {
 		t.Fatalf("tell after Stop started %d goroutines", got)
 	}
 	if !strings.Contains(logs.String(), "attempts=0 ") {
 		t.Fatalf("tell after Stop not reported lost, logs:\n%s", logs.String())
 	}
 	p.Stop() // idempotent
-}
-
-// peerGoroutines counts the live goroutines started by Peers.spawn.
-func peerGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	c := 0
-	for g := range strings.SplitSeq(string(buf), "\n\n") {
-		if strings.Contains(g, "actors.(*Peers).spawn.func") {
-			c++
-		}
-	}
-	return c
 }
