@@ -394,10 +394,18 @@ func (g *RaftGroupLog) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snap
 				return err
 			}
 		}
-		if len(tail) > 0 && first >= tail[0].GetIndex() && first <= tail[len(tail)-1].GetIndex()+1 {
+		switch {
+		case len(tail) > 0 && first == tail[len(tail)-1].GetIndex()+1:
+			// A plain append (every Ready of a leader): it writes only past g.tail's
+			// length, so g.tail stays intact if the commit fails, and the slice's spare
+			// capacity is reused instead of copying the whole cache per Save.
+			tail = append(tail, entries...)
+		case len(tail) > 0 && first >= tail[0].GetIndex() && first <= tail[len(tail)-1].GetIndex():
+			// Overwriting a conflicting tail: copy, so that a failed commit leaves
+			// g.tail as it was.
 			keep := tail[: first-tail[0].GetIndex() : first-tail[0].GetIndex()]
 			tail = append(keep, entries...)
-		} else {
+		default:
 			tail = append([]*pb.Entry(nil), entries...)
 		}
 		if len(tail) > raftTailCache {

@@ -3,6 +3,7 @@ package raftgroup_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -33,7 +34,7 @@ func shardedOnHost(b *testing.B, shards uint32) persistence.Store {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = st.Close() })
-	log, err := persistence.OpenRaftLog(persistence.RaftLogConfig{Dir: b.TempDir()})
+	log, err := persistence.OpenRaftLog(persistence.RaftLogConfig{Dir: b.TempDir(), NoSync: os.Getenv("BENCH_LOG_NOSYNC") != ""})
 	if err != nil {
 		b.Fatal(err)
 	}
