@@ -27,7 +27,7 @@ func (p hostProposer) Propose(ctx context.Context, shard uint32, data []byte) (a
 // shardedOnHost is the single-node write path as wired: a Host with 64 one-replica
 // shard groups, their logs in one synced RaftLog on disk, each applied by a
 // ShardMachine (NoSync) to the node's PebbleStore, behind a ShardedStore.
-func shardedOnHost(b *testing.B, shards uint32) persistence.Store {
+func shardedOnHost(b *testing.B, shards uint32, tick time.Duration) persistence.Store {
 	b.Helper()
 	st, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: b.TempDir()})
 	if err != nil {
@@ -39,7 +39,7 @@ func shardedOnHost(b *testing.B, shards uint32) persistence.Store {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = log.Close() })
-	h, err := raftgroup.NewHost(raftgroup.Config{NodeID: 1, ListenAddr: "127.0.0.1:0", TickInterval: 10 * time.Millisecond})
+	h, err := raftgroup.NewHost(raftgroup.Config{NodeID: 1, ListenAddr: "127.0.0.1:0", TickInterval: tick})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func BenchmarkHostShardedPutParallel(b *testing.B) {
 			b.Cleanup(func() { _ = st.Close() })
 			return st
 		}},
-		{"host-64-shards", func(b *testing.B) persistence.Store { return shardedOnHost(b, 64) }},
+		{"host-64-shards", func(b *testing.B) persistence.Store { return shardedOnHost(b, 64, 10*time.Millisecond) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := tc.open(b)
@@ -121,4 +121,23 @@ func BenchmarkHostShardedPutParallel(b *testing.B) {
 			b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "writes/s")
 		})
 	}
+}
+
+// BenchmarkHostShardedPut: one writer (each Put waits for the previous), the latency
+// of the path: through one-replica shard groups on a Host with the default 100 ms tick.
+//
+//	go test ./cluster/raftgroup -run '^$' -bench 'HostShardedPut$' -benchtime 2s -count 5
+func BenchmarkHostShardedPut(b *testing.B) {
+	value := bytes.Repeat([]byte{'v'}, 256)
+	s := shardedOnHost(b, 64, 0) // the default tick
+	ctx := b.Context()
+	var version uint64
+	for b.Loop() {
+		v, err := s.Put(ctx, "refresh", "one", version, value, time.Now().Add(time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		version = v
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 }
