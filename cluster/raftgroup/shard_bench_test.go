@@ -97,6 +97,9 @@ func BenchmarkHostShardedPutParallel(b *testing.B) {
 			return st
 		}},
 		{"host-64-shards", func(b *testing.B) persistence.Store { return shardedOnHost(b, 64, 10*time.Millisecond) }},
+		// Fewer groups, so that the writers' entries share Readies (and raft's per-Ready
+		// cost); a data point for the shard count of a small cluster.
+		{"host-8-shards", func(b *testing.B) persistence.Store { return shardedOnHost(b, 8, 10*time.Millisecond) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := tc.open(b)
