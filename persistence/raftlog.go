@@ -59,6 +59,12 @@ type RaftLogConfig struct {
 }
 
 // RaftLog is the Pebble database holding the Raft logs of many groups.
+//
+// Group commit: the synced Saves of every group go to one writer goroutine, which
+// commits all those queued while its previous commit was syncing in one Pebble batch
+// with one fsync, then releases their callers. A node's shard groups each have one
+// append in flight (a Ready loop waits for its Save), so with many groups this, not the
+// number of writes per group, is what lets many writes share an fsync.
 type RaftLog struct {
 	db *pebble.DB
 	wo *pebble.WriteOptions
@@ -66,6 +72,29 @@ type RaftLog struct {
 	mu     sync.Mutex
 	groups map[uint64]*RaftGroupLog
 	closed bool
+
+	// savec hands synced Saves to the writer (unbuffered: a Save the writer took is
+	// answered even when the log closes); stop ends the writer, done when it ended.
+	savec chan *saveReq
+	stop  chan struct{}
+	done  chan struct{}
+	// maxGroupCommit bounds the Saves of one commit.
+	maxGroupCommit int
+}
+
+// RaftSave is one group's part of SaveMany: what its Ready hands over (any part may be
+// empty), as RaftGroupLog.Save takes it.
+type RaftSave struct {
+	Log       *RaftGroupLog
+	HardState *pb.HardState
+	Entries   []*pb.Entry
+	Snapshot  *pb.Snapshot
+}
+
+type saveReq struct {
+	RaftSave
+	err  error
+	done chan struct{}
 }
 
 // OpenRaftLog opens (creating if needed) the Raft log database in cfg.Dir.
@@ -93,7 +122,41 @@ func OpenRaftLog(cfg RaftLogConfig) (*RaftLog, error) {
 	if cfg.NoSync {
 		wo = pebble.NoSync
 	}
-	return &RaftLog{db: db, wo: wo, groups: map[uint64]*RaftGroupLog{}}, nil
+	l := &RaftLog{
+		db: db, wo: wo, groups: map[uint64]*RaftGroupLog{},
+		savec: make(chan *saveReq), stop: make(chan struct{}), done: make(chan struct{}),
+		maxGroupCommit: 1024,
+	}
+	go l.writer()
+	return l, nil
+}
+
+// writer commits the synced Saves queued meanwhile together: one batch, one fsync.
+func (l *RaftLog) writer() {
+	defer close(l.done)
+	var reqs []*saveReq
+	for {
+		reqs = reqs[:0]
+		select {
+		case <-l.stop:
+			return
+		case r := <-l.savec:
+			reqs = append(reqs, r)
+		}
+	drain:
+		for len(reqs) < l.maxGroupCommit {
+			select {
+			case r := <-l.savec:
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		l.commit(reqs, l.wo)
+		for _, r := range reqs {
+			close(r.done)
+		}
+	}
 }
 
 // Close closes the database. Group logs must no longer be used.
@@ -104,6 +167,8 @@ func (l *RaftLog) Close() error {
 		return nil
 	}
 	l.closed = true
+	close(l.stop)
+	<-l.done
 	return l.db.Close()
 }
 
@@ -138,7 +203,11 @@ type RaftGroupLog struct {
 	truncTerm uint64
 	last      uint64
 	tail      []*pb.Entry // the last entries, contiguous up to last (may be empty)
+	deleted   bool        // DeleteGroup dropped this log: writes fail
 }
+
+// errGroupDeleted is the error of a write to a log that RaftLog.DeleteGroup dropped.
+var errGroupDeleted = errors.New("persistence: raft group log deleted")
 
 var _ raft.Storage = (*RaftGroupLog)(nil)
 
@@ -339,33 +408,133 @@ func (g *RaftGroupLog) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 
 // Save persists what one Ready hands over, in one batch (synced when sync is true): the
 // snapshot first (it replaces the whole log), then the entries (overwriting any
-// conflicting tail), then the HardState. Any of them may be empty.
+// conflicting tail), then the HardState. Any of them may be empty. A synced Save is
+// committed together with the synced Saves other groups make meanwhile (group commit:
+// see RaftLog); it returns once durable.
 func (g *RaftGroupLog) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot, sync bool) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	b := g.log.db.NewBatch()
-	defer b.Close()
+	if !sync || g.log.wo == pebble.NoSync {
+		return g.log.SaveMany([]RaftSave{{Log: g, HardState: hs, Entries: entries, Snapshot: snap}}, sync)
+	}
+	r := &saveReq{RaftSave: RaftSave{Log: g, HardState: hs, Entries: entries, Snapshot: snap}, done: make(chan struct{})}
+	select {
+	case g.log.savec <- r:
+	case <-g.log.stop:
+		return errors.New("persistence: raft log closed")
+	}
+	<-r.done
+	return r.err
+}
 
+// SaveMany persists the Saves of several groups (each as RaftGroupLog.Save) in one
+// Pebble batch, synced when sync is true: one fsync for all. A group appears at most
+// once. A Save its log refuses (a snapshot older than the log's, an append leaving a
+// gap) writes nothing and the others are written; SaveMany returns the first error.
+func (l *RaftLog) SaveMany(saves []RaftSave, sync bool) error {
+	seen := make(map[*RaftGroupLog]bool, len(saves))
+	reqs := make([]*saveReq, len(saves))
+	for i, sv := range saves {
+		if sv.Log == nil || sv.Log.log != l {
+			return errors.New("persistence: SaveMany: a group log of another raft log")
+		}
+		if seen[sv.Log] {
+			return fmt.Errorf("persistence: SaveMany: raft group %d appears twice", sv.Log.id)
+		}
+		seen[sv.Log] = true
+		reqs[i] = &saveReq{RaftSave: sv}
+	}
+	wo := l.wo
+	if !sync {
+		wo = pebble.NoSync
+	}
+	l.commit(reqs, wo)
+	for _, r := range reqs {
+		if r.err != nil {
+			return r.err
+		}
+	}
+	return nil
+}
+
+// commit writes reqs in one batch and sets each one's err. A request whose own writes
+// are refused (a stale snapshot, a gap) fails alone; a failed commit fails them all. A
+// group appearing twice (a writer's queue cannot hold that: a group's Ready loop waits
+// for its Save) has its later request refused rather than deadlock on its lock.
+func (l *RaftLog) commit(reqs []*saveReq, wo *pebble.WriteOptions) {
+	b := l.db.NewBatch()
+	defer b.Close()
+	type staged struct {
+		r       *saveReq
+		install func()
+	}
+	var ok []staged
+	locked := make(map[*RaftGroupLog]bool, len(reqs))
+	defer func() {
+		for g := range locked {
+			g.mu.Unlock()
+		}
+	}()
+	for _, r := range reqs {
+		g := r.Log
+		if locked[g] {
+			r.err = fmt.Errorf("persistence: raft group %d saved twice in one commit", g.id)
+			continue
+		}
+		g.mu.Lock()
+		locked[g] = true
+		sub := l.db.NewBatch()
+		install, err := g.prepare(sub, r.HardState, r.Entries, r.Snapshot)
+		if err == nil && install != nil {
+			err = b.Apply(sub, nil)
+		}
+		sub.Close()
+		if err != nil {
+			r.err = err
+			continue
+		}
+		if install != nil {
+			ok = append(ok, staged{r, install})
+		}
+	}
+	if b.Empty() {
+		return
+	}
+	if err := b.Commit(wo); err != nil {
+		for _, s := range ok {
+			s.r.err = err
+		}
+		return
+	}
+	for _, s := range ok {
+		s.install()
+	}
+}
+
+// prepare writes a Save into b and returns what installs its new in-memory state once
+// b is committed (nil: nothing to write). The caller holds g.mu.
+func (g *RaftGroupLog) prepare(b *pebble.Batch, hs *pb.HardState, entries []*pb.Entry, snap *pb.Snapshot) (func(), error) {
+	if g.deleted {
+		return nil, errGroupDeleted
+	}
 	truncIdx, truncTerm, last, tail := g.truncIdx, g.truncTerm, g.last, g.tail
 	newSnap := g.snap
 	if snap.GetMetadata().GetIndex() > 0 {
 		si := snap.GetMetadata().GetIndex()
 		if si <= g.snap.GetMetadata().GetIndex() {
-			return raft.ErrSnapOutOfDate
+			return nil, raft.ErrSnapOutOfDate
 		}
 		raw, err := proto.Marshal(snap)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.Set(g.key(raftKindSnapshot), raw, nil); err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.DeleteRange(g.entryKey(0), g.key(raftKindEntry+1), nil); err != nil {
-			return err
+			return nil, err
 		}
 		truncIdx, truncTerm, last, tail = si, snap.GetMetadata().GetTerm(), si, nil
 		if err := b.Set(g.key(raftKindTrunc), truncBytes(truncIdx, truncTerm), nil); err != nil {
-			return err
+			return nil, err
 		}
 		newSnap = proto.Clone(snap).(*pb.Snapshot)
 	}
@@ -378,26 +547,34 @@ func (g *RaftGroupLog) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snap
 	if len(entries) > 0 {
 		first := entries[0].GetIndex()
 		if first > last+1 {
-			return fmt.Errorf("persistence: raft group %d: append at %d leaves a gap after %d", g.id, first, last)
+			return nil, fmt.Errorf("persistence: raft group %d: append at %d leaves a gap after %d", g.id, first, last)
 		}
 		if first <= last {
 			if err := b.DeleteRange(g.entryKey(first), g.key(raftKindEntry+1), nil); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, e := range entries {
 			raw, err := proto.Marshal(e)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if err := b.Set(g.entryKey(e.GetIndex()), raw, nil); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		if len(tail) > 0 && first >= tail[0].GetIndex() && first <= tail[len(tail)-1].GetIndex()+1 {
+		switch {
+		case len(tail) > 0 && first == tail[len(tail)-1].GetIndex()+1:
+			// A plain append (every Ready of a leader): it writes only past g.tail's
+			// length, so g.tail stays intact if the commit fails, and the slice's spare
+			// capacity is reused instead of copying the whole cache per Save.
+			tail = append(tail, entries...)
+		case len(tail) > 0 && first >= tail[0].GetIndex() && first <= tail[len(tail)-1].GetIndex():
+			// Overwriting a conflicting tail: copy, so that a failed commit leaves
+			// g.tail as it was.
 			keep := tail[: first-tail[0].GetIndex() : first-tail[0].GetIndex()]
 			tail = append(keep, entries...)
-		} else {
+		default:
 			tail = append([]*pb.Entry(nil), entries...)
 		}
 		if len(tail) > raftTailCache {
@@ -409,24 +586,49 @@ func (g *RaftGroupLog) Save(hs *pb.HardState, entries []*pb.Entry, snap *pb.Snap
 	if !raft.IsEmptyHardState(hs) {
 		raw, err := proto.Marshal(hs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := b.Set(g.key(raftKindHard), raw, nil); err != nil {
-			return err
+			return nil, err
 		}
 		newHard = proto.Clone(hs).(*pb.HardState)
 	}
 	if b.Empty() {
-		return nil
+		return nil, nil
 	}
-	wo := g.log.wo
-	if !sync {
-		wo = pebble.NoSync
+	return func() {
+		g.truncIdx, g.truncTerm, g.last, g.tail, g.snap, g.hard = truncIdx, truncTerm, last, tail, newSnap, newHard
+	}, nil
+}
+
+// DeleteGroup drops the whole log of group id (entries, hard state, snapshot, truncated
+// state) in one synced range deletion: a replica that left the group (cluster/shards'
+// Replicas.Drop). The group must be stopped; a RaftGroupLog of it still held refuses
+// writes, and Group(id) afterwards returns an empty log.
+func (l *RaftLog) DeleteGroup(id uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("persistence: raft log closed")
 	}
-	if err := b.Commit(wo); err != nil {
-		return err
+	if g, ok := l.groups[id]; ok {
+		g.mu.Lock()
+		defer g.mu.Unlock()
 	}
-	g.truncIdx, g.truncTerm, g.last, g.tail, g.snap, g.hard = truncIdx, truncTerm, last, tail, newSnap, newHard
+	lo := (&RaftGroupLog{id: id}).key(0)[:9]
+	hi := binary.BigEndian.AppendUint64([]byte{raftKeyPrefix}, id+1)
+	if id == ^uint64(0) {
+		hi = []byte{raftKeyPrefix + 1}
+	}
+	if err := l.db.DeleteRange(lo, hi, l.wo); err != nil {
+		return fmt.Errorf("persistence: delete raft group %d: %w", id, err)
+	}
+	if g, ok := l.groups[id]; ok {
+		g.deleted = true
+		g.hard, g.snap = &pb.HardState{}, pb.EnsureSnapshot(&pb.Snapshot{})
+		g.truncIdx, g.truncTerm, g.last, g.tail = 0, 0, 0, nil
+		delete(l.groups, id)
+	}
 	return nil
 }
 
@@ -439,6 +641,9 @@ func (g *RaftGroupLog) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.deleted {
+		return nil, errGroupDeleted
+	}
 	if i <= g.snap.GetMetadata().GetIndex() {
 		return nil, raft.ErrSnapOutOfDate
 	}
@@ -460,6 +665,9 @@ func (g *RaftGroupLog) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (
 func (g *RaftGroupLog) Compact(i uint64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.deleted {
+		return errGroupDeleted
+	}
 	if i <= g.truncIdx {
 		return raft.ErrCompacted
 	}

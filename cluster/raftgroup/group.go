@@ -288,7 +288,9 @@ func (g *Group) run() {
 		if g.campaignAlone {
 			g.campaignIfAlone()
 		}
-		if g.rn.HasReady() {
+		// Advance may leave a Ready behind (a lone voter's own append acknowledged
+		// commits its entries at once): handle it now, not at the next tick.
+		for g.rn.HasReady() {
 			if err := g.handleReady(); err != nil {
 				g.err.Store(&err)
 				g.h.log.Error("raft group stopped", "group", g.id, "err", err)

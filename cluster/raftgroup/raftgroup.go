@@ -63,6 +63,12 @@ type StateMachine interface {
 
 // Storage is a group's durable Raft log: etcd raft's Storage plus the writes the Ready
 // loop makes. persistence.RaftGroupLog implements it on Pebble; MemoryStorage in memory.
+//
+// Each group's Ready loop waits for its own Save, so a group has one append in flight;
+// sharing fsyncs across groups is the storage's job: persistence.RaftLog commits the
+// synced Saves its groups make at the same moment in one batch with one fsync (group
+// commit), and each Save still returns only once durable, so nothing is sent before
+// what it depends on is persisted.
 type Storage interface {
 	raft.Storage
 	// Save persists a Ready's snapshot (replacing the log), entries (overwriting any
