@@ -83,15 +83,18 @@ var SupportedScopes = []string{
 	ScopeCustomData, ScopeIdentities, ScopeRoles, ScopeOrganizations, ScopeOrganizationRoles,
 }
 
-// SupportedClaims are the claims Latch can return (discovery's claims_supported).
+// SupportedClaims are the claims Latch can return (discovery's claims_supported), as
+// Logto lists them and in its order: the user claims, then sid, auth_time and iss. Like
+// Logto, it leaves out the token-only members (aud, exp, iat, nonce, at_hash).
 var SupportedClaims = []string{
-	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+	"sub",
 	"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
 	"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale",
 	"updated_at", "username", "created_at",
 	"email", "email_verified", "phone_number", "phone_number_verified", "address",
 	"custom_data", "identities", "sso_identities", "roles",
 	"organizations", "organization_data", "organization_roles",
+	"sid", "auth_time", "iss",
 }
 
 // UserClaims returns the claims about a for the granted scopes, per Logto's scope

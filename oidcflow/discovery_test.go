@@ -6,7 +6,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 )
 
@@ -35,42 +34,87 @@ func TestDiscoveryGolden(t *testing.T) {
 }
 
 // The document advertises exactly what the browser flow implements; clients (go-oidc,
-// the Logto SDKs) read these members to decide how to talk to Latch.
+// the Logto SDKs) read these members to decide how to talk to Latch. Every member of
+// Logto's document (the snapshot of its integration test oidc/discovery.test.ts) is
+// either equal here, arrays in the same order, or a departure named below.
 func TestDiscoveryContract(t *testing.T) {
-	d := NewDiscovery("https://id.example/oidc", []string{AlgES384})
-	checks := []struct {
-		name string
-		got  any
-		want any
-	}{
-		{"authorization_endpoint", d.AuthorizationEndpoint, "https://id.example/oidc/auth"},
-		{"token_endpoint", d.TokenEndpoint, "https://id.example/oidc/token"},
-		{"userinfo_endpoint", d.UserinfoEndpoint, "https://id.example/oidc/me"},
-		{"end_session_endpoint", d.EndSessionEndpoint, "https://id.example/oidc/session/end"},
-		{"jwks_uri", d.JWKSURI, "https://id.example/oidc/jwks"},
-		{"response_types_supported", d.ResponseTypesSupported, []string{"code"}},
-		{"grant_types_supported", d.GrantTypesSupported, []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"}},
-		{"code_challenge_methods_supported", d.CodeChallengeMethodsSupported, []string{"S256"}},
-		{"token_endpoint_auth_methods_supported", d.TokenEndpointAuthMethodsSupported, []string{"none", "client_secret_basic", "client_secret_post"}},
-		{"id_token_signing_alg_values_supported", d.IDTokenSigningAlgValuesSupported, []string{"ES384"}},
-		{"authorization_response_iss_parameter_supported", d.AuthorizationResponseIssParameter, true},
-		{"claims_parameter_supported", d.ClaimsParameterSupported, false},
+	const iss = "https://id.example/oidc"
+	b, err := json.Marshal(NewDiscovery(iss, []string{AlgES384}))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range checks {
-		g, _ := json.Marshal(c.got)
-		w, _ := json.Marshal(c.want)
-		if !bytes.Equal(g, w) {
-			t.Errorf("%s = %s, want %s", c.name, g, w)
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	// Logto's members with the values Latch shares.
+	logto := map[string]any{
+		"authorization_endpoint":                         iss + "/auth",
+		"authorization_response_iss_parameter_supported": true,
+		"backchannel_logout_session_supported":           true,
+		"backchannel_logout_supported":                   true,
+		"claim_types_supported":                          []any{"normal"},
+		"claims_parameter_supported":                     false,
+		"claims_supported": []any{"sub", "name", "family_name", "given_name", "middle_name", "nickname",
+			"preferred_username", "profile", "picture", "website", "gender", "birthdate", "zoneinfo",
+			"locale", "updated_at", "username", "created_at", "email", "email_verified", "phone_number",
+			"phone_number_verified", "address", "custom_data", "identities", "sso_identities", "roles",
+			"organizations", "organization_data", "organization_roles", "sid", "auth_time", "iss"},
+		"code_challenge_methods_supported":      []any{"S256"},
+		"end_session_endpoint":                  iss + "/session/end",
+		"id_token_signing_alg_values_supported": []any{"ES384"},
+		"introspection_endpoint":                iss + "/token/introspection",
+		"issuer":                                iss,
+		"jwks_uri":                              iss + "/jwks",
+		"request_parameter_supported":           false,
+		"request_uri_parameter_supported":       false,
+		"response_modes_supported":              []any{"form_post", "fragment", "query"},
+		"revocation_endpoint":                   iss + "/token/revocation",
+		"subject_types_supported":               []any{"public"},
+		"token_endpoint":                        iss + "/token",
+		"userinfo_endpoint":                     iss + "/me",
+	}
+	// Departures: Logto's value with what Latch does not implement left out (same order).
+	departures := map[string]any{
+		"grant_types_supported": []any{"authorization_code", "refresh_token", "client_credentials",
+			"urn:ietf:params:oauth:grant-type:token-exchange"}, // no implicit, no device_code
+		"response_types_supported": []any{"code"}, // no code id_token, id_token, none
+		"scopes_supported": []any{"openid", "offline_access", "profile", "email", "phone", "address",
+			"custom_data", "identities", "roles", "urn:logto:scope:organizations",
+			"urn:logto:scope:organization_roles"}, // no urn:logto:scope:sessions
+		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"}, // no JWT client auth
+		// Members Logto lacks (RFC 8414 2, true for Latch).
+		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},
+		"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
+	}
+	// Logto's members Latch omits: features it does not implement.
+	for _, k := range []string{"device_authorization_endpoint", "pushed_authorization_request_endpoint", "token_endpoint_auth_signing_alg_values_supported"} {
+		if v, ok := got[k]; ok {
+			t.Errorf("%s = %v advertised, but Latch does not implement it", k, v)
 		}
 	}
-	for _, s := range []string{"openid", "offline_access", "profile", "email", "phone", "custom_data", "identities", "roles"} {
-		if !slices.Contains(d.ScopesSupported, s) {
-			t.Errorf("scopes_supported lacks %s", s)
+	want := map[string]any{}
+	for k, v := range logto {
+		want[k] = v
+	}
+	for k, v := range departures {
+		want[k] = v
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("%s missing", k)
+			continue
+		}
+		gj, _ := json.Marshal(g)
+		wj, _ := json.Marshal(w)
+		if !bytes.Equal(gj, wj) {
+			t.Errorf("%s = %s, want %s", k, gj, wj)
 		}
 	}
-	for _, c := range []string{"sub", "sid", "auth_time", "at_hash", "username", "created_at", "updated_at", "email_verified", "custom_data", "roles"} {
-		if !slices.Contains(d.ClaimsSupported, c) {
-			t.Errorf("claims_supported lacks %s", c)
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected member %s", k)
 		}
 	}
 }

@@ -110,7 +110,7 @@ func TestDiscoveryIntrospectionRevocation(t *testing.T) {
 		d.RevocationEndpoint != "https://id.example/oidc/token/revocation" {
 		t.Fatalf("endpoints %q %q", d.IntrospectionEndpoint, d.RevocationEndpoint)
 	}
-	want := []string{"none", "client_secret_basic", "client_secret_post"}
+	want := []string{"client_secret_basic", "client_secret_post", "none"}
 	if !slices.Equal(d.IntrospectionAuthMethodsSupported, want) || !slices.Equal(d.RevocationAuthMethodsSupported, want) ||
 		!slices.Equal(d.TokenEndpointAuthMethodsSupported, want) {
 		t.Fatalf("auth methods %v %v %v", d.IntrospectionAuthMethodsSupported, d.RevocationAuthMethodsSupported, d.TokenEndpointAuthMethodsSupported)
