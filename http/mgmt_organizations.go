@@ -352,7 +352,9 @@ func (s *Server) listOrganizationApplications(r *http.Request, p httprouter.Para
 // listUserOrganizations is GET /api/users/:userId/organizations: every organization
 // of the user with its roles, unpaged (as Logto: it matches the ID token claim).
 func (s *Server) listUserOrganizations(_ *http.Request, p httprouter.Params) (int, any, error) {
-	if _, err := s.user(p.ByName("userId")); err != nil {
+	// A missing user is 404 entity.not_found, as Logto's user lookup answers (an
+	// application's list below is entity.not_exists_with_id, as Logto's is).
+	if _, err := s.findUser(p.ByName("userId")); err != nil {
 		return 0, nil, err
 	}
 	orgs := s.dir.MemberOrganizations(directory.MemberUser, p.ByName("userId"))

@@ -442,7 +442,7 @@ func TestMgmtOrganizationErrors(t *testing.T) {
 		{"DELETE", u("/jit/email-domains/b.test"), nil, 404, "entity.not_found"},
 		{"DELETE", u("/jit/roles/" + userRoleID), nil, 404, "entity.not_found"},
 		{"DELETE", u("/jit/sso-connectors/x"), nil, 404, "entity.not_found"},
-		{"GET", "/api/users/nope/organizations", nil, 404, "entity.not_exists_with_id"},
+		{"GET", "/api/users/nope/organizations", nil, 404, "entity.not_found"},
 		{"GET", "/api/applications/nope/organizations", nil, 404, "entity.not_exists_with_id"},
 		{"GET", "/api/organization-invitations/nope", nil, 404, "entity.not_found"},
 		{"POST", u("/users/" + userID), obj{}, 404, "guard.not_found"},
