@@ -335,6 +335,8 @@ func TestMgmtOrganizationLifecycle(t *testing.T) {
 		t.Fatalf("applications after app delete %v", apps)
 	}
 	c.call("DELETE", "/api/users/"+aliceID, nil, http.StatusNoContent, nil)
+	// A deleted user has no organizations to list: Logto's entity.not_found.
+	c.fail("GET", "/api/users/"+aliceID+"/organizations", nil, http.StatusNotFound, "entity.not_found")
 	c.call("GET", "/api/organizations/"+orgID+"/users", nil, http.StatusOK, &users)
 	if len(users) != 0 {
 		t.Fatalf("users after user delete %v", users)
