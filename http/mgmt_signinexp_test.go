@@ -196,7 +196,7 @@ func TestSignInExpCheckPassword(t *testing.T) {
 		{"zebramintsky", []string{"password_rejected.character_types"}},
 		{"Zebra Mint4Sky", []string{"password_rejected.unsupported_characters"}},
 		{"Qwerty123", []string{"password_rejected.pwned", "password_rejected.restricted.sequence"}}, // bundled list
-		{"Correct-Horse9", []string{"password_rejected.pwned"}},                                      // HIBP (fake)
+		{"Correct-Horse9", []string{"password_rejected.pwned"}},                                     // HIBP (fake)
 		{"aaaaaaaA1!", []string{"password_rejected.restricted.repetition"}},
 		{"abcdefgH1!", []string{"password_rejected.restricted.sequence"}},
 		{"Carolina9!", []string{"password_rejected.restricted.user_info"}},
