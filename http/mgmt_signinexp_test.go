@@ -251,3 +251,30 @@ func TestSignInExpCheckPassword(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSignInExpEnforcedAtRegistration: the Experience API applies the settings'
+// policy (not fixed bounds) when a password is set at sign-up, with Logto's
+// password.rejected and the issues as data, the staged username as user info.
+func TestSignInExpEnforcedAtRegistration(t *testing.T) {
+	e := newExpEnv(t)
+	if _, err := e.dir.UpdateSignInExperience(t.Context(), map[string]json.RawMessage{
+		"passwordPolicy": json.RawMessage(`{"length":{"min":12},"characterTypes":{"min":2}}`),
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.start("Register")
+	profile := "/api/experience/profile"
+	e.must("POST", profile, map[string]string{"type": "username", "value": "marguerite"}, http.StatusNoContent, nil)
+	for pw, code := range map[string]string{
+		"Zebra-Mint4":    "password_rejected.too_short", // 11 < 12
+		"zebramintskyzz": "password_rejected.character_types",
+		"Marguerite12":   "password_rejected.restricted.user_info",
+		"Password123":    "password_rejected.pwned",
+	} {
+		rej := e.wantError("POST", profile, map[string]string{"type": "password", "value": pw}, http.StatusUnprocessableEntity, "password.rejected")
+		if b, _ := json.Marshal(rej.Data); !strings.Contains(string(b), `"`+code+`"`) {
+			t.Errorf("%s: data = %s, want %s", pw, b, code)
+		}
+	}
+	e.must("POST", profile, map[string]string{"type": "password", "value": "Zebra-Mint4-Sky"}, http.StatusNoContent, nil)
+}
