@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
@@ -122,11 +123,42 @@ func (s *Server) enforcePasswordPolicy(ctx context.Context, password string, inf
 		return err
 	}
 	if len(issues) > 0 {
-		e := apiErr(http.StatusUnprocessableEntity, "password.rejected", msgPasswordRejected)
+		// Logto's phrase, plus the reasons, so a page can show the message as is.
+		msg := msgPasswordRejected
+		for _, is := range issues {
+			msg += " " + passwordIssueText(is)
+		}
+		e := apiErr(http.StatusUnprocessableEntity, "password.rejected", msg)
 		e.Data = issues
 		return e
 	}
 	return nil
+}
+
+// passwordIssueText is an English sentence for an issue (Logto's
+// password_rejected phrases).
+func passwordIssueText(is directory.PasswordIssue) string {
+	switch is.Code {
+	case "password_rejected.too_short":
+		return fmt.Sprintf("It must be at least %v characters long.", is.Interpolation["min"])
+	case "password_rejected.too_long":
+		return fmt.Sprintf("It must be at most %v characters long.", is.Interpolation["max"])
+	case "password_rejected.character_types":
+		return fmt.Sprintf("It must contain at least %v kinds of characters (lower-case and upper-case letters, digits, symbols).", is.Interpolation["min"])
+	case "password_rejected.unsupported_characters":
+		return "It contains an unsupported character (use letters, digits and symbols, no spaces)."
+	case "password_rejected.pwned":
+		return "It is a commonly used or breached password."
+	case "password_rejected.restricted.repetition":
+		return "It is mostly repeated characters."
+	case "password_rejected.restricted.sequence":
+		return "It is mostly a sequence of characters."
+	case "password_rejected.restricted.user_info":
+		return "It is mostly made of your personal information."
+	case "password_rejected.restricted.words":
+		return "It is mostly made of a forbidden word."
+	}
+	return ""
 }
 
 func deref(p *string) string {
