@@ -44,6 +44,7 @@ var directoryKinds = []string{
 	kindOrgScope, kindOrgRole, kindOrg, kindOrgUser, kindOrgApp, kindOrgUserRole, kindOrgAppRole, kindOrgJIT, kindOrgInvitation, // organizations_model.go
 	kindIdxOrgRoleName, kindIdxOrgScopeName, kindIdxOrgInvitation,
 	kindUserPATs, kindSubjectToken, // pats.go
+	kindSignInExp, // signinexp.go
 }
 
 // Config wires a Directory.
@@ -166,6 +167,9 @@ type state struct {
 
 	org orgState   // organizations (organizations_model.go)
 	tok tokenState // personal access tokens and subject tokens (pats.go)
+
+	// sie is the sign-in experience; nil: Logto's defaults (signinexp.go).
+	sie *SignInExperience
 }
 
 func newState() state {
@@ -315,6 +319,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		if handled, err := d.applyTokens(kind, key, rec); handled {
 			return err
 		}
+		if handled, err := d.applySignInExp(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -350,7 +357,7 @@ func (d *Directory) remove(kind, key string) {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
 		}
 	default:
-		if !d.removeTokens(kind, key) {
+		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) {
 			d.removeOrg(kind, key)
 		}
 	}

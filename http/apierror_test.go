@@ -85,7 +85,7 @@ func TestExperienceWithoutQuorum(t *testing.T) {
 	e.uid = e.newInteraction()
 	e.start("Register")
 	e.must("POST", "/api/experience/profile", map[string]string{"type": "username", "value": "bob"}, http.StatusNoContent, nil)
-	e.must("POST", "/api/experience/profile", map[string]string{"type": "password", "value": "bobs password"}, http.StatusNoContent, nil)
+	e.must("POST", "/api/experience/profile", map[string]string{"type": "password", "value": "bobs-password"}, http.StatusNoContent, nil)
 	e.wantError("POST", "/api/experience/identification", map[string]string{}, http.StatusServiceUnavailable, "entity.unavailable")
 	if _, ok := e.dir.UserByUsername("bob"); ok {
 		t.Fatal("registration without quorum created a user")

@@ -2,11 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"regexp"
 
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
 )
 
 // profileBody is Logto's UpdateProfileApiPayload for the types Latch supports:
@@ -15,13 +16,6 @@ type profileBody struct {
 	Type  string `json:"type"`
 	Value string `json:"value"`
 }
-
-// Password policy: Logto's default length bounds. (Logto's default policy also rejects
-// breached passwords, sequences and the user's own info; Latch does not yet.)
-const (
-	passwordMinLength = 8
-	passwordMaxLength = 256
-)
 
 // usernamePattern is Logto's usernameRegEx, the same rule the directory enforces.
 var usernamePattern = regexp.MustCompile(`^[A-Z_a-z]\w*$`)
@@ -61,7 +55,9 @@ func (x *experience) setProfile(ctx context.Context, uid string, body profileBod
 		}
 		username = body.Value
 	case "password":
-		if err := checkPasswordPolicy(body.Value); err != nil {
+		// The sign-in experience's password policy (mgmt_signinexp.go), with the
+		// username staged so far as the user's own information.
+		if err := x.s.enforcePasswordPolicy(ctx, body.Value, directory.PasswordUserInfo{Username: username}); err != nil {
 			return err
 		}
 		// Hashed now with the directory's Argon2id parameters: the plaintext never
@@ -94,31 +90,4 @@ func (x *experience) checkNewUsername(v string) error {
 		return apiErr(http.StatusUnprocessableEntity, "user.username_already_in_use", msgUsernameInUse)
 	}
 	return nil
-}
-
-// passwordIssue is one item of Logto's password.rejected data.issues.
-type passwordIssue struct {
-	Code          string         `json:"code"`
-	Interpolation map[string]int `json:"interpolation,omitempty"`
-}
-
-// checkPasswordPolicy applies the password policy: 422 password.rejected with Logto's
-// issue codes.
-func checkPasswordPolicy(pw string) error {
-	var issue passwordIssue
-	var why string
-	switch n := len([]rune(pw)); {
-	case n < passwordMinLength:
-		issue = passwordIssue{Code: "password_rejected.too_short", Interpolation: map[string]int{"min": passwordMinLength}}
-		why = fmt.Sprintf(" It must be at least %d characters long.", passwordMinLength)
-	case n > passwordMaxLength:
-		issue = passwordIssue{Code: "password_rejected.too_long", Interpolation: map[string]int{"max": passwordMaxLength}}
-		why = fmt.Sprintf(" It must be at most %d characters long.", passwordMaxLength)
-	default:
-		return nil
-	}
-	// Logto's phrase, plus the reason, so a page can show the message as is.
-	e := apiErr(http.StatusUnprocessableEntity, "password.rejected", msgPasswordRejected+why)
-	e.Data = map[string]any{"issues": []passwordIssue{issue}}
-	return e
 }

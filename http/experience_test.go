@@ -350,7 +350,7 @@ func TestExperienceRegister(t *testing.T) {
 	if b, _ := json.Marshal(missing.Data); string(b) != `{"missingProfile":["password"]}` {
 		t.Errorf("missing profile data = %s", b)
 	}
-	e.must("POST", profile, map[string]string{"type": "password", "value": "bobs password"}, http.StatusNoContent, nil)
+	e.must("POST", profile, map[string]string{"type": "password", "value": "bobs-password"}, http.StatusNoContent, nil)
 
 	w := e.do("POST", "/api/experience/identification", map[string]string{})
 	if w.Code != http.StatusCreated {
@@ -360,7 +360,7 @@ func TestExperienceRegister(t *testing.T) {
 	if !ok {
 		t.Fatal("user bob was not created")
 	}
-	if _, err := e.dir.VerifyUserPassword(bob.ID, "bobs password"); err != nil {
+	if _, err := e.dir.VerifyUserPassword(bob.ID, "bobs-password"); err != nil {
 		t.Fatalf("bob's password does not verify: %v", err)
 	}
 	var sub struct{ RedirectTo string }

@@ -14,6 +14,7 @@ func (s *Server) routesManagement(r *routeTable) {
 	for _, rt := range s.managementRoutes() {
 		r.Handle(rt.method, rt.path, s.management(rt.h))
 	}
+	r.GET(pathWellKnownSignInExp, s.public(s.wellKnownSignInExp)) // mgmt_signinexp.go
 }
 
 type mgmtRoute struct {
@@ -101,6 +102,10 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/configs/oidc/:keyType", s.listOIDCKeys},
 		{"POST", "/api/configs/oidc/:keyType/rotate", s.rotateOIDCKeys},
 		{"DELETE", "/api/configs/oidc/:keyType/:keyId", s.deleteOIDCKey},
+
+		{"GET", "/api/sign-in-exp", s.getSignInExp},
+		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
+		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
 	}, s.organizationRoutes()...)
 }
 

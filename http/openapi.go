@@ -204,7 +204,7 @@ func isManagementRoute(path string) bool {
 		return false
 	}
 	switch path {
-	case "/api/status", "/api/cluster", pathSwagger, pathManagementOpenAPI, pathExperienceOpenAPI, pathUserOpenAPI:
+	case "/api/status", "/api/cluster", pathSwagger, pathManagementOpenAPI, pathExperienceOpenAPI, pathUserOpenAPI, pathWellKnownSignInExp:
 		return false
 	}
 	return true

@@ -55,6 +55,10 @@ type Config struct {
 	// RequestTimeout is the budget of one request (see withBudget); 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// BreachedPasswords checks passwords against a breach corpus when the password
+	// policy rejects breached passwords (directory.HIBP); nil consults only the
+	// bundled list of common passwords (mgmt_signinexp.go).
+	BreachedPasswords directory.BreachChecker
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -95,6 +99,7 @@ type Server struct {
 	endpoint string
 	issuer   string
 	dir      *directory.Directory
+	breach   directory.BreachChecker // Config.BreachedPasswords
 	keys     op.Keys
 	op       *op.Provider
 	browser  *op.Browser
@@ -130,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 		endpoint: cfg.Endpoint,
 		issuer:   cfg.Endpoint + "/oidc",
 		dir:      cfg.Directory,
+		breach:   cfg.BreachedPasswords,
 		keys:     cfg.Keys,
 		browser:  cfg.Browser,
 		sessions: cfg.Sessions,

@@ -134,7 +134,7 @@ func TestSignInFormWithoutJavaScript(t *testing.T) {
 
 func TestRegisterFormWithoutJavaScript(t *testing.T) {
 	e := newExpEnv(t)
-	w := e.page("POST", "/register", url.Values{"username": {"dave"}, "password": {"daves password"}, "confirm-password": {"other"}})
+	w := e.page("POST", "/register", url.Values{"username": {"dave"}, "password": {"daves-password"}, "confirm-password": {"other"}})
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "do not match") {
 		t.Fatalf("mismatch: %d\n%s", w.Code, w.Body)
 	}
@@ -142,7 +142,7 @@ func TestRegisterFormWithoutJavaScript(t *testing.T) {
 	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "at least 8 characters") {
 		t.Fatalf("short password: %d\n%s", w.Code, w.Body)
 	}
-	w = e.page("POST", "/register", url.Values{"username": {"dave"}, "password": {"daves password"}, "confirm-password": {"daves password"}})
+	w = e.page("POST", "/register", url.Values{"username": {"dave"}, "password": {"daves-password"}, "confirm-password": {"daves-password"}})
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "http://localhost:3001/oidc/auth/"+e.uid {
 		t.Fatalf("register: %d Location %q\n%s", w.Code, w.Header().Get("Location"), w.Body)
 	}
