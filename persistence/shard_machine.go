@@ -49,9 +49,10 @@ type ShardMachineConfig struct {
 	// Shards is the cluster's shard count (at least 1).
 	Shards uint32
 	// Kinds are the sharded kinds (the hot state: grains, their owned records, the
-	// throttle, the outbox). Snapshot and Restore cover exactly the records of these
-	// kinds whose key is in Shard; any other kind (the directory's) is never touched,
-	// and an entry writing one is refused. Required; must not include ShardMetaKind.
+	// throttle, the outbox). The machine keeps them in the shard key layout
+	// (shard_keys.go), where Snapshot and Restore cover exactly Shard's key range; any
+	// other kind (the directory's) is never touched, and an entry writing one is
+	// refused. Required; must not include ShardMetaKind.
 	Kinds []string
 	// NoSync commits applied entries without an fsync. It is safe when the Raft log is
 	// synced (persistence.RaftLog): an entry is durable in the log before it is applied,
@@ -110,6 +111,7 @@ type ShardMachine struct {
 	wo            *pebble.WriteOptions
 	log           *slog.Logger
 	metaKey       []byte
+	keyOf         recordKeyOf // the shard key layout of shard (shard_keys.go)
 
 	mu      sync.Mutex
 	applied atomic.Uint64
@@ -124,7 +126,7 @@ func NewShardMachine(cfg ShardMachineConfig) (*ShardMachine, error) {
 	}
 	m := &ShardMachine{
 		store: cfg.Store, shard: cfg.Shard, shards: cfg.Shards, kinds: slices.Clone(cfg.Kinds),
-		wo: cfg.Store.wo, log: cfg.Logger,
+		wo: cfg.Store.wo, log: cfg.Logger, keyOf: inShard(cfg.Shard),
 	}
 	if cfg.NoSync {
 		m.wo = pebble.NoSync
@@ -200,7 +202,7 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 	}
 	if err != nil {
 		m.log.Error("persistence: refusing a shard log entry", "shard", m.shard, "index", index, "err", err)
-		if _, serr := m.store.applyShard(ctx, time.Time{}, nil, extra, m.wo); serr != nil {
+		if _, serr := m.store.applyShard(ctx, time.Time{}, m.keyOf, nil, extra, m.wo); serr != nil {
 			return m.storeFailed(index, serr)
 		}
 		m.applied.Store(index)
@@ -209,12 +211,12 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 	var res ShardResult
 	switch e.Op {
 	case shardOpBatch:
-		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, e.Muts, extra, m.wo)
+		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, m.wo)
 		if res.Err != nil && !errors.Is(res.Err, ErrConflict) {
 			return m.storeFailed(index, res.Err)
 		}
 	case shardOpSweep:
-		res.Removed, err = m.store.sweepShard(ctx, e.Now, e.Sweep, extra, m.wo)
+		res.Removed, err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, m.wo)
 		if err != nil {
 			return m.storeFailed(index, err)
 		}
@@ -247,10 +249,9 @@ func (m *ShardMachine) checkOwned(e *shardEntry) error {
 // included, each with its version and expiry) and the applied index, from one
 // consistent read of the store.
 //
-// Cost: with the current key layout (kind\x00key) the shard's records are spread over
-// each kind's range, so a snapshot reads every record of every sharded kind on this
-// node and keeps 1/Shards of them (BenchmarkShardSnapshot measures it). The whole
-// snapshot is built in memory.
+// Cost: the shard's records are one contiguous key range (shard_keys.go), so a
+// snapshot is one bounded iteration over them alone, whatever else the node holds
+// (BenchmarkShardSnapshot measures it). The whole snapshot is built in memory.
 func (m *ShardMachine) Snapshot() ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -260,13 +261,13 @@ func (m *ShardMachine) Snapshot() ([]byte, error) {
 		body    []byte
 		n       uint64
 	)
-	err := m.store.scanShardRaw(context.Background(), m.kinds, m.shard, m.shards, m.metaKey,
+	err := m.store.scanShardRaw(context.Background(), m.shard, m.metaKey,
 		func(raw []byte) {
 			if raw != nil {
 				applied, metaErr = decodeApplied(raw)
 			}
 		},
-		func(kind, key string, _, raw []byte) error {
+		func(kind, key string, raw []byte) error {
 			version, expires, err := decodeHeader(raw)
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", kind, key, err)
@@ -295,8 +296,8 @@ func (m *ShardMachine) Snapshot() ([]byte, error) {
 }
 
 // Restore replaces the shard's records on this node with a snapshot's, atomically,
-// with its applied index: every stored record of the sharded kinds in this shard is
-// deleted and the snapshot's written at their versions and expiries. Records of other
+// with its applied index: the shard's key range is deleted (one DeleteRange) and the
+// snapshot's records written at their versions and expiries. Records of other
 // shards and other kinds (the directory) are left alone. A snapshot that does not
 // decode, is of another shard or shard count, or holds a record that is not the
 // shard's, changes nothing.
@@ -315,7 +316,7 @@ func (m *ShardMachine) Restore(snapshot []byte) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.store.replaceShard(context.Background(), m.kinds, m.shard, m.shards, s.Recs, m.appliedSet(s.Applied), m.wo); err != nil {
+	if err := m.store.replaceShard(m.shard, s.Recs, m.appliedSet(s.Applied), m.wo); err != nil {
 		return err
 	}
 	m.applied.Store(s.Applied)

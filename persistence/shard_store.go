@@ -8,8 +8,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // ShardProposer replicates a shard's log entries: the contract of cluster/shards'
@@ -117,8 +115,16 @@ func (s *ShardedStore) Get(ctx context.Context, kind, key string) (Record, error
 		return Record{}, ErrClosed
 	}
 	defer s.gate.leave()
-	return s.local.Get(ctx, kind, key)
+	if !s.sharded(kind) {
+		return s.local.Get(ctx, kind, key)
+	}
+	return s.local.getInShard(ctx, ShardOf(kind, key, s.shards), kind, key)
 }
+
+// sharded reports whether kind is one of the sharded kinds, stored in the shard key
+// layout (shard_keys.go). Reads of any other kind (never written through this store)
+// see the local store's plain layout, as PebbleStore's own methods do.
+func (s *ShardedStore) sharded(kind string) bool { return slices.Contains(s.kinds, kind) }
 
 // Scan implements Store: a local read of the records of kind this node holds (the
 // shards it is a replica of).
@@ -127,7 +133,10 @@ func (s *ShardedStore) Scan(ctx context.Context, kind string, fn func(key string
 		return ErrClosed
 	}
 	defer s.gate.leave()
-	return s.local.Scan(ctx, kind, fn)
+	if !s.sharded(kind) {
+		return s.local.Scan(ctx, kind, fn)
+	}
+	return s.local.scanInShards(ctx, s.shards, kind, fn)
 }
 
 // Count implements Counter: local, as Scan.
@@ -136,7 +145,10 @@ func (s *ShardedStore) Count(ctx context.Context, kind string) (KindCount, error
 		return KindCount{}, ErrClosed
 	}
 	defer s.gate.leave()
-	return s.local.Count(ctx, kind)
+	if !s.sharded(kind) {
+		return s.local.Count(ctx, kind)
+	}
+	return s.local.countInShards(ctx, s.shards, kind)
 }
 
 // Put implements Store.
@@ -278,19 +290,23 @@ func (s *ShardedStore) SweepExpired(ctx context.Context) (int, error) {
 		return err
 	}
 	for _, kind := range s.kinds {
-		var cands []sweepItem
-		err := s.local.scanExpired(ctx, kind, now, func(key string, version uint64) {
-			cands = append(cands, sweepItem{Kind: kind, Key: key, Version: version})
+		type cand struct {
+			shard uint32
+			item  sweepItem
+		}
+		var cands []cand
+		err := s.local.scanExpiredInShards(ctx, s.shards, kind, now, func(shard uint32, key string, version uint64) {
+			cands = append(cands, cand{shard, sweepItem{Kind: kind, Key: key, Version: version}})
 		})
 		if err != nil {
 			return removed, fmt.Errorf("persistence: sweep %s: %w", kind, err)
 		}
 		for _, c := range cands {
-			shard := ShardOf(c.Kind, c.Key, s.shards)
+			shard := c.shard
 			if s.leads != nil && !s.leads(shard) {
 				continue
 			}
-			pending[shard] = append(pending[shard], c)
+			pending[shard] = append(pending[shard], c.item)
 			if len(pending[shard]) == sweepChunk {
 				if err := flush(shard); err != nil {
 					return removed, err
@@ -316,36 +332,4 @@ func (s *ShardedStore) SweepExpired(ctx context.Context) (int, error) {
 func (s *ShardedStore) Close() error {
 	s.closer.Do(s.gate.shut)
 	return nil
-}
-
-// scanExpired calls fn for every stored record of kind expired at now, from one
-// consistent read. Records that do not decode are skipped.
-func (s *PebbleStore) scanExpired(ctx context.Context, kind string, now time.Time, fn func(key string, version uint64)) (err error) {
-	if !s.gate.enter() {
-		return ErrClosed
-	}
-	defer s.gate.leave()
-	lower := append([]byte(kind), kindSep)
-	upper := append([]byte(kind), kindSep+1)
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := it.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	for valid := it.First(); valid; valid = it.Next() {
-		raw, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		version, expires, err := decodeHeader(raw)
-		if err != nil || !expiredAt(expires, now) {
-			continue
-		}
-		fn(string(it.Key()[len(lower):]), version)
-	}
-	return it.Error()
 }
