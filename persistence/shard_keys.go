@@ -128,10 +128,11 @@ func (s *PebbleStore) getInShard(ctx context.Context, shard uint32, kind, key st
 	return rec, nil
 }
 
-// scanKindInShards calls fn for every stored record of kind in shards 0..shards-1
+// scanKindInShards calls fn for every stored record of kind in the shards below shards
+// for which only reports true (every one when only is nil)
 // (expired ones included), shard by shard in ascending order, from one consistent
 // Pebble snapshot; fn gets the key and the stored value (valid during the call only).
-func (s *PebbleStore) scanKindInShards(ctx context.Context, shards uint32, kind string, fn func(shard uint32, key string, raw []byte) error) error {
+func (s *PebbleStore) scanKindInShards(ctx context.Context, shards uint32, only func(uint32) bool, kind string, fn func(shard uint32, key string, raw []byte) error) error {
 	if err := validKind(kind); err != nil {
 		return err
 	}
@@ -146,6 +147,9 @@ func (s *PebbleStore) scanKindInShards(ctx context.Context, shards uint32, kind 
 	defer snap.Close()
 	n := 0
 	for shard := range shards {
+		if only != nil && !only(shard) {
+			continue
+		}
 		lower, upper := shardKindBounds(shard, kind)
 		it, err := snap.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
@@ -181,7 +185,7 @@ func (s *PebbleStore) scanKindInShards(ctx context.Context, shards uint32, kind 
 // scanInShards is Scan of kind over the shard layout of shards shards.
 func (s *PebbleStore) scanInShards(ctx context.Context, shards uint32, kind string, fn func(key string, rec Record) error) error {
 	now := s.now()
-	return s.scanKindInShards(ctx, shards, kind, func(_ uint32, key string, raw []byte) error {
+	return s.scanKindInShards(ctx, shards, nil, kind, func(_ uint32, key string, raw []byte) error {
 		version, expires, err := decodeHeader(raw)
 		if err != nil {
 			return fmt.Errorf("persistence: scan %s/%s: %w", kind, key, err)
@@ -197,7 +201,7 @@ func (s *PebbleStore) scanInShards(ctx context.Context, shards uint32, kind stri
 func (s *PebbleStore) countInShards(ctx context.Context, shards uint32, kind string) (KindCount, error) {
 	var c KindCount
 	now := s.now()
-	err := s.scanKindInShards(ctx, shards, kind, func(_ uint32, _ string, raw []byte) error {
+	err := s.scanKindInShards(ctx, shards, nil, kind, func(_ uint32, _ string, raw []byte) error {
 		c.Stored++
 		if _, expires, err := decodeHeader(raw); err == nil && !expiredAt(expires, now) {
 			c.Live++
@@ -211,9 +215,10 @@ func (s *PebbleStore) countInShards(ctx context.Context, shards uint32, kind str
 }
 
 // scanExpiredInShards calls fn for every stored record of kind in the shard layout of
-// shards shards expired at now. Records that do not decode are skipped.
-func (s *PebbleStore) scanExpiredInShards(ctx context.Context, shards uint32, kind string, now time.Time, fn func(shard uint32, key string, version uint64)) error {
-	return s.scanKindInShards(ctx, shards, kind, func(shard uint32, key string, raw []byte) error {
+// shards shards (those only reports true for; all when nil) expired at now. Records
+// that do not decode are skipped.
+func (s *PebbleStore) scanExpiredInShards(ctx context.Context, shards uint32, only func(uint32) bool, kind string, now time.Time, fn func(shard uint32, key string, version uint64)) error {
+	return s.scanKindInShards(ctx, shards, only, kind, func(shard uint32, key string, raw []byte) error {
 		version, expires, err := decodeHeader(raw)
 		if err != nil || !expiredAt(expires, now) {
 			return nil

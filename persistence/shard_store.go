@@ -261,8 +261,8 @@ func (s *ShardedStore) shardOfBatch(muts []shardMutation) (uint32, error) {
 
 // SweepExpired implements Store: it finds the records of the sharded kinds that have
 // expired by the clock in the local store, and proposes their deletion in entries of at
-// most sweepChunk records per shard (only the shards this node leads when Leads is
-// set). Each replica deletes a record only if it is still at the version seen here and
+// most sweepChunk records per shard (only the shards this node leads when Leads is set:
+// it reads only their key ranges). Each replica deletes a record only if it is still at the version seen here and
 // expired at the entry's time, so a record rewritten meanwhile survives. It returns how
 // many records the entries deleted. Run it on each shard's leader, on a timer; the
 // node-local PebbleStore.SweepExpired must not run over shard records (it would delete
@@ -295,17 +295,14 @@ func (s *ShardedStore) SweepExpired(ctx context.Context) (int, error) {
 			item  sweepItem
 		}
 		var cands []cand
-		err := s.local.scanExpiredInShards(ctx, s.shards, kind, now, func(shard uint32, key string, version uint64) {
+		err := s.local.scanExpiredInShards(ctx, s.shards, s.leads, kind, now, func(shard uint32, key string, version uint64) {
 			cands = append(cands, cand{shard, sweepItem{Kind: kind, Key: key, Version: version}})
 		})
 		if err != nil {
 			return removed, fmt.Errorf("persistence: sweep %s: %w", kind, err)
 		}
 		for _, c := range cands {
-			shard := c.shard
-			if s.leads != nil && !s.leads(shard) {
-				continue
-			}
+			shard := c.shard // one Leads allows: the others' ranges were not read
 			pending[shard] = append(pending[shard], c.item)
 			if len(pending[shard]) == sweepChunk {
 				if err := flush(shard); err != nil {
