@@ -262,8 +262,9 @@ func (s *ShardedStore) shardOfBatch(muts []shardMutation) (uint32, error) {
 // SweepExpired implements Store: it finds the records of the sharded kinds that have
 // expired by the clock in the local store, and proposes their deletion in entries of at
 // most sweepChunk records per shard (only the shards this node leads when Leads is set:
-// it reads only their key ranges). Each replica deletes a record only if it is still at the version seen here and
-// expired at the entry's time, so a record rewritten meanwhile survives. It returns how
+// it reads only their key ranges). Each replica deletes a record only if it is still at
+// the version seen here and expired at the entry's time, so a record rewritten
+// meanwhile survives. It returns how
 // many records the entries deleted. Run it on each shard's leader, on a timer; the
 // node-local PebbleStore.SweepExpired must not run over shard records (it would delete
 // them on one replica by its own clock, outside the log).
