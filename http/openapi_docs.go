@@ -97,6 +97,8 @@ var routeDocs = map[string]routeDoc{
 	"DELETE /api/roles/:id/applications/:applicationId":                     {Summary: "Delete role application"},
 	"GET /api/configs/oidc/:keyType":                                        {Summary: "List the OIDC private or cookie keys", OperationID: "GetOidcKeys"},
 	"POST /api/configs/oidc/:keyType/rotate":                                {Summary: "Rotate the OIDC private or cookie keys", OperationID: "RotateOidcKeys"},
+	"GET /api/account-center":                                               {Summary: "Get account center settings", OperationID: "GetAccountCenterSettings"},
+	"PATCH /api/account-center":                                             {Summary: "Update account center settings", OperationID: "UpdateAccountCenterSettings"},
 	"GET /api/sign-in-exp":                                                  {Summary: "Get default sign-in experience settings", OperationID: "GetSignInExp"},
 	"PATCH /api/sign-in-exp":                                                {Summary: "Update default sign-in experience settings", OperationID: "UpdateSignInExp"},
 	"POST /api/sign-in-exp/default/check-password":                          {Summary: "Check if a password meets the password policy", OperationID: "CheckPasswordWithDefaultSignInExperience"},
