@@ -97,6 +97,7 @@ var routeDocs = map[string]routeDoc{
 	"DELETE /api/roles/:id/applications/:applicationId":                     {Summary: "Delete role application"},
 	"GET /api/configs/oidc/:keyType":                                        {Summary: "List the OIDC private or cookie keys", OperationID: "GetOidcKeys"},
 	"POST /api/configs/oidc/:keyType/rotate":                                {Summary: "Rotate the OIDC private or cookie keys", OperationID: "RotateOidcKeys"},
+	"POST /api/verifications/password":                                      {Summary: "Create a record by password", OperationID: "CreateVerificationByPassword"},
 	"GET /api/account-center":                                               {Summary: "Get account center settings", OperationID: "GetAccountCenterSettings"},
 	"PATCH /api/account-center":                                             {Summary: "Update account center settings", OperationID: "UpdateAccountCenterSettings"},
 	"GET /api/sign-in-exp":                                                  {Summary: "Get default sign-in experience settings", OperationID: "GetSignInExp"},
