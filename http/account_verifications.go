@@ -145,3 +145,26 @@ func (s *Server) postPasswordVerification(r *http.Request, t *passwordThrottle, 
 		"expiresAt":            time.UnixMilli(rec.ExpiresAt).UTC().Format("2006-01-02T15:04:05.000Z"),
 	}, nil
 }
+
+// headerVerificationID carries a verification record id on a sensitive Account API
+// call (Logto's logto-verification-id).
+const headerVerificationID = "logto-verification-id"
+
+func errVerificationPermissionDenied() *APIError {
+	return apiErr(http.StatusUnauthorized, "verification_record.permission_denied", "Permission denied, please re-authenticate.")
+}
+
+// requireVerifiedIdentity is Logto's verifyUserSensitivePermission: a sensitive
+// Account API call carries, in the logto-verification-id header, the id of a live
+// verification record the caller created (POST /api/verifications/...); otherwise
+// 401 verification_record.permission_denied.
+func (s *Server) requireVerifiedIdentity(r *http.Request, c accountCaller) error {
+	id := r.Header.Get(headerVerificationID)
+	if id == "" {
+		return errVerificationPermissionDenied()
+	}
+	if _, err := s.dir.VerificationRecordFor(id, c.User.ID); err != nil {
+		return errVerificationPermissionDenied()
+	}
+	return nil
+}

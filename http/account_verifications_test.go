@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -122,4 +123,44 @@ func TestPasswordVerificationSuspendedUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantAPIError(t, e.verify(tok, map[string]string{"password": acctPassword}), http.StatusUnauthorized, "auth.unauthorized")
+}
+
+// requireVerifiedIdentity accepts the caller's own live record only.
+func TestRequireVerifiedIdentity(t *testing.T) {
+	e := newAccountEnv(t)
+	w := e.verify(e.issue(e.spa).opaque, map[string]string{"password": acctPassword})
+	var got struct {
+		VerificationRecordID string `json:"verificationRecordId"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != http.StatusCreated {
+		t.Fatalf("verify = %d %s", w.Code, w.Body)
+	}
+	other, err := e.dir.CreateUser(t.Context(), directory.NewUser{Username: new("other_user")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(id string, u *directory.User) error {
+		r := httptest.NewRequest("POST", "/api/my-account/password", nil)
+		if id != "" {
+			r.Header.Set(headerVerificationID, id)
+		}
+		return e.s.requireVerifiedIdentity(r, accountCaller{User: u})
+	}
+	if err := check(got.VerificationRecordID, e.user); err != nil {
+		t.Fatalf("own record refused: %v", err)
+	}
+	for name, err := range map[string]error{
+		"no header":      check("", e.user),
+		"unknown id":     check("nope", e.user),
+		"another user's": check(got.VerificationRecordID, other),
+	} {
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Code != "verification_record.permission_denied" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	e.clock.Advance(directory.VerificationRecordTTL)
+	if err := check(got.VerificationRecordID, e.user); err == nil {
+		t.Error("an expired record accepted")
+	}
 }
