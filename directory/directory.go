@@ -44,7 +44,7 @@ var directoryKinds = []string{
 	kindOrgScope, kindOrgRole, kindOrg, kindOrgUser, kindOrgApp, kindOrgUserRole, kindOrgAppRole, kindOrgJIT, kindOrgInvitation, // organizations_model.go
 	kindIdxOrgRoleName, kindIdxOrgScopeName, kindIdxOrgInvitation,
 	kindUserPATs, kindSubjectToken, // pats.go
-	kindSignInExp, // signinexp.go
+	kindSignInExp, kindAccountCenter, kindVerificationRecord, // signinexp.go, accountcenter.go, verifications.go
 }
 
 // Config wires a Directory.
@@ -170,6 +170,11 @@ type state struct {
 
 	// sie is the sign-in experience; nil: Logto's defaults (signinexp.go).
 	sie *SignInExperience
+	// accountCenter is the Account API settings; nil: Logto's defaults (accountcenter.go).
+	accountCenter *AccountCenter
+	// verifications are the live verification records by id hash; nil until the
+	// first (verifications.go).
+	verifications map[string]*VerificationRecord
 }
 
 func newState() state {
@@ -322,6 +327,12 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		if handled, err := d.applySignInExp(kind, key, rec.Value, rec.Version); handled {
 			return err
 		}
+		if handled, err := d.applyAccountCenter(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
+		if handled, err := d.applyVerificationRecord(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -357,7 +368,7 @@ func (d *Directory) remove(kind, key string) {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
 		}
 	default:
-		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) {
+		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) {
 			d.removeOrg(kind, key)
 		}
 	}

@@ -103,6 +103,8 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"POST", "/api/configs/oidc/:keyType/rotate", s.rotateOIDCKeys},
 		{"DELETE", "/api/configs/oidc/:keyType/:keyId", s.deleteOIDCKey},
 
+		{"GET", "/api/account-center", s.getAccountCenter},
+		{"PATCH", "/api/account-center", s.patchAccountCenter},
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},

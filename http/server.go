@@ -182,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 	s.routesOIDC(rt)
 	s.routesManagement(rt)
 	s.routesExperience(rt)
+	s.routesAccount(rt) // account_verifications.go
 	s.routesUI(rt)
 	if cfg.MetricsHandler != nil {
 		h := cfg.MetricsHandler
