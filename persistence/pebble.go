@@ -200,6 +200,12 @@ func (s *PebbleStore) Get(ctx context.Context, kind, key string) (Record, error)
 	if err != nil {
 		return Record{}, err
 	}
+	return s.getKey(ctx, k, kind, key)
+}
+
+// getKey reads the live record stored at k (kind and key name it in errors), whichever
+// layout k is in (recordKey, shardRecordKey).
+func (s *PebbleStore) getKey(ctx context.Context, k []byte, kind, key string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}

@@ -103,29 +103,7 @@ func (s *PebbleStore) getInShard(ctx context.Context, shard uint32, kind, key st
 	if err != nil {
 		return Record{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return Record{}, err
-	}
-	if !s.gate.enter() {
-		return Record{}, ErrClosed
-	}
-	defer s.gate.leave()
-	raw, closer, err := s.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Record{}, ErrNotFound
-	}
-	if err != nil {
-		return Record{}, fmt.Errorf("persistence: get %s/%s: %w", kind, key, err)
-	}
-	rec, err := decodeRecord(raw)
-	_ = closer.Close()
-	if err != nil {
-		return Record{}, fmt.Errorf("persistence: get %s/%s: %w", kind, key, err)
-	}
-	if rec.Expired(s.now()) {
-		return Record{}, ErrNotFound
-	}
-	return rec, nil
+	return s.getKey(ctx, k, kind, key)
 }
 
 // scanKindInShards calls fn for every stored record of kind in the shards below shards
