@@ -3,7 +3,6 @@ package persistence
 import (
 	"context"
 	"fmt"
-	"slices"
 )
 
 // Apply implements Store: one Pebble batch committed at the store's durability. It
@@ -36,16 +35,7 @@ func (s *PebbleStore) Apply(ctx context.Context, muts []Mutation) ([]uint64, err
 		keys[i] = k
 		stripes = append(stripes, s.stripeIndex(k))
 	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, i := range stripes {
-		s.stripes[i].Lock()
-	}
-	defer func() {
-		for _, i := range stripes {
-			s.stripes[i].Unlock()
-		}
-	}()
+	defer s.lockStripes(stripes)()
 	if err := ctx.Err(); err != nil { // the caller gave up while we waited
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -545,6 +546,22 @@ func (s *PebbleStore) liveVersion(k []byte, now time.Time) (uint64, error) {
 
 func (s *PebbleStore) stripeIndex(k []byte) int {
 	return int(maphash.Bytes(s.seed, k) % stripeCount)
+}
+
+// lockStripes locks the given stripes (indexes, in any order, repeats allowed) in
+// ascending order, so that writers locking several keys cannot deadlock, and returns
+// the unlock. stripes is sorted in place.
+func (s *PebbleStore) lockStripes(stripes []int) (unlock func()) {
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		s.stripes[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			s.stripes[i].Unlock()
+		}
+	}
 }
 
 func (s *PebbleStore) stripe(k []byte) *sync.Mutex {

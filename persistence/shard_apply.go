@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -64,16 +63,7 @@ func (s *PebbleStore) applyShard(ctx context.Context, now time.Time, keyOf recor
 	for _, e := range extra {
 		stripes = append(stripes, s.stripeIndex(e.key))
 	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, i := range stripes {
-		s.stripes[i].Lock()
-	}
-	defer func() {
-		for _, i := range stripes {
-			s.stripes[i].Unlock()
-		}
-	}()
+	defer s.lockStripes(stripes)()
 
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -149,16 +139,7 @@ func (s *PebbleStore) sweepShard(ctx context.Context, now time.Time, keyOf recor
 	for _, e := range extra {
 		stripes = append(stripes, s.stripeIndex(e.key))
 	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, i := range stripes {
-		s.stripes[i].Lock()
-	}
-	defer func() {
-		for _, i := range stripes {
-			s.stripes[i].Unlock()
-		}
-	}()
+	defer s.lockStripes(stripes)()
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, e := range extra {
