@@ -4,79 +4,13 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/cluster/membertest"
 	"github.com/latchid/latch/cluster/raftgroup"
 )
-
-// fakeMembers is a gossip membership the test edits by hand.
-type fakeMembers struct {
-	mu       sync.Mutex
-	nodes    map[uint64]cluster.NodeInfo
-	departed map[uint64]bool
-	watch    chan struct{}
-}
-
-func newFakeMembers() *fakeMembers {
-	return &fakeMembers{nodes: map[uint64]cluster.NodeInfo{}, departed: map[uint64]bool{}, watch: make(chan struct{})}
-}
-
-func (f *fakeMembers) Nodes() []cluster.NodeInfo {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Collect(maps.Values(f.nodes))
-}
-
-func (f *fakeMembers) Departures() map[uint64]bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return maps.Clone(f.departed)
-}
-
-func (f *fakeMembers) MembershipChanged() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.watch
-}
-
-func (f *fakeMembers) join(id uint64, raft string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nodes[id] = cluster.NodeInfo{NodeID: id, ID: cluster.FormatNodeID(id), Raft: raft}
-	delete(f.departed, id)
-	close(f.watch)
-	f.watch = make(chan struct{})
-}
-
-func (f *fakeMembers) leave(id uint64, graceful bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.nodes, id)
-	f.departed[id] = graceful
-	close(f.watch)
-	f.watch = make(chan struct{})
-}
-
-// fakeClock is the autopilots' clock: the grace period passes when the test says so.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type apSM struct{}
 
@@ -97,8 +31,8 @@ type apNode struct {
 
 type apCluster struct {
 	t       *testing.T
-	members *fakeMembers
-	clock   *fakeClock
+	members *membertest.Members
+	clock   *membertest.Clock
 	nodes   map[uint64]*apNode
 }
 
@@ -141,7 +75,7 @@ func (c *apCluster) start(id uint64, bootstrap bool) *apNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop, n.done = cancel, make(chan struct{})
 	go func() { ap.Run(ctx); close(n.done) }()
-	c.members.join(id, n.addr)
+	c.members.Join(id, n.addr)
 	return n
 }
 
@@ -183,7 +117,7 @@ func (c *apCluster) waitConfig(voters, learners []uint64) {
 // once and replaced by a learner, a dead one only after the grace period, and a node
 // that comes back is added again.
 func TestAutopilotFollowsMembership(t *testing.T) {
-	c := &apCluster{t: t, members: newFakeMembers(), clock: &fakeClock{now: time.Unix(1e9, 0)}, nodes: map[uint64]*apNode{}}
+	c := &apCluster{t: t, members: membertest.NewMembers(), clock: membertest.NewClock(time.Unix(1e9, 0)), nodes: map[uint64]*apNode{}}
 	t.Cleanup(func() {
 		for id, n := range c.nodes {
 			if n.host != nil {
@@ -214,7 +148,7 @@ func TestAutopilotFollowsMembership(t *testing.T) {
 	}
 	c.kill(leaving)
 	c.nodes[leaving].host = nil
-	c.members.leave(leaving, true)
+	c.members.Gone(leaving, true)
 	var rest []uint64
 	for _, id := range []uint64{1, 2, 3, 4} {
 		if id != leaving {
@@ -233,7 +167,7 @@ func TestAutopilotFollowsMembership(t *testing.T) {
 		}
 	}
 	c.kill(dead)
-	c.members.leave(dead, false)
+	c.members.Gone(dead, false)
 	// Reconciled many times over (10 ms interval) while the clock stands still.
 	for range 5 {
 		time.Sleep(50 * time.Millisecond)
@@ -241,7 +175,7 @@ func TestAutopilotFollowsMembership(t *testing.T) {
 			t.Fatalf("dead node %d removed before the grace period: voters %v", dead, st.Voters)
 		}
 	}
-	c.clock.advance(apGrace + time.Second)
+	c.clock.Advance(apGrace + time.Second)
 	var two []uint64
 	for _, id := range rest {
 		if id != dead {
@@ -269,10 +203,10 @@ func (p peerBook) SetPeerAddr(id uint64, addr string) { p[id] = addr }
 // Every node, leader or not, takes the members' raft addresses from gossip, so a member
 // restarted on another --raft address is reached there; a follower changes nothing.
 func TestAutopilotLearnsRaftAddresses(t *testing.T) {
-	members := newFakeMembers()
-	members.join(1, "10.0.0.1:7003")
-	members.join(2, "10.0.0.2:7003")
-	members.join(3, "10.0.0.3:9999")
+	members := membertest.NewMembers()
+	members.Join(1, "10.0.0.1:7003")
+	members.Join(2, "10.0.0.2:7003")
+	members.Join(3, "10.0.0.3:9999")
 	book := peerBook{}
 	ap, err := cluster.NewAutopilot(cluster.AutopilotConfig{Self: 1, Group: followerGroup{}, Members: members, Peers: book})
 	if err != nil {

@@ -69,7 +69,7 @@ func TestFigures(t *testing.T) {
 			}
 			survivors := slices.DeleteFunc(c.alive(), func(n *tnode) bool { return n == victim })
 			victim.kill()
-			c.members.gone(victim.id, false)
+			c.members.Gone(victim.id, false)
 			start = time.Now()
 			var mu sync.Mutex
 			var took []time.Duration

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/cluster/membertest"
 	"github.com/latchid/latch/cluster/raftgroup"
 	"github.com/latchid/latch/cluster/shards"
 )
@@ -106,84 +106,6 @@ func (r *memReplicas) dropped(s uint32) int {
 	return r.drops[s]
 }
 
-// fakeMembers is a gossip membership the test drives; every node shares it.
-type fakeMembers struct {
-	mu       sync.Mutex
-	nodes    map[uint64]cluster.NodeInfo
-	departed map[uint64]bool
-	ch       chan struct{}
-}
-
-func newFakeMembers() *fakeMembers {
-	return &fakeMembers{nodes: map[uint64]cluster.NodeInfo{}, departed: map[uint64]bool{}, ch: make(chan struct{})}
-}
-
-func (f *fakeMembers) Nodes() []cluster.NodeInfo {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Collect(maps.Values(f.nodes))
-}
-
-func (f *fakeMembers) Departures() map[uint64]bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return maps.Clone(f.departed)
-}
-
-func (f *fakeMembers) MembershipChanged() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.ch
-}
-
-func (f *fakeMembers) change(fn func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn()
-	close(f.ch)
-	f.ch = make(chan struct{})
-}
-
-func (f *fakeMembers) join(id uint64, raft string) {
-	f.change(func() {
-		f.nodes[id] = cluster.NodeInfo{NodeID: id, ID: cluster.FormatNodeID(id), Raft: raft}
-		delete(f.departed, id)
-	})
-}
-
-func (f *fakeMembers) leaving(id uint64) {
-	f.change(func() {
-		n := f.nodes[id]
-		n.Leaving = true
-		f.nodes[id] = n
-	})
-}
-
-// gone removes id from the live members: left gracefully or declared dead.
-func (f *fakeMembers) gone(id uint64, left bool) {
-	f.change(func() {
-		delete(f.nodes, id)
-		f.departed[id] = left
-	})
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 const deadGrace = time.Minute
 
 // testLogger logs to stderr when SHARDS_DEBUG is set.
@@ -214,8 +136,8 @@ func (n *tnode) leadershipEvents(s uint32) []raftgroup.Leadership {
 
 type testCluster struct {
 	t       *testing.T
-	members *fakeMembers
-	clock   *fakeClock
+	members *membertest.Members
+	clock   *membertest.Clock
 	nodes   map[uint64]*tnode
 	// interval is the managers' Config.Interval (default 100ms here).
 	interval time.Duration
@@ -224,7 +146,7 @@ type testCluster struct {
 }
 
 func newTestCluster(t *testing.T) *testCluster {
-	return &testCluster{t: t, members: newFakeMembers(), clock: &fakeClock{t: time.Unix(1_000_000, 0)}, nodes: map[uint64]*tnode{}}
+	return &testCluster{t: t, members: membertest.NewMembers(), clock: membertest.NewClock(time.Unix(1_000_000, 0)), nodes: map[uint64]*tnode{}}
 }
 
 // add starts node id (founding the cluster when bootstrap) and makes it a live member.
@@ -272,7 +194,7 @@ func (c *testCluster) start(id uint64, bootstrap bool, replicas *memReplicas) *t
 	go func() { n.mgr.Run(ctx); close(n.done) }()
 	c.nodes[id] = n
 	c.t.Cleanup(n.kill)
-	c.members.join(id, h.Addr())
+	c.members.Join(id, h.Addr())
 	return n
 }
 

@@ -143,7 +143,7 @@ func TestFailover(t *testing.T) {
 		}
 	}
 	victim.kill()
-	c.members.gone(victim.id, false)
+	c.members.Gone(victim.id, false)
 	start := time.Now()
 
 	var mu sync.Mutex
@@ -208,7 +208,7 @@ func TestDeadNodeReplacedAfterGrace(t *testing.T) {
 	c.grow(4)
 	victim := c.nodes[4]
 	victim.kill()
-	c.members.gone(4, false)
+	c.members.Gone(4, false)
 	c.proposeAll("a", "1") // every shard has a leader again
 	// Several reconcile passes within the grace period change nothing.
 	time.Sleep(500 * time.Millisecond)
@@ -225,7 +225,7 @@ func TestDeadNodeReplacedAfterGrace(t *testing.T) {
 			t.Fatalf("shard %d changed within the grace period: voters %v learners %v", s, st.Voters, st.Learners)
 		}
 	}
-	c.clock.advance(deadGrace)
+	c.clock.Advance(deadGrace)
 	c.placed(30*time.Second, 1, 2, 3)
 	c.replicated(10*time.Second, "a", "1")
 }
@@ -237,7 +237,7 @@ func TestGracefulLeave(t *testing.T) {
 	c.grow(4)
 	c.proposeAll("a", "1")
 	leaving := c.nodes[4]
-	c.members.leaving(4)
+	c.members.Leaving(4)
 	c.placed(30*time.Second, 1, 2, 3) // also: node 4 hosts no shard any more
 	for s := range uint32(testShards) {
 		if leaving.mgr.IsLeader(s) {
@@ -245,12 +245,12 @@ func TestGracefulLeave(t *testing.T) {
 		}
 	}
 	leaving.kill()
-	c.members.gone(4, true)
+	c.members.Gone(4, true)
 	c.replicated(10*time.Second, "a", "1")
 
 	// Node 3 goes with a graceful leave but no drain: removed at once, no grace.
 	c.nodes[3].kill()
-	c.members.gone(3, true)
+	c.members.Gone(3, true)
 	var last string
 	waitFor(t, 30*time.Second, func() string { return "node 3 removed everywhere: " + last }, func() bool {
 		for s := range uint32(testShards) {
@@ -280,9 +280,9 @@ func TestRestartAfterReplacement(t *testing.T) {
 	c.grow(4)
 	c.proposeAll("a", "1")
 	c.nodes[4].kill()
-	c.members.gone(4, false)
+	c.members.Gone(4, false)
 	c.proposeAll("a2", "1") // new leaders, who noticed node 4 missing
-	c.clock.advance(deadGrace)
+	c.clock.Advance(deadGrace)
 	c.placed(30*time.Second, 1, 2, 3)
 	c.add(5, false)
 	c.placed(30*time.Second, 1, 2, 3, 5)
@@ -320,7 +320,7 @@ func TestRestartAfterReplacement(t *testing.T) {
 			t.Fatalf("shard %d: node 4 dropped its stale replica within the grace period", s)
 		}
 	}
-	c.clock.advance(2 * deadGrace)
+	c.clock.Advance(2 * deadGrace)
 	c.placed(30*time.Second, 1, 2, 3, 4, 5)
 	for _, s := range stale {
 		if n4.replicas.dropped(s) == 0 {
@@ -354,7 +354,7 @@ func TestSingleNodeRestart(t *testing.T) {
 func TestNoRemovalBeforeReplacementCatchesUp(t *testing.T) {
 	c := newTestCluster(t)
 	c.grow(3)
-	c.members.join(4, "127.0.0.1:1") // nothing listens there
+	c.members.Join(4, "127.0.0.1:1") // nothing listens there
 	placedOn4 := 0
 	var last string
 	waitFor(t, 30*time.Second, func() string { return "node 4 a learner where placed: " + last }, func() bool {
@@ -387,6 +387,6 @@ func TestNoRemovalBeforeReplacementCatchesUp(t *testing.T) {
 			t.Fatalf("shard %d: voters %v while node 4 never caught up", s, st.Voters)
 		}
 	}
-	c.members.gone(4, true)
+	c.members.Gone(4, true)
 	c.placed(30*time.Second, 1, 2, 3)
 }
