@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 )
 
 // The browser side of the OpenID Connect authorization code flow with PKCE, as the
@@ -108,6 +109,9 @@ type signInFlow struct {
 	// a confidential client; none for a public one (client_id goes in the body).
 	tokenHeader http.Header
 	rand        io.Reader
+	// browsers numbers the browsers made on this flow: where each starts its rotation
+	// over --endpoints (endpoints.go).
+	browsers atomic.Uint64
 }
 
 func newSignInFlow(ep *flowEndpoints, app *userApp, scope, prompt string, client *http.Client) *signInFlow {
@@ -330,8 +334,11 @@ type userAgent struct {
 	f      *signInFlow
 	user   benchUser
 	client *http.Client // with the jar
-	base   *url.URL
-	buf    []byte
+	// api is the app's back end (token, userinfo, introspection: no cookies): the
+	// flow's client, or with --endpoints one on this browser's rotation.
+	api  *http.Client
+	base *url.URL
+	buf  []byte
 }
 
 func newUserAgent(f *signInFlow, user benchUser) *userAgent {
@@ -339,9 +346,13 @@ func newUserAgent(f *signInFlow, user benchUser) *userAgent {
 	if err != nil {
 		base = &url.URL{}
 	}
-	u := &userAgent{f: f, user: user, base: base, buf: make([]byte, 0, 32<<10)}
+	u := &userAgent{f: f, user: user, base: base, buf: make([]byte, 0, 32<<10), api: f.client}
+	rt := browserTransport(f.client.Transport, f.browsers.Add(1)-1)
+	if rt != f.client.Transport {
+		u.api = &http.Client{Transport: rt, Timeout: f.client.Timeout, CheckRedirect: f.client.CheckRedirect}
+	}
 	u.client = &http.Client{
-		Transport:     f.client.Transport,
+		Transport:     rt,
 		Timeout:       f.client.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -516,7 +527,7 @@ func (u *userAgent) exchange(ctx context.Context, code, verifier string) ([]byte
 		form.Set("resource", u.f.resource)
 	}
 	tr := tokenRequest{url: u.f.ep.Token, body: []byte(form.Encode()), header: u.f.tokenHeader}
-	body, err := tr.do(ctx, u.f.client, u.buf)
+	body, err := tr.do(ctx, u.api, u.buf)
 	if err != nil {
 		return nil, err
 	}
@@ -532,7 +543,7 @@ var idTokenKey = []byte(`"id_token"`)
 // token to use next: the rotated one, or refreshToken when the OP did not rotate.
 func (u *userAgent) refresh(ctx context.Context, refreshToken string) (next string, rotated bool, err error) {
 	tr := u.refreshRequest(refreshToken)
-	body, err := tr.do(ctx, u.f.client, u.buf)
+	body, err := tr.do(ctx, u.api, u.buf)
 	if err != nil {
 		return "", false, err
 	}
@@ -582,7 +593,7 @@ func (u *userAgent) userinfo(ctx context.Context, authorization string) error {
 	}
 	req.Header.Set("Authorization", authorization)
 	req.Header.Set("Accept", "application/json")
-	resp, err := u.f.client.Do(req)
+	resp, err := u.api.Do(req)
 	if err != nil {
 		return TransportError(err)
 	}

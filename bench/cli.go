@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,6 +70,11 @@ type Config struct {
 	// Calibrate is how long the machine's speed is measured before and after the run
 	// (Calibration); 0 skips it.
 	Calibrate time.Duration
+	// endpoints is --endpoints as given (parsed into Target.Endpoints).
+	endpoints string
+	// issuerFromEndpoints: --endpoints without --issuer; the issuer is read from the
+	// first endpoint's discovery at the start of the run.
+	issuerFromEndpoints bool
 }
 
 // Validate reports every problem at once.
@@ -87,8 +93,15 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--auth-method %q: want basic or post", c.Target.AuthMethod))
 	}
-	if err := checkHTTPURL(c.Target.Issuer); err != nil {
+	if c.issuerFromEndpoints {
+		if len(c.Target.Endpoints) == 0 {
+			errs = append(errs, errors.New("--issuer is needed without --endpoints"))
+		}
+	} else if err := checkHTTPURL(c.Target.Issuer); err != nil {
 		errs = append(errs, fmt.Errorf("--issuer: %w", err))
+	}
+	if len(c.Target.Endpoints) > 0 && c.Load.Engine == EngineEpoll {
+		errs = append(errs, errors.New("--endpoints runs on --engine goroutines only (the epoll engine sends a scenario's requests to one address)"))
 	}
 	for _, e := range []struct{ flag, url string }{
 		{"--token-endpoint", c.Target.TokenEndpoint},
@@ -124,7 +137,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--mix is only for the mixed scenario"))
 	}
 	if !c.AllowRemote {
-		for _, u := range []string{c.Target.Issuer, c.Target.TokenEndpoint, c.Target.IntrospectionEndpoint} {
+		for _, u := range append([]string{c.Target.Issuer, c.Target.TokenEndpoint, c.Target.IntrospectionEndpoint}, c.Target.Endpoints...) {
 			if u != "" && !isLoopbackURL(u) {
 				errs = append(errs, fmt.Errorf("%s is not on this machine (localhost or a loopback address); pass --allow-remote to load-test another host", u))
 			}
@@ -151,6 +164,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Scenario, "scenario", "client-credentials", "scenario to run (see latch bench list)")
 	fs.StringVar(&c.Target.Kind, "target", "latch", "latch (setup through the Management API) or generic (any OP; client from flags)")
 	fs.StringVar(&c.Target.Issuer, "issuer", "http://localhost:3001/oidc", "issuer; the token endpoint is discovered from <issuer>/.well-known/openid-configuration")
+	fs.StringVar(&c.endpoints, "endpoints", "", "comma-separated base URLs of cluster nodes sharing the issuer (http://127.0.0.1:3001,http://127.0.0.1:3002,...): requests for the issuer's host go to them in turn instead (setup to the first; each browser rotates through them; goroutines engine); without --issuer, the issuer is read from <first>/oidc")
 	fs.StringVar(&c.Target.TokenEndpoint, "token-endpoint", "", "token endpoint (overrides discovery)")
 	fs.StringVar(&c.Target.IntrospectionEndpoint, "introspection-endpoint", "", "introspection endpoint (overrides discovery; e.g. Ory Hydra's admin /admin/oauth2/introspect)")
 	fs.StringVar(&c.Target.ClientID, "client-id", "", "client id (generic target; with --target latch, skips creating an app)")
@@ -212,6 +226,16 @@ func ParseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	}
 	if given["requests"] {
 		c.Load.Duration = 0
+	}
+	if given["endpoints"] {
+		eps, err := parseEndpoints(c.endpoints)
+		if err != nil {
+			return nil, err
+		}
+		c.Target.Endpoints = eps
+		if !given["issuer"] {
+			c.Target.Issuer, c.issuerFromEndpoints = "", true
+		}
 	}
 	if getenv != nil {
 		if c.Target.AdminClientID == "" && c.Target.AdminClientSecret == "" {
@@ -309,6 +333,31 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 		Workers: cfg.Load.Concurrency,
 	}
 	defer env.Client.CloseIdleConnections()
+	// direct reaches the nodes themselves (their /metrics, the issuer's discovery).
+	direct := &http.Client{Transport: env.Client.Transport, CheckRedirect: env.Client.CheckRedirect}
+	var spread *endpointTransport
+	if len(t.Endpoints) > 0 {
+		if cfg.issuerFromEndpoints {
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			issuer, err := discoverIssuer(dctx, direct, t.Endpoints[0])
+			cancel()
+			if err != nil {
+				return nil, err
+			}
+			if !cfg.AllowRemote && !isLoopbackURL(issuer) {
+				return nil, fmt.Errorf("the issuer %s (from %s) is not on this machine; pass --allow-remote to load-test another host", issuer, t.Endpoints[0])
+			}
+			t.Issuer = issuer
+			env.Target.Issuer = issuer
+		}
+		var err error
+		if spread, err = newEndpointTransport(env.Client.Transport, t.Issuer, t.Endpoints); err != nil {
+			return nil, err
+		}
+		env.Client.Transport = spread // pinned to the first endpoint until the load
+		t.EndpointRotation = endpointRotation
+		env.Target.EndpointRotation = endpointRotation
+	}
 	sc, err := NewScenario(cfg.Scenario)
 	if err != nil {
 		return nil, err
@@ -317,7 +366,7 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 	if cfg.Calibrate > 0 {
 		calib = &Calibration{ES256PerSecBefore: calibrate(cfg.Calibrate)}
 	}
-	cmd.logf("latch bench: %s against %s (%s target): setting up", cfg.Scenario, t.Issuer, t.Kind)
+	cmd.logf("latch bench: %s against %s (%s target%s): setting up", cfg.Scenario, t.Issuer, t.Kind, endpointsNote(t.Endpoints))
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	err = sc.Setup(setupCtx, env)
 	cancel()
@@ -355,8 +404,33 @@ func (cmd *Command) run(ctx context.Context, cfg *Config) (*Report, error) {
 	if d, ok := sc.(Describer); ok {
 		rep.Params = d.Params()
 	}
+	var probe *hopProbe
+	var hopsBefore []*grainCalls
+	var hopErrs []error
+	if t.Kind == "latch" {
+		probe = &hopProbe{client: direct, endpoints: t.Endpoints}
+		if len(probe.endpoints) == 0 {
+			probe.endpoints = []string{originOf(t.Issuer)}
+		}
+		hopsBefore, hopErrs = probe.read(ctx)
+	}
 	cmd.logf("latch bench: running %s, warm-up %s", rep.Load.describe(), cfg.Load.Warmup)
+	if spread != nil {
+		spread.spread(true)
+	}
 	m, err := runLoad(ctx, sc, load)
+	if spread != nil {
+		spread.spread(false)
+	}
+	if probe != nil && err == nil {
+		after, errs := probe.read(context.WithoutCancel(ctx))
+		for i := range hopErrs {
+			if hopErrs[i] == nil {
+				hopErrs[i] = errs[i]
+			}
+		}
+		rep.RemoteHops = remoteHops(probe.endpoints, hopsBefore, after, hopErrs)
+	}
 	if terr := teardown(); terr != nil {
 		cmd.logf("latch bench: warning: teardown: %v", terr)
 	}

@@ -57,7 +57,10 @@ type Report struct {
 	CPU *CPUUsage `json:"cpu,omitempty"`
 	// Calibration is the machine's single-core speed before and after the run.
 	Calibration *Calibration `json:"calibration,omitempty"`
-	Warnings    []string     `json:"warnings,omitempty"`
+	// RemoteHops (Latch) is the run's grain calls by where they were answered, from
+	// every node's /metrics (remote_hops.go).
+	RemoteHops *RemoteHops `json:"remoteHops,omitempty"`
+	Warnings   []string    `json:"warnings,omitempty"`
 }
 
 // Machine describes where the load generator ran.
@@ -274,6 +277,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString(r.Headline + "\n\n")
 	fmt.Fprintf(&b, "scenario   %s (target %s, %s)\n", r.Scenario, r.Target.Kind, r.Target.Issuer)
+	if len(r.Target.Endpoints) > 0 {
+		fmt.Fprintf(&b, "endpoints  %s\n", strings.Join(r.Target.Endpoints, ", "))
+	}
 	fmt.Fprintf(&b, "load       %s, warm-up %s", r.Load.describe(), r.Load.Warmup)
 	if r.Load.Requests > 0 {
 		fmt.Fprintf(&b, ", %d requests\n", r.Load.Requests)
@@ -305,6 +311,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.Calibration != nil {
 		b.WriteString("calibrate  " + r.Calibration.describe() + "\n")
+	}
+	if r.RemoteHops != nil {
+		b.WriteString("grains     " + r.RemoteHops.describe() + "\n")
 	}
 	if len(r.ErrorsByKind) > 0 {
 		b.WriteString("\nerrors by kind\n")

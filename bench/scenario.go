@@ -91,6 +91,10 @@ type Target struct {
 	Kind string `json:"kind"`
 	// Issuer; discovery is <Issuer>/.well-known/openid-configuration.
 	Issuer string `json:"issuer"`
+	// Endpoints (--endpoints) are the base URLs of the cluster nodes the requests for
+	// the issuer's host are sent to instead (endpoints.go); EndpointRotation says how.
+	Endpoints        []string `json:"endpoints,omitempty"`
+	EndpointRotation string   `json:"endpointRotation,omitempty"`
 	// TokenEndpoint overrides the discovered token_endpoint.
 	TokenEndpoint string `json:"tokenEndpoint,omitempty"`
 	// IntrospectionEndpoint overrides the discovered introspection_endpoint (Ory Hydra

@@ -138,7 +138,7 @@ func (ep *flowEndpoints) introspectionEndpoint() string {
 // the app's client authentication (the token endpoint's headers), without cookies.
 func (u *userAgent) introspect(ctx context.Context, form []byte) error {
 	r := u.introspectRequest(form)
-	return r.introspect(ctx, u.f.client, u.buf)
+	return r.introspect(ctx, u.api, u.buf)
 }
 
 // introspectRequest is the introspection request for form, authenticated as the app.

@@ -38,7 +38,7 @@ var _ rawSessionTask = (*orgTokenTask)(nil)
 
 func (t *orgTokenTask) request(ctx context.Context) error {
 	tr := t.ua.refreshRequest(t.token)
-	body, err := tr.do(ctx, t.ua.f.client, t.ua.buf)
+	body, err := tr.do(ctx, t.ua.api, t.ua.buf)
 	if err != nil {
 		return err
 	}
