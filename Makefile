@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test vet bench bench-peers gobench proto fuzz build e2e-deps
+.PHONY: run test vet bench bench-peers bench-cluster gobench proto fuzz build e2e-deps
 
 build:
 	$(GO) build -o bin/latch ./cmd/latch
@@ -36,6 +36,12 @@ bench:
 # workloads, one after the other: bench/results/<date>-<host>-peers.md.
 bench-peers:
 	GO=$(GO) bash scripts/bench-peers.sh
+
+# refresh and sso-code against one node, then a 3-node loopback cluster (latch bench
+# --endpoints), in one sitting: bench/results/<date>-<host>-cluster.md.
+# BENCH_CLUSTER_DURATION (15s) sets each run's measured time.
+bench-cluster:
+	GO=$(GO) bash scripts/bench-cluster.sh
 
 # Go micro-benchmarks of the hot paths (token endpoint, signing, store writes).
 gobench:
