@@ -100,6 +100,9 @@ func Compare(w io.Writer, runs []NamedReport) error {
 		row("loadgen us/req", func(r *Report) float64 { return r.CPU.LoadGeneratorUsPerRequest }, fmtUs, false)
 		row("steal %", func(r *Report) float64 { return r.CPU.StealPct }, fmtPct, false)
 	}
+	if allHave(runs, func(r *Report) bool { return r.RemoteHops != nil && r.RemoteHops.RemoteShare != nil }) {
+		row("remote hops %", func(r *Report) float64 { return 100 * *r.RemoteHops.RemoteShare }, fmtPct, false)
+	}
 	if allHave(runs, func(r *Report) bool { return r.Calibration != nil && r.Calibration.ES256PerSecBefore > 0 }) {
 		row("ES256/s (calib.)", func(r *Report) float64 { return r.Calibration.ES256PerSecBefore }, fmtRate, true)
 	}

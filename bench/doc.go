@@ -55,6 +55,15 @@
 // request (BenchmarkTransport). It never retries a request. https:// goes through a
 // tuned http.Transport.
 //
+// # Clusters
+//
+// --endpoints spreads a run over the nodes of a cluster that share one issuer
+// (endpoints.go): the transport sends the requests for the issuer's origin to the nodes,
+// setup to the first, each browser's requests to the nodes in turn (so a refresh family
+// rotates through every node), any other request round-robin. Against Latch, each
+// node's /metrics is read before and after the load for the share of grain calls that
+// took a remote hop (remote_hops.go).
+//
 // # Adding a scenario
 //
 // One file, scenario_<name>.go, with a type implementing Scenario (Setup once, Do per

@@ -228,6 +228,18 @@ func TestCompareThreeRuns(t *testing.T) {
 	if squeezed := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(squeezed, "ES256/s (calib.) 20000 10000 6667 0.50x 0.33x") {
 		t.Errorf("compare lacks the calibration row:\n%s", out.String())
 	}
+	if strings.Contains(out.String(), "remote hops") {
+		t.Errorf("a remote-hops row without grain calls:\n%s", out.String())
+	}
+	for i, r := range []*Report{a, b, c} {
+		r.RemoteHops = &RemoteHops{RemoteShare: share(int64(i), 3)}
+	}
+	a.RemoteHops.RemoteShare = new(float64)
+	out.Reset()
+	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})
+	if squeezed := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(squeezed, "remote hops % 0.0 33.3 66.7") {
+		t.Errorf("compare lacks the remote-hops row:\n%s", out.String())
+	}
 	c.Errors = 3
 	out.Reset()
 	_ = Compare(&out, []NamedReport{{"latch", a}, {"node-oidc-provider", b}, {"hydra", c}})
