@@ -236,20 +236,131 @@ func jwtParties(tok string) (sub, client string) {
 	if err != nil {
 		return "", ""
 	}
-	var c struct {
-		Sub      string          `json:"sub"`
-		ClientID string          `json:"client_id"`
-		Aud      json.RawMessage `json:"aud"`
+	sub, clientID, aud, ok := scanClaims(raw)
+	if !ok { // something scanClaims does not read: let encoding/json decide
+		var c struct {
+			Sub      string          `json:"sub"`
+			ClientID string          `json:"client_id"`
+			Aud      json.RawMessage `json:"aud"`
+		}
+		if json.Unmarshal(raw, &c) != nil {
+			return "", ""
+		}
+		sub, clientID = c.Sub, c.ClientID
+		_ = json.Unmarshal(c.Aud, &aud) // a single audience only
 	}
-	if json.Unmarshal(raw, &c) != nil {
-		return "", ""
+	if clientID != "" {
+		return sub, clientID
 	}
-	client = c.ClientID
-	if client == "" {
-		var aud string
-		if json.Unmarshal(c.Aud, &aud) == nil {
-			client = aud
+	return sub, aud
+}
+
+// scanClaims reads the top-level string members sub, client_id and aud of a compact
+// JSON object (as Latch's tokens are encoded) in one pass. Nested objects and arrays
+// are skipped, so a claim inside custom data never counts. ok is false for anything
+// it does not expect (an escape inside a wanted string, malformed input).
+func scanClaims(b []byte) (sub, clientID, aud string, ok bool) {
+	i := 0
+	ws := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
 		}
 	}
-	return c.Sub, client
+	// str reads a string at b[i] == '"'; escaped reports a backslash inside.
+	str := func() (s []byte, escaped, good bool) {
+		start := i + 1
+		for j := start; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				escaped = true
+				j++
+			case '"':
+				i = j + 1
+				return b[start:j], escaped, true
+			}
+		}
+		return nil, false, false
+	}
+	// skip skips a non-string value at b[i].
+	skip := func() bool {
+		depth := 0
+		for i < len(b) {
+			switch c := b[i]; c {
+			case '"':
+				if _, _, good := str(); !good {
+					return false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth == 0 {
+					return true
+				}
+				depth--
+			case ',':
+				if depth == 0 {
+					return true
+				}
+			}
+			i++
+		}
+		return false
+	}
+	ws()
+	if i >= len(b) || b[i] != '{' {
+		return "", "", "", false
+	}
+	i++
+	for {
+		ws()
+		if i < len(b) && b[i] == '}' {
+			return sub, clientID, aud, true
+		}
+		if i >= len(b) || b[i] != '"' {
+			return "", "", "", false
+		}
+		key, kesc, good := str()
+		if !good || kesc {
+			return "", "", "", false
+		}
+		ws()
+		if i >= len(b) || b[i] != ':' {
+			return "", "", "", false
+		}
+		i++
+		ws()
+		if i < len(b) && b[i] == '"' {
+			v, esc, good := str()
+			if !good {
+				return "", "", "", false
+			}
+			var dst *string
+			switch string(key) {
+			case "sub":
+				dst = &sub
+			case "client_id":
+				dst = &clientID
+			case "aud":
+				dst = &aud
+			}
+			if dst != nil {
+				if esc {
+					return "", "", "", false
+				}
+				*dst = string(v)
+			}
+		} else if !skip() {
+			return "", "", "", false
+		}
+		ws()
+		if i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return sub, clientID, aud, true
+		}
+		return "", "", "", false
+	}
 }
