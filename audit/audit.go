@@ -185,8 +185,24 @@ type Params struct {
 	GrantType string `json:"grant_type"`
 }
 
+// maxField bounds each free-form string of a stored log (user agent, path, error
+// message, ...): a request cannot make an entry arbitrarily large.
+const maxField = 1024
+
+func clip(s string) string {
+	if len(s) > maxField {
+		return s[:maxField]
+	}
+	return s
+}
+
 // toLog builds the stored form of e under id.
 func toLog(id string, e Entry) Log {
+	for _, f := range []*string{&e.Key, &e.Error.Code, &e.Error.Message, &e.UserID, &e.ApplicationID, &e.SessionID,
+		&e.IP, &e.UserAgent, &e.InteractionEvent, &e.Identifier.Type, &e.Identifier.Value, &e.VerificationID,
+		&e.GrantType, &e.Scope, &e.Method, &e.Path} {
+		*f = clip(*f)
+	}
 	p := Payload{
 		Key: e.Key, Result: e.Result,
 		IP: e.IP, UserAgent: e.UserAgent,
@@ -212,10 +228,10 @@ func toLog(id string, e Entry) Log {
 	if e.Token != "" && (p.UserID == "" || p.ApplicationID == "") {
 		sub, client := jwtParties(e.Token)
 		if p.ApplicationID == "" {
-			p.ApplicationID = client
+			p.ApplicationID = clip(client)
 		}
 		if p.UserID == "" && sub != client {
-			p.UserID = sub
+			p.UserID = clip(sub)
 		}
 	}
 	return Log{ID: id, Key: e.Key, Payload: p, CreatedAt: e.CreatedAt.UnixMilli()}

@@ -201,20 +201,25 @@ func (w *Writer) run() {
 }
 
 // flush writes batch with one Apply: every record is "<batch id>/<entry id>", so the
-// batch shares one routing key (one shard) and is written atomically.
+// batch shares one routing key (one shard) and is written atomically. A batch whose
+// encoding passes maxBatchBytes (unusually long user agents or paths) is split, each
+// part under its own batch id, so that one Apply stays well within a Raft message.
 func (w *Writer) flush(batch []Entry) {
-	if len(batch) == 0 {
-		return
-	}
-	batchID, err := w.batchID()
-	if err != nil {
-		w.failed.Add(uint64(len(batch)))
-		w.log.Warn("audit log batch lost", "entries", len(batch), "err", err)
-		return
-	}
-	muts := make([]persistence.Mutation, 0, len(batch))
-	for i, e := range batch {
-		id := batchID + "-" + strconv.FormatInt(int64(i), 36)
+	var (
+		muts    = make([]persistence.Mutation, 0, len(batch))
+		batchID string
+		size    int
+		err     error
+	)
+	for _, e := range batch {
+		if batchID == "" {
+			if batchID, err = w.batchID(); err != nil {
+				w.failed.Add(uint64(len(batch) - len(muts)))
+				w.log.Warn("audit log batch lost", "entries", len(batch)-len(muts), "err", err)
+				return
+			}
+		}
+		id := batchID + "-" + strconv.FormatInt(int64(len(muts)), 36)
 		value, err := json.Marshal(toLog(id, e))
 		if err != nil { // a Log always encodes; keep the batch if one ever does not
 			w.failed.Add(1)
@@ -223,6 +228,24 @@ func (w *Writer) flush(batch []Entry) {
 		muts = append(muts, persistence.Mutation{
 			Kind: Kind, Key: batchID + "/" + id, Value: value, ExpiresAt: e.CreatedAt.Add(w.retention),
 		})
+		if size += len(value); size >= maxBatchBytes {
+			w.apply(muts)
+			muts, batchID, size = nil, "", 0
+		}
+	}
+	w.apply(muts)
+	if d := w.dropped.Load(); d != w.reportedDrops {
+		w.log.Warn("audit log entries dropped: queue full", "dropped_total", d)
+		w.reportedDrops = d
+	}
+}
+
+// maxBatchBytes bounds the values of one Apply (a Raft message carries up to 1 MiB).
+const maxBatchBytes = 256 << 10
+
+func (w *Writer) apply(muts []persistence.Mutation) {
+	if len(muts) == 0 {
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
 	defer cancel()
@@ -232,10 +255,6 @@ func (w *Writer) flush(batch []Entry) {
 		return
 	}
 	w.written.Add(uint64(len(muts)))
-	if d := w.dropped.Load(); d != w.reportedDrops {
-		w.log.Warn("audit log entries dropped: queue full", "dropped_total", d)
-		w.reportedDrops = d
-	}
 }
 
 // batchIDEncoding spells the random part of a batch id: lower case, no '/', '-' or '.'.

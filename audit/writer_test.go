@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func (s *recordingStore) Apply(ctx context.Context, muts []persistence.Mutation)
 		<-s.release
 	}
 	s.mu.Lock()
-	s.applies = append(s.applies, muts)
+	s.applies = append(s.applies, append([]persistence.Mutation(nil), muts...)) // the store keeps no reference
 	s.mu.Unlock()
 	return s.Store.Apply(ctx, muts)
 }
@@ -105,6 +106,43 @@ func TestWriterBatches(t *testing.T) {
 	}
 	if s := w.Stats(); s.Written != 25 || s.Dropped != 0 || s.Failed != 0 {
 		t.Errorf("stats %+v, want 25 written", s)
+	}
+}
+
+// TestWriterBoundsBatchBytes: long fields are clipped, and a batch whose encoding
+// would pass 256 KiB is split, each part one Apply under its own routing key, so that
+// one write stays within a Raft message.
+func TestWriterBoundsBatchBytes(t *testing.T) {
+	st := newStore(t, time.Now)
+	w := newWriter(t, st, nil)
+	long := strings.Repeat("x", 64<<10)
+	for range 256 {
+		w.Record(audit.Entry{Key: audit.KeyExchangeByRefreshToken, UserAgent: long, Path: long})
+	}
+	w.Close()
+	bs := st.batches()
+	if len(bs) < 2 {
+		t.Fatalf("one Apply for %d entries of ~2 KiB each", 256)
+	}
+	total := 0
+	for _, b := range bs {
+		bytes := 0
+		for _, m := range b {
+			bytes += len(m.Value)
+			if len(m.Value) > 4<<10 {
+				t.Fatalf("a record of %d bytes: fields not clipped", len(m.Value))
+			}
+			if persistence.RoutingKey(m.Key) != persistence.RoutingKey(b[0].Key) {
+				t.Fatalf("batch spans routing keys")
+			}
+		}
+		if bytes > 256<<10+4<<10 {
+			t.Errorf("one Apply of %d bytes", bytes)
+		}
+		total += len(b)
+	}
+	if total != 256 || w.Stats().Written != 256 {
+		t.Errorf("%d written (%+v), want 256", total, w.Stats())
 	}
 }
 
