@@ -65,6 +65,7 @@ func (x *experience) identify(ctx context.Context, uid string, rec *op.Interacti
 		return apiErr(http.StatusNotFound, "user.user_not_exist",
 			fmt.Sprintf("User with %s does not exist.", ver.IdentifierValue))
 	}
+	noteStep(ctx).user(user.ID) // audit log (mgmt_logs_emit.go)
 	if user.IsSuspended {
 		return apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}
@@ -107,6 +108,7 @@ func (x *experience) register(ctx context.Context, uid string, rec *op.Interacti
 	if err != nil {
 		return mgmtError(err) // a username taken meanwhile: 422 user.username_already_in_use
 	}
+	noteStep(ctx).user(user.ID) // audit log (mgmt_logs_emit.go)
 	if _, err := x.s.browser.Steps.Identify(ctx, uid, "", user.ID); err != nil {
 		return grainError(err)
 	}

@@ -41,6 +41,7 @@ func (x *experience) begin(ctx context.Context, uid, event string) error {
 	if err := interactionEvent(event); err != nil {
 		return err
 	}
+	noteStep(ctx).setEvent(event) // audit log (mgmt_logs_emit.go)
 	if _, err := x.s.browser.Steps.SetEvent(ctx, uid, event, true); err != nil {
 		return grainError(err)
 	}
@@ -53,6 +54,7 @@ func (x *experience) switchEvent(ctx context.Context, uid, event string) error {
 	if err := interactionEvent(event); err != nil {
 		return err
 	}
+	noteStep(ctx).setEvent(event) // audit log (mgmt_logs_emit.go)
 	if _, err := x.s.browser.Steps.SetEvent(ctx, uid, event, false); err != nil {
 		return grainError(err)
 	}

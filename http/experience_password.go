@@ -63,6 +63,7 @@ func (x *experience) verifyPassword(ctx context.Context, uid string, ident ident
 	if password == "" {
 		return "", invalidInput("`password` is required")
 	}
+	noteStep(ctx).verification(ident, "") // audit log (mgmt_logs_emit.go)
 	key := throttleKey(idType, value)
 	ok, until := x.throttle.attempt(ctx, key)
 	if !ok {
@@ -103,6 +104,8 @@ func (x *experience) verifyPassword(ctx context.Context, uid string, ident ident
 	if err != nil {
 		return "", grainError(err)
 	}
+	noteStep(ctx).user(user.ID)
+	noteStep(ctx).verification(ident, verificationID)
 	return verificationID, nil
 }
 

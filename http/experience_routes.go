@@ -49,13 +49,13 @@ func (s *Server) routesExperience(r *routeTable) {
 		x.throttle.onLockout = s.metrics.Lockout
 	}
 	g := newPostGuard(s.endpoint) // formguard.go: same-origin, JSON / form bodies only
-	r.PUT("/api/experience", g.json(x.api(x.putExperience)))
-	r.PUT("/api/experience/interaction-event", g.json(x.api(x.putInteractionEvent)))
+	r.PUT("/api/experience", g.json(x.api(x.logged("Update", x.putExperience))))
+	r.PUT("/api/experience/interaction-event", g.json(x.api(x.logged("Update", x.putInteractionEvent))))
 	r.GET("/api/experience/interaction", x.api(x.getInteraction))
-	r.POST("/api/experience/verification/password", g.json(x.api(x.postPasswordVerification)))
-	r.POST("/api/experience/identification", g.json(x.api(x.postIdentification)))
-	r.POST("/api/experience/profile", g.json(x.api(x.postProfile)))
-	r.POST("/api/experience/submit", g.json(x.api(x.postSubmit)))
+	r.POST("/api/experience/verification/password", g.json(x.api(x.logged("Verification.Password.Submit", x.postPasswordVerification))))
+	r.POST("/api/experience/identification", g.json(x.api(x.logged("Identifier.Submit", x.postIdentification))))
+	r.POST("/api/experience/profile", g.json(x.api(x.logged("Profile.Update", x.postProfile))))
+	r.POST("/api/experience/submit", g.json(x.api(x.logged("Submit", x.postSubmit))))
 
 	r.POST(pathSignIn, g.form(x.serveSignInForm))
 	r.POST(pathRegister, g.form(x.serveRegisterForm))
@@ -104,6 +104,7 @@ func (x *experience) load(ctx context.Context, r *http.Request, started bool) (s
 	if started && rec.Event == "" {
 		return "", nil, apiErr(http.StatusNotFound, "session.interaction_not_found", msgInteractionNotFound)
 	}
+	noteStep(ctx).interaction(uid, rec) // audit log (mgmt_logs_emit.go)
 	return uid, rec, nil
 }
 

@@ -33,6 +33,7 @@ func (x *experience) submit(ctx context.Context, uid string) (string, error) {
 	if err != nil {
 		return "", grainError(err)
 	}
+	noteStep(ctx).interaction(uid, rec) // audit log (mgmt_logs_emit.go)
 	if rec.Event == "" {
 		return "", apiErr(http.StatusNotFound, "session.interaction_not_found", msgInteractionNotFound)
 	}

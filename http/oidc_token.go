@@ -28,6 +28,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter
 		}
 		s.metrics.Token(grant, result, s.now().Sub(start))
 	}
+	if s.audit != nil {
+		s.auditToken(r, grant, app, &resp, err) // mgmt_logs_emit.go
+	}
 	s.setCORS(w, r, app)
 	if err != nil {
 		s.writeOAuthError(w, r, err)

@@ -193,4 +193,7 @@ var routeDocs = map[string]routeDoc{
 	"POST /api/applications/:id/protected-app-metadata/custom-domains":                    {Summary: "Add a custom domain to a protected app", OperationID: "CreateApplicationProtectedAppMetadataCustomDomain"},
 	"DELETE /api/applications/:id/protected-app-metadata/custom-domains/:domain":          {Summary: "Remove a custom domain of a protected app", OperationID: "DeleteApplicationProtectedAppMetadataCustomDomain"},
 	"PATCH /api/users/:userId/password/expiration":                                        {Summary: "Update user password expiration", OperationID: "UpdateUserPasswordExpiration"},
+	"GET /api/logs":                                                                       {Summary: "Get logs (audit logs, newest first; filters userId, applicationId, logKey, startTime, endTime)", OperationID: "ListLogs"},
+	"GET /api/logs/:id":                                                                   {Summary: "Get log", OperationID: "GetLog"},
+	"GET /api/users/:userId/logs":                                                         {Summary: "Get a user's logs", OperationID: "ListUserLogs"},
 }

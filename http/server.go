@@ -59,6 +59,11 @@ type Config struct {
 	// policy rejects breached passwords (directory.HIBP); nil consults only the
 	// bundled list of common passwords (mgmt_signinexp.go).
 	BreachedPasswords directory.BreachChecker
+	// AuditLog receives the audit log entries (audit.Writer; mgmt_logs_emit.go) and
+	// AuditLogs reads them back for /api/logs (audit.Reader); nil records none and
+	// lists none.
+	AuditLog  AuditLog
+	AuditLogs AuditLogReader
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -120,6 +125,9 @@ type Server struct {
 	openapi   openAPIDocs   // built from routes once they are all registered
 	budget    time.Duration // of one request
 	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
+
+	audit     AuditLog       // nil: no audit logs recorded
+	auditLogs AuditLogReader // nil: /api/logs lists none
 }
 
 // New builds a Server and its routes.
@@ -147,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		budget:   cfg.RequestTimeout,
 	}
 	s.metrics = cfg.Metrics
+	s.audit, s.auditLogs = cfg.AuditLog, cfg.AuditLogs
 	ids, err := newRequestIDs(cfg.Rand)
 	if err != nil {
 		return nil, err

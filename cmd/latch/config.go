@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/cluster"
 	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
@@ -66,6 +67,10 @@ type serveConfig struct {
 	// Metrics is where /metrics is served: "" on the HTTP listener, a host:port on a
 	// listener of its own, "off" nowhere.
 	Metrics string
+	// AuditLogs records audit logs (package audit; /api/logs); AuditRetention is
+	// their TTL (0 = audit.DefaultRetention, 30 days).
+	AuditLogs      bool
+	AuditRetention time.Duration
 
 	// hooks lets tests drive the node's clock and observe it; nil in production.
 	hooks *serveHooks
@@ -98,6 +103,8 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BackchannelMaxAttempts, "backchannel-max-attempts", outbox.DefaultMaxAttempts, "attempts before a back-channel logout is given up")
 	fs.DurationVar(&c.BackchannelTTL, "backchannel-ttl", outbox.DefaultTTL, "age after which an undelivered back-channel logout is given up")
 	fs.StringVar(&c.Metrics, "metrics", "", "where Prometheus /metrics is served: empty for the HTTP listener, host:port for a listener of its own, off for nowhere")
+	fs.BoolVar(&c.AuditLogs, "audit-logs", true, "record audit logs (sign-in steps, token exchanges, Management API writes), read at /api/logs")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", audit.DefaultRetention, "how long an audit log is kept")
 }
 
 // applyEnv sets every flag not given on the command line from LATCH_<FLAG>.
@@ -176,6 +183,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.StoreMemTableMiB > 4095 {
 		errs = append(errs, errors.New("--store-memtable must be at most 4095 MiB"))
+	}
+	if c.AuditRetention < 0 {
+		errs = append(errs, errors.New("--audit-retention must not be negative"))
 	}
 	if c.BackchannelMaxAttempts < 0 {
 		errs = append(errs, errors.New("--backchannel-max-attempts must not be negative"))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/actors/msg"
+	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
@@ -281,6 +282,23 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err != nil {
 		return err
 	}
+	// ---- audit logs (package audit; README "Audit logs") ----
+	// Entries are batched off the request path, one store Apply per batch. Today the
+	// store is the node's own; in a cluster pass the sharded store (kind audit.Kind
+	// among its sharded kinds). Close flushes the last batch: it runs after the HTTP
+	// server stopped and before the store closes (deferred calls run in reverse).
+	var auditLog httpapi.AuditLog
+	if cfg.AuditLogs {
+		aw, err := audit.NewWriter(audit.WriterConfig{Store: store, Retention: cfg.AuditRetention, Now: now, Rand: rand.Reader, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer aw.Close()
+		auditLog = aw
+	}
+	auditLogs := audit.Reader{Store: store} // what was recorded stays readable with --audit-logs=false
+	// ---- end audit logs ----
+
 	issuer := cfg.Endpoint + "/oidc"
 	srv, err := httpapi.New(httpapi.Config{
 		Endpoint:  cfg.Endpoint,
@@ -321,6 +339,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Metrics:        om.http(),
 		MetricsHandler: om.handlerOnHTTP(),
 		RequestTimeout: cfg.RequestTimeout,
+		AuditLog:       auditLog,  // audit logs (block above)
+		AuditLogs:      auditLogs, // audit logs (block above)
 		Logger:         log,
 		Now:            now,
 		Rand:           rand.Reader,

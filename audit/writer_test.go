@@ -1,0 +1,280 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/latchid/latch/audit"
+	"github.com/latchid/latch/persistence"
+)
+
+// recordingStore is a real (in-memory Pebble) store whose Apply calls are recorded and
+// can be held until release is closed.
+type recordingStore struct {
+	persistence.Store
+	mu      sync.Mutex
+	applies [][]persistence.Mutation
+	entered chan struct{} // receives once per Apply, when set
+	release chan struct{} // Apply waits for it, when set
+}
+
+func (s *recordingStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
+	if s.release != nil {
+		<-s.release
+	}
+	s.mu.Lock()
+	s.applies = append(s.applies, append([]persistence.Mutation(nil), muts...)) // the store keeps no reference
+	s.mu.Unlock()
+	return s.Store.Apply(ctx, muts)
+}
+
+func (s *recordingStore) batches() [][]persistence.Mutation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]persistence.Mutation(nil), s.applies...)
+}
+
+func newStore(t *testing.T, now func() time.Time) *recordingStore {
+	t.Helper()
+	st, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "/db", FS: vfs.NewMem(), NoSync: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &recordingStore{Store: st}
+}
+
+func newWriter(t *testing.T, st persistence.Store, mutate func(*audit.WriterConfig)) *audit.Writer {
+	t.Helper()
+	cfg := audit.WriterConfig{Store: st, Now: time.Now, Rand: rand.Reader, FlushInterval: time.Hour}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	w, err := audit.NewWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// TestWriterBatches: full batches are written as they fill, each with one Apply whose
+// keys all share one routing key (so one shard of a sharded store), and the rest on
+// Close.
+func TestWriterBatches(t *testing.T) {
+	st := newStore(t, time.Now)
+	w := newWriter(t, st, func(c *audit.WriterConfig) { c.BatchSize = 10 })
+	for i := range 25 {
+		w.Record(audit.Entry{Key: audit.KeyExchangeByRefreshToken, ApplicationID: fmt.Sprint("app", i)})
+	}
+	waitFor(t, "two full batches", func() bool { return len(st.batches()) == 2 })
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bs := st.batches()
+	if len(bs) != 3 || len(bs[0]) != 10 || len(bs[1]) != 10 || len(bs[2]) != 5 {
+		t.Fatalf("batch sizes %v, want [10 10 5]", sizes(bs))
+	}
+	seen := map[string]bool{}
+	for _, b := range bs {
+		rk := persistence.RoutingKey(b[0].Key)
+		if seen[rk] {
+			t.Errorf("two batches share routing key %q", rk)
+		}
+		seen[rk] = true
+		for _, m := range b {
+			if m.Kind != audit.Kind || persistence.RoutingKey(m.Key) != rk {
+				t.Errorf("record %s/%s not under the batch's routing key %q", m.Kind, m.Key, rk)
+			}
+			if persistence.ShardOf(m.Kind, m.Key, 64) != persistence.ShardOf(b[0].Kind, b[0].Key, 64) {
+				t.Errorf("record %s in another shard than its batch", m.Key)
+			}
+		}
+	}
+	if s := w.Stats(); s.Written != 25 || s.Dropped != 0 || s.Failed != 0 {
+		t.Errorf("stats %+v, want 25 written", s)
+	}
+}
+
+// TestWriterBoundsBatchBytes: long fields are clipped, and a batch whose encoding
+// would pass 256 KiB is split, each part one Apply under its own routing key, so that
+// one write stays within a Raft message.
+func TestWriterBoundsBatchBytes(t *testing.T) {
+	st := newStore(t, time.Now)
+	w := newWriter(t, st, nil)
+	long := strings.Repeat("x", 64<<10)
+	for range 256 {
+		w.Record(audit.Entry{Key: audit.KeyExchangeByRefreshToken, UserAgent: long, Path: long})
+	}
+	w.Close()
+	bs := st.batches()
+	if len(bs) < 2 {
+		t.Fatalf("one Apply for %d entries of ~2 KiB each", 256)
+	}
+	total := 0
+	for _, b := range bs {
+		bytes := 0
+		for _, m := range b {
+			bytes += len(m.Value)
+			if len(m.Value) > 4<<10 {
+				t.Fatalf("a record of %d bytes: fields not clipped", len(m.Value))
+			}
+			if persistence.RoutingKey(m.Key) != persistence.RoutingKey(b[0].Key) {
+				t.Fatalf("batch spans routing keys")
+			}
+		}
+		if bytes > 256<<10+4<<10 {
+			t.Errorf("one Apply of %d bytes", bytes)
+		}
+		total += len(b)
+	}
+	if total != 256 || w.Stats().Written != 256 {
+		t.Errorf("%d written (%+v), want 256", total, w.Stats())
+	}
+}
+
+// TestWriterFlushesOnInterval: a batch that does not fill is written FlushInterval
+// after its first entry, without Close.
+func TestWriterFlushesOnInterval(t *testing.T) {
+	st := newStore(t, time.Now)
+	w := newWriter(t, st, func(c *audit.WriterConfig) { c.FlushInterval = 5 * time.Millisecond })
+	w.Record(audit.Entry{Key: "Interaction.SignIn.Submit"})
+	waitFor(t, "the interval flush", func() bool { return len(st.batches()) == 1 })
+	w.Record(audit.Entry{Key: "Interaction.SignIn.Submit"})
+	waitFor(t, "a second interval flush", func() bool { return len(st.batches()) == 2 })
+}
+
+// TestWriterDropsWhenFull: with the writer stuck in a slow store, Record still returns
+// at once; what does not fit the queue is dropped and counted, the rest is written.
+func TestWriterDropsWhenFull(t *testing.T) {
+	st := newStore(t, time.Now)
+	st.entered, st.release = make(chan struct{}, 16), make(chan struct{})
+	w := newWriter(t, st, func(c *audit.WriterConfig) { c.BatchSize, c.QueueSize = 1, 4 })
+	w.Record(audit.Entry{Key: "first"})
+	<-st.entered // the writer holds "first", inside Apply
+	for i := range 4 + 3 {
+		w.Record(audit.Entry{Key: fmt.Sprint("queued", i)}) // must not block
+	}
+	if d := w.Stats().Dropped; d != 3 {
+		t.Fatalf("dropped %d, want 3 (queue of 4)", d)
+	}
+	close(st.release)
+	w.Close()
+	if s := w.Stats(); s.Written != 5 || s.Dropped != 3 {
+		t.Errorf("stats %+v, want 5 written, 3 dropped", s)
+	}
+}
+
+// TestWriterFlushOnClose: Close writes what waits, with the retention as TTL, and
+// Reader finds it by id and by filters, newest first.
+func TestWriterFlushOnClose(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := newStore(t, clock)
+	w := newWriter(t, st, func(c *audit.WriterConfig) { c.Now, c.Retention = clock, 48*time.Hour })
+	idt := fakeJWT(map[string]any{"sub": "user-1", "aud": "app-1"})
+	w.Record(audit.Entry{Key: audit.KeyExchangeByRefreshToken, GrantType: "refresh_token", TokenTypes: audit.AccessToken | audit.IDToken,
+		Token: idt, CreatedAt: now.Add(-time.Minute), IP: "127.0.0.1"})
+	w.Record(audit.Entry{Key: "Interaction.SignIn.Verification.Password.Submit", Result: audit.Error,
+		Error: audit.ErrorInfo{Code: "session.invalid_credentials", Message: "bad"}, Identifier: audit.Identifier{Type: "username", Value: "alice"}})
+	w.Record(audit.Entry{Key: audit.KeyExchangeByClientCredentials, Token: fakeJWT(map[string]any{"sub": "m2m", "client_id": "m2m"})})
+	if len(st.batches()) != 0 {
+		t.Fatal("written before Close with an hour's interval")
+	}
+	w.Close()
+	bs := st.batches()
+	if len(bs) != 1 || len(bs[0]) != 3 {
+		t.Fatalf("batches %v, want one of 3", sizes(bs))
+	}
+	if got, want := bs[0][0].ExpiresAt, now.Add(-time.Minute).Add(48*time.Hour); !got.Equal(want) {
+		t.Errorf("ExpiresAt %v, want CreatedAt + retention %v", got, want)
+	}
+
+	r := audit.Reader{Store: st}
+	all, err := r.List(t.Context(), audit.Query{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("List = %d, %v", len(all), err)
+	}
+	if all[2].Key != audit.KeyExchangeByRefreshToken {
+		t.Errorf("oldest last: got %s", all[2].Key)
+	}
+	refresh := all[2]
+	if p := refresh.Payload; p.UserID != "user-1" || p.ApplicationID != "app-1" || p.Result != audit.Success ||
+		p.Params == nil || p.Params.GrantType != "refresh_token" || len(p.TokenTypes) != 2 || p.IP != "127.0.0.1" {
+		t.Errorf("refresh payload %+v", p)
+	}
+	got, err := r.Get(t.Context(), refresh.ID)
+	if err != nil || got.ID != refresh.ID || got.CreatedAt != now.Add(-time.Minute).UnixMilli() {
+		t.Errorf("Get(%s) = %+v, %v", refresh.ID, got, err)
+	}
+	if _, err := r.Get(t.Context(), "nope-0"); !errors.Is(err, audit.ErrNotFound) {
+		t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
+	}
+	byUser, _ := r.List(t.Context(), audit.Query{UserID: "user-1"})
+	if len(byUser) != 1 {
+		t.Errorf("by user: %d, want 1", len(byUser))
+	}
+	m2m, _ := r.List(t.Context(), audit.Query{ApplicationID: "m2m"})
+	if len(m2m) != 1 || m2m[0].Payload.UserID != "" {
+		t.Errorf("a machine token's sub is no user: %+v", m2m)
+	}
+	failed, _ := r.List(t.Context(), audit.Query{Key: "Interaction.SignIn.Verification.Password.Submit"})
+	if len(failed) != 1 || failed[0].Payload.Result != audit.Error || failed[0].Payload.Error.Code != "session.invalid_credentials" {
+		t.Errorf("failed sign-in: %+v", failed)
+	}
+	raw, _ := json.Marshal(failed[0])
+	var shape map[string]any
+	_ = json.Unmarshal(raw, &shape)
+	for _, k := range []string{"id", "key", "payload", "createdAt"} {
+		if _, ok := shape[k]; !ok {
+			t.Errorf("log JSON lacks %q: %s", k, raw)
+		}
+	}
+	old, _ := r.List(t.Context(), audit.Query{Until: now.Add(-30 * time.Second)})
+	if len(old) != 1 {
+		t.Errorf("until: %d, want 1", len(old))
+	}
+
+	// Past the retention the store's TTL hides them.
+	now = now.Add(49 * time.Hour)
+	if left, _ := r.List(t.Context(), audit.Query{}); len(left) != 0 {
+		t.Errorf("%d logs past retention", len(left))
+	}
+}
+
+func fakeJWT(claims map[string]any) string {
+	b, _ := json.Marshal(claims)
+	return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(b) + ".sig"
+}
+
+func sizes(bs [][]persistence.Mutation) []int {
+	out := make([]int, len(bs))
+	for i, b := range bs {
+		out[i] = len(b)
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
