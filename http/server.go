@@ -15,6 +15,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/latchid/latch/connectors"
+	"github.com/latchid/latch/connectors/passcode"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/op"
 )
@@ -59,6 +61,13 @@ type Config struct {
 	// policy rejects breached passwords (directory.HIBP); nil consults only the
 	// bundled list of common passwords (mgmt_signinexp.go).
 	BreachedPasswords directory.BreachChecker
+	// Connectors sends email and SMS through the configured connectors
+	// (mgmt_connectors.go); nil builds a connectors.Registry over Directory.
+	Connectors *connectors.Registry
+	// VerificationCodes keeps verification codes and their send counters (kinds
+	// passcode.Kind and passcode.RateKind): the node's persistence.Store, or the
+	// cluster's sharded store. Nil keeps them in this process's memory.
+	VerificationCodes passcode.Store
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -120,6 +129,9 @@ type Server struct {
 	openapi   openAPIDocs   // built from routes once they are all registered
 	budget    time.Duration // of one request
 	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
+
+	conns *connectors.Registry // mgmt_connectors.go
+	codes *passcode.Codes      // experience_verification_code.go
 }
 
 // New builds a Server and its routes.
@@ -178,11 +190,15 @@ func New(cfg Config) (*Server, error) {
 		s.log.Error("panic in handler", "path", req.URL.Path, "panic", v)
 		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
 	}
+	if err := s.initConnectors(cfg); err != nil { // experience_verification_code.go
+		return nil, err
+	}
 	s.router, s.routes = r, rt
 	s.routesOIDC(rt)
 	s.routesManagement(rt)
 	s.routesExperience(rt)
-	s.routesAccount(rt) // account_verifications.go
+	s.routesAccount(rt)           // account_verifications.go
+	s.routesVerificationCodes(rt) // experience_verification_code.go
 	s.routesUI(rt)
 	if cfg.MetricsHandler != nil {
 		h := cfg.MetricsHandler
