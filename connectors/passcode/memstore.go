@@ -77,3 +77,14 @@ func (s *MemoryStore) Delete(_ context.Context, kind, key string, expect uint64)
 	delete(s.m, [2]string{kind, key})
 	return nil
 }
+
+// Range calls fn for every live record (tests and diagnostics).
+func (s *MemoryStore) Range(fn func(kind, key string, value []byte)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, r := range s.m {
+		if !r.Expired(s.now()) {
+			fn(k[0], k[1], r.Value)
+		}
+	}
+}
