@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -93,5 +92,3 @@ func isPrimaryIdentifier(u *directory.User, ident passcode.Identifier) bool {
 	}
 	return false
 }
-
-func asPasscodeError(err error, target **passcode.Error) bool { return errors.As(err, target) }

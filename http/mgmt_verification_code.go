@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
@@ -48,12 +49,12 @@ func (s *Server) sendManagementVerificationCode(r *http.Request, _ httprouter.Pa
 		Binding: managementBinding, Identifier: ident, UsageType: connectors.UsageGeneric,
 		ID: passcode.ManagementID(ident),
 	})
-	if err != nil {
-		var pe *passcode.Error
-		if !asPasscodeError(err, &pe) {
-			return 0, nil, connectorError(err, false) // the caller is the operator: show details
-		}
+	var pe *passcode.Error
+	switch {
+	case errors.As(err, &pe):
 		return 0, nil, codeError(err, errCodeNotFound())
+	case err != nil:
+		return 0, nil, connectorError(err, false) // the caller is the operator: show details
 	}
 	return http.StatusNoContent, nil, nil
 }
