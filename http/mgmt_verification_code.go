@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -48,6 +49,9 @@ func (s *Server) sendManagementVerificationCode(r *http.Request, _ httprouter.Pa
 	_, err = s.codes.Send(r.Context(), passcode.Request{
 		Binding: managementBinding, Identifier: ident, UsageType: connectors.UsageGeneric,
 		ID: passcode.ManagementID(ident),
+		// Kept past the code's ten minutes so a late check is told "expired", as Logto
+		// (whose passcode rows outlive their codes) tells it.
+		TTL: time.Hour,
 	})
 	var pe *passcode.Error
 	switch {
