@@ -57,7 +57,15 @@ func (d *Directory) CreateVerificationRecord(ctx context.Context, userID, typ st
 	if err != nil {
 		return VerificationRecord{}, "", err
 	}
-	value := id + secret
+	return d.StoreVerificationRecord(ctx, id+secret, userID, typ)
+}
+
+// StoreVerificationRecord is CreateVerificationRecord for an id the caller chose: a
+// verification proven through another record (a verification code's record, whose id
+// the caller already holds) becomes a verification record under that same id. The id
+// must be as unguessable as CreateVerificationRecord's.
+func (d *Directory) StoreVerificationRecord(ctx context.Context, value, userID, typ string) (VerificationRecord, string, error) {
+	var err error
 	now := d.now()
 	v := VerificationRecord{Hash: tokenHash(value), UserID: userID, Type: typ, Verified: true,
 		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(VerificationRecordTTL).UnixMilli()}

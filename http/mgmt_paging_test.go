@@ -33,6 +33,10 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/users/:userId/personal-access-tokens": true, // Logto does not page it (mgmt_pats.go)
 	"/api/sign-in-exp":                          true, // one object (mgmt_signinexp.go)
 	"/api/account-center":                       true, // one object (mgmt_accountcenter.go)
+	"/api/connector-factories":                  true, // Logto does not page them (mgmt_connectors.go)
+	"/api/connector-factories/:id":              true,
+	"/api/connectors":                           true,
+	"/api/connectors/:id":                       true,
 	// Entities and their parts:
 	"/api/applications/:id":                  true,
 	"/api/applications/:id/secrets":          true,

@@ -15,6 +15,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/latchid/latch/connectors"
+	"github.com/latchid/latch/connectors/passcode"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/op"
 )
@@ -64,6 +66,13 @@ type Config struct {
 	// lists none.
 	AuditLog  AuditLog
 	AuditLogs AuditLogReader
+	// Connectors sends email and SMS through the configured connectors
+	// (mgmt_connectors.go); nil builds a connectors.Registry over Directory.
+	Connectors *connectors.Registry
+	// VerificationCodes keeps verification codes and their send counters (kinds
+	// passcode.Kind and passcode.RateKind): the node's persistence.Store, or the
+	// cluster's sharded store. Nil keeps them in this process's memory.
+	VerificationCodes passcode.Store
 
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -126,8 +135,10 @@ type Server struct {
 	budget    time.Duration // of one request
 	reqIDs    *requestIDs   // Logto-Core-Request-Id (requestid.go)
 
-	audit     AuditLog       // nil: no audit logs recorded
-	auditLogs AuditLogReader // nil: /api/logs lists none
+	audit     AuditLog             // nil: no audit logs recorded
+	auditLogs AuditLogReader       // nil: /api/logs lists none
+	conns     *connectors.Registry // mgmt_connectors.go
+	codes     *passcode.Codes      // experience_verification_code.go
 }
 
 // New builds a Server and its routes.
@@ -187,11 +198,15 @@ func New(cfg Config) (*Server, error) {
 		s.log.Error("panic in handler", "path", req.URL.Path, "panic", v)
 		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
 	}
+	if err := s.initConnectors(cfg); err != nil { // experience_verification_code.go
+		return nil, err
+	}
 	s.router, s.routes = r, rt
 	s.routesOIDC(rt)
 	s.routesManagement(rt)
 	s.routesExperience(rt)
-	s.routesAccount(rt) // account_verifications.go
+	s.routesAccount(rt)           // account_verifications.go
+	s.routesVerificationCodes(rt) // experience_verification_code.go
 	s.routesUI(rt)
 	if cfg.MetricsHandler != nil {
 		h := cfg.MetricsHandler

@@ -307,6 +307,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		OP:        flows,
 		// Sign-in lockouts outlive a restart (records of httpapi.ThrottleKind).
 		ThrottleStore: store,
+		// Verification codes (kinds passcode.Kind, passcode.RateKind): hot state; the
+		// cluster passes its sharded store here instead.
+		VerificationCodes: store,
 		Browser: &op.Browser{
 			Issuer: issuer, Directory: dir, Keys: keys, Lifetimes: lifetimes,
 			Sessions: client.BrowserSessions(), Grants: client.BrowserGrants(),
