@@ -45,6 +45,7 @@ var directoryKinds = []string{
 	kindIdxOrgRoleName, kindIdxOrgScopeName, kindIdxOrgInvitation,
 	kindUserPATs, kindSubjectToken, // pats.go
 	kindSignInExp, kindAccountCenter, kindVerificationRecord, // signinexp.go, accountcenter.go, verifications.go
+	kindAppConsentScopes, kindUserConsent, // consent.go
 }
 
 // Config wires a Directory.
@@ -175,6 +176,9 @@ type state struct {
 	// verifications are the live verification records by id hash; nil until the
 	// first (verifications.go).
 	verifications map[string]*VerificationRecord
+	// consent is third-party applications' consent scopes and users' consents
+	// (consent.go).
+	consent consentState
 }
 
 func newState() state {
@@ -198,6 +202,7 @@ func newState() state {
 		cookieKeys:     map[string]*CookieKey{},
 		org:            newOrgState(),
 		tok:            newTokenState(),
+		consent:        newConsentState(),
 	}
 }
 
@@ -333,6 +338,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		if handled, err := d.applyVerificationRecord(kind, key, rec.Value, rec.Version); handled {
 			return err
 		}
+		if handled, err := d.applyConsent(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -368,7 +376,7 @@ func (d *Directory) remove(kind, key string) {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
 		}
 	default:
-		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) {
+		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConsent(kind, key) {
 			d.removeOrg(kind, key)
 		}
 	}
