@@ -184,6 +184,8 @@ func New(cfg Config) (*Server, error) {
 	s.routesExperience(rt)
 	s.routesAccount(rt) // account_verifications.go
 	s.routesUI(rt)
+	s.routesConsent(rt) // consent.go
+	s.routesDemo(rt)    // demo.go, demo_root.go
 	if cfg.MetricsHandler != nil {
 		h := cfg.MetricsHandler
 		rt.GET("/metrics", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { h.ServeHTTP(w, req) })
