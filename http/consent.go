@@ -113,6 +113,9 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	setPageHeaders(w)
+	// Same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on
+	// the page's own form posts, which the post guard refuses as cross-site.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

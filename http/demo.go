@@ -337,6 +337,9 @@ func (s *Server) renderDemo(w http.ResponseWriter, status int, data demoPageData
 		return
 	}
 	setPageHeaders(w)
+	// Same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on
+	// the page's own form posts, which the post guard refuses as cross-site.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
