@@ -259,6 +259,17 @@ func TestThirdPartyConsentEndToEnd(t *testing.T) {
 		t.Fatalf("prompt=consent: %s, want the consent page", loc)
 	}
 
+	// Revoking the app's grant (Management API) forgets the consent too.
+	var grants struct{ Grants []struct{ ID string } }
+	n.mustAPI(admin, "GET", "/api/users/"+e.userID+"/grants?appType=thirdParty", nil, http.StatusOK, &grants)
+	if len(grants.Grants) != 1 {
+		t.Fatalf("third-party grants %+v", grants)
+	}
+	n.mustAPI(admin, "DELETE", "/api/users/"+e.userID+"/grants/"+grants.Grants[0].ID, nil, http.StatusNoContent, nil)
+	if loc := b.redirect(conf.AuthCodeURL("s5", withResource)); loc.Path != "/consent" {
+		t.Fatalf("after the grant's revocation: %s, want the consent page", loc)
+	}
+
 	// Deny, as another user who never consented.
 	var other struct{ ID string }
 	n.mustAPI(admin, "POST", "/api/users", map[string]any{"username": "bob_consent", "password": browserPassword}, http.StatusOK, &other)
