@@ -266,3 +266,11 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// consentedOrganization reports whether the user let the third-party application see
+// the organization on the consent page (Logto's user consent organizations): only
+// those get organization tokens.
+func consentedOrganization(dir *directory.Directory, userID, appID, orgID string) bool {
+	uc, ok := dir.UserConsent(userID, appID)
+	return ok && slices.Contains(uc.OrganizationIDs, orgID)
+}

@@ -309,3 +309,57 @@ func decodeJWT(tok string, v any) error {
 	}
 	return json.Unmarshal(raw, v)
 }
+
+// A third-party application gets organization tokens only for the organizations the
+// user picked on the consent page (Logto's user consent organizations).
+func TestThirdPartyConsentOrganizations(t *testing.T) {
+	e := newBrowserEnv(t)
+	n, ctx := e.n, t.Context()
+	admin := n.adminToken(ctx)
+	var orgA, orgB, orgC struct{ ID string }
+	n.mustAPI(admin, "POST", "/api/organizations", map[string]any{"name": "Acme"}, http.StatusCreated, &orgA)
+	n.mustAPI(admin, "POST", "/api/organizations", map[string]any{"name": "Beta"}, http.StatusCreated, &orgB)
+	n.mustAPI(admin, "POST", "/api/organizations", map[string]any{"name": "Gamma"}, http.StatusCreated, &orgC)
+	for _, o := range []string{orgA.ID, orgB.ID} {
+		n.mustAPI(admin, "POST", "/api/organizations/"+o+"/users", map[string]any{"userIds": []string{e.userID}}, http.StatusCreated, nil)
+	}
+	const cbURL = "http://127.0.0.1:9/third/callback"
+	var third struct{ ID, Secret string }
+	n.createApp(admin, map[string]any{"name": "Third Party Orgs", "type": "Traditional", "isThirdParty": true,
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{cbURL}, "postLogoutRedirectUris": []string{}}}, &third)
+	n.mustAPI(admin, "POST", "/api/applications/"+third.ID+"/user-consent-scopes",
+		map[string]any{"userScopes": []string{"urn:logto:scope:organizations"}}, http.StatusCreated, nil)
+
+	conf := &oauth2.Config{ClientID: third.ID, ClientSecret: third.Secret, Endpoint: e.provider.Endpoint(), RedirectURL: cbURL,
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "urn:logto:scope:organizations"}}
+	b := newBrowser(t, n.endpoint)
+	b.redirect(conf.AuthCodeURL("s1", oauth2.SetAuthURLParam("prompt", "consent"),
+		oauth2.SetAuthURLParam("resource", "urn:logto:resource:organizations")))
+	if loc := b.redirect(b.signIn(browserUser, browserPassword)); loc.Path != "/consent" {
+		t.Fatalf("after sign-in: %s", loc)
+	}
+	_, page := b.get("/consent")
+	if !strings.Contains(page, orgA.ID) || !strings.Contains(page, orgB.ID) || strings.Contains(page, orgC.ID) {
+		t.Fatalf("consent page organizations:\n%s", page)
+	}
+	// An organization the user is not a member of is refused.
+	if resp, body := b.postForm("/consent", url.Values{"action": {"accept"}, "organizationIds": {orgC.ID}}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("foreign organization: %d %s", resp.StatusCode, body)
+	}
+	resp, body := b.postForm("/consent", url.Values{"action": {"accept"}, "organizationIds": {orgA.ID}})
+	code := codeFrom(t, b.redirect(location(t, resp, body, http.StatusSeeOther).String()), cbURL, "s1", n.issuer())
+	tok, err := conf.Exchange(ctx, code)
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v, refresh token %q", err, tok.RefreshToken)
+	}
+	refresh := tok.RefreshToken
+	st, _, out := n.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "organization_id": {orgA.ID}}, third.ID, third.Secret)
+	if st != http.StatusOK {
+		t.Fatalf("organization token for the consented organization: %d %v", st, out)
+	}
+	refresh, _ = out["refresh_token"].(string)
+	st, _, out = n.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "organization_id": {orgB.ID}}, third.ID, third.Secret)
+	if st != http.StatusForbidden || out["error"] != "access_denied" {
+		t.Fatalf("organization token for an organization not consented: %d %v", st, out)
+	}
+}
