@@ -59,6 +59,7 @@ func (b *Browser) consentRequest(app *directory.Application, user *directory.Use
 	for _, ind := range req.Resources {
 		cr := ConsentResource{Indicator: ind, Name: ind}
 		if ind == oidcflow.ResourceOrganizations {
+			cr.Name = "Your organizations"
 			for _, id := range allowed.OrganizationScopes {
 				if sc, ok := b.Directory.OrganizationScope(id); ok && slices.Contains(req.Scopes, sc.Name) {
 					cr.Scopes = append(cr.Scopes, &directory.Scope{ID: sc.ID, Name: sc.Name, Description: deref(sc.Description)})
