@@ -269,6 +269,9 @@ func TestThirdPartyConsentEndToEnd(t *testing.T) {
 	if loc := b.redirect(conf.AuthCodeURL("s5", withResource)); loc.Path != "/consent" {
 		t.Fatalf("after the grant's revocation: %s, want the consent page", loc)
 	}
+	// Accepted with the live session (no sign-in this time): the code comes.
+	resp, body = b.postForm("/consent", url.Values{"action": {"accept"}})
+	codeFrom(t, b.redirect(location(t, resp, body, http.StatusSeeOther).String()), cbURL, "s5", n.issuer())
 
 	// Deny, as another user who never consented.
 	var other struct{ ID string }
