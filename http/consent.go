@@ -8,6 +8,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow/oauth"
 	"github.com/latchid/latch/op"
 )
@@ -165,6 +166,9 @@ func (s *Server) serveConsentForm(w http.ResponseWriter, r *http.Request, _ http
 // consentError shows err: an expired or foreign interaction is the no-interaction
 // page, anything else the OP's error page.
 func (s *Server) consentError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, directory.ErrUnavailable) { // the consent could not be replicated
+		err = oauth.TemporarilyUnavailable("the consent could not be saved right now; try again")
+	}
 	if e, ok := oauth.From(err); ok && e.Code == oauth.CodeInvalidRequest {
 		s.renderPage(w, http.StatusOK, pageData{Mode: modeNoInteraction, Error: e.Description})
 		return
