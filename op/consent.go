@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchid/latch/directory"
@@ -274,4 +275,25 @@ func deref(s *string) string {
 func consentedOrganization(dir *directory.Directory, userID, appID, orgID string) bool {
 	uc, ok := dir.UserConsent(userID, appID)
 	return ok && slices.Contains(uc.OrganizationIDs, orgID)
+}
+
+// clientAccount is account(u, scopes) as app may see it: a third-party application
+// sees only the organizations the user picked on the consent page, in the
+// organizations and organization_roles claims (Logto narrows them to the user consent
+// organizations at token issuance).
+func (p *Provider) clientAccount(app *directory.Application, u *directory.User, scopes []string) oidcflow.Account {
+	a := p.account(u, scopes)
+	if app == nil || !app.IsThirdParty || (len(a.Organizations) == 0 && len(a.OrganizationRoles) == 0) {
+		return a
+	}
+	var consented []string
+	if uc, ok := p.dir.UserConsent(u.ID, app.ID); ok {
+		consented = uc.OrganizationIDs
+	}
+	a.Organizations = slices.DeleteFunc(a.Organizations, func(o oidcflow.OrganizationData) bool { return !slices.Contains(consented, o.ID) })
+	a.OrganizationRoles = slices.DeleteFunc(a.OrganizationRoles, func(r string) bool {
+		org, _, _ := strings.Cut(r, ":")
+		return !slices.Contains(consented, org)
+	})
+	return a
 }

@@ -355,6 +355,15 @@ func TestThirdPartyConsentOrganizations(t *testing.T) {
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("exchange: %v, refresh token %q", err, tok.RefreshToken)
 	}
+	// The ID token lists only the organization the user picked.
+	idt, err := e.provider.Verifier(&oidc.Config{ClientID: third.ID}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct{ Organizations []string }
+	if err := idt.Claims(&claims); err != nil || len(claims.Organizations) != 1 || claims.Organizations[0] != orgA.ID {
+		t.Fatalf("ID token organizations %v (%v), want only %s", claims.Organizations, err, orgA.ID)
+	}
 	refresh := tok.RefreshToken
 	st, _, out := n.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "organization_id": {orgA.ID}}, third.ID, third.Secret)
 	if st != http.StatusOK {
