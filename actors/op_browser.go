@@ -136,11 +136,20 @@ func (a BrowserGrants) ForgetSessionGrant(ctx context.Context, sessionID, grantI
 // ---- Interaction ----
 
 func (a BrowserInteractions) Create(ctx context.Context, it *op.Interaction) error {
-	_, err := a.c.CreateInteraction(ctx, &msg.InteractionRecord{
+	rec := &msg.InteractionRecord{
 		Uid:       it.UID,
 		Request:   authRequestToProto(it.Request),
 		SessionId: it.SessionID,
-	})
+		// An interaction created signed in already (the consent page for a live
+		// session, op/consent.go).
+		AccountId: it.AccountID,
+		Submitted: it.Submitted,
+		Amr:       it.AMR,
+	}
+	if !it.LoginAt.IsZero() {
+		rec.LoginAtMs = it.LoginAt.UnixMilli()
+	}
+	_, err := a.c.CreateInteraction(ctx, rec)
 	return err
 }
 

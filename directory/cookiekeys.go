@@ -7,10 +7,11 @@ import (
 )
 
 // kindCookieKey holds Logto's oidc.cookieKeys: random secrets an OpenID Provider may
-// sign its cookies with, newest first. Nothing in Latch uses them today: its cookies
-// are not signed (http/cookies.go; _interaction is a random id, _session an id and a
-// secret, both checked server-side). They are kept, listed, rotated and deleted as
-// Logto does, so its Management API works unchanged.
+// sign its cookies with, newest first. The OP's own cookies are not signed
+// (http/cookies.go; _interaction is a random id, _session an id and a secret, both
+// checked server-side); the demo app seals its cookie with them (http/demo_cookie.go).
+// They are kept, listed, rotated and deleted as Logto does, so its Management API
+// works unchanged.
 const kindCookieKey = "cookie-key"
 
 // EntityCookieKey names a cookie key in NotFoundError.

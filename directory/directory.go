@@ -45,7 +45,8 @@ var directoryKinds = []string{
 	kindIdxOrgRoleName, kindIdxOrgScopeName, kindIdxOrgInvitation,
 	kindUserPATs, kindSubjectToken, // pats.go
 	kindSignInExp, kindAccountCenter, kindVerificationRecord, // signinexp.go, accountcenter.go, verifications.go
-	kindConnector, // connectors.go
+	kindConnector,                         // connectors.go
+	kindAppConsentScopes, kindUserConsent, // consent.go
 }
 
 // Config wires a Directory.
@@ -179,6 +180,9 @@ type state struct {
 	// connectors are the configured connectors by id; nil until the first
 	// (connectors.go).
 	connectors map[string]*Connector
+	// consent is third-party applications' consent scopes and users' consents
+	// (consent.go).
+	consent consentState
 }
 
 func newState() state {
@@ -202,6 +206,7 @@ func newState() state {
 		cookieKeys:     map[string]*CookieKey{},
 		org:            newOrgState(),
 		tok:            newTokenState(),
+		consent:        newConsentState(),
 	}
 }
 
@@ -340,6 +345,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		if handled, err := d.applyConnector(kind, key, rec.Value, rec.Version); handled {
 			return err
 		}
+		if handled, err := d.applyConsent(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -375,7 +383,7 @@ func (d *Directory) remove(kind, key string) {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
 		}
 	default:
-		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) {
+		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) && !d.removeConsent(kind, key) {
 			d.removeOrg(kind, key)
 		}
 	}

@@ -30,6 +30,7 @@ var pagedListRoutes = []string{
 }
 
 var unpagedGetRoutes = map[string]bool{
+	"/api/applications/:id/user-consent-scopes": true, // mgmt_consent.go: one object, not a list
 	"/api/users/:userId/personal-access-tokens": true, // Logto does not page it (mgmt_pats.go)
 	"/api/sign-in-exp":                          true, // one object (mgmt_signinexp.go)
 	"/api/account-center":                       true, // one object (mgmt_accountcenter.go)

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"slices"
+
 	"github.com/latchid/latch/directory"
 )
 
@@ -108,7 +110,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
-	}, append(s.organizationRoutes(), s.connectorRoutes()...)...) // mgmt_connectors.go
+	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes())...) // mgmt_connectors.go, mgmt_consent.go
 }
 
 // organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST

@@ -43,7 +43,10 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request, _ httpro
 	}
 	s.applyCookie(w, cookieInteraction, &res.SignIn.Interaction)
 	target := pathSignIn
-	if res.SignIn.Register {
+	switch {
+	case res.SignIn.Consent:
+		target = pathConsent // consent.go
+	case res.SignIn.Register:
 		target = pathRegister
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -71,6 +74,11 @@ func (s *Server) serveResume(w http.ResponseWriter, r *http.Request, p httproute
 	}
 	if err != nil {
 		s.writeErrorPage(w, r, err)
+		return
+	}
+	if res.Consent { // a third-party application waits for consent (consent.go)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, pathConsent, http.StatusSeeOther)
 		return
 	}
 	s.respondToClient(w, r, res.Response)

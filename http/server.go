@@ -208,6 +208,8 @@ func New(cfg Config) (*Server, error) {
 	s.routesAccount(rt)           // account_verifications.go
 	s.routesVerificationCodes(rt) // experience_verification_code.go
 	s.routesUI(rt)
+	s.routesConsent(rt) // consent.go
+	s.routesDemo(rt)    // demo.go, demo_root.go
 	if cfg.MetricsHandler != nil {
 		h := cfg.MetricsHandler
 		rt.GET("/metrics", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { h.ServeHTTP(w, req) })

@@ -50,7 +50,7 @@ func mustLoadUI() uiBundle {
 		panic(err)
 	}
 	h := sha256.New()
-	for _, name := range []string{"style.css", "sign-in.js"} {
+	for _, name := range []string{"style.css", "sign-in.js", "demo.css"} {
 		b, err := fs.ReadFile(assets, name)
 		if err != nil {
 			panic(err)

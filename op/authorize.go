@@ -36,6 +36,9 @@ type SignIn struct {
 	Interaction CookieUpdate
 	// Register: the request asks for the sign-up screen first.
 	Register bool
+	// Consent: the user is signed in already; the browser goes to the consent page
+	// (a third-party application, consent.go).
+	Consent bool
 }
 
 // Authorize runs the authorization endpoint.
@@ -59,15 +62,19 @@ func (b *Browser) Authorize(ctx context.Context, in AuthorizeRequest) (*Authoriz
 	if !ok { // deleted between validation and here
 		return nil, oauth.InvalidClient("unknown client_id")
 	}
-	if app.IsThirdParty {
-		// Third-party apps need a consent screen, which Latch does not have yet.
-		return b.redirectError(req, consentRequired("third-party applications are not supported yet")), nil
-	}
 	sess, err := b.liveSession(ctx, in.SessionCookie)
 	if err != nil {
 		return b.redirectError(req, err), nil
 	}
 	if sess != nil && !req.HasPrompt(oidcflow.PromptLogin) && freshFor(sess.Session, req.MaxAge, b.Now()) {
+		if user, ok := b.Directory.User(sess.AccountID); ok && b.needsConsent(app, user, req, b.Now()) {
+			// A third-party app the user has not consented to (consent.go): the consent
+			// page, for an interaction already signed in with the session.
+			if req.HasPrompt(oidcflow.PromptNone) {
+				return b.redirectError(req, consentRequired("the user has not consented to this application")), nil
+			}
+			return b.consentInteraction(ctx, req, sess)
+		}
 		code, err := b.issueCode(ctx, req, app, sess, sess.LoginAt)
 		if err != nil {
 			return b.redirectError(req, err), nil
@@ -93,6 +100,24 @@ func (b *Browser) Authorize(ctx context.Context, in AuthorizeRequest) (*Authoriz
 	return &AuthorizeResult{SignIn: &SignIn{
 		Interaction: CookieUpdate{Value: uid, MaxAge: b.Lifetimes.Interaction},
 		Register:    req.FirstScreen == oidcflow.ScreenRegister,
+	}}, nil
+}
+
+// consentInteraction stores req in an interaction already submitted for the session's
+// account, and sends the browser to the consent page.
+func (b *Browser) consentInteraction(ctx context.Context, req *oidcflow.AuthRequest, sess *cookieSession) (*AuthorizeResult, error) {
+	uid, err := RandomID(b.Rand)
+	if err != nil {
+		return b.redirectError(req, err), nil
+	}
+	it := &Interaction{UID: uid, Request: req, SessionID: sess.ID, AccountID: sess.AccountID,
+		Submitted: true, LoginAt: sess.LoginAt, AMR: sess.AMR}
+	if err := b.Interactions.Create(ctx, it); err != nil {
+		return b.redirectError(req, err), nil
+	}
+	return &AuthorizeResult{SignIn: &SignIn{
+		Interaction: CookieUpdate{Value: uid, MaxAge: b.Lifetimes.Interaction},
+		Consent:     true,
 	}}, nil
 }
 

@@ -63,9 +63,6 @@ func TestAuthorize(t *testing.T) {
 			session: func(string, string) (*Session, error) { return nil, oauth.TemporarilyUnavailable("down") }, wantErr: oauth.CodeTemporarilyUnavailable},
 		{name: "interaction grain failure is server_error", params: authParams(f),
 			create: func(*Interaction) error { return errors.New("boom") }, wantErr: oauth.CodeServerError},
-		{name: "third-party app needs consent", params: url.Values{
-			"client_id": {f.thirdParty.ID}, "redirect_uri": {"https://third.example/cb"}, "response_type": {"code"}, "scope": {"openid"},
-		}, wantErr: oauth.CodeConsentRequired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
 	"github.com/latchid/latch/outbox"
 )
 
@@ -75,6 +76,14 @@ type fakeInteractions struct {
 	Interactions
 	create  func(it *Interaction) error
 	consume func(uid string) (*Interaction, error)
+	get     func(uid string) (*Interaction, error) // nil: not found
+}
+
+func (f fakeInteractions) Interaction(_ context.Context, uid string) (*Interaction, error) {
+	if f.get == nil {
+		return nil, &oauth.Error{Code: "session.not_found", Status: 404}
+	}
+	return f.get(uid)
 }
 
 func (f fakeInteractions) Create(ctx context.Context, it *Interaction) error {

@@ -30,6 +30,9 @@ type ResumeResult struct {
 	Session *CookieUpdate
 	// Response is the authorization response for the client (a code or an error).
 	Response *ClientResponse
+	// Consent: nothing else is set; the browser goes to the consent page, which
+	// resumes here once the user accepted (consent.go).
+	Consent bool
 }
 
 // Resume signs the user in after a submitted interaction: it consumes the interaction
@@ -44,6 +47,12 @@ func (b *Browser) Resume(ctx context.Context, in ResumeRequest) (*ResumeResult, 
 	res := &ResumeResult{}
 	if in.InteractionCookie == "" || subtle.ConstantTimeCompare([]byte(in.InteractionCookie), []byte(in.UID)) != 1 {
 		return res, oauth.InvalidRequest("this sign-in was not started in this browser, or its cookie expired; start again from the application")
+	}
+	if pending, err := b.consentPending(ctx, in.UID); err != nil || pending {
+		// A third-party application waits for the user's consent (consent.go): the
+		// interaction stays, the browser goes to the consent page.
+		res.Consent = pending
+		return res, err
 	}
 	it, err := b.Interactions.Consume(ctx, in.UID)
 	if err != nil {
@@ -122,8 +131,14 @@ func (b *Browser) createSession(ctx context.Context, accountID string, loginAt t
 // session's client entry, so a second authorization in the same session merges into
 // the same grant. A grant that was revoked (e.g. by a replayed code) is replaced.
 func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app *directory.Application, sess *cookieSession, loginAt time.Time) (string, error) {
+	scopes := req.Scopes
 	if app.IsThirdParty {
-		return "", consentRequired("third-party applications are not supported yet")
+		// Only what the consent page showed (the caller checked it was accepted).
+		user, ok := b.Directory.User(sess.AccountID)
+		if !ok {
+			return "", oauth.AccessDenied("the account is not allowed to sign in")
+		}
+		scopes = b.consentRequest(app, user, req).consentedScopes(req)
 	}
 	var grantID, sid string
 	for _, c := range sess.Clients {
@@ -134,7 +149,7 @@ func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app 
 	ensure := func() error {
 		return b.Grants.Ensure(ctx, grantID, GrantEnsure{
 			AccountID: sess.AccountID, ClientID: app.ID,
-			Scopes: req.Scopes, Resources: req.Resources,
+			Scopes: scopes, Resources: req.Resources,
 			SessionID: sess.ID, SID: sid,
 		})
 	}
@@ -174,7 +189,7 @@ func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app 
 		CodeChallenge:       req.CodeChallenge,
 		CodeChallengeMethod: req.CodeChallengeMethod,
 		Nonce:               req.Nonce,
-		Scopes:              req.Scopes,
+		Scopes:              scopes,
 		Resources:           req.Resources,
 		AuthTime:            loginAt,
 		SID:                 sid,

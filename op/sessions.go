@@ -214,6 +214,13 @@ func (s *Sessions) DeleteGrant(ctx context.Context, userID, id string) error {
 	if err := s.Grants.RevokeGrant(ctx, id); err != nil {
 		return err
 	}
+	if app, ok := s.Directory.Application(g.ClientID); ok && app.IsThirdParty {
+		// The consent goes with the grant, as in node-oidc-provider, where the
+		// consent is the Grant: the next authorization shows the consent page.
+		if err := s.Directory.RevokeUserConsent(ctx, userID, g.ClientID); err != nil {
+			return err
+		}
+	}
 	return s.Grants.ForgetSessionGrant(ctx, g.SessionID, id)
 }
 

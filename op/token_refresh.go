@@ -70,6 +70,10 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 		if err := checkOrganizationRefresh(p.dir, used.Family.Scopes, org, user.ID); err != nil {
 			return none, err
 		}
+		if app.IsThirdParty && !consentedOrganization(p.dir, user.ID, app.ID, org) {
+			// Only the organizations the user picked on the consent page (consent.go).
+			return none, oauth.AccessDenied("the user has not granted this organization to the application")
+		}
 	}
 	var accessToken, scope string
 	var expiresIn int64

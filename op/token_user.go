@@ -96,7 +96,7 @@ func (p *Provider) idToken(app *directory.Application, user *directory.User, sco
 		SID:         sid,
 		AccessToken: accessToken,
 		Alg:         keys.Alg(),
-		Claims:      oidcflow.UserClaims(p.account(user, scopes), scopes, oidcflow.ForIDToken),
+		Claims:      oidcflow.UserClaims(p.clientAccount(app, user, scopes), scopes, oidcflow.ForIDToken),
 	}, keys)
 }
 

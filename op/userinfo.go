@@ -38,5 +38,5 @@ func (p *Provider) Userinfo(ctx context.Context, token string) (map[string]any, 
 	if !slices.Contains(scopes, oidcflow.ScopeOpenID) {
 		return nil, app, oauth.InsufficientScope("the access token was not granted openid")
 	}
-	return oidcflow.UserClaims(p.account(user, scopes), scopes, oidcflow.ForUserinfo), app, nil
+	return oidcflow.UserClaims(p.clientAccount(app, user, scopes), scopes, oidcflow.ForUserinfo), app, nil
 }

@@ -471,6 +471,9 @@ func bootstrapAdmin(ctx context.Context, dir *directory.Directory, cfg serveConf
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if _, err := dir.EnsureDemoApp(ctx, cfg.Endpoint); err != nil { // Logto's built-in demo-app (http/demo.go)
+		return fmt.Errorf("bootstrap: demo app: %w", err)
+	}
 	if !res.Created || cfg.AdminClientSecret != "" {
 		return nil
 	}
