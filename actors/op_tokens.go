@@ -51,7 +51,7 @@ func (t *Tokens) ExchangeCode(ctx context.Context, x op.CodeExchange) (op.CodeEx
 		GrantID: grantID, AccountID: grant.GetAccountId(),
 		Scopes: code.GetScopes(), Resources: code.GetResources(),
 		Nonce: code.GetNonce(), Sid: code.GetSid(), AuthTime: code.GetAuthTime(),
-		FamilyID: got.GetFamilyId(),
+		AMR: code.GetAmr(), FamilyID: got.GetFamilyId(),
 	}
 	if got.GetRefreshSecret() != "" {
 		out.RefreshToken = got.GetFamilyId() + "." + got.GetRefreshSecret()

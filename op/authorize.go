@@ -68,7 +68,7 @@ func (b *Browser) Authorize(ctx context.Context, in AuthorizeRequest) (*Authoriz
 		return b.redirectError(req, err), nil
 	}
 	if sess != nil && !req.HasPrompt(oidcflow.PromptLogin) && freshFor(sess.Session, req.MaxAge, b.Now()) {
-		code, err := b.issueCode(ctx, req, app, sess, sess.LoginAt)
+		code, err := b.issueCode(ctx, req, app, sess, sess.LoginAt, sess.AMR)
 		if err != nil {
 			return b.redirectError(req, err), nil
 		}

@@ -279,7 +279,7 @@ func TestOrganizationClaims(t *testing.T) {
 	if a := e.p.account(e.user, []string{"openid"}); a.Organizations != nil || a.OrganizationRoles != nil {
 		t.Errorf("claims without the scopes: %+v", a)
 	}
-	idt, err := e.p.idToken(e.web, e.user, scopes, 0, "", "", "", e.now)
+	idt, err := e.p.idToken(e.web, e.user, scopes, 0, nil, "", "", "", e.now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,11 @@ func (b *Browser) Resume(ctx context.Context, in ResumeRequest) (*ResumeResult, 
 		}
 		res.Session = &CookieUpdate{Value: sess.ID + "." + sess.secret, MaxAge: b.Lifetimes.Session}
 	}
-	code, err := b.issueCode(ctx, req, app, sess, loginAt)
+	amr := it.AMR
+	if len(amr) == 0 {
+		amr = sess.AMR
+	}
+	code, err := b.issueCode(ctx, req, app, sess, loginAt, amr)
 	if err != nil {
 		return deliver(err)
 	}
@@ -121,7 +125,7 @@ func (b *Browser) createSession(ctx context.Context, accountID string, loginAt t
 // One grant per (session, client): its id and the client's sid are kept in the
 // session's client entry, so a second authorization in the same session merges into
 // the same grant. A grant that was revoked (e.g. by a replayed code) is replaced.
-func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app *directory.Application, sess *cookieSession, loginAt time.Time) (string, error) {
+func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app *directory.Application, sess *cookieSession, loginAt time.Time, amr []string) (string, error) {
 	if app.IsThirdParty {
 		return "", consentRequired("third-party applications are not supported yet")
 	}
@@ -178,6 +182,7 @@ func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app 
 		Resources:           req.Resources,
 		AuthTime:            loginAt,
 		SID:                 sid,
+		AMR:                 amr,
 	}); err != nil {
 		return "", err
 	}

@@ -1508,8 +1508,10 @@ type CodeRecord struct {
 	Sid                 string                 `protobuf:"bytes,9,opt,name=sid,proto3" json:"sid,omitempty"`
 	ExpiresAtMs         int64                  `protobuf:"varint,10,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
 	Redeemed            bool                   `protobuf:"varint,11,opt,name=redeemed,proto3" json:"redeemed,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// amr are the RFC 8176 methods the user signed in with (the ID token's amr).
+	Amr           []string `protobuf:"bytes,12,rep,name=amr,proto3" json:"amr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CodeRecord) Reset() {
@@ -1617,6 +1619,13 @@ func (x *CodeRecord) GetRedeemed() bool {
 		return x.Redeemed
 	}
 	return false
+}
+
+func (x *CodeRecord) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
 }
 
 type AccessTokenRecord struct {
@@ -3013,7 +3022,7 @@ const file_latch_proto_rawDesc = "" +
 	"SessionEnd\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12E\n" +
 	"\rrevoke_grants\x18\x02 \x01(\x0e2 .latch.actors.v1.GrantRevocationR\frevokeGrants\x12&\n" +
-	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\xd9\x02\n" +
+	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\xeb\x02\n" +
 	"\n" +
 	"CodeRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
@@ -3027,7 +3036,8 @@ const file_latch_proto_rawDesc = "" +
 	"\x03sid\x18\t \x01(\tR\x03sid\x12\"\n" +
 	"\rexpires_at_ms\x18\n" +
 	" \x01(\x03R\vexpiresAtMs\x12\x1a\n" +
-	"\bredeemed\x18\v \x01(\bR\bredeemed\"\x85\x01\n" +
+	"\bredeemed\x18\v \x01(\bR\bredeemed\x12\x10\n" +
+	"\x03amr\x18\f \x03(\tR\x03amr\"\x85\x01\n" +
 	"\x11AccessTokenRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12 \n" +
