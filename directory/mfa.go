@@ -284,3 +284,12 @@ func (d *Directory) UseBackupCode(ctx context.Context, userID, code string) erro
 	})
 	return err
 }
+
+// SetUserMfaSkipped records that the user declined MFA enrollment.
+func (d *Directory) SetUserMfaSkipped(ctx context.Context, userID string) error {
+	_, err := d.UpdateUser(ctx, userID, func(u *User) error {
+		u.MfaSkipped = true
+		return nil
+	})
+	return err
+}

@@ -33,6 +33,7 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/users/:userId/personal-access-tokens": true, // Logto does not page it (mgmt_pats.go)
 	"/api/sign-in-exp":                          true, // one object (mgmt_signinexp.go)
 	"/api/account-center":                       true, // one object (mgmt_accountcenter.go)
+	"/api/users/:userId/mfa-verifications":      true, // Logto does not page it (mgmt_user_mfa.go)
 	// Entities and their parts:
 	"/api/applications/:id":                  true,
 	"/api/applications/:id/secrets":          true,

@@ -108,7 +108,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
-	}, s.organizationRoutes()...)
+	}, append(s.organizationRoutes(), s.userMfaRoutes()...)...) // mgmt_user_mfa.go
 }
 
 // organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST
