@@ -78,6 +78,7 @@ func (x *experience) routesMfa(r *routeTable, g postGuard) {
 	r.POST("/api/experience/verification/backup-code/verify", g.json(x.api(x.postBackupCodeVerify)))
 	r.POST("/api/experience/profile/mfa", g.json(x.api(x.postProfileMfa)))
 	r.POST("/api/experience/profile/mfa/mfa-skipped", g.json(x.api(x.postMfaSkipped)))
+	x.routesMfaUI(r, g) // ui_mfa.go
 }
 
 // mfaSettings is the sign-in experience's MFA policy with the factors Latch can offer
