@@ -151,7 +151,7 @@ func familyOf(id string, f *msg.RefreshFamilyRecord) op.RefreshFamily {
 	return op.RefreshFamily{
 		ID: id, GrantID: f.GetGrantId(), ClientID: f.GetClientId(), AccountID: f.GetAccountId(),
 		Scopes: f.GetScopes(), Resources: f.GetResources(), Sid: f.GetSid(), AuthTime: f.GetAuthTime(),
-		IssuedAt: msTime(f.GetCurrentIssuedAtMs()), ExpiresAt: msTime(f.GetCurrentExpiresAtMs()),
+		AMR: f.GetAmr(), IssuedAt: msTime(f.GetCurrentIssuedAtMs()), ExpiresAt: msTime(f.GetCurrentExpiresAtMs()),
 	}
 }
 

@@ -164,6 +164,8 @@ type RefreshFamily struct {
 	Resources []string
 	Sid       string
 	AuthTime  int64
+	// AMR are the RFC 8176 methods of the sign-in.
+	AMR       []string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }

@@ -27,7 +27,8 @@ func (b *browser) postForm(path string, form url.Values) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("Location"), string(body)
 }
 
-// mfaAMR exchanges the code at redirectTo for tokens and returns the ID token's amr.
+// mfaAMR exchanges the code at redirectTo for tokens and returns the ID token's amr;
+// the ID token of a refresh must say the same.
 func (e *browserEnv) mfaAMR(t *testing.T, b *browser, redirectTo, state, verifier string) []string {
 	t.Helper()
 	web := e.webConfig()
@@ -36,7 +37,21 @@ func (e *browserEnv) mfaAMR(t *testing.T, b *browser, redirectTo, state, verifie
 	if err != nil {
 		t.Fatal(err)
 	}
-	idt, err := e.provider.Verifier(&oidc.Config{ClientID: e.web.ID}).Verify(t.Context(), tok.Extra("id_token").(string))
+	amr := e.idTokenAMR(t, tok.Extra("id_token").(string))
+	st, _, body := e.n.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, e.web.ID, e.web.Secret)
+	raw, _ := body["id_token"].(string)
+	if st != http.StatusOK || raw == "" {
+		t.Fatalf("refresh = %d %v", st, body)
+	}
+	if got := e.idTokenAMR(t, raw); !slices.Equal(got, amr) {
+		t.Fatalf("amr after refresh = %v, want %v", got, amr)
+	}
+	return amr
+}
+
+func (e *browserEnv) idTokenAMR(t *testing.T, raw string) []string {
+	t.Helper()
+	idt, err := e.provider.Verifier(&oidc.Config{ClientID: e.web.ID}).Verify(t.Context(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +105,7 @@ func TestMfaEndToEnd(t *testing.T) {
 	web := e.webConfig()
 	authorize := func(b *browser, state, verifier string) {
 		t.Helper()
-		if loc := b.redirect(web.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))); loc.Path != "/sign-in" {
+		if loc := b.redirect(web.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "consent"))); loc.Path != "/sign-in" {
 			t.Fatalf("authorize -> %s", loc)
 		}
 	}
