@@ -1,10 +1,12 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 // Logto's MfaFactor values for the factors Latch stores on a user.
 const (
 	MfaTotp       = "Totp"
+	MfaWebAuthn   = "WebAuthn"
 	MfaBackupCode = "BackupCode"
 )
 
@@ -40,6 +43,10 @@ type MfaVerification struct {
 	LastStep int64 `json:"lastStep,omitempty"`
 	// Codes are the backup codes, hashed.
 	Codes []BackupCode `json:"codes,omitempty"`
+	// WebAuthn: the credential's id (base64url) and its record as the WebAuthn library
+	// keeps it (public key, sign count, flags; JSON). No secret.
+	CredentialID string          `json:"credentialId,omitempty"`
+	Credential   json.RawMessage `json:"credential,omitempty"`
 }
 
 // BackupCode is one backup code: Hash is "<salt>$<hex sha256(salt || code)>" (a code
@@ -79,6 +86,7 @@ var (
 	ErrBackupCodeAlone = &MfaError{Code: "session.mfa.backup_code_can_not_be_alone", Message: "Backup code can not be the only MFA.", Status: 422}
 	ErrInvalidTotp     = &MfaError{Code: "session.mfa.invalid_totp_code", Message: "Invalid TOTP code.", Status: 400}
 	ErrInvalidBackup   = &MfaError{Code: "session.mfa.invalid_backup_code", Message: "Invalid backup code.", Status: 400}
+	ErrWebAuthnInUse   = &MfaError{Code: "user.webauthn_already_in_use", Message: "This WebAuthn credential is already bound.", Status: 422}
 	ErrNoMfaFactor     = &MfaError{Code: "session.mfa.mfa_factor_not_enabled", Message: "MFA factor is not enabled.", Status: 400}
 )
 
@@ -89,10 +97,10 @@ const EntityMfaVerification = "mfa verification"
 // set with an unused code.
 func (u *User) HasMfa() bool { return len(u.MfaFactors()) > 0 }
 
-// MfaFactors lists the user's usable factors (Totp before BackupCode).
+// MfaFactors lists the user's usable factors (Totp, WebAuthn, BackupCode).
 func (u *User) MfaFactors() []string {
 	var out []string
-	for _, t := range []string{MfaTotp, MfaBackupCode} {
+	for _, t := range []string{MfaTotp, MfaWebAuthn, MfaBackupCode} {
 		for i := range u.MfaVerifications {
 			v := &u.MfaVerifications[i]
 			if v.Type == t && (t != MfaBackupCode || v.RemainingCodes() > 0) {
@@ -121,6 +129,7 @@ func cloneMfa(in []MfaVerification) []MfaVerification {
 	out := slices.Clone(in)
 	for i := range out {
 		out[i].Codes = slices.Clone(out[i].Codes)
+		out[i].Credential = bytes.Clone(out[i].Credential)
 	}
 	return out
 }
@@ -210,8 +219,17 @@ func (d *Directory) AddUserMfaVerification(ctx context.Context, userID string, v
 			u.MfaVerifications = slices.DeleteFunc(u.MfaVerifications, func(o MfaVerification) bool {
 				return o.Type == MfaBackupCode
 			})
+		case MfaWebAuthn:
+			if v.CredentialID == "" || len(v.Credential) == 0 {
+				return invalid("credential", "is required")
+			}
+			for i := range u.MfaVerifications {
+				if u.MfaVerifications[i].CredentialID == v.CredentialID {
+					return ErrWebAuthnInUse
+				}
+			}
 		default:
-			return invalid("type", "must be Totp or BackupCode")
+			return invalid("type", "must be Totp, WebAuthn or BackupCode")
 		}
 		u.MfaVerifications = append(u.MfaVerifications, v)
 		return nil
@@ -289,6 +307,33 @@ func (d *Directory) UseBackupCode(ctx context.Context, userID, code string) erro
 func (d *Directory) SetUserMfaSkipped(ctx context.Context, userID string) error {
 	_, err := d.UpdateUser(ctx, userID, func(u *User) error {
 		u.MfaSkipped = true
+		return nil
+	})
+	return err
+}
+
+// WebAuthnCredential returns the user's WebAuthn factor with credentialID.
+func (u *User) WebAuthnCredential(credentialID string) (*MfaVerification, bool) {
+	for i := range u.MfaVerifications {
+		v := &u.MfaVerifications[i]
+		if v.Type == MfaWebAuthn && v.CredentialID == credentialID {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// UseWebAuthnCredential records a successful WebAuthn assertion: the credential's new
+// record (its sign count) and the time.
+func (d *Directory) UseWebAuthnCredential(ctx context.Context, userID, credentialID string, credential json.RawMessage) error {
+	now := d.nowMs()
+	_, err := d.UpdateUser(ctx, userID, func(u *User) error {
+		v, ok := u.WebAuthnCredential(credentialID)
+		if !ok {
+			return ErrNoMfaFactor
+		}
+		v.Credential = bytes.Clone(credential)
+		v.LastUsedAt = now
 		return nil
 	})
 	return err

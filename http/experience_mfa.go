@@ -47,9 +47,11 @@ const (
 	mfaStateOK     = "ok"
 )
 
-// RFC 8176 methods added when a second factor was used.
+// RFC 8176 methods added when a second factor was used: "otp" for a TOTP or backup
+// code, "hwk" for a WebAuthn key, and "mfa".
 const (
 	amrOTP = "otp"
+	amrHWK = "hwk"
 	amrMFA = "mfa"
 )
 
@@ -78,7 +80,8 @@ func (x *experience) routesMfa(r *routeTable, g postGuard) {
 	r.POST("/api/experience/verification/backup-code/verify", g.json(x.api(x.postBackupCodeVerify)))
 	r.POST("/api/experience/profile/mfa", g.json(x.api(x.postProfileMfa)))
 	r.POST("/api/experience/profile/mfa/mfa-skipped", g.json(x.api(x.postMfaSkipped)))
-	x.routesMfaUI(r, g) // ui_mfa.go
+	x.routesWebAuthn(r, g) // experience_mfa_webauthn.go
+	x.routesMfaUI(r, g)    // ui_mfa.go
 }
 
 // mfaSettings is the sign-in experience's MFA policy with the factors Latch can offer
@@ -91,7 +94,7 @@ type mfaSettings struct {
 func (x *experience) mfaSettings() mfaSettings {
 	m := x.s.dir.SignInExperience().MFA()
 	s := mfaSettings{policy: m.Policy}
-	for _, f := range []string{directory.MfaTotp, directory.MfaBackupCode} {
+	for _, f := range []string{directory.MfaTotp, directory.MfaWebAuthn, directory.MfaBackupCode} {
 		if slices.Contains(m.Factors, f) {
 			s.factors = append(s.factors, f)
 		}
@@ -164,33 +167,54 @@ func findMfaRecord(rec *op.Interaction, typ, id, userID string) (*op.Verificatio
 	return nil, apiErr(http.StatusNotFound, "session.verification_session_not_found", msgVerificationNotFound)
 }
 
-// mfaVerified reports whether the interaction holds a proven second factor of user:
-// an enrolled factor proven here, or a new TOTP secret proven here and bound (the
-// user's key is that secret). A new secret that was not bound proves nothing: anyone
-// with the password could make one.
+// mfaVerified reports whether the interaction holds a proven second factor of user.
 func mfaVerified(rec *op.Interaction, user *directory.User) bool {
+	return len(verifiedFactors(rec, user)) > 0
+}
+
+// verifiedFactors lists the factor types of user proven in the interaction: an
+// enrolled factor proven here, or a new TOTP secret or WebAuthn credential proven here
+// and bound (the user's key is that secret, or the user has that credential). A new one
+// that was not bound proves nothing: anyone with the password could make one.
+func verifiedFactors(rec *op.Interaction, user *directory.User) []string {
+	var out []string
 	for _, v := range rec.Verifications {
-		if v.UserID != user.ID || (v.Type != verificationTotp && v.Type != verificationBackupCode) {
+		if v.UserID != user.ID || !isMfaRecord(v.Type) || slices.Contains(out, v.Type) {
 			continue
 		}
 		if v.IdentifierValue == mfaStateOK {
-			return true
+			out = append(out, v.Type)
+			continue
 		}
-		if rest, ok := strings.CutPrefix(v.IdentifierValue, mfaStateProven); ok && v.Type == verificationTotp {
+		rest, ok := strings.CutPrefix(v.IdentifierValue, mfaStateProven)
+		if !ok {
+			continue
+		}
+		switch v.Type {
+		case verificationTotp:
 			secret, _, _ := strings.Cut(rest, ":")
 			if t, has := user.Totp(); has && t.Key == secret {
-				return true
+				out = append(out, v.Type)
+			}
+		case verificationWebAuthn:
+			if id, _, ok := webAuthnProven(&v); ok {
+				if _, has := user.WebAuthnCredential(id); has {
+					out = append(out, v.Type)
+				}
 			}
 		}
 	}
-	return false
+	return out
+}
+
+func isMfaRecord(typ string) bool {
+	return typ == verificationTotp || typ == verificationBackupCode || typ == verificationWebAuthn
 }
 
 // mfaRecordVerified is the "verified" flag GET /api/experience/interaction shows for an
 // MFA record; ok is false for other records.
 func mfaRecordVerified(v op.Verification) (verified, ok bool) {
-	switch v.Type {
-	case verificationTotp, verificationBackupCode:
+	if isMfaRecord(v.Type) {
 		return v.IdentifierValue == mfaStateOK || strings.HasPrefix(v.IdentifierValue, mfaStateProven), true
 	}
 	return false, false
@@ -495,11 +519,9 @@ func (x *experience) bindMfa(ctx context.Context, rec *op.Interaction, body bind
 		return err
 	}
 	switch body.Type {
-	case directory.MfaTotp, directory.MfaBackupCode:
-	case "WebAuthn":
-		return errMfaFactorNotEnabled()
+	case directory.MfaTotp, directory.MfaBackupCode, directory.MfaWebAuthn:
 	default:
-		return invalidInput("`type` must be one of Totp, BackupCode")
+		return invalidInput("`type` must be one of Totp, WebAuthn, BackupCode")
 	}
 	if !x.mfaSettings().enabled(body.Type) {
 		return errMfaFactorNotEnabled()
@@ -524,6 +546,12 @@ func (x *experience) bindMfa(ctx context.Context, rec *op.Interaction, body bind
 			return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
 		}
 		f.Key, f.LastStep = secret, step
+	case directory.MfaWebAuthn:
+		id, raw, ok := webAuthnProven(v)
+		if !ok {
+			return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
+		}
+		f.CredentialID, f.Credential = id, raw
 	case directory.MfaBackupCode:
 		list, ok := strings.CutPrefix(v.IdentifierValue, mfaStateNew)
 		if !ok {
@@ -588,10 +616,20 @@ func (x *experience) skipMfa(ctx context.Context, uid string, rec *op.Interactio
 //     data.availableFactors), or when it prompts and the user has not skipped
 //     (data.skippable: true).
 //
-// A proven factor adds "otp" and "mfa".
+// A proven factor adds "otp" (TOTP, backup code) or "hwk" (WebAuthn), and "mfa".
 func (x *experience) mfaAMR(rec *op.Interaction, user *directory.User) ([]string, error) {
-	if mfaVerified(rec, user) {
-		return []string{amrOTP, amrMFA}, nil
+	if proven := verifiedFactors(rec, user); len(proven) > 0 {
+		var amr []string
+		for _, f := range proven {
+			m := amrOTP
+			if f == verificationWebAuthn {
+				m = amrHWK
+			}
+			if !slices.Contains(amr, m) {
+				amr = append(amr, m)
+			}
+		}
+		return append(amr, amrMFA), nil
 	}
 	m := x.mfaSettings()
 	if len(m.factors) == 0 || rec.Event == eventForgotPassword {
