@@ -198,6 +198,8 @@ var routeDocs = map[string]routeDoc{
 	"POST /mfa-verification/totp":                                                         {Summary: "MFA form post: TOTP code (no JavaScript)", OperationID: "SubmitMfaTotpForm"},
 	"GET /mfa-verification/backup-code":                                                   {Summary: "MFA page: verify with a backup code", OperationID: "GetMfaBackupCodePage"},
 	"POST /mfa-verification/backup-code":                                                  {Summary: "MFA form post: backup code (no JavaScript)", OperationID: "SubmitMfaBackupCodeForm"},
+	"GET /mfa-verification/web-authn":                                                     {Summary: "MFA page: verify with a security key or passkey (needs JavaScript)", OperationID: "GetMfaWebAuthnPage"},
+	"GET /mfa-binding/web-authn":                                                          {Summary: "MFA enrollment page: a security key or passkey (needs JavaScript)", OperationID: "GetMfaWebAuthnBindingPage"},
 	"GET /mfa-binding":                                                                    {Summary: "MFA enrollment page: redirects to the TOTP setup", OperationID: "GetMfaBindingPage"},
 	"GET /mfa-binding/totp":                                                               {Summary: "MFA enrollment page: a new authenticator key", OperationID: "GetMfaTotpBindingPage"},
 	"POST /mfa-binding/totp":                                                              {Summary: "MFA enrollment form post: prove and bind the key", OperationID: "SubmitMfaTotpBindingForm"},

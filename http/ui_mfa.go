@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
@@ -24,9 +25,11 @@ const (
 	pathMfaVerify       = "/mfa-verification"
 	pathMfaVerifyTotp   = "/mfa-verification/totp"
 	pathMfaVerifyBackup = "/mfa-verification/backup-code"
+	pathMfaVerifyKey    = "/mfa-verification/web-authn"
 	pathMfaBind         = "/mfa-binding"
 	pathMfaBindTotp     = "/mfa-binding/totp"
 	pathMfaBindBackup   = "/mfa-binding/backup-code"
+	pathMfaBindKey      = "/mfa-binding/web-authn"
 	pathMfaSkip         = "/mfa-binding/skip"
 )
 
@@ -36,6 +39,8 @@ const (
 	modeMfaVerifyBackup = "verify-backup-code"
 	modeMfaBindTotp     = "bind-totp"
 	modeMfaBackupCodes  = "backup-codes"
+	modeMfaVerifyKey    = "webauthn-verify"
+	modeMfaBindKey      = "webauthn-bind"
 )
 
 // mfaPageData is what ui/mfa.html renders.
@@ -49,9 +54,13 @@ type mfaPageData struct {
 	VerificationID string
 	Codes          []string
 	Skippable      bool
-	// Verification: the other factor the user can switch to.
-	HasTotp, HasBackupCode bool
-	Assets, Version        string
+	// Verification: the other factors the user can switch to.
+	HasTotp, HasWebAuthn, HasBackupCode bool
+	// Enrollment: the other factor the settings offer.
+	TotpEnabled, WebAuthnEnabled bool
+	// Script: the page loads mfa-webauthn.js (WebAuthn needs JavaScript).
+	Script          bool
+	Assets, Version string
 }
 
 // routesMfaUI registers the MFA pages (GET) and their form posts (g.form).
@@ -60,8 +69,10 @@ func (x *experience) routesMfaUI(r *routeTable, g postGuard) {
 		pathMfaVerify:       x.serveMfaVerify,
 		pathMfaVerifyTotp:   x.serveMfaVerifyPage(modeMfaVerifyTotp),
 		pathMfaVerifyBackup: x.serveMfaVerifyPage(modeMfaVerifyBackup),
+		pathMfaVerifyKey:    x.serveMfaVerifyPage(modeMfaVerifyKey),
 		pathMfaBind:         x.serveMfaBind,
 		pathMfaBindTotp:     x.serveMfaBindTotp,
+		pathMfaBindKey:      x.serveMfaBindKey,
 	} {
 		r.GET(path, h)
 	}
@@ -122,9 +133,12 @@ func (x *experience) renderMfaPage(w http.ResponseWriter, status int, data mfaPa
 		data.Title = "Save your backup codes"
 	case modeMfaVerifyBackup:
 		data.Title = "Use a backup code"
+	case modeMfaBindKey:
+		data.Title = "Add a security key or passkey"
 	default:
 		data.Title = "Verify your identity"
 	}
+	data.Script = data.Mode == modeMfaVerifyKey || data.Mode == modeMfaBindKey
 	data.Assets, data.Version = pathUIAssets, uiPages.version
 	var buf bytes.Buffer
 	if err := uiPages.tmpl.ExecuteTemplate(&buf, "mfa-page", data); err != nil {
@@ -155,8 +169,14 @@ func (x *experience) errorPage(err error) (int, string) {
 func (x *experience) verifyPageData(mode string, user *directory.User) mfaPageData {
 	d := mfaPageData{Mode: mode}
 	for _, f := range x.userFactors(user, x.mfaSettings()) {
-		d.HasTotp = d.HasTotp || f == directory.MfaTotp
-		d.HasBackupCode = d.HasBackupCode || f == directory.MfaBackupCode
+		switch {
+		case f == directory.MfaTotp && mode != modeMfaVerifyTotp:
+			d.HasTotp = true
+		case f == directory.MfaWebAuthn && mode != modeMfaVerifyKey:
+			d.HasWebAuthn = true
+		case f == directory.MfaBackupCode && mode != modeMfaVerifyBackup:
+			d.HasBackupCode = true
+		}
 	}
 	return d
 }
@@ -168,7 +188,11 @@ func (x *experience) serveMfaVerify(w http.ResponseWriter, r *http.Request, _ ht
 		return
 	}
 	to := pathMfaVerifyTotp
-	if d := x.verifyPageData(modeMfaVerifyTotp, user); !d.HasTotp && d.HasBackupCode {
+	switch f := x.userFactors(user, x.mfaSettings()); {
+	case slices.Contains(f, directory.MfaTotp):
+	case slices.Contains(f, directory.MfaWebAuthn):
+		to = pathMfaVerifyKey
+	case slices.Contains(f, directory.MfaBackupCode):
 		to = pathMfaVerifyBackup
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
@@ -239,10 +263,31 @@ func (x *experience) submitForm(w http.ResponseWriter, r *http.Request, uid stri
 	x.s.renderPage(w, status, pageData{Mode: modeSignIn, Error: msg})
 }
 
-// serveMfaBind is GET /mfa-binding: enrollment starts with a TOTP (backup codes cannot
-// be the only factor).
+// serveMfaBind is GET /mfa-binding: enrollment starts with a TOTP, or a WebAuthn key
+// when TOTP is not offered (backup codes cannot be the only factor).
 func (x *experience) serveMfaBind(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	http.Redirect(w, r, pathMfaBindTotp, http.StatusSeeOther)
+	m := x.mfaSettings()
+	to := pathMfaBindTotp
+	if !m.enabled(directory.MfaTotp) && m.enabled(directory.MfaWebAuthn) {
+		to = pathMfaBindKey
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// serveMfaBindKey is GET /mfa-binding/web-authn: the page whose script registers a
+// security key or passkey and binds it.
+func (x *experience) serveMfaBindKey(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	_, rec, _, ok := x.uiInteraction(w, r)
+	if !ok {
+		return
+	}
+	m := x.mfaSettings()
+	d := mfaPageData{Mode: modeMfaBindKey, TotpEnabled: m.enabled(directory.MfaTotp), Skippable: x.skippable(rec)}
+	status := http.StatusOK
+	if !m.enabled(directory.MfaWebAuthn) {
+		status, d.Error = http.StatusBadRequest, msgMfaFactorNotEnabled
+	}
+	x.renderMfaPage(w, status, d)
 }
 
 // serveMfaBindTotp is GET /mfa-binding/totp: a new secret for the user, shown as key,
@@ -255,12 +300,14 @@ func (x *experience) serveMfaBindTotp(w http.ResponseWriter, r *http.Request, _ 
 	sec, err := x.newTotpSecret(r.Context(), uid, rec)
 	if err != nil {
 		status, msg := x.errorPage(err)
-		x.renderMfaPage(w, status, mfaPageData{Mode: modeMfaBindTotp, Error: msg, Skippable: x.skippable(rec)})
+		x.renderMfaPage(w, status, mfaPageData{Mode: modeMfaBindTotp, Error: msg, Skippable: x.skippable(rec),
+			WebAuthnEnabled: x.mfaSettings().enabled(directory.MfaWebAuthn)})
 		return
 	}
 	x.renderMfaPage(w, http.StatusOK, mfaPageData{
 		Mode: modeMfaBindTotp, Secret: sec.Secret, URI: template.URL(sec.uri), QRCode: template.URL(sec.SecretQrCode),
 		VerificationID: sec.VerificationID, Skippable: x.skippable(rec),
+		WebAuthnEnabled: x.mfaSettings().enabled(directory.MfaWebAuthn),
 	})
 }
 

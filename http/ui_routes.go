@@ -50,7 +50,7 @@ func mustLoadUI() uiBundle {
 		panic(err)
 	}
 	h := sha256.New()
-	for _, name := range []string{"style.css", "sign-in.js"} {
+	for _, name := range []string{"style.css", "sign-in.js", "mfa-webauthn.js"} {
 		b, err := fs.ReadFile(assets, name)
 		if err != nil {
 			panic(err)
