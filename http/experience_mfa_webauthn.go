@@ -208,6 +208,9 @@ func (x *experience) postWebAuthnRegistrationVerify(r *http.Request, _ httproute
 	if err != nil {
 		return 0, nil, errWebAuthnFailed()
 	}
+	// The attestation statement (certificates) served its purpose; the record keeps
+	// what assertions need: id, public key, flags, sign count.
+	cred.Attestation = webauthn.CredentialAttestation{}
 	raw, err := json.Marshal(cred)
 	if err != nil {
 		return 0, nil, err

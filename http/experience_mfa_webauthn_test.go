@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // softAuthenticator is a platform authenticator in software: an ES256 key pair, a
@@ -195,5 +196,9 @@ func TestExperienceMfaWebAuthn(t *testing.T) {
 	u, _ := e.dir.User(e.user.ID)
 	if f := u.MfaFactors(); !slices.Equal(f, []string{"WebAuthn"}) || u.MfaVerifications[0].LastUsedAt == 0 {
 		t.Fatalf("user factors = %v %+v", f, u.MfaVerifications)
+	}
+	var stored webauthn.Credential
+	if err := json.Unmarshal(u.MfaVerifications[0].Credential, &stored); err != nil || stored.Authenticator.SignCount < 3 {
+		t.Fatalf("stored credential: sign count %d (%v)", stored.Authenticator.SignCount, err)
 	}
 }
