@@ -23,17 +23,17 @@ import (
 // assertUserMandatoryMfaFulfilled).
 //
 // An MFA proof is a verification record of the Interaction grain, like a password's:
-// type Totp or BackupCode, the identified user, and its state in IdentifierValue
-// (never shown by GET /api/experience/interaction, which shows identifiers only with an
-// identifier type):
+// type Totp, BackupCode or WebAuthn (experience_mfa_webauthn.go), the identified user,
+// and its state in IdentifierValue (never shown by GET /api/experience/interaction,
+// which shows identifiers only with an identifier type):
 //
-//	Totp       "new:<secret>"         a new secret, not yet proven (totp/secret)
+//	Totp       "new:<secret>"           a new secret, not yet proven (totp/secret)
 //	           "proven:<secret>:<step>" the new secret proven by a code of step (totp/verify);
-//	                                  a second factor only once bound (the user's key)
-//	           "ok"                    the user's TOTP proven (totp/verify without id)
-//	BackupCode "new:<hash>,<hash>..."  a generated set, hashed (backup-code/generate)
-//	           "ok"                    one of the user's codes spent (backup-code/verify)
-//	MfaSkipped                         the person chose to skip enrollment (mfa-skipped)
+//	                                    a second factor only once bound (the user's key)
+//	           "ok"                     the user's TOTP proven (totp/verify without id)
+//	BackupCode "new:<hash>,<hash>..."   a generated set, hashed (backup-code/generate)
+//	           "ok"                     one of the user's codes spent (backup-code/verify)
+//	MfaSkipped                          the person chose to skip enrollment (mfa-skipped)
 //
 // The user's factors themselves (secret, hashed codes, last step) live in the
 // directory (directory/mfa.go); binding writes them there at once.
@@ -85,7 +85,7 @@ func (x *experience) routesMfa(r *routeTable, g postGuard) {
 }
 
 // mfaSettings is the sign-in experience's MFA policy with the factors Latch can offer
-// (Totp, BackupCode) among those enabled.
+// (Totp, WebAuthn, BackupCode) among those enabled.
 type mfaSettings struct {
 	policy  string
 	factors []string
