@@ -230,3 +230,29 @@ func TestExperienceMfaErrors(t *testing.T) {
 		t.Fatalf("wrong TOTP codes never throttled: last %d", last)
 	}
 }
+
+// TestExperienceMfaRegister: the policy applies to a new account at registration
+// (PromptOnlyAtSignIn does not ask there; Mandatory does).
+func TestExperienceMfaRegister(t *testing.T) {
+	register := func(e *expEnv, username string) {
+		e.t.Helper()
+		e.uid = e.newInteraction()
+		e.start("Register")
+		e.must("POST", "/api/experience/profile", map[string]string{"type": "username", "value": username}, http.StatusNoContent, nil)
+		e.must("POST", "/api/experience/profile", map[string]string{"type": "password", "value": "a-good-long-password-7"}, http.StatusNoContent, nil)
+		e.must("POST", "/api/experience/identification", map[string]string{}, http.StatusCreated, nil)
+	}
+	e := newExpEnv(t)
+	setMfa(t, e.dir, "PromptOnlyAtSignIn", "Totp")
+	register(e, "newcomer")
+	e.must("POST", "/api/experience/submit", nil, http.StatusOK, nil)
+
+	setMfa(t, e.dir, "Mandatory", "Totp", "BackupCode")
+	register(e, "second")
+	e.wantError("POST", "/api/experience/submit", nil, http.StatusUnprocessableEntity, "user.missing_mfa")
+	e.enroll()
+	e.must("POST", "/api/experience/submit", nil, http.StatusOK, nil)
+	if got := e.amr(); !slices.Equal(got, []string{"pwd", "otp", "mfa"}) {
+		t.Fatalf("amr = %v", got)
+	}
+}
