@@ -197,6 +197,7 @@ func (g *grantGrain) createFamily(familyID, secret string, code *msg.CodeRecord,
 		Rotate:             m.GetRefreshRotate(),
 		Sid:                code.GetSid(),
 		AuthTime:           code.GetAuthTime(),
+		Amr:                code.GetAmr(),
 	}}
 	done := make(chan error, 1)
 	deadline := g.budgetDeadline() // the exchange's: the creation ends with it

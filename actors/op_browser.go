@@ -113,6 +113,7 @@ func (a BrowserGrants) IssueCode(ctx context.Context, grantID string, code op.Au
 		Resources:           code.Resources,
 		AuthTime:            code.AuthTime.Unix(),
 		Sid:                 code.SID,
+		Amr:                 code.AMR,
 	})
 }
 

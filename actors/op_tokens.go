@@ -51,7 +51,7 @@ func (t *Tokens) ExchangeCode(ctx context.Context, x op.CodeExchange) (op.CodeEx
 		GrantID: grantID, AccountID: grant.GetAccountId(),
 		Scopes: code.GetScopes(), Resources: code.GetResources(),
 		Nonce: code.GetNonce(), Sid: code.GetSid(), AuthTime: code.GetAuthTime(),
-		FamilyID: got.GetFamilyId(),
+		AMR: code.GetAmr(), FamilyID: got.GetFamilyId(),
 	}
 	if got.GetRefreshSecret() != "" {
 		out.RefreshToken = got.GetFamilyId() + "." + got.GetRefreshSecret()
@@ -151,7 +151,7 @@ func familyOf(id string, f *msg.RefreshFamilyRecord) op.RefreshFamily {
 	return op.RefreshFamily{
 		ID: id, GrantID: f.GetGrantId(), ClientID: f.GetClientId(), AccountID: f.GetAccountId(),
 		Scopes: f.GetScopes(), Resources: f.GetResources(), Sid: f.GetSid(), AuthTime: f.GetAuthTime(),
-		IssuedAt: msTime(f.GetCurrentIssuedAtMs()), ExpiresAt: msTime(f.GetCurrentExpiresAtMs()),
+		AMR: f.GetAmr(), IssuedAt: msTime(f.GetCurrentIssuedAtMs()), ExpiresAt: msTime(f.GetCurrentExpiresAtMs()),
 	}
 }
 

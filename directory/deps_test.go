@@ -18,6 +18,8 @@ func TestImports(t *testing.T) {
 		"golang.org/x/crypto/argon2":           true,
 		"golang.org/x/crypto/bcrypt":           true, // imported password digests
 		"github.com/nyaruka/phonenumbers":      true, // Logto's phone normalization
+		"github.com/pquerna/otp":               true, // TOTP (RFC 6238), mfa_totp.go
+		"github.com/pquerna/otp/totp":          true,
 	}
 	entries, err := os.ReadDir(".")
 	if err != nil {

@@ -132,9 +132,14 @@ type User struct {
 	IsSuspended       bool    `json:"isSuspended"`
 	ApplicationID     *string `json:"applicationId"`
 	LastSignInAt      *int64  `json:"lastSignInAt"`
-	CreatedAt         int64   `json:"createdAt"`
-	UpdatedAt         int64   `json:"updatedAt"`
-	Version           uint64  `json:"-"`
+	// MfaVerifications are the user's MFA factors (mfa.go), key material included.
+	MfaVerifications []MfaVerification `json:"mfaVerifications,omitempty"`
+	// MfaSkipped: the user declined MFA enrollment when prompted (Logto keeps it in
+	// logtoConfig); a prompting policy does not ask again.
+	MfaSkipped bool   `json:"mfaSkipped,omitempty"`
+	CreatedAt  int64  `json:"createdAt"`
+	UpdatedAt  int64  `json:"updatedAt"`
+	Version    uint64 `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and

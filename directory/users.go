@@ -20,6 +20,7 @@ func (u *User) Clone() *User {
 	c.Identities = cloneRaw(u.Identities)
 	c.ApplicationID = clonePtr(u.ApplicationID)
 	c.LastSignInAt = clonePtr(u.LastSignInAt)
+	c.MfaVerifications = cloneMfa(u.MfaVerifications)
 	return &c
 }
 

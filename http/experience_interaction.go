@@ -114,7 +114,13 @@ func interactionView(rec *op.Interaction) interactionJSON {
 		VerificationRecords: make([]verificationJSON, 0, len(rec.Verifications)),
 	}
 	for _, ver := range rec.Verifications {
+		if ver.Type == verificationMfaSkipped {
+			continue
+		}
 		vj := verificationJSON{ID: ver.ID, Type: ver.Type, Verified: !ver.VerifiedAt.IsZero()}
+		if verified, ok := mfaRecordVerified(ver); ok {
+			vj.Verified = verified
+		}
 		if ver.IdentifierType != "" {
 			vj.Identifier = &identifierJSON{Type: ver.IdentifierType, Value: ver.IdentifierValue}
 		}

@@ -56,6 +56,7 @@ func (s *Server) routesExperience(r *routeTable) {
 	r.POST("/api/experience/identification", g.json(x.api(x.logged("Identifier.Submit", x.postIdentification))))
 	r.POST("/api/experience/profile", g.json(x.api(x.logged("Profile.Update", x.postProfile))))
 	r.POST("/api/experience/submit", g.json(x.api(x.logged("Submit", x.postSubmit))))
+	x.routesMfa(r, g) // experience_mfa.go
 
 	r.POST(pathSignIn, g.form(x.serveSignInForm))
 	r.POST(pathRegister, g.form(x.serveRegisterForm))

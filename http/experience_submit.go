@@ -44,8 +44,12 @@ func (x *experience) submit(ctx context.Context, uid string) (string, error) {
 	if user.IsSuspended {
 		return "", apiErr(http.StatusUnauthorized, "user.suspended", msgUserSuspended)
 	}
+	mfa, err := x.mfaAMR(rec, user) // experience_mfa.go: 403/422 until MFA is satisfied
+	if err != nil {
+		return "", err
+	}
 	// Signed in now, on the Interaction grain's clock.
-	if _, err := x.s.browser.Interactions.Submit(ctx, uid, []string{amrPassword}); err != nil {
+	if _, err := x.s.browser.Interactions.Submit(ctx, uid, append([]string{amrPassword}, mfa...)); err != nil {
 		return "", grainError(err)
 	}
 	return x.s.browser.Issuer + "/auth/" + uid, nil

@@ -38,6 +38,7 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/connector-factories/:id":              true,
 	"/api/connectors":                           true,
 	"/api/connectors/:id":                       true,
+	"/api/users/:userId/mfa-verifications":      true, // Logto does not page it (mgmt_user_mfa.go)
 	// Entities and their parts:
 	"/api/applications/:id":                  true,
 	"/api/applications/:id/secrets":          true,

@@ -110,7 +110,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
-	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes())...) // mgmt_connectors.go, mgmt_consent.go
+	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go
 }
 
 // organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST

@@ -225,7 +225,7 @@ func pathTag(path string) string {
 		return "Well-known"
 	case "healthz", "readyz", "metrics", "status":
 		return "Operations"
-	case "sign-in", "register", "ui":
+	case "sign-in", "register", "ui", "mfa-verification", "mfa-binding":
 		return "Sign-in pages"
 	}
 	words := strings.ReplaceAll(first, "-", " ")

@@ -68,6 +68,10 @@ func (x *experience) serveForm(w http.ResponseWriter, r *http.Request, mode stri
 		x.s.renderPage(w, http.StatusOK, pageData{Mode: modeNoInteraction, Error: "it may have expired"})
 		return
 	}
+	if to := mfaRedirect(err); to != "" { // ui_mfa.go: the second factor's page
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae):

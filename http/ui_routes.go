@@ -50,7 +50,7 @@ func mustLoadUI() uiBundle {
 		panic(err)
 	}
 	h := sha256.New()
-	for _, name := range []string{"style.css", "sign-in.js", "demo.css"} {
+	for _, name := range []string{"style.css", "sign-in.js", "demo.css", "mfa-webauthn.js"} {
 		b, err := fs.ReadFile(assets, name)
 		if err != nil {
 			panic(err)
@@ -89,7 +89,9 @@ func setPageHeaders(w http.ResponseWriter) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send "Origin: null" with
+	// the pages' own form posts, which the post guard (formguard.go) must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 }

@@ -32,7 +32,7 @@ func checkPageHeaders(t *testing.T, w *httptest.ResponseRecorder) {
 	for k, want := range map[string]string{
 		"Content-Type":           "text/html; charset=utf-8",
 		"X-Frame-Options":        "DENY",
-		"Referrer-Policy":        "no-referrer",
+		"Referrer-Policy":        "same-origin",
 		"X-Content-Type-Options": "nosniff",
 		"Cache-Control":          "no-store",
 	} {

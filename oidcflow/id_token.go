@@ -20,7 +20,10 @@ type IDToken struct {
 	TTL time.Duration
 	// AuthTime is when the user authenticated (unix seconds); 0 omits the claim.
 	AuthTime int64
-	Nonce    string
+	// AMR are the RFC 8176 authentication method references ("pwd", "otp", "mfa");
+	// empty omits the claim (OIDC Core 2).
+	AMR   []string
+	Nonce string
 	// SID is the per-client session id (OIDC Back-Channel Logout 2.1), "" omits it.
 	SID string
 	// AccessToken, when set, is hashed into at_hash with the signing algorithm's hash.
@@ -33,7 +36,7 @@ type IDToken struct {
 }
 
 // registeredIDClaims are set by MintIDToken and never taken from Claims.
-var registeredIDClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid"}
+var registeredIDClaims = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "amr", "nonce", "at_hash", "sid"}
 
 // IDTokenClaims returns the claims of t as a JSON object.
 func IDTokenClaims(t IDToken) ([]byte, error) {
@@ -50,11 +53,14 @@ func IDTokenClaims(t IDToken) ([]byte, error) {
 	c["aud"] = t.Audience
 	c["iat"] = iat
 	c["exp"] = iat + int64(t.TTL/time.Second)
-	for _, k := range []string{"auth_time", "nonce", "at_hash", "sid"} {
+	for _, k := range []string{"auth_time", "amr", "nonce", "at_hash", "sid"} {
 		delete(c, k)
 	}
 	if t.AuthTime > 0 {
 		c["auth_time"] = t.AuthTime
+	}
+	if len(t.AMR) > 0 {
+		c["amr"] = t.AMR
 	}
 	if t.Nonce != "" {
 		c["nonce"] = t.Nonce

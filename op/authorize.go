@@ -75,7 +75,7 @@ func (b *Browser) Authorize(ctx context.Context, in AuthorizeRequest) (*Authoriz
 			}
 			return b.consentInteraction(ctx, req, sess)
 		}
-		code, err := b.issueCode(ctx, req, app, sess, sess.LoginAt)
+		code, err := b.issueCode(ctx, req, app, sess, sess.LoginAt, sess.AMR)
 		if err != nil {
 			return b.redirectError(req, err), nil
 		}

@@ -151,6 +151,8 @@ type AuthCode struct {
 	Scopes, Resources   []string
 	AuthTime            time.Time
 	SID                 string
+	// AMR are the RFC 8176 methods of the sign-in (the ID token's amr).
+	AMR []string
 }
 
 // GrantGrains is the Grant grain as the browser flows use it. A revoked or expired

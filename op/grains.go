@@ -99,6 +99,8 @@ type CodeExchanged struct {
 	Nonce     string
 	Sid       string
 	AuthTime  int64
+	// AMR are the RFC 8176 methods of the sign-in.
+	AMR []string
 	// RefreshToken is the new family's first token; "" when none was due.
 	RefreshToken string
 	// FamilyID names the new family ("" without one).
@@ -162,6 +164,8 @@ type RefreshFamily struct {
 	Resources []string
 	Sid       string
 	AuthTime  int64
+	// AMR are the RFC 8176 methods of the sign-in.
+	AMR       []string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 }

@@ -60,20 +60,12 @@ func checkOrganizationRefresh(dir *directory.Directory, familyScopes []string, o
 	return nil
 }
 
-// mfaRequirementMet is the hook for Logto's rule that an organization with
-// isMfaRequired refuses organization tokens (access_denied, "organization requires MFA
-// but user has no MFA configured") to a user who has no MFA factor configured.
-//
-// Latch has no MFA factors yet: no user can configure one, so applying the rule now
-// would lock every member out of such an organization with no way in. Until MFA
-// lands, the requirement is met by everyone. When it lands, this becomes
-//
-//	return !org.IsMfaRequired || <user has at least one MFA verification>
-//
-// and TestMFARequirementHook changes with it.
-func mfaRequirementMet(org *directory.Organization, _ *directory.User) bool {
-	_ = org.IsMfaRequired // read once MFA exists; see above
-	return true
+// mfaRequirementMet is Logto's rule that an organization with isMfaRequired refuses
+// organization tokens (access_denied, "organization requires MFA but user has no MFA
+// configured") to a user who has no MFA factor configured (a TOTP, or backup codes
+// with one left).
+func mfaRequirementMet(org *directory.Organization, u *directory.User) bool {
+	return !org.IsMfaRequired || u.HasMfa()
 }
 
 // organizationClaims fills a's organization claims for the granted scopes (Logto's

@@ -1,6 +1,7 @@
 package op
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -190,25 +191,30 @@ func TestOrganizationAccess(t *testing.T) {
 	wantCode(t, access(f.org.ID, e.user.ID), oauth.CodeAccessDenied)
 }
 
-// TestMFARequirementHook pins the current behaviour of the isMfaRequired hook: Latch
-// has no MFA factors yet, so an organization that requires MFA still gives its members
-// organization tokens. When MFA lands, a member without a factor must get access_denied
-// ("organization requires MFA but user has no MFA configured") and this test changes.
+// TestMFARequirementHook: an organization that requires MFA refuses a member without
+// a factor (access_denied) and accepts one with a TOTP.
 func TestMFARequirementHook(t *testing.T) {
 	e := newEnv(t, fakes{})
 	f := newOrgFixture(t, e)
+	if err := OrganizationAccess(e.dir)(f.org.ID, e.user.ID); err != nil {
+		t.Fatalf("member, MFA not required: %v", err)
+	}
 	if _, err := e.dir.UpdateOrganization(t.Context(), f.org.ID, func(o *directory.Organization) error {
 		o.IsMfaRequired = true
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	org, _ := e.dir.Organization(f.org.ID)
-	if !org.IsMfaRequired || !mfaRequirementMet(org, e.user) {
-		t.Fatal("without MFA in Latch, the requirement must be met")
+	err := OrganizationAccess(e.dir)(f.org.ID, e.user.ID)
+	if !errors.Is(err, oauth.AccessDenied("")) {
+		t.Fatalf("member without MFA of an isMfaRequired organization: got %v, want access_denied", err)
+	}
+	if _, err := e.dir.AddUserMfaVerification(t.Context(), e.user.ID, directory.MfaVerification{
+		Type: directory.MfaTotp, Key: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}); err != nil {
+		t.Fatal(err)
 	}
 	if err := OrganizationAccess(e.dir)(f.org.ID, e.user.ID); err != nil {
-		t.Fatalf("member of an isMfaRequired organization: %v", err)
+		t.Fatalf("member with a TOTP: %v", err)
 	}
 }
 
@@ -279,7 +285,7 @@ func TestOrganizationClaims(t *testing.T) {
 	if a := e.p.account(e.user, []string{"openid"}); a.Organizations != nil || a.OrganizationRoles != nil {
 		t.Errorf("claims without the scopes: %+v", a)
 	}
-	idt, err := e.p.idToken(e.web, e.user, scopes, 0, "", "", "", e.now)
+	idt, err := e.p.idToken(e.web, e.user, scopes, 0, nil, "", "", "", e.now)
 	if err != nil {
 		t.Fatal(err)
 	}

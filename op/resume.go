@@ -99,7 +99,11 @@ func (b *Browser) Resume(ctx context.Context, in ResumeRequest) (*ResumeResult, 
 		}
 		res.Session = &CookieUpdate{Value: sess.ID + "." + sess.secret, MaxAge: b.Lifetimes.Session}
 	}
-	code, err := b.issueCode(ctx, req, app, sess, loginAt)
+	amr := it.AMR
+	if len(amr) == 0 {
+		amr = sess.AMR
+	}
+	code, err := b.issueCode(ctx, req, app, sess, loginAt, amr)
 	if err != nil {
 		return deliver(err)
 	}
@@ -130,7 +134,7 @@ func (b *Browser) createSession(ctx context.Context, accountID string, loginAt t
 // One grant per (session, client): its id and the client's sid are kept in the
 // session's client entry, so a second authorization in the same session merges into
 // the same grant. A grant that was revoked (e.g. by a replayed code) is replaced.
-func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app *directory.Application, sess *cookieSession, loginAt time.Time) (string, error) {
+func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app *directory.Application, sess *cookieSession, loginAt time.Time, amr []string) (string, error) {
 	scopes := req.Scopes
 	if app.IsThirdParty {
 		// Only what the consent page showed (the caller checked it was accepted).
@@ -193,6 +197,7 @@ func (b *Browser) issueCode(ctx context.Context, req *oidcflow.AuthRequest, app 
 		Resources:           req.Resources,
 		AuthTime:            loginAt,
 		SID:                 sid,
+		AMR:                 amr,
 	}); err != nil {
 		return "", err
 	}

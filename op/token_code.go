@@ -61,7 +61,7 @@ func (p *Provider) TokenAuthorizationCode(ctx context.Context, app *directory.Ap
 	if err != nil {
 		return none, err
 	}
-	idToken, err := p.idToken(app, user, got.Scopes, got.AuthTime, got.Nonce, got.Sid, accessToken, now)
+	idToken, err := p.idToken(app, user, got.Scopes, got.AuthTime, got.AMR, got.Nonce, got.Sid, accessToken, now)
 	if err != nil {
 		return none, err
 	}

@@ -93,7 +93,7 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 		RefreshToken: used.RefreshToken,
 	}
 	if slices.Contains(used.Scopes, oidcflow.ScopeOpenID) {
-		if resp.IDToken, err = p.idToken(app, user, used.Scopes, used.Family.AuthTime, "", used.Family.Sid, accessToken, now); err != nil {
+		if resp.IDToken, err = p.idToken(app, user, used.Scopes, used.Family.AuthTime, used.Family.AMR, "", used.Family.Sid, accessToken, now); err != nil {
 			return none, err
 		}
 	}

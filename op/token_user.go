@@ -78,7 +78,7 @@ func (p *Provider) userAccessToken(app *directory.Application, userID, grantID s
 
 // idToken mints the ID token of a user grant for app (OIDC Core 3.1.3.6).
 func (p *Provider) idToken(app *directory.Application, user *directory.User, scopes []string,
-	authTime int64, nonce, sid, accessToken string, now time.Time) (string, error) {
+	authTime int64, amr []string, nonce, sid, accessToken string, now time.Time) (string, error) {
 	// at_hash depends on the signing algorithm: take both from one ring, so a
 	// rotation to another algorithm between the two cannot mismatch them.
 	keys, err := fixedKeys(p.keys)
@@ -92,6 +92,7 @@ func (p *Provider) idToken(app *directory.Application, user *directory.User, sco
 		Now:         now,
 		TTL:         p.life.IDTokenFor(intOrZero(app.CustomClientMetadata.IDTokenTTL)),
 		AuthTime:    authTime,
+		AMR:         amr,
 		Nonce:       nonce,
 		SID:         sid,
 		AccessToken: accessToken,

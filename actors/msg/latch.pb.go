@@ -1508,8 +1508,10 @@ type CodeRecord struct {
 	Sid                 string                 `protobuf:"bytes,9,opt,name=sid,proto3" json:"sid,omitempty"`
 	ExpiresAtMs         int64                  `protobuf:"varint,10,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
 	Redeemed            bool                   `protobuf:"varint,11,opt,name=redeemed,proto3" json:"redeemed,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// amr are the RFC 8176 methods the user signed in with (the ID token's amr).
+	Amr           []string `protobuf:"bytes,12,rep,name=amr,proto3" json:"amr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CodeRecord) Reset() {
@@ -1617,6 +1619,13 @@ func (x *CodeRecord) GetRedeemed() bool {
 		return x.Redeemed
 	}
 	return false
+}
+
+func (x *CodeRecord) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
 }
 
 type AccessTokenRecord struct {
@@ -2448,8 +2457,10 @@ type RefreshFamilyRecord struct {
 	Rotate           bool   `protobuf:"varint,16,opt,name=rotate,proto3" json:"rotate,omitempty"`
 	Sid              string `protobuf:"bytes,17,opt,name=sid,proto3" json:"sid,omitempty"`
 	AuthTime         int64  `protobuf:"varint,18,opt,name=auth_time,json=authTime,proto3" json:"auth_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// amr are the RFC 8176 methods of the sign-in (the ID token's amr on refresh).
+	Amr           []string `protobuf:"bytes,19,rep,name=amr,proto3" json:"amr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RefreshFamilyRecord) Reset() {
@@ -2606,6 +2617,13 @@ func (x *RefreshFamilyRecord) GetAuthTime() int64 {
 		return x.AuthTime
 	}
 	return 0
+}
+
+func (x *RefreshFamilyRecord) GetAmr() []string {
+	if x != nil {
+		return x.Amr
+	}
+	return nil
 }
 
 // RefreshFamilyCreate stores a new family whose first token has secret. Reply: Ack.
@@ -3013,7 +3031,7 @@ const file_latch_proto_rawDesc = "" +
 	"SessionEnd\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12E\n" +
 	"\rrevoke_grants\x18\x02 \x01(\x0e2 .latch.actors.v1.GrantRevocationR\frevokeGrants\x12&\n" +
-	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\xd9\x02\n" +
+	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\xeb\x02\n" +
 	"\n" +
 	"CodeRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
@@ -3027,7 +3045,8 @@ const file_latch_proto_rawDesc = "" +
 	"\x03sid\x18\t \x01(\tR\x03sid\x12\"\n" +
 	"\rexpires_at_ms\x18\n" +
 	" \x01(\x03R\vexpiresAtMs\x12\x1a\n" +
-	"\bredeemed\x18\v \x01(\bR\bredeemed\"\x85\x01\n" +
+	"\bredeemed\x18\v \x01(\bR\bredeemed\x12\x10\n" +
+	"\x03amr\x18\f \x03(\tR\x03amr\"\x85\x01\n" +
 	"\x11AccessTokenRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12 \n" +
@@ -3095,7 +3114,7 @@ const file_latch_proto_rawDesc = "" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
 	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12\"\n" +
-	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\xf5\x04\n" +
+	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\x87\x05\n" +
 	"\x13RefreshFamilyRecord\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
@@ -3119,7 +3138,8 @@ const file_latch_proto_rawDesc = "" +
 	"ttlSeconds\x12\x16\n" +
 	"\x06rotate\x18\x10 \x01(\bR\x06rotate\x12\x10\n" +
 	"\x03sid\x18\x11 \x01(\tR\x03sid\x12\x1b\n" +
-	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\"k\n" +
+	"\tauth_time\x18\x12 \x01(\x03R\bauthTime\x12\x10\n" +
+	"\x03amr\x18\x13 \x03(\tR\x03amr\"k\n" +
 	"\x13RefreshFamilyCreate\x12<\n" +
 	"\x06record\x18\x01 \x01(\v2$.latch.actors.v1.RefreshFamilyRecordR\x06record\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xa7\x02\n" +

@@ -99,6 +99,11 @@
       const { redirectTo } = await (mode === 'register' ? register(fields) : signIn(fields));
       window.location.assign(redirectTo);
     } catch (e) {
+      // A second factor is due: its server-rendered page (ui_mfa.go) takes over.
+      if (e.code === 'session.mfa.require_mfa_verification' || e.code === 'user.missing_mfa') {
+        window.location.assign(e.code === 'user.missing_mfa' ? '/mfa-binding' : '/mfa-verification');
+        return;
+      }
       showError(e instanceof Error ? e.message : String(e));
       button.disabled = false;
       const password = form.querySelector('input[type=password]');
