@@ -100,6 +100,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
+	// Grains keep their state in the hot-state shards, which start once the member runs
+	// (they follow its membership): grainStore forwards to them from then on.
+	grains := newGrainStore(store)
 	// A restarted node also joins the members it last saw (rejoin.go): the founding
 	// node has no --join, and would otherwise come back on its own.
 	join := cfg.joinList()
@@ -119,7 +122,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		RaftAddr:   draft.host.Addr(),
 		GossipAddr: cfg.Gossip,
 		Join:       join,
-		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
+		Kinds: actors.Kinds(grains, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
 			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout}),
 		Logger:         log,
@@ -240,12 +243,29 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	}
 	keys := op.NewDirectoryKeys(dir, log) // follows key rotations live
 
+	// The hot-state shards: sessions, grants, refresh families, interactions, the
+	// throttle and the outbox live in Raft groups whose leaders host their grains. They
+	// stop before the member and the raft host (deferred calls run in reverse).
+	hot, err := startHotState(ctx, cfg, nodeID, draft, dir, node, store, now, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return fmt.Errorf("hot-state shards: %w", err)
+	}
+	grains.bind(hot.store)
+	defer hot.Stop(false, log)
+
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
 	// worker that also picks up what an earlier run left. It stops after the HTTP
 	// server (a logout finishing during shutdown still queues) and before the store
 	// closes (deferred calls run in reverse).
 	logouts, err := outbox.New(outbox.Config{
-		Store:       store,
+		// Entries live in the shards; each is delivered by its shard's leader, and by
+		// the next leader if that one dies.
+		Store:        grains,
+		Owns:         func(key string) bool { return hot.owns(outbox.Kind, key) },
+		PollInterval: outboxPoll,
 		Signer:      keys,
 		Now:         now,
 		Rand:        rand.Reader,
@@ -288,7 +308,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Keys:      keys,
 		OP:        flows,
 		// Sign-in lockouts outlive a restart (records of httpapi.ThrottleKind).
-		ThrottleStore: store,
+		ThrottleStore: grains,
 		Browser: &op.Browser{
 			Issuer: issuer, Directory: dir, Keys: keys, Lifetimes: lifetimes,
 			Sessions: client.BrowserSessions(), Grants: client.BrowserGrants(),
@@ -336,14 +356,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	rt := &nodeRuntime{
 		Actors:      client,
 		Backchannel: logouts,
-		Gauges:      func(ctx context.Context) (map[string]int, error) { return liveCounts(ctx, store, now()) },
+		Gauges:      func(ctx context.Context) (map[string]int, error) { return liveCounts(ctx, grains, now()) },
 		Swept:       new(atomic.Int64),
-		Store:       store,
+		Store:       grains,
 	}
 	// The sweeper is joined before the store closes (deferred calls run in reverse).
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
-	go func() { sweepExpired(sweepCtx, store, interval, rt, log); close(sweepDone) }()
+	sweep := func(ctx context.Context) (int, error) {
+		n, err := store.SweepExpired(ctx) // the node's own records (not the shards')
+		m, herr := hot.SweepExpired(ctx)  // the shards this node leads, through their logs
+		return n + m, errors.Join(err, herr)
+	}
+	go func() { sweepExpired(sweepCtx, sweep, interval, rt, log); close(sweepDone) }()
 	defer func() { stopSweep(); <-sweepDone }()
 
 	full := srv.Handler()
@@ -375,6 +400,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	stopPilot()
 	<-pilotDone
 	node.AnnounceLeaving()
+	hot.Stop(true, log) // hands the shards this node leads to other voters
 	draft.transferLeadership(context.Background(), log)
 	draft.leave(context.Background(), log)
 	return nil
