@@ -37,10 +37,10 @@ type serveConfig struct {
 	Raft string
 	// RaftDeadGrace is how long a member declared dead by gossip stays in the
 	// directory's raft group before the autopilot removes it.
-	RaftDeadGrace     time.Duration
+	RaftDeadGrace time.Duration
 	// Shards is the hot-state shard count of a new cluster (0: defaultShards); a node
 	// joining or restarting takes the cluster's.
-	Shards uint
+	Shards            uint
 	Join              string
 	SigningAlg        string
 	AdminClientID     string

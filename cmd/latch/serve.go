@@ -266,14 +266,14 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Store:        grains,
 		Owns:         func(key string) bool { return hot.owns(outbox.Kind, key) },
 		PollInterval: outboxPoll,
-		Signer:      keys,
-		Now:         now,
-		Rand:        rand.Reader,
-		Logger:      log,
-		BaseBackoff: cfg.BackchannelBackoff,
-		MaxBackoff:  cfg.BackchannelMaxBackoff,
-		MaxAttempts: cfg.BackchannelMaxAttempts,
-		TTL:         cfg.BackchannelTTL,
+		Signer:       keys,
+		Now:          now,
+		Rand:         rand.Reader,
+		Logger:       log,
+		BaseBackoff:  cfg.BackchannelBackoff,
+		MaxBackoff:   cfg.BackchannelMaxBackoff,
+		MaxAttempts:  cfg.BackchannelMaxAttempts,
+		TTL:          cfg.BackchannelTTL,
 	})
 	if err != nil {
 		return err

@@ -48,9 +48,9 @@ func hotKinds() []string {
 type hotState struct {
 	stopOnce sync.Once
 	mgr      *shards.Manager
-	store  *persistence.ShardedStore
-	shards uint32
-	kinds  map[string]bool
+	store    *persistence.ShardedStore
+	shards   uint32
+	kinds    map[string]bool
 
 	stopRun context.CancelFunc
 	runDone chan struct{}
