@@ -203,7 +203,7 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	var grant <-chan error
 	within := false
 	if kind == tokenConsumed && i >= 0 {
-		_, _, w := g.windowSuccessor(cur, cur.Consumed[i], now)
+		_, _, w := g.windowSuccessor(cur, cur.Consumed[i], now, m.GetSecret())
 		within = w == windowKnown
 	}
 	if (kind == tokenCurrent || within) && !g.env.active(cur.GetAccountId()) {
@@ -244,12 +244,12 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if err := checkTarget(cur, m); err != nil {
 			return nil, nil, err
 		}
-		dirty := scrubFamily(cur, now)
+		dirty := scrubFamily(cur, now, g.env.life.RefreshReuse)
 		if kind == tokenConsumed {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
 		}
 		if kind == tokenConsumed && i >= 0 {
-			switch secret, exp, w := g.windowSuccessor(cur, cur.Consumed[i], now); w {
+			switch secret, exp, w := g.windowSuccessor(cur, cur.Consumed[i], now, m.GetSecret()); w {
 			case windowKnown:
 				used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
 				return keepUnlessDirty(cur, used, dirty)
@@ -282,10 +282,15 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 			return nil, nil, err
 		}
 		next := d.NextExpiresAt.UnixMilli()
+		sealed, err := sealSuccessor(m.GetSecret(), secret, g.env.rand)
+		if err != nil {
+			return nil, nil, err
+		}
 		cur.Consumed = append(cur.Consumed, &msg.ConsumedToken{
-			Hash:        cur.GetCurrentHash(),
-			RotatedAtMs: now.UnixMilli(),
-			ExpiresAtMs: cur.GetCurrentExpiresAtMs(),
+			Hash:            cur.GetCurrentHash(),
+			RotatedAtMs:     now.UnixMilli(),
+			ExpiresAtMs:     cur.GetCurrentExpiresAtMs(),
+			SealedSuccessor: sealed,
 		})
 		if n := len(cur.Consumed); n > maxConsumedTokens {
 			cur.Consumed = cur.Consumed[n-maxConsumedTokens:]
@@ -441,7 +446,7 @@ func (g *refreshGrain) markRevoked(now time.Time) {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	})
@@ -458,7 +463,7 @@ func (g *refreshGrain) revoke() proto.Message {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	}))
@@ -473,13 +478,19 @@ func revokeFamily(cur *msg.RefreshFamilyRecord) {
 // consumed token no longer has (successor_secret, a live secret that records written
 // by older releases hold: unmarshalling keeps it as an unknown field, which a rewrite
 // would store again); it reports whether anything changed.
-func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
+func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time, window time.Duration) bool {
 	dirty := false
 	cur.Consumed = slices.DeleteFunc(cur.Consumed, func(c *msg.ConsumedToken) bool {
 		gone := c.GetExpiresAtMs() != 0 && !now.Before(msTime(c.GetExpiresAtMs()))
 		dirty = dirty || gone
 		return gone
 	})
+	for _, c := range cur.Consumed {
+		if len(c.GetSealedSuccessor()) > 0 && !now.Before(msTime(c.GetRotatedAtMs()).Add(window)) {
+			c.SealedSuccessor = nil // its reuse window passed: nothing may open it any more
+			dirty = true
+		}
+	}
 	for _, c := range cur.Consumed {
 		if len(c.ProtoReflect().GetUnknown()) > 0 {
 			c.ProtoReflect().SetUnknown(nil)
@@ -504,7 +515,7 @@ const (
 // from c ends on the current token. Within the window, a successor this activation did
 // not hand out (another activation rotated, or the member restarted) is windowUnknown.
 // Once the newest rotation is older than the window, the successor is forgotten.
-func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) (secret string, expiresAtMs int64, w windowAnswer) {
+func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time, presented string) (secret string, expiresAtMs int64, w windowAnswer) {
 	n := len(cur.GetConsumed())
 	if n == 0 || !now.Before(msTime(cur.Consumed[n-1].GetRotatedAtMs()).Add(g.env.life.RefreshReuse)) {
 		g.successor = ""
@@ -513,7 +524,14 @@ func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.Cons
 		return "", 0, windowPassed
 	}
 	if g.successor == "" || !hashesEqual(HashSecret(g.successor), cur.GetCurrentHash()) {
-		return "", 0, windowUnknown
+		// Another activation rotated (before a failover, a restart, or a move): the
+		// newest consumed token's record carries its successor sealed under the
+		// presented secret.
+		s, ok := openSuccessor(presented, c.GetSealedSuccessor())
+		if !ok || c != cur.Consumed[n-1] || !hashesEqual(HashSecret(s), cur.GetCurrentHash()) {
+			return "", 0, windowUnknown
+		}
+		g.successor = s
 	}
 	return g.successor, cur.GetCurrentExpiresAtMs(), windowKnown
 }

@@ -329,6 +329,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			st := nodeStatus{Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}
 			rs := draft.status(dir)
 			st.Raft = &rs
+			st.Shards = hot.status()
 			pong, err := actors.Ping(ctx, node, "status")
 			if err != nil {
 				st.PingError = err.Error()
@@ -414,6 +415,8 @@ type nodeStatus struct {
 	Node    string             `json:"node"`
 	Members []cluster.NodeInfo `json:"members"`
 	Raft    *raftStatus        `json:"raft,omitempty"`
+	// Shards: the hot-state shards as this node holds them.
+	Shards *shardStatus `json:"shards,omitempty"`
 	// PingError says why the grain ping failed (the rest of the status still holds).
 	PingError string `json:"pingError,omitempty"`
 }

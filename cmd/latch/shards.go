@@ -80,6 +80,7 @@ func startHotState(ctx context.Context, cfg serveConfig, nodeID uint64, draft *d
 			if !l.IsLeader {
 				node.LeadershipLost(s)
 			}
+			log.Debug("shard leadership", "shard", s, "leader", cluster.FormatNodeID(l.Leader), "term", l.Term, "ready", l.Ready)
 		},
 	})
 	if err != nil {
@@ -170,6 +171,26 @@ func (h *hotState) SweepExpired(ctx context.Context) (int, error) { return h.sto
 // owns reports whether this node leads the shard of kind/key (outbox deliveries).
 func (h *hotState) owns(kind, key string) bool {
 	return h.mgr.LeaderReady(persistence.ShardOf(kind, key, h.shards))
+}
+
+// shardStatus is /api/cluster's view of the hot-state shards on this node.
+type shardStatus struct {
+	// Count is the cluster's shard count.
+	Count uint32 `json:"count"`
+	// Hosted are the shards this node holds a replica of.
+	Hosted []uint32 `json:"hosted"`
+	// Leading are the shards this node leads (it hosts their grains).
+	Leading []uint32 `json:"leading"`
+}
+
+func (h *hotState) status() *shardStatus {
+	st := &shardStatus{Count: h.shards, Hosted: h.mgr.Hosted(), Leading: []uint32{}}
+	for _, s := range st.Hosted {
+		if h.mgr.IsLeader(s) {
+			st.Leading = append(st.Leading, s)
+		}
+	}
+	return st
 }
 
 // shardRouter places sharded grains on their shard's leader (cluster.Router).
