@@ -412,7 +412,13 @@ func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFa
 		check.AccessToken, check.FamilyId = at, g.key
 	}
 	grantID, clientID, accountID := cur.GetGrantId(), cur.GetClientId(), cur.GetAccountId()
-	deadline := g.budgetDeadline() // the use's: the check ends with it
+	// The use's deadline, less what undoing the rotation needs if the check fails (the
+	// grant's shard failing over): a rotation nobody saw must be undone in time, or the
+	// client's retry after the reuse window would read as reuse.
+	deadline := g.budgetDeadline()
+	if d := deadline.Add(-undoReserve); time.Until(d) > undoReserve/4 {
+		deadline = d
+	}
 	done := make(chan error, 1)
 	unavailable := oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
 	// The goroutine belongs to Peers (Stop cancels and joins it): a use that fails
@@ -499,6 +505,10 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time, window time.Durati
 	}
 	return dirty
 }
+
+// undoReserve is the part of a refresh's budget kept for undoing its rotation when the
+// grant check fails.
+const undoReserve = time.Second
 
 // windowAnswer is what a consumed token gets from windowSuccessor.
 type windowAnswer int

@@ -24,6 +24,9 @@ type Router interface {
 	// Replicas returns the node ids placed for shard, which know its leader when this
 	// node holds no replica of it.
 	Replicas(shard uint32) []uint64
+	// Holds reports whether this node holds a replica of shard: it then learns the
+	// shard's leader from the shard's own group (Leader, Changed).
+	Holds(shard uint32) bool
 	// Changed returns a channel closed at the next change of shard's leadership as this
 	// node sees it.
 	Changed(shard uint32) <-chan struct{}
@@ -47,6 +50,10 @@ func (n *Node) LeadershipLost(shard uint32) { n.lookup.shardLost(shard) }
 // looks again: a leader becoming ready, or a remote leader's readiness, is not always
 // signaled to this node.
 const shardPoll = 25 * time.Millisecond
+
+// replicaAskTimeout bounds the ask of one placed replica by a node without a replica of
+// the shard: a live one answers in well under it.
+const replicaAskTimeout = 300 * time.Millisecond
 
 // router returns the Router, nil before Route.
 func (l *identityLookup) currentRouter() Router {
@@ -107,8 +114,12 @@ func (l *identityLookup) resolveSharded(ctx context.Context, r Router, shard uin
 			if errors.Is(err, errLeadershipChanged) {
 				continue
 			}
+		case leader == 0 && r.Holds(shard):
+			// An election is under way in the shard's group, which this node takes part
+			// in: Changed tells when it is over.
+			last = fmt.Errorf("%w: shard %d is electing a leader", ErrUnavailable, shard)
 		case leader == 0:
-			// No leader known here: a node without a replica asks the placed replicas.
+			// No replica here: the placed replicas know the leader.
 			if pid, err := l.askReplicas(ctx, r, shard, kind, identity); err == nil {
 				l.c.PidCache.Set(identity, kind, pid)
 				return pid, nil
@@ -146,7 +157,11 @@ func (l *identityLookup) askReplicas(ctx context.Context, r Router, shard uint32
 		if addr == "" {
 			continue
 		}
-		pid, err := l.activateRemote(ctx, addr, kind, identity)
+		// A replica that does not answer at once is likely dead (gossip has not
+		// noticed yet): the next one is asked.
+		actx, cancel := context.WithTimeout(ctx, replicaAskTimeout)
+		pid, err := l.activateRemote(actx, addr, kind, identity)
+		cancel()
 		if err == nil {
 			return pid, nil
 		}

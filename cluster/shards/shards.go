@@ -328,6 +328,9 @@ func (m *Manager) Leader(shard uint32) uint64 {
 	return 0
 }
 
+// Holds reports whether this node runs a replica of shard.
+func (m *Manager) Holds(shard uint32) bool { return m.group(shard) != nil }
+
 // IsLeader reports whether this node leads shard.
 func (m *Manager) IsLeader(shard uint32) bool {
 	g := m.group(shard)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -316,7 +317,7 @@ func TestClusterHotState(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of latch serve processes")
 	}
-	c := newProcCluster(t)
+	c := newProcCluster(t, hotExtraFlags()...)
 	nodes := c.startCluster(3)
 	f := newHotApp(t, newClusterFixture(t, nodes[0]), nodes[0])
 	live := func() []*procNode { return c.running() }
@@ -412,3 +413,7 @@ func TestClusterHotState(t *testing.T) {
 		load.check(t, live())
 	})
 }
+
+// hotExtraFlags are extra flags for the nodes of the hot-state tests
+// (LATCH_HOT_FLAGS, space-separated, e.g. "--log-level debug" to study a failure).
+func hotExtraFlags() []string { return strings.Fields(os.Getenv("LATCH_HOT_FLAGS")) }

@@ -38,7 +38,7 @@ func hotKinds() []string {
 	return []string{
 		actors.InteractionKindName, actors.SessionKindName, actors.GrantKindName,
 		actors.RefreshKindName, actors.AccountKindName, actors.GrantAccessTokenKind,
-		httpapi.ThrottleKind, outbox.Kind, "audit-log", "verification-code",
+		httpapi.ThrottleKind, outbox.Kind, "audit-log", "verification-code", "verification-code-rate",
 	}
 }
 
@@ -223,6 +223,8 @@ func (r shardRouter) Replicas(shard uint32) []uint64 {
 	}
 	return shards.Place(ids, shard, shards.DefaultReplicas)
 }
+
+func (r shardRouter) Holds(shard uint32) bool { return r.h.mgr.Holds(shard) }
 
 func (r shardRouter) Changed(shard uint32) <-chan struct{} { return r.h.mgr.Changed(shard) }
 
