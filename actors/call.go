@@ -12,6 +12,7 @@ import (
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/persistence"
 )
 
 // ErrUnexpectedReply means a grain answered with a message type the caller did not
@@ -73,7 +74,14 @@ func FailureError(f *msg.Failure) *oauth.Error {
 // never shows the cause (CONVENTIONS.md "Errors").
 func FailureOf(logger *slog.Logger, err error) *msg.Failure {
 	var oe *oauth.Error
-	if !errors.As(err, &oe) {
+	switch {
+	case errors.As(err, &oe):
+	case errors.Is(err, persistence.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		// The grain's shard had no leader or quorum in time (a failover), or the budget
+		// ran out: the client may retry (503 with Retry-After), nothing is lost.
+		logger.Warn("grain request unavailable", "error", err)
+		oe = oauth.TemporarilyUnavailable("the service is busy; retry shortly")
+	default:
 		logger.Error("grain request failed", "error", err)
 		oe = oauth.ServerError()
 	}

@@ -28,6 +28,7 @@ var shared struct {
 	once   sync.Once
 	node   *cluster.Node
 	client *Client
+	peers  *Peers
 	store  *actorstest.MemStore
 	err    error
 	// suspended holds the account ids the grains' ActiveAccount predicate refuses.
@@ -72,7 +73,7 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 			return
 		}
 		peers.Bind(n)
-		shared.node, shared.client = n, NewClient(n)
+		shared.node, shared.client, shared.peers = n, NewClient(n), peers
 	})
 	if shared.err != nil {
 		t.Fatalf("start the shared member: %v", shared.err)

@@ -203,7 +203,7 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 	var grant <-chan error
 	within := false
 	if kind == tokenConsumed && i >= 0 {
-		_, _, w := g.windowSuccessor(cur, cur.Consumed[i], now)
+		_, _, w := g.windowSuccessor(cur, cur.Consumed[i], now, m.GetSecret())
 		within = w == windowKnown
 	}
 	if (kind == tokenCurrent || within) && !g.env.active(cur.GetAccountId()) {
@@ -244,12 +244,12 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		if err := checkTarget(cur, m); err != nil {
 			return nil, nil, err
 		}
-		dirty := scrubFamily(cur, now)
+		dirty := scrubFamily(cur, now, g.env.life.RefreshReuse)
 		if kind == tokenConsumed {
 			i = slices.IndexFunc(cur.Consumed, func(c *msg.ConsumedToken) bool { return hashesEqual(c.GetHash(), hash) })
 		}
 		if kind == tokenConsumed && i >= 0 {
-			switch secret, exp, w := g.windowSuccessor(cur, cur.Consumed[i], now); w {
+			switch secret, exp, w := g.windowSuccessor(cur, cur.Consumed[i], now, m.GetSecret()); w {
 			case windowKnown:
 				used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
 				return keepUnlessDirty(cur, used, dirty)
@@ -282,10 +282,15 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 			return nil, nil, err
 		}
 		next := d.NextExpiresAt.UnixMilli()
+		sealed, err := sealSuccessor(m.GetSecret(), secret, g.env.rand)
+		if err != nil {
+			return nil, nil, err
+		}
 		cur.Consumed = append(cur.Consumed, &msg.ConsumedToken{
-			Hash:        cur.GetCurrentHash(),
-			RotatedAtMs: now.UnixMilli(),
-			ExpiresAtMs: cur.GetCurrentExpiresAtMs(),
+			Hash:            cur.GetCurrentHash(),
+			RotatedAtMs:     now.UnixMilli(),
+			ExpiresAtMs:     cur.GetCurrentExpiresAtMs(),
+			SealedSuccessor: sealed,
 		})
 		if n := len(cur.Consumed); n > maxConsumedTokens {
 			cur.Consumed = cur.Consumed[n-maxConsumedTokens:]
@@ -407,7 +412,13 @@ func (g *refreshGrain) checkGrant(cur *msg.RefreshFamilyRecord, m *msg.RefreshFa
 		check.AccessToken, check.FamilyId = at, g.key
 	}
 	grantID, clientID, accountID := cur.GetGrantId(), cur.GetClientId(), cur.GetAccountId()
-	deadline := g.budgetDeadline() // the use's: the check ends with it
+	// The use's deadline, less what undoing the rotation needs if the check fails (the
+	// grant's shard failing over): a rotation nobody saw must be undone in time, or the
+	// client's retry after the reuse window would read as reuse.
+	deadline := g.budgetDeadline()
+	if d := deadline.Add(-undoReserve); time.Until(d) > undoReserve/4 {
+		deadline = d
+	}
 	done := make(chan error, 1)
 	unavailable := oauth.TemporarilyUnavailable("the grant could not be checked; retry later")
 	// The goroutine belongs to Peers (Stop cancels and joins it): a use that fails
@@ -441,7 +452,7 @@ func (g *refreshGrain) markRevoked(now time.Time) {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	})
@@ -458,7 +469,7 @@ func (g *refreshGrain) revoke() proto.Message {
 		if cur.GetCurrentHash() == "" || cur.GetRevoked() {
 			return nil, nil, Keep(&msg.Ack{})
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		return cur, &msg.Ack{}, nil
 	}))
@@ -473,13 +484,19 @@ func revokeFamily(cur *msg.RefreshFamilyRecord) {
 // consumed token no longer has (successor_secret, a live secret that records written
 // by older releases hold: unmarshalling keeps it as an unknown field, which a rewrite
 // would store again); it reports whether anything changed.
-func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
+func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time, window time.Duration) bool {
 	dirty := false
 	cur.Consumed = slices.DeleteFunc(cur.Consumed, func(c *msg.ConsumedToken) bool {
 		gone := c.GetExpiresAtMs() != 0 && !now.Before(msTime(c.GetExpiresAtMs()))
 		dirty = dirty || gone
 		return gone
 	})
+	for _, c := range cur.Consumed {
+		if len(c.GetSealedSuccessor()) > 0 && !now.Before(msTime(c.GetRotatedAtMs()).Add(window)) {
+			c.SealedSuccessor = nil // its reuse window passed: nothing may open it any more
+			dirty = true
+		}
+	}
 	for _, c := range cur.Consumed {
 		if len(c.ProtoReflect().GetUnknown()) > 0 {
 			c.ProtoReflect().SetUnknown(nil)
@@ -488,6 +505,10 @@ func scrubFamily(cur *msg.RefreshFamilyRecord, now time.Time) bool {
 	}
 	return dirty
 }
+
+// undoReserve is the part of a refresh's budget kept for undoing its rotation when the
+// grant check fails.
+const undoReserve = time.Second
 
 // windowAnswer is what a consumed token gets from windowSuccessor.
 type windowAnswer int
@@ -504,7 +525,7 @@ const (
 // from c ends on the current token. Within the window, a successor this activation did
 // not hand out (another activation rotated, or the member restarted) is windowUnknown.
 // Once the newest rotation is older than the window, the successor is forgotten.
-func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time) (secret string, expiresAtMs int64, w windowAnswer) {
+func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.ConsumedToken, now time.Time, presented string) (secret string, expiresAtMs int64, w windowAnswer) {
 	n := len(cur.GetConsumed())
 	if n == 0 || !now.Before(msTime(cur.Consumed[n-1].GetRotatedAtMs()).Add(g.env.life.RefreshReuse)) {
 		g.successor = ""
@@ -513,7 +534,14 @@ func (g *refreshGrain) windowSuccessor(cur *msg.RefreshFamilyRecord, c *msg.Cons
 		return "", 0, windowPassed
 	}
 	if g.successor == "" || !hashesEqual(HashSecret(g.successor), cur.GetCurrentHash()) {
-		return "", 0, windowUnknown
+		// Another activation rotated (before a failover, a restart, or a move): the
+		// newest consumed token's record carries its successor sealed under the
+		// presented secret.
+		s, ok := openSuccessor(presented, c.GetSealedSuccessor())
+		if !ok || c != cur.Consumed[n-1] || !hashesEqual(HashSecret(s), cur.GetCurrentHash()) {
+			return "", 0, windowUnknown
+		}
+		g.successor = s
 	}
 	return g.successor, cur.GetCurrentExpiresAtMs(), windowKnown
 }

@@ -58,7 +58,7 @@ func (g *refreshGrain) revokeToken(m *msg.RefreshFamilyRevokeToken) proto.Messag
 		if m.GetClientId() != cur.GetClientId() {
 			return nil, nil, Keep(out)
 		}
-		scrubFamily(cur, now)
+		scrubFamily(cur, now, g.env.life.RefreshReuse)
 		revokeFamily(cur)
 		out.Revoked = true
 		return cur, out, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,9 +190,10 @@ func wantNotStored(t *testing.T, fid string, secrets ...string) {
 }
 
 // TestRefreshStoresNoLiveSecret: the successor answered within the reuse window is
-// kept in the grain's memory, never in its record; an activation that did not rotate
-// (the grain moved or its member restarted) refuses the window answer without revoking,
-// and the successor stays good.
+// never in the family's record in the clear; it is sealed under the consumed token's
+// secret (stored only as a hash), so an activation that did not rotate (the shard's new
+// leader after a failover, a restarted member) answers a retry within the window with
+// the same successor, and nobody who reads the record without the consumed token can.
 func TestRefreshStoresNoLiveSecret(t *testing.T) {
 	t.Parallel()
 	c, store := testClient(t)
@@ -208,16 +208,26 @@ func TestRefreshStoresNoLiveSecret(t *testing.T) {
 	}
 	wantNotStored(t, fid, s1)
 
-	// Another activation over the same record, within the window.
-	other := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{keyNow: testClocks.now}), RefreshKindName)}
+	// Another activation over the same record, within the window, opens the sealed
+	// successor with the presented (consumed) token, and only with it.
+	rec := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid)
+	last := rec.GetConsumed()[len(rec.GetConsumed())-1]
+	if got, ok := openSuccessor(s0, last.GetSealedSuccessor()); !ok || got != s1 {
+		t.Fatalf("the sealed successor opens under s0 to %q %v, want %q", got, ok, s1)
+	}
+	if _, ok := openSuccessor(s1, last.GetSealedSuccessor()); ok {
+		t.Fatal("the sealed successor opens under another secret")
+	}
+	other := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(),
+		Options{Peers: shared.peers, keyNow: testClocks.now}), RefreshKindName)}
 	other.key = fid
 	other.state = NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, fid)
-	f, ok := other.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.Failure)
-	if !ok || f.GetCode() != oauth.CodeInvalidGrant || !strings.Contains(f.GetDescription(), "newest") {
-		t.Fatalf("window answer by an activation that did not rotate: %v, want invalid_grant (use the newest token)", f)
+	got, ok := other.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.RefreshUsed)
+	if !ok || got.GetNextSecret() != s1 {
+		t.Fatalf("window answer by an activation that did not rotate: %v, want the successor", got)
 	}
 	if loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetRevoked() {
-		t.Fatal("refusing the window answer revoked the family")
+		t.Fatal("the window answer revoked the family")
 	}
 	must[*msg.RefreshUsed](t)(useAt(t, c, ctx, fid, s1, testClientID, now.Add(2*time.Second), "", nil, nil))
 }

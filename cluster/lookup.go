@@ -43,6 +43,10 @@ type identityLookup struct {
 
 	c         *cluster.Cluster
 	self      string
+	selfID    uint64                            // this node's id (Config.NodeID)
+	nodes     func() []NodeInfo                 // the live members (gossip)
+	router    atomic.Pointer[routeBox]          // Node.Route; nil: no sharded kinds
+	nodeAddrs atomic.Pointer[map[uint64]string] // live members' remoting addresses by node id
 	placement atomic.Pointer[Placement]
 	ready     chan struct{} // closed once a topology containing self was applied
 	readyOnce sync.Once
@@ -63,8 +67,9 @@ type activation struct {
 
 var _ cluster.IdentityLookup = (*identityLookup)(nil)
 
-func newIdentityLookup(logger *slog.Logger, timeout time.Duration, obs Observer) *identityLookup {
+func newIdentityLookup(logger *slog.Logger, timeout time.Duration, obs Observer, selfID uint64) *identityLookup {
 	l := &identityLookup{
+		selfID:  selfID,
 		obs:     obs,
 		logger:  logger,
 		timeout: timeout,
@@ -196,9 +201,15 @@ func (l *identityLookup) applyTopology(members cluster.Members) {
 		}
 	}
 
+	if l.nodes != nil {
+		l.setNodeAddrs(l.nodes())
+	}
 	var moved []activation
 	l.mu.Lock()
 	for key, a := range l.active {
+		if _, _, sharded := l.shardOf(a.kind, a.identity); sharded {
+			continue // placed by its shard's leadership, not by the topology (shardLost)
+		}
 		if o := p.Owner(a.kind, a.identity); o == nil || o.Address() != l.self {
 			moved = append(moved, a)
 			delete(l.active, key)
@@ -248,6 +259,9 @@ func (l *identityLookup) forgotten(a activation) {
 
 // resolve returns the PID of kind/identity, activating it on its owner if needed.
 func (l *identityLookup) resolve(ctx context.Context, kind, identity string) (*actor.PID, error) {
+	if r, shard, ok := l.shardOf(kind, identity); ok {
+		return l.resolveSharded(ctx, r, shard, kind, identity)
+	}
 	owner := l.current().Owner(kind, identity)
 	if owner == nil {
 		return nil, fmt.Errorf("%w: no live member hosts kind %q", ErrUnavailable, kind)
@@ -277,8 +291,13 @@ func (l *identityLookup) resolve(ctx context.Context, kind, identity string) (*a
 
 // activateRemote asks the owner's placement actor for the grain's PID.
 func (l *identityLookup) activateRemote(ctx context.Context, owner, kind, identity string) (*actor.PID, error) {
+	return l.activateRemoteUnless(ctx, owner, kind, identity, nil)
+}
+
+// activateRemoteUnless is activateRemote that gives up when abort closes (see askUnless).
+func (l *identityLookup) activateRemoteUnless(ctx context.Context, owner, kind, identity string, abort <-chan struct{}) (*actor.PID, error) {
 	target := actor.NewPID(owner, placementActorName)
-	res, err := ask(ctx, l.c.ActorSystem, target, &clusterpb.ActivateRequest{Kind: kind, Identity: identity})
+	res, err := askUnless(ctx, l.c.ActorSystem, target, &clusterpb.ActivateRequest{Kind: kind, Identity: identity}, abort)
 	if err != nil {
 		return nil, fmt.Errorf("activate %s/%s on %s: %w", kind, identity, owner, err)
 	}
@@ -288,8 +307,8 @@ func (l *identityLookup) activateRemote(ctx context.Context, owner, kind, identi
 		case r.Id != "":
 			return actor.NewPID(r.Address, r.Id), nil
 		case r.Owner != "":
-			return nil, fmt.Errorf("%w: %w: %s sees %s as owner of %s/%s",
-				ErrUnavailable, errNotOwner, owner, r.Owner, kind, identity)
+			return nil, &notOwnerError{owner: r.Owner, err: fmt.Errorf("%w: %w: %s sees %s as owner of %s/%s",
+				ErrUnavailable, errNotOwner, owner, r.Owner, kind, identity)}
 		default:
 			return nil, fmt.Errorf("activate %s/%s on %s: %s", kind, identity, owner, r.Error)
 		}
@@ -303,6 +322,16 @@ func (l *identityLookup) activateRemote(ctx context.Context, owner, kind, identi
 // activateOwned serves a peer's ActivateRequest: it activates only keys this member
 // owns in its own view, and otherwise names the owner it sees.
 func (l *identityLookup) activateOwned(kind, identity string) *clusterpb.ActivateResponse {
+	if r, shard, ok := l.shardOf(kind, identity); ok {
+		a := l.activateSharded(r, shard, kind, identity)
+		switch {
+		case a.pid != nil:
+			return &clusterpb.ActivateResponse{Address: a.pid.Address, Id: a.pid.Id}
+		case a.owner != "":
+			return &clusterpb.ActivateResponse{Owner: a.owner}
+		}
+		return &clusterpb.ActivateResponse{Error: a.err}
+	}
 	owner := l.current().Owner(kind, identity)
 	if owner == nil {
 		return &clusterpb.ActivateResponse{Error: fmt.Sprintf("no live member hosts kind %q", kind)}

@@ -117,8 +117,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	remoteCfg := remote.Configure(cfg.BindHost, cfg.RemotePort,
 		remote.WithServerOptions(grpc.ChainStreamInterceptor(guardInterceptor(logger))))
-	lookup := newIdentityLookup(logger, cfg.RequestTimeout, cfg.Observer)
+	lookup := newIdentityLookup(logger, cfg.RequestTimeout, cfg.Observer, cfg.NodeID)
 	provider := newGossipProvider(cfg, logger, libLogger.With("lib", "memberlist"), lookup.applyTopology)
+	lookup.nodes = provider.nodeInfos
 	c := cluster.New(system, cluster.Configure(cfg.Name, provider, lookup, remoteCfg,
 		cluster.WithKinds(kinds...),
 		cluster.WithRequestTimeout(cfg.RequestTimeout)))

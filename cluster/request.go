@@ -43,8 +43,15 @@ func (n *Node) Request(ctx context.Context, kind, identity string, m proto.Messa
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.RequestTimeout)
 		defer cancel()
 	}
+	// A sharded grain is sent again as long as its shard's leadership moves (a failover)
+	// and the deadline allows; another grain at most once more.
+	router, shard, sharded := n.lookup.shardOf(kind, identity)
+	attempts := 2
+	if sharded {
+		attempts = maxShardedAttempts
+	}
 	var lastErr error
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, n.ctxErr(ctx, kind, identity, lastErr)
 		}
@@ -62,11 +69,18 @@ func (n *Node) Request(ctx context.Context, kind, identity string, m proto.Messa
 			}
 			return nil, fmt.Errorf("cluster: %s/%s: %w", kind, identity, err)
 		}
-		res, err := ask(ctx, n.system, pid, m)
+		var abort <-chan struct{}
+		if sharded && pid.Address != n.lookup.self {
+			abort = router.Changed(shard)
+		}
+		res, err := askUnless(ctx, n.system, pid, m, abort)
 		n.cfg.Observer.GrainCall(kind, pid.Address == n.lookup.self, err != nil)
 		switch {
 		case err == nil:
 			return replyMessage(kind, identity, pid, res)
+		case errors.Is(err, errLeadershipChanged):
+			n.cluster.PidCache.RemoveByValue(identity, kind, pid)
+			lastErr = fmt.Errorf("%s/%s at %s: %w", kind, identity, pid, err)
 		case errors.Is(err, errDeadLetter):
 			n.cluster.PidCache.RemoveByValue(identity, kind, pid)
 			lastErr = fmt.Errorf("%s/%s at %s: %w", kind, identity, pid, err)
@@ -79,6 +93,10 @@ func (n *Node) Request(ctx context.Context, kind, identity string, m proto.Messa
 	}
 	return nil, fmt.Errorf("cluster: %s/%s: %w: %w", kind, identity, ErrUnavailable, lastErr)
 }
+
+// maxShardedAttempts bounds how often Request sends one request to a sharded grain
+// whose shard keeps changing leader (each change is an election: a few per failover).
+const maxShardedAttempts = 6
 
 // convergePause is how long Request waits before retrying a refused activation.
 const convergePause = 20 * time.Millisecond
@@ -161,6 +179,11 @@ func budgetValue(left time.Duration) string {
 // handled under a channel rather than the Future's unsynchronized result field. What is
 // left of ctx's deadline travels with m (budgetHeader; see Budget).
 func ask(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, m any) (any, error) {
+	return askUnless(ctx, system, pid, m, nil)
+}
+
+// askUnless is ask that also gives up with errLeadershipChanged when abort closes.
+func askUnless(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, m any, abort <-chan struct{}) (any, error) {
 	var header map[string]string
 	if d, ok := ctx.Deadline(); ok {
 		left := time.Until(d)
@@ -184,6 +207,8 @@ func ask(ctx context.Context, system *actor.ActorSystem, pid *actor.PID, m any) 
 		return res, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-abort:
+		return nil, errLeadershipChanged
 	}
 }
 

@@ -166,6 +166,7 @@ type state struct {
 
 	adminApp        string // id of the bootstrap admin application
 	adminAppVersion uint64
+	hotShards       uint32 // the cluster's hot-state shard count (clustersettings.go)
 
 	org orgState   // organizations (organizations_model.go)
 	tok tokenState // personal access tokens and subject tokens (pats.go)
@@ -329,6 +330,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 			}
 			d.st.adminApp, d.st.adminAppVersion = m.ApplicationID, rec.Version
 		}
+		if key == metaHotShards {
+			return d.applyHotShards(rec.Value)
+		}
 	default:
 		if handled, err := d.applyTokens(kind, key, rec); handled {
 			return err
@@ -381,6 +385,9 @@ func (d *Directory) remove(kind, key string) {
 	case kindMeta:
 		if key == metaAdminApp {
 			d.st.adminApp, d.st.adminAppVersion = "", 0
+		}
+		if key == metaHotShards {
+			d.st.hotShards = 0
 		}
 	default:
 		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) && !d.removeConsent(kind, key) {

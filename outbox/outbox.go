@@ -96,6 +96,10 @@ type entry struct {
 // working default.
 type Config struct {
 	Store persistence.Store
+	// Owns reports whether this node delivers the entry keyed key: in a cluster, the
+	// leader of the entry's shard (the store replicates the entries to every replica
+	// of their shard, and only one of them may deliver). Nil: every entry.
+	Owns func(key string) bool
 	// Signer signs logout tokens (typ logout+jwt); *oidcflow.KeyRing implements it.
 	Signer oidcflow.Signer
 	// Client posts the logout tokens; nil means a client with a 10 s timeout that does
@@ -318,6 +322,9 @@ func (w *Worker) dispatch(ctx context.Context, sem chan struct{}, wg *sync.WaitG
 		return next // every slot busy: a finished attempt wakes Run
 	}
 	scanError = w.cfg.Store.Scan(ctx, Kind, func(key string, rec persistence.Record) error {
+		if w.cfg.Owns != nil && !w.cfg.Owns(key) {
+			return nil
+		}
 		var e entry
 		if err := json.Unmarshal(rec.Value, &e); err != nil {
 			corrupt = append(corrupt, due{key: key, version: rec.Version})

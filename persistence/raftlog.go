@@ -58,6 +58,9 @@ type RaftLogConfig struct {
 	Logger *slog.Logger
 }
 
+// raftLogMemTable is the raft log's memtable size.
+const raftLogMemTable = 64 << 20
+
 // RaftLog is the Pebble database holding the Raft logs of many groups.
 //
 // Group commit: the synced Saves of every group go to one writer goroutine, which
@@ -110,11 +113,17 @@ func OpenRaftLog(cfg RaftLogConfig) (*RaftLog, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{
+	opts := &pebble.Options{
 		FS:                 fs,
 		Logger:             pebbleLogger{logger},
 		FormatMajorVersion: pebble.FormatNewest,
-	})
+		// Entries are written once and truncated soon after (groups snapshot often):
+		// a large memtable lets most of them die before a flush, and compressing
+		// random-looking payloads (tokens, hashes) costs CPU for little.
+		MemTableSize: raftLogMemTable,
+	}
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("persistence: open raft log: %w", err)
 	}

@@ -322,3 +322,16 @@ func (m *ShardMachine) Restore(snapshot []byte) error {
 	m.applied.Store(s.Applied)
 	return nil
 }
+
+// Clear deletes the shard's records and its applied index on this node: its replica
+// was dropped (this node was removed from the shard's group), and a later replica
+// starts from a snapshot.
+func (m *ShardMachine) Clear() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.store.replaceShard(m.shard, nil, m.appliedSet(0), m.wo); err != nil {
+		return err
+	}
+	m.applied.Store(0)
+	return nil
+}

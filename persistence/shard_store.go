@@ -19,6 +19,11 @@ type ShardProposer interface {
 	Propose(ctx context.Context, shard uint32, data []byte) (any, error)
 }
 
+// ErrUnavailable reports a write its shard could not take in time: no leader or no
+// quorum before the deadline, or no replica of the shard here. The write may still
+// apply later; the caller answers "try again" (HTTP 503), never a server error.
+var ErrUnavailable = errors.New("persistence: shard unavailable")
+
 // ErrCrossShard reports a batch whose records are in more than one shard: a Raft
 // group orders one shard's writes only, so such a batch cannot be atomic. Grains never
 // write one (a grain's records share its shard; cross-grain effects are messages).

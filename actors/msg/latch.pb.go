@@ -2379,9 +2379,15 @@ type ConsumedToken struct {
 	// expires_at_ms is when the consumed token itself would have expired: after it, the
 	// entry is dropped and the token is merely unknown (node-oidc-provider keeps a consumed
 	// token until its expiry, too).
-	ExpiresAtMs   int64 `protobuf:"varint,5,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ExpiresAtMs int64 `protobuf:"varint,5,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	// sealed_successor is the successor's secret sealed (AES-256-GCM) under a key derived
+	// from this consumed token's own secret, which is never stored: only the client that
+	// presents this token within the reuse window can open it. It lets any activation of
+	// the family (the shard's new leader after a failover) answer a retry within the
+	// window with the same successor; it is cleared once the window passed.
+	SealedSuccessor []byte `protobuf:"bytes,6,opt,name=sealed_successor,json=sealedSuccessor,proto3" json:"sealed_successor,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ConsumedToken) Reset() {
@@ -2433,6 +2439,13 @@ func (x *ConsumedToken) GetExpiresAtMs() int64 {
 		return x.ExpiresAtMs
 	}
 	return 0
+}
+
+func (x *ConsumedToken) GetSealedSuccessor() []byte {
+	if x != nil {
+		return x.SealedSuccessor
+	}
+	return nil
 }
 
 type RefreshFamilyRecord struct {
@@ -3110,11 +3123,12 @@ const file_latch_proto_rawDesc = "" +
 	"GrantCheck\x12E\n" +
 	"\faccess_token\x18\x02 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
 	"\tfamily_id\x18\x03 \x01(\tR\bfamilyIdJ\x04\b\x01\x10\x02R\x06now_ms\"\r\n" +
-	"\vGrantRevoke\"\xa2\x01\n" +
+	"\vGrantRevoke\"\xcd\x01\n" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
 	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12\"\n" +
-	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMsJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\x87\x05\n" +
+	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMs\x12)\n" +
+	"\x10sealed_successor\x18\x06 \x01(\fR\x0fsealedSuccessorJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\x87\x05\n" +
 	"\x13RefreshFamilyRecord\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +

@@ -1,6 +1,7 @@
 package raftgroup
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -52,6 +53,9 @@ type Group struct {
 	// smApplied is GroupConfig.Applied: entries up to it are not handed to the state
 	// machine again (it applied them before a restart).
 	smApplied uint64
+	// snapEvery and snapKeep are the group's SnapshotEvery and SnapshotCatchUpEntries
+	// (GroupConfig, else the host's Config).
+	snapEvery, snapKeep uint64
 	// bootstrapIndex is the last bootstrap entry of a group this node bootstrapped,
 	// until the snapshot taken once it is applied; 0 otherwise.
 	bootstrapIndex uint64
@@ -114,6 +118,8 @@ func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
 		return nil, err
 	}
 	g := &Group{
+		snapEvery: cmp.Or(gc.SnapshotEvery, h.cfg.SnapshotEvery),
+		snapKeep:  cmp.Or(gc.SnapshotCatchUpEntries, h.cfg.SnapshotCatchUpEntries),
 		id:        gc.ID,
 		h:         h,
 		sm:        gc.StateMachine,
@@ -525,10 +531,9 @@ func (g *Group) tellRemoved(id uint64, e *pb.Entry) {
 //     ConfState does not name it ("should never happen"), so the latest snapshot must
 //     be taken after its addition.
 func (g *Group) maybeSnapshot() error {
-	c := g.h.cfg
 	bootstrapped := g.bootstrapIndex > 0 && g.applied >= g.bootstrapIndex
 	force := bootstrapped || g.memberAdded
-	if !force && g.applied-g.snapIndex < c.SnapshotEvery {
+	if !force && g.applied-g.snapIndex < g.snapEvery {
 		return nil
 	}
 	g.memberAdded = false
@@ -551,8 +556,8 @@ func (g *Group) maybeSnapshot() error {
 	case bootstrapped:
 		to = g.applied
 		g.h.log.Info("raft group bootstrapped; its state is snapshotted for new members", "group", g.id, "index", g.applied)
-	case g.applied > c.SnapshotCatchUpEntries:
-		to = g.applied - c.SnapshotCatchUpEntries
+	case g.applied > g.snapKeep:
+		to = g.applied - g.snapKeep
 	}
 	if to == 0 {
 		return nil

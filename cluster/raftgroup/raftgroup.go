@@ -257,6 +257,10 @@ type GroupConfig struct {
 	// window of applied proposal ids they carry. 0: the state machine holds nothing
 	// applied from this group's log.
 	Applied uint64
+	// SnapshotEvery and SnapshotCatchUpEntries override the host's Config for this
+	// group (0: the host's). A group whose state is small and whose writes are many
+	// (a hot-state shard) snapshots often, so that its log stays short.
+	SnapshotEvery, SnapshotCatchUpEntries uint64
 	// OnLeadership, when set, is called on the group's goroutine each time the group's
 	// Leadership (as this node sees it) changes, and once with IsLeader false when the
 	// group stops. It must not block: signal a channel, copy the value.

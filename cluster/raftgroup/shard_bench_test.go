@@ -144,3 +144,24 @@ func BenchmarkHostShardedPut(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 }
+
+// BenchmarkPebblePut: one writer on a plain PebbleStore (Sync), the baseline of
+// BenchmarkHostShardedPut.
+func BenchmarkPebblePut(b *testing.B) {
+	value := bytes.Repeat([]byte{'v'}, 256)
+	s, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	ctx := b.Context()
+	var version uint64
+	for b.Loop() {
+		v, err := s.Put(ctx, "refresh", "one", version, value, time.Now().Add(time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		version = v
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}

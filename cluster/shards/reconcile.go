@@ -335,6 +335,14 @@ func (m *Manager) decide(st raftgroup.Status, desired []uint64, v view) *action 
 			return &action{kind: remove, id: id, why: "removing a voter no longer placed here"}
 		}
 	}
+	// 7. The placement's first node leads the shard, so that the shards' leaders (and
+	// with them the grains and their work) spread over the nodes instead of staying on
+	// the node that founded them or won the last election.
+	if first := desired[0]; first != self && slices.Contains(st.Voters, first) && caughtUp(first) {
+		if n, alive := v.live[first]; alive && !n.Leaving {
+			return &action{kind: transfer, id: first, why: "handing leadership to the shard's preferred leader"}
+		}
+	}
 	return nil
 }
 

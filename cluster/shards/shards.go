@@ -86,8 +86,9 @@ type Replicas interface {
 
 // Defaults.
 const (
-	DefaultReplicas  = 3
-	DefaultGroupBase = 1000
+	DefaultReplicas      = 3
+	DefaultGroupBase     = 1000
+	DefaultSnapshotEvery = 1000
 )
 
 // Config configures a Manager. Zero fields take the defaults.
@@ -124,6 +125,9 @@ type Config struct {
 	Interval time.Duration
 	// ChangeTimeout bounds one configuration change or leadership transfer (default 10 s).
 	ChangeTimeout time.Duration
+	// SnapshotEvery is how many applied entries a shard snapshots after (default
+	// DefaultSnapshotEvery); it keeps half as many behind for slow followers.
+	SnapshotEvery uint64
 	// OnLeadership, when set, is called each time a shard's leadership as this node sees
 	// it changes (raftgroup.GroupConfig.OnLeadership), on that group's goroutine: it
 	// must not block. A node that loses leadership, or whose group stops, hears
@@ -139,6 +143,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GroupBase == 0 {
 		c.GroupBase = DefaultGroupBase
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = DefaultSnapshotEvery
 	}
 	if c.DeadGrace == 0 {
 		c.DeadGrace = cluster.DefaultDeadGrace
@@ -268,6 +275,10 @@ func (m *Manager) start(s uint32, r Replica, peers []raftgroup.Peer) error {
 		Peers:        peers,
 		Applied:      r.Applied,
 		OnLeadership: func(l raftgroup.Leadership) { m.leadershipChanged(s, l) },
+		// A shard's state is small and its writes many: snapshotting often keeps its
+		// log short, so that entries are truncated while still in the raft log's
+		// memtable instead of being flushed and compacted.
+		SnapshotEvery: m.cfg.SnapshotEvery, SnapshotCatchUpEntries: m.cfg.SnapshotEvery / 2,
 	})
 	if err != nil {
 		return fmt.Errorf("shards: start shard %d: %w", s, err)
@@ -327,6 +338,9 @@ func (m *Manager) Leader(shard uint32) uint64 {
 	}
 	return 0
 }
+
+// Holds reports whether this node runs a replica of shard.
+func (m *Manager) Holds(shard uint32) bool { return m.group(shard) != nil }
 
 // IsLeader reports whether this node leads shard.
 func (m *Manager) IsLeader(shard uint32) bool {

@@ -38,7 +38,10 @@ type serveConfig struct {
 	Raft string
 	// RaftDeadGrace is how long a member declared dead by gossip stays in the
 	// directory's raft group before the autopilot removes it.
-	RaftDeadGrace     time.Duration
+	RaftDeadGrace time.Duration
+	// Shards is the hot-state shard count of a new cluster (0: defaultShards); a node
+	// joining or restarting takes the cluster's.
+	Shards            uint
 	Join              string
 	SigningAlg        string
 	AdminClientID     string
@@ -95,6 +98,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.UintVar(&c.StoreCacheMiB, "store-cache", 0, "Pebble block cache in MiB (0 = 128)")
 	fs.UintVar(&c.StoreMemTableMiB, "store-memtable", 0, "Pebble memtable size in MiB, two at most in memory (0 = 64)")
 	fs.DurationVar(&c.CommitDelay, "commit-delay", DefaultCommitDelay, "shortest time between two fsyncs of the write-ahead log: writes arriving sooner share the next fsync (0 = none)")
+	fs.UintVar(&c.Shards, "shards", defaultShards, "hot-state shards of a new cluster (sessions, grants and refresh families are split over this many Raft groups); fixed when the cluster is founded, ignored afterwards")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "budget of one HTTP request, shared by every grain call and store write it makes; past it the request answers 503 temporarily_unavailable")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions, grants, codes, interactions and outbox entries are deleted")
@@ -174,6 +178,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.RaftDeadGrace <= 0 {
 		errs = append(errs, errors.New("--raft-dead-grace must be positive"))
+	}
+	if c.Shards < 1 || c.Shards > 1024 {
+		errs = append(errs, errors.New("--shards must be between 1 and 1024"))
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--request-timeout must be positive"))

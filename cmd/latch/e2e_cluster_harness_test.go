@@ -379,6 +379,9 @@ func (c *procCluster) dumpLogs() {
 			c.t.Logf("%s: no log: %v", n.name, err)
 			continue
 		}
+		if dir := os.Getenv("LATCH_CLUSTER_LOG_DIR"); dir != "" { // whole logs, for study
+			_ = os.WriteFile(filepath.Join(dir, n.name+".log"), b, 0o644)
+		}
 		if len(b) > 64<<10 {
 			b = append([]byte("[...]\n"), b[len(b)-64<<10:]...)
 		}

@@ -68,7 +68,7 @@ func liveCounts(ctx context.Context, store persistence.Store, now time.Time) (ma
 // sessions 14 days from their last use, grants 180 days, refresh families their current
 // token's, account indexes their last entry's, outbox entries TTL + 1 h).
 // After each sweep it logs the back-channel logout counters when they changed.
-func sweepExpired(ctx context.Context, store persistence.Store, interval time.Duration, rt *nodeRuntime, log *slog.Logger) {
+func sweepExpired(ctx context.Context, sweep func(context.Context) (int, error), interval time.Duration, rt *nodeRuntime, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last outbox.Stats
@@ -77,7 +77,7 @@ func sweepExpired(ctx context.Context, store persistence.Store, interval time.Du
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := store.SweepExpired(ctx)
+			n, err := sweep(ctx)
 			rt.Swept.Add(int64(n))
 			switch {
 			case err != nil && !errors.Is(err, persistence.ErrClosed) && ctx.Err() == nil:

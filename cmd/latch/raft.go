@@ -80,7 +80,11 @@ func startDirectoryRaft(cfg serveConfig, nodeID uint64, addr string, dir *direct
 	default:
 		start = raftJoin
 	}
-	host, err := raftgroup.NewHost(raftgroup.Config{NodeID: nodeID, ListenAddr: addr, Logger: log, Observer: obs})
+	// Raft timing for the directory and the hot-state shards: a 50 ms tick, heartbeats
+	// every 100 ms and an election after 600 ms to 1.2 s of silence, so that a shard whose
+	// leader died serves again well within 2 s (issue 14; cluster/shards TestFigures).
+	host, err := raftgroup.NewHost(raftgroup.Config{NodeID: nodeID, ListenAddr: addr, Logger: log, Observer: obs,
+		TickInterval: 50 * time.Millisecond, HeartbeatTicks: 2, ElectionTicks: 12})
 	if err != nil {
 		return nil, fmt.Errorf("raft transport (--raft): %w", err)
 	}

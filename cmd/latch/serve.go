@@ -101,6 +101,9 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	lifetimes := oidcflow.DefaultLifetimes()
 	// Grains reach each other through the member, which exists only once started.
 	peers := actors.NewPeers()
+	// Grains keep their state in the hot-state shards, which start once the member runs
+	// (they follow its membership): grainStore forwards to them from then on.
+	grains := newGrainStore(store)
 	// A restarted node also joins the members it last saw (rejoin.go): the founding
 	// node has no --join, and would otherwise come back on its own.
 	join := cfg.joinList()
@@ -120,7 +123,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		RaftAddr:   draft.host.Addr(),
 		GossipAddr: cfg.Gossip,
 		Join:       join,
-		Kinds: actors.Kinds(store, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
+		Kinds: actors.Kinds(grains, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
 			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout}),
 		Logger:         log,
@@ -241,20 +244,37 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	}
 	keys := op.NewDirectoryKeys(dir, log) // follows key rotations live
 
+	// The hot-state shards: sessions, grants, refresh families, interactions, the
+	// throttle and the outbox live in Raft groups whose leaders host their grains. They
+	// stop before the member and the raft host (deferred calls run in reverse).
+	hot, err := startHotState(ctx, cfg, nodeID, draft, dir, node, store, now, log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return fmt.Errorf("hot-state shards: %w", err)
+	}
+	grains.bind(hot.store)
+	defer hot.Stop(false, log)
+
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
 	// worker that also picks up what an earlier run left. It stops after the HTTP
 	// server (a logout finishing during shutdown still queues) and before the store
 	// closes (deferred calls run in reverse).
 	logouts, err := outbox.New(outbox.Config{
-		Store:       store,
-		Signer:      keys,
-		Now:         now,
-		Rand:        rand.Reader,
-		Logger:      log,
-		BaseBackoff: cfg.BackchannelBackoff,
-		MaxBackoff:  cfg.BackchannelMaxBackoff,
-		MaxAttempts: cfg.BackchannelMaxAttempts,
-		TTL:         cfg.BackchannelTTL,
+		// Entries live in the shards; each is delivered by its shard's leader, and by
+		// the next leader if that one dies.
+		Store:        grains,
+		Owns:         func(key string) bool { return hot.owns(outbox.Kind, key) },
+		PollInterval: outboxPoll,
+		Signer:       keys,
+		Now:          now,
+		Rand:         rand.Reader,
+		Logger:       log,
+		BaseBackoff:  cfg.BackchannelBackoff,
+		MaxBackoff:   cfg.BackchannelMaxBackoff,
+		MaxAttempts:  cfg.BackchannelMaxAttempts,
+		TTL:          cfg.BackchannelTTL,
 	})
 	if err != nil {
 		return err
@@ -283,20 +303,20 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return err
 	}
 	// ---- audit logs (package audit; README "Audit logs") ----
-	// Entries are batched off the request path, one store Apply per batch. Today the
-	// store is the node's own; in a cluster pass the sharded store (kind audit.Kind
-	// among its sharded kinds). Close flushes the last batch: it runs after the HTTP
-	// server stopped and before the store closes (deferred calls run in reverse).
+	// Entries are batched off the request path, one store Apply per batch, into the
+	// hot-state shards (a batch shares one routing key, so one shard). Close flushes
+	// the last batch: it runs after the HTTP server stopped and before the shards stop
+	// (deferred calls run in reverse).
 	var auditLog httpapi.AuditLog
 	if cfg.AuditLogs {
-		aw, err := audit.NewWriter(audit.WriterConfig{Store: store, Retention: cfg.AuditRetention, Now: now, Rand: rand.Reader, Logger: log})
+		aw, err := audit.NewWriter(audit.WriterConfig{Store: grains, Retention: cfg.AuditRetention, Now: now, Rand: rand.Reader, Logger: log})
 		if err != nil {
 			return err
 		}
 		defer aw.Close()
 		auditLog = aw
 	}
-	auditLogs := audit.Reader{Store: store} // what was recorded stays readable with --audit-logs=false
+	auditLogs := audit.Reader{Store: grains} // what was recorded stays readable with --audit-logs=false
 	// ---- end audit logs ----
 
 	issuer := cfg.Endpoint + "/oidc"
@@ -306,10 +326,10 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Keys:      keys,
 		OP:        flows,
 		// Sign-in lockouts outlive a restart (records of httpapi.ThrottleKind).
-		ThrottleStore: store,
-		// Verification codes (kinds passcode.Kind, passcode.RateKind): hot state; the
-		// cluster passes its sharded store here instead.
-		VerificationCodes: store,
+		ThrottleStore: grains,
+		// Verification codes and their send counters (passcode.Kind, passcode.RateKind)
+		// are hot state: they live in the shards.
+		VerificationCodes: grains,
 		Browser: &op.Browser{
 			Issuer: issuer, Directory: dir, Keys: keys, Lifetimes: lifetimes,
 			Sessions: client.BrowserSessions(), Grants: client.BrowserGrants(),
@@ -330,6 +350,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 			st := nodeStatus{Node: cluster.FormatNodeID(nodeID), Members: node.Nodes()}
 			rs := draft.status(dir)
 			st.Raft = &rs
+			st.Shards = hot.status()
 			pong, err := actors.Ping(ctx, node, "status")
 			if err != nil {
 				st.PingError = err.Error()
@@ -359,14 +380,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	rt := &nodeRuntime{
 		Actors:      client,
 		Backchannel: logouts,
-		Gauges:      func(ctx context.Context) (map[string]int, error) { return liveCounts(ctx, store, now()) },
+		Gauges:      func(ctx context.Context) (map[string]int, error) { return liveCounts(ctx, grains, now()) },
 		Swept:       new(atomic.Int64),
-		Store:       store,
+		Store:       grains,
 	}
 	// The sweeper is joined before the store closes (deferred calls run in reverse).
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
-	go func() { sweepExpired(sweepCtx, store, interval, rt, log); close(sweepDone) }()
+	sweep := func(ctx context.Context) (int, error) {
+		n, err := store.SweepExpired(ctx) // the node's own records (not the shards')
+		m, herr := hot.SweepExpired(ctx)  // the shards this node leads, through their logs
+		return n + m, errors.Join(err, herr)
+	}
+	go func() { sweepExpired(sweepCtx, sweep, interval, rt, log); close(sweepDone) }()
 	defer func() { stopSweep(); <-sweepDone }()
 
 	full := srv.Handler()
@@ -398,6 +424,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	stopPilot()
 	<-pilotDone
 	node.AnnounceLeaving()
+	hot.Stop(true, log) // hands the shards this node leads to other voters
 	draft.transferLeadership(context.Background(), log)
 	draft.leave(context.Background(), log)
 	return nil
@@ -411,6 +438,8 @@ type nodeStatus struct {
 	Node    string             `json:"node"`
 	Members []cluster.NodeInfo `json:"members"`
 	Raft    *raftStatus        `json:"raft,omitempty"`
+	// Shards: the hot-state shards as this node holds them.
+	Shards *shardStatus `json:"shards,omitempty"`
 	// PingError says why the grain ping failed (the rest of the status still holds).
 	PingError string `json:"pingError,omitempty"`
 }
