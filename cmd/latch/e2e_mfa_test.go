@@ -14,9 +14,9 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// postForm posts a sign-in page form (no JavaScript) and returns the status, the
+// postPage posts a sign-in page form (no JavaScript) and returns the status, the
 // Location and the body.
-func (b *browser) postForm(path string, form url.Values) (int, string, string) {
+func (b *browser) postPage(path string, form url.Values) (int, string, string) {
 	b.t.Helper()
 	resp, err := b.c.PostForm(b.base+path, form)
 	if err != nil {
@@ -157,7 +157,7 @@ func TestMfaEndToEnd(t *testing.T) {
 	b2 := newBrowser(t, n.endpoint)
 	verifier2 := oauth2.GenerateVerifier()
 	authorize(b2, "st-totp", verifier2)
-	if st, loc, body := b2.postForm("/sign-in", url.Values{"identifier": {browserUser}, "password": {browserPassword}}); st != http.StatusSeeOther || loc != "/mfa-verification" {
+	if st, loc, body := b2.postPage("/sign-in", url.Values{"identifier": {browserUser}, "password": {browserPassword}}); st != http.StatusSeeOther || loc != "/mfa-verification" {
 		t.Fatalf("sign-in form = %d %q\n%s", st, loc, body)
 	}
 	if loc := b2.redirect("/mfa-verification"); loc.Path != "/mfa-verification/totp" {
@@ -166,14 +166,14 @@ func TestMfaEndToEnd(t *testing.T) {
 	if resp, body := b2.get("/mfa-verification/totp"); resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="code"`) {
 		t.Fatalf("TOTP page = %d\n%s", resp.StatusCode, body)
 	}
-	if st, _, body := b2.postForm("/mfa-verification/totp", url.Values{"code": {code}}); st != http.StatusBadRequest || !strings.Contains(body, "Invalid TOTP code") {
+	if st, _, body := b2.postPage("/mfa-verification/totp", url.Values{"code": {code}}); st != http.StatusBadRequest || !strings.Contains(body, "Invalid TOTP code") {
 		t.Fatalf("replayed enrollment code = %d\n%s", st, body)
 	}
 	next, err := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, loc, body := b2.postForm("/mfa-verification/totp", url.Values{"code": {next}})
+	st, loc, body := b2.postPage("/mfa-verification/totp", url.Values{"code": {next}})
 	if st != http.StatusSeeOther || !strings.HasPrefix(loc, n.issuer()+"/auth/") {
 		t.Fatalf("TOTP form = %d %q\n%s", st, loc, body)
 	}
