@@ -65,6 +65,12 @@ type Options struct {
 	// cluster.DefaultRequestTimeout.
 	RequestTimeout time.Duration
 
+	// Serving reports whether this member may serve the grain kind/key now; a grain
+	// asked while it may not (its member lost, or may have lost, the leadership of the
+	// grain's shard: its state may be stale) answers temporarily_unavailable and stops,
+	// so that the next request finds the grain where it is current. Nil: always.
+	Serving func(kind, key string) bool
+
 	// keyNow, when set (this package's tests, which share one member), overrides Now
 	// for one grain: it reports the time of kind/key, or false for Now.
 	keyNow func(kind, key string) (time.Time, bool)
@@ -106,6 +112,7 @@ func Kinds(store persistence.Store, logger *slog.Logger, opts Options) []*protoc
 type grain interface {
 	actor.Actor
 	begin(c actor.Context)
+	mayServe() bool
 }
 
 // budgeted starts every message of its grain with the message's deadline.
@@ -113,6 +120,13 @@ type budgeted struct{ grain }
 
 func (g budgeted) Receive(c actor.Context) {
 	g.begin(c)
+	if c.Sender() != nil && !g.mayServe() {
+		if _, request := c.Message().(proto.Message); request {
+			c.Respond(FailureOf(nil, oauth.TemporarilyUnavailable("the grain moved; retry shortly")))
+			c.Poison(c.Self())
+			return
+		}
+	}
 	g.grain.Receive(c)
 }
 
@@ -128,6 +142,7 @@ type grainEnv struct {
 	active    func(accountID string) bool
 	orgAccess func(orgID, accountID string) error
 	budget    time.Duration // of a message that carries none
+	serving   func(kind, key string) bool
 }
 
 func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *grainEnv {
@@ -136,7 +151,7 @@ func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *gr
 	}
 	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, keyNow: opts.keyNow,
 		rand: opts.Rand, budget: opts.RequestTimeout, life: opts.Lifetimes, active: opts.ActiveAccount,
-		orgAccess: opts.OrganizationAccess}
+		orgAccess: opts.OrganizationAccess, serving: opts.Serving}
 	if env.life == (oidcflow.Lifetimes{}) {
 		env.life = oidcflow.DefaultLifetimes()
 	}
@@ -201,6 +216,11 @@ func (b *grainBase[T]) begin(c actor.Context) {
 		budget = b.env.budget
 	}
 	b.deadline = time.Now().Add(budget)
+}
+
+// mayServe reports whether this member may serve the grain now (Options.Serving).
+func (b *grainBase[T]) mayServe() bool {
+	return b.env.serving == nil || b.key == "" || b.env.serving(b.kind, b.key)
 }
 
 // budgetDeadline is the deadline of the message being handled.

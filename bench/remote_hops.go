@@ -1,16 +1,13 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // How many of a run's grain calls took a remote hop (Latch only): each node exports
@@ -108,42 +105,71 @@ func scrapeGrainCalls(ctx context.Context, client *http.Client, url string) (gra
 // series once it has counted something); a document that is not the text format is an
 // error. Never panics.
 func parseGrainCalls(body []byte) (grainCalls, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return grainCalls{}, fmt.Errorf("not Prometheus text format: %w", err)
-	}
+	// The text format is parsed here rather than with prometheus/common: only package
+	// metrics may import Prometheus (internal/archtest), and bench imports nothing of
+	// Latch. A sample line is: name{label="value",...} value [timestamp].
 	var gc grainCalls
-	mf := families[grainCallsMetric]
-	if mf == nil {
-		return gc, nil
-	}
-	for _, m := range mf.GetMetric() {
-		var v float64
-		switch {
-		case m.GetCounter() != nil:
-			v = m.GetCounter().GetValue()
-		case m.GetUntyped() != nil:
-			v = m.GetUntyped().GetValue()
-		default:
+	for n, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
 			continue
 		}
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		name, rest := line, ""
+		labels := ""
+		if i := strings.IndexAny(line, "{ \t"); i >= 0 {
+			name, rest = line[:i], line[i:]
+		}
+		if strings.HasPrefix(rest, "{") {
+			end := strings.LastIndexByte(rest, '}')
+			if end < 0 {
+				return grainCalls{}, fmt.Errorf("not Prometheus text format: line %d: unclosed labels", n+1)
+			}
+			labels, rest = rest[1:end], rest[end+1:]
+		}
+		fields := strings.Fields(rest)
+		if name == "" || len(fields) == 0 || len(fields) > 2 {
+			return grainCalls{}, fmt.Errorf("not Prometheus text format: line %d: %.80q", n+1, line)
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			return grainCalls{}, fmt.Errorf("not Prometheus text format: line %d: value %q", n+1, fields[0])
+		}
+		if name != grainCallsMetric || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			continue
 		}
-		for _, l := range m.GetLabel() {
-			if l.GetName() != "where" {
-				continue
-			}
-			switch l.GetValue() {
-			case "local":
-				gc.local += v
-			case "remote":
-				gc.remote += v
-			}
+		switch labelValue(labels, "where") {
+		case "local":
+			gc.local += v
+		case "remote":
+			gc.remote += v
 		}
 	}
 	return gc, nil
+}
+
+// labelValue returns the value of label name in a sample's label list (the text
+// between the braces), "" when absent. Values are quoted; \" and \\ are escapes.
+func labelValue(labels, name string) string {
+	for labels != "" {
+		eq := strings.IndexByte(labels, '=')
+		if eq < 0 || eq+1 >= len(labels) || labels[eq+1] != '"' {
+			return ""
+		}
+		key := strings.TrimSpace(labels[:eq])
+		var val strings.Builder
+		i := eq + 2
+		for ; i < len(labels) && labels[i] != '"'; i++ {
+			if labels[i] == '\\' && i+1 < len(labels) {
+				i++
+			}
+			val.WriteByte(labels[i])
+		}
+		if key == name {
+			return val.String()
+		}
+		labels = strings.TrimLeft(labels[min(i+1, len(labels)):], ", ")
+	}
+	return ""
 }
 
 // remoteHops is the difference between two readings of the nodes (before and after a

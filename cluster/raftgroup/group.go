@@ -53,6 +53,12 @@ type Group struct {
 	// smApplied is GroupConfig.Applied: entries up to it are not handed to the state
 	// machine again (it applied them before a restart).
 	smApplied uint64
+	// acks: when each other voter last acknowledged this leader (a heartbeat or an
+	// append answered), by the wall clock; owned by run. quorumAck is the time by which
+	// a quorum had (LeaseValid).
+	acks      map[uint64]time.Time
+	quorumAck atomic.Int64
+	soleVoter atomic.Bool // confState's voters are this node alone
 	// snapEvery and snapKeep are the group's SnapshotEvery and SnapshotCatchUpEntries
 	// (GroupConfig, else the host's Config).
 	snapEvery, snapKeep uint64
@@ -118,6 +124,7 @@ func (h *Host) StartGroup(gc GroupConfig) (*Group, error) {
 		return nil, err
 	}
 	g := &Group{
+		acks:      map[uint64]time.Time{},
 		snapEvery: cmp.Or(gc.SnapshotEvery, h.cfg.SnapshotEvery),
 		snapKeep:  cmp.Or(gc.SnapshotCatchUpEntries, h.cfg.SnapshotCatchUpEntries),
 		id:        gc.ID,
@@ -328,6 +335,9 @@ func (g *Group) campaignIfAlone() {
 }
 
 func (g *Group) step(m *pb.Message) {
+	if t := m.GetType(); (t == pb.MsgHeartbeatResp || t == pb.MsgAppResp) && g.leader.Load() {
+		g.acked(m.GetFrom())
+	}
 	if err := g.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		g.h.log.Debug("raft step", "group", g.id, "err", err)
 	}
@@ -357,6 +367,12 @@ func (g *Group) handleReady() error {
 			g.leadMu.Unlock()
 		}
 		isLeader := rd.SoftState.RaftState == raft.StateLeader
+		if isLeader != g.leader.Load() {
+			// A new term of leadership (or none): acknowledgements of an earlier one
+			// do not count toward its lease.
+			clear(g.acks)
+			g.quorumAck.Store(0)
+		}
 		if isLeader && !g.leader.Load() {
 			g.termStart = g.firstEntryOfTerm(rd)
 		} else if !isLeader {
@@ -462,6 +478,7 @@ func (g *Group) apply(e *pb.Entry) error {
 			return fmt.Errorf("raftgroup: group %d entry %d: %w", g.id, e.GetIndex(), err)
 		}
 		g.confState = g.rn.ApplyConfChange(cc)
+		g.noteVoters()
 		if cc.GetType() == pb.ConfChangeAddNode || cc.GetType() == pb.ConfChangeAddLearnerNode {
 			g.h.SetPeerAddr(cc.GetNodeId(), string(cc.GetContext()))
 			g.memberAdded = true
@@ -472,6 +489,7 @@ func (g *Group) apply(e *pb.Entry) error {
 			return fmt.Errorf("raftgroup: group %d entry %d: %w", g.id, e.GetIndex(), err)
 		}
 		g.confState = g.rn.ApplyConfChange(cc)
+		g.noteVoters()
 		node, pid, addr, ok := decodeEnvelope(cc.GetContext())
 		for _, ch := range cc.GetChanges() {
 			if ch.GetType() == pb.ConfChangeAddNode || ch.GetType() == pb.ConfChangeAddLearnerNode {
@@ -640,6 +658,7 @@ func (g *Group) restore(snap *pb.Snapshot, withState bool) error {
 		}
 	}
 	g.confState = proto.Clone(pb.EnsureConfState(snap.GetMetadata().GetConfState())).(*pb.ConfState)
+	g.noteVoters()
 	g.applied = snap.GetMetadata().GetIndex()
 	g.snapIndex = g.applied
 	g.appliedIdx.Store(max(g.applied, g.smApplied))
@@ -948,4 +967,52 @@ func drain[T any](c <-chan T, fn func(T)) {
 			return
 		}
 	}
+}
+
+// acked records that voter from acknowledged this leader now, and advances the time by
+// which a quorum of voters had (this node counts as acknowledging always).
+func (g *Group) acked(from uint64) {
+	now := time.Now()
+	g.acks[from] = now
+	voters := g.confState.GetVoters()
+	times := make([]int64, 0, len(voters))
+	for _, id := range voters {
+		switch {
+		case id == g.h.cfg.NodeID:
+			times = append(times, now.UnixNano())
+		default:
+			if at, ok := g.acks[id]; ok {
+				times = append(times, at.UnixNano())
+			}
+		}
+	}
+	q := len(voters)/2 + 1
+	if len(times) < q {
+		return
+	}
+	slices.Sort(times)
+	g.quorumAck.Store(times[len(times)-q]) // the q-th most recent
+}
+
+// LeaseValid reports whether this node leads the group and a quorum of its voters
+// acknowledged it within the lease (half the election timeout, by the wall clock): no
+// other leader can have been elected since, so the state machine it applied is
+// current. A leader paused (SIGSTOP) or cut off longer than that learns it may have
+// been replaced only when its messages are answered; until then its lease is expired,
+// and what it holds in memory must not be served. A sole voter's lease never expires.
+func (g *Group) LeaseValid() bool {
+	if !g.leader.Load() {
+		return false
+	}
+	if g.soleVoter.Load() {
+		return true
+	}
+	at := g.quorumAck.Load()
+	lease := time.Duration(g.h.cfg.ElectionTicks) * g.h.cfg.TickInterval / 2
+	return at != 0 && time.Since(time.Unix(0, at)) < lease
+}
+
+// noteVoters records whether this node is the group's only voter (LeaseValid).
+func (g *Group) noteVoters() {
+	g.soleVoter.Store(slices.Equal(g.confState.GetVoters(), []uint64{g.h.cfg.NodeID}) && len(g.confState.GetVotersOutgoing()) == 0)
 }

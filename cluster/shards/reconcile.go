@@ -30,6 +30,12 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 }
 
+// removedPasses: a replica removed from its group and no longer placed here is kept
+// for this many reconcile intervals (10 s by default, by this process's clock) before
+// it is dropped: placements seen from different nodes converge within it, so a leader
+// re-adding this node meanwhile finds its log still there.
+const removedPasses = 10
+
 // view is one reconcile pass's picture of the membership.
 type view struct {
 	now        time.Time
@@ -126,13 +132,28 @@ func (m *Manager) Reconcile(ctx context.Context) {
 		members := slices.Concat(st.Voters, st.Learners)
 		if !slices.Contains(members, self) {
 			switch {
+			case slices.Contains(desired, self):
+				// Removed (a graceful stop, or a view of the placement that moved) but
+				// placed here again: the replica and its log are kept, and the leader's
+				// addition brings it up to date. Dropping it now would race that
+				// addition: a leader that saw this log's entries acknowledged would
+				// then send its commit index to an empty log (Raft assumes a member
+				// never loses its log).
+				delete(m.removed, s)
 			case len(members) > 0:
-				m.drop(s, g, "removed from the shard's group")
-			case !slices.Contains(desired, self):
+				since, ok := m.removed[s]
+				if !ok {
+					m.removed[s] = time.Now()
+				} else if time.Since(since) >= removedPasses*m.cfg.Interval {
+					delete(m.removed, s)
+					m.drop(s, g, "removed from the shard's group and placed elsewhere")
+				}
+			default:
 				m.drop(s, g, "no longer placed here before being added")
 			}
 			continue
 		}
+		delete(m.removed, s)
 		if st.Leader == 0 && m.orphaned(s, desired, v) {
 			m.drop(s, g, "removed while away: no leader heard and not placed here for twice the dead grace period")
 			continue

@@ -209,6 +209,9 @@ type Manager struct {
 	// orphans: shard -> since when its replica here knows no leader while the
 	// placement names other, live nodes (see orphaned). Owned by Run's goroutine.
 	orphans map[uint32]time.Time
+	// removed: shard -> since when its replica here was removed from the group and
+	// not placed here. Owned by Run's goroutine.
+	removed map[uint32]time.Time
 	wake    chan struct{}
 	changes sync.WaitGroup
 }
@@ -230,6 +233,7 @@ func New(cfg Config) (*Manager, error) {
 		watch:   map[uint32]chan struct{}{},
 		missing: map[uint64]time.Time{},
 		orphans: map[uint32]time.Time{},
+		removed: map[uint32]time.Time{},
 		wake:    make(chan struct{}, 1),
 	}
 	restarted, founded := 0, 0
@@ -337,6 +341,15 @@ func (m *Manager) Leader(shard uint32) uint64 {
 		return g.Leader()
 	}
 	return 0
+}
+
+// Serving reports whether this node may serve shard's grains now: it leads the shard,
+// its replica holds every committed entry, and its lease is valid (a quorum
+// acknowledged it lately: raftgroup.Group.LeaseValid), so no other node can have been
+// elected meanwhile.
+func (m *Manager) Serving(shard uint32) bool {
+	g := m.group(shard)
+	return g != nil && g.Leadership().Ready && g.LeaseValid()
 }
 
 // Holds reports whether this node runs a replica of shard.

@@ -125,7 +125,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Join:       join,
 		Kinds: actors.Kinds(grains, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
-			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout}),
+			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout,
+			Serving: grains.serving}),
 		Logger:         log,
 		RequestTimeout: cfg.RequestTimeout,
 		Observer:       om.grains(),
@@ -254,7 +255,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		}
 		return fmt.Errorf("hot-state shards: %w", err)
 	}
-	grains.bind(hot.store)
+	grains.bind(hot)
 	defer hot.Stop(false, log)
 
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
@@ -424,7 +425,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	stopPilot()
 	<-pilotDone
 	node.AnnounceLeaving()
-	hot.Stop(true, log) // hands the shards this node leads to other voters
+	hot.handOver(log) // hands the shards this node leads to other voters; they stop (deferred) after the audit log's last batch and the outbox
 	draft.transferLeadership(context.Background(), log)
 	draft.leave(context.Background(), log)
 	return nil

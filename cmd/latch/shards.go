@@ -154,16 +154,23 @@ func (h *hotState) Stop(graceful bool, log *slog.Logger) {
 
 func (h *hotState) stop(graceful bool, log *slog.Logger) {
 	if graceful {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if failed := h.mgr.TransferLeadership(ctx); failed > 0 {
-			log.Warn("shards: some leaderships were not handed over before stopping", "shards", failed)
-		}
-		cancel()
+		h.handOver(log)
 	}
 	h.stopRun()
 	<-h.runDone
 	_ = h.store.Close()
 	h.mgr.Stop()
+}
+
+// handOver hands every shard this node leads to another voter (a graceful stop costs
+// no election). The groups keep running: writes still made through this node (the
+// audit log's last batch) are forwarded to the new leaders.
+func (h *hotState) handOver(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if failed := h.mgr.TransferLeadership(ctx); failed > 0 {
+		log.Warn("shards: some leaderships were not handed over before stopping", "shards", failed)
+	}
 }
 
 // SweepExpired proposes the deletion of the expired hot records of the shards this
@@ -212,7 +219,17 @@ func (r shardRouter) Shard(kind, identity string) (uint32, bool) {
 
 func (r shardRouter) Leader(shard uint32) (uint64, bool) {
 	l := r.h.mgr.Leadership(shard)
-	return l.Leader, l.IsLeader && l.Ready
+	return l.Leader, l.IsLeader && r.h.mgr.Serving(shard)
+}
+
+// serving reports whether this node may serve the grain kind/key now (actors.Options.
+// Serving): a grain of a hot kind only while this node leads its shard with a valid
+// lease; any other kind always.
+func (h *hotState) serving(kind, key string) bool {
+	if !h.kinds[kind] {
+		return true
+	}
+	return h.mgr.Serving(persistence.ShardOf(kind, key, h.shards))
 }
 
 func (r shardRouter) Replicas(shard uint32) []uint64 {
@@ -292,6 +309,7 @@ type grainStore struct {
 	local *persistence.PebbleStore
 	hot   map[string]bool
 	s     atomic.Pointer[persistence.ShardedStore]
+	h     atomic.Pointer[hotState]
 }
 
 func newGrainStore(local *persistence.PebbleStore) *grainStore {
@@ -308,7 +326,19 @@ var (
 	_ persistence.Counter  = (*grainStore)(nil)
 )
 
-func (g *grainStore) bind(s *persistence.ShardedStore) { g.s.Store(s) }
+func (g *grainStore) bind(h *hotState) {
+	g.h.Store(h)
+	g.s.Store(h.store)
+}
+
+// serving is actors.Options.Serving: before the shards start no grain of a hot kind
+// may serve.
+func (g *grainStore) serving(kind, key string) bool {
+	if h := g.h.Load(); h != nil {
+		return h.serving(kind, key)
+	}
+	return !g.hot[kind]
+}
 
 // target is the store that holds kind: the shards for a hot kind, else the local store.
 func (g *grainStore) target(kind string) (interface {
