@@ -22,11 +22,6 @@ import (
 // fresh verification record in the logto-verification-id header
 // (requireVerifiedIdentity).
 
-// ScopeSessions is Logto's UserScope.Sessions: the Account API's session list and
-// revocation. An opaque token carries it (oidcflow.OpaqueAccessTokenScopes keeps
-// urn:logto:scope:*).
-const scopeSessions = "urn:logto:scope:sessions"
-
 // Logto's account center refusals.
 func errFieldNotEditable() *APIError {
 	return apiErr(http.StatusBadRequest, "account_center.field_not_editable", "Field is not editable.")

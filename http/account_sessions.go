@@ -31,7 +31,7 @@ func (s *Server) checkSessionAccess(r *http.Request, c accountCaller, edit bool)
 	case !edit && !c.readable("session"):
 		return errFieldNotEnabled()
 	}
-	if !c.has(scopeSessions) {
+	if !c.has(oidcflow.ScopeSessions) {
 		return errScopeMissing(http.StatusUnauthorized)
 	}
 	if s.sessions == nil {
