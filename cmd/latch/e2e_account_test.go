@@ -211,13 +211,15 @@ func TestAccountAPIEndToEnd(t *testing.T) {
 	if len(sessions) != 2 {
 		t.Fatalf("sessions %v, want 2 (two browsers)", list)
 	}
-	var sid string
+	var sid, grantID string
 	// The first browser's session is the older one (smaller loginTs).
 	var oldest float64
 	for _, s := range sessions {
 		p, _ := s.(map[string]any)["payload"].(map[string]any)
 		if ts, _ := p["loginTs"].(float64); sid == "" || ts < oldest {
 			sid, oldest = p["uid"].(string), ts
+			auth, _ := p["authorizations"].(map[string]any)[e.web.ID].(map[string]any)
+			grantID, _ = auth["grantId"].(string)
 		}
 	}
 	silent := func(br *browser) *urlResult {
@@ -253,6 +255,16 @@ func TestAccountAPIEndToEnd(t *testing.T) {
 		}
 	}
 	mustMyAccount(t, n, at, "", "PATCH", "/api/my-account", map[string]any{"name": "x"}, 400, "account_center.field_not_editable")
+
+	// Grants: revoking the grant the token belongs to ends the token.
+	grants := mustMyAccount(t, n, at, vid, "GET", "/api/my-account/grants", nil, 200, "")
+	if g, _ := grants["grants"].([]any); len(g) != 2 || grantID == "" {
+		t.Fatalf("grants %v (the first session's grant %q)", grants, grantID)
+	}
+	mustMyAccount(t, n, at, vid, "DELETE", "/api/my-account/grants/"+grantID, nil, 400, "account_center.field_not_editable")
+	n.mustAPI(admin, "PATCH", "/api/account-center", map[string]any{"fields": map[string]string{"session": "Edit"}}, 200, nil)
+	mustMyAccount(t, n, at, vid, "DELETE", "/api/my-account/grants/"+grantID, nil, 204, "")
+	mustMyAccount(t, n, at, vid, "GET", "/api/my-account/sessions", nil, 401, "auth.unauthorized")
 }
 
 type urlResult struct{ code, err string }
