@@ -92,6 +92,7 @@ func (s *Server) routesAccount(r *routeTable) {
 	r.POST("/api/verifications/password", noStoreHandle(s.account(func(r *http.Request, p httprouter.Params, c accountCaller) (int, any, error) {
 		return s.postPasswordVerification(withSignInSource(r), t, c)
 	})))
+	s.routesMyAccount(r) // account_profile.go
 }
 
 // noStoreHandle marks h's answers uncacheable.

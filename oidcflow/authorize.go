@@ -32,6 +32,9 @@ const (
 	// ScopeOrganizationRoles (UserScope.OrganizationRoles) gives the claim
 	// organization_roles, "<orgId>:<roleName>" each.
 	ScopeOrganizationRoles = "urn:logto:scope:organization_roles"
+	// ScopeSessions (UserScope.Sessions) lets an opaque access token list and revoke
+	// the user's sessions and grants on the Account API.
+	ScopeSessions = "urn:logto:scope:sessions"
 )
 
 // ResourceOrganizations is Logto's reserved resource indicator

@@ -80,7 +80,7 @@ var addressClaims = []struct{ key, claim string }{
 // scopes_supported).
 var SupportedScopes = []string{
 	ScopeOpenID, ScopeOfflineAccess, ScopeProfile, ScopeEmail, ScopePhone, ScopeAddress,
-	ScopeCustomData, ScopeIdentities, ScopeRoles, ScopeOrganizations, ScopeOrganizationRoles,
+	ScopeCustomData, ScopeIdentities, ScopeRoles, ScopeOrganizations, ScopeOrganizationRoles, ScopeSessions,
 }
 
 // SupportedClaims are the claims Latch can return (discovery's claims_supported), as

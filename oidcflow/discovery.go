@@ -24,9 +24,7 @@ type Discovery struct {
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
-	// Departure: Logto also lists urn:logto:scope:sessions (the Account API's session
-	// management), which Latch does not implement.
-	ScopesSupported []string `json:"scopes_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
 	// Departure: Logto lists "code id_token", "code", "id_token" and "none"; Latch's
 	// authorization endpoint answers response_type=code only (no implicit or hybrid
 	// flow, no response_type=none).

@@ -60,7 +60,10 @@ func TestDiscoveryContract(t *testing.T) {
 			"locale", "updated_at", "username", "created_at", "email", "email_verified", "phone_number",
 			"phone_number_verified", "address", "custom_data", "identities", "sso_identities", "roles",
 			"organizations", "organization_data", "organization_roles", "sid", "auth_time", "iss"},
-		"code_challenge_methods_supported":      []any{"S256"},
+		"code_challenge_methods_supported": []any{"S256"},
+		"scopes_supported": []any{"openid", "offline_access", "profile", "email", "phone", "address",
+			"custom_data", "identities", "roles", "urn:logto:scope:organizations",
+			"urn:logto:scope:organization_roles", "urn:logto:scope:sessions"},
 		"end_session_endpoint":                  iss + "/session/end",
 		"id_token_signing_alg_values_supported": []any{"ES384"},
 		"introspection_endpoint":                iss + "/token/introspection",
@@ -78,10 +81,7 @@ func TestDiscoveryContract(t *testing.T) {
 	departures := map[string]any{
 		"grant_types_supported": []any{"authorization_code", "refresh_token", "client_credentials",
 			"urn:ietf:params:oauth:grant-type:token-exchange"}, // no implicit, no device_code
-		"response_types_supported": []any{"code"}, // no code id_token, id_token, none
-		"scopes_supported": []any{"openid", "offline_access", "profile", "email", "phone", "address",
-			"custom_data", "identities", "roles", "urn:logto:scope:organizations",
-			"urn:logto:scope:organization_roles"}, // no urn:logto:scope:sessions
+		"response_types_supported":              []any{"code"},                                              // no code id_token, id_token, none
 		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"}, // no JWT client auth
 		// Members Logto lacks (RFC 8414 2, true for Latch).
 		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},

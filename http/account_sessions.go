@@ -1,0 +1,273 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/op"
+)
+
+// The user's sessions and grants (Logto's routes/account/sessions.ts and grants.ts),
+// MFA factors (mfa-verifications.ts: list and delete) and logto-configs
+// (logto-config.ts) on the Account API. Sessions and grants are grains: the routes
+// call op.Sessions for the caller's own account, as the Management API's
+// /api/users/:userId/sessions does (mgmt_user_sessions.go), in the same shapes.
+
+// checkSessionAccess is Logto's order for the session and grant routes: a
+// verification record (401 verification_record.permission_denied); the session field
+// ReadOnly or Edit to read, Edit to revoke (400 account_center.field_not_enabled /
+// field_not_editable); the urn:logto:scope:sessions scope (401 auth.unauthorized).
+func (s *Server) checkSessionAccess(r *http.Request, c accountCaller, edit bool) error {
+	if err := s.requireVerifiedIdentity(r, c); err != nil {
+		return err
+	}
+	switch {
+	case edit && !c.editable("session"):
+		return errFieldNotEditable()
+	case !edit && !c.readable("session"):
+		return errFieldNotEnabled()
+	}
+	if !c.has(oidcflow.ScopeSessions) {
+		return errScopeMissing(http.StatusUnauthorized)
+	}
+	if s.sessions == nil {
+		return errNoActors()
+	}
+	return nil
+}
+
+// listMySessions is GET /api/my-account/sessions -> {sessions: [...]}, the caller's
+// live sessions.
+func (s *Server) listMySessions(r *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	if err := s.checkSessionAccess(r, c, false); err != nil {
+		return 0, nil, err
+	}
+	sessions, err := s.sessions.ListSessions(r.Context(), c.User.ID)
+	if err != nil {
+		return 0, nil, sessionsError(err)
+	}
+	out := userSessionsJSON{Sessions: make([]userSessionJSON, 0, len(sessions))}
+	for i := range sessions {
+		out.Sessions = append(out.Sessions, sessionView(&sessions[i]))
+	}
+	return http.StatusOK, out, nil
+}
+
+// deleteMySession is DELETE /api/my-account/sessions/:sessionId
+// [?revokeGrantsTarget=all|firstParty] -> 204: the session ends (the next
+// prompt=none through it is login_required); with revokeGrantsTarget, the grants of
+// the (first-party) clients signed in through it are revoked too. Another user's
+// session is 404 oidc.invalid_session_account_id, an unknown one 404
+// oidc.session_not_found.
+func (s *Server) deleteMySession(r *http.Request, p httprouter.Params, c accountCaller) (int, any, error) {
+	target := op.TargetNone
+	switch r.URL.Query().Get("revokeGrantsTarget") {
+	case "":
+	case "all":
+		target = op.TargetAll
+	case "firstParty":
+		target = op.TargetFirstParty
+	default:
+		return 0, nil, invalidInput("`revokeGrantsTarget` must be `all` or `firstParty`")
+	}
+	if err := s.checkSessionAccess(r, c, true); err != nil {
+		return 0, nil, err
+	}
+	if err := s.sessions.DeleteSession(r.Context(), c.User.ID, p.ByName("sessionId"), target); err != nil {
+		return 0, nil, sessionsError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// listMyGrants is GET /api/my-account/grants [?appType=firstParty|thirdParty] ->
+// {grants: [...]}.
+func (s *Server) listMyGrants(r *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	filter := op.AnyApp
+	switch r.URL.Query().Get("appType") {
+	case "":
+	case "firstParty":
+		filter = op.FirstPartyApps
+	case "thirdParty":
+		filter = op.ThirdPartyApps
+	default:
+		return 0, nil, invalidInput("`appType` must be `firstParty` or `thirdParty`")
+	}
+	if err := s.checkSessionAccess(r, c, false); err != nil {
+		return 0, nil, err
+	}
+	grants, err := s.sessions.ListGrants(r.Context(), c.User.ID, filter)
+	if err != nil {
+		return 0, nil, sessionsError(err)
+	}
+	out := userGrantsJSON{Grants: make([]userGrantJSON, 0, len(grants))}
+	for i := range grants {
+		out.Grants = append(out.Grants, s.grantView(&grants[i]))
+	}
+	return http.StatusOK, out, nil
+}
+
+// deleteMyGrant is DELETE /api/my-account/grants/:grantId -> 204: the grant's codes,
+// opaque access tokens and refresh tokens stop working.
+func (s *Server) deleteMyGrant(r *http.Request, p httprouter.Params, c accountCaller) (int, any, error) {
+	if err := s.checkSessionAccess(r, c, true); err != nil {
+		return 0, nil, err
+	}
+	if err := s.sessions.DeleteGrant(r.Context(), c.User.ID, p.ByName("grantId")); err != nil {
+		return 0, nil, sessionsError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// listMyMfa is GET /api/my-account/mfa-verifications: the mfa field ReadOnly or Edit
+// (400 account_center.field_not_enabled), the identities scope (401
+// auth.unauthorized) -> 200 the factors as the Management API lists them.
+func (s *Server) listMyMfa(_ *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	if !c.readable("mfa") {
+		return 0, nil, errFieldNotEnabled()
+	}
+	if !c.has(oidcflow.ScopeIdentities) {
+		return 0, nil, errScopeMissing(http.StatusUnauthorized)
+	}
+	return http.StatusOK, mfaListView(c.User), nil
+}
+
+// deleteMyMfa is DELETE /api/my-account/mfa-verifications/:verificationId -> 204: a
+// verification record (401), the mfa field Edit (400), the identities scope (401);
+// an unknown factor is 400 verification_record.not_found.
+func (s *Server) deleteMyMfa(r *http.Request, p httprouter.Params, c accountCaller) (int, any, error) {
+	if err := s.requireVerifiedIdentity(r, c); err != nil {
+		return 0, nil, err
+	}
+	if !c.editable("mfa") {
+		return 0, nil, errFieldNotEditable()
+	}
+	if !c.has(oidcflow.ScopeIdentities) {
+		return 0, nil, errScopeMissing(http.StatusUnauthorized)
+	}
+	if err := s.dir.DeleteUserMfaVerification(r.Context(), c.User.ID, p.ByName("verificationId")); err != nil {
+		var nf *directory.NotFoundError
+		if errors.As(err, &nf) {
+			return 0, nil, errVerificationRecordNotFound()
+		}
+		return 0, nil, mfaError(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+// logtoConfigsJSON is Logto's userLogtoConfigResponseGuard. Latch keeps only whether
+// the user skipped MFA enrollment (directory.User.MfaSkipped); mfa.enabled is unknown
+// (left out, as Logto for users without it), skipMfaOnSignIn and passkeySignIn.skipped
+// are false.
+type logtoConfigsJSON struct {
+	Mfa struct {
+		Enabled         *bool `json:"enabled,omitempty"`
+		Skipped         bool  `json:"skipped"`
+		SkipMfaOnSignIn bool  `json:"skipMfaOnSignIn"`
+	} `json:"mfa"`
+	PasskeySignIn struct {
+		Skipped bool `json:"skipped"`
+	} `json:"passkeySignIn"`
+}
+
+func logtoConfigsView(u *directory.User) logtoConfigsJSON {
+	var v logtoConfigsJSON
+	v.Mfa.Skipped = u.MfaSkipped
+	return v
+}
+
+// checkLogtoConfigs: the identities scope (401 auth.unauthorized), then the passkey
+// field's control (the mfa field's when passkey is not set): ReadOnly or Edit to read
+// (400 account_center.field_not_enabled), Edit to change (field_not_editable).
+func checkLogtoConfigs(c accountCaller, edit bool) error {
+	if !c.has(oidcflow.ScopeIdentities) {
+		return errScopeMissing(http.StatusUnauthorized)
+	}
+	field := "passkey"
+	if _, ok := c.Center.Fields[field]; !ok {
+		field = "mfa"
+	}
+	switch {
+	case edit && !c.editable(field):
+		return errFieldNotEditable()
+	case !edit && !c.readable(field):
+		return errFieldNotEnabled()
+	}
+	return nil
+}
+
+// getMyLogtoConfigs is GET /api/my-account/logto-configs.
+func (s *Server) getMyLogtoConfigs(_ *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	if err := checkLogtoConfigs(c, false); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, logtoConfigsView(c.User), nil
+}
+
+// logtoConfigsBody is Logto's PATCH body {mfa?: {enabled?, skipped?,
+// skipMfaOnSignIn?}, passkeySignIn?: {skipped?}}. Latch stores mfa.skipped; a value
+// it cannot keep (mfa.enabled, skipMfaOnSignIn or passkeySignIn.skipped set to true)
+// is refused rather than silently dropped.
+type logtoConfigsBody struct {
+	Mfa *struct {
+		Enabled         *bool `json:"enabled"`
+		Skipped         *bool `json:"skipped"`
+		SkipMfaOnSignIn *bool `json:"skipMfaOnSignIn"`
+	} `json:"mfa"`
+	PasskeySignIn *struct {
+		Skipped *bool `json:"skipped"`
+	} `json:"passkeySignIn"`
+}
+
+// patchMyLogtoConfigs is PATCH /api/my-account/logto-configs -> 200 the configs.
+func (s *Server) patchMyLogtoConfigs(r *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	var b logtoConfigsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if err := checkLogtoConfigs(c, true); err != nil {
+		return 0, nil, err
+	}
+	isTrue := func(p *bool) bool { return p != nil && *p }
+	if b.Mfa != nil && (isTrue(b.Mfa.Enabled) || isTrue(b.Mfa.SkipMfaOnSignIn)) {
+		return 0, nil, invalidInput("`mfa.enabled` and `mfa.skipMfaOnSignIn` are not supported")
+	}
+	if b.PasskeySignIn != nil && isTrue(b.PasskeySignIn.Skipped) {
+		return 0, nil, invalidInput("`passkeySignIn.skipped` is not supported")
+	}
+	u := c.User
+	if b.Mfa != nil && b.Mfa.Skipped != nil {
+		skipped := *b.Mfa.Skipped
+		var err error
+		u, err = s.dir.UpdateUser(r.Context(), c.User.ID, func(u *directory.User) error {
+			u.MfaSkipped = skipped
+			return nil
+		})
+		if err != nil {
+			return 0, nil, userError(err)
+		}
+	}
+	return http.StatusOK, logtoConfigsView(u), nil
+}
+
+// mfaListView is Logto's transpileUserMfaVerifications: the factors without key
+// material (as GET /api/users/:userId/mfa-verifications shows them).
+func mfaListView(u *directory.User) []userMfaJSON {
+	out := make([]userMfaJSON, 0, len(u.MfaVerifications))
+	for i := range u.MfaVerifications {
+		v := &u.MfaVerifications[i]
+		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type}
+		if v.LastUsedAt != 0 {
+			j.LastUsedAt = isoMillis(v.LastUsedAt)
+		}
+		if v.Type == directory.MfaBackupCode {
+			n := v.RemainingCodes()
+			j.RemainCodes = &n
+		}
+		out = append(out, j)
+	}
+	return out
+}
