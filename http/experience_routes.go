@@ -60,7 +60,7 @@ func (s *Server) routesExperience(r *routeTable) {
 
 	r.POST(pathSignIn, g.form(x.serveSignInForm))
 	r.POST(pathRegister, g.form(x.serveRegisterPost)) // ui_register_code.go: by code or username
-	x.routesCodeUI(r, g)                               // ui_register_code.go
+	x.routesCodeUI(r, g)                              // ui_register_code.go
 }
 
 // api wraps an Experience API endpoint: its answers are never cached (they carry
