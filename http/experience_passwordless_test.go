@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/latchid/latch/connectors/passcode"
+	"github.com/latchid/latch/connectors/smtptest"
 	"github.com/latchid/latch/directory"
 )
 
@@ -43,4 +45,50 @@ func TestSignInMethodNotEnabled(t *testing.T) {
 	e.wantError("POST", "/api/experience/identification", map[string]string{"verificationId": vid}, 422, "user.sign_in_method_not_enabled")
 	passwordByAnyIdentifier(t, e.dir)
 	e.must("POST", "/api/experience/identification", map[string]string{"verificationId": vid}, 204, nil)
+}
+
+// TestCodeFlowRefusals: forgot password without a connector, an expired code, sign-up
+// by a code the settings do not allow, and an event the sign-in mode forbids.
+func TestCodeFlowRefusals(t *testing.T) {
+	e := newExpEnv(t)
+	const send = "/api/experience/verification/verification-code"
+	ident := map[string]string{"type": "email", "value": "alice@example.com"}
+
+	// No email connector: nothing can deliver a code, so no forgot password.
+	e.wantError("PUT", "/api/experience", map[string]string{"interactionEvent": "ForgotPassword"}, 403, "session.forgot_password_not_enabled")
+
+	mail := smtptest.Start(t, smtptest.Options{})
+	addSMTPConnector(t, e.dir, mail)
+	setSignInExp(t, e.dir, map[string]any{"signIn": map[string]any{"methods": []map[string]any{
+		{"identifier": "email", "password": false, "verificationCode": true, "isPasswordPrimary": false},
+	}}, "signUp": map[string]any{"identifiers": []string{"username"}, "password": true, "verify": false}})
+
+	// Expired: a code verified 10 minutes after it was sent is refused, and the record
+	// identifies nobody.
+	e.start("SignIn")
+	var out struct{ VerificationID string }
+	e.must("POST", send, map[string]any{"identifier": ident, "interactionEvent": "SignIn"}, 200, &out)
+	_, _, code := mailCode(t, mail)
+	e.clock.Advance(passcode.CodeTTL)
+	e.wantError("POST", send+"/verify", map[string]any{"identifier": ident, "verificationId": out.VerificationID, "code": code}, 400, "verification_code.expired")
+	e.wantError("POST", "/api/experience/identification", map[string]string{"verificationId": out.VerificationID}, 400, "session.verification_failed")
+	e.wantError("POST", "/api/experience/identification", map[string]string{"verificationId": "no-such-record"}, 404, "session.verification_session_not_found")
+
+	// Sign-up by email is not enabled: a verified code does not create an account.
+	e.start("Register")
+	e.must("POST", send, map[string]any{"identifier": map[string]string{"type": "email", "value": "new@example.com"}, "interactionEvent": "Register"}, 200, &out)
+	_, _, code = mailCode(t, mail)
+	e.must("POST", send+"/verify", map[string]any{"identifier": map[string]string{"type": "email", "value": "new@example.com"},
+		"verificationId": out.VerificationID, "code": code}, 200, nil)
+	e.wantError("POST", "/api/experience/identification", map[string]string{"verificationId": out.VerificationID}, 422, "user.sign_up_method_not_enabled")
+	if _, ok := e.dir.UserByEmail("new@example.com"); ok {
+		t.Fatal("an account was created")
+	}
+
+	// Password reset is for ForgotPassword only; a password does not identify for it.
+	e.wantError("PUT", "/api/experience/profile/password", map[string]string{"password": "Another-passw0rd"}, 400, "session.invalid_interaction_type")
+
+	// signInMode SignIn: no registration.
+	setSignInExp(t, e.dir, map[string]any{"signInMode": "SignIn"})
+	e.wantError("PUT", "/api/experience", map[string]string{"interactionEvent": "Register"}, 403, "auth.forbidden")
 }
