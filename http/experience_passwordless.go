@@ -187,10 +187,12 @@ func (x *experience) identifyByCode(ctx context.Context, uid string, rec *op.Int
 }
 
 // firstFactorAMR is the RFC 8176 method of the proof that identified the user: "pwd"
-// for a password, "otp" for an emailed code, "sms" for a texted one.
+// for a password, "otp" for an emailed code, "sms" for a texted one. A code counts when
+// it identified this user (SignIn), or made the account (Register: a code record with
+// no user).
 func firstFactorAMR(rec *op.Interaction) string {
 	for _, v := range rec.Verifications {
-		if v.UserID != rec.AccountID && v.UserID != "" {
+		if v.UserID != rec.AccountID && !(v.UserID == "" && rec.Event == eventRegister) {
 			continue
 		}
 		switch v.Type {
