@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/latchid/latch/connectors/passcode"
@@ -91,4 +93,69 @@ func TestCodeFlowRefusals(t *testing.T) {
 	// signInMode SignIn: no registration.
 	setSignInExp(t, e.dir, map[string]any{"signInMode": "SignIn"})
 	e.wantError("PUT", "/api/experience", map[string]string{"interactionEvent": "Register"}, 403, "auth.forbidden")
+}
+
+// smsRelay is an HTTP SMS endpoint that hands over each code sent.
+func smsRelay(t *testing.T, dir *directory.Directory) chan [2]string {
+	t.Helper()
+	got := make(chan [2]string, 4)
+	h := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			To      string            `json:"to"`
+			Payload map[string]string `json:"payload"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		got <- [2]string{b.To, b.Payload["code"]}
+	}))
+	t.Cleanup(h.Close)
+	cfg := json.RawMessage(`{"endpoint":"` + h.URL + `/sms"}`)
+	if _, err := dir.CreateConnector(t.Context(), directory.NewConnector{ConnectorID: "http-sms", Type: directory.ConnectorTypeSMS, Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestPhoneRegisterAndSignIn: passwordless sign-up by phone (no password asked), then
+// sign-in by a texted code: the account has the number, amr is "sms".
+func TestPhoneRegisterAndSignIn(t *testing.T) {
+	e := newExpEnv(t)
+	sms := smsRelay(t, e.dir)
+	setSignInExp(t, e.dir, map[string]any{
+		"signUp": map[string]any{"identifiers": []string{"phone"}, "password": false, "verify": true},
+		"signIn": map[string]any{"methods": []map[string]any{
+			{"identifier": "username", "password": true, "verificationCode": false, "isPasswordPrimary": true},
+			{"identifier": "phone", "password": false, "verificationCode": true, "isPasswordPrimary": false},
+		}}})
+	const send = "/api/experience/verification/verification-code"
+	ident := map[string]string{"type": "phone", "value": "+1 (555) 010-9999"}
+	code := func(event string) string {
+		var out struct{ VerificationID string }
+		e.must("POST", send, map[string]any{"identifier": ident, "interactionEvent": event}, 200, &out)
+		m := <-sms
+		if m[0] != "15550109999" {
+			t.Fatalf("texted %v", m)
+		}
+		e.must("POST", send+"/verify", map[string]any{"identifier": ident, "verificationId": out.VerificationID, "code": m[1]}, 200, nil)
+		return out.VerificationID
+	}
+
+	e.start("Register")
+	e.must("POST", "/api/experience/identification", map[string]string{"verificationId": code("Register")}, 201, nil)
+	e.must("POST", "/api/experience/submit", nil, 200, nil)
+	user, ok := e.dir.UserByPhone("15550109999")
+	if !ok || user.HasPassword() {
+		t.Fatalf("registered user %+v (found %v), want the number and no password", user, ok)
+	}
+
+	e.uid = e.newInteraction()
+	e.start("SignIn")
+	e.must("POST", "/api/experience/identification", map[string]string{"verificationId": code("SignIn")}, 204, nil)
+	e.must("POST", "/api/experience/submit", nil, 200, nil)
+	rec, err := e.s.browser.Interactions.Interaction(t.Context(), e.uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.AccountID != user.ID || len(rec.AMR) != 1 || rec.AMR[0] != "sms" {
+		t.Fatalf("signed in as %s with amr %v, want %s [sms]", rec.AccountID, rec.AMR, user.ID)
+	}
 }
