@@ -7,7 +7,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/op"
 )
 
@@ -42,7 +41,8 @@ func (x *experience) postIdentification(r *http.Request, _ httprouter.Params) (i
 	return http.StatusNoContent, nil, nil
 }
 
-// identify makes the account that verification proved the interaction's user (SignIn).
+// identify makes the account that verification proved the interaction's user (SignIn,
+// ForgotPassword): a password verification, or a verified code record.
 func (x *experience) identify(ctx context.Context, uid string, rec *op.Interaction, verificationID string) error {
 	if verificationID == "" {
 		return invalidInput("verificationId is missing")
@@ -55,10 +55,21 @@ func (x *experience) identify(ctx context.Context, uid string, rec *op.Interacti
 		}
 	}
 	if ver == nil {
-		return apiErr(http.StatusNotFound, "session.verification_session_not_found", msgVerificationNotFound)
+		// Not a record of the grain: an email or phone code record (experience_passwordless.go).
+		return x.identifyByCode(ctx, uid, rec, verificationID)
 	}
-	if ver.Type != verificationPassword || ver.UserID == "" || ver.VerifiedAt.IsZero() {
+	if !(ver.Type == verificationPassword || isCodeVerification(ver.Type)) || ver.UserID == "" || ver.VerifiedAt.IsZero() {
 		return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
+	}
+	if ver.Type == verificationPassword {
+		// The settings' sign-in methods (Logto's guardSignInVerificationMethod); a
+		// password does not reset a password.
+		if rec.Event == eventForgotPassword {
+			return apiErr(http.StatusBadRequest, "session.not_supported_for_forgot_password", msgNotForForgot)
+		}
+		if !x.signInAllows(ver.IdentifierType, true) {
+			return errSignInMethodOff()
+		}
 	}
 	user, ok := x.s.dir.User(ver.UserID)
 	if !ok {
@@ -76,40 +87,6 @@ func (x *experience) identify(ctx context.Context, uid string, rec *op.Interacti
 		return apiErr(http.StatusConflict, "session.identity_conflict", msgIdentityConflict)
 	}
 	if _, err := x.s.browser.Steps.Identify(ctx, uid, verificationID, ""); err != nil {
-		return grainError(err)
-	}
-	return nil
-}
-
-// register creates the user from the interaction's staged profile (username and
-// password hash) and identifies it. Registering by verification (email or phone codes,
-// social) is not offered yet.
-func (x *experience) register(ctx context.Context, uid string, rec *op.Interaction, verificationID string) error {
-	if verificationID != "" {
-		return apiErr(http.StatusBadRequest, "session.verification_failed", msgVerificationFailed)
-	}
-	if rec.AccountID != "" {
-		return nil // already created: a retried request
-	}
-	var missing []string
-	if rec.ProfileUsername == "" {
-		missing = append(missing, "username")
-	}
-	if rec.ProfilePasswordHash == "" {
-		missing = append(missing, "password")
-	}
-	if len(missing) > 0 {
-		e := apiErr(http.StatusUnprocessableEntity, "user.missing_profile", msgMissingProfile)
-		e.Data = map[string]any{"missingProfile": missing}
-		return e
-	}
-	username := rec.ProfileUsername
-	user, err := x.s.dir.CreateUserWithPasswordHash(ctx, directory.NewUser{Username: &username}, rec.ProfilePasswordHash)
-	if err != nil {
-		return mgmtError(err) // a username taken meanwhile: 422 user.username_already_in_use
-	}
-	noteStep(ctx).user(user.ID) // audit log (mgmt_logs_emit.go)
-	if _, err := x.s.browser.Steps.Identify(ctx, uid, "", user.ID); err != nil {
 		return grainError(err)
 	}
 	return nil

@@ -38,7 +38,7 @@ func (x *experience) putExperience(r *http.Request, _ httprouter.Params) (int, a
 // begin starts event afresh on the interaction uid: earlier verifications, the
 // identified user and the profile are cleared, as Logto's PUT /api/experience does.
 func (x *experience) begin(ctx context.Context, uid, event string) error {
-	if err := interactionEvent(event); err != nil {
+	if err := x.guardEvent(event); err != nil { // experience_passwordless.go
 		return err
 	}
 	noteStep(ctx).setEvent(event) // audit log (mgmt_logs_emit.go)
@@ -51,7 +51,7 @@ func (x *experience) begin(ctx context.Context, uid, event string) error {
 // switchEvent sets the event of a started interaction, keeping its proofs (Logto's
 // PUT /api/experience/interaction-event).
 func (x *experience) switchEvent(ctx context.Context, uid, event string) error {
-	if err := interactionEvent(event); err != nil {
+	if err := x.guardEvent(event); err != nil { // experience_passwordless.go
 		return err
 	}
 	noteStep(ctx).setEvent(event) // audit log (mgmt_logs_emit.go)

@@ -56,8 +56,10 @@ func (x *experience) setProfile(ctx context.Context, uid string, body profileBod
 		username = body.Value
 	case "password":
 		// The sign-in experience's password policy (mgmt_signinexp.go), with the
-		// username staged so far as the user's own information.
-		if err := x.s.enforcePasswordPolicy(ctx, body.Value, directory.PasswordUserInfo{Username: username}); err != nil {
+		// username, email and phone staged so far as the user's own information.
+		info := directory.PasswordUserInfo{Username: username}
+		info.Email, info.PhoneNumber = stagedCodeIdentifiers(rec) // experience_register.go
+		if err := x.s.enforcePasswordPolicy(ctx, body.Value, info); err != nil {
 			return err
 		}
 		// Hashed now with the directory's Argon2id parameters: the plaintext never

@@ -13,8 +13,7 @@ import (
 	"github.com/latchid/latch/op"
 )
 
-// Logto's interaction events (@logto/schemas InteractionEvent). ForgotPassword exists in
-// Logto; Latch does not offer it yet.
+// Logto's interaction events (@logto/schemas InteractionEvent).
 const (
 	eventSignIn         = "SignIn"
 	eventRegister       = "Register"
@@ -55,11 +54,13 @@ func (s *Server) routesExperience(r *routeTable) {
 	r.POST("/api/experience/verification/password", g.json(x.api(x.logged("Verification.Password.Submit", x.postPasswordVerification))))
 	r.POST("/api/experience/identification", g.json(x.api(x.logged("Identifier.Submit", x.postIdentification))))
 	r.POST("/api/experience/profile", g.json(x.api(x.logged("Profile.Update", x.postProfile))))
+	r.PUT("/api/experience/profile/password", g.json(x.api(x.logged("Profile.Update", x.putProfilePassword))))
 	r.POST("/api/experience/submit", g.json(x.api(x.logged("Submit", x.postSubmit))))
 	x.routesMfa(r, g) // experience_mfa.go
 
 	r.POST(pathSignIn, g.form(x.serveSignInForm))
-	r.POST(pathRegister, g.form(x.serveRegisterForm))
+	r.POST(pathRegister, g.form(x.serveRegisterPost)) // ui_register_code.go: by code or username
+	x.routesCodeUI(r, g)                              // ui_register_code.go
 }
 
 // api wraps an Experience API endpoint: its answers are never cached (they carry
@@ -174,10 +175,8 @@ func errSessionNotFound(status int) *APIError {
 // interactionEvent validates a Logto InteractionEvent value.
 func interactionEvent(v string) error {
 	switch v {
-	case eventSignIn, eventRegister:
+	case eventSignIn, eventRegister, eventForgotPassword:
 		return nil
-	case eventForgotPassword:
-		return apiErr(http.StatusForbidden, "session.forgot_password_not_enabled", msgForgotPasswordOff)
 	case "":
 		return invalidInput("`interactionEvent` is required")
 	}

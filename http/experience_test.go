@@ -210,6 +210,7 @@ func TestExperienceSignIn(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newExpEnv(t)
+			passwordByAnyIdentifier(t, e.dir) // experience_passwordless_test.go
 			if _, err := e.dir.UpdateUser(t.Context(), e.user.ID, func(u *directory.User) error {
 				phone := "15550001"
 				u.PrimaryPhone = &phone

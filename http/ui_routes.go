@@ -72,6 +72,9 @@ type pageData struct {
 	Identifier string
 	Assets     string
 	Version    string
+	// CodeSignIn and ForgotPassword: the sign-in page links to /sign-in/code and
+	// /forgot-password when the settings offer them (ui_register_code.go).
+	CodeSignIn, ForgotPassword bool
 }
 
 // Form reports whether the page has a form (and so its script).
@@ -122,6 +125,10 @@ func (s *Server) routesUI(r *routeTable) {
 // cookie, or, when there is none (or it expired), a page that sends the person back to
 // their application.
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request, mode string) {
+	if x := (&experience{s: s}); mode == modeRegister && s.browser != nil && x.registerByCode() {
+		x.serveCodePage(w, r, modeRegisterCode) // ui_register_code.go: sign-up by email or phone
+		return
+	}
 	data := pageData{Mode: mode}
 	uid, err := interactionUID(r)
 	if err != nil || s.browser == nil {
@@ -156,6 +163,10 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 	switch data.Mode {
 	case modeSignIn:
 		data.Title = "Sign in"
+		if s.browser != nil {
+			x := &experience{s: s}
+			data.CodeSignIn, data.ForgotPassword = x.signInByCodeOffered(), x.forgotPasswordOffered()
+		}
 	case modeRegister:
 		data.Title = "Create your account"
 	default:

@@ -112,6 +112,7 @@ func TestSignInAssets(t *testing.T) {
 
 func TestSignInFormWithoutJavaScript(t *testing.T) {
 	e := newExpEnv(t)
+	passwordByAnyIdentifier(t, e.dir) // experience_passwordless_test.go
 
 	w := e.page("POST", "/sign-in", url.Values{"identifier": {tUsername}, "password": {"wrong password"}})
 	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "Incorrect account or password") ||
