@@ -109,16 +109,18 @@ func (x *experience) forgotPasswordOffered() bool {
 // used already) is 400 session.verification_failed.
 func (x *experience) codeRecord(ctx context.Context, uid, verificationID string) (passcode.Identifier, error) {
 	ident, err := x.s.VerifiedIdentifier(ctx, uid, verificationID)
-	return ident, codeRecordError(err)
+	return ident, experienceCodeRecordError(err)
 }
 
 // useCodeRecord spends the record (one flow per code); a concurrent use loses.
 func (x *experience) useCodeRecord(ctx context.Context, uid, verificationID string) (passcode.Identifier, error) {
 	ident, err := x.s.codes.Use(ctx, experienceBinding(uid), verificationID)
-	return ident, codeRecordError(err)
+	return ident, experienceCodeRecordError(err)
 }
 
-func codeRecordError(err error) error {
+// experienceCodeRecordError maps a spent, unknown or unverified code record to the
+// Experience API's errors.
+func experienceCodeRecordError(err error) error {
 	switch {
 	case err == nil:
 		return nil
