@@ -105,6 +105,9 @@ func Kinds(store persistence.Store, logger *slog.Logger, opts Options) []*protoc
 		kind(AccountKindName, func() grain {
 			return &accountGrain{grainBase: newGrainBase[*msg.AccountRecord](env, AccountKindName)}
 		}),
+		kind(StoreProxyKindName, func() grain {
+			return &storeProxyGrain{grainBase: newGrainBase[*msg.Ack](env, StoreProxyKindName)}
+		}),
 	}
 }
 

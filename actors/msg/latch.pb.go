@@ -2935,6 +2935,258 @@ func (*RefreshFamilyRevoke) Descriptor() ([]byte, []int) {
 	return file_latch_proto_rawDescGZIP(), []int{38}
 }
 
+// StoreOp is a store call on a hot-state record made for a node that holds no replica
+// of the record's shard (actors/storeproxy.go): the shard's store-proxy grain, on the
+// shard's leader, runs it. Reply: StoreResult (or Failure).
+type StoreOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// op is get, put, insert, delete or apply.
+	Op string `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	// kind and key name the record of a get.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Key  string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// muts are the writes: one for put, insert and delete, the batch for apply.
+	Muts          []*StoreMutation `protobuf:"bytes,4,rep,name=muts,proto3" json:"muts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreOp) Reset() {
+	*x = StoreOp{}
+	mi := &file_latch_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreOp) ProtoMessage() {}
+
+func (x *StoreOp) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreOp.ProtoReflect.Descriptor instead.
+func (*StoreOp) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *StoreOp) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *StoreOp) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *StoreOp) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StoreOp) GetMuts() []*StoreMutation {
+	if x != nil {
+		return x.Muts
+	}
+	return nil
+}
+
+type StoreMutation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Expect        uint64                 `protobuf:"varint,3,opt,name=expect,proto3" json:"expect,omitempty"`
+	Delete        bool                   `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
+	Check         bool                   `protobuf:"varint,5,opt,name=check,proto3" json:"check,omitempty"`
+	Value         []byte                 `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreMutation) Reset() {
+	*x = StoreMutation{}
+	mi := &file_latch_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreMutation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreMutation) ProtoMessage() {}
+
+func (x *StoreMutation) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreMutation.ProtoReflect.Descriptor instead.
+func (*StoreMutation) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *StoreMutation) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *StoreMutation) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StoreMutation) GetExpect() uint64 {
+	if x != nil {
+		return x.Expect
+	}
+	return 0
+}
+
+func (x *StoreMutation) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+func (x *StoreMutation) GetCheck() bool {
+	if x != nil {
+		return x.Check
+	}
+	return false
+}
+
+func (x *StoreMutation) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *StoreMutation) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+// StoreResult is what the store answered: the record of a get (found), the versions of
+// a write, or an error: "not_found", "conflict", "unavailable", or another message.
+type StoreResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	Versions      []uint64               `protobuf:"varint,5,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	Error         string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreResult) Reset() {
+	*x = StoreResult{}
+	mi := &file_latch_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreResult) ProtoMessage() {}
+
+func (x *StoreResult) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreResult.ProtoReflect.Descriptor instead.
+func (*StoreResult) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *StoreResult) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *StoreResult) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *StoreResult) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *StoreResult) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *StoreResult) GetVersions() []uint64 {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *StoreResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_latch_proto protoreflect.FileDescriptor
 
 const file_latch_proto_rawDesc = "" +
@@ -3174,7 +3426,27 @@ const file_latch_proto_rawDesc = "" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12.\n" +
 	"\x13access_token_secret\x18\x06 \x01(\tR\x11accessTokenSecret\x12E\n" +
 	"\faccess_token\x18\a \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\x15\n" +
-	"\x13RefreshFamilyRevoke*c\n" +
+	"\x13RefreshFamilyRevoke\"s\n" +
+	"\aStoreOp\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x122\n" +
+	"\x04muts\x18\x04 \x03(\v2\x1e.latch.actors.v1.StoreMutationR\x04muts\"\xb5\x01\n" +
+	"\rStoreMutation\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
+	"\x06expect\x18\x03 \x01(\x04R\x06expect\x12\x16\n" +
+	"\x06delete\x18\x04 \x01(\bR\x06delete\x12\x14\n" +
+	"\x05check\x18\x05 \x01(\bR\x05check\x12\x14\n" +
+	"\x05value\x18\x06 \x01(\fR\x05value\x12\"\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"\xa9\x01\n" +
+	"\vStoreResult\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12\"\n" +
+	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\x12\x1a\n" +
+	"\bversions\x18\x05 \x03(\x04R\bversions\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error*c\n" +
 	"\x0fGrantRevocation\x12\x19\n" +
 	"\x15GRANT_REVOCATION_NONE\x10\x00\x12\x1b\n" +
 	"\x17GRANT_REVOCATION_ONLINE\x10\x01\x12\x18\n" +
@@ -3193,7 +3465,7 @@ func file_latch_proto_rawDescGZIP() []byte {
 }
 
 var file_latch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_latch_proto_goTypes = []any{
 	(GrantRevocation)(0),               // 0: latch.actors.v1.GrantRevocation
 	(*Failure)(nil),                    // 1: latch.actors.v1.Failure
@@ -3235,6 +3507,9 @@ var file_latch_proto_goTypes = []any{
 	(*RefreshFamilyUse)(nil),           // 37: latch.actors.v1.RefreshFamilyUse
 	(*RefreshUsed)(nil),                // 38: latch.actors.v1.RefreshUsed
 	(*RefreshFamilyRevoke)(nil),        // 39: latch.actors.v1.RefreshFamilyRevoke
+	(*StoreOp)(nil),                    // 40: latch.actors.v1.StoreOp
+	(*StoreMutation)(nil),              // 41: latch.actors.v1.StoreMutation
+	(*StoreResult)(nil),                // 42: latch.actors.v1.StoreResult
 }
 var file_latch_proto_depIdxs = []int32{
 	6,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
@@ -3259,11 +3534,12 @@ var file_latch_proto_depIdxs = []int32{
 	24, // 19: latch.actors.v1.RefreshFamilyUse.access_token:type_name -> latch.actors.v1.AccessTokenRecord
 	35, // 20: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
 	24, // 21: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	41, // 22: latch.actors.v1.StoreOp.muts:type_name -> latch.actors.v1.StoreMutation
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
@@ -3277,7 +3553,7 @@ func file_latch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latch_proto_rawDesc), len(file_latch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -59,6 +59,7 @@ type Group struct {
 	acks      map[uint64]time.Time
 	quorumAck atomic.Int64
 	soleVoter atomic.Bool // confState's voters are this node alone
+	member    atomic.Bool // confState names this node (IsMember)
 	// snapEvery and snapKeep are the group's SnapshotEvery and SnapshotCatchUpEntries
 	// (GroupConfig, else the host's Config).
 	snapEvery, snapKeep uint64
@@ -1014,5 +1015,12 @@ func (g *Group) LeaseValid() bool {
 
 // noteVoters records whether this node is the group's only voter (LeaseValid).
 func (g *Group) noteVoters() {
-	g.soleVoter.Store(slices.Equal(g.confState.GetVoters(), []uint64{g.h.cfg.NodeID}) && len(g.confState.GetVotersOutgoing()) == 0)
+	self := g.h.cfg.NodeID
+	g.soleVoter.Store(slices.Equal(g.confState.GetVoters(), []uint64{self}) && len(g.confState.GetVotersOutgoing()) == 0)
+	g.member.Store(slices.Contains(g.confState.GetVoters(), self) || slices.Contains(g.confState.GetLearners(), self) ||
+		slices.Contains(g.confState.GetVotersOutgoing(), self))
 }
+
+// IsMember reports whether this node is a voter or a learner of the group as its
+// applied configuration says (false for a replica removed from it, or not yet added).
+func (g *Group) IsMember() bool { return g.member.Load() }

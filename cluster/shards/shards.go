@@ -352,8 +352,13 @@ func (m *Manager) Serving(shard uint32) bool {
 	return g != nil && g.Leadership().Ready && g.LeaseValid()
 }
 
-// Holds reports whether this node runs a replica of shard.
-func (m *Manager) Holds(shard uint32) bool { return m.group(shard) != nil }
+// Holds reports whether this node runs a replica of shard that is a member of the
+// shard's group (a replica removed from it, kept a while before it is dropped, does
+// not count: it receives no more entries).
+func (m *Manager) Holds(shard uint32) bool {
+	g := m.group(shard)
+	return g != nil && g.IsMember()
+}
 
 // IsLeader reports whether this node leads shard.
 func (m *Manager) IsLeader(shard uint32) bool {

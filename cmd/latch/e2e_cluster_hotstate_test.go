@@ -479,6 +479,56 @@ func TestClusterHotState(t *testing.T) {
 			load.requests.Load(), load.retries.Load(), st[len(st)-1].Round(time.Millisecond))
 		load.check(t, live())
 	})
+
+	t.Run("FourNodesStoreProxy", func(t *testing.T) {
+		// Four live nodes: each shard keeps three replicas, so a node lacks about a
+		// quarter of them. Audit log batches written by that node (one batch's records
+		// share a routing key: one shard per batch) reach the shards it lacks through
+		// their store proxy; every entry is then listed by the nodes holding it.
+		nodes[2].start(t)
+		nodes[2].waitReady(t, startBound)
+		var lacking *procNode
+		c.waitFor(t, 90*time.Second, "a node holding fewer than all shards", func() (bool, string) {
+			var counts []string
+			for _, n := range c.running() {
+				st, body := n.probe("/api/cluster")
+				sh, _ := body["shards"].(map[string]any)
+				hosted, _ := sh["hosted"].([]any)
+				count, _ := sh["count"].(float64)
+				counts = append(counts, fmt.Sprintf("%s %d %d", n.name, st, len(hosted)))
+				if st == http.StatusOK && len(hosted) > 0 && len(hosted) < int(count) {
+					lacking = n
+					return true, ""
+				}
+			}
+			return false, strings.Join(counts, ", ")
+		})
+		m := lacking.mgmt(t)
+		admin := m.adminToken(t.Context())
+		const writes = 24
+		for i := range writes {
+			m.mustAPI(admin, "PATCH", "/api/users/"+f.userID, map[string]any{"name": fmt.Sprintf("Carol %d", i)}, 200, nil)
+			time.Sleep(250 * time.Millisecond) // one audit batch each
+		}
+		time.Sleep(500 * time.Millisecond)
+		seen := map[string]bool{}
+		for _, n := range c.running() {
+			var logs []struct {
+				ID      string         `json:"id"`
+				Payload map[string]any `json:"payload"`
+			}
+			nm := n.mgmt(t)
+			nm.mustAPI(nm.adminToken(t.Context()), "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, 200, &logs)
+			for _, l := range logs {
+				if p, _ := l.Payload["path"].(string); p == "/api/users/"+f.userID {
+					seen[l.ID] = true
+				}
+			}
+		}
+		if len(seen) != writes {
+			t.Errorf("%d of %d audit entries written through %s (which lacks some shards) are listed by the nodes", len(seen), writes, lacking.name)
+		}
+	})
 }
 
 // hotExtraFlags are extra flags for the nodes of the hot-state tests

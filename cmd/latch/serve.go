@@ -136,6 +136,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		return fmt.Errorf("start cluster member: %w", err)
 	}
 	peers.Bind(node)
+	grains.bindNode(node)
 	recordCtx, stopRecord := context.WithCancel(context.Background())
 	recordDone := make(chan struct{})
 	go func() { recordGossipPeers(recordCtx, node, cfg.Data, nodeID, log); close(recordDone) }()

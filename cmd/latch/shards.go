@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/actors"
+	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/cluster/raftgroup"
@@ -18,6 +19,7 @@ import (
 	"github.com/latchid/latch/connectors/passcode"
 	"github.com/latchid/latch/directory"
 	httpapi "github.com/latchid/latch/http"
+	"github.com/latchid/latch/oidcflow/oauth"
 	"github.com/latchid/latch/outbox"
 	"github.com/latchid/latch/persistence"
 )
@@ -53,6 +55,8 @@ type hotState struct {
 	store    *persistence.ShardedStore
 	shards   uint32
 	kinds    map[string]bool
+	// proxyKeys[s] is the identity of shard s's store-proxy grain.
+	proxyKeys []string
 
 	stopRun context.CancelFunc
 	runDone chan struct{}
@@ -74,6 +78,13 @@ func startHotState(ctx context.Context, cfg serveConfig, nodeID uint64, draft *d
 	h := &hotState{shards: n, kinds: map[string]bool{}, runDone: make(chan struct{})}
 	for _, k := range kinds {
 		h.kinds[k] = true
+	}
+	// The store-proxy grains are placed like the hot records they serve (not a store
+	// kind: they keep nothing).
+	h.kinds[actors.StoreProxyKindName] = true
+	h.proxyKeys = make([]string, n)
+	for s := range n {
+		h.proxyKeys[s] = actors.StoreProxyKey(s, n)
 	}
 	h.mgr, err = shards.New(shards.Config{
 		NodeID: nodeID, Host: draft.host, Shards: n, Bootstrap: found,
@@ -310,6 +321,47 @@ type grainStore struct {
 	hot   map[string]bool
 	s     atomic.Pointer[persistence.ShardedStore]
 	h     atomic.Pointer[hotState]
+	node  atomic.Pointer[cluster.Node]
+}
+
+// bindNode sets the member through which calls on records of shards without a replica
+// here reach the shard's store-proxy grain (on the shard's leader).
+func (g *grainStore) bindNode(n *cluster.Node) { g.node.Store(n) }
+
+// remote returns the shard of kind/key when it is a hot record whose shard has no
+// replica on this node (more nodes than replicas): its calls then go to the shard's
+// store-proxy grain. Grains never need it (they run on their shard's leader); the
+// throttle, the outbox, verification codes and audit logs, written by whichever node
+// served a request, do.
+func (g *grainStore) remote(kind, key string) (uint32, bool) {
+	h := g.h.Load()
+	if h == nil || !g.hot[kind] || g.node.Load() == nil {
+		return 0, false
+	}
+	s := persistence.ShardOf(kind, key, h.shards)
+	return s, !h.mgr.Holds(s)
+}
+
+// proxy runs op through shard's store-proxy grain.
+func (g *grainStore) proxy(ctx context.Context, shard uint32, op *msg.StoreOp) (*msg.StoreResult, error) {
+	h := g.h.Load()
+	res, err := actors.Call[*msg.StoreResult](ctx, g.node.Load(), actors.StoreProxyKindName, h.proxyKeys[shard], op)
+	if err != nil {
+		if errors.Is(err, cluster.ErrUnavailable) || errors.Is(err, oauth.TemporarilyUnavailable("")) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: shard %d through its store proxy: %w", persistence.ErrUnavailable, shard, err)
+		}
+		return nil, err
+	}
+	return res, actors.StoreResultError(res)
+}
+
+// proxyWrite runs one write or a batch through the store proxy; it returns the versions.
+func (g *grainStore) proxyWrite(ctx context.Context, shard uint32, op string, muts []persistence.Mutation) ([]uint64, error) {
+	res, err := g.proxy(ctx, shard, &msg.StoreOp{Op: op, Muts: actors.StoreMutations(muts)})
+	if err != nil {
+		return nil, err
+	}
+	return res.GetVersions(), nil
 }
 
 func newGrainStore(local *persistence.PebbleStore) *grainStore {
@@ -356,6 +408,17 @@ func (g *grainStore) target(kind string) (interface {
 }
 
 func (g *grainStore) Get(ctx context.Context, kind, key string) (persistence.Record, error) {
+	if shard, ok := g.remote(kind, key); ok {
+		res, err := g.proxy(ctx, shard, &msg.StoreOp{Op: "get", Kind: kind, Key: key})
+		if err != nil {
+			return persistence.Record{}, err
+		}
+		rec := persistence.Record{Version: res.GetVersion(), Value: res.GetValue()}
+		if ms := res.GetExpiresAtMs(); ms != 0 {
+			rec.ExpiresAt = time.UnixMilli(ms)
+		}
+		return rec, nil
+	}
 	s, err := g.target(kind)
 	if err != nil {
 		return persistence.Record{}, err
@@ -364,6 +427,10 @@ func (g *grainStore) Get(ctx context.Context, kind, key string) (persistence.Rec
 }
 
 func (g *grainStore) Put(ctx context.Context, kind, key string, expect uint64, value []byte, expiresAt time.Time) (uint64, error) {
+	if shard, ok := g.remote(kind, key); ok {
+		v, err := g.proxyWrite(ctx, shard, "put", []persistence.Mutation{{Kind: kind, Key: key, Expect: expect, Value: value, ExpiresAt: expiresAt}})
+		return first(v), err
+	}
 	s, err := g.target(kind)
 	if err != nil {
 		return 0, err
@@ -372,6 +439,10 @@ func (g *grainStore) Put(ctx context.Context, kind, key string, expect uint64, v
 }
 
 func (g *grainStore) Insert(ctx context.Context, kind, key string, value []byte, expiresAt time.Time) (uint64, error) {
+	if shard, ok := g.remote(kind, key); ok {
+		v, err := g.proxyWrite(ctx, shard, "insert", []persistence.Mutation{{Kind: kind, Key: key, Value: value, ExpiresAt: expiresAt}})
+		return first(v), err
+	}
 	s, err := g.target(kind)
 	if err != nil {
 		return 0, err
@@ -380,6 +451,10 @@ func (g *grainStore) Insert(ctx context.Context, kind, key string, value []byte,
 }
 
 func (g *grainStore) Delete(ctx context.Context, kind, key string, expect uint64) error {
+	if shard, ok := g.remote(kind, key); ok {
+		_, err := g.proxyWrite(ctx, shard, "delete", []persistence.Mutation{{Kind: kind, Key: key, Expect: expect, Delete: true}})
+		return err
+	}
 	s, err := g.target(kind)
 	if err != nil {
 		return err
@@ -418,6 +493,12 @@ func (g *grainStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]
 	if len(muts) == 0 {
 		return nil, nil
 	}
+	if shard, ok := g.remote(muts[0].Kind, muts[0].Key); ok {
+		if err := persistence.ValidateBatch(muts); err != nil {
+			return nil, err
+		}
+		return g.proxyWrite(ctx, shard, "apply", muts)
+	}
 	s, err := g.target(muts[0].Kind)
 	if err != nil {
 		return nil, err
@@ -428,3 +509,11 @@ func (g *grainStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]
 // Close does nothing: the ShardedStore is closed by hotState.Stop, the local store by
 // serve.
 func (g *grainStore) Close() error { return nil }
+
+// first is the one version of a single write (0 when the proxy answered none).
+func first(v []uint64) uint64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return v[0]
+}
