@@ -178,7 +178,10 @@ func (l *hotLoad) rotate(ctx context.Context, fam *hotFamily, turn *int) bool {
 		n := ns[*turn%len(ns)]
 		*turn++
 		l.requests.Add(1)
-		rctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+		// Below the 3 s reuse window, as a load balancer's timeout would be: a request
+		// stuck on a frozen node whose rotation was committed is retried elsewhere in
+		// time to get the same successor (after the window it would read as reuse).
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		a, err := l.f.refreshVia(rctx, n, rt)
 		cancel()
 		switch {
@@ -650,7 +653,7 @@ func TestClusterHotStateSoak(t *testing.T) {
 				var inner sync.WaitGroup
 				for j, n := range via {
 					inner.Go(func() {
-						rctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+						rctx, cancel := context.WithTimeout(ctx, 2*time.Second) // below the reuse window
 						defer cancel()
 						a, err := f.refreshVia(rctx, n, old)
 						if err != nil {
