@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +56,19 @@ func TestChromiumSignInByCode(t *testing.T) {
 		t.Fatalf("after a wrong code the browser is at %s", page.evalString("location.href"))
 	}
 
-	page.typeInto("code", code)
+	// "Send a new code": a fresh mail; the first code no longer counts.
+	if _, err := page.eval(`[...document.querySelectorAll("button")].find(b => b.textContent === "Send a new code").click()`); err != nil {
+		t.Fatal(err)
+	}
+	fresh := e.code(t, addr, "SignIn")
+	page.waitFor("the new code step", `document.readyState === "complete" && !!document.getElementById("code") && document.getElementById("form-error").hidden`)
+	if fresh != code {
+		page.typeInto("code", code)
+		clickInView(t, page, "submit")
+		wantFormError(t, page, "Invalid verification code.")
+	}
+
+	page.typeInto("code", fresh)
 	clickInView(t, page, "submit")
 	idt := app.callback(t, page, "chromium-passwordless")
 	var claims map[string]any
@@ -71,13 +84,24 @@ func TestChromiumSignInByCode(t *testing.T) {
 // the user types an email, gets the code by mail, sees a weak new password refused,
 // sets a good one, follows the link back to the sign-in page, where the old password
 // is refused and the new one ends at the application.
+// The sign-in at the end runs with the page's script and with JavaScript disabled (the
+// form posts to /sign-in).
 func TestChromiumForgotPassword(t *testing.T) {
 	binary := chromiumBinary(t)
+	for _, js := range []bool{true, false} {
+		t.Run(fmt.Sprintf("javascript=%v", js), func(t *testing.T) { chromiumForgotPassword(t, binary, js) })
+	}
+}
+
+func chromiumForgotPassword(t *testing.T, binary string, js bool) {
 	e := newFlowsEnv(t)
 	app := newChromiumApp(t, e, "Reset SPA")
 	const addr, newPassword = "alice@browser.example", "Chromium-reset-Passw0rd"
 
 	page := launchChromium(t, binary)
+	if !js {
+		page.call("Emulation.setScriptExecutionDisabled", map[string]any{"value": true}, nil)
+	}
 	page.navigate(app.authURL("chromium-reset"))
 	page.waitFor("the sign-in page", `location.pathname === "/sign-in" && document.readyState === "complete" && !!document.getElementById("forgot-password")`)
 	clickInView(t, page, "forgot-password")
