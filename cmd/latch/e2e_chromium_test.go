@@ -346,10 +346,12 @@ func (p *cdpPage) typeInto(id, text string) {
 	p.call("Input.insertText", map[string]any{"text": text}, nil)
 }
 
-// click presses and releases the left mouse button over the middle of the element.
+// click presses and releases the left mouse button over the middle of the element's
+// first box (a link that wraps has one box per line, and its bounding rectangle's middle
+// may be outside both).
 func (p *cdpPage) click(id string) {
 	p.t.Helper()
-	v, err := p.eval(fmt.Sprintf(`(() => { const r = document.getElementById(%q).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`, id))
+	v, err := p.eval(fmt.Sprintf(`(() => { const r = document.getElementById(%q).getClientRects()[0]; return [r.x + r.width / 2, r.y + r.height / 2]; })()`, id))
 	if err != nil {
 		p.t.Fatalf("locate #%s: %v", id, err)
 	}
