@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -18,18 +15,7 @@ import (
 func TestChromiumRegisterByCode(t *testing.T) {
 	binary := chromiumBinary(t)
 	e := newFlowsEnv(t)
-	got := make(chan string, 1)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/callback" {
-			select {
-			case got <- r.URL.RawQuery:
-			default:
-			}
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, "<!doctype html><title>App</title><h1>Signed in</h1>")
-	}))
-	t.Cleanup(app.Close)
+	app, got := startSignedInApp(t, 1)
 	var spa struct{ ID string }
 	e.n.createApp(e.admin, map[string]any{"name": "Code SPA", "type": "SPA",
 		"oidcClientMetadata": map[string]any{"redirectUris": []string{app.URL + "/callback"}, "postLogoutRedirectUris": []string{}}}, &spa)
