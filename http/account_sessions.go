@@ -231,22 +231,3 @@ func (s *Server) patchMyLogtoConfigs(r *http.Request, _ httprouter.Params, c acc
 	}
 	return http.StatusOK, logtoConfigsView(u), nil
 }
-
-// mfaListView is Logto's transpileUserMfaVerifications: the factors without key
-// material (as GET /api/users/:userId/mfa-verifications shows them).
-func mfaListView(u *directory.User) []userMfaJSON {
-	out := make([]userMfaJSON, 0, len(u.MfaVerifications))
-	for i := range u.MfaVerifications {
-		v := &u.MfaVerifications[i]
-		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type}
-		if v.LastUsedAt != 0 {
-			j.LastUsedAt = isoMillis(v.LastUsedAt)
-		}
-		if v.Type == directory.MfaBackupCode {
-			n := v.RemainingCodes()
-			j.RemainCodes = &n
-		}
-		out = append(out, j)
-	}
-	return out
-}
