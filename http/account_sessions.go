@@ -8,7 +8,6 @@ import (
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow"
-	"github.com/latchid/latch/op"
 )
 
 // The user's sessions and grants (Logto's routes/account/sessions.ts and grants.ts),
@@ -46,13 +45,9 @@ func (s *Server) listMySessions(r *http.Request, _ httprouter.Params, c accountC
 	if err := s.checkSessionAccess(r, c, false); err != nil {
 		return 0, nil, err
 	}
-	sessions, err := s.sessions.ListSessions(r.Context(), c.User.ID)
+	out, err := s.userSessions(r.Context(), c.User.ID)
 	if err != nil {
-		return 0, nil, sessionsError(err)
-	}
-	out := userSessionsJSON{Sessions: make([]userSessionJSON, 0, len(sessions))}
-	for i := range sessions {
-		out.Sessions = append(out.Sessions, sessionView(&sessions[i]))
+		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
 }
@@ -64,15 +59,9 @@ func (s *Server) listMySessions(r *http.Request, _ httprouter.Params, c accountC
 // session is 404 oidc.invalid_session_account_id, an unknown one 404
 // oidc.session_not_found.
 func (s *Server) deleteMySession(r *http.Request, p httprouter.Params, c accountCaller) (int, any, error) {
-	target := op.TargetNone
-	switch r.URL.Query().Get("revokeGrantsTarget") {
-	case "":
-	case "all":
-		target = op.TargetAll
-	case "firstParty":
-		target = op.TargetFirstParty
-	default:
-		return 0, nil, invalidInput("`revokeGrantsTarget` must be `all` or `firstParty`")
+	target, err := revokeGrantsTarget(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	if err := s.checkSessionAccess(r, c, true); err != nil {
 		return 0, nil, err
@@ -86,26 +75,16 @@ func (s *Server) deleteMySession(r *http.Request, p httprouter.Params, c account
 // listMyGrants is GET /api/my-account/grants [?appType=firstParty|thirdParty] ->
 // {grants: [...]}.
 func (s *Server) listMyGrants(r *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
-	filter := op.AnyApp
-	switch r.URL.Query().Get("appType") {
-	case "":
-	case "firstParty":
-		filter = op.FirstPartyApps
-	case "thirdParty":
-		filter = op.ThirdPartyApps
-	default:
-		return 0, nil, invalidInput("`appType` must be `firstParty` or `thirdParty`")
+	filter, err := appTypeFilter(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	if err := s.checkSessionAccess(r, c, false); err != nil {
 		return 0, nil, err
 	}
-	grants, err := s.sessions.ListGrants(r.Context(), c.User.ID, filter)
+	out, err := s.userGrants(r.Context(), c.User.ID, filter)
 	if err != nil {
-		return 0, nil, sessionsError(err)
-	}
-	out := userGrantsJSON{Grants: make([]userGrantJSON, 0, len(grants))}
-	for i := range grants {
-		out.Grants = append(out.Grants, s.grantView(&grants[i]))
+		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
 }
@@ -251,23 +230,4 @@ func (s *Server) patchMyLogtoConfigs(r *http.Request, _ httprouter.Params, c acc
 		}
 	}
 	return http.StatusOK, logtoConfigsView(u), nil
-}
-
-// mfaListView is Logto's transpileUserMfaVerifications: the factors without key
-// material (as GET /api/users/:userId/mfa-verifications shows them).
-func mfaListView(u *directory.User) []userMfaJSON {
-	out := make([]userMfaJSON, 0, len(u.MfaVerifications))
-	for i := range u.MfaVerifications {
-		v := &u.MfaVerifications[i]
-		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type}
-		if v.LastUsedAt != 0 {
-			j.LastUsedAt = isoMillis(v.LastUsedAt)
-		}
-		if v.Type == directory.MfaBackupCode {
-			n := v.RemainingCodes()
-			j.RemainCodes = &n
-		}
-		out = append(out, j)
-	}
-	return out
 }

@@ -107,15 +107,21 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, status in
 	for _, o := range c.Organizations {
 		data.Organizations = append(data.Organizations, consentOrg{ID: o.ID, Name: o.Name})
 	}
+	s.renderSelfPostingPage(w, status, "consent", data)
+}
+
+// renderSelfPostingPage writes the template page with the sign-in pages' security
+// headers and Referrer-Policy same-origin, not no-referrer: with no-referrer a browser
+// sends "Origin: null" on the page's own form posts, which the post guard refuses as
+// cross-site.
+func (s *Server) renderSelfPostingPage(w http.ResponseWriter, status int, page string, data any) {
 	var buf bytes.Buffer
-	if err := uiPages.tmpl.ExecuteTemplate(&buf, "consent", data); err != nil {
-		s.log.Error("consent page: template failed", "err", err)
+	if err := uiPages.tmpl.ExecuteTemplate(&buf, page, data); err != nil {
+		s.log.Error(page+" page: template failed", "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
 	setPageHeaders(w)
-	// Same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on
-	// the page's own form posts, which the post guard refuses as cross-site.
 	w.Header().Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

@@ -330,18 +330,7 @@ func (s *Server) demoFailure(w http.ResponseWriter, what string, err error) {
 func (s *Server) renderDemo(w http.ResponseWriter, status int, data demoPageData) {
 	data.Assets, data.Version = pathUIAssets, uiPages.version
 	data.Endpoint, data.Issuer = s.endpoint, s.issuer
-	var buf bytes.Buffer
-	if err := uiPages.tmpl.ExecuteTemplate(&buf, "demo", data); err != nil {
-		s.log.Error("demo page: template failed", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
-		return
-	}
-	setPageHeaders(w)
-	// Same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on
-	// the page's own form posts, which the post guard refuses as cross-site.
-	w.Header().Set("Referrer-Policy", "same-origin")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	s.renderSelfPostingPage(w, status, "demo", data) // consent.go
 }
 
 // oauthMessage is an x/oauth2 error as one line.

@@ -168,34 +168,56 @@ func webAuthnSession(v *op.Verification, state string) (webauthn.SessionData, er
 	return s, nil
 }
 
+// webAuthnVerify is what both verify steps read before their check: the interaction,
+// its identified user, the begun ceremony's record and session data, and the
+// credential the browser sent.
+type webAuthnVerify struct {
+	uid     string
+	user    *directory.User
+	v       *op.Verification
+	session webauthn.SessionData
+	payload []byte
+}
+
+// webAuthnVerifyRequest loads the interaction and decodes a verify body for a ceremony
+// begun in state (webAuthnStateRegistration or webAuthnStateAuthentication).
+func (x *experience) webAuthnVerifyRequest(r *http.Request, state string) (webAuthnVerify, error) {
+	uid, rec, err := x.load(r.Context(), r, true)
+	if err != nil {
+		return webAuthnVerify{}, err
+	}
+	user, err := x.identifiedUser(rec)
+	if err != nil {
+		return webAuthnVerify{}, err
+	}
+	var body webAuthnBody
+	if err := decodeBody(r, &body); err != nil {
+		return webAuthnVerify{}, err
+	}
+	v, err := findMfaRecord(rec, verificationWebAuthn, body.VerificationID, user.ID)
+	if err != nil {
+		return webAuthnVerify{}, err
+	}
+	session, err := webAuthnSession(v, state)
+	if err != nil {
+		return webAuthnVerify{}, err
+	}
+	payload, err := body.publicKeyCredential()
+	if err != nil {
+		return webAuthnVerify{}, err
+	}
+	return webAuthnVerify{uid: uid, user: user, v: v, session: session, payload: payload}, nil
+}
+
 // postWebAuthnRegistrationVerify is POST .../web-authn/registration/verify: check the
 // new credential (attestation, challenge, origin, RP ID) -> {verificationId}; bind it
 // with POST /profile/mfa {type: "WebAuthn"}.
 func (x *experience) postWebAuthnRegistrationVerify(r *http.Request, _ httprouter.Params) (int, any, error) {
-	uid, rec, err := x.load(r.Context(), r, true)
+	c, err := x.webAuthnVerifyRequest(r, webAuthnStateRegistration)
 	if err != nil {
 		return 0, nil, err
 	}
-	user, err := x.identifiedUser(rec)
-	if err != nil {
-		return 0, nil, err
-	}
-	var body webAuthnBody
-	if err := decodeBody(r, &body); err != nil {
-		return 0, nil, err
-	}
-	v, err := findMfaRecord(rec, verificationWebAuthn, body.VerificationID, user.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	session, err := webAuthnSession(v, webAuthnStateRegistration)
-	if err != nil {
-		return 0, nil, err
-	}
-	payload, err := body.publicKeyCredential()
-	if err != nil {
-		return 0, nil, err
-	}
+	uid, user, v, session, payload := c.uid, c.user, c.v, c.session, c.payload
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(payload)
 	if err != nil {
 		return 0, nil, errWebAuthnFailed()
@@ -269,30 +291,11 @@ func (x *experience) postWebAuthnAuthentication(r *http.Request, _ httprouter.Pa
 // the assertion (signature by a bound credential over this challenge, origin, RP ID,
 // sign count) -> {verificationId}. The challenge is spent either way.
 func (x *experience) postWebAuthnAuthenticationVerify(r *http.Request, _ httprouter.Params) (int, any, error) {
-	uid, rec, err := x.load(r.Context(), r, true)
+	c, err := x.webAuthnVerifyRequest(r, webAuthnStateAuthentication)
 	if err != nil {
 		return 0, nil, err
 	}
-	user, err := x.identifiedUser(rec)
-	if err != nil {
-		return 0, nil, err
-	}
-	var body webAuthnBody
-	if err := decodeBody(r, &body); err != nil {
-		return 0, nil, err
-	}
-	v, err := findMfaRecord(rec, verificationWebAuthn, body.VerificationID, user.ID)
-	if err != nil {
-		return 0, nil, err
-	}
-	session, err := webAuthnSession(v, webAuthnStateAuthentication)
-	if err != nil {
-		return 0, nil, err
-	}
-	payload, err := body.publicKeyCredential()
-	if err != nil {
-		return 0, nil, err
-	}
+	uid, user, v, session, payload := c.uid, c.user, c.v, c.session, c.payload
 	// One assertion per challenge: the session data is gone before the check.
 	spent := *v
 	spent.IdentifierValue = "spent"

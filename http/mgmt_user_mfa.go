@@ -41,6 +41,13 @@ func (s *Server) listUserMfa(_ *http.Request, p httprouter.Params) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
+	return http.StatusOK, mfaListView(u), nil
+}
+
+// mfaListView is Logto's transpileUserMfaVerifications: the factors without key
+// material (GET /api/users/:userId/mfa-verifications and the Account API's
+// GET /api/my-account/mfa-verifications).
+func mfaListView(u *directory.User) []userMfaJSON {
 	out := make([]userMfaJSON, 0, len(u.MfaVerifications))
 	for i := range u.MfaVerifications {
 		v := &u.MfaVerifications[i]
@@ -54,7 +61,7 @@ func (s *Server) listUserMfa(_ *http.Request, p httprouter.Params) (int, any, er
 		}
 		out = append(out, j)
 	}
-	return http.StatusOK, out, nil
+	return out
 }
 
 // createUserMfaBody is {type: "Totp", secret?} or {type: "BackupCode", codes?}.

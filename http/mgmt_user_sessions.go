@@ -117,17 +117,67 @@ func sessionsError(err error) error {
 	return err
 }
 
-func (s *Server) listUserSessions(r *http.Request, p httprouter.Params) (int, any, error) {
-	if s.sessions == nil {
-		return 0, nil, errNoActors()
+// revokeGrantsTarget reads DELETE .../sessions/:sessionId's ?revokeGrantsTarget
+// (none, all or firstParty), for the Management and the Account API alike.
+func revokeGrantsTarget(r *http.Request) (op.SessionGrantTarget, error) {
+	switch r.URL.Query().Get("revokeGrantsTarget") {
+	case "":
+		return op.TargetNone, nil
+	case "all":
+		return op.TargetAll, nil
+	case "firstParty":
+		return op.TargetFirstParty, nil
 	}
-	sessions, err := s.sessions.ListSessions(r.Context(), p.ByName("userId"))
+	return op.TargetNone, invalidInput("`revokeGrantsTarget` must be `all` or `firstParty`")
+}
+
+// appTypeFilter reads GET .../grants' ?appType (any, firstParty or thirdParty).
+func appTypeFilter(r *http.Request) (op.AppFilter, error) {
+	switch r.URL.Query().Get("appType") {
+	case "":
+		return op.AnyApp, nil
+	case "firstParty":
+		return op.FirstPartyApps, nil
+	case "thirdParty":
+		return op.ThirdPartyApps, nil
+	}
+	return op.AnyApp, invalidInput("`appType` must be `firstParty` or `thirdParty`")
+}
+
+// userSessions is the user's live sessions in Logto's {sessions: [...]} shape.
+func (s *Server) userSessions(ctx context.Context, userID string) (userSessionsJSON, error) {
+	sessions, err := s.sessions.ListSessions(ctx, userID)
 	if err != nil {
-		return 0, nil, sessionsError(err)
+		return userSessionsJSON{}, sessionsError(err)
 	}
 	out := userSessionsJSON{Sessions: make([]userSessionJSON, 0, len(sessions))}
 	for i := range sessions {
 		out.Sessions = append(out.Sessions, sessionView(&sessions[i]))
+	}
+	return out, nil
+}
+
+// userGrants is the user's grants to the apps filter selects, in Logto's
+// {grants: [...]} shape.
+func (s *Server) userGrants(ctx context.Context, userID string, filter op.AppFilter) (userGrantsJSON, error) {
+	grants, err := s.sessions.ListGrants(ctx, userID, filter)
+	if err != nil {
+		return userGrantsJSON{}, sessionsError(err)
+	}
+	out := userGrantsJSON{Grants: make([]userGrantJSON, 0, len(grants))}
+	for i := range grants {
+		out.Grants = append(out.Grants, s.grantView(&grants[i]))
+	}
+	return out, nil
+}
+
+func (s *Server) listUserSessions(r *http.Request, p httprouter.Params) (int, any, error) {
+	if s.sessions == nil {
+		return 0, nil, errNoActors()
+	}
+	out, err := s.userSessions(r.Context(), p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
 }
@@ -149,15 +199,9 @@ func (s *Server) deleteUserSession(r *http.Request, p httprouter.Params) (int, a
 	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	target := op.TargetNone
-	switch r.URL.Query().Get("revokeGrantsTarget") {
-	case "":
-	case "all":
-		target = op.TargetAll
-	case "firstParty":
-		target = op.TargetFirstParty
-	default:
-		return 0, nil, invalidInput("`revokeGrantsTarget` must be `all` or `firstParty`")
+	target, err := revokeGrantsTarget(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	if err := s.sessions.DeleteSession(r.Context(), p.ByName("userId"), p.ByName("sessionId"), target); err != nil {
 		return 0, nil, sessionsError(err)
@@ -198,23 +242,13 @@ func (s *Server) listUserGrants(r *http.Request, p httprouter.Params) (int, any,
 	if s.sessions == nil {
 		return 0, nil, errNoActors()
 	}
-	filter := op.AnyApp
-	switch r.URL.Query().Get("appType") {
-	case "":
-	case "firstParty":
-		filter = op.FirstPartyApps
-	case "thirdParty":
-		filter = op.ThirdPartyApps
-	default:
-		return 0, nil, invalidInput("`appType` must be `firstParty` or `thirdParty`")
-	}
-	grants, err := s.sessions.ListGrants(r.Context(), p.ByName("userId"), filter)
+	filter, err := appTypeFilter(r)
 	if err != nil {
-		return 0, nil, sessionsError(err)
+		return 0, nil, err
 	}
-	out := userGrantsJSON{Grants: make([]userGrantJSON, 0, len(grants))}
-	for i := range grants {
-		out.Grants = append(out.Grants, s.grantView(&grants[i]))
+	out, err := s.userGrants(r.Context(), p.ByName("userId"), filter)
+	if err != nil {
+		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
 }

@@ -60,29 +60,41 @@ func (x *experience) serveForm(w http.ResponseWriter, r *http.Request, mode stri
 		return
 	}
 	redirectTo, err := steps(r.Context(), uid, form)
+	ae := x.formOutcome(w, r, redirectTo, err, "sign-in form", mode)
+	if ae == nil {
+		return
+	}
+	x.s.renderPage(w, ae.Status, pageData{Mode: mode, Error: ae.Message, Identifier: form.identifier})
+}
+
+// formOutcome answers a page form whose steps returned (redirectTo, err): on to
+// redirectTo, the expired-interaction page, or the second factor's page (ui_mfa.go),
+// and nil. Any other error comes back as the APIError to show on the form again; one
+// that is not already in Logto's shape is logged under what, never shown.
+func (x *experience) formOutcome(w http.ResponseWriter, r *http.Request, redirectTo string, err error, what, mode string) *APIError {
 	if err == nil {
 		http.Redirect(w, r, redirectTo, http.StatusSeeOther)
-		return
+		return nil
 	}
 	if isNotFound(err) {
 		x.s.renderPage(w, http.StatusOK, pageData{Mode: modeNoInteraction, Error: "it may have expired"})
-		return
+		return nil
 	}
-	if to := mfaRedirect(err); to != "" { // ui_mfa.go: the second factor's page
+	if to := mfaRedirect(err); to != "" {
 		http.Redirect(w, r, to, http.StatusSeeOther)
-		return
+		return nil
 	}
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae):
 	case errors.Is(err, directory.ErrUnavailable):
-		x.s.log.Warn("sign-in form: directory write not replicated", "mode", mode, "err", err)
+		x.s.log.Warn(what+": directory write not replicated", "mode", mode, "err", err)
 		ae = errDirectoryUnavailable()
 	default:
-		x.s.log.Error("sign-in form failed", "mode", mode, "err", err)
+		x.s.log.Error(what+" failed", "mode", mode, "err", err)
 		ae = apiErr(http.StatusInternalServerError, "unknown", "Something went wrong. Please try again.")
 	}
-	x.s.renderPage(w, ae.Status, pageData{Mode: mode, Error: ae.Message, Identifier: form.identifier})
+	return ae
 }
 
 // signIn runs the sign-in steps of the page's script: PUT /api/experience (SignIn),

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/connectors/passcode"
-	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/op"
 )
 
@@ -200,26 +198,9 @@ func (x *experience) postCodeForm(mode string) httprouter.Handle {
 				return
 			}
 		}
-		if err == nil {
-			http.Redirect(w, r, redirectTo, http.StatusSeeOther)
+		ae := x.formOutcome(w, r, redirectTo, err, "code form", mode)
+		if ae == nil {
 			return
-		}
-		if isNotFound(err) {
-			x.s.renderPage(w, http.StatusOK, pageData{Mode: modeNoInteraction, Error: "it may have expired"})
-			return
-		}
-		if to := mfaRedirect(err); to != "" { // ui_mfa.go: the second factor's page
-			http.Redirect(w, r, to, http.StatusSeeOther)
-			return
-		}
-		var ae *APIError
-		switch {
-		case errors.As(err, &ae):
-		case errors.Is(err, directory.ErrUnavailable):
-			ae = errDirectoryUnavailable()
-		default:
-			x.s.log.Error("code form failed", "mode", mode, "err", err)
-			ae = apiErr(http.StatusInternalServerError, "unknown", "Something went wrong. Please try again.")
 		}
 		d.Error = ae.Message
 		if ae.Code == "user.user_not_exist" && mode == modeSignInCode {

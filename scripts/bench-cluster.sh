@@ -107,40 +107,16 @@ crun() {
 	local json="$TMP/$name.json"
 	local args=(bench --json "$json" --label "$name" --warmup "$WARMUP" --duration "$DURATION"
 		--concurrency "$CONCURRENCY" --engine goroutines --progress 0 "$@")
-	local shown code=0 before after busy stolen head
+	local shown code=0 busy stolen head
 	shown=$(redact "$LATCH ${args[*]}")
 	say "running: $shown"
-	before=$(cpu_ticks)
-	"$LATCH" "${args[@]}" >"$TMP/$name.txt" || code=$?
-	after=$(cpu_ticks)
-	busy=$(foreign_cpu "$before" "$after")
-	stolen=$(stolen_cpu "$before" "$after")
-	cat "$TMP/$name.txt"
-	if [ "$code" -ne 0 ]; then
-		FAILED=1
-		say "$name: latch bench exited with status $code"
-	fi
+	measured "$name" "${args[@]}"
 	head=$(head -n1 "$TMP/$name.txt" 2>/dev/null || true)
 	[ -n "$head" ] || head="FAILED (exit $code): see below"
-	if [ -n "$busy" ] && [ "$busy" -ge "$BUSY_LIMIT" ]; then
-		NOISY=1
-		head="$head (NOISY: other processes used $busy% of the CPU during this run)"
-	fi
-	if [ -n "$stolen" ] && awk -v s="$stolen" -v l="$STEAL_LIMIT" 'BEGIN { exit !(s >= l) }'; then
-		NOISY=1
-		head="$head (NOISY: the hypervisor took $stolen% of the CPU during this run)"
-	fi
+	flag_noisy
 	HEADLINES+=("- **$title**: $head")
 	{
-		printf '## %s\n\n```sh\n%s\n```\n\n' "$title" "$shown"
-		if [ -n "$busy" ]; then
-			printf 'Other processes on the machine used %s%% of its CPU during this run (setup included)' "$busy"
-			if [ -n "$stolen" ]; then printf '; the hypervisor took %s%% (steal)' "$stolen"; fi
-			printf '.\n\n'
-		fi
-		printf '```\n'
-		if [ -s "$TMP/$name.txt" ]; then cat "$TMP/$name.txt"; else echo "(no report; exit status $code)"; fi
-		printf '```\n\n'
+		report_section
 	} >>"$SECTIONS"
 }
 

@@ -190,6 +190,51 @@ stolen_cpu() {
 	}'
 }
 
+# measured NAME ARGS...: `latch ARGS...` with its report in TMP/NAME.txt (and on stdout).
+# Sets the caller's locals code (its exit status; FAILED too when not 0), busy and stolen
+# (the CPU % other processes and the hypervisor took during it), as run and crun need.
+measured() {
+	local name=$1 before after
+	shift
+	before=$(cpu_ticks)
+	"$LATCH" "$@" >"$TMP/$name.txt" || code=$?
+	after=$(cpu_ticks)
+	busy=$(foreign_cpu "$before" "$after")
+	stolen=$(stolen_cpu "$before" "$after")
+	cat "$TMP/$name.txt"
+	if [ "$code" -ne 0 ]; then
+		FAILED=1
+		say "$name: latch bench exited with status $code"
+	fi
+}
+
+# flag_noisy: marks the caller's headline head (and NOISY) when other processes
+# (busy >= BUSY_LIMIT) or the hypervisor (stolen >= STEAL_LIMIT) took a share of the CPU.
+flag_noisy() {
+	if [ -n "$busy" ] && [ "$busy" -ge "$BUSY_LIMIT" ]; then
+		NOISY=1
+		head="$head (NOISY: other processes used $busy% of the CPU during this run)"
+	fi
+	if [ -n "$stolen" ] && awk -v s="$stolen" -v l="$STEAL_LIMIT" 'BEGIN { exit !(s >= l) }'; then
+		NOISY=1
+		head="$head (NOISY: the hypervisor took $stolen% of the CPU during this run)"
+	fi
+}
+
+# report_section: the Markdown section of the caller's run (title, shown, name, busy,
+# stolen, code): the command, the CPU others took, the text report.
+report_section() {
+	printf '## %s\n\n```sh\n%s\n```\n\n' "$title" "$shown"
+	if [ -n "$busy" ]; then
+		printf 'Other processes on the machine used %s%% of its CPU during this run (setup included)' "$busy"
+		if [ -n "$stolen" ]; then printf '; the hypervisor took %s%% (steal)' "$stolen"; fi
+		printf '.\n\n'
+	fi
+	printf '```\n'
+	if [ -s "$TMP/$name.txt" ]; then cat "$TMP/$name.txt"; else echo "(no report; exit status $code)"; fi
+	printf '```\n\n'
+}
+
 # run NAME TITLE ARGS...: one `latch bench --issuer $ISSUER ARGS...` run against the
 # server started last; its JSON and SVG go next to the Markdown, its report into
 # SECTIONS, its first line into HEADLINES (flagged when other processes or the hypervisor
@@ -202,42 +247,18 @@ run() {
 	local shown
 	shown=$(redact "$LATCH ${args[*]}")
 	say "running: $shown"
-	local code=0 before after busy stolen
-	before=$(cpu_ticks)
-	"$LATCH" "${args[@]}" >"$TMP/$name.txt" || code=$?
-	after=$(cpu_ticks)
-	busy=$(foreign_cpu "$before" "$after")
-	stolen=$(stolen_cpu "$before" "$after")
-	cat "$TMP/$name.txt"
-	if [ "$code" -ne 0 ]; then
-		FAILED=1
-		say "$name: latch bench exited with status $code"
-	fi
+	local code=0 busy stolen
+	measured "$name" "${args[@]}"
 	local head
 	head=$(head -n1 "$TMP/$name.txt" 2>/dev/null || true)
 	[ -n "$head" ] || head="FAILED (exit $code): see the log below"
-	if [ -n "$busy" ] && [ "$busy" -ge "$BUSY_LIMIT" ]; then
-		NOISY=1
-		head="$head (NOISY: other processes used $busy% of the CPU during this run)"
-	fi
-	if [ -n "$stolen" ] && awk -v s="$stolen" -v l="$STEAL_LIMIT" 'BEGIN { exit !(s >= l) }'; then
-		NOISY=1
-		head="$head (NOISY: the hypervisor took $stolen% of the CPU during this run)"
-	fi
+	flag_noisy
 	local calib
 	calib=$(calibration "$json")
 	[ -z "$calib" ] || head="$head [one core: $calib ES256 signatures/s before the run]"
 	HEADLINES+=("- **$title**: $head")
 	{
-		printf '## %s\n\n```sh\n%s\n```\n\n' "$title" "$shown"
-		if [ -n "$busy" ]; then
-			printf 'Other processes on the machine used %s%% of its CPU during this run (setup included)' "$busy"
-			if [ -n "$stolen" ]; then printf '; the hypervisor took %s%% (steal)' "$stolen"; fi
-			printf '.\n\n'
-		fi
-		printf '```\n'
-		if [ -s "$TMP/$name.txt" ]; then cat "$TMP/$name.txt"; else echo "(no report; exit status $code)"; fi
-		printf '```\n\n'
+		report_section
 		if [ -e "$svg" ]; then printf '![%s latency by percentile](%s)\n\n' "$name" "$(basename "$svg")"; fi
 	} >>"$SECTIONS"
 }

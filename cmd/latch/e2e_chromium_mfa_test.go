@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -33,18 +32,7 @@ func chromiumMfaEnrollment(t *testing.T, browser string, js bool) {
 		"mfa": map[string]any{"factors": []string{"Totp", "BackupCode"}, "policy": "Mandatory"},
 	}, http.StatusOK, nil)
 
-	got := make(chan string, 1)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/callback" {
-			select {
-			case got <- r.URL.RawQuery:
-			default:
-			}
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, "<!doctype html><title>App</title><h1>Signed in</h1>")
-	}))
-	t.Cleanup(app.Close)
+	app, got := startSignedInApp(t, 1)
 	var created struct {
 		ID string `json:"id"`
 	}
@@ -125,15 +113,7 @@ func TestChromiumMfaWebAuthn(t *testing.T) {
 		"mfa": map[string]any{"factors": []string{"WebAuthn"}, "policy": "Mandatory"},
 	}, http.StatusOK, nil)
 
-	got := make(chan string, 2)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/callback" {
-			got <- r.URL.RawQuery
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, "<!doctype html><title>App</title><h1>Signed in</h1>")
-	}))
-	t.Cleanup(app.Close)
+	app, got := startSignedInApp(t, 2)
 	var created struct {
 		ID string `json:"id"`
 	}

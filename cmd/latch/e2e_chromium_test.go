@@ -395,3 +395,23 @@ func (p *cdpPage) screenshot(name string) {
 	}
 	p.t.Logf("screenshot: %s", filepath.Join(dir, name))
 }
+
+// startSignedInApp is the application a browser test signs in to: every page says
+// "Signed in", and the query of each /callback goes to the returned channel (up to
+// queued of them; more are dropped, never blocking the browser).
+func startSignedInApp(t *testing.T, queued int) (*httptest.Server, <-chan string) {
+	t.Helper()
+	got := make(chan string, queued)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/callback" {
+			select {
+			case got <- r.URL.RawQuery:
+			default:
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>App</title><h1>Signed in</h1>")
+	}))
+	t.Cleanup(app.Close)
+	return app, got
+}
