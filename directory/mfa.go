@@ -338,3 +338,23 @@ func (d *Directory) UseWebAuthnCredential(ctx context.Context, userID, credentia
 	})
 	return err
 }
+
+// PutUserTotp binds secret as the user's TOTP factor, replacing the one they have
+// (Logto's PUT /my-account/mfa-verifications/totp): a new id and createdAt; lastStep
+// is the step of the code that proved the secret, so that code is not accepted again.
+func (d *Directory) PutUserTotp(ctx context.Context, userID, secret string, lastStep int64) (MfaVerification, error) {
+	id, err := d.newID()
+	if err != nil {
+		return MfaVerification{}, err
+	}
+	v := MfaVerification{ID: id, Type: MfaTotp, CreatedAt: d.nowMs(), Key: secret, LastStep: lastStep}
+	_, err = d.UpdateUser(ctx, userID, func(u *User) error {
+		if t, ok := u.Totp(); ok {
+			*t = v
+			return nil
+		}
+		u.MfaVerifications = append(u.MfaVerifications, v)
+		return nil
+	})
+	return v, err
+}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"time"
@@ -93,7 +92,7 @@ func (s *Server) createUserMfa(r *http.Request, p httprouter.Params) (int, any, 
 		} else if key, err = directory.NewTotpKey(s.rand, issuer, account); err != nil {
 			return 0, nil, err
 		}
-		png, err := key.QRCodePNG(200)
+		qr, err := totpQRCode(key) // account_mfa.go
 		if err != nil {
 			return 0, nil, err
 		}
@@ -102,24 +101,14 @@ func (s *Server) createUserMfa(r *http.Request, p httprouter.Params) (int, any, 
 		}
 		return http.StatusOK, map[string]string{
 			"type": directory.MfaTotp, "secret": key.Secret,
-			"secretQrCode": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+			"secretQrCode": qr,
 		}, nil
 	case directory.MfaBackupCode:
 		var codes []string
 		if body.Codes != nil {
 			codes = *body.Codes
-			if len(codes) == 0 || len(codes) > directory.BackupCodeCount*10 {
+			if !validBackupCodeSet(codes) { // account_mfa.go
 				return 0, nil, errWrongBackupCodeFormat()
-			}
-			for i, c := range codes {
-				if !directory.ValidBackupCode(c) {
-					return 0, nil, errWrongBackupCodeFormat()
-				}
-				for _, o := range codes[:i] {
-					if o == c {
-						return 0, nil, errWrongBackupCodeFormat()
-					}
-				}
 			}
 		} else if codes, err = directory.NewBackupCodes(s.rand); err != nil {
 			return 0, nil, err
