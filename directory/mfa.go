@@ -32,8 +32,10 @@ const (
 // leaves the directory through the APIs: they show id, type, createdAt, lastUsedAt and
 // the count of unused backup codes.
 type MfaVerification struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	// Name is the user's label for a WebAuthn credential (Logto's name).
+	Name       string `json:"name,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
 	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
 	// Key is the TOTP secret (base32, RFC 6238 with SHA-1, 6 digits, 30 s).

@@ -25,17 +25,20 @@ func (s *Server) routesMyAccountMfa(r *routeTable, h func(accountHandler) httpro
 	r.POST("/api/my-account/mfa-verifications/totp-secret/generate", h(s.postMyTotpSecret))
 	r.POST("/api/my-account/mfa-verifications/backup-codes/generate", h(s.postMyBackupCodes))
 	r.GET("/api/my-account/mfa-verifications/backup-codes", h(s.getMyBackupCodes))
+	r.PATCH("/api/my-account/mfa-verifications/:verificationId/name", h(s.patchMyMfaName))
+	r.POST("/api/verifications/web-authn/registration", h(s.postMyWebAuthnRegistration))
+	r.POST("/api/verifications/web-authn/registration/verify", h(s.postMyWebAuthnRegistrationVerify))
 }
 
 // checkMfaEdit is Logto's order of checks for a change of the user's factors: a
 // verification record (401 verification_record.permission_denied), the mfa field Edit
 // (400 account_center.field_not_editable), the identities scope (401
 // auth.unauthorized).
-func (s *Server) checkMfaEdit(r *http.Request, c accountCaller) error {
+func (s *Server) checkMfaEdit(r *http.Request, c accountCaller, field string) error {
 	if err := s.requireVerifiedIdentity(r, c); err != nil {
 		return err
 	}
-	if !c.editable("mfa") {
+	if !c.editable(field) {
 		return errFieldNotEditable()
 	}
 	if !c.has(oidcflow.ScopeIdentities) {
@@ -103,9 +106,8 @@ type myMfaBody struct {
 // its code when one is given; one TOTP per user, 422 user.totp_already_in_use) or a
 // backup code set (422 user.backup_code_already_in_use while one has unused codes,
 // session.mfa.backup_code_can_not_be_alone, user.wrong_backup_code_format) drawn by
-// the generate routes. 204. WebAuthn needs a registration record from
-// /api/verifications/web-authn/registration, which Latch does not issue yet: 400
-// verification_record.not_found.
+// the generate routes, or a WebAuthn credential proven by a registration record
+// (account_mfa_webauthn.go). 204.
 func (s *Server) postMyMfa(r *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
 	var b myMfaBody
 	if err := decodeBody(r, &b); err != nil {
@@ -129,7 +131,11 @@ func (s *Server) postMyMfa(r *http.Request, _ httprouter.Params, c accountCaller
 	default:
 		return 0, nil, invalidInput("`type` must be one of Totp, BackupCode, WebAuthn")
 	}
-	if err := s.checkMfaEdit(r, c); err != nil {
+	field := "mfa"
+	if _, ok := c.Center.Fields["passkey"]; ok && b.Type == directory.MfaWebAuthn {
+		field = "passkey" // Logto: fields.passkey ?? fields.mfa for WebAuthn
+	}
+	if err := s.checkMfaEdit(r, c, field); err != nil {
 		return 0, nil, err
 	}
 	if err := s.mfaFactorEnabled(b.Type); err != nil {
@@ -164,7 +170,9 @@ func (s *Server) postMyMfa(r *http.Request, _ httprouter.Params, c accountCaller
 			return 0, nil, mfaError(err)
 		}
 	case directory.MfaWebAuthn:
-		return 0, nil, errVerificationRecordNotFound()
+		if err := s.bindMyWebAuthn(r, c, *b.NewIdentifierVerificationRecordID, b.Name); err != nil {
+			return 0, nil, err
+		}
 	}
 	return http.StatusNoContent, nil, nil
 }
@@ -185,7 +193,7 @@ func (s *Server) putMyTotp(r *http.Request, _ httprouter.Params, c accountCaller
 	if b.Secret == nil || b.Code == nil {
 		return 0, nil, invalidInput("`secret` and `code` are required")
 	}
-	if err := s.checkMfaEdit(r, c); err != nil {
+	if err := s.checkMfaEdit(r, c, "mfa"); err != nil {
 		return 0, nil, err
 	}
 	if err := s.mfaFactorEnabled(directory.MfaTotp); err != nil {

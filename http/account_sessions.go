@@ -259,7 +259,7 @@ func mfaListView(u *directory.User) []userMfaJSON {
 	out := make([]userMfaJSON, 0, len(u.MfaVerifications))
 	for i := range u.MfaVerifications {
 		v := &u.MfaVerifications[i]
-		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type}
+		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type, Name: v.Name}
 		if v.LastUsedAt != 0 {
 			j.LastUsedAt = isoMillis(v.LastUsedAt)
 		}

@@ -26,6 +26,7 @@ type userMfaJSON struct {
 	ID          string `json:"id"`
 	CreatedAt   string `json:"createdAt"`
 	Type        string `json:"type"`
+	Name        string `json:"name,omitempty"`
 	LastUsedAt  string `json:"lastUsedAt,omitempty"`
 	RemainCodes *int   `json:"remainCodes,omitempty"`
 }
