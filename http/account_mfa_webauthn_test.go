@@ -156,6 +156,11 @@ func TestAccountMfaWebAuthn(t *testing.T) {
 	if len(list) != 1 || list[0].Name != "Blue key" {
 		t.Fatalf("mfa-verifications = %+v", list)
 	}
+	// Without the identities scope (openid offline_access profile): refused.
+	if st, m := callJSON(t, srv, e.issue(e.spa).opaque, vid, "POST", "/api/my-account/mfa-verifications",
+		map[string]any{"type": "Totp", "secret": "JBSWY3DPEHPK3PXPJBSWY3DP"}, nil); st != 401 || m["code"] != "auth.unauthorized" {
+		t.Fatalf("bind without identities = %d %v", st, m)
+	}
 	e.setFields(map[string]string{"mfa": "ReadOnly"})
 	must(vid, "PATCH", "/api/my-account/mfa-verifications/"+id+"/name", map[string]any{"name": "x"}, 400, "account_center.field_not_editable", nil)
 }
