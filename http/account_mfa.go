@@ -26,6 +26,8 @@ func (s *Server) routesMyAccountMfa(r *routeTable, h func(accountHandler) httpro
 	r.POST("/api/my-account/mfa-verifications/backup-codes/generate", h(s.postMyBackupCodes))
 	r.GET("/api/my-account/mfa-verifications/backup-codes", h(s.getMyBackupCodes))
 	r.PATCH("/api/my-account/mfa-verifications/:verificationId/name", h(s.patchMyMfaName))
+	r.GET("/api/my-account/mfa-settings", h(s.getMyMfaSettings))
+	r.PATCH("/api/my-account/mfa-settings", h(s.patchMyMfaSettings))
 	r.POST("/api/verifications/web-authn/registration", h(s.postMyWebAuthnRegistration))
 	r.POST("/api/verifications/web-authn/registration/verify", h(s.postMyWebAuthnRegistrationVerify))
 }
@@ -278,4 +280,58 @@ func totpQRCode(key *directory.TotpKey) (string, error) {
 		return "", err
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), nil
+}
+
+// myMfaSettingsJSON is Logto's userMfaSettingsResponseGuard.
+type myMfaSettingsJSON struct {
+	SkipMfaOnSignIn bool `json:"skipMfaOnSignIn"`
+}
+
+// getMyMfaSettings is GET /api/my-account/mfa-settings: the identities scope (401),
+// the mfa field ReadOnly or Edit (400 account_center.field_not_enabled) -> 200
+// {skipMfaOnSignIn}.
+func (s *Server) getMyMfaSettings(_ *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	if !c.has(oidcflow.ScopeIdentities) {
+		return 0, nil, errScopeMissing(http.StatusUnauthorized)
+	}
+	if !c.readable("mfa") {
+		return 0, nil, errFieldNotEnabled()
+	}
+	return http.StatusOK, myMfaSettingsJSON{SkipMfaOnSignIn: c.User.SkipMfaOnSignIn}, nil
+}
+
+// myMfaSettingsBody is Logto's {skipMfaOnSignIn: boolean}.
+type myMfaSettingsBody struct {
+	SkipMfaOnSignIn *bool `json:"skipMfaOnSignIn"`
+}
+
+// patchMyMfaSettings is PATCH /api/my-account/mfa-settings {skipMfaOnSignIn}: a
+// verification record (401), the identities scope (401), the mfa field Edit (400).
+// With skipMfaOnSignIn the sign-in does not ask for the user's factors unless the
+// policy is mandatory (experience_mfa.go mfaAMR). 200 {skipMfaOnSignIn}.
+func (s *Server) patchMyMfaSettings(r *http.Request, _ httprouter.Params, c accountCaller) (int, any, error) {
+	var b myMfaSettingsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.SkipMfaOnSignIn == nil {
+		return 0, nil, invalidInput("`skipMfaOnSignIn` must be a boolean")
+	}
+	if err := s.requireVerifiedIdentity(r, c); err != nil {
+		return 0, nil, err
+	}
+	if !c.has(oidcflow.ScopeIdentities) {
+		return 0, nil, errScopeMissing(http.StatusUnauthorized)
+	}
+	if !c.editable("mfa") {
+		return 0, nil, errFieldNotEditable()
+	}
+	u, err := s.dir.UpdateUser(r.Context(), c.User.ID, func(u *directory.User) error {
+		u.SkipMfaOnSignIn = *b.SkipMfaOnSignIn
+		return nil
+	})
+	if err != nil {
+		return 0, nil, userError(err)
+	}
+	return http.StatusOK, myMfaSettingsJSON{SkipMfaOnSignIn: u.SkipMfaOnSignIn}, nil
 }

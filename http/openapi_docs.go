@@ -118,6 +118,8 @@ var routeDocs = map[string]routeDoc{
 	"POST /api/my-account/mfa-verifications/totp-secret/generate":           {Summary: "Generate a TOTP secret", OperationID: "GenerateTotpSecret"},
 	"POST /api/my-account/mfa-verifications/backup-codes/generate":          {Summary: "Generate backup codes", OperationID: "GenerateMyAccountBackupCodes"},
 	"GET /api/my-account/mfa-verifications/backup-codes":                    {Summary: "Get backup codes (usage only: Latch keeps them hashed)", OperationID: "GetBackupCodes"},
+	"GET /api/my-account/mfa-settings":                                      {Summary: "Get MFA settings", OperationID: "GetMfaSettings"},
+	"PATCH /api/my-account/mfa-settings":                                    {Summary: "Update MFA settings", OperationID: "UpdateMfaSettings"},
 	"PATCH /api/my-account/mfa-verifications/:verificationId/name":          {Summary: "Update a MFA verification name", OperationID: "UpdateMfaVerificationName"},
 	"POST /api/verifications/web-authn/registration":                        {Summary: "Generate WebAuthn registration options", OperationID: "GenerateWebAuthnRegistrationOptions"},
 	"POST /api/verifications/web-authn/registration/verify":                 {Summary: "Verify WebAuthn registration", OperationID: "VerifyWebAuthnRegistration"},

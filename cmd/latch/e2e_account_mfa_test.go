@@ -141,4 +141,28 @@ func TestAccountMfaEndToEnd(t *testing.T) {
 	}
 	next2, _ := totp.GenerateCode(secret2, time.Now().Add(30*time.Second))
 	b3.mustExperience("POST", "/api/experience/verification/totp/verify", map[string]any{"code": next2}, http.StatusOK)
+
+	// mfa-settings: skipMfaOnSignIn lets a sign-in through without the factor, unless
+	// the policy is mandatory.
+	if got := mustMyAccount(t, n, at, "", "GET", "/api/my-account/mfa-settings", nil, 200, ""); got["skipMfaOnSignIn"] != false {
+		t.Fatalf("mfa-settings = %v", got)
+	}
+	skip := map[string]any{"skipMfaOnSignIn": true}
+	mustMyAccount(t, n, at, "", "PATCH", "/api/my-account/mfa-settings", skip, 401, "verification_record.permission_denied")
+	if got := mustMyAccount(t, n, at, vid, "PATCH", "/api/my-account/mfa-settings", skip, 200, ""); got["skipMfaOnSignIn"] != true {
+		t.Fatalf("PATCH mfa-settings = %v", got)
+	}
+	b4 := newBrowser(t, n.endpoint)
+	b4.redirect(web2.AuthCodeURL("st4", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "consent")))
+	b4.identify(browserUser, browserPassword)
+	b4.mustExperience("POST", "/api/experience/submit", nil, http.StatusOK)
+	n.mustAPI(admin, "PATCH", "/api/sign-in-exp", map[string]any{
+		"mfa": map[string]any{"factors": []string{"Totp", "BackupCode"}, "policy": "Mandatory"},
+	}, http.StatusOK, nil)
+	b5 := newBrowser(t, n.endpoint)
+	b5.redirect(web2.AuthCodeURL("st5", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "consent")))
+	b5.identify(browserUser, browserPassword)
+	if out := b5.mustExperience("POST", "/api/experience/submit", nil, http.StatusForbidden); out["code"] != "session.mfa.require_mfa_verification" {
+		t.Fatalf("submit under Mandatory with skipMfaOnSignIn: %v", out)
+	}
 }
