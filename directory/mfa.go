@@ -32,8 +32,10 @@ const (
 // leaves the directory through the APIs: they show id, type, createdAt, lastUsedAt and
 // the count of unused backup codes.
 type MfaVerification struct {
-	ID         string `json:"id"`
-	Type       string `json:"type"`
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	// Name is the user's label for a WebAuthn credential (Logto's name).
+	Name       string `json:"name,omitempty"`
 	CreatedAt  int64  `json:"createdAt"`
 	LastUsedAt int64  `json:"lastUsedAt,omitempty"`
 	// Key is the TOTP secret (base32, RFC 6238 with SHA-1, 6 digits, 30 s).
@@ -337,4 +339,24 @@ func (d *Directory) UseWebAuthnCredential(ctx context.Context, userID, credentia
 		return nil
 	})
 	return err
+}
+
+// PutUserTotp binds secret as the user's TOTP factor, replacing the one they have
+// (Logto's PUT /my-account/mfa-verifications/totp): a new id and createdAt; lastStep
+// is the step of the code that proved the secret, so that code is not accepted again.
+func (d *Directory) PutUserTotp(ctx context.Context, userID, secret string, lastStep int64) (MfaVerification, error) {
+	id, err := d.newID()
+	if err != nil {
+		return MfaVerification{}, err
+	}
+	v := MfaVerification{ID: id, Type: MfaTotp, CreatedAt: d.nowMs(), Key: secret, LastStep: lastStep}
+	_, err = d.UpdateUser(ctx, userID, func(u *User) error {
+		if t, ok := u.Totp(); ok {
+			*t = v
+			return nil
+		}
+		u.MfaVerifications = append(u.MfaVerifications, v)
+		return nil
+	})
+	return v, err
 }

@@ -136,10 +136,13 @@ type User struct {
 	MfaVerifications []MfaVerification `json:"mfaVerifications,omitempty"`
 	// MfaSkipped: the user declined MFA enrollment when prompted (Logto keeps it in
 	// logtoConfig); a prompting policy does not ask again.
-	MfaSkipped bool   `json:"mfaSkipped,omitempty"`
-	CreatedAt  int64  `json:"createdAt"`
-	UpdatedAt  int64  `json:"updatedAt"`
-	Version    uint64 `json:"-"`
+	MfaSkipped bool `json:"mfaSkipped,omitempty"`
+	// SkipMfaOnSignIn: the user chose not to be asked for their factors at sign-in
+	// (Logto's logtoConfig mfa.skipMfaOnSignIn); a mandatory policy asks anyway.
+	SkipMfaOnSignIn bool   `json:"skipMfaOnSignIn,omitempty"`
+	CreatedAt       int64  `json:"createdAt"`
+	UpdatedAt       int64  `json:"updatedAt"`
+	Version         uint64 `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and

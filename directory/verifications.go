@@ -39,7 +39,10 @@ type VerificationRecord struct {
 	Verified  bool   `json:"verified"`
 	CreatedAt int64  `json:"createdAt"`
 	ExpiresAt int64  `json:"expiresAt"`
-	Version   uint64 `json:"-"`
+	// Data is a ceremony's state (a WebAuthn registration: its session data, then the
+	// proven credential); no secret of the user.
+	Data    json.RawMessage `json:"data,omitempty"`
+	Version uint64          `json:"-"`
 }
 
 // maxSweptVerificationRecords bounds the expired records one creation deletes.
@@ -65,10 +68,71 @@ func (d *Directory) CreateVerificationRecord(ctx context.Context, userID, typ st
 // the caller already holds) becomes a verification record under that same id. The id
 // must be as unguessable as CreateVerificationRecord's.
 func (d *Directory) StoreVerificationRecord(ctx context.Context, value, userID, typ string) (VerificationRecord, string, error) {
-	var err error
 	now := d.now()
 	v := VerificationRecord{Hash: tokenHash(value), UserID: userID, Type: typ, Verified: true,
 		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(VerificationRecordTTL).UnixMilli()}
+	return d.putVerificationRecord(ctx, value, v)
+}
+
+// CreatePendingVerificationRecord stores an unverified record of typ for userID with a
+// ceremony's data (a WebAuthn registration's session), valid VerificationRecordTTL;
+// VerificationRecordFor does not accept it. UpdateVerificationRecord proves it.
+func (d *Directory) CreatePendingVerificationRecord(ctx context.Context, userID, typ string, data json.RawMessage) (VerificationRecord, string, error) {
+	id, err := d.newID()
+	if err != nil {
+		return VerificationRecord{}, "", err
+	}
+	secret, err := d.newSecret()
+	if err != nil {
+		return VerificationRecord{}, "", err
+	}
+	now := d.now()
+	v := VerificationRecord{Hash: tokenHash(id + secret), UserID: userID, Type: typ, Data: data,
+		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(VerificationRecordTTL).UnixMilli()}
+	return d.putVerificationRecord(ctx, id+secret, v)
+}
+
+// VerificationRecordOfType returns the live record with id of userID and typ, verified
+// or not (ErrVerificationRecordNotFound otherwise).
+func (d *Directory) VerificationRecordOfType(id, userID, typ string) (VerificationRecord, error) {
+	d.mu.RLock()
+	r, ok := d.st.verifications[tokenHash(id)]
+	d.mu.RUnlock()
+	if !ok || r.UserID != userID || r.Type != typ || r.ExpiresAt <= d.now().UnixMilli() {
+		return VerificationRecord{}, ErrVerificationRecordNotFound
+	}
+	return *r, nil
+}
+
+// UpdateVerificationRecord replaces the data of the record prev (as
+// VerificationRecordOfType returned it) and marks it verified, if it is unchanged
+// since (persistence.ErrConflict otherwise: a record is proven once).
+func (d *Directory) UpdateVerificationRecord(ctx context.Context, prev VerificationRecord, data json.RawMessage) error {
+	next := prev
+	next.Data, next.Verified = data, true
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		b.put(kindVerificationRecord, prev.Hash, prev.Version, next)
+		return nil
+	})
+}
+
+// DeleteVerificationRecord spends the record prev, if it is unchanged since
+// (persistence.ErrConflict otherwise).
+func (d *Directory) DeleteVerificationRecord(ctx context.Context, prev VerificationRecord) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	return d.commit(ctx, func(b *batch) error {
+		b.del(kindVerificationRecord, prev.Hash, prev.Version)
+		return nil
+	})
+}
+
+// putVerificationRecord creates v under value's hash, sweeping expired records.
+func (d *Directory) putVerificationRecord(ctx context.Context, value string, v VerificationRecord) (VerificationRecord, string, error) {
+	var err error
+	userID := v.UserID
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	for attempt := 1; ; attempt++ {

@@ -67,6 +67,7 @@ func (s *Server) routesMyAccount(r *routeTable) {
 	r.PATCH("/api/my-account/logto-configs", h(s.patchMyLogtoConfigs))
 	r.GET("/api/my-account/mfa-verifications", h(s.listMyMfa))
 	r.DELETE("/api/my-account/mfa-verifications/:verificationId", h(s.deleteMyMfa))
+	s.routesMyAccountMfa(r, h) // account_mfa.go
 	r.GET("/api/my-account/sessions", h(s.listMySessions))
 	r.DELETE("/api/my-account/sessions/:sessionId", h(s.deleteMySession))
 	r.GET("/api/my-account/grants", h(s.listMyGrants))

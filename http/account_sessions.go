@@ -137,10 +137,10 @@ func (s *Server) deleteMyMfa(r *http.Request, p httprouter.Params, c accountCall
 	return http.StatusNoContent, nil, nil
 }
 
-// logtoConfigsJSON is Logto's userLogtoConfigResponseGuard. Latch keeps only whether
-// the user skipped MFA enrollment (directory.User.MfaSkipped); mfa.enabled is unknown
-// (left out, as Logto for users without it), skipMfaOnSignIn and passkeySignIn.skipped
-// are false.
+// logtoConfigsJSON is Logto's userLogtoConfigResponseGuard. Latch keeps whether the
+// user skipped MFA enrollment (directory.User.MfaSkipped) and skipMfaOnSignIn;
+// mfa.enabled is unknown (left out, as Logto for users without it),
+// passkeySignIn.skipped is false.
 type logtoConfigsJSON struct {
 	Mfa struct {
 		Enabled         *bool `json:"enabled,omitempty"`
@@ -155,6 +155,7 @@ type logtoConfigsJSON struct {
 func logtoConfigsView(u *directory.User) logtoConfigsJSON {
 	var v logtoConfigsJSON
 	v.Mfa.Skipped = u.MfaSkipped
+	v.Mfa.SkipMfaOnSignIn = u.SkipMfaOnSignIn
 	return v
 }
 
@@ -187,9 +188,9 @@ func (s *Server) getMyLogtoConfigs(_ *http.Request, _ httprouter.Params, c accou
 }
 
 // logtoConfigsBody is Logto's PATCH body {mfa?: {enabled?, skipped?,
-// skipMfaOnSignIn?}, passkeySignIn?: {skipped?}}. Latch stores mfa.skipped; a value
-// it cannot keep (mfa.enabled, skipMfaOnSignIn or passkeySignIn.skipped set to true)
-// is refused rather than silently dropped.
+// skipMfaOnSignIn?}, passkeySignIn?: {skipped?}}. Latch stores mfa.skipped and
+// skipMfaOnSignIn; a value it cannot keep (mfa.enabled or passkeySignIn.skipped set to
+// true) is refused rather than silently dropped.
 type logtoConfigsBody struct {
 	Mfa *struct {
 		Enabled         *bool `json:"enabled"`
@@ -211,18 +212,22 @@ func (s *Server) patchMyLogtoConfigs(r *http.Request, _ httprouter.Params, c acc
 		return 0, nil, err
 	}
 	isTrue := func(p *bool) bool { return p != nil && *p }
-	if b.Mfa != nil && (isTrue(b.Mfa.Enabled) || isTrue(b.Mfa.SkipMfaOnSignIn)) {
-		return 0, nil, invalidInput("`mfa.enabled` and `mfa.skipMfaOnSignIn` are not supported")
+	if b.Mfa != nil && isTrue(b.Mfa.Enabled) {
+		return 0, nil, invalidInput("`mfa.enabled` is not supported")
 	}
 	if b.PasskeySignIn != nil && isTrue(b.PasskeySignIn.Skipped) {
 		return 0, nil, invalidInput("`passkeySignIn.skipped` is not supported")
 	}
 	u := c.User
-	if b.Mfa != nil && b.Mfa.Skipped != nil {
-		skipped := *b.Mfa.Skipped
+	if b.Mfa != nil && (b.Mfa.Skipped != nil || b.Mfa.SkipMfaOnSignIn != nil) {
 		var err error
 		u, err = s.dir.UpdateUser(r.Context(), c.User.ID, func(u *directory.User) error {
-			u.MfaSkipped = skipped
+			if b.Mfa.Skipped != nil {
+				u.MfaSkipped = *b.Mfa.Skipped
+			}
+			if b.Mfa.SkipMfaOnSignIn != nil {
+				u.SkipMfaOnSignIn = *b.Mfa.SkipMfaOnSignIn // account_mfa.go mfa-settings
+			}
 			return nil
 		})
 		if err != nil {

@@ -164,7 +164,9 @@ func (s *Server) requireVerifiedIdentity(r *http.Request, c accountCaller) error
 	if id == "" {
 		return errVerificationPermissionDenied()
 	}
-	if _, err := s.dir.VerificationRecordFor(id, c.User.ID); err != nil {
+	rec, err := s.dir.VerificationRecordFor(id, c.User.ID)
+	// A WebAuthn registration proves a new credential, not the user (account_mfa_webauthn.go).
+	if err != nil || rec.Type == verificationTypeWebAuthn {
 		return errVerificationPermissionDenied()
 	}
 	return nil

@@ -636,6 +636,10 @@ func (x *experience) mfaAMR(rec *op.Interaction, user *directory.User) ([]string
 		return nil, nil
 	}
 	if have := x.userFactors(user, m); len(have) > 0 {
+		// Logto's isMfaRequired: skipMfaOnSignIn under a policy that allows skipping.
+		if user.SkipMfaOnSignIn && rec.Event == eventSignIn && !m.mandatory(eventSignIn) {
+			return nil, nil
+		}
 		return nil, x.errRequireMfa(user)
 	}
 	skipped := user.MfaSkipped || slices.ContainsFunc(rec.Verifications, func(v op.Verification) bool {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"time"
@@ -27,6 +26,7 @@ type userMfaJSON struct {
 	ID          string `json:"id"`
 	CreatedAt   string `json:"createdAt"`
 	Type        string `json:"type"`
+	Name        string `json:"name,omitempty"`
 	LastUsedAt  string `json:"lastUsedAt,omitempty"`
 	RemainCodes *int   `json:"remainCodes,omitempty"`
 }
@@ -51,7 +51,7 @@ func mfaListView(u *directory.User) []userMfaJSON {
 	out := make([]userMfaJSON, 0, len(u.MfaVerifications))
 	for i := range u.MfaVerifications {
 		v := &u.MfaVerifications[i]
-		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type}
+		j := userMfaJSON{ID: v.ID, CreatedAt: isoMillis(v.CreatedAt), Type: v.Type, Name: v.Name}
 		if v.LastUsedAt != 0 {
 			j.LastUsedAt = isoMillis(v.LastUsedAt)
 		}
@@ -100,7 +100,7 @@ func (s *Server) createUserMfa(r *http.Request, p httprouter.Params) (int, any, 
 		} else if key, err = directory.NewTotpKey(s.rand, issuer, account); err != nil {
 			return 0, nil, err
 		}
-		png, err := key.QRCodePNG(200)
+		qr, err := totpQRCode(key) // account_mfa.go
 		if err != nil {
 			return 0, nil, err
 		}
@@ -109,24 +109,14 @@ func (s *Server) createUserMfa(r *http.Request, p httprouter.Params) (int, any, 
 		}
 		return http.StatusOK, map[string]string{
 			"type": directory.MfaTotp, "secret": key.Secret,
-			"secretQrCode": "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+			"secretQrCode": qr,
 		}, nil
 	case directory.MfaBackupCode:
 		var codes []string
 		if body.Codes != nil {
 			codes = *body.Codes
-			if len(codes) == 0 || len(codes) > directory.BackupCodeCount*10 {
+			if !validBackupCodeSet(codes) { // account_mfa.go
 				return 0, nil, errWrongBackupCodeFormat()
-			}
-			for i, c := range codes {
-				if !directory.ValidBackupCode(c) {
-					return 0, nil, errWrongBackupCodeFormat()
-				}
-				for _, o := range codes[:i] {
-					if o == c {
-						return 0, nil, errWrongBackupCodeFormat()
-					}
-				}
 			}
 		} else if codes, err = directory.NewBackupCodes(s.rand); err != nil {
 			return 0, nil, err
