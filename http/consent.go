@@ -55,6 +55,7 @@ type consentPageData struct {
 	Resources       []consentResourceLine
 	Organizations   []consentOrg
 	Error           string
+	Brand           uiBrand // ui_brand.go
 }
 
 // serveConsentPage is GET /consent: what the third-party application asks for, with
@@ -75,6 +76,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	data := consentPageData{Assets: pathUIAssets, Version: uiPages.version, AppName: c.Application.Name, Error: errMsg}
+	data.Brand = s.brand(c.Application.Name)
 	data.UserName = c.User.ID
 	switch {
 	case c.User.Name != nil && *c.User.Name != "":

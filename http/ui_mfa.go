@@ -61,6 +61,7 @@ type mfaPageData struct {
 	// Script: the page loads mfa-webauthn.js (WebAuthn needs JavaScript).
 	Script          bool
 	Assets, Version string
+	Brand           uiBrand // ui_brand.go
 }
 
 // routesMfaUI registers the MFA pages (GET) and their form posts (g.form).
@@ -140,6 +141,7 @@ func (x *experience) renderMfaPage(w http.ResponseWriter, status int, data mfaPa
 	}
 	data.Script = data.Mode == modeMfaVerifyKey || data.Mode == modeMfaBindKey
 	data.Assets, data.Version = pathUIAssets, uiPages.version
+	data.Brand = x.s.brand("")
 	var buf bytes.Buffer
 	if err := uiPages.tmpl.ExecuteTemplate(&buf, "mfa-page", data); err != nil {
 		x.s.log.Error("mfa page: template failed", "err", err)

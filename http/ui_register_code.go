@@ -47,6 +47,7 @@ type codePageData struct {
 	NeedUsername         bool
 	NeedPassword         bool
 	Assets, Version      string
+	Brand                uiBrand // ui_brand.go
 }
 
 // routesCodeUI registers the sign-in-by-code and forgot-password pages and their posts
@@ -149,6 +150,7 @@ func (x *experience) serveCodePage(w http.ResponseWriter, r *http.Request, mode 
 }
 
 func (x *experience) renderCodePage(w http.ResponseWriter, status int, d codePageData) {
+	d.Brand = x.s.brand(d.AppName)
 	var buf bytes.Buffer
 	if err := uiPages.tmpl.ExecuteTemplate(&buf, "code-page", d); err != nil {
 		x.s.log.Error("code page: template failed", "err", err)

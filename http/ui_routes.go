@@ -72,6 +72,7 @@ type pageData struct {
 	Identifier string
 	Assets     string
 	Version    string
+	Brand      uiBrand // ui_brand.go
 	// CodeSignIn and ForgotPassword: the sign-in page links to /sign-in/code and
 	// /forgot-password when the settings offer them (ui_register_code.go).
 	CodeSignIn, ForgotPassword bool
@@ -80,10 +81,11 @@ type pageData struct {
 // Form reports whether the page has a form (and so its script).
 func (d pageData) Form() bool { return d.Mode == modeSignIn || d.Mode == modeRegister }
 
-// contentSecurityPolicy allows only this origin's files: no inline script or style. No
+// contentSecurityPolicy allows only this origin's files: no inline script or style;
+// images also from https (and http://localhost), for the settings' logo. No
 // form-action: Chrome applies it to the redirects after a post too, and the JS-free
 // sign-in ends in a redirect to the application.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: http://localhost:*; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 // setPageHeaders sets the security headers of every sign-in page.
@@ -110,6 +112,10 @@ func (s *Server) routesUI(r *routeTable) {
 	assets := http.StripPrefix(pathUIAssets, http.FileServerFS(uiPages.assets))
 	r.GET(pathUIAssets+"*file", func(w http.ResponseWriter, req *http.Request, p httprouter.Params) {
 		name := strings.TrimPrefix(p.ByName("file"), "/")
+		if name == brandCSSName {
+			s.serveBrandCSS(w, req) // ui_brand.go
+			return
+		}
 		if name == "" || strings.HasSuffix(name, ".html") {
 			writeAPIError(w, apiErr(http.StatusNotFound, "guard.not_found", "not found"))
 			return
@@ -173,6 +179,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, data pageData) {
 		data.Title = "Start from your application"
 	}
 	data.Assets, data.Version = pathUIAssets, uiPages.version
+	data.Brand = s.brand(data.AppName)
 	var buf bytes.Buffer
 	if err := uiPages.tmpl.ExecuteTemplate(&buf, "page", data); err != nil {
 		s.log.Error("sign-in page: template failed", "err", err)

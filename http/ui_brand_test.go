@@ -1,0 +1,147 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"html"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// patchSignInExp changes the settings as PATCH /api/sign-in-exp does.
+func patchSignInExp(t *testing.T, e *expEnv, patch map[string]any) {
+	t.Helper()
+	raw := map[string]json.RawMessage{}
+	for k, v := range patch {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[k] = b
+	}
+	if _, err := e.dir.UpdateSignInExperience(t.Context(), raw, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// brandCSSHref returns the brand stylesheet's URL in body ("" when absent).
+func brandCSSHref(body string) string {
+	m := regexp.MustCompile(`<link rel="stylesheet" href="(/ui/brand\.css\?v=[0-9a-f]+)">`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+func TestSignInPagesBranding(t *testing.T) {
+	e := newExpEnv(t)
+
+	// Logto's seed (its logo and colour) shows Latch's own look, with no terms.
+	w := e.page("GET", "/sign-in", nil)
+	body := w.Body.String()
+	if strings.Contains(body, "logto.io") || brandCSSHref(body) != "" || !strings.Contains(body, `class="brand"`) ||
+		strings.Contains(body, `id="terms"`) {
+		t.Fatalf("default settings rendered a brand:\n%s", body)
+	}
+
+	patchSignInExp(t, e, map[string]any{
+		"branding":         map[string]any{"logoUrl": "https://cdn.example.com/acme.svg?x=1&y=2"},
+		"color":            map[string]any{"primaryColor": "#FF5500", "isDarkModeEnabled": true, "darkPrimaryColor": "#123"},
+		"termsOfUseUrl":    "https://example.com/terms",
+		"privacyPolicyUrl": "https://example.com/privacy",
+	})
+	var css string
+	for _, path := range []string{"/sign-in", "/register"} {
+		w := e.page("GET", path, nil)
+		body := w.Body.String()
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, w.Code)
+		}
+		checkPageHeaders(t, w)
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https:") ||
+			strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP %q does not allow the https logo", csp)
+		}
+		for _, want := range []string{
+			`<img id="brand-logo" src="https://cdn.example.com/acme.svg?x=1&amp;y=2" alt="Photo Album">`,
+			`<a id="terms-of-use" href="https://example.com/terms"`,
+			`<a id="privacy-policy" href="https://example.com/privacy"`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s lacks %q:\n%s", path, want, body)
+			}
+		}
+		if css = brandCSSHref(body); css == "" {
+			t.Fatalf("GET %s has no brand stylesheet:\n%s", path, body)
+		}
+	}
+
+	w = e.page("GET", css, nil)
+	got := w.Body.String()
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/css; charset=utf-8" ||
+		w.Header().Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(w.Header().Get("Cache-Control"), "max-age") {
+		t.Fatalf("GET %s = %d %v", css, w.Code, w.Header())
+	}
+	if !strings.Contains(got, ":root { --accent: #ff5500;") || !strings.Contains(got, "@media (prefers-color-scheme: dark)") ||
+		!strings.Contains(got, "--accent: #112233;") {
+		t.Errorf("brand.css:\n%s", got)
+	}
+
+	// Another colour, another URL (caches bust).
+	patchSignInExp(t, e, map[string]any{"color": map[string]any{"primaryColor": "#00aa00"}})
+	if next := brandCSSHref(e.page("GET", "/sign-in", nil).Body.String()); next == "" || next == css {
+		t.Errorf("brand.css URL %q after a colour change, was %q", next, css)
+	}
+}
+
+// Values the directory stores as given (branding and color are free-form objects) are
+// never put into the page or the stylesheet unless they are a hex colour and an https
+// (or http://localhost) URL.
+func TestSignInPagesBrandingRefusesMaliciousValues(t *testing.T) {
+	e := newExpEnv(t)
+	for _, logo := range []string{
+		`javascript:alert(1)`,
+		`http://evil.example/logo.png`, // plain http off localhost
+		`data:image/svg+xml,<svg onload=alert(1)>`,
+		`//evil.example/logo.png`,
+		`https://u:p@evil.example/logo.png`,
+	} {
+		for _, color := range []string{
+			`red;}body{background:url(https://evil.example/x)}`,
+			`#ff0000;}*{display:none`,
+			`#ff00001`,
+			`expression(alert(1))`,
+		} {
+			patchSignInExp(t, e, map[string]any{
+				"branding":         map[string]any{"logoUrl": logo},
+				"color":            map[string]any{"primaryColor": color, "isDarkModeEnabled": true, "darkPrimaryColor": color},
+				"termsOfUseUrl":    nil,
+				"privacyPolicyUrl": nil,
+			})
+			w := e.page("GET", "/sign-in", nil)
+			body := w.Body.String()
+			if strings.Contains(body, `id="brand-logo"`) || strings.Contains(body, "evil") || brandCSSHref(body) != "" {
+				t.Errorf("logo %q colour %q rendered:\n%s", logo, color, body)
+			}
+			if css := e.page("GET", "/ui/brand.css?v=x", nil).Body.String(); strings.Contains(css, "evil") ||
+				strings.Contains(css, "--accent") {
+				t.Errorf("colour %q reached brand.css:\n%s", color, css)
+			}
+		}
+	}
+	if b := e.s.brand(""); b.LogoURL != "" || b.CSS != "" {
+		t.Errorf("brand = %+v", b)
+	}
+	// A stored javascript: link (the directory only checks for a scheme and a host)
+	// is not rendered.
+	patchSignInExp(t, e, map[string]any{"termsOfUseUrl": "javascript://example.com/%0aalert(1)"})
+	if body := e.page("GET", "/register", nil).Body.String(); strings.Contains(body, "javascript") || strings.Contains(body, `id="terms"`) {
+		t.Errorf("javascript: terms link rendered:\n%s", body)
+	}
+	// http://localhost is allowed for development.
+	patchSignInExp(t, e, map[string]any{"branding": map[string]any{"logoUrl": "http://localhost:8080/logo.png"}})
+	if body := e.page("GET", "/sign-in", nil).Body.String(); !strings.Contains(body, `src="http://localhost:8080/logo.png"`) {
+		t.Errorf("localhost logo not rendered:\n%s", body)
+	}
+}
