@@ -77,6 +77,14 @@ func TestSignInPagesBranding(t *testing.T) {
 		}
 	}
 
+	// The code pages too (terms on sign-in by code, as on sign-in).
+	for path, terms := range map[string]bool{pathSignInCode: true, pathForgotPassword: false} {
+		body := e.page("GET", path, nil).Body.String()
+		if !strings.Contains(body, `id="brand-logo"`) || brandCSSHref(body) != css || strings.Contains(body, `id="terms-of-use"`) != terms {
+			t.Errorf("GET %s: logo, stylesheet %q or terms (%v) missing:\n%s", path, css, terms, body)
+		}
+	}
+
 	w = e.page("GET", css, nil)
 	got := w.Body.String()
 	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/css; charset=utf-8" ||
