@@ -346,9 +346,9 @@ func (n *procNode) term(t *testing.T) {
 		if _, err := n.exited(); err != nil {
 			t.Errorf("%s: exit after SIGTERM: %v", n.name, err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
-		t.Errorf("%s: no exit 30 s after SIGTERM (killed)", n.name)
+		t.Errorf("%s: no exit 60 s after SIGTERM (killed)", n.name)
 	}
 }
 
