@@ -135,6 +135,20 @@ func (d *Directory) commit(ctx context.Context, build func(b *batch) error) erro
 	}
 }
 
+// commitSweeping is commit for a batch that creates a fresh record and sweeps expired
+// ones beside it: a conflict can then only be a swept record that another node swept
+// first (the new record's key is fresh), which the refreshed memory no longer holds,
+// so the batch is built again, up to three times.
+func (d *Directory) commitSweeping(ctx context.Context, build func(b *batch) error) error {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = d.commit(ctx, build); err == nil || !errors.Is(err, persistence.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}
+
 // write applies a batch and publishes it: through the replicated log when there is
 // one (Replica.Apply publishes it on every node, this one included, before Propose
 // returns), else to the local store. It returns persistence.ErrConflict, unwrapped or

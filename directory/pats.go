@@ -288,23 +288,16 @@ func (d *Directory) CreateSubjectToken(ctx context.Context, userID string, conte
 		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(SubjectTokenTTL).UnixMilli()}
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	for attempt := 1; ; attempt++ {
-		err = d.commit(ctx, func(b *batch) error {
-			u, ok := d.st.users[userID]
-			if !ok {
-				return notFound(EntityUser, userID)
-			}
-			b.check(kindUser, userID, u.Version)
-			b.put(kindSubjectToken, t.Hash, 0, t)
-			d.sweepSubjectTokens(b, t.CreatedAt)
-			return nil
-		})
-		// A conflict can only be a swept token another node swept first (the new
-		// token's key is fresh): the refreshed memory no longer holds it.
-		if err == nil || !errors.Is(err, persistence.ErrConflict) || attempt == 3 {
-			break
+	err = d.commitSweeping(ctx, func(b *batch) error {
+		u, ok := d.st.users[userID]
+		if !ok {
+			return notFound(EntityUser, userID)
 		}
-	}
+		b.check(kindUser, userID, u.Version)
+		b.put(kindSubjectToken, t.Hash, 0, t)
+		d.sweepSubjectTokens(b, t.CreatedAt)
+		return nil
+	})
 	if err != nil {
 		return SubjectToken{}, "", err
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/latchid/latch/persistence"
 )
 
 // Verification records (Logto's verification_records for the Account API): proof that
@@ -135,31 +133,25 @@ func (d *Directory) putVerificationRecord(ctx context.Context, value string, v V
 	userID := v.UserID
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
-	for attempt := 1; ; attempt++ {
-		err = d.commit(ctx, func(b *batch) error {
-			u, ok := d.st.users[userID]
-			if !ok {
-				return notFound(EntityUser, userID)
-			}
-			b.check(kindUser, userID, u.Version)
-			b.put(kindVerificationRecord, v.Hash, 0, v)
-			n := 0
-			for h, r := range d.st.verifications {
-				if n == maxSweptVerificationRecords {
-					break
-				}
-				if r.ExpiresAt <= v.CreatedAt {
-					b.del(kindVerificationRecord, h, r.Version)
-					n++
-				}
-			}
-			return nil
-		})
-		// A conflict can only be a swept record another node swept first.
-		if err == nil || !errors.Is(err, persistence.ErrConflict) || attempt == 3 {
-			break
+	err = d.commitSweeping(ctx, func(b *batch) error {
+		u, ok := d.st.users[userID]
+		if !ok {
+			return notFound(EntityUser, userID)
 		}
-	}
+		b.check(kindUser, userID, u.Version)
+		b.put(kindVerificationRecord, v.Hash, 0, v)
+		n := 0
+		for h, r := range d.st.verifications {
+			if n == maxSweptVerificationRecords {
+				break
+			}
+			if r.ExpiresAt <= v.CreatedAt {
+				b.del(kindVerificationRecord, h, r.Version)
+				n++
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return VerificationRecord{}, "", err
 	}
