@@ -323,14 +323,7 @@ func (l *identityLookup) activateRemoteUnless(ctx context.Context, owner, kind, 
 // owns in its own view, and otherwise names the owner it sees.
 func (l *identityLookup) activateOwned(kind, identity string) *clusterpb.ActivateResponse {
 	if r, shard, ok := l.shardOf(kind, identity); ok {
-		a := l.activateSharded(r, shard, kind, identity)
-		switch {
-		case a.pid != nil:
-			return &clusterpb.ActivateResponse{Address: a.pid.Address, Id: a.pid.Id}
-		case a.owner != "":
-			return &clusterpb.ActivateResponse{Owner: a.owner}
-		}
-		return &clusterpb.ActivateResponse{Error: a.err}
+		return l.activateSharded(r, shard, kind, identity)
 	}
 	owner := l.current().Owner(kind, identity)
 	if owner == nil {

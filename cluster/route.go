@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/latchid/latch/cluster/clusterpb"
 )
 
 // Router places the grains of sharded kinds (DESIGN.md "Durability and the cluster",
@@ -177,31 +179,25 @@ func (l *identityLookup) askReplicas(ctx context.Context, r Router, shard uint32
 }
 
 // activateSharded serves a peer's ActivateRequest for a sharded kind: it activates
-// only when this node leads the shard and is ready, and otherwise names the leader it
+// only when this node leads the shard and serves it, and otherwise names the leader it
 // knows. It never waits (the placement actor serves every peer).
-func (l *identityLookup) activateSharded(r Router, shard uint32, kind, identity string) activateAnswer {
+func (l *identityLookup) activateSharded(r Router, shard uint32, kind, identity string) *clusterpb.ActivateResponse {
 	leader, ready := r.Leader(shard)
 	switch {
 	case leader == l.selfID && ready:
 		pid, err := l.activateLocal(kind, identity)
 		if err != nil {
-			return activateAnswer{err: err.Error()}
+			return &clusterpb.ActivateResponse{Error: err.Error()}
 		}
-		return activateAnswer{pid: pid}
+		return &clusterpb.ActivateResponse{Address: pid.Address, Id: pid.Id}
 	case leader == l.selfID:
-		return activateAnswer{err: fmt.Sprintf("shard %d: the new leader is catching up", shard)}
+		return &clusterpb.ActivateResponse{Error: fmt.Sprintf("shard %d: the new leader is catching up", shard)}
 	case leader != 0:
 		if addr := l.addrOf(leader); addr != "" {
-			return activateAnswer{owner: addr}
+			return &clusterpb.ActivateResponse{Owner: addr}
 		}
 	}
-	return activateAnswer{err: fmt.Sprintf("shard %d: no leader known", shard)}
-}
-
-type activateAnswer struct {
-	pid   *actor.PID
-	owner string
-	err   string
+	return &clusterpb.ActivateResponse{Error: fmt.Sprintf("shard %d: no leader known", shard)}
 }
 
 // shardLost poisons the local activations of shard's grains.

@@ -229,8 +229,7 @@ func (r shardRouter) Shard(kind, identity string) (uint32, bool) {
 }
 
 func (r shardRouter) Leader(shard uint32) (uint64, bool) {
-	l := r.h.mgr.Leadership(shard)
-	return l.Leader, l.IsLeader && r.h.mgr.Serving(shard)
+	return r.h.mgr.Leadership(shard).Leader, r.h.mgr.Serving(shard) // Serving implies leading
 }
 
 // serving reports whether this node may serve the grain kind/key now (actors.Options.
