@@ -976,7 +976,8 @@ func (g *Group) acked(from uint64) {
 	now := time.Now()
 	g.acks[from] = now
 	voters := g.confState.GetVoters()
-	times := make([]int64, 0, len(voters))
+	var buf [8]int64 // every heartbeat and append answer passes here: no allocation for small groups
+	times := buf[:0]
 	for _, id := range voters {
 		switch {
 		case id == g.h.cfg.NodeID:
