@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/rand"
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
@@ -118,14 +119,16 @@ func (c *Client) SubmitInteraction(ctx context.Context, uid string, loginAt time
 		&msg.InteractionSubmit{LoginAtMs: ms(loginAt), Amr: amr})
 }
 
-// ConsumeInteraction returns the submitted interaction and deletes it (one-time resume
+// ConsumeInteraction returns the submitted interaction and consumes it (one-time resume
 // at /oidc/auth/<uid>). Not submitted: 400 session.interaction_not_submitted (the
 // interaction stays); absent or already consumed: 404 session.not_found.
 func (c *Client) ConsumeInteraction(ctx context.Context, uid string) (*msg.InteractionRecord, error) {
 	if uid == "" {
 		return nil, errSessionNotFound()
 	}
-	return Call[*msg.InteractionRecord](ctx, c.node, InteractionKindName, uid, &msg.InteractionConsume{})
+	return Call[*msg.InteractionRecord](ctx, c.node, InteractionKindName, uid, &msg.InteractionConsume{
+		Attempt: rand.Text(), // one per consume, the same on each send of it
+	})
 }
 
 // ---- Session (kind "session", keyed by session id; cookie "<id>.<secret>") ----

@@ -114,7 +114,12 @@ func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 		if code.GetHash() == "" {
 			return nil, nil, oauth.InvalidRequest("code needs a hash")
 		}
-		if slices.ContainsFunc(cur.Codes, func(c *msg.CodeRecord) bool { return c.GetHash() == code.GetHash() }) {
+		if i := slices.IndexFunc(cur.Codes, func(c *msg.CodeRecord) bool { return c.GetHash() == code.GetHash() }); i >= 0 {
+			if sameCodeIssue(cur.Codes[i], code) {
+				// The same issue again: the cluster re-sends a request whose shard changed
+				// leader meanwhile, and the first send was committed.
+				return nil, nil, Keep(&msg.Ack{})
+			}
 			return nil, nil, oauth.InvalidRequest("code already issued")
 		}
 		code.Redeemed = false
@@ -129,6 +134,17 @@ func (g *grantGrain) issueCode(m *msg.GrantIssueCode) proto.Message {
 		}
 		return cur, &msg.Ack{}, nil
 	}))
+}
+
+// sameCodeIssue reports whether stored is what issuing code stored: not redeemed, and
+// equal but for the expiry the grain fills in.
+func sameCodeIssue(stored, code *msg.CodeRecord) bool {
+	if stored.GetRedeemed() {
+		return false
+	}
+	want := proto.Clone(code).(*msg.CodeRecord)
+	want.Redeemed, want.ExpiresAtMs = false, stored.GetExpiresAtMs()
+	return proto.Equal(stored, want)
 }
 
 // storeAccessToken stores at for the live grant cur, first recording family (when it

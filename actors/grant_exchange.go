@@ -59,6 +59,16 @@ func (g *grantGrain) exchangeCode(m *msg.GrantExchangeCode) proto.Message {
 			return nil, nil, err
 		}
 		if code.GetRedeemed() {
+			if x, ok := openExchange(m.GetAttempt(), m.GetCodeSecret(), code.GetSealedExchange()); ok {
+				// This very exchange sent again: the cluster re-sends a request whose
+				// shard changed leader meanwhile, and the first send was committed. It
+				// gets what the first send issued (creating the family and storing the
+				// access token again are no-ops when they were done).
+				familyID, familySecret, atSecret = x.familyID, x.familySecret, x.accessTokenSecret
+				wantFamily = familyID != "" && slices.Contains(cur.RefreshFamilies, familyID)
+				redeemed = &msg.CodeExchanged{Code: exchangedCode(code), Grant: grantView(cur)}
+				return nil, nil, Keep(redeemed)
+			}
 			families = slices.Clone(cur.RefreshFamilies)
 			revokeGrant(cur)
 			g.logger.Warn("authorization code replayed: grant revoked", "client", m.GetClientId(), "families", len(families))
@@ -75,11 +85,20 @@ func (g *grantGrain) exchangeCode(m *msg.GrantExchangeCode) proto.Message {
 			return cur, FailureOf(g.logger, oauth.InvalidTarget("the resource was not part of the authorization request")), nil
 		}
 		wantFamily = m.GetRefreshAllowed() && oidcflow.IssuesRefreshToken(code.GetScopes(), false, m.GetRefreshAlways())
+		issued := exchangeIssued{accessTokenSecret: atSecret}
 		if wantFamily {
 			addFamily(cur, familyID)
+			issued.familyID, issued.familySecret = familyID, familySecret
+		}
+		if m.GetAttempt() != "" {
+			sealed, err := sealExchange(m.GetAttempt(), m.GetCodeSecret(), issued, g.env.rand)
+			if err != nil {
+				return nil, nil, err
+			}
+			code.SealedExchange = sealed
 		}
 		pruneGrant(cur, now)
-		redeemed = &msg.CodeExchanged{Code: proto.Clone(code).(*msg.CodeRecord), Grant: grantView(cur)}
+		redeemed = &msg.CodeExchanged{Code: exchangedCode(code), Grant: grantView(cur)}
 		return cur, redeemed, nil
 	})
 	if err != nil {
@@ -127,6 +146,14 @@ func (g *grantGrain) exchangeCode(m *msg.GrantExchangeCode) proto.Message {
 		return g.reply(nil, err)
 	}
 	return redeemed
+}
+
+// exchangedCode is the redeemed code as the exchange answers it: without its sealed
+// answer, which only the grant keeps.
+func exchangedCode(code *msg.CodeRecord) *msg.CodeRecord {
+	c := proto.Clone(code).(*msg.CodeRecord)
+	c.SealedExchange = nil
+	return c
 }
 
 // checkCode finds the code m presents among cur's and checks it in node-oidc-provider's

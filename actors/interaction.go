@@ -73,7 +73,7 @@ func (g *interactionGrain) Receive(c actor.Context) {
 	case *msg.InteractionSubmit:
 		c.Respond(g.mutate(func(cur *msg.InteractionRecord, now time.Time) error { return submit(cur, m, now) }))
 	case *msg.InteractionConsume:
-		c.Respond(g.consume())
+		c.Respond(g.consume(m))
 	case actor.SystemMessage, actor.AutoReceiveMessage:
 	default:
 		cluster.Unhandled(c)
@@ -86,6 +86,12 @@ func (g *interactionGrain) create(m *msg.InteractionCreate) proto.Message {
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.InteractionRecord) (*msg.InteractionRecord, *msg.InteractionRecord, error) {
 		if cur.GetUid() != "" {
+			if sameInteractionCreate(cur, m.GetRecord()) {
+				// The same create again (the cluster re-sends a request whose shard changed
+				// leader meanwhile, and the first send was committed): nobody but the creator
+				// knows the uid before this answer, so nothing changed it since.
+				return nil, nil, Keep(proto.Clone(cur))
+			}
 			return nil, nil, errExists("interaction")
 		}
 		next := proto.Clone(m.GetRecord()).(*msg.InteractionRecord)
@@ -105,12 +111,27 @@ func (g *interactionGrain) create(m *msg.InteractionCreate) proto.Message {
 	return g.reply(rec, err)
 }
 
+// sameInteractionCreate reports whether cur is what the create of rec stored: rec with
+// cur's uid, and cur's times where rec left them to the grain.
+func sameInteractionCreate(cur, rec *msg.InteractionRecord) bool {
+	want := proto.Clone(rec).(*msg.InteractionRecord)
+	if want == nil {
+		want = &msg.InteractionRecord{}
+	}
+	want.Uid = cur.GetUid()
+	if want.CreatedAtMs == 0 {
+		want.CreatedAtMs = cur.GetCreatedAtMs()
+	}
+	want.ExpiresAtMs = cur.GetExpiresAtMs()
+	return proto.Equal(cur, want)
+}
+
 func (g *interactionGrain) get() proto.Message {
 	cur, err := g.read(g.clock())
 	if err != nil {
 		return g.reply(nil, err)
 	}
-	if cur.GetUid() == "" {
+	if cur.GetUid() == "" || cur.GetConsumedBy() != "" {
 		return g.reply(nil, errSessionNotFound())
 	}
 	return proto.Clone(cur)
@@ -123,7 +144,7 @@ func (g *interactionGrain) mutate(change func(cur *msg.InteractionRecord, now ti
 	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.InteractionRecord) (*msg.InteractionRecord, *msg.InteractionRecord, error) {
-		if cur.GetUid() == "" {
+		if cur.GetUid() == "" || cur.GetConsumedBy() != "" {
 			return nil, nil, errSessionNotFound()
 		}
 		if err := change(cur, now); err != nil {
@@ -136,21 +157,42 @@ func (g *interactionGrain) mutate(change func(cur *msg.InteractionRecord, now ti
 
 // consume returns the submitted interaction and deletes it: resuming at
 // /oidc/auth/<uid> is one-time.
-func (g *interactionGrain) consume() proto.Message {
-	g.clock()
+func (g *interactionGrain) consume(m *msg.InteractionConsume) proto.Message {
+	now := g.clock()
 	ctx, cancel := g.budgetCtx()
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.InteractionRecord) (*msg.InteractionRecord, *msg.InteractionRecord, error) {
 		switch {
 		case cur.GetUid() == "":
 			return nil, nil, errSessionNotFound()
+		case cur.GetConsumedBy() != "":
+			if m.GetAttempt() != "" && cur.GetConsumedBy() == m.GetAttempt() {
+				return nil, nil, Keep(consumedView(cur))
+			}
+			return nil, nil, errSessionNotFound()
 		case !cur.GetSubmitted():
 			return nil, nil, logtoError(CodeInteractionNotSubmitted, http.StatusBadRequest,
 				"The interaction is not submitted yet.")
+		case m.GetAttempt() == "":
+			return nil, cur, nil // nil next state: delete
 		}
-		return nil, cur, nil // nil next state: delete
+		// Kept, marked, for the consume sent again, then swept.
+		cur.ConsumedBy = m.GetAttempt()
+		cur.ExpiresAtMs = min(cur.GetExpiresAtMs(), now.Add(consumedKeep).UnixMilli())
+		return cur, consumedView(cur), nil
 	})
 	return g.reply(rec, err)
+}
+
+// consumedKeep is how long a consumed interaction stays, marked, so that the same
+// consume sent again answers as the first did.
+const consumedKeep = time.Minute
+
+// consumedView is a consumed record as the consume answers it.
+func consumedView(cur *msg.InteractionRecord) *msg.InteractionRecord {
+	v := proto.Clone(cur).(*msg.InteractionRecord)
+	v.ConsumedBy = ""
+	return v
 }
 
 // setEvent follows Logto's ExperienceInteraction.setInteractionEvent: SignIn, Register

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"crypto/rand"
 	"time"
 
 	"github.com/latchid/latch/actors/msg"
@@ -37,6 +38,9 @@ func (t *Tokens) ExchangeCode(ctx context.Context, x op.CodeExchange) (op.CodeEx
 	m := &msg.GrantExchangeCode{
 		CodeSecret: secret, ClientId: x.ClientID, RedirectUri: x.RedirectURI, CodeVerifier: x.CodeVerifier,
 		Resource: x.Resource,
+		// One id per token request, the same on each send of it (see
+		// CodeRecord.sealed_exchange): a re-sent exchange is not a replay.
+		Attempt: rand.Text(),
 	}
 	if r := x.Refresh; r != nil {
 		m.RefreshAllowed, m.RefreshAlways, m.AppType = true, r.Always, r.AppType

@@ -86,6 +86,13 @@ func (g *refreshGrain) create(m *msg.RefreshFamilyCreate) proto.Message {
 	now := g.clock()
 	return g.reply(g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
 		if cur.GetCurrentHash() != "" {
+			if cur.GetGeneration() <= 1 && len(cur.GetConsumed()) == 0 && !cur.GetRevoked() &&
+				hashesEqual(cur.GetCurrentHash(), HashSecret(m.GetSecret())) {
+				// The same create again (the cluster re-sends a request whose shard changed
+				// leader meanwhile, and the first send was committed); the first token's
+				// secret, known only to the creator, proves it.
+				return nil, nil, Keep(&msg.Ack{})
+			}
 			return nil, nil, errExists("refresh family")
 		}
 		rec := proto.Clone(m.GetRecord()).(*msg.RefreshFamilyRecord)

@@ -58,6 +58,12 @@ func (g *sessionGrain) create(m *msg.SessionCreate) proto.Message {
 	defer cancel()
 	rec, err := Update(ctx, g.state, func(cur *msg.SessionRecord) (*msg.SessionRecord, *msg.SessionRecord, error) {
 		if cur.GetSecretHash() != "" {
+			if r := m.GetRecord(); hashesEqual(cur.GetSecretHash(), r.GetSecretHash()) && cur.GetAccountId() == r.GetAccountId() {
+				// The same create again: the cluster re-sends a request whose shard changed
+				// leader meanwhile, and the first send was committed. Only the creator knows
+				// the secret, so the hash proves it is that create.
+				return nil, nil, Keep(proto.Clone(cur))
+			}
 			return nil, nil, errExists("session")
 		}
 		next := proto.Clone(m.GetRecord()).(*msg.SessionRecord)

@@ -619,7 +619,10 @@ type InteractionRecord struct {
 	LoginAtMs int64    `protobuf:"varint,11,opt,name=login_at_ms,json=loginAtMs,proto3" json:"login_at_ms,omitempty"`
 	Amr       []string `protobuf:"bytes,12,rep,name=amr,proto3" json:"amr,omitempty"`
 	// session_id is the live browser session seen at /oidc/auth (SSO), if any.
-	SessionId     string `protobuf:"bytes,13,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	SessionId string `protobuf:"bytes,13,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// consumed_by is the attempt id of the InteractionConsume that consumed it: the
+	// interaction is gone for everything else.
+	ConsumedBy    string `protobuf:"bytes,14,opt,name=consumed_by,json=consumedBy,proto3" json:"consumed_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,6 +744,13 @@ func (x *InteractionRecord) GetAmr() []string {
 func (x *InteractionRecord) GetSessionId() string {
 	if x != nil {
 		return x.SessionId
+	}
+	return ""
+}
+
+func (x *InteractionRecord) GetConsumedBy() string {
+	if x != nil {
+		return x.ConsumedBy
 	}
 	return ""
 }
@@ -1088,10 +1098,13 @@ func (x *InteractionSubmit) GetAmr() []string {
 	return nil
 }
 
-// InteractionConsume returns the submitted record and deletes it: a resume is one-time.
-// Reply: InteractionRecord, or Failure when not submitted / absent.
+// InteractionConsume returns the submitted record and marks it consumed: a resume is
+// one-time. The same consume sent again (same attempt: the cluster re-sends a request
+// whose shard changed leader) answers the record again; any other request then finds no
+// interaction. Reply: InteractionRecord, or Failure when not submitted / absent.
 type InteractionConsume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempt       string                 `protobuf:"bytes,1,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1124,6 +1137,13 @@ func (x *InteractionConsume) ProtoReflect() protoreflect.Message {
 // Deprecated: Use InteractionConsume.ProtoReflect.Descriptor instead.
 func (*InteractionConsume) Descriptor() ([]byte, []int) {
 	return file_latch_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InteractionConsume) GetAttempt() string {
+	if x != nil {
+		return x.Attempt
+	}
+	return ""
 }
 
 type SessionClient struct {
@@ -1509,9 +1529,15 @@ type CodeRecord struct {
 	ExpiresAtMs         int64                  `protobuf:"varint,10,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
 	Redeemed            bool                   `protobuf:"varint,11,opt,name=redeemed,proto3" json:"redeemed,omitempty"`
 	// amr are the RFC 8176 methods the user signed in with (the ID token's amr).
-	Amr           []string `protobuf:"bytes,12,rep,name=amr,proto3" json:"amr,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Amr []string `protobuf:"bytes,12,rep,name=amr,proto3" json:"amr,omitempty"`
+	// sealed_exchange is set when the code is redeemed: the family id, family secret and
+	// access token secret that redemption issued, sealed (AES-256-GCM) under a key
+	// derived from the exchange's attempt id and the code secret. The same exchange sent
+	// again (the cluster re-sends a request whose shard changed leader) opens it and gets
+	// the same tokens; any other presentation of the code is a replay.
+	SealedExchange []byte `protobuf:"bytes,13,opt,name=sealed_exchange,json=sealedExchange,proto3" json:"sealed_exchange,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CodeRecord) Reset() {
@@ -1624,6 +1650,13 @@ func (x *CodeRecord) GetRedeemed() bool {
 func (x *CodeRecord) GetAmr() []string {
 	if x != nil {
 		return x.Amr
+	}
+	return nil
+}
+
+func (x *CodeRecord) GetSealedExchange() []byte {
+	if x != nil {
+		return x.SealedExchange
 	}
 	return nil
 }
@@ -1990,8 +2023,11 @@ type GrantExchangeCode struct {
 	AppType           string `protobuf:"bytes,9,opt,name=app_type,json=appType,proto3" json:"app_type,omitempty"`
 	RefreshTtlSeconds int64  `protobuf:"varint,10,opt,name=refresh_ttl_seconds,json=refreshTtlSeconds,proto3" json:"refresh_ttl_seconds,omitempty"`
 	RefreshRotate     bool   `protobuf:"varint,11,opt,name=refresh_rotate,json=refreshRotate,proto3" json:"refresh_rotate,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// attempt is a random id of this exchange (one token request), the same on every
+	// send of it: see CodeRecord.sealed_exchange.
+	Attempt       string `protobuf:"bytes,12,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GrantExchangeCode) Reset() {
@@ -2092,6 +2128,13 @@ func (x *GrantExchangeCode) GetRefreshRotate() bool {
 		return x.RefreshRotate
 	}
 	return false
+}
+
+func (x *GrantExchangeCode) GetAttempt() string {
+	if x != nil {
+		return x.Attempt
+	}
+	return ""
 }
 
 type CodeExchanged struct {
@@ -3231,7 +3274,7 @@ const file_latch_proto_rawDesc = "" +
 	"\auser_id\x18\x03 \x01(\tR\x06userId\x12$\n" +
 	"\x0everified_at_ms\x18\x04 \x01(\x03R\fverifiedAtMs\x12'\n" +
 	"\x0fidentifier_type\x18\x05 \x01(\tR\x0eidentifierType\x12)\n" +
-	"\x10identifier_value\x18\x06 \x01(\tR\x0fidentifierValue\"\xed\x03\n" +
+	"\x10identifier_value\x18\x06 \x01(\tR\x0fidentifierValue\"\x8e\x04\n" +
 	"\x11InteractionRecord\x12\x10\n" +
 	"\x03uid\x18\x01 \x01(\tR\x03uid\x126\n" +
 	"\arequest\x18\x02 \x01(\v2\x1c.latch.actors.v1.AuthRequestR\arequest\x12\"\n" +
@@ -3248,7 +3291,9 @@ const file_latch_proto_rawDesc = "" +
 	"\vlogin_at_ms\x18\v \x01(\x03R\tloginAtMs\x12\x10\n" +
 	"\x03amr\x18\f \x03(\tR\x03amr\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\r \x01(\tR\tsessionId\"O\n" +
+	"session_id\x18\r \x01(\tR\tsessionId\x12\x1f\n" +
+	"\vconsumed_by\x18\x0e \x01(\tR\n" +
+	"consumedBy\"O\n" +
 	"\x11InteractionCreate\x12:\n" +
 	"\x06record\x18\x01 \x01(\v2\".latch.actors.v1.InteractionRecordR\x06record\"\x10\n" +
 	"\x0eInteractionGet\"J\n" +
@@ -3267,8 +3312,9 @@ const file_latch_proto_rawDesc = "" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\"E\n" +
 	"\x11InteractionSubmit\x12\x1e\n" +
 	"\vlogin_at_ms\x18\x01 \x01(\x03R\tloginAtMs\x12\x10\n" +
-	"\x03amr\x18\x02 \x03(\tR\x03amr\"\x14\n" +
-	"\x12InteractionConsume\"Y\n" +
+	"\x03amr\x18\x02 \x03(\tR\x03amr\".\n" +
+	"\x12InteractionConsume\x12\x18\n" +
+	"\aattempt\x18\x01 \x01(\tR\aattempt\"Y\n" +
 	"\rSessionClient\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x19\n" +
 	"\bgrant_id\x18\x02 \x01(\tR\agrantId\x12\x10\n" +
@@ -3296,7 +3342,7 @@ const file_latch_proto_rawDesc = "" +
 	"SessionEnd\x12\x16\n" +
 	"\x06secret\x18\x01 \x01(\tR\x06secret\x12E\n" +
 	"\rrevoke_grants\x18\x02 \x01(\x0e2 .latch.actors.v1.GrantRevocationR\frevokeGrants\x12&\n" +
-	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\xeb\x02\n" +
+	"\x0fkeep_client_ids\x18\x03 \x03(\tR\rkeepClientIds\"\x94\x03\n" +
 	"\n" +
 	"CodeRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12!\n" +
@@ -3311,7 +3357,8 @@ const file_latch_proto_rawDesc = "" +
 	"\rexpires_at_ms\x18\n" +
 	" \x01(\x03R\vexpiresAtMs\x12\x1a\n" +
 	"\bredeemed\x18\v \x01(\bR\bredeemed\x12\x10\n" +
-	"\x03amr\x18\f \x03(\tR\x03amr\"\x85\x01\n" +
+	"\x03amr\x18\f \x03(\tR\x03amr\x12'\n" +
+	"\x0fsealed_exchange\x18\r \x01(\fR\x0esealedExchange\"\x85\x01\n" +
 	"\x11AccessTokenRecord\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12 \n" +
@@ -3345,7 +3392,7 @@ const file_latch_proto_rawDesc = "" +
 	"session_id\x18\x06 \x01(\tR\tsessionId\x12\x10\n" +
 	"\x03sid\x18\a \x01(\tR\x03sid\"A\n" +
 	"\x0eGrantIssueCode\x12/\n" +
-	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x85\x03\n" +
+	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\"\x9f\x03\n" +
 	"\x11GrantExchangeCode\x12\x1f\n" +
 	"\vcode_secret\x18\x01 \x01(\tR\n" +
 	"codeSecret\x12\x1b\n" +
@@ -3358,7 +3405,8 @@ const file_latch_proto_rawDesc = "" +
 	"\bapp_type\x18\t \x01(\tR\aappType\x12.\n" +
 	"\x13refresh_ttl_seconds\x18\n" +
 	" \x01(\x03R\x11refreshTtlSeconds\x12%\n" +
-	"\x0erefresh_rotate\x18\v \x01(\bR\rrefreshRotateJ\x04\b\x06\x10\aR\x06now_ms\"\xaf\x02\n" +
+	"\x0erefresh_rotate\x18\v \x01(\bR\rrefreshRotate\x12\x18\n" +
+	"\aattempt\x18\f \x01(\tR\aattemptJ\x04\b\x06\x10\aR\x06now_ms\"\xaf\x02\n" +
 	"\rCodeExchanged\x12/\n" +
 	"\x04code\x18\x01 \x01(\v2\x1b.latch.actors.v1.CodeRecordR\x04code\x122\n" +
 	"\x05grant\x18\x02 \x01(\v2\x1c.latch.actors.v1.GrantRecordR\x05grant\x12\x1b\n" +
