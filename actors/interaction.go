@@ -185,8 +185,9 @@ func (g *interactionGrain) consume(m *msg.InteractionConsume) proto.Message {
 }
 
 // consumedKeep is how long a consumed interaction stays, marked, so that the same
-// consume sent again answers as the first did.
-const consumedKeep = time.Minute
+// consume sent again (within the request's budget of a few seconds) answers as the
+// first did.
+const consumedKeep = 30 * time.Second
 
 // consumedView is a consumed record as the consume answers it.
 func consumedView(cur *msg.InteractionRecord) *msg.InteractionRecord {

@@ -225,6 +225,32 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 	return res
 }
 
+// ApplyAlone applies what a log entry of the shard would carry, without a log index and
+// with a synced write: a group of one member commits an entry once that member holds
+// it durably, and this write is that (raftgroup.Group.Alone decides when it may be
+// used). The applied index is not touched: log entries applied before or after such
+// writes meet each mutation's expected version as usual. It runs in parallel with other
+// writes of the shard (the store serializes writes of one record); Restore never runs
+// meanwhile, since only a follower restores a snapshot.
+func (m *ShardMachine) ApplyAlone(data []byte) ShardResult {
+	ctx := context.Background()                 // a write is never abandoned halfway
+	e, err := decodeShardEntryAlias(data, true) // applyShard copies values into its batch
+	if err == nil {
+		err = m.checkOwned(e)
+	}
+	if err != nil {
+		return ShardResult{Err: err}
+	}
+	var res ShardResult
+	switch e.Op {
+	case shardOpBatch:
+		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, nil, m.store.wo)
+	case shardOpSweep:
+		res.Removed, res.Err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, nil, m.store.wo)
+	}
+	return res
+}
+
 func (m *ShardMachine) storeFailed(index uint64, err error) ShardResult {
 	m.log.Error("persistence: the store failed to apply a shard log entry", "shard", m.shard, "index", index, "err", err)
 	return ShardResult{Err: fmt.Errorf("persistence: shard %d entry %d: %w", m.shard, index, err)}

@@ -59,6 +59,13 @@ type Group struct {
 	acks      map[uint64]time.Time
 	quorumAck atomic.Int64
 	soleVoter atomic.Bool // confState's voters are this node alone
+	// alone: confState is this node alone, no learner either (Alone). aloneMu is held
+	// for reading by each Alone write and for writing by a configuration change
+	// about to be proposed, which so waits for those writes; aloneHold counts such
+	// changes in progress, during which Alone refuses.
+	alone     atomic.Bool
+	aloneMu   sync.RWMutex
+	aloneHold atomic.Int32
 	member    atomic.Bool // confState names this node (IsMember)
 	// snapEvery and snapKeep are the group's SnapshotEvery and SnapshotCatchUpEntries
 	// (GroupConfig, else the host's Config).
@@ -744,6 +751,30 @@ func (g *Group) Propose(ctx context.Context, data []byte) (any, error) {
 	return v, err
 }
 
+// Alone runs write and returns true when the group is this node alone (its only voter,
+// no learner), leading, with every committed entry applied, and no configuration
+// change in progress; otherwise it returns false without running write.
+//
+// A group of one member commits an entry as soon as that member's log holds it:
+// replication adds nothing, only the cost of the log. write is the state machine's
+// own durable (synced) write of what a proposal would have carried, made instead of
+// the proposal; the state machine must accept log entries applied after such writes
+// (Latch's shard machine does: each mutation carries the version it expects, checked
+// against the store). A member added later gets a snapshot taken after its addition,
+// which holds every such write (confChange waits for those in progress).
+func (g *Group) Alone(write func()) bool {
+	if !g.alone.Load() || g.aloneHold.Load() > 0 {
+		return false
+	}
+	g.aloneMu.RLock()
+	defer g.aloneMu.RUnlock()
+	if !g.alone.Load() || g.aloneHold.Load() > 0 || !g.Leadership().Ready {
+		return false
+	}
+	write()
+	return true
+}
+
 // AddVoter adds node id (listening on addr) as a voter, or promotes it if it is a
 // learner. Adding learners first and promoting them once caught up (Status.Progress)
 // is the caller's policy.
@@ -766,6 +797,13 @@ func (g *Group) confChange(ctx context.Context, t pb.ConfChangeType, id uint64, 
 	if id == 0 {
 		return errors.New("raftgroup: node id 0")
 	}
+	// No write bypasses the log from now until the change is applied (or failed): the
+	// snapshot a new member gets, taken once its addition is applied, must hold every
+	// write Alone made, and each later write must reach it through the log.
+	g.aloneHold.Add(1)
+	defer g.aloneHold.Add(-1)
+	g.aloneMu.Lock()
+	g.aloneMu.Unlock() //nolint:staticcheck // an empty critical section: waits for Alone writes in progress
 	g.h.SetPeerAddr(id, addr)
 	_, err := g.submit(ctx, func(pid uint64) proposal {
 		return proposal{cc: &pb.ConfChangeV2{
@@ -1018,6 +1056,7 @@ func (g *Group) LeaseValid() bool {
 func (g *Group) noteVoters() {
 	self := g.h.cfg.NodeID
 	g.soleVoter.Store(slices.Equal(g.confState.GetVoters(), []uint64{self}) && len(g.confState.GetVotersOutgoing()) == 0)
+	g.alone.Store(g.soleVoter.Load() && len(g.confState.GetLearners()) == 0 && len(g.confState.GetLearnersNext()) == 0)
 	g.member.Store(slices.Contains(g.confState.GetVoters(), self) || slices.Contains(g.confState.GetLearners(), self) ||
 		slices.Contains(g.confState.GetVotersOutgoing(), self))
 }

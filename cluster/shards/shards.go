@@ -334,6 +334,13 @@ func (m *Manager) Propose(ctx context.Context, shard uint32, data []byte) (any, 
 	return g.Propose(ctx, data)
 }
 
+// Alone runs write instead of a proposal when shard's group is this node alone
+// (raftgroup.Group.Alone), and reports whether it did.
+func (m *Manager) Alone(shard uint32, write func()) bool {
+	g := m.group(shard)
+	return g != nil && g.Alone(write)
+}
+
 // Leader is the node id of shard's leader as this node knows it, 0 if none (or no
 // replica here).
 func (m *Manager) Leader(shard uint32) uint64 {

@@ -100,7 +100,7 @@ func startHotState(ctx context.Context, cfg serveConfig, nodeID uint64, draft *d
 		return nil, err
 	}
 	h.store, err = persistence.NewShardedStore(persistence.ShardedStoreConfig{
-		Local: store, Proposer: shardProposer{h.mgr}, Shards: n, Kinds: kinds, Leads: h.mgr.LeaderReady, Now: now,
+		Local: store, Proposer: shardProposer{m: h.mgr, reps: reps}, Shards: n, Kinds: kinds, Leads: h.mgr.LeaderReady, Now: now,
 	})
 	if err != nil {
 		h.mgr.Stop()
@@ -260,9 +260,23 @@ func (r shardRouter) Changed(shard uint32) <-chan struct{} { return r.h.mgr.Chan
 // shardProposer adapts the shard manager to persistence's proposer: a shard without a
 // leader or quorum within the deadline, a stopped group, or no replica on this node is
 // persistence.ErrUnavailable (a grain answers temporarily_unavailable).
-type shardProposer struct{ m *shards.Manager }
+//
+// A shard whose group is this node alone (a single-node Latch, or a cluster's shard
+// before a second replica joins) is written without a log entry: the state machine's
+// synced write commits it as the log's append would (raftgroup.Group.Alone). On one
+// node this skips the raft log and the second write of every proposal.
+type shardProposer struct {
+	m    *shards.Manager
+	reps *shardReplicas
+}
 
 func (p shardProposer) Propose(ctx context.Context, shard uint32, data []byte) (any, error) {
+	if sm := p.reps.open(shard); sm != nil {
+		var res persistence.ShardResult
+		if p.m.Alone(shard, func() { res = sm.ApplyAlone(data) }) {
+			return res, nil
+		}
+	}
 	v, err := p.m.Propose(ctx, shard, data)
 	if err != nil && (errors.Is(err, raftgroup.ErrUnavailable) || errors.Is(err, raftgroup.ErrStopped) ||
 		errors.Is(err, shards.ErrNotReplica) || errors.Is(err, context.DeadlineExceeded)) {
@@ -279,6 +293,16 @@ type shardReplicas struct {
 	shards uint32
 	kinds  []string
 	logger *slog.Logger
+
+	mu     sync.Mutex
+	opened map[uint32]*persistence.ShardMachine // the state machine of each open replica
+}
+
+// open returns the state machine of shard's open replica on this node, nil if none.
+func (r *shardReplicas) open(s uint32) *persistence.ShardMachine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opened[s]
 }
 
 func (r *shardReplicas) machine(s uint32) (*persistence.ShardMachine, error) {
@@ -299,10 +323,19 @@ func (r *shardReplicas) Open(s uint32) (shards.Replica, error) {
 	if err != nil {
 		return shards.Replica{}, err
 	}
+	r.mu.Lock()
+	if r.opened == nil {
+		r.opened = map[uint32]*persistence.ShardMachine{}
+	}
+	r.opened[s] = m
+	r.mu.Unlock()
 	return shards.Replica{StateMachine: m, Storage: st, Applied: m.AppliedIndex()}, nil
 }
 
 func (r *shardReplicas) Drop(s uint32) error {
+	r.mu.Lock()
+	delete(r.opened, s)
+	r.mu.Unlock()
 	m, err := r.machine(s)
 	if err != nil {
 		return err
