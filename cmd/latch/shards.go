@@ -201,13 +201,19 @@ type shardStatus struct {
 	Hosted []uint32 `json:"hosted"`
 	// Leading are the shards this node leads (it hosts their grains).
 	Leading []uint32 `json:"leading"`
+	// Voting are the shards this node is a voter of (a hosted shard that is not voting
+	// is a learner still catching up, or a replica being removed).
+	Voting []uint32 `json:"voting"`
 }
 
 func (h *hotState) status() *shardStatus {
-	st := &shardStatus{Count: h.shards, Hosted: h.mgr.Hosted(), Leading: []uint32{}}
+	st := &shardStatus{Count: h.shards, Hosted: h.mgr.Hosted(), Leading: []uint32{}, Voting: []uint32{}}
 	for _, s := range st.Hosted {
 		if h.mgr.IsLeader(s) {
 			st.Leading = append(st.Leading, s)
+		}
+		if gs, ok := h.mgr.Status(s); ok && slices.Contains(gs.Voters, gs.Node) {
+			st.Voting = append(st.Voting, s)
 		}
 	}
 	return st
