@@ -58,6 +58,9 @@ type serveConfig struct {
 	Argon2MemoryKiB uint
 	// SweepInterval is how often expired records are deleted; 0 = one minute.
 	SweepInterval time.Duration
+	// StopTimeout bounds a graceful stop (SIGTERM, SIGINT) as a whole: past it the
+	// process exits at once, as a crash would (nothing acknowledged is lost).
+	StopTimeout time.Duration
 	// RequestTimeout is the budget of one HTTP request, carried through every grain
 	// call and store write it makes.
 	RequestTimeout time.Duration
@@ -101,6 +104,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.UintVar(&c.Shards, "shards", defaultShards, "hot-state shards of a new cluster (sessions, grants and refresh families are split over this many Raft groups); fixed when the cluster is founded, ignored afterwards")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "budget of one HTTP request, shared by every grain call and store write it makes; past it the request answers 503 temporarily_unavailable")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", defaultStopTimeout, "total budget of a graceful stop (SIGTERM, SIGINT: drain requests, hand over the shards and the directory, leave); past it the process exits at once, as a crash would, losing nothing acknowledged")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions, grants, codes, interactions and outbox entries are deleted")
 	fs.DurationVar(&c.BackchannelBackoff, "backchannel-backoff", outbox.DefaultBaseBackoff, "delay before the first retry of a back-channel logout (doubles per retry)")
 	fs.DurationVar(&c.BackchannelMaxBackoff, "backchannel-max-backoff", outbox.DefaultMaxBackoff, "longest delay between back-channel logout retries")
@@ -184,6 +188,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--request-timeout must be positive"))
+	}
+	if c.StopTimeout <= 0 {
+		errs = append(errs, errors.New("--stop-timeout must be positive"))
 	}
 	if c.StoreCacheMiB > 1<<20 {
 		errs = append(errs, errors.New("--store-cache must be at most 1048576 MiB"))

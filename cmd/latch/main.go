@@ -55,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if os.Getenv("GOGC") == "" {
 			go keepHeapFloor(ctx, heapFloor, defaultGCPercent, time.Second)
 		}
+		served := make(chan struct{})
+		defer close(served)
+		go stopWatchdog(ctx, stop, served, cfg.StopTimeout, stderr, func() { os.Exit(1) })
 		if err := serve(ctx, cfg, stdout, stderr, nil); err != nil {
 			fmt.Fprintf(stderr, "latch serve: %v\n", err)
 			return 1
@@ -79,5 +82,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "latch: unknown command %q\n\n%s", args[0], usage)
 		return 2
+	}
+}
+
+// defaultStopTimeout keeps a graceful stop inside Kubernetes' default grace period (30 s).
+const defaultStopTimeout = 25 * time.Second
+
+// stopWatchdog bounds a graceful stop: once ctx ends (the first SIGTERM or SIGINT) it
+// restores the signals' default action (stop), so that a second one ends the process at
+// once, and calls exit if serve has not returned (served) within budget. Every write
+// Latch acknowledged is durable by then, so such an exit is a crash the cluster
+// tolerates, not a loss.
+func stopWatchdog(ctx context.Context, stop func(), served <-chan struct{}, budget time.Duration, stderr io.Writer, exit func()) {
+	select {
+	case <-ctx.Done():
+	case <-served:
+		return
+	}
+	stop()
+	t := time.NewTimer(budget)
+	defer t.Stop()
+	select {
+	case <-served:
+	case <-t.C:
+		fmt.Fprintf(stderr, "latch serve: the graceful stop took longer than --stop-timeout (%v): exiting now; nothing acknowledged is lost\n", budget)
+		exit()
 	}
 }
