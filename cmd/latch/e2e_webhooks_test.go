@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -437,4 +440,90 @@ func TestWebhooksEndToEnd(t *testing.T) {
 	if st, _ := n.api(admin, "GET", "/api/hooks/"+hook.ID, nil, &apiErr); st != 404 || apiErr.Code != "entity.not_exists_with_id" {
 		t.Errorf("deleted hook = %d %q", st, apiErr.Code)
 	}
+}
+
+// TestWebhooksSurviveOutageAndRestart: a real `latch serve` process queues User.Created
+// events for a receiver that is down (each attempt fails and is logged), is killed
+// (SIGKILL) and restarted, queues more, and once the receiver listens every event
+// arrives, signed: delivery is at least once, through the durable outbox.
+func TestWebhooksSurviveOutageAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a latch process")
+	}
+	c := newProcCluster(t, "--backchannel-backoff", "100ms", "--backchannel-max-backoff", "400ms")
+	node := c.startCluster(1)[0]
+	ctx := t.Context()
+	n := node.mgmt(t)
+	admin := n.adminToken(ctx)
+
+	port := freePortRange(t, 1) // nothing listens there yet
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var hook hookBody
+	n.mustAPI(admin, "POST", "/api/hooks", map[string]any{
+		"name": "provisioning", "events": []string{"User.Created"}, "config": map[string]any{"url": "http://" + addr + "/hook"},
+	}, http.StatusCreated, &hook)
+
+	var ids []string
+	createUsers := func(token string, from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			var u struct{ ID string }
+			n.mustAPI(token, "POST", "/api/users", map[string]any{"username": "provisioned_" + strconv.Itoa(i)}, http.StatusOK, &u)
+			ids = append(ids, u.ID)
+		}
+	}
+	createUsers(admin, 0, 5)
+
+	// Every event was tried and failed: the delivery logs say so.
+	failedFor := func() map[string]bool {
+		var logs []hookLog
+		n.mustAPI(admin, "GET", "/api/hooks/"+hook.ID+"/recent-logs?page_size=100", nil, http.StatusOK, &logs)
+		out := map[string]bool{}
+		for _, l := range logs {
+			if l.Payload.Result == "Error" && l.Payload.Error != nil && l.Payload.Response == nil {
+				data, _ := l.Payload.HookRequest.Body["data"].(map[string]any)
+				out[str(data["id"])] = true
+			}
+		}
+		return out
+	}
+	c.waitFor(t, 30*time.Second, "a failed attempt for every event", func() (bool, string) {
+		f := failedFor()
+		return len(f) == len(ids), fmt.Sprintf("%d of %d", len(f), len(ids))
+	})
+
+	// kill -9 and restart on the same data; more events while the receiver is down.
+	node.kill()
+	node.start(t)
+	node.waitReady(t, 60*time.Second)
+	admin = n.adminToken(ctx)
+	createUsers(admin, 5, 8)
+
+	// The receiver comes up: every event arrives, signed with the hook's key.
+	rc := &webhookReceiver{}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(rc)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c.waitFor(t, 60*time.Second, "every User.Created delivered", func() (bool, string) {
+		got := map[string]bool{}
+		for _, d := range rc.find("User.Created", nil) {
+			data, _ := d.payload["data"].(map[string]any)
+			if validSignature(d, hook.SigningKey) && str(d.payload["hookId"]) == hook.ID {
+				got[str(data["id"])] = true
+			}
+		}
+		var missing []string
+		for _, id := range ids {
+			if !got[id] {
+				missing = append(missing, id)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("missing %v", missing)
+	})
 }
