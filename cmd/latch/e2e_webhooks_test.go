@@ -527,3 +527,60 @@ func TestWebhooksSurviveOutageAndRestart(t *testing.T) {
 		return len(missing) == 0, fmt.Sprintf("missing %v", missing)
 	})
 }
+
+// TestWebhooksInteractionEvents: a registration by emailed code sends PostRegister and
+// User.Created; a password reset sends PostResetPassword; each names the interaction,
+// the user and the application, signed.
+func TestWebhooksInteractionEvents(t *testing.T) {
+	e := newFlowsEnv(t)
+	rc := &webhookReceiver{}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	var hook hookBody
+	e.n.mustAPI(e.admin, "POST", "/api/hooks", map[string]any{
+		"events": []string{"PostRegister", "PostResetPassword", "User.Created"}, "config": map[string]any{"url": srv.URL},
+	}, http.StatusCreated, &hook)
+
+	const addr = "hooked.new@flows.example"
+	b, state, verifier := e.authorize(t)
+	b.mustExperience("PUT", "/api/experience", map[string]any{"interactionEvent": "Register"}, http.StatusNoContent)
+	id := sendCode(t, b, "Register", addr)
+	b.mustExperience("POST", "/api/experience/verification/verification-code/verify", verifyBody(addr, id, e.code(t, addr, "Register")), http.StatusOK)
+	if st, body := b.experience("POST", "/api/experience/identification", map[string]any{"verificationId": id}); st != 422 {
+		t.Fatalf("identification without a password = %d %v", st, body) // the settings ask for one
+	}
+	b.mustExperience("POST", "/api/experience/profile", map[string]any{"type": "password", "value": "Fresh-passw0rd-42"}, http.StatusNoContent)
+	b.mustExperience("POST", "/api/experience/identification", map[string]any{}, http.StatusCreated)
+	redirectTo, _ := b.mustExperience("POST", "/api/experience/submit", nil, http.StatusOK)["redirectTo"].(string)
+	claims := e.finish(t, b, redirectTo, state, verifier)
+	sub := str(claims["sub"])
+
+	reg := rc.wait(t, "PostRegister", nil)
+	user, _ := reg.payload["user"].(map[string]any)
+	app, _ := reg.payload["application"].(map[string]any)
+	if !validSignature(reg, hook.SigningKey) || str(reg.payload["userId"]) != sub || str(reg.payload["interactionEvent"]) != "Register" ||
+		str(user["primaryEmail"]) != addr || str(app["id"]) == "" || str(reg.payload["sessionId"]) == "" {
+		t.Errorf("PostRegister %s", reg.raw)
+	}
+	created := rc.wait(t, "User.Created", nil)
+	if data, _ := created.payload["data"].(map[string]any); !validSignature(created, hook.SigningKey) || str(data["id"]) != sub ||
+		str(created.payload["interactionEvent"]) != "Register" || str(created.payload["sessionId"]) != str(reg.payload["sessionId"]) {
+		t.Errorf("User.Created on registration %s", created.raw)
+	}
+
+	const alice, newPassword = "alice@browser.example", "Brand-new-Passw0rd!"
+	b2, _, _ := e.authorize(t)
+	b2.mustExperience("PUT", "/api/experience", map[string]any{"interactionEvent": "ForgotPassword"}, http.StatusNoContent)
+	id = sendCode(t, b2, "ForgotPassword", alice)
+	b2.mustExperience("POST", "/api/experience/verification/verification-code/verify", verifyBody(alice, id, e.code(t, alice, "ForgotPassword")), http.StatusOK)
+	b2.mustExperience("POST", "/api/experience/identification", map[string]any{"verificationId": id}, http.StatusNoContent)
+	b2.mustExperience("PUT", "/api/experience/profile/password", map[string]any{"password": newPassword}, http.StatusNoContent)
+	b2.mustExperience("POST", "/api/experience/submit", nil, http.StatusNoContent)
+	reset := rc.wait(t, "PostResetPassword", nil)
+	if !validSignature(reset, hook.SigningKey) || str(reset.payload["userId"]) != e.userID || str(reset.payload["interactionEvent"]) != "ForgotPassword" {
+		t.Errorf("PostResetPassword %s", reset.raw)
+	}
+	if n := len(rc.find("User.Created", nil)); n != 1 {
+		t.Errorf("%d User.Created, want the registration's only", n)
+	}
+}
