@@ -295,7 +295,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		cfg:      cfg,
-		log:      log.With("component", "backchannel-logout"),
+		log:      log.With("component", "outbox"),
 		client:   client,
 		wake:     make(chan struct{}, 1),
 		inflight: map[string]bool{},
@@ -389,7 +389,7 @@ func (w *Worker) Run(ctx context.Context) {
 	defer func() {
 		wg.Wait()
 		s := w.Stats()
-		w.log.Info("back-channel logout worker stopped", "delivered", s.Delivered, "retried", s.Retried, "given_up", s.GivenUp)
+		w.log.Info("outbox worker stopped", "delivered", s.Delivered, "retried", s.Retried, "given_up", s.GivenUp)
 	}()
 	for {
 		next := w.dispatch(ctx, sem, &wg)
