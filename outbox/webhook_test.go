@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,10 +120,23 @@ func TestWebhookDeliveryRetriedSignedAndReported(t *testing.T) {
 // of a deleted or disabled hook are dropped without a request.
 func TestWebhookFollowsItsHook(t *testing.T) {
 	store := openStore(t, "/db", vfs.NewMem(), nil)
-	srv, got := hookEndpoint(t, http.StatusServiceUnavailable, http.StatusOK)
+	// The first request is answered (503) only once the test has rotated the key, so
+	// the retry is certainly signed after the rotation.
+	got := make(chan hookRequest, 100)
+	rotated := make(chan struct{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- hookRequest{header: r.Header.Clone(), body: body}
+		if calls.Add(1) == 1 {
+			<-rotated
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
 	hooks := &hooksTable{m: map[string]outbox.WebhookTarget{}}
 	hooks.set("h1", outbox.WebhookTarget{URL: srv.URL, SigningKey: "old", Enabled: true})
-	w, err := outbox.New(outbox.Config{Store: store, Signer: newRing(t), BaseBackoff: 50 * time.Millisecond, Webhooks: hooks})
+	w, err := outbox.New(outbox.Config{Store: store, Signer: newRing(t), BaseBackoff: 10 * time.Millisecond, Webhooks: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +149,7 @@ func TestWebhookFollowsItsHook(t *testing.T) {
 		t.Fatal("first attempt not signed with the key of the time")
 	}
 	hooks.set("h1", outbox.WebhookTarget{URL: srv.URL, SigningKey: "new", Enabled: true})
+	close(rotated)
 	if r := <-got; r.header.Get(outbox.SignatureHeader) != hmacHex("new", body) {
 		t.Fatal("retry not signed with the rotated key")
 	}
