@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,20 +191,11 @@ func hookEvents(field string, events []string) ([]string, error) {
 		if !hooks.IsEvent(e) {
 			return nil, invalidInput(fmt.Sprintf("`%s` has an unknown event %q", field, e))
 		}
-		if !contains(out, e) {
+		if !slices.Contains(out, e) {
 			out = append(out, e)
 		}
 	}
 	return out, nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func hookEvent(e string) error {

@@ -435,6 +435,22 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		t.Error("a disabled hook got an event")
 	}
 
+	// PATCH: events, when given, non-empty; config replaced whole; paging on request.
+	if st, _ := n.api(admin, "PATCH", "/api/hooks/"+hook.ID, map[string]any{"events": []string{}}, &apiErr); st != 400 || apiErr.Code != "guard.invalid_input" {
+		t.Errorf("empty events = %d %q", st, apiErr.Code)
+	}
+	var patched hookBody
+	n.mustAPI(admin, "PATCH", "/api/hooks/"+hook.ID, map[string]any{"name": "renamed", "event": nil, "config": map[string]any{"url": srv.URL + "/v2"}}, http.StatusOK, &patched)
+	if patched.Name != "renamed" || patched.Config.URL != srv.URL+"/v2" || patched.Config.Headers != nil || patched.SigningKey != rotated.SigningKey {
+		t.Errorf("patched %+v", patched)
+	}
+	var second hookBody
+	n.mustAPI(admin, "POST", "/api/hooks", map[string]any{"event": "PostSignIn", "config": map[string]any{"url": srv.URL}}, http.StatusCreated, &second)
+	var paged []hookBody
+	if st, h := n.api(admin, "GET", "/api/hooks?page=1&page_size=1", nil, &paged); st != 200 || len(paged) != 1 || paged[0].ID != second.ID || h.Get("Total-Number") != "2" {
+		t.Errorf("paged list = %d %+v %q (newest first)", st, paged, h.Get("Total-Number"))
+	}
+
 	// Deleted: 204, then 404.
 	n.mustAPI(admin, "DELETE", "/api/hooks/"+hook.ID, nil, http.StatusNoContent, nil)
 	if st, _ := n.api(admin, "GET", "/api/hooks/"+hook.ID, nil, &apiErr); st != 404 || apiErr.Code != "entity.not_exists_with_id" {
