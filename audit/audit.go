@@ -140,6 +140,13 @@ type Entry struct {
 	Method, Path     string     // payload.method, payload.path (Management API writes)
 	Status           int        // payload.status: the HTTP status answered
 
+	// A webhook delivery attempt (Logto's TriggerHook.<event> log): the hook, the
+	// payload posted (JSON) and the receiver's answer (status 0: none).
+	HookID             string
+	HookRequestBody    []byte
+	HookResponseStatus int
+	HookResponseBody   []byte
+
 	// Token is a JWT this request minted or verified (an ID token, a JWT access
 	// token, a Management API bearer). When UserID or ApplicationID is empty the
 	// Writer reads them from its claims (sub; aud for an ID token or client_id), off
@@ -177,7 +184,29 @@ type Payload struct {
 	Method           string      `json:"method,omitempty"`
 	Path             string      `json:"path,omitempty"`
 	Status           int         `json:"status,omitempty"`
+	// Webhook delivery logs (Logto's hook log payload: hookId, hookRequest, response).
+	HookID      string        `json:"hookId,omitempty"`
+	HookRequest *HookRequest  `json:"hookRequest,omitempty"`
+	Response    *HookResponse `json:"response,omitempty"`
 }
+
+// HookRequest is a webhook log's payload.hookRequest: the body that was posted.
+type HookRequest struct {
+	Body json.RawMessage `json:"body"`
+}
+
+// HookResponse is a webhook log's payload.response: the receiver's status and body
+// (JSON when it parses, else a string, as Logto's parseResponse).
+type HookResponse struct {
+	StatusCode int             `json:"statusCode"`
+	Body       json.RawMessage `json:"body"`
+}
+
+// KeyTriggerHookPrefix starts Logto's webhook delivery log keys ("TriggerHook.<event>").
+const KeyTriggerHookPrefix = "TriggerHook."
+
+// maxHookBody bounds the request and response bodies a webhook log keeps.
+const maxHookBody = 32 << 10
 
 // Params is payload.params of a token exchange (Logto logs the request's parameters;
 // Latch logs the grant type only, never a code, token or secret).
@@ -225,6 +254,13 @@ func toLog(id string, e Entry) Log {
 	if e.GrantType != "" {
 		p.Params = &Params{GrantType: e.GrantType}
 	}
+	if e.HookID != "" {
+		p.HookID = clip(e.HookID)
+		p.HookRequest = &HookRequest{Body: jsonOrString(e.HookRequestBody)}
+		if e.HookResponseStatus != 0 {
+			p.Response = &HookResponse{StatusCode: e.HookResponseStatus, Body: jsonOrString(e.HookResponseBody)}
+		}
+	}
 	if e.Token != "" && (p.UserID == "" || p.ApplicationID == "") {
 		sub, client := jwtParties(e.Token)
 		if p.ApplicationID == "" {
@@ -235,6 +271,19 @@ func toLog(id string, e Entry) Log {
 		}
 	}
 	return Log{ID: id, Key: e.Key, Payload: p, CreatedAt: e.CreatedAt.UnixMilli()}
+}
+
+// jsonOrString is b when it is JSON of at most maxHookBody bytes, else b (cut to
+// maxHookBody) as a JSON string.
+func jsonOrString(b []byte) json.RawMessage {
+	if len(b) <= maxHookBody && json.Valid(b) {
+		return json.RawMessage(b)
+	}
+	if len(b) > maxHookBody {
+		b = b[:maxHookBody]
+	}
+	out, _ := json.Marshal(strings.ToValidUTF8(string(b), "\uFFFD"))
+	return out
 }
 
 // jwtParties reads sub and the client (client_id, else a single aud) from a JWT's

@@ -25,6 +25,10 @@ type Query struct {
 	UserID, ApplicationID string
 	// Key is an exact log key (Logto's logKey).
 	Key string
+	// KeyPrefix keeps the keys that start with it (Logto's includeKeyPrefix).
+	KeyPrefix string
+	// HookID keeps a webhook's delivery logs (payload.hookId).
+	HookID string
 	// Since and Until bound createdAt: Since <= createdAt < Until.
 	Since, Until time.Time
 }
@@ -33,6 +37,8 @@ func (q Query) match(l *Log) bool {
 	return (q.UserID == "" || l.Payload.UserID == q.UserID) &&
 		(q.ApplicationID == "" || l.Payload.ApplicationID == q.ApplicationID) &&
 		(q.Key == "" || l.Key == q.Key) &&
+		(q.KeyPrefix == "" || strings.HasPrefix(l.Key, q.KeyPrefix)) &&
+		(q.HookID == "" || l.Payload.HookID == q.HookID) &&
 		(q.Since.IsZero() || l.CreatedAt >= q.Since.UnixMilli()) &&
 		(q.Until.IsZero() || l.CreatedAt < q.Until.UnixMilli())
 }

@@ -278,3 +278,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A webhook delivery log keeps Logto's hook fields (hookId, hookRequest.body,
+// response {statusCode, body}: JSON when it parses, else a string) and is found by
+// its hook and the TriggerHook. prefix.
+func TestHookDeliveryLog(t *testing.T) {
+	store := newStore(t, time.Now)
+	w := newWriter(t, store, nil)
+	w.Record(audit.Entry{Key: "TriggerHook.User.Created", HookID: "h1", HookRequestBody: []byte(`{"event":"User.Created"}`),
+		HookResponseStatus: 500, HookResponseBody: []byte("<html>oops</html>"), Result: audit.Error, Error: audit.ErrorInfo{Message: "answered 500"}})
+	w.Record(audit.Entry{Key: "TriggerHook.User.Created", HookID: "h2", HookRequestBody: []byte(`{}`), HookResponseStatus: 200, HookResponseBody: []byte(`{"ok":true}`)})
+	w.Record(audit.Entry{Key: "ManagementApi.Create"})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := audit.Reader{Store: store}.List(t.Context(), audit.Query{HookID: "h1", KeyPrefix: audit.KeyTriggerHookPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) != 1 {
+		t.Fatalf("%d logs for h1", len(logs))
+	}
+	p := logs[0].Payload
+	if p.HookID != "h1" || p.HookRequest == nil || string(p.HookRequest.Body) != `{"event":"User.Created"}` ||
+		p.Response == nil || p.Response.StatusCode != 500 || string(p.Response.Body) != `"\u003chtml\u003eoops\u003c/html\u003e"` || p.Result != audit.Error {
+		t.Fatalf("payload %+v %s", p, p.Response.Body)
+	}
+	all, _ := audit.Reader{Store: store}.List(t.Context(), audit.Query{KeyPrefix: audit.KeyTriggerHookPrefix})
+	if len(all) != 2 {
+		t.Fatalf("%d TriggerHook logs", len(all))
+	}
+}

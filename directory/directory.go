@@ -47,6 +47,7 @@ var directoryKinds = []string{
 	kindSignInExp, kindAccountCenter, kindVerificationRecord, // signinexp.go, accountcenter.go, verifications.go
 	kindConnector,                         // connectors.go
 	kindAppConsentScopes, kindUserConsent, // consent.go
+	kindHook, // hooks.go
 }
 
 // Config wires a Directory.
@@ -181,6 +182,8 @@ type state struct {
 	// connectors are the configured connectors by id; nil until the first
 	// (connectors.go).
 	connectors map[string]*Connector
+	// hooks are the webhooks by id; nil until the first (hooks.go).
+	hooks map[string]*Hook
 	// consent is third-party applications' consent scopes and users' consents
 	// (consent.go).
 	consent consentState
@@ -352,6 +355,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		if handled, err := d.applyConsent(kind, key, rec.Value, rec.Version); handled {
 			return err
 		}
+		if handled, err := d.applyHook(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -390,7 +396,7 @@ func (d *Directory) remove(kind, key string) {
 			d.st.hotShards = 0
 		}
 	default:
-		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) && !d.removeConsent(kind, key) {
+		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) && !d.removeConsent(kind, key) && !d.removeHook(kind, key) {
 			d.removeOrg(kind, key)
 		}
 	}

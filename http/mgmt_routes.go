@@ -13,8 +13,8 @@ import (
 // applications, resources and roles, :userId for users (Logto's own names differ in
 // a few places, which does not show on the wire).
 func (s *Server) routesManagement(r *routeTable) {
-	for _, rt := range append(s.managementRoutes(), s.logRoutes()...) { // mgmt_logs.go
-		r.Handle(rt.method, rt.path, s.management(s.auditWrite(rt.method, rt.h)))
+	for _, rt := range slices.Concat(s.managementRoutes(), s.logRoutes(), s.hookRoutes()) { // mgmt_logs.go, mgmt_hooks.go
+		r.Handle(rt.method, rt.path, s.management(s.auditWrite(rt.method, s.hookWrite(rt.method, rt.path, rt.h)))) // mgmt_hooks_emit.go
 	}
 	r.GET(pathWellKnownSignInExp, s.public(s.wellKnownSignInExp)) // mgmt_signinexp.go
 }

@@ -66,6 +66,9 @@ type Config struct {
 	// lists none.
 	AuditLog  AuditLog
 	AuditLogs AuditLogReader
+	// Webhooks emits Logto's hook events (hooks.Dispatcher; mgmt_hooks_emit.go); nil
+	// emits none (hooks can still be managed).
+	Webhooks Webhooks
 	// Connectors sends email and SMS through the configured connectors
 	// (mgmt_connectors.go); nil builds a connectors.Registry over Directory.
 	Connectors *connectors.Registry
@@ -137,6 +140,7 @@ type Server struct {
 
 	audit     AuditLog             // nil: no audit logs recorded
 	auditLogs AuditLogReader       // nil: /api/logs lists none
+	webhooks  Webhooks             // nil: no webhook events (mgmt_hooks_emit.go)
 	conns     *connectors.Registry // mgmt_connectors.go
 	codes     *passcode.Codes      // experience_verification_code.go
 }
@@ -167,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = cfg.Metrics
 	s.audit, s.auditLogs = cfg.AuditLog, cfg.AuditLogs
+	s.webhooks = cfg.Webhooks
 	ids, err := newRequestIDs(cfg.Rand)
 	if err != nil {
 		return nil, err

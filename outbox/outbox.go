@@ -8,14 +8,24 @@
 // (oidcflow.LogoutTokenTTL) and a retry may come hours later, so each attempt signs a
 // fresh token (new iat, exp and jti) from the stored claims inputs (iss, aud, sub, sid).
 //
+// The same queue delivers webhooks (Logto's hooks): an entry then carries the exact JSON
+// body to post and the hook's id; each attempt looks the hook up (Config.Webhooks) for
+// its current URL, headers and signing key, signs the body (logto-signature-sha-256:
+// HMAC-SHA256 of the body with the signing key, hex) and reports the attempt
+// (Config.OnWebhookAttempt) for the hook's delivery logs. A 2xx answer delivers it.
+//
 // It depends on persistence (the queue) and oidcflow (the token), never on http.
 package outbox
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,13 +93,76 @@ func (l Logout) validate() error {
 	return errors.Join(errs...)
 }
 
-// entry is the stored record: the logout and its delivery state.
+// Webhook is one webhook event to deliver to one hook.
+type Webhook struct {
+	// HookID names the hook; its URL, headers and signing key are looked up at each
+	// attempt (Config.Webhooks), so a hook changed meanwhile gets its new settings and
+	// a deleted hook gets nothing.
+	HookID string `json:"hookId"`
+	// Event is the hook event (e.g. "PostSignIn"), for the delivery log.
+	Event string `json:"event"`
+	// Body is the exact JSON payload posted and signed.
+	Body []byte `json:"body"`
+}
+
+func (h Webhook) validate() error {
+	if h.HookID == "" || h.Event == "" || !json.Valid(h.Body) {
+		return errors.New("outbox: a webhook needs a hook id, an event and a JSON body")
+	}
+	return nil
+}
+
+// WebhookTarget is where and how a hook's events are posted.
+type WebhookTarget struct {
+	URL        string
+	Headers    map[string]string
+	SigningKey string
+	// Enabled: a disabled hook's pending events are dropped.
+	Enabled bool
+}
+
+// WebhookTargets looks hooks up by id; ok is false for a hook that no longer exists.
+type WebhookTargets interface {
+	WebhookTarget(hookID string) (t WebhookTarget, ok bool)
+}
+
+// WebhookAttempt is one finished delivery attempt of a webhook.
+type WebhookAttempt struct {
+	Webhook
+	// Attempt counts from 1.
+	Attempt int
+	// StatusCode and ResponseBody are the receiver's answer (0 and nil when there
+	// was none: a connection error); ResponseBody is at most maxResponseBytes.
+	StatusCode   int
+	ResponseBody []byte
+	// Err is nil when the receiver answered 2xx.
+	Err error
+	// Final: no attempt follows (delivered, given up, or the hook is gone).
+	Final bool
+	At    time.Time
+}
+
+// SignatureHeader is Logto's webhook signature header.
+const SignatureHeader = "logto-signature-sha-256"
+
+// webhookUserAgent is the user-agent Logto sends (a hook's headers may replace it).
+const webhookUserAgent = "Logto (https://logto.io/)"
+
+// Sign is Logto's webhook signature: HMAC-SHA256 of body keyed by signingKey, hex.
+func Sign(signingKey string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(signingKey))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// entry is the stored record: the logout or the webhook, and its delivery state.
 type entry struct {
 	Logout
-	CreatedAtMs     int64  `json:"createdAtMs"`
-	Attempts        int    `json:"attempts"`
-	NextAttemptAtMs int64  `json:"nextAttemptAtMs"`
-	LastError       string `json:"lastError,omitempty"`
+	Webhook         *Webhook `json:"webhook,omitempty"`
+	CreatedAtMs     int64    `json:"createdAtMs"`
+	Attempts        int      `json:"attempts"`
+	NextAttemptAtMs int64    `json:"nextAttemptAtMs"`
+	LastError       string   `json:"lastError,omitempty"`
 }
 
 // Config configures a Worker. Store and Signer are required; every other field has a
@@ -124,6 +197,12 @@ type Config struct {
 	// PollInterval bounds how long the worker sleeps without looking at the queue
 	// (it is woken by Enqueue and by finished attempts, too).
 	PollInterval time.Duration
+	// Webhooks looks up the hook of a webhook entry at each attempt; nil drops
+	// webhook entries.
+	Webhooks WebhookTargets
+	// OnWebhookAttempt, when set, is called after every webhook attempt (the hook's
+	// delivery log). It must not block for long: it runs on the attempt's goroutine.
+	OnWebhookAttempt func(WebhookAttempt)
 }
 
 // Validate reports every problem at once.
@@ -216,7 +295,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	return &Worker{
 		cfg:      cfg,
-		log:      log.With("component", "backchannel-logout"),
+		log:      log.With("component", "outbox"),
 		client:   client,
 		wake:     make(chan struct{}, 1),
 		inflight: map[string]bool{},
@@ -272,6 +351,35 @@ func (w *Worker) Enqueue(ctx context.Context, logouts ...Logout) error {
 	return errors.Join(errs...)
 }
 
+// EnqueueWebhooks stores the webhooks, each due now, like Enqueue: call it before
+// answering the request that caused them, so a crash after the answer cannot lose one.
+func (w *Worker) EnqueueWebhooks(ctx context.Context, hooks ...Webhook) error {
+	for _, h := range hooks {
+		if err := h.validate(); err != nil {
+			return err
+		}
+	}
+	now := w.cfg.Now()
+	var errs []error
+	for _, h := range hooks {
+		id, err := w.randomID()
+		if err != nil {
+			return err
+		}
+		wh := h
+		e := entry{Webhook: &wh, CreatedAtMs: now.UnixMilli(), NextAttemptAtMs: now.UnixMilli()}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		if _, err := w.cfg.Store.Put(ctx, Kind, id, 0, b, now.Add(w.cfg.TTL+expiryGrace)); err != nil {
+			errs = append(errs, fmt.Errorf("outbox: enqueue webhook %s for hook %s: %w", h.Event, h.HookID, err))
+		}
+	}
+	w.Wake()
+	return errors.Join(errs...)
+}
+
 // Run delivers due entries until ctx is done, then waits for the attempts in flight to
 // stop (they are cancelled with ctx and not counted) and returns. On start it scans the
 // store, so entries left by an earlier run are delivered too.
@@ -281,7 +389,7 @@ func (w *Worker) Run(ctx context.Context) {
 	defer func() {
 		wg.Wait()
 		s := w.Stats()
-		w.log.Info("back-channel logout worker stopped", "delivered", s.Delivered, "retried", s.Retried, "given_up", s.GivenUp)
+		w.log.Info("outbox worker stopped", "delivered", s.Delivered, "retried", s.Retried, "given_up", s.GivenUp)
 	}()
 	for {
 		next := w.dispatch(ctx, sem, &wg)
@@ -413,21 +521,51 @@ func (w *Worker) claim(ctx context.Context, key string, version uint64) bool {
 	return false
 }
 
-// attempt posts one fresh logout token for e and records the outcome.
+// attempt posts one fresh logout token (or the webhook) for e and records the
+// outcome.
 func (w *Worker) attempt(ctx context.Context, key string, version uint64, e entry) {
-	log := w.log.With("client", e.ClientID, "uri", e.URI, "attempt", e.Attempts+1)
-	err := w.post(ctx, e)
-	if ctx.Err() != nil {
-		return // shutting down: not the RP's failure; the entry stays for the next run
-	}
+	var (
+		log    *slog.Logger
+		err    error
+		report = func(error, bool) {}
+	)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if e.Webhook != nil {
+		log = w.log.With("hook", e.Webhook.HookID, "event", e.Webhook.Event, "attempt", e.Attempts+1)
+		status, resp, gone, perr := w.postWebhook(ctx, *e.Webhook)
+		if ctx.Err() != nil {
+			return // shutting down: the entry stays for the next run
+		}
+		if gone {
+			if derr := w.cfg.Store.Delete(sctx, Kind, key, version); derr != nil && !errors.Is(derr, persistence.ErrConflict) {
+				log.Warn("removing a webhook of a deleted hook failed", "err", derr)
+			}
+			log.Info("webhook dropped: its hook was deleted or disabled")
+			return
+		}
+		err = perr
+		attempt := e.Attempts + 1
+		report = func(err error, final bool) {
+			if w.cfg.OnWebhookAttempt != nil {
+				w.cfg.OnWebhookAttempt(WebhookAttempt{Webhook: *e.Webhook, Attempt: attempt,
+					StatusCode: status, ResponseBody: resp, Err: err, Final: final, At: w.cfg.Now()})
+			}
+		}
+	} else {
+		log = w.log.With("client", e.ClientID, "uri", e.URI, "attempt", e.Attempts+1)
+		err = w.post(ctx, e)
+		if ctx.Err() != nil {
+			return // shutting down: not the RP's failure; the entry stays for the next run
+		}
+	}
 	if err == nil {
 		if derr := w.cfg.Store.Delete(sctx, Kind, key, version); derr != nil && !errors.Is(derr, persistence.ErrConflict) {
 			log.Warn("delivered, but removing the outbox entry failed (it will be delivered again)", "err", derr)
 		}
 		w.delivered.Add(1)
-		log.Debug("back-channel logout delivered")
+		log.Debug("outbox entry delivered")
+		report(nil, true)
 		return
 	}
 	now := w.cfg.Now()
@@ -440,7 +578,8 @@ func (w *Worker) attempt(ctx context.Context, key string, version uint64, e entr
 			log.Warn("removing a given-up outbox entry failed", "err", derr)
 		}
 		w.givenUp.Add(1)
-		log.Warn("back-channel logout given up", "attempts", e.Attempts, "err", err)
+		log.Warn("outbox delivery given up", "attempts", e.Attempts, "err", err)
+		report(err, true)
 		return
 	}
 	e.NextAttemptAtMs = now.Add(delay).UnixMilli()
@@ -454,11 +593,56 @@ func (w *Worker) attempt(ctx context.Context, key string, version uint64, e entr
 		return
 	}
 	w.retried.Add(1)
+	report(err, false)
 	level := slog.LevelDebug
 	if e.Attempts == 1 {
-		level = slog.LevelInfo // the first failure of a logout; the retries after it at Debug
+		level = slog.LevelInfo // the first failure of an entry; the retries after it at Debug
 	}
-	log.Log(sctx, level, "back-channel logout failed; will retry", "in", delay.Round(time.Millisecond), "err", err)
+	log.Log(sctx, level, "outbox delivery failed; will retry", "in", delay.Round(time.Millisecond), "err", err)
+}
+
+// postWebhook posts one webhook to its hook's current URL, with Logto's headers
+// (user-agent, the hook's own headers, content-type, the signature). gone is true when
+// the hook no longer exists or is disabled: nothing was sent. A 2xx answer delivers it
+// (Logto's ky treats anything else as an error); redirects are not followed.
+func (w *Worker) postWebhook(ctx context.Context, h Webhook) (status int, body []byte, gone bool, err error) {
+	if w.cfg.Webhooks == nil {
+		return 0, nil, true, nil
+	}
+	t, ok := w.cfg.Webhooks.WebhookTarget(h.HookID)
+	if !ok || !t.Enabled {
+		return 0, nil, true, nil
+	}
+	status, body, err = PostWebhook(ctx, w.client, t, h.Body)
+	return status, body, false, err
+}
+
+// PostWebhook posts body to t once, signed with t's signing key, and returns the
+// answer; err is nil only for a 2xx answer. The /api/hooks/{id}/test route uses it too.
+func PostWebhook(ctx context.Context, client *http.Client, t WebhookTarget, body []byte) (status int, resp []byte, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("User-Agent", webhookUserAgent)
+	for k, v := range t.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if t.SigningKey != "" {
+		req.Header.Set(SignatureHeader, Sign(t.SigningKey, body))
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, _ = io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxResponseBytes))
+	_ = res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return res.StatusCode, resp, fmt.Errorf("webhook endpoint answered %d", res.StatusCode)
+	}
+	return res.StatusCode, resp, nil
 }
 
 // post sends one logout token (Back-Channel Logout 1.0, 2.5: "The OP sends an HTTP POST

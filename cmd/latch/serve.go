@@ -20,6 +20,7 @@ import (
 	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/hooks"
 	httpapi "github.com/latchid/latch/http"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/op"
@@ -259,6 +260,26 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	grains.bind(hot)
 	defer hot.Stop(false, log)
 
+	// ---- audit logs (package audit; README "Audit logs") ----
+	// Entries are batched off the request path, one store Apply per batch, into the
+	// hot-state shards (a batch shares one routing key, so one shard). Close flushes
+	// the last batch: it runs after the HTTP server stopped and before the shards stop
+	// (deferred calls run in reverse).
+	// The writer also records the webhooks' delivery logs (TriggerHook.<event>, read by
+	// /api/hooks/{id}/recent-logs), so it runs even with --audit-logs=false; it is
+	// created before the outbox, whose attempts it records, and closed after it stops.
+	aw, err := audit.NewWriter(audit.WriterConfig{Store: grains, Retention: cfg.AuditRetention, Now: now, Rand: rand.Reader, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer aw.Close()
+	var auditLog httpapi.AuditLog
+	if cfg.AuditLogs {
+		auditLog = aw
+	}
+	auditLogs := audit.Reader{Store: grains} // what was recorded stays readable with --audit-logs=false
+	// ---- end audit logs ----
+
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
 	// worker that also picks up what an earlier run left. It stops after the HTTP
 	// server (a logout finishing during shutdown still queues) and before the store
@@ -277,11 +298,19 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		MaxBackoff:   cfg.BackchannelMaxBackoff,
 		MaxAttempts:  cfg.BackchannelMaxAttempts,
 		TTL:          cfg.BackchannelTTL,
+		// Webhooks (package hooks; README "Webhooks") share the queue: each attempt
+		// looks its hook up in the directory and is logged as TriggerHook.<event>.
+		Webhooks:         hooks.Targets{Hooks: dir},
+		OnWebhookAttempt: hooks.DeliveryLog(aw),
 	})
 	if err != nil {
 		return err
 	}
 	om.registerOutbox(logouts)
+	webhooks, err := hooks.New(hooks.Config{Hooks: dir, Queue: logouts, Now: now, Logger: log})
+	if err != nil {
+		return err
+	}
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
 	go func() { logouts.Run(workerCtx); close(workerDone) }()
@@ -304,22 +333,6 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if err != nil {
 		return err
 	}
-	// ---- audit logs (package audit; README "Audit logs") ----
-	// Entries are batched off the request path, one store Apply per batch, into the
-	// hot-state shards (a batch shares one routing key, so one shard). Close flushes
-	// the last batch: it runs after the HTTP server stopped and before the shards stop
-	// (deferred calls run in reverse).
-	var auditLog httpapi.AuditLog
-	if cfg.AuditLogs {
-		aw, err := audit.NewWriter(audit.WriterConfig{Store: grains, Retention: cfg.AuditRetention, Now: now, Rand: rand.Reader, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer aw.Close()
-		auditLog = aw
-	}
-	auditLogs := audit.Reader{Store: grains} // what was recorded stays readable with --audit-logs=false
-	// ---- end audit logs ----
 
 	issuer := cfg.Endpoint + "/oidc"
 	srv, err := httpapi.New(httpapi.Config{
@@ -367,6 +380,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		RequestTimeout: cfg.RequestTimeout,
 		AuditLog:       auditLog,  // audit logs (block above)
 		AuditLogs:      auditLogs, // audit logs (block above)
+		Webhooks:       webhooks,  // webhooks (outbox block above)
 		Logger:         log,
 		Now:            now,
 		Rand:           rand.Reader,
