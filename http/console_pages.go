@@ -97,6 +97,8 @@ func (s *Server) consolePage(c *consoleReq, extra *consoleExtra) {
 	case section == "signing-keys" && id == "":
 		page, v.Title = "console-keys", "Signing keys"
 		err = s.consoleLoad(c, v.Data, "Keys", "/api/configs/oidc/private-keys")
+	default:
+		page, v.Title, err = s.consoleLoadMore(c, section, id, v.Data) // console_more.go
 	}
 	if page == "" {
 		s.consoleRender(c.w, http.StatusNotFound, "console-message", consoleView{Title: "Not found", User: v.User, CSRF: v.CSRF,
@@ -212,6 +214,9 @@ func (s *Server) consoleLoadUser(c *consoleReq, id string, data map[string]any) 
 	}
 	if err := s.consoleLoad(c, data, "Grants", base+"/grants"); err != nil {
 		data["GrantsError"] = err.Error()
+	}
+	if err := s.consoleLoad(c, data, "Mfa", base+"/mfa-verifications"); err != nil {
+		data["MfaError"] = err.Error()
 	}
 	return nil
 }
@@ -415,6 +420,8 @@ func (s *Server) consoleAction(c *consoleReq) {
 			err, done = api(http.MethodDelete, base+"/roles/"+url.PathEscape(f.Get("roleId")), nil, nil), "removed"
 		case action == "revoke-session":
 			err, done = api(http.MethodDelete, base+"/sessions/"+url.PathEscape(f.Get("sessionId"))+"?revokeGrantsTarget=all", nil, nil), "revoked"
+		case action == "delete-mfa":
+			err, done = api(http.MethodDelete, base+"/mfa-verifications/"+url.PathEscape(f.Get("verificationId")), nil, nil), "deleted"
 		case action == "revoke-grant":
 			err, done = api(http.MethodDelete, base+"/grants/"+url.PathEscape(f.Get("grantId")), nil, nil), "revoked"
 		case action == "delete":
@@ -430,7 +437,10 @@ func (s *Server) consoleAction(c *consoleReq) {
 			err = errUnknownAction
 		}
 	default:
-		err = errUnknownAction
+		var handled bool
+		if handled, done, to, err = s.consoleActionMore(c, section, id, action, f, api); !handled { // console_more.go
+			err = errUnknownAction
+		}
 	}
 	if err != nil {
 		s.consolePage(c, &consoleExtra{err: err})

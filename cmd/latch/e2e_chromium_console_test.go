@@ -138,12 +138,46 @@ func TestChromiumConsole(t *testing.T) {
 	c.check("user")
 	c.open("nav-users", "/console/users", "user-create")
 	page.typeInto("q", "bob")
+	if _, err := page.eval(`window.__stale = true`); err != nil {
+		t.Fatal(err)
+	}
 	page.click("user-search")
-	page.waitFor("the search result", `location.search.includes("q=bob") && document.querySelectorAll("tbody tr").length === 1 && document.querySelector("tbody").textContent.includes("bob")`)
+	page.waitFor("the search result", `!window.__stale && location.search.includes("q=bob") && document.querySelectorAll("tbody tr").length === 1 && document.querySelector("tbody").textContent.includes("bob")`)
 	c.check("users")
 
 	c.open("nav-keys", "/console/signing-keys", "keys-rotate")
 	c.check("signing-keys")
+
+	// The organization template, an organization with the user as a member.
+	c.open("nav-org-template", "/console/organization-template", "org-role-create")
+	page.typeInto("os-name", "read:members")
+	c.submit("org-scope-create", "created")
+	page.typeInto("or-name", "member")
+	c.submit("org-role-create", "created")
+	if got := page.evalString(`document.getElementById("org-roles").textContent + document.getElementById("org-scopes").textContent`); !strings.Contains(got, "member") || !strings.Contains(got, "read:members") {
+		t.Fatalf("organization template: %q", got)
+	}
+	c.check("organization-template")
+	c.open("nav-orgs", "/console/organizations", "org-create")
+	c.check("organizations")
+	page.typeInto("org-name", "Acme")
+	c.submit("org-create-submit", "created")
+	c.selectByText("org-user", "bob")
+	c.submit("org-member-add", "assigned")
+	if got := page.evalString(`document.getElementById("org-members").textContent`); !strings.Contains(got, "bob") {
+		t.Fatalf("organization members: %q", got)
+	}
+	c.check("organization")
+
+	c.open("nav-sie", "/console/sign-in-experience", "sie-branding")
+	page.typeInto("primaryColor", "#0b7a75")
+	c.submit("sie-save", "saved")
+	if got := page.evalString(`document.getElementById("primaryColor").value`); got != "#0b7a75" {
+		t.Fatalf("brand colour after save %q", got)
+	}
+	c.check("sign-in-experience")
+	c.open("nav-connectors", "/console/connectors", "connector-create")
+	c.check("connectors")
 
 	// The console's session ends at /oidc/session/end, which sends the browser back.
 	page.click("console-sign-out")
@@ -192,18 +226,22 @@ func (c *consoleDriver) size(width int) {
 // open follows a navigation link and waits for the page's element wantID.
 func (c *consoleDriver) open(linkID, path, wantID string) {
 	c.t.Helper()
+	if _, err := c.p.eval(`window.__stale = true`); err != nil {
+		c.t.Fatal(err)
+	}
 	c.p.click(linkID)
-	c.p.waitFor(path, fmt.Sprintf(`location.pathname === %q && !!document.getElementById(%q)`, path, wantID))
+	c.p.waitFor(path, fmt.Sprintf(`!window.__stale && document.readyState === "complete" && location.pathname === %q && !!document.getElementById(%q)`, path, wantID))
 }
 
 // submit clicks a form's button and waits for the notice the post redirects to.
 func (c *consoleDriver) submit(buttonID, done string) {
 	c.t.Helper()
-	if _, err := c.p.eval(fmt.Sprintf(`document.getElementById(%q).scrollIntoView({block: "center"})`, buttonID)); err != nil {
+	// The old document is marked, so that the wait below sees the new one only.
+	if _, err := c.p.eval(fmt.Sprintf(`window.__stale = true; document.getElementById(%q).scrollIntoView({block: "center"})`, buttonID)); err != nil {
 		c.t.Fatal(err)
 	}
 	c.p.click(buttonID)
-	c.p.waitFor("the notice after "+buttonID, fmt.Sprintf(`location.search === "?done=%s" && (!!document.getElementById("console-notice") || !!document.getElementById("console-error"))`, done))
+	c.p.waitFor("the notice after "+buttonID, fmt.Sprintf(`!window.__stale && document.readyState === "complete" && location.search === "?done=%s" && (!!document.getElementById("console-notice") || !!document.getElementById("console-error"))`, done))
 	if e := c.p.evalString(`(document.getElementById("console-error") || {}).textContent || ""`); e != "" {
 		c.t.Fatalf("%s: %s", buttonID, e)
 	}
@@ -229,9 +267,8 @@ func (c *consoleDriver) selectByText(id, text string) {
 // recorded an error.
 func (c *consoleDriver) check(name string) {
 	c.t.Helper()
-	if bg := c.p.evalString(`getComputedStyle(document.body).backgroundColor`); bg != "rgb(246, 247, 249)" {
-		c.t.Fatalf("%s: the console's stylesheet did not apply (body background %s)", name, bg)
-	}
+	c.p.waitFor(name+" loaded with the console's stylesheet",
+		`document.readyState === "complete" && getComputedStyle(document.body).backgroundColor === "rgb(246, 247, 249)"`)
 	c.shot(name + "-1000.png")
 	c.size(360)
 	if w := c.p.evalString(`String(document.documentElement.scrollWidth)`); w != "360" {
