@@ -4,8 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -303,5 +308,72 @@ func (c *consoleDriver) shot(name string) {
 	}
 	if err != nil {
 		c.t.Fatalf("screenshot %s: %v", name, err)
+	}
+}
+
+// TestConsoleSignInFlow is the console's sign-in without a browser: a real client
+// (cookie jar, redirects followed) and the sign-in page's JavaScript-free form. The
+// welcome form creates the first administrator, whose code is redeemed for a
+// Management API token; the pages answer; a second welcome is refused; sign-out ends
+// the Latch session, so the console asks to sign in again.
+func TestConsoleSignInFlow(t *testing.T) {
+	n := startNode(t, t.TempDir(), nil)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	post := func(path string, form url.Values) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.PostForm(n.endpoint+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := client.Get(n.endpoint + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, body := post("/console/welcome", url.Values{"username": {"root_admin"}, "password": {"admin-password"}, "confirm": {"admin-password"}})
+	if resp.Request.URL.Path != "/sign-in" {
+		t.Fatalf("after the welcome form: %s %d\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	resp, body = post("/sign-in", url.Values{"identifier": {"root_admin"}, "password": {"admin-password"}})
+	if resp.Request.URL.Path != "/console" || resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="console-user">root_admin<`) {
+		t.Fatalf("after signing in: %s %d\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	if resp, body := get("/console/roles"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "default:admin") {
+		t.Fatalf("roles page: %d\n%s", resp.StatusCode, body)
+	}
+	// The administrator's role shows in the Management API, holding the scope "all".
+	admin := n.adminToken(t.Context())
+	var roles []struct{ ID, Name, Type string }
+	n.mustAPI(admin, "GET", "/api/roles?search=default:admin", nil, 200, &roles)
+	if len(roles) != 1 || roles[0].Type != "User" {
+		t.Fatalf("roles %+v", roles)
+	}
+	var scopes []struct{ Name string }
+	n.mustAPI(admin, "GET", "/api/roles/"+roles[0].ID+"/scopes", nil, 200, &scopes)
+	if len(scopes) != 1 || scopes[0].Name != "all" {
+		t.Fatalf("the administrator role's scopes: %+v", scopes)
+	}
+
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if csrf == nil {
+		t.Fatalf("no CSRF token on the page:\n%s", body)
+	}
+	resp, body = post("/console/sign-out", url.Values{"csrf": {csrf[1]}})
+	if resp.Request.URL.Path != "/sign-in" {
+		t.Fatalf("after signing out: %s %d\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	if resp, _ := post("/console/welcome", url.Values{"username": {"intruder"}, "password": {"intruder-pw"}, "confirm": {"intruder-pw"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a second welcome = %d", resp.StatusCode)
 	}
 }
