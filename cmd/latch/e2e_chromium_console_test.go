@@ -213,6 +213,15 @@ func TestChromiumConsole(t *testing.T) {
 	c.check("not-admin")
 	page.click("not-admin-sign-out")
 	page.waitFor("the sign-in page after signing out", `location.pathname === "/sign-in" && !!document.getElementById("identifier")`)
+
+	// The demo app's own session ends too.
+	page.navigate(n.endpoint + "/demo-app")
+	page.waitFor("the demo's signed-in page", `document.readyState === "complete" && !!document.getElementById("demo-sign-out")`)
+	if _, err := page.eval(`document.getElementById("demo-sign-out").scrollIntoView({block: "center"})`); err != nil {
+		t.Fatal(err)
+	}
+	page.click("demo-sign-out")
+	page.waitFor("the demo's start page after sign-out", `location.pathname === "/demo-app" && !!document.getElementById("demo-form")`)
 }
 
 // consoleDriver adds to cdpPage what the console test repeats.
@@ -231,7 +240,7 @@ func (c *consoleDriver) size(width int) {
 // open follows a navigation link and waits for the page's element wantID.
 func (c *consoleDriver) open(linkID, path, wantID string) {
 	c.t.Helper()
-	if _, err := c.p.eval(`window.__stale = true`); err != nil {
+	if _, err := c.p.eval(fmt.Sprintf(`window.__stale = true; document.getElementById(%q).scrollIntoView({block: "center"})`, linkID)); err != nil {
 		c.t.Fatal(err)
 	}
 	c.p.click(linkID)
