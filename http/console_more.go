@@ -146,7 +146,7 @@ func (s *Server) consoleActionMore(c *consoleReq, section, id, action string, f 
 				body["config"] = config
 			}
 			err, done = api(http.MethodPost, "/api/connectors", body, nil), "created"
-		case "delete":
+		case "delete-connector":
 			err, done = api(http.MethodDelete, "/api/connectors/"+url.PathEscape(f.Get("id")), nil, nil), "deleted"
 		default:
 			err = errUnknownAction

@@ -235,6 +235,10 @@ func (s *Server) consoleAction(c *consoleReq) {
 	if len(c.segs) == 2 {
 		id = c.segs[1]
 	}
+	if action == "delete" && f.Get("confirm") != "on" {
+		s.consolePage(c, &consoleExtra{err: errors.New("Tick the box to confirm the deletion.")})
+		return
+	}
 	var (
 		done string
 		err  error

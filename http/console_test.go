@@ -155,6 +155,22 @@ func TestConsoleSecurity(t *testing.T) {
 		t.Fatalf("duplicate user = %d\n%s", resp.StatusCode, body)
 	}
 
+	// A deletion needs its confirmation box.
+	del := url.Values{"action": {"delete"}, "csrf": {adm.CSRF}}
+	if resp, body := cc.do("POST", "/console/users/"+carol.ID, sealed, del, nil); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "confirm the deletion") {
+		t.Fatalf("unconfirmed delete = %d\n%s", resp.StatusCode, body)
+	}
+	if _, ok := dir.User(carol.ID); !ok {
+		t.Fatal("an unconfirmed delete deleted the user")
+	}
+	del.Set("confirm", "on")
+	if resp, _ := cc.do("POST", "/console/users/"+carol.ID, sealed, del, nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/users?done=deleted" {
+		t.Fatalf("confirmed delete = %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, ok := dir.User(carol.ID); ok {
+		t.Fatal("a confirmed delete kept the user")
+	}
+
 	// A signed-in user without the Management API scope.
 	user := adm
 	user.Admin = false

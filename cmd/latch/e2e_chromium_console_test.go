@@ -378,6 +378,24 @@ func TestConsoleSignInFlow(t *testing.T) {
 	if csrf == nil {
 		t.Fatalf("no CSRF token on the page:\n%s", body)
 	}
+
+	// The administrator's own session and grant (the console's) show on their user
+	// page; revoking the grant answers the page with a notice.
+	var users []struct{ ID, Username string }
+	n.mustAPI(admin, "GET", "/api/users", nil, 200, &users)
+	if len(users) != 1 || users[0].Username != "root_admin" {
+		t.Fatalf("users %+v", users)
+	}
+	resp, body = get("/console/users/" + users[0].ID)
+	session := regexp.MustCompile(`name="sessionId" value="([^"]+)"`).FindStringSubmatch(body)
+	grant := regexp.MustCompile(`name="grantId" value="([^"]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || session == nil || grant == nil || !strings.Contains(body, "admin-console") {
+		t.Fatalf("user page: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = post("/console/users/"+users[0].ID, url.Values{"csrf": {csrf[1]}, "action": {"revoke-grant"}, "grantId": {grant[1]}})
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.RawQuery != "done=revoked" || strings.Contains(body, `name="grantId"`) {
+		t.Fatalf("after revoking the grant: %s %d\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
 	resp, body = post("/console/sign-out", url.Values{"csrf": {csrf[1]}})
 	if resp.Request.URL.Path != "/sign-in" {
 		t.Fatalf("after signing out: %s %d\n%s", resp.Request.URL, resp.StatusCode, body)
