@@ -2,6 +2,7 @@ package directory
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -54,5 +55,35 @@ func TestCreateFirstConsoleAdmin(t *testing.T) {
 	}
 	if _, ok := d.UserByUsername("intruder"); ok {
 		t.Fatal("the refused administrator was created")
+	}
+}
+
+// Racing first administrators: exactly one is created.
+func TestCreateFirstConsoleAdminRace(t *testing.T) {
+	d, _ := openTest(t, newMemStore())
+	ctx := t.Context()
+	if _, err := d.Bootstrap(ctx, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := d.CreateFirstConsoleAdmin(ctx, fmt.Sprintf("admin_%d", i), "a-long-password")
+			errs <- err
+		}()
+	}
+	won := 0
+	for range 4 {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrConsoleAdminExists):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	role, _ := d.ConsoleAdminRole()
+	users, err := d.RoleUsers(role.ID)
+	if won != 1 || err != nil || len(users) != 1 {
+		t.Fatalf("%d administrators created, %d hold the role (%v)", won, len(users), err)
 	}
 }
