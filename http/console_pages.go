@@ -35,6 +35,11 @@ type consoleExtra struct {
 // Protected and SAML, which Latch does not have).
 var consoleAppTypes = []string{"Traditional", "SPA", "Native", "MachineToMachine"}
 
+// consoleUserScopes are the user scopes a third-party application may be allowed to
+// ask for (Logto's UserScope values).
+var consoleUserScopes = []string{"profile", "email", "phone", "address", "custom_data", "identities", "roles",
+	"urn:logto:scope:organizations", "urn:logto:scope:organization_roles"}
+
 // consolePage renders the page at c.segs.
 func (s *Server) consolePage(c *consoleReq, extra *consoleExtra) {
 	v := consoleView{User: c.sess.Name, CSRF: c.sess.CSRF, Data: map[string]any{}}
@@ -161,6 +166,15 @@ func (s *Server) consoleLoadApp(c *consoleReq, id string, data map[string]any) e
 			return err
 		}
 		data["HasSecrets"] = true
+	}
+	if third, _ := app["isThirdParty"].(bool); third {
+		if err := s.consoleLoad(c, data, "Consent", base+"/user-consent-scopes"); err != nil {
+			return err
+		}
+		if err := s.consoleLoad(c, data, "Resources", "/api/resources?includeScopes=true&page_size=100"); err != nil {
+			return err
+		}
+		data["UserScopes"] = consoleUserScopes
 	}
 	if app["type"] == "MachineToMachine" {
 		if err := s.consoleLoad(c, data, "AppRoles", base+"/roles?page_size=100"); err != nil {
@@ -307,6 +321,12 @@ func (s *Server) consoleAction(c *consoleReq) {
 			err, done = api(http.MethodPost, base+"/roles", map[string]any{"roleIds": []string{f.Get("roleId")}}, nil), "assigned"
 		case action == "remove-role":
 			err, done = api(http.MethodDelete, base+"/roles/"+url.PathEscape(f.Get("roleId")), nil, nil), "removed"
+		case action == "consent-user-scope":
+			err, done = api(http.MethodPost, base+"/user-consent-scopes", map[string]any{"userScopes": []string{f.Get("scope")}}, nil), "assigned"
+		case action == "consent-resource-scope":
+			err, done = api(http.MethodPost, base+"/user-consent-scopes", map[string]any{"resourceScopes": []string{f.Get("scopeId")}}, nil), "assigned"
+		case action == "remove-consent":
+			err, done = api(http.MethodDelete, base+"/user-consent-scopes/"+url.PathEscape(f.Get("scopeType"))+"/"+url.PathEscape(f.Get("scopeId")), nil, nil), "removed"
 		case action == "delete":
 			err, done, to = api(http.MethodDelete, base, nil, nil), "deleted", pathConsole+"/applications"
 		default:

@@ -127,6 +127,25 @@ func TestChromiumConsole(t *testing.T) {
 	}
 	c.check("role")
 
+	// A third-party application may ask for what the console allows it.
+	c.open("nav-applications", "/console/applications", "app-create")
+	page.typeInto("app-name", "Partner")
+	c.setSelect("app-type", "Traditional")
+	page.typeInto("app-redirect", "https://partner.example/callback")
+	if _, err := page.eval(`document.getElementById("app-third-party").checked = true`); err != nil {
+		t.Fatal(err)
+	}
+	page.click("app-create-submit")
+	page.waitFor("the new third-party application", `!!document.getElementById("new-secret") && !!document.getElementById("consent-user")`)
+	c.setSelect("consent-user", "email")
+	c.submit("consent-user-add", "assigned")
+	c.selectByText("consent-resource", "Orders API: read:orders")
+	c.submit("consent-resource-add", "assigned")
+	if got := page.evalString(`document.getElementById("consent-scopes").textContent`); !strings.Contains(got, "email") || !strings.Contains(got, "read:orders") {
+		t.Fatalf("consent scopes: %q", got)
+	}
+	c.check("application-third-party")
+
 	// A user holding the role.
 	c.open("nav-users", "/console/users", "user-create")
 	page.typeInto("new-username", "bob")
