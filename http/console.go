@@ -131,6 +131,7 @@ type consoleCookie struct {
 	State    string `json:"st,omitempty"`
 	Nonce    string `json:"n,omitempty"`
 	Verifier string `json:"v,omitempty"`
+	Return   string `json:"ret,omitempty"` // the console page to land on after signing in
 
 	Subject      string `json:"sub,omitempty"`
 	Name         string `json:"nm,omitempty"`
@@ -296,6 +297,9 @@ func (s *Server) consoleSession(w http.ResponseWriter, r *http.Request) (*consol
 // the sealed cookie, the browser to /oidc/auth.
 func (s *Server) consoleSignIn(w http.ResponseWriter, r *http.Request) {
 	c := consoleCookie{Verifier: oauth2.GenerateVerifier()}
+	if r.Method == http.MethodGet {
+		c.Return = consoleReturnPath(r.URL)
+	}
 	var err error
 	if c.State, err = op.RandomID(s.rand); err == nil {
 		c.Nonce, err = op.RandomID(s.rand)
@@ -375,7 +379,23 @@ func (s *Server) consoleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, pathConsole, http.StatusSeeOther)
+	to := consoleReturnPath(&url.URL{Path: c.Return})
+	if to == "" {
+		to = pathConsole
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// consoleReturnPath is u's path when it is a console page to come back to after
+// signing in (never another site, the callback or the welcome page), else "".
+func consoleReturnPath(u *url.URL) string {
+	p := u.Path
+	if !strings.HasPrefix(p, pathConsole+"/") || strings.ContainsAny(p, "\\?#") || strings.Contains(p, "//") ||
+		strings.Contains(p, "/..") || p == pathConsoleCallback || strings.HasPrefix(p, pathConsole+"/welcome") ||
+		strings.HasPrefix(p, pathConsole+"/assets") {
+		return ""
+	}
+	return p
 }
 
 // consoleAccept records an access token from the token endpoint (this server's own,

@@ -210,3 +210,29 @@ func consoleAdminToken(t *testing.T, base string) string {
 	}
 	return out.AccessToken
 }
+
+// After signing in the console returns to the page asked for, and only to a console
+// page: never another site, the callback, the welcome page or an asset.
+func TestConsoleReturnPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/users/abc":          "/console/users/abc",
+		"/console/roles":              "/console/roles",
+		"/console":                    "",
+		"/console/callback":           "",
+		"/console/welcome":            "",
+		"/console/assets/console.css": "",
+		"/consolex/users":             "",
+		"/console//evil.example/x":    "",
+		"/console/..%2f..":            "",
+		"/console/a\\b":               "",
+		"/demo-app":                   "",
+	} {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := consoleReturnPath(u); got != want {
+			t.Errorf("consoleReturnPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -419,6 +419,14 @@ func TestConsoleSignInFlow(t *testing.T) {
 	if resp.Request.URL.Path != "/sign-in" {
 		t.Fatalf("after signing out: %s %d\n%s", resp.Request.URL, resp.StatusCode, body)
 	}
+	// Signing in again from a deeper page lands back on it.
+	if resp, _ := get("/console/roles"); resp.Request.URL.Path != "/sign-in" {
+		t.Fatalf("a page after signing out: %s", resp.Request.URL)
+	}
+	resp, body = post("/sign-in", url.Values{"identifier": {"root_admin"}, "password": {"admin-password"}})
+	if resp.Request.URL.Path != "/console/roles" || resp.StatusCode != http.StatusOK || !strings.Contains(body, "default:admin") {
+		t.Fatalf("after signing in again: %s %d", resp.Request.URL, resp.StatusCode)
+	}
 	if resp, _ := post("/console/welcome", url.Values{"username": {"intruder"}, "password": {"intruder-pw"}, "confirm": {"intruder-pw"}}); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("a second welcome = %d", resp.StatusCode)
 	}
