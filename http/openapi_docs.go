@@ -283,6 +283,9 @@ var routeDocs = map[string]routeDoc{
 	"GET /demo-app":           {Summary: "Demo app: start page, sign-in callback, and the signed-in view of the tokens' claims", OperationID: "GetDemoApp"},
 	"POST /demo-app/sign-in":  {Summary: "Demo app: start a sign-in through /oidc/auth", OperationID: "DemoAppSignIn"},
 	"POST /demo-app/sign-out": {Summary: "Demo app: sign out through /oidc/session/end", OperationID: "DemoAppSignOut"},
+	"GET /console":            {Summary: "Admin Console: getting started (signs the administrator in through /oidc/auth first)", OperationID: "GetConsole"},
+	"GET /console/*path":      {Summary: "Admin Console pages, its sign-in callback, welcome page and stylesheet", OperationID: "GetConsolePage"},
+	"POST /console/*path":     {Summary: "Admin Console form posts (same-origin, with the session's CSRF token)", OperationID: "PostConsoleForm"},
 	"GET /":                   {Summary: "Root: redirects to the sign-in page, as Logto's sign-in experience does", OperationID: "GetRoot"},
 	"HEAD /":                  {Summary: "Root (no body)", OperationID: "HeadRoot"},
 }

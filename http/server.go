@@ -215,6 +215,7 @@ func New(cfg Config) (*Server, error) {
 	s.routesUI(rt)
 	s.routesConsent(rt) // consent.go
 	s.routesDemo(rt)    // demo.go, demo_root.go
+	s.routesConsole(rt) // console.go
 	if cfg.MetricsHandler != nil {
 		h := cfg.MetricsHandler
 		rt.GET("/metrics", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { h.ServeHTTP(w, req) })
