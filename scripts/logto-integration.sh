@@ -8,6 +8,10 @@
 # LOGTO_GIT_DIR   a git dir (bare or not) of logto-io/logto; LOGTO_REF (default HEAD)
 # WORK            scratch directory (default /tmp/latch-logto-integration)
 # PORT            Latch's HTTP port (default 3301)
+# SECRETS_FROM_CREATION=1  also shim createApplicationWithSecret (src/api/application.ts) to
+#                 take the secret from the creation answer: Latch keeps secrets hashed at rest
+#                 (a deliberate departure, README), so GET .../secrets has no values; this
+#                 shows what the tests that need a secret find behind that departure.
 # Test paths are relative to src/tests/api without .test.ts (e.g. role.user,
 # application/application.secrets); none: the issue 20 groups.
 #
@@ -44,6 +48,20 @@ test -f "$pkg/package.json"
 cp "$here/logto-integration/api.shim.ts" "$pkg/src/api/api.ts"
 cp "$here/logto-integration/jest.setup.api.js" "$pkg/jest.setup.api.js"
 cp "$here/logto-integration/jest.config.js" "$pkg/jest.config.js"
+if [ "${SECRETS_FROM_CREATION:-}" = 1 ]; then
+  node - "$pkg/src/api/application.ts" <<'JS'
+const fs = require('fs');
+const file = process.argv[2];
+const from = `  const application = await createApplication(...args);
+  const [secret] = await getApplicationSecrets(application.id);
+  assert(secret);
+
+  return { ...application, secret: secret.value };`;
+const source = fs.readFileSync(file, 'utf8');
+if (!source.includes(from)) throw new Error('createApplicationWithSecret changed upstream');
+fs.writeFileSync(file, source.replace(from, '  return createApplication(...args);'));
+JS
+fi
 # 2. dependencies: the published @logto packages of the repository's versions (pinned in
 # scripts/logto-integration/package.json), installed beside the package, not in it
 cp "$here/logto-integration/package.json" "$WORK/package.json"
