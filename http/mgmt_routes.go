@@ -58,6 +58,8 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/users/:userId/custom-data", s.getUserCustomData},
 		{"PATCH", "/api/users/:userId/custom-data", s.patchUserCustomData},
 		{"PATCH", "/api/users/:userId/profile", s.patchUserProfile},
+		{"GET", "/api/users/:userId/logto-configs", s.getUserLogtoConfigs},
+		{"PATCH", "/api/users/:userId/logto-configs", s.patchUserLogtoConfigs},
 		{"GET", "/api/users/:userId/roles", s.listUserRoles},
 		{"POST", "/api/users/:userId/roles", s.assignUserRoles},
 		{"PUT", "/api/users/:userId/roles", s.replaceUserRoles},

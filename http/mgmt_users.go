@@ -407,6 +407,49 @@ func (s *Server) patchUserCustomData(r *http.Request, p httprouter.Params) (int,
 	return http.StatusOK, objectOrEmpty(u.CustomData), nil
 }
 
+// getUserLogtoConfigs is GET /api/users/:userId/logto-configs: the user's MFA and
+// passkey sign-in states, in the Account API's logto-configs shape.
+func (s *Server) getUserLogtoConfigs(_ *http.Request, p httprouter.Params) (int, any, error) {
+	u, err := s.findUser(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, logtoConfigsView(u), nil
+}
+
+// patchUserLogtoConfigs is PATCH /api/users/:userId/logto-configs with the Account
+// API's body (logtoConfigsBody): mfa.skipped and mfa.skipMfaOnSignIn are stored; a
+// value Latch cannot keep (mfa.enabled or passkeySignIn.skipped true) is refused.
+func (s *Server) patchUserLogtoConfigs(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b logtoConfigsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	isTrue := func(p *bool) bool { return p != nil && *p }
+	if b.Mfa != nil && isTrue(b.Mfa.Enabled) {
+		return 0, nil, invalidInput("`mfa.enabled` is not supported")
+	}
+	if b.PasskeySignIn != nil && isTrue(b.PasskeySignIn.Skipped) {
+		return 0, nil, invalidInput("`passkeySignIn.skipped` is not supported")
+	}
+	if b.Mfa == nil || (b.Mfa.Skipped == nil && b.Mfa.SkipMfaOnSignIn == nil) {
+		return s.getUserLogtoConfigs(r, p)
+	}
+	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
+		if b.Mfa.Skipped != nil {
+			u.MfaSkipped = *b.Mfa.Skipped
+		}
+		if b.Mfa.SkipMfaOnSignIn != nil {
+			u.SkipMfaOnSignIn = *b.Mfa.SkipMfaOnSignIn
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, userError(err)
+	}
+	return http.StatusOK, logtoConfigsView(u), nil
+}
+
 // patchUserProfile merges profile key by key into the stored one (Logto's jsonb
 // merge: a key sent replaces the whole value, e.g. address) and answers with it.
 func (s *Server) patchUserProfile(r *http.Request, p httprouter.Params) (int, any, error) {

@@ -58,6 +58,8 @@ var routeDocs = map[string]routeDoc{
 	"GET /api/users/:userId/custom-data":                                    {Summary: "Get user custom data"},
 	"PATCH /api/users/:userId/custom-data":                                  {Summary: "Update user custom data"},
 	"PATCH /api/users/:userId/profile":                                      {Summary: "Update user profile"},
+	"GET /api/users/:userId/logto-configs":                                  {Summary: "Get user logto config"},
+	"PATCH /api/users/:userId/logto-configs":                                {Summary: "Update user logto config"},
 	"GET /api/users/:userId/roles":                                          {Summary: "List user roles"},
 	"POST /api/users/:userId/roles":                                         {Summary: "Assign user roles", OperationID: "AssignUserRoles"},
 	"PUT /api/users/:userId/roles":                                          {Summary: "Replace user roles"},
