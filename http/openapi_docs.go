@@ -272,6 +272,13 @@ var routeDocs = map[string]routeDoc{
 	"GET /api/applications/:id/user-consent-scopes":                        {Summary: "List all the user consent scopes of an application", OperationID: "ListApplicationUserConsentScopes"},
 	"POST /api/applications/:id/user-consent-scopes":                       {Summary: "Assign user consent scopes to a third-party application", OperationID: "CreateApplicationUserConsentScope"},
 	"DELETE /api/applications/:id/user-consent-scopes/:scopeType/:scopeId": {Summary: "Remove a user consent scope from an application", OperationID: "DeleteApplicationUserConsentScope"},
+
+	// user consent organizations (mgmt_applications_consent_orgs.go)
+	"GET /api/applications/:id/users/:userId/consent-organizations":                    {Summary: "List all the user consented organizations of an application"},
+	"POST /api/applications/:id/users/:userId/consent-organizations":                   {Summary: "Grant a list of organization access of a user for an application"},
+	"PUT /api/applications/:id/users/:userId/consent-organizations":                    {Summary: "Replace the organizations a user consented to for an application"},
+	"DELETE /api/applications/:id/users/:userId/consent-organizations/:organizationId": {Summary: "Revoke a user's access to an organization for an application"},
+
 	"GET /consent":            {Summary: "Consent page of a third-party application", OperationID: "GetConsentPage"},
 	"POST /consent":           {Summary: "Consent form post: accept (code issued) or deny (access_denied)", OperationID: "SubmitConsentForm"},
 	"GET /demo-app":           {Summary: "Demo app: start page, sign-in callback, and the signed-in view of the tokens' claims", OperationID: "GetDemoApp"},
