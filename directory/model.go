@@ -107,7 +107,11 @@ type Application struct {
 	CustomClientMetadata CustomClientMetadata `json:"customClientMetadata"`
 	CustomData           json.RawMessage      `json:"customData,omitempty"`
 	IsThirdParty         bool                 `json:"isThirdParty,omitempty"`
-	CreatedAt            int64                `json:"createdAt"`
+	// SignInExperience is Logto's application-level sign-in experience (branding,
+	// colors, terms links, display name) as the Management API validated it; nil when
+	// none was set. Replaced whole, never edited in place.
+	SignInExperience json.RawMessage `json:"signInExperience,omitempty"`
+	CreatedAt        int64           `json:"createdAt"`
 	// Version is the entity's store version; not part of the stored value.
 	Version uint64 `json:"-"`
 }

@@ -112,7 +112,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
-	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes(), s.consentOrganizationRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go, mgmt_applications_consent_orgs.go
+	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes(), s.consentOrganizationRoutes(), s.appSignInExperienceRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go, mgmt_applications_consent_orgs.go, mgmt_applications_signinexp.go
 }
 
 // organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST

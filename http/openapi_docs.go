@@ -273,6 +273,9 @@ var routeDocs = map[string]routeDoc{
 	"POST /api/applications/:id/user-consent-scopes":                       {Summary: "Assign user consent scopes to a third-party application", OperationID: "CreateApplicationUserConsentScope"},
 	"DELETE /api/applications/:id/user-consent-scopes/:scopeType/:scopeId": {Summary: "Remove a user consent scope from an application", OperationID: "DeleteApplicationUserConsentScope"},
 
+	// application sign-in experience (mgmt_applications_signinexp.go)
+	"GET /api/applications/:id/sign-in-experience": {Summary: "Get the application level sign-in experience"},
+	"PUT /api/applications/:id/sign-in-experience": {Summary: "Update application level sign-in experience"},
 	// user consent organizations (mgmt_applications_consent_orgs.go)
 	"GET /api/applications/:id/users/:userId/consent-organizations":                    {Summary: "List all the user consented organizations of an application"},
 	"POST /api/applications/:id/users/:userId/consent-organizations":                   {Summary: "Grant a list of organization access of a user for an application"},
