@@ -143,10 +143,13 @@ type User struct {
 	MfaSkipped bool `json:"mfaSkipped,omitempty"`
 	// SkipMfaOnSignIn: the user chose not to be asked for their factors at sign-in
 	// (Logto's logtoConfig mfa.skipMfaOnSignIn); a mandatory policy asks anyway.
-	SkipMfaOnSignIn bool   `json:"skipMfaOnSignIn,omitempty"`
-	CreatedAt       int64  `json:"createdAt"`
-	UpdatedAt       int64  `json:"updatedAt"`
-	Version         uint64 `json:"-"`
+	SkipMfaOnSignIn bool `json:"skipMfaOnSignIn,omitempty"`
+	// PasskeySignInSkipped: the user declined the passkey sign-in prompt (Logto's
+	// logtoConfig passkeySignIn.skipped).
+	PasskeySignInSkipped bool   `json:"passkeySignInSkipped,omitempty"`
+	CreatedAt            int64  `json:"createdAt"`
+	UpdatedAt            int64  `json:"updatedAt"`
+	Version              uint64 `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and

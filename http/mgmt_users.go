@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -418,36 +419,55 @@ func (s *Server) getUserLogtoConfigs(_ *http.Request, p httprouter.Params) (int,
 }
 
 // patchUserLogtoConfigs is PATCH /api/users/:userId/logto-configs with the Account
-// API's body (logtoConfigsBody): mfa.skipped and mfa.skipMfaOnSignIn are stored; a
-// value Latch cannot keep (mfa.enabled or passkeySignIn.skipped true) is refused.
+// API's body (logtoConfigsBody, applyLogtoConfigs).
 func (s *Server) patchUserLogtoConfigs(r *http.Request, p httprouter.Params) (int, any, error) {
 	var b logtoConfigsBody
 	if err := decodeBody(r, &b); err != nil {
 		return 0, nil, err
 	}
-	isTrue := func(p *bool) bool { return p != nil && *p }
-	if b.Mfa != nil && isTrue(b.Mfa.Enabled) {
+	if b.Mfa != nil && b.Mfa.Enabled != nil && *b.Mfa.Enabled {
 		return 0, nil, invalidInput("`mfa.enabled` is not supported")
 	}
-	if b.PasskeySignIn != nil && isTrue(b.PasskeySignIn.Skipped) {
-		return 0, nil, invalidInput("`passkeySignIn.skipped` is not supported")
+	u, err := s.findUser(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
 	}
-	if b.Mfa == nil || (b.Mfa.Skipped == nil && b.Mfa.SkipMfaOnSignIn == nil) {
-		return s.getUserLogtoConfigs(r, p)
+	if u, err = s.applyLogtoConfigs(r.Context(), u, b); err != nil {
+		return 0, nil, err
 	}
-	u, err := s.dir.UpdateUser(r.Context(), p.ByName("userId"), func(u *directory.User) error {
-		if b.Mfa.Skipped != nil {
-			u.MfaSkipped = *b.Mfa.Skipped
+	return http.StatusOK, logtoConfigsView(u), nil
+}
+
+// applyLogtoConfigs stores what b sets of mfa.skipped, mfa.skipMfaOnSignIn and
+// passkeySignIn.skipped on u (the Account API's and the Management API's
+// logto-configs); nothing set, u is answered as is. mfa.enabled is the caller's check.
+func (s *Server) applyLogtoConfigs(ctx context.Context, u *directory.User, b logtoConfigsBody) (*directory.User, error) {
+	var mfaSkipped, skipOnSignIn, passkeySkipped *bool
+	if b.Mfa != nil {
+		mfaSkipped, skipOnSignIn = b.Mfa.Skipped, b.Mfa.SkipMfaOnSignIn
+	}
+	if b.PasskeySignIn != nil {
+		passkeySkipped = b.PasskeySignIn.Skipped
+	}
+	if mfaSkipped == nil && skipOnSignIn == nil && passkeySkipped == nil {
+		return u, nil
+	}
+	next, err := s.dir.UpdateUser(ctx, u.ID, func(u *directory.User) error {
+		if mfaSkipped != nil {
+			u.MfaSkipped = *mfaSkipped
 		}
-		if b.Mfa.SkipMfaOnSignIn != nil {
-			u.SkipMfaOnSignIn = *b.Mfa.SkipMfaOnSignIn
+		if skipOnSignIn != nil {
+			u.SkipMfaOnSignIn = *skipOnSignIn // account_mfa.go mfa-settings
+		}
+		if passkeySkipped != nil {
+			u.PasskeySignInSkipped = *passkeySkipped
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, nil, userError(err)
+		return nil, userError(err)
 	}
-	return http.StatusOK, logtoConfigsView(u), nil
+	return next, nil
 }
 
 // patchUserProfile merges profile key by key into the stored one (Logto's jsonb

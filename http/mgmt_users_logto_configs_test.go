@@ -6,7 +6,7 @@ import (
 )
 
 // GET/PATCH /api/users/:userId/logto-configs (Logto's admin-user basics): the MFA
-// states a PATCH sets are read back, a value Latch cannot keep is refused, and a
+// and passkey states a PATCH sets are read back, a value Latch cannot keep is refused, and a
 // missing user is entity.not_found.
 func TestUserLogtoConfigs(t *testing.T) {
 	e := newMgmtEnv(t)
@@ -33,6 +33,11 @@ func TestUserLogtoConfigs(t *testing.T) {
 	c.call("GET", path, nil, http.StatusOK, &got)
 	if !got.Mfa.Skipped || got.Mfa.SkipMfaOnSignIn {
 		t.Fatalf("a PATCH changes only what it names: %+v", got)
+	}
+	c.call("PATCH", path, obj{"passkeySignIn": obj{"skipped": true}}, http.StatusOK, nil)
+	c.call("GET", path, nil, http.StatusOK, &got)
+	if !got.PasskeySignIn.Skipped || !got.Mfa.Skipped {
+		t.Fatalf("passkeySignIn.skipped kept: %+v", got)
 	}
 	c.fail("PATCH", path, obj{"mfa": obj{"enabled": true}}, http.StatusBadRequest, "guard.invalid_input")
 	c.fail("GET", "/api/users/nope/logto-configs", nil, http.StatusNotFound, "entity.not_found")
