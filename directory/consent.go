@@ -281,6 +281,51 @@ func (d *Directory) GrantUserConsent(ctx context.Context, userID, appID string, 
 	return c, nil
 }
 
+// SetUserConsentOrganizations sets the organizations userID lets appID see to what
+// edit makes of the current list (Logto's user consent organizations, edited through
+// the Management API), and returns the new list. The user and the application must
+// exist (*NotFoundError); membership is the caller's check. A record created this way
+// keeps UpdatedAt 0: it accepts no scope and does not stand for the user's consent
+// (op's needsConsent).
+func (d *Directory) SetUserConsentOrganizations(ctx context.Context, userID, appID string, edit func(cur []string) []string) ([]string, error) {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	key := userConsentKey(userID, appID)
+	err := d.commit(ctx, func(b *batch) error {
+		u, ok := d.st.users[userID]
+		if !ok {
+			return notFound(EntityUser, userID)
+		}
+		app, ok := d.st.apps[appID]
+		if !ok {
+			return notFound(EntityApplication, appID)
+		}
+		b.check(kindUser, userID, u.Version)
+		b.check(kindApp, appID, app.Version)
+		next := UserConsent{ResourceScopes: map[string][]string{}}
+		var version uint64
+		if cur := d.st.consent.users[key]; cur != nil {
+			version = cur.Version
+			next.Scopes = slices.Clone(cur.Scopes)
+			next.OrganizationIDs = slices.Clone(cur.OrganizationIDs)
+			next.UpdatedAt = cur.UpdatedAt
+			for k, v := range cur.ResourceScopes {
+				next.ResourceScopes[k] = slices.Clone(v)
+			}
+		}
+		next.OrganizationIDs = union(nil, edit(next.OrganizationIDs))
+		b.put(kindUserConsent, key, version, &next)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := d.UserConsent(userID, appID); ok {
+		return slices.Clone(c.OrganizationIDs), nil
+	}
+	return nil, nil
+}
+
 // RevokeUserConsent forgets the consent userID gave appID (absent: nothing to do).
 func (d *Directory) RevokeUserConsent(ctx context.Context, userID, appID string) error {
 	d.wmu.Lock()

@@ -107,7 +107,11 @@ type Application struct {
 	CustomClientMetadata CustomClientMetadata `json:"customClientMetadata"`
 	CustomData           json.RawMessage      `json:"customData,omitempty"`
 	IsThirdParty         bool                 `json:"isThirdParty,omitempty"`
-	CreatedAt            int64                `json:"createdAt"`
+	// SignInExperience is Logto's application-level sign-in experience (branding,
+	// colors, terms links, display name) as the Management API validated it; nil when
+	// none was set. Replaced whole, never edited in place.
+	SignInExperience json.RawMessage `json:"signInExperience,omitempty"`
+	CreatedAt        int64           `json:"createdAt"`
 	// Version is the entity's store version; not part of the stored value.
 	Version uint64 `json:"-"`
 }
@@ -139,10 +143,13 @@ type User struct {
 	MfaSkipped bool `json:"mfaSkipped,omitempty"`
 	// SkipMfaOnSignIn: the user chose not to be asked for their factors at sign-in
 	// (Logto's logtoConfig mfa.skipMfaOnSignIn); a mandatory policy asks anyway.
-	SkipMfaOnSignIn bool   `json:"skipMfaOnSignIn,omitempty"`
-	CreatedAt       int64  `json:"createdAt"`
-	UpdatedAt       int64  `json:"updatedAt"`
-	Version         uint64 `json:"-"`
+	SkipMfaOnSignIn bool `json:"skipMfaOnSignIn,omitempty"`
+	// PasskeySignInSkipped: the user declined the passkey sign-in prompt (Logto's
+	// logtoConfig passkeySignIn.skipped).
+	PasskeySignInSkipped bool   `json:"passkeySignInSkipped,omitempty"`
+	CreatedAt            int64  `json:"createdAt"`
+	UpdatedAt            int64  `json:"updatedAt"`
+	Version              uint64 `json:"-"`
 }
 
 // Resource is an API resource (RFC 8707 resource indicator). Indicator is unique and

@@ -32,6 +32,18 @@ func (d *Directory) ResourceByIndicator(indicator string) (*Resource, bool) {
 	return r, ok
 }
 
+// DefaultResource returns the API resource marked isDefault, if any (at most one is).
+func (d *Directory) DefaultResource() (*Resource, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, r := range d.st.resources {
+		if r.IsDefault {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
 // Resources returns every API resource, newest first.
 func (d *Directory) Resources() []*Resource {
 	d.mu.RLock()

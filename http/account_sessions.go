@@ -138,9 +138,9 @@ func (s *Server) deleteMyMfa(r *http.Request, p httprouter.Params, c accountCall
 }
 
 // logtoConfigsJSON is Logto's userLogtoConfigResponseGuard. Latch keeps whether the
-// user skipped MFA enrollment (directory.User.MfaSkipped) and skipMfaOnSignIn;
-// mfa.enabled is unknown (left out, as Logto for users without it),
-// passkeySignIn.skipped is false.
+// user skipped MFA enrollment (directory.User.MfaSkipped), skipMfaOnSignIn and
+// passkeySignIn.skipped; mfa.enabled is unknown (left out, as Logto for users without
+// it).
 type logtoConfigsJSON struct {
 	Mfa struct {
 		Enabled         *bool `json:"enabled,omitempty"`
@@ -156,6 +156,7 @@ func logtoConfigsView(u *directory.User) logtoConfigsJSON {
 	var v logtoConfigsJSON
 	v.Mfa.Skipped = u.MfaSkipped
 	v.Mfa.SkipMfaOnSignIn = u.SkipMfaOnSignIn
+	v.PasskeySignIn.Skipped = u.PasskeySignInSkipped
 	return v
 }
 
@@ -188,9 +189,9 @@ func (s *Server) getMyLogtoConfigs(_ *http.Request, _ httprouter.Params, c accou
 }
 
 // logtoConfigsBody is Logto's PATCH body {mfa?: {enabled?, skipped?,
-// skipMfaOnSignIn?}, passkeySignIn?: {skipped?}}. Latch stores mfa.skipped and
-// skipMfaOnSignIn; a value it cannot keep (mfa.enabled or passkeySignIn.skipped set to
-// true) is refused rather than silently dropped.
+// skipMfaOnSignIn?}, passkeySignIn?: {skipped?}}. Latch stores mfa.skipped,
+// skipMfaOnSignIn and passkeySignIn.skipped; mfa.enabled set to true (a value it cannot
+// keep) is refused rather than silently dropped.
 type logtoConfigsBody struct {
 	Mfa *struct {
 		Enabled         *bool `json:"enabled"`
@@ -215,24 +216,9 @@ func (s *Server) patchMyLogtoConfigs(r *http.Request, _ httprouter.Params, c acc
 	if b.Mfa != nil && isTrue(b.Mfa.Enabled) {
 		return 0, nil, invalidInput("`mfa.enabled` is not supported")
 	}
-	if b.PasskeySignIn != nil && isTrue(b.PasskeySignIn.Skipped) {
-		return 0, nil, invalidInput("`passkeySignIn.skipped` is not supported")
-	}
-	u := c.User
-	if b.Mfa != nil && (b.Mfa.Skipped != nil || b.Mfa.SkipMfaOnSignIn != nil) {
-		var err error
-		u, err = s.dir.UpdateUser(r.Context(), c.User.ID, func(u *directory.User) error {
-			if b.Mfa.Skipped != nil {
-				u.MfaSkipped = *b.Mfa.Skipped
-			}
-			if b.Mfa.SkipMfaOnSignIn != nil {
-				u.SkipMfaOnSignIn = *b.Mfa.SkipMfaOnSignIn // account_mfa.go mfa-settings
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, nil, userError(err)
-		}
+	u, err := s.applyLogtoConfigs(r.Context(), c.User, b) // mgmt_users.go
+	if err != nil {
+		return 0, nil, err
 	}
 	return http.StatusOK, logtoConfigsView(u), nil
 }

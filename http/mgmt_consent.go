@@ -120,6 +120,21 @@ func (s *Server) addAppConsentScopes(r *http.Request, p httprouter.Params) (int,
 
 // removeAppConsentScope is DELETE /api/applications/:id/user-consent-scopes/:scopeType/:scopeId.
 func (s *Server) removeAppConsentScope(r *http.Request, p httprouter.Params) (int, any, error) {
+	// Logto: an id that is not assigned (of a known type, to an existing application)
+	// is 404 entity.not_found.
+	if _, ok := s.dir.Application(p.ByName("id")); ok {
+		c := s.dir.AppConsentScopes(p.ByName("id"))
+		assigned, known := map[string][]string{
+			directory.ConsentUserScopes:                 c.UserScopes,
+			directory.ConsentResourceScopes:             c.ResourceScopes,
+			directory.ConsentOrganizationScopes:         c.OrganizationScopes,
+			directory.ConsentOrganizationResourceScopes: c.OrganizationResourceScopes,
+		}[p.ByName("scopeType")]
+		if known && !slices.Contains(assigned, p.ByName("scopeId")) {
+			return 0, nil, apiErr(http.StatusNotFound, "entity.not_found",
+				"The user consent scope `"+p.ByName("scopeId")+"` is not assigned to the application.")
+		}
+	}
 	if err := s.dir.RemoveAppConsentScope(r.Context(), p.ByName("id"), p.ByName("scopeType"), p.ByName("scopeId")); err != nil {
 		return 0, nil, consentScopesError(err)
 	}

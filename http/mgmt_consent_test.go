@@ -45,7 +45,9 @@ func TestMgmtUserConsentScopes(t *testing.T) {
 
 	e.call("DELETE", base+"/user-scopes/profile", nil, http.StatusNoContent)
 	e.call("DELETE", base+"/resource-scopes/"+str(sc, "id"), nil, http.StatusNoContent)
-	e.call("DELETE", base+"/organization-scopes/not-assigned", nil, http.StatusNoContent)
+	// Logto's application-user-consent-scope test: an id not assigned is 404 entity.not_found.
+	e.wantError("DELETE", base+"/organization-scopes/not-assigned", nil, http.StatusNotFound, "entity.not_found")
+	e.wantError("DELETE", base+"/user-scopes/profile", nil, http.StatusNotFound, "entity.not_found")
 	got = e.call("GET", base, nil, http.StatusOK)
 	if len(got["userScopes"].([]any)) != 0 || len(got["resourceScopes"].([]any)) != 0 {
 		t.Fatalf("after delete %v", got)

@@ -39,6 +39,11 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/connectors":                           true,
 	"/api/connectors/:id":                       true,
 	"/api/users/:userId/mfa-verifications":      true, // Logto does not page it (mgmt_user_mfa.go)
+	"/api/users/:userId/logto-configs":          true, // one object (mgmt_users.go)
+	"/api/applications/:id/sign-in-experience":  true, // one object (mgmt_applications_signinexp.go)
+	// Pages inside {organizations}; only for third-party apps (the admin app is not one):
+	// its paging is tested in TestConsentOrganizations.
+	"/api/applications/:id/users/:userId/consent-organizations": true,
 	// Entities and their parts:
 	"/api/applications/:id":                  true,
 	"/api/applications/:id/secrets":          true,

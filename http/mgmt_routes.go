@@ -58,6 +58,8 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/users/:userId/custom-data", s.getUserCustomData},
 		{"PATCH", "/api/users/:userId/custom-data", s.patchUserCustomData},
 		{"PATCH", "/api/users/:userId/profile", s.patchUserProfile},
+		{"GET", "/api/users/:userId/logto-configs", s.getUserLogtoConfigs},
+		{"PATCH", "/api/users/:userId/logto-configs", s.patchUserLogtoConfigs},
 		{"GET", "/api/users/:userId/roles", s.listUserRoles},
 		{"POST", "/api/users/:userId/roles", s.assignUserRoles},
 		{"PUT", "/api/users/:userId/roles", s.replaceUserRoles},
@@ -110,7 +112,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
-	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go
+	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes(), s.consentOrganizationRoutes(), s.appSignInExperienceRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go, mgmt_applications_consent_orgs.go, mgmt_applications_signinexp.go
 }
 
 // organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST

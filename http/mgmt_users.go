@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -405,6 +406,68 @@ func (s *Server) patchUserCustomData(r *http.Request, p httprouter.Params) (int,
 		return 0, nil, userError(err)
 	}
 	return http.StatusOK, objectOrEmpty(u.CustomData), nil
+}
+
+// getUserLogtoConfigs is GET /api/users/:userId/logto-configs: the user's MFA and
+// passkey sign-in states, in the Account API's logto-configs shape.
+func (s *Server) getUserLogtoConfigs(_ *http.Request, p httprouter.Params) (int, any, error) {
+	u, err := s.findUser(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, logtoConfigsView(u), nil
+}
+
+// patchUserLogtoConfigs is PATCH /api/users/:userId/logto-configs with the Account
+// API's body (logtoConfigsBody, applyLogtoConfigs).
+func (s *Server) patchUserLogtoConfigs(r *http.Request, p httprouter.Params) (int, any, error) {
+	var b logtoConfigsBody
+	if err := decodeBody(r, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.Mfa != nil && b.Mfa.Enabled != nil && *b.Mfa.Enabled {
+		return 0, nil, invalidInput("`mfa.enabled` is not supported")
+	}
+	u, err := s.findUser(p.ByName("userId"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if u, err = s.applyLogtoConfigs(r.Context(), u, b); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, logtoConfigsView(u), nil
+}
+
+// applyLogtoConfigs stores what b sets of mfa.skipped, mfa.skipMfaOnSignIn and
+// passkeySignIn.skipped on u (the Account API's and the Management API's
+// logto-configs); nothing set, u is answered as is. mfa.enabled is the caller's check.
+func (s *Server) applyLogtoConfigs(ctx context.Context, u *directory.User, b logtoConfigsBody) (*directory.User, error) {
+	var mfaSkipped, skipOnSignIn, passkeySkipped *bool
+	if b.Mfa != nil {
+		mfaSkipped, skipOnSignIn = b.Mfa.Skipped, b.Mfa.SkipMfaOnSignIn
+	}
+	if b.PasskeySignIn != nil {
+		passkeySkipped = b.PasskeySignIn.Skipped
+	}
+	if mfaSkipped == nil && skipOnSignIn == nil && passkeySkipped == nil {
+		return u, nil
+	}
+	next, err := s.dir.UpdateUser(ctx, u.ID, func(u *directory.User) error {
+		if mfaSkipped != nil {
+			u.MfaSkipped = *mfaSkipped
+		}
+		if skipOnSignIn != nil {
+			u.SkipMfaOnSignIn = *skipOnSignIn // account_mfa.go mfa-settings
+		}
+		if passkeySkipped != nil {
+			u.PasskeySignInSkipped = *passkeySkipped
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, userError(err)
+	}
+	return next, nil
 }
 
 // patchUserProfile merges profile key by key into the stored one (Logto's jsonb

@@ -44,6 +44,13 @@ func parseBasic(h string) (id, secret string, err error) {
 	return formUnescape(u), formUnescape(p), nil
 }
 
+// basicAuthorization tells whether the request carries an Authorization header of the
+// Basic scheme.
+func basicAuthorization(r *http.Request) bool {
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	return strings.EqualFold(scheme, "Basic")
+}
+
 func formUnescape(s string) string {
 	if !strings.ContainsAny(s, "%+") {
 		return s

@@ -402,7 +402,8 @@ func TestIntrospectionForeignAndGarbage(t *testing.T) {
 	if w.Code != 401 || !strings.Contains(w.Body.String(), `"invalid_client"`) || strings.Contains(w.Body.String(), "active") {
 		t.Fatalf("bad client secret: %d %s", w.Code, w.Body)
 	}
-	if w := e.post("/oidc/token/introspection", nil, url.Values{"token": {web.opaque}}); w.Code != 401 {
+	// Logto (node-oidc-provider): no credentials at all is invalid_request, 400.
+	if w := e.post("/oidc/token/introspection", nil, url.Values{"token": {web.opaque}}); w.Code != 400 || !strings.Contains(w.Body.String(), "no client authentication mechanism provided") {
 		t.Fatalf("no client: %d %s", w.Code, w.Body)
 	}
 	if w := e.post("/oidc/token/introspection", e.web, url.Values{"token": {web.opaque}, "token_type_hint": {"a", "b"}}); w.Code != 400 {
@@ -579,7 +580,7 @@ func TestRevocation(t *testing.T) {
 		if w := e.post("/oidc/token/revocation", e.web, url.Values{}); w.Code != 400 || !strings.Contains(w.Body.String(), `"invalid_request"`) {
 			t.Fatalf("no token: %d %s", w.Code, w.Body)
 		}
-		if w := e.post("/oidc/token/revocation", nil, url.Values{"token": {"x"}}); w.Code != 401 || !strings.Contains(w.Body.String(), `"invalid_client"`) {
+		if w := e.post("/oidc/token/revocation", nil, url.Values{"token": {"x"}}); w.Code != 400 || !strings.Contains(w.Body.String(), `"invalid_request"`) {
 			t.Fatalf("no client: %d %s", w.Code, w.Body)
 		}
 		r := httptest.NewRequest("POST", "/oidc/token/revocation", strings.NewReader("token=x"))
@@ -646,6 +647,13 @@ func FuzzTokenDispatch(f *testing.F) {
 		if tok == "" {
 			if w.Code != 400 {
 				t.Fatalf("empty token: %d %s", w.Code, w.Body)
+			}
+			return
+		}
+		if strings.ContainsRune(tok+hint, 0) {
+			// Logto refuses a NUL byte in a request body (400), before anything else.
+			if w.Code != 400 || !strings.Contains(w.Body.String(), "null bytes are not allowed") {
+				t.Fatalf("NUL byte in %q: %d %s", tok+hint, w.Code, w.Body)
 			}
 			return
 		}

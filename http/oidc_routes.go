@@ -8,6 +8,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/oidcflow"
+	"github.com/latchid/latch/oidcflow/oauth"
 )
 
 // routesOIDC registers the OpenID Provider endpoints under /oidc.
@@ -121,6 +122,13 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	unavailable(h, s.log, r, e, err)
 	noStore(h)
 	h.Set("Content-Type", "application/json; charset=utf-8")
+	if e.Code == oauth.CodeInvalidClient && e.Status == http.StatusUnauthorized && !basicAuthorization(r) {
+		// RFC 6749 5.2 requires 401 only when the client authenticated through the
+		// Authorization header; otherwise Logto (node-oidc-provider) answers 400.
+		c := *e
+		c.Status = http.StatusBadRequest
+		e = &c
+	}
 	if e.Status == http.StatusUnauthorized {
 		// RFC 6749 5.2: 401 for invalid_client with a WWW-Authenticate challenge.
 		h.Set("WWW-Authenticate", `Basic realm="latch", error="`+e.Code+`"`)

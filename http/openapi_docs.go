@@ -58,6 +58,8 @@ var routeDocs = map[string]routeDoc{
 	"GET /api/users/:userId/custom-data":                                    {Summary: "Get user custom data"},
 	"PATCH /api/users/:userId/custom-data":                                  {Summary: "Update user custom data"},
 	"PATCH /api/users/:userId/profile":                                      {Summary: "Update user profile"},
+	"GET /api/users/:userId/logto-configs":                                  {Summary: "Get user logto config"},
+	"PATCH /api/users/:userId/logto-configs":                                {Summary: "Update user logto config"},
 	"GET /api/users/:userId/roles":                                          {Summary: "List user roles"},
 	"POST /api/users/:userId/roles":                                         {Summary: "Assign user roles", OperationID: "AssignUserRoles"},
 	"PUT /api/users/:userId/roles":                                          {Summary: "Replace user roles"},
@@ -278,6 +280,16 @@ var routeDocs = map[string]routeDoc{
 	"GET /api/applications/:id/user-consent-scopes":                        {Summary: "List all the user consent scopes of an application", OperationID: "ListApplicationUserConsentScopes"},
 	"POST /api/applications/:id/user-consent-scopes":                       {Summary: "Assign user consent scopes to a third-party application", OperationID: "CreateApplicationUserConsentScope"},
 	"DELETE /api/applications/:id/user-consent-scopes/:scopeType/:scopeId": {Summary: "Remove a user consent scope from an application", OperationID: "DeleteApplicationUserConsentScope"},
+
+	// application sign-in experience (mgmt_applications_signinexp.go)
+	"GET /api/applications/:id/sign-in-experience": {Summary: "Get the application level sign-in experience"},
+	"PUT /api/applications/:id/sign-in-experience": {Summary: "Update application level sign-in experience"},
+	// user consent organizations (mgmt_applications_consent_orgs.go)
+	"GET /api/applications/:id/users/:userId/consent-organizations":                    {Summary: "List all the user consented organizations of an application"},
+	"POST /api/applications/:id/users/:userId/consent-organizations":                   {Summary: "Grant a list of organization access of a user for an application"},
+	"PUT /api/applications/:id/users/:userId/consent-organizations":                    {Summary: "Replace the organizations a user consented to for an application"},
+	"DELETE /api/applications/:id/users/:userId/consent-organizations/:organizationId": {Summary: "Revoke a user's access to an organization for an application"},
+
 	"GET /consent":            {Summary: "Consent page of a third-party application", OperationID: "GetConsentPage"},
 	"POST /consent":           {Summary: "Consent form post: accept (code issued) or deny (access_denied)", OperationID: "SubmitConsentForm"},
 	"GET /demo-app":           {Summary: "Demo app: start page, sign-in callback, and the signed-in view of the tokens' claims", OperationID: "GetDemoApp"},

@@ -279,7 +279,12 @@ func ValidateAuthorize(raw url.Values, env AuthorizeEnv) (*AuthRequest, error) {
 		req.CodeChallenge, req.CodeChallengeMethod = challenge, method
 	}
 
-	for _, res := range params["resource"] {
+	// Logto (koaResourceParam): "resource=a,b" is "resource=a&resource=b".
+	var resources []string
+	for _, v := range params["resource"] {
+		resources = append(resources, strings.Split(v, ",")...)
+	}
+	for _, res := range resources {
 		if err := ValidResourceIndicator(res); err != nil {
 			return fail(oauth.InvalidTarget("resource must be an absolute URI without a fragment"))
 		}

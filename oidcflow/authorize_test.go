@@ -152,6 +152,14 @@ func TestValidateAuthorize(t *testing.T) {
 				t.Fatal(r.Resources)
 			}
 		}},
+		{name: "comma-separated resources (Logto)", edit: func(v url.Values) {
+			v["resource"] = []string{"https://api.example,https://other.example", "https://api.example"}
+		}, check: func(t *testing.T, r *AuthRequest) {
+			if !slices.Equal(r.Resources, []string{"https://api.example", "https://other.example"}) {
+				t.Fatal(r.Resources)
+			}
+		}},
+		{name: "comma-separated, one unknown", edit: func(v url.Values) { v.Set("resource", "https://api.example,https://nope.example") }, wantCode: "invalid_target", wantRedirect: true},
 		{name: "unknown resource", edit: func(v url.Values) { v["resource"] = []string{"https://api.example", "https://nope.example"} }, wantCode: "invalid_target", wantRedirect: true},
 		{name: "relative resource", edit: func(v url.Values) { v.Set("resource", "/api") }, wantCode: "invalid_target", wantRedirect: true},
 		{name: "resource with fragment", edit: func(v url.Values) { v.Set("resource", "https://api.example#x") }, wantCode: "invalid_target", wantRedirect: true},

@@ -27,7 +27,9 @@ const (
 // the requested transformation, the authorization endpoint MUST return the
 // authorization error response with "error" value set to "invalid_request""). An S256
 // challenge is the unpadded base64url encoding of 32 bytes: exactly 43 characters of the
-// base64url alphabet.
+// base64url alphabet. Its last character's unused bits are not checked (Logto takes any
+// 43 such characters): a challenge with them set matches no verifier, so its code can
+// never be redeemed.
 func ValidCodeChallenge(challenge, method string) error {
 	if method != PKCEMethodS256 {
 		return oauth.InvalidRequest("code_challenge_method must be S256 (plain is not supported)")
@@ -35,7 +37,7 @@ func ValidCodeChallenge(challenge, method string) error {
 	if len(challenge) != pkceS256ChallengeLen {
 		return oauth.InvalidRequest("code_challenge must be 43 characters of base64url")
 	}
-	if b, err := base64.RawURLEncoding.Strict().DecodeString(challenge); err != nil || len(b) != sha256.Size {
+	if b, err := base64.RawURLEncoding.DecodeString(challenge); err != nil || len(b) != sha256.Size {
 		return oauth.InvalidRequest("code_challenge must be 43 characters of base64url")
 	}
 	return nil

@@ -52,6 +52,21 @@ type TokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 	// IssuedTokenType is RFC 8693 2.2.1's issued_token_type (token exchange only).
 	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	// ScopeAlways writes scope even when it is empty (a client_credentials organization
+	// token, as Logto's "scope-always-present").
+	ScopeAlways bool `json:"-"`
+}
+
+// MarshalJSON writes the response, with an empty scope only when ScopeAlways.
+func (r TokenResponse) MarshalJSON() ([]byte, error) {
+	type plain TokenResponse
+	if r.ScopeAlways && r.Scope == "" {
+		return json.Marshal(struct {
+			plain
+			Scope string `json:"scope"`
+		}{plain(r), ""})
+	}
+	return json.Marshal(plain(r))
 }
 
 // ClientCredentialsRequest is a decoded RFC 6749 4.4.2 request for an authenticated
@@ -118,22 +133,21 @@ type ClientCredentialsGrant struct {
 }
 
 // IssueClientCredentials decides the scope and mints the JWT access token. As Logto does,
-// requested scopes the client does not hold are dropped, not refused; an omitted scope
-// parameter means every granted scope.
+// the scope is the requested scopes the client holds: others are dropped, not refused,
+// and an omitted scope parameter gives no scope. An organization token always carries
+// scope (in the response and the JWT), empty when none is granted, as Logto's.
 func IssueClientCredentials(g ClientCredentialsGrant, signer Signer) (TokenResponse, error) {
-	scopes := g.Granted
-	if g.Request.Scopes != nil {
-		scopes = Intersect(g.Request.Scopes, g.Granted)
-	}
+	scopes := Intersect(g.Request.Scopes, g.Granted)
 	aud, orgClaim, ttlDur := g.Request.Resource, g.OrganizationID, g.TTL
-	if g.OrganizationID != "" && g.Request.Resource == "" {
+	orgToken := g.OrganizationID != "" && g.Request.Resource == ""
+	if orgToken {
 		aud, orgClaim, ttlDur = OrganizationURN(g.OrganizationID), "", OrganizationTokenTTL
 		scopes = OrganizationTokenScopes(g.Granted, g.Request.Scopes)
 	}
 	scope := FormatScope(scopes)
 	iat := g.Now.Unix()
 	ttl := int64(ttlDur / time.Second)
-	claims, err := json.Marshal(AccessTokenClaims{
+	at := AccessTokenClaims{
 		JTI:            g.JTI,
 		Sub:            g.ClientID,
 		IAT:            iat,
@@ -143,15 +157,29 @@ func IssueClientCredentials(g ClientCredentialsGrant, signer Signer) (TokenRespo
 		Iss:            g.Issuer,
 		Aud:            aud,
 		OrganizationID: orgClaim,
-	})
+	}
+	var claims []byte
+	var err error
+	if orgToken {
+		claims, err = json.Marshal(scopedClaims{AccessTokenClaims: at, Scope: scope})
+	} else {
+		claims, err = json.Marshal(at)
+	}
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	at, err := signer.Sign(TypAccessToken, claims)
+	token, err := signer.Sign(TypAccessToken, claims)
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	return TokenResponse{AccessToken: at, ExpiresIn: ttl, TokenType: "Bearer", Scope: scope}, nil
+	return TokenResponse{AccessToken: token, ExpiresIn: ttl, TokenType: "Bearer", Scope: scope, ScopeAlways: orgToken}, nil
+}
+
+// scopedClaims are access token claims whose scope is present even when empty (the
+// outer Scope shadows the embedded omitempty one).
+type scopedClaims struct {
+	AccessTokenClaims
+	Scope string `json:"scope"`
 }
 
 // Intersect returns the elements of want that are in have, in want's order.

@@ -55,7 +55,7 @@ func TestIssueClientCredentials(t *testing.T) {
 		granted   []string
 		wantScope string
 	}{
-		{name: "omitted scope gets all granted", requested: nil, granted: []string{"read", "write"}, wantScope: "read write"},
+		{name: "omitted scope gets none (Logto)", requested: nil, granted: []string{"read", "write"}, wantScope: ""},
 		{name: "ungranted scopes are dropped", requested: []string{"write", "admin"}, granted: []string{"read", "write"}, wantScope: "write"},
 		{name: "nothing granted", requested: []string{"admin"}, granted: nil, wantScope: ""},
 	}

@@ -34,11 +34,12 @@ func (p *Provider) AuthenticateClient(c ClientAuth) (*directory.Application, err
 		id, secret = c.FormID, c.FormSecret
 	}
 	if id == "" {
-		return nil, oauth.InvalidClient("client authentication required")
+		// Logto (node-oidc-provider): invalid_request, not invalid_client.
+		return nil, oauth.InvalidRequest("no client authentication mechanism provided")
 	}
 	app, ok := p.dir.Application(id)
 	if !ok {
-		return nil, oauth.InvalidClient("client authentication failed")
+		return nil, oauth.InvalidClient("invalid client " + id) // Logto's words
 	}
 	if app.Type.Public() {
 		if secret != "" {

@@ -25,7 +25,7 @@ func TestAuthenticateClient(t *testing.T) {
 		{"public: client_id alone", ClientAuth{FormID: spa.ID}, spa, ""},
 		{"two methods", ClientAuth{Basic: true, BasicID: web.ID, BasicSecret: secret, FormSecret: secret}, nil, oauth.CodeInvalidRequest},
 		{"body client_id disagrees with Basic", ClientAuth{Basic: true, BasicID: web.ID, BasicSecret: secret, FormID: spa.ID}, nil, oauth.CodeInvalidClient},
-		{"no client", ClientAuth{}, nil, oauth.CodeInvalidClient},
+		{"no client", ClientAuth{}, nil, oauth.CodeInvalidRequest},
 		{"unknown client", ClientAuth{FormID: "nobody", FormSecret: "x"}, nil, oauth.CodeInvalidClient},
 		{"wrong secret", ClientAuth{Basic: true, BasicID: web.ID, BasicSecret: secret + "x"}, nil, oauth.CodeInvalidClient},
 		{"confidential without secret", ClientAuth{FormID: web.ID}, nil, oauth.CodeInvalidClient},

@@ -137,7 +137,7 @@ func (b *Browser) needsConsent(app *directory.Application, user *directory.User,
 		return false
 	}
 	uc, ok := b.Directory.UserConsent(user.ID, app.ID)
-	if !ok {
+	if !ok || uc.UpdatedAt == 0 { // UpdatedAt 0: organizations set by an admin, never accepted
 		return true
 	}
 	if req.HasPrompt(oidcflow.PromptConsent) && uc.UpdatedAt < since.UnixMilli() {

@@ -124,3 +124,29 @@ func TestAuthorizeThirdPartyWithSession(t *testing.T) {
 		t.Fatalf("no session: %+v %v, want the sign-in page", res, err)
 	}
 }
+
+// Organizations an admin lets a third-party app see for a user (the Management API's
+// consent-organizations) are not the user's consent: a request they would "cover" (no
+// consent scope asked) still goes to the consent page.
+func TestAdminConsentOrganizationsAreNotConsent(t *testing.T) {
+	f, _ := consentFixture(t)
+	b := f.browser(nil, nil, nil, nil)
+	req := &oidcflow.AuthRequest{ClientID: f.thirdParty.ID, RedirectURI: "https://third.example/cb", MaxAge: -1,
+		Scopes: []string{"openid"}}
+	if _, err := f.dir.SetUserConsentOrganizations(t.Context(), f.user.ID, f.thirdParty.ID,
+		func([]string) []string { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.dir.UserConsent(f.user.ID, f.thirdParty.ID); !ok {
+		t.Fatal("no consent record")
+	}
+	if !b.needsConsent(f.thirdParty, f.user, req, f.now) {
+		t.Fatal("an admin-made record skipped the consent page")
+	}
+	if _, err := f.dir.GrantUserConsent(t.Context(), f.user.ID, f.thirdParty.ID, directory.ConsentGrant{}); err != nil {
+		t.Fatal(err)
+	}
+	if b.needsConsent(f.thirdParty, f.user, req, f.now.Add(-time.Hour)) {
+		t.Fatal("the user's acceptance covers the request")
+	}
+}

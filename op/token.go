@@ -34,14 +34,18 @@ type TokenRequest struct {
 
 // Token is the token endpoint: the grant type is known, the client is authenticated
 // once (AuthenticateClient) and allowed the grant by its type (GrantAllowed), then the
-// grant's flow runs. It returns the authenticated client (nil before authentication)
+// grant's flow runs. A missing grant_type is reported after client authentication, as
+// Logto (node-oidc-provider) does. It returns the authenticated client (nil before authentication)
 // for the caller's CORS decision.
 func (p *Provider) Token(ctx context.Context, req TokenRequest) (oidcflow.TokenResponse, *directory.Application, error) {
 	var none oidcflow.TokenResponse
 	grant := req.GrantType
 	switch grant {
 	case "":
-		return none, nil, oauth.InvalidRequest("grant_type is required")
+		if _, err := p.AuthenticateClient(req.Client); err != nil {
+			return none, nil, err
+		}
+		return none, nil, oauth.InvalidRequest("missing required parameter 'grant_type'")
 	case oauth.GrantClientCredentials, oauth.GrantTokenExchange:
 	case oauth.GrantAuthorizationCode, oauth.GrantRefreshToken:
 		if !p.userGrants() {

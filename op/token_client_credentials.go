@@ -9,8 +9,8 @@ import (
 // ClientCredentialsRequest is RFC 6749 4.4.2's request.
 type ClientCredentialsRequest struct {
 	Resources []string
-	// Scope is the raw scope parameter; "" means omitted (every granted scope; none for
-	// an organization token).
+	// Scope is the raw scope parameter; "" (omitted or empty) means no scope, as in
+	// Logto: only requested scopes the client holds are granted.
 	Scope string
 	// OrganizationID is Logto's organization_id (RFC 0006): the client must be a
 	// member of the organization.
@@ -27,24 +27,31 @@ type ClientCredentialsRequest struct {
 // an organization token (aud urn:logto:organization:<id>, TTL 3600 s, scope = the
 // requested scopes its roles in the organization hold); with one, the resource's JWT
 // with the claim organization_id and the resource scopes of its roles in the
-// organization.
+// organization. Without either, the token is for the default API resource
+// (isDefault), as Logto's defaultResource; with no default resource it is
+// invalid_target.
 func (p *Provider) TokenClientCredentials(app *directory.Application, req ClientCredentialsRequest) (oidcflow.TokenResponse, error) {
 	var none oidcflow.TokenResponse
 	org := req.OrganizationID
 	if org != "" && !p.dir.IsAppOrganizationMember(org, app.ID) {
 		return none, oauth.AccessDenied("app has not associated with the organization")
 	}
-	switch len(req.Resources) {
-	case 0:
-		if org == "" {
-			return none, oauth.InvalidTarget("a resource indicator is required for client_credentials")
+	resources := req.Resources
+	if len(resources) == 0 && org == "" {
+		def, ok := p.dir.DefaultResource()
+		if !ok {
+			return none, oauth.InvalidTarget("both `resource` and `organization_id` are not provided")
 		}
+		resources = []string{def.Indicator}
+	}
+	switch len(resources) {
+	case 0:
 	case 1:
-		if err := oidcflow.ValidResourceIndicator(req.Resources[0]); err != nil {
+		if err := oidcflow.ValidResourceIndicator(resources[0]); err != nil {
 			return none, err
 		}
 	default:
-		return none, oauth.InvalidTarget("only one resource indicator is supported for client_credentials")
+		return none, oauth.InvalidTarget("only a single resource indicator value is supported for this grant type")
 	}
 	scopes, err := oidcflow.ParseScope(req.Scope)
 	if err != nil {
@@ -57,13 +64,13 @@ func (p *Provider) TokenClientCredentials(app *directory.Application, req Client
 		OrganizationID: org,
 		Now:            p.now(),
 	}
-	if len(req.Resources) == 0 {
+	if len(resources) == 0 {
 		// Read now: a role change applies to the next token.
 		g.Granted = p.dir.AppOrganizationScopes(org, app.ID)
 	} else {
-		res, ok := p.dir.ResourceByIndicator(req.Resources[0])
+		res, ok := p.dir.ResourceByIndicator(resources[0])
 		if !ok {
-			return none, oauth.InvalidTarget("unknown resource indicator")
+			return none, oauth.InvalidTarget("resource indicator is missing, or unknown") // Logto's words
 		}
 		g.Request.Resource, g.TTL = res.Indicator, p.life.AccessTokenFor(res.AccessTokenTTL)
 		if org == "" {

@@ -39,7 +39,8 @@ func TestTokenClientCredentials(t *testing.T) {
 		{"not a URI", ClientCredentialsRequest{Resources: []string{"api"}}, "", oauth.CodeInvalidTarget},
 		{"unknown resource", ClientCredentialsRequest{Resources: []string{"https://unknown.test"}}, "", oauth.CodeInvalidTarget},
 		{"bad scope", ClientCredentialsRequest{Resources: []string{tResource}, Scope: "a\"b"}, "", oauth.CodeInvalidScope},
-		{"scope omitted: every granted scope", ClientCredentialsRequest{Resources: []string{tResource}}, "read", ""},
+		{"scope omitted: none (Logto)", ClientCredentialsRequest{Resources: []string{tResource}}, "", ""},
+		{"scope empty: none (Logto)", ClientCredentialsRequest{Resources: []string{tResource}, Scope: ""}, "", ""},
 		{"scope not held is dropped", ClientCredentialsRequest{Resources: []string{tResource}, Scope: "read write"}, "read", ""},
 	}
 	for _, tt := range tests {

@@ -28,11 +28,11 @@ type CodeRequest struct {
 func (p *Provider) TokenAuthorizationCode(ctx context.Context, app *directory.Application, req CodeRequest) (oidcflow.TokenResponse, error) {
 	var none oidcflow.TokenResponse
 	if req.Code == "" {
-		return none, oauth.InvalidRequest("code is required")
+		return none, oauth.InvalidRequest("missing required parameter 'code'")
 	}
 	if req.RedirectURI == "" {
 		// RFC 6749 4.1.3: required, since every authorization request carries one.
-		return none, oauth.InvalidRequest("redirect_uri is required")
+		return none, oauth.InvalidRequest("missing required parameter 'redirect_uri'")
 	}
 	// Checked before the code is spent: a known resource. Whether the grant holds it is
 	// checked by the grant.

@@ -35,7 +35,7 @@ type RefreshRequest struct {
 func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application, req RefreshRequest) (oidcflow.TokenResponse, error) {
 	var none oidcflow.TokenResponse
 	if req.RefreshToken == "" {
-		return none, oauth.InvalidRequest("refresh_token is required")
+		return none, oauth.InvalidRequest("missing required parameter 'refresh_token'")
 	}
 	// Everything that can be checked without the family is checked before the token is
 	// used, because using it may rotate it.

@@ -26,7 +26,7 @@ func TestTokenDispatch(t *testing.T) {
 		{"unknown grant_type", e, nil, "password", nil, oauth.CodeUnsupportedGrantType, false},
 		{"code without grains", noGrains, func(e *env) *directory.Application { return e.web }, oauth.GrantAuthorizationCode, nil, oauth.CodeUnsupportedGrantType, false},
 		{"refresh without grains", noGrains, func(e *env) *directory.Application { return e.web }, oauth.GrantRefreshToken, nil, oauth.CodeUnsupportedGrantType, false},
-		{"unauthenticated", e, nil, oauth.GrantClientCredentials, func(*env) ClientAuth { return ClientAuth{} }, oauth.CodeInvalidClient, false},
+		{"unauthenticated", e, nil, oauth.GrantClientCredentials, func(*env) ClientAuth { return ClientAuth{} }, oauth.CodeInvalidRequest, false},
 		{"M2M may not use authorization_code", e, func(e *env) *directory.Application { return e.m2m }, oauth.GrantAuthorizationCode, nil, oauth.CodeUnauthorizedClient, true},
 		{"M2M may not use refresh_token", e, func(e *env) *directory.Application { return e.m2m }, oauth.GrantRefreshToken, nil, oauth.CodeUnauthorizedClient, true},
 		{"Traditional may not use client_credentials", e, func(e *env) *directory.Application { return e.web }, oauth.GrantClientCredentials, nil, oauth.CodeUnauthorizedClient, true},

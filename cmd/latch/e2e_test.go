@@ -102,8 +102,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		wantCode   string
 	}{
 		{name: "wrong secret", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}}, basicID: testAdminID, basicPW: "nope", wantStatus: 401, wantCode: "invalid_client"},
-		{name: "unknown client", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "client_id": {"ghost"}, "client_secret": {"x"}}, wantStatus: 401, wantCode: "invalid_client"},
-		{name: "no client", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}}, wantStatus: 401, wantCode: "invalid_client"},
+		{name: "unknown client", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "client_id": {"ghost"}, "client_secret": {"x"}}, wantStatus: 400, wantCode: "invalid_client"},
+		{name: "no client", form: url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}}, wantStatus: 400, wantCode: "invalid_request"},
 		{name: "unknown resource", form: url.Values{"grant_type": {"client_credentials"}, "resource": {"https://nowhere.example"}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "invalid_target"},
 		{name: "unsupported grant", form: url.Values{"grant_type": {"password"}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "unsupported_grant_type"},
 		{name: "missing grant", form: url.Values{"resource": {mgmt}}, basicID: testAdminID, basicPW: testAdminSecret, wantStatus: 400, wantCode: "invalid_request"},
@@ -134,8 +134,8 @@ func TestTokenEndpointErrors(t *testing.T) {
 		form     url.Values
 		id, pass string
 	}{
-		{"basic with body client_id", url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "client_id": {testAdminID}}, testAdminID, testAdminSecret},
-		{"client_secret_post", url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "client_id": {testAdminID}, "client_secret": {testAdminSecret}}, "", ""},
+		{"basic with body client_id", url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "scope": {"all"}, "client_id": {testAdminID}}, testAdminID, testAdminSecret},
+		{"client_secret_post", url.Values{"grant_type": {"client_credentials"}, "resource": {mgmt}, "scope": {"all"}, "client_id": {testAdminID}, "client_secret": {testAdminSecret}}, "", ""},
 	} {
 		status, _, body := n.postToken(tt.form, tt.id, tt.pass)
 		if status != 200 || body["token_type"] != "Bearer" || body["scope"] != "all" {
@@ -200,9 +200,9 @@ func TestManagementAPIEndToEnd(t *testing.T) {
 	if c := n.verify(tok); c.Scope != "read:orders" {
 		t.Fatalf("with role, scope = %q", c.Scope)
 	}
-	// Omitting scope gives every granted scope.
+	// Omitting scope gives none (Logto grants only requested scopes).
 	tok, _ = n.clientToken(ctx, app.ID, app.Secret, res.Indicator)
-	if c := n.verify(tok); c.Scope != "read:orders" {
+	if c := n.verify(tok); c.Scope != "" {
 		t.Fatalf("omitted scope gives %q", c.Scope)
 	}
 
