@@ -225,15 +225,21 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 	return res
 }
 
-// ApplyAlone applies what a log entry of the shard would carry, without a log index and
+// ApplyAlone applies what a log entry of the shard would carry, without a log entry and
 // with a synced write: a group of one member commits an entry once that member holds
 // it durably, and this write is that (raftgroup.Group.Alone decides when it may be
-// used). The applied index is not touched: log entries applied before or after such
-// writes meet each mutation's expected version as usual. It runs in parallel with other
-// writes of the shard (the store serializes writes of one record); Restore never runs
-// meanwhile, since only a follower restores a snapshot.
-func (m *ShardMachine) ApplyAlone(data []byte) ShardResult {
-	ctx := context.Background()                 // a write is never abandoned halfway
+// used). Log entries applied before or after such writes meet each mutation's expected
+// version as usual.
+//
+// groupApplied is the group's applied index, read under the machine's lock (so in
+// order with Snapshot): when the machine's own applied index is behind it (the group
+// applied entries the machine never sees, such as configuration changes), the write
+// records it, since a restart restores the group's latest snapshot over a machine whose
+// applied index is older than that snapshot's, which would undo this write.
+func (m *ShardMachine) ApplyAlone(data []byte, groupApplied func() uint64) ShardResult {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ctx := context.Background() // a write is never abandoned halfway
 	e, err := decodeShardEntryAlias(data, true) // applyShard copies values into its batch
 	if err == nil {
 		err = m.checkOwned(e)
@@ -241,12 +247,26 @@ func (m *ShardMachine) ApplyAlone(data []byte) ShardResult {
 	if err != nil {
 		return ShardResult{Err: err}
 	}
+	var extra []rawSet
+	index := groupApplied()
+	if index > m.applied.Load() {
+		extra = m.appliedSet(index)
+	}
 	var res ShardResult
 	switch e.Op {
 	case shardOpBatch:
-		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, nil, m.store.wo)
+		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, m.store.wo)
+		if res.Err != nil && !errors.Is(res.Err, ErrConflict) {
+			return res
+		}
 	case shardOpSweep:
-		res.Removed, res.Err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, nil, m.store.wo)
+		res.Removed, res.Err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, m.store.wo)
+		if res.Err != nil {
+			return res
+		}
+	}
+	if extra != nil {
+		m.applied.Store(index)
 	}
 	return res
 }

@@ -26,7 +26,7 @@ func TestAloneWritesReachNewMembers(t *testing.T) {
 		sm.M[k] = v
 		sm.Log = append(sm.Log, k+"="+v)
 	}
-	if !g.Alone(func() { direct("first", "alone") }) {
+	if !g.Alone(func(func() uint64) { direct("first", "alone") }) {
 		t.Fatal("Alone refused on a group of one ready member")
 	}
 	propose(t, g, "a=1") // log entries and Alone writes mix
@@ -43,7 +43,7 @@ func TestAloneWritesReachNewMembers(t *testing.T) {
 		defer wg.Done()
 		for i := 0; !stop.Load(); i++ {
 			k := fmt.Sprintf("w%d", i)
-			if g.Alone(func() { direct(k, "x") }) {
+			if g.Alone(func(func() uint64) { direct(k, "x") }) {
 				mu.Lock()
 				written = append(written, k)
 				mu.Unlock()
@@ -59,7 +59,7 @@ func TestAloneWritesReachNewMembers(t *testing.T) {
 	if err := g.AddLearner(ctx, 2, n2.addr); err != nil {
 		t.Fatalf("AddLearner: %v", err)
 	}
-	if g.Alone(func() { t.Error("Alone ran a write with a learner in the group") }) {
+	if g.Alone(func(func() uint64) { t.Error("Alone ran a write with a learner in the group") }) {
 		t.Fatal("Alone accepted a write once a learner was added")
 	}
 	stop.Store(true)

@@ -753,7 +753,12 @@ func (g *Group) Propose(ctx context.Context, data []byte) (any, error) {
 
 // Alone runs write and returns true when the group is this node alone (its only voter,
 // no learner), leading, with every committed entry applied, and no configuration
-// change in progress; otherwise it returns false without running write.
+// change in progress; otherwise it returns false without running write. write gets
+// the group's applied index (read it when the write is ordered with the state
+// machine's snapshots): the state machine records it with the write when its own
+// applied index is behind (entries it never sees, such as configuration changes,
+// advance the group's), so that a restart does not take the group's own snapshot at
+// that index for newer than the state machine, and restore it over those writes.
 //
 // A group of one member commits an entry as soon as that member's log holds it:
 // replication adds nothing, only the cost of the log. write is the state machine's
@@ -762,7 +767,7 @@ func (g *Group) Propose(ctx context.Context, data []byte) (any, error) {
 // (Latch's shard machine does: each mutation carries the version it expects, checked
 // against the store). A member added later gets a snapshot taken after its addition,
 // which holds every such write (confChange waits for those in progress).
-func (g *Group) Alone(write func()) bool {
+func (g *Group) Alone(write func(applied func() uint64)) bool {
 	if !g.alone.Load() || g.aloneHold.Load() > 0 {
 		return false
 	}
@@ -771,7 +776,7 @@ func (g *Group) Alone(write func()) bool {
 	if !g.alone.Load() || g.aloneHold.Load() > 0 || !g.Leadership().Ready {
 		return false
 	}
-	write()
+	write(g.appliedIdx.Load)
 	return true
 }
 

@@ -336,7 +336,7 @@ func (m *Manager) Propose(ctx context.Context, shard uint32, data []byte) (any, 
 
 // Alone runs write instead of a proposal when shard's group is this node alone
 // (raftgroup.Group.Alone), and reports whether it did.
-func (m *Manager) Alone(shard uint32, write func()) bool {
+func (m *Manager) Alone(shard uint32, write func(applied func() uint64)) bool {
 	g := m.group(shard)
 	return g != nil && g.Alone(write)
 }

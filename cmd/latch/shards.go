@@ -279,7 +279,7 @@ type shardProposer struct {
 func (p shardProposer) Propose(ctx context.Context, shard uint32, data []byte) (any, error) {
 	if sm := p.reps.open(shard); sm != nil {
 		var res persistence.ShardResult
-		if p.m.Alone(shard, func() { res = sm.ApplyAlone(data) }) {
+		if p.m.Alone(shard, func(applied func() uint64) { res = sm.ApplyAlone(data, applied) }) {
 			return res, nil
 		}
 	}
