@@ -44,13 +44,17 @@ type accountHandler func(r *http.Request, p httprouter.Params, c accountCaller) 
 // checks it: op.Provider.AccountToken), then koaAccountCenter (the account center
 // must be enabled). Answers are never cached.
 func (s *Server) account(h accountHandler) httprouter.Handle {
-	return s.public(func(r *http.Request, p httprouter.Params) (int, any, error) {
+	serve := s.public(func(r *http.Request, p httprouter.Params) (int, any, error) {
 		c, err := s.accountCaller(r)
 		if err != nil {
 			return 0, nil, err
 		}
 		return h(r, p, c)
 	})
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		s.setCORS(w, r, nil) // account_cors.go
+		serve(w, r, p)
+	}
 }
 
 func (s *Server) accountCaller(r *http.Request) (accountCaller, error) {

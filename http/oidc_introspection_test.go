@@ -707,3 +707,45 @@ func BenchmarkIntrospect(b *testing.B) {
 		})
 	}
 }
+
+// The Account API answers CORS for the applications' own origins only: preflights
+// (with the logto-verification-id header allowed) and every answer, errors included, so
+// that an application's page can call /api/my-account with the user's token.
+func TestAccountAPICORS(t *testing.T) {
+	e := newLifecycleEnv(t)
+	for path, method := range map[string]string{"/api/my-account": "GET", "/api/my-account/password": "POST", "/api/verifications/password": "POST"} {
+		for _, tt := range []struct{ origin, want string }{{ltSPAOrigin, ltSPAOrigin}, {"https://evil.example", ""}} {
+			r := httptest.NewRequest("OPTIONS", path, nil)
+			r.Header.Set("Origin", tt.origin)
+			r.Header.Set("Access-Control-Request-Method", "POST")
+			r.Header.Set("Access-Control-Request-Headers", "authorization, logto-verification-id")
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, r)
+			if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != tt.want {
+				t.Fatalf("preflight %s from %s: %d %v", path, tt.origin, w.Code, w.Header())
+			}
+			if tt.want != "" && !strings.Contains(strings.ToLower(w.Header().Get("Access-Control-Allow-Headers")), "logto-verification-id") {
+				t.Fatalf("preflight %s: allowed headers %q", path, w.Header().Get("Access-Control-Allow-Headers"))
+			}
+		}
+		// An answer (here 401: no token) is readable by the application's origin only.
+		for _, tt := range []struct{ origin, want string }{{ltSPAOrigin, ltSPAOrigin}, {"https://evil.example", ""}} {
+			r := httptest.NewRequest(method, path, strings.NewReader("{}"))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Origin", tt.origin)
+			w := httptest.NewRecorder()
+			e.h.ServeHTTP(w, r)
+			if w.Code != http.StatusUnauthorized || w.Header().Get("Access-Control-Allow-Origin") != tt.want {
+				t.Fatalf("%s %s from %s: %d ACAO %q", method, path, tt.origin, w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+			}
+		}
+	}
+	// Other routes answer no CORS.
+	r := httptest.NewRequest("OPTIONS", "/api/users", nil)
+	r.Header.Set("Origin", ltSPAOrigin)
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("OPTIONS /api/users answered CORS: %v", w.Header())
+	}
+}

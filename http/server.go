@@ -199,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 	r.MethodNotAllowed = rt.instrumentHandler("(method not allowed)", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed) // httprouter's own answer
 	}))
+	r.GlobalOPTIONS = http.HandlerFunc(s.accountPreflight) // account_cors.go
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		s.log.Error("panic in handler", "path", req.URL.Path, "panic", v)
 		writeAPIError(w, apiErr(http.StatusInternalServerError, "unknown", "internal server error"))
