@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"slices"
 )
 
@@ -289,6 +290,16 @@ func validateSignInExperience(next, patch map[string]json.RawMessage, connectors
 			return sieErr("guard.invalid_input", "`"+f+"` must be a URL")
 		}
 	}
+	if raw, ok := patch["color"]; ok {
+		if err := validateColor(raw); err != nil {
+			return err
+		}
+	}
+	if raw, ok := patch["branding"]; ok {
+		if err := validateBranding(raw); err != nil {
+			return err
+		}
+	}
 	if _, ok := patch["signUp"]; ok {
 		if err := validateSignUp(signUp, connectors); err != nil {
 			return err
@@ -302,6 +313,52 @@ func validateSignInExperience(next, patch map[string]json.RawMessage, connectors
 	if _, ok := patch["mfa"]; ok {
 		if err := validateMFA(mfa, signIn); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// hexColor is Logto's hexColorRegEx (core-kit).
+var hexColor = regexp.MustCompile(`^#[\da-fA-F]{3}([\da-fA-F]{3})?$`)
+
+// validateColor is Logto's colorGuard: primaryColor and darkPrimaryColor hex colours,
+// isDarkModeEnabled a boolean; every member is required.
+func validateColor(raw json.RawMessage) error {
+	var c struct {
+		PrimaryColor      *string `json:"primaryColor"`
+		IsDarkModeEnabled *bool   `json:"isDarkModeEnabled"`
+		DarkPrimaryColor  *string `json:"darkPrimaryColor"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.PrimaryColor == nil || c.IsDarkModeEnabled == nil || c.DarkPrimaryColor == nil {
+		return sieErr("guard.invalid_input", "`color` needs primaryColor, isDarkModeEnabled and darkPrimaryColor")
+	}
+	if !hexColor.MatchString(*c.PrimaryColor) || !hexColor.MatchString(*c.DarkPrimaryColor) {
+		return sieErr("guard.invalid_input", "`color` colours must be #rgb or #rrggbb")
+	}
+	return nil
+}
+
+// validateBranding is Logto's brandingGuard: logoUrl, darkLogoUrl, favicon and
+// darkFavicon, each optional, each a URL (absolute, with a host; http(s) or data:
+// for an inline image, which the pages' CSP allows).
+func validateBranding(raw json.RawMessage) error {
+	var b map[string]*string
+	if json.Unmarshal(raw, &b) != nil {
+		return sieErr("guard.invalid_input", "`branding` must be an object")
+	}
+	for k, v := range b {
+		switch k {
+		case "logoUrl", "darkLogoUrl", "favicon", "darkFavicon":
+		default:
+			continue // Logto's guard strips unknown members
+		}
+		if v == nil {
+			return sieErr("guard.invalid_input", "`branding."+k+"` must be a URL")
+		}
+		u, err := url.Parse(*v)
+		ok := err == nil && ((u.Scheme == "https" || u.Scheme == "http") && u.Host != "" || u.Scheme == "data")
+		if !ok {
+			return sieErr("guard.invalid_input", "`branding."+k+"` must be a URL")
 		}
 	}
 	return nil

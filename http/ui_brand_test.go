@@ -97,45 +97,52 @@ func TestSignInPagesBranding(t *testing.T) {
 	}
 
 	// Another colour, another URL (caches bust).
-	patchSignInExp(t, e, map[string]any{"color": map[string]any{"primaryColor": "#00aa00"}})
+	patchSignInExp(t, e, map[string]any{"color": map[string]any{"primaryColor": "#00aa00", "isDarkModeEnabled": false, "darkPrimaryColor": "#112233"}})
 	if next := brandCSSHref(e.page("GET", "/sign-in", nil).Body.String()); next == "" || next == css {
 		t.Errorf("brand.css URL %q after a colour change, was %q", next, css)
 	}
 }
 
-// Values the directory stores as given (branding and color are free-form objects) are
-// never put into the page or the stylesheet unless they are a hex colour and an https
-// (or http://localhost) URL.
+// The settings refuse, when written, a colour that is not #rgb/#rrggbb and a logo that
+// is not an http(s) or data: URL (Logto's colorGuard and brandingGuard, stricter on the
+// scheme). What they accept is still checked again before it reaches the page or the
+// stylesheet: only https (or http://localhost) logos, no credentials in them.
 func TestSignInPagesBrandingRefusesMaliciousValues(t *testing.T) {
 	e := newExpEnv(t)
+	refused := func(field string, v any) {
+		t.Helper()
+		b, _ := json.Marshal(v)
+		_, err := e.dir.UpdateSignInExperience(t.Context(), map[string]json.RawMessage{field: b}, nil)
+		if err == nil || !strings.Contains(err.Error(), "guard.invalid_input") {
+			t.Errorf("%s %s stored (%v), want guard.invalid_input", field, b, err)
+		}
+	}
+	for _, color := range []string{
+		`red;}body{background:url(https://evil.example/x)}`,
+		`#ff0000;}*{display:none`,
+		`#ff00001`,
+		`expression(alert(1))`,
+	} {
+		refused("color", map[string]any{"primaryColor": color, "isDarkModeEnabled": true, "darkPrimaryColor": "#112233"})
+		refused("color", map[string]any{"primaryColor": "#112233", "isDarkModeEnabled": true, "darkPrimaryColor": color})
+	}
+	refused("color", map[string]any{"primaryColor": "#112233"}) // Logto's guard wants the whole object
+	for _, logo := range []string{`javascript:alert(1)`, `//evil.example/logo.png`, `logo.png`} {
+		refused("branding", map[string]any{"logoUrl": logo})
+	}
 	for _, logo := range []string{
-		`javascript:alert(1)`,
 		`http://evil.example/logo.png`, // plain http off localhost
 		`data:image/svg+xml,<svg onload=alert(1)>`,
-		`//evil.example/logo.png`,
 		`https://u:p@evil.example/logo.png`,
 	} {
-		for _, color := range []string{
-			`red;}body{background:url(https://evil.example/x)}`,
-			`#ff0000;}*{display:none`,
-			`#ff00001`,
-			`expression(alert(1))`,
-		} {
-			patchSignInExp(t, e, map[string]any{
-				"branding":         map[string]any{"logoUrl": logo},
-				"color":            map[string]any{"primaryColor": color, "isDarkModeEnabled": true, "darkPrimaryColor": color},
-				"termsOfUseUrl":    nil,
-				"privacyPolicyUrl": nil,
-			})
-			w := e.page("GET", "/sign-in", nil)
-			body := w.Body.String()
-			if strings.Contains(body, `id="brand-logo"`) || strings.Contains(body, "evil") || brandCSSHref(body) != "" {
-				t.Errorf("logo %q colour %q rendered:\n%s", logo, color, body)
-			}
-			if css := e.page("GET", "/ui/brand.css?v=x", nil).Body.String(); strings.Contains(css, "evil") ||
-				strings.Contains(css, "--accent") {
-				t.Errorf("colour %q reached brand.css:\n%s", color, css)
-			}
+		patchSignInExp(t, e, map[string]any{
+			"branding":         map[string]any{"logoUrl": logo},
+			"termsOfUseUrl":    nil,
+			"privacyPolicyUrl": nil,
+		})
+		body := e.page("GET", "/sign-in", nil).Body.String()
+		if strings.Contains(body, `id="brand-logo"`) || strings.Contains(body, "evil") {
+			t.Errorf("logo %q rendered:\n%s", logo, body)
 		}
 	}
 	if b := e.s.brand(""); b.LogoURL != "" || b.CSS != "" {
