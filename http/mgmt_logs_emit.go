@@ -96,6 +96,9 @@ func (s *Server) auditWrite(method string, h apiHandler) apiHandler {
 type stepLog struct {
 	event, userID, applicationID, sessionID, verificationID string
 	identifier                                              audit.Identifier
+	// updatedUser is the user whose data the step changed (experience_profile.go
+	// emits User.Data.Updated for it).
+	updatedUser string
 }
 
 type stepLogKey struct{}
@@ -133,6 +136,14 @@ func (st *stepLog) setEvent(event string) {
 func (st *stepLog) user(id string) {
 	if st != nil {
 		st.userID = id
+	}
+}
+
+// userDataUpdated notes that the step changed user id's data (Logto's
+// appendDataHookContext('User.Data.Updated', {user})).
+func (st *stepLog) userDataUpdated(id string) {
+	if st != nil {
+		st.updatedUser = id
 	}
 }
 
