@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -79,10 +80,21 @@ func TestClusterLogsListedThroughEveryNode(t *testing.T) {
 		ID      string         `json:"id"`
 		Payload map[string]any `json:"payload"`
 	}
+	// listed is what /api/logs through n lists of the writes; a 503 (a shard's leader
+	// out of reach: right after the placement, leaderships still move) is retried.
 	listed := func(n *procNode) []string {
 		m := n.mgmt(t)
 		var logs []logEntry
-		m.mustAPI(m.adminToken(t.Context()), "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, http.StatusOK, &logs)
+		admin := m.adminToken(t.Context())
+		c.waitFor(t, 15*time.Second, "/api/logs through "+n.name, func() (bool, string) {
+			var raw json.RawMessage
+			st, _ := m.api(admin, "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, &raw)
+			if st != http.StatusOK {
+				return false, fmt.Sprintf("status %d: %s", st, raw)
+			}
+			logs = nil
+			return json.Unmarshal(raw, &logs) == nil, string(raw)
+		})
 		var ids []string
 		for _, l := range logs {
 			if p, _ := l.Payload["path"].(string); p == "/api/users/"+userID {
@@ -122,8 +134,13 @@ func TestClusterLogsListedThroughEveryNode(t *testing.T) {
 	// An entry is found by id through every node too.
 	for _, n := range nodes {
 		m := n.mgmt(t)
+		admin := m.adminToken(t.Context())
 		var one logEntry
-		m.mustAPI(m.adminToken(t.Context()), "GET", "/api/logs/"+want[0], nil, http.StatusOK, &one)
+		c.waitFor(t, 15*time.Second, "GET /api/logs/"+want[0]+" through "+n.name, func() (bool, string) {
+			var raw json.RawMessage
+			st, _ := m.api(admin, "GET", "/api/logs/"+want[0], nil, &raw)
+			return st == http.StatusOK && json.Unmarshal(raw, &one) == nil, fmt.Sprintf("status %d: %s", st, raw)
+		})
 		if one.ID != want[0] {
 			t.Errorf("GET /api/logs/%s through %s = %+v", want[0], n.name, one)
 		}
