@@ -565,7 +565,7 @@ func (x *experience) bindMfa(ctx context.Context, rec *op.Interaction, body bind
 		return mfaError(err)
 	}
 	if rec.Event == eventSignIn { // a registration's factors are the new user's (User.Created)
-		noteStep(ctx).userDataUpdated(user.ID) // User.Data.Updated (experience_profile.go)
+		noteStep(ctx).userDataUpdatedIn(rec, user.ID) // User.Data.Updated (experience_profile.go)
 	}
 	return nil
 }

@@ -131,6 +131,30 @@ func (x *experience) dataHooked(h apiHandler) apiHandler {
 	}
 }
 
+// formDataHooked is dataHooked for a JavaScript-free page that may bind an MFA factor
+// during a sign-in (the form posts of /mfa-binding/*): such a page answers itself, so
+// the event is queued when the step notes the change, before the page is answered.
+func (x *experience) formDataHooked(h httprouter.Handle) httprouter.Handle {
+	s := x.s
+	if s.webhooks == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		if !s.webhooks.Wants(eventUserDataUpdated) {
+			h(w, r, p)
+			return
+		}
+		st := &stepLog{}
+		r = r.WithContext(context.WithValue(r.Context(), stepLogKey{}, st))
+		st.emitNow = func(id string) {
+			s.emitUserDataUpdated(r, id, hooks.Payload{
+				InteractionEvent: st.event, SessionID: st.sessionID, ApplicationID: st.applicationID,
+			})
+		}
+		h(w, r, p)
+	}
+}
+
 // emitUserDataUpdated queues User.Data.Updated for the user with id as it is now:
 // base's fields, the request's userAgent and ip, and data, the user in Logto's
 // userInfoSelectFields (as the Management API answers it).

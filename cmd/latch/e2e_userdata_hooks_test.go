@@ -1,9 +1,11 @@
 package main
 
 import (
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
@@ -147,5 +149,55 @@ func TestUserDataUpdatedOutsideManagementAPI(t *testing.T) {
 	b3.mustExperience("POST", "/api/experience/submit", nil, http.StatusOK)
 	if again := getUser().LastSignInAt; again == nil || *again <= *first {
 		t.Errorf("lastSignInAt after a second sign-in = %v, want >= %d", again, *first)
+	}
+}
+
+// TestUserDataUpdatedFromMfaPages: a TOTP factor bound through the JavaScript-free
+// enrollment page during a sign-in emits User.Data.Updated too, with the interaction's
+// metadata, once.
+func TestUserDataUpdatedFromMfaPages(t *testing.T) {
+	e := newBrowserEnv(t)
+	n := e.n
+	admin := n.adminToken(t.Context())
+	rc := &webhookReceiver{}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	var hook hookBody
+	n.mustAPI(admin, "POST", "/api/hooks", map[string]any{
+		"events": []string{"User.Data.Updated"}, "config": map[string]any{"url": srv.URL},
+	}, http.StatusCreated, &hook)
+	n.mustAPI(admin, "PATCH", "/api/sign-in-exp", map[string]any{
+		"mfa": map[string]any{"factors": []string{"Totp"}, "policy": "Mandatory"},
+	}, http.StatusOK, nil)
+
+	b := newBrowser(t, n.endpoint)
+	b.redirect(e.webConfig().AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if st, loc, body := b.postPage("/sign-in", url.Values{"identifier": {browserUser}, "password": {browserPassword}}); st != http.StatusSeeOther || loc != "/mfa-binding" {
+		t.Fatalf("sign-in form = %d %s\n%s", st, loc, body)
+	}
+	resp, page := b.get("/mfa-binding/totp")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /mfa-binding/totp = %d", resp.StatusCode)
+	}
+	secret := regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`).FindStringSubmatch(page)
+	vid := regexp.MustCompile(`name="verificationId" value="([^"]+)"`).FindStringSubmatch(page)
+	if secret == nil || vid == nil {
+		t.Fatalf("enrollment page:\n%s", page)
+	}
+	code, err := totp.GenerateCode(secret[1], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, body := b.postPage("/mfa-binding/totp", url.Values{"verificationId": {html.UnescapeString(vid[1])}, "code": {code}}); st >= 400 {
+		t.Fatalf("enrollment code = %d\n%s", st, body)
+	}
+	d := rc.wait(t, "User.Data.Updated", nil)
+	data, _ := d.payload["data"].(map[string]any)
+	if !validSignature(d, hook.SigningKey) || str(data["id"]) != e.userID || str(d.payload["interactionEvent"]) != "SignIn" ||
+		str(d.payload["sessionId"]) == "" || str(d.payload["applicationId"]) != e.web.ID {
+		t.Errorf("User.Data.Updated from the enrollment page: %s", d.raw)
+	}
+	if n := len(rc.find("User.Data.Updated", nil)); n != 1 {
+		t.Errorf("%d User.Data.Updated for one factor bound", n)
 	}
 }
