@@ -46,6 +46,52 @@ func (g *storeProxyGrain) Receive(c actor.Context) {
 	}
 }
 
+// ShardScanner is what a scan op needs of the store: the live records of kind in one
+// shard this node replicates, in key order, after a key (persistence.ShardedStore's
+// ScanShard).
+type ShardScanner interface {
+	ScanShard(ctx context.Context, shard uint32, kind, after string, fn func(key string, rec persistence.Record) error) error
+}
+
+// A scan answers pages of at most MaxScanPage records and about maxScanBytes (a page
+// is one message between members).
+const (
+	MaxScanPage  = 512
+	maxScanBytes = 1 << 20
+)
+
+var errPageFull = errors.New("store proxy: page full")
+
+// scanPage runs a scan op: one page of the shard's records after op.Key.
+func scanPage(ctx context.Context, store persistence.Store, op *msg.StoreOp, res *msg.StoreResult) error {
+	sc, ok := store.(ShardScanner)
+	if !ok {
+		return errors.New("store proxy: this store cannot scan a shard")
+	}
+	limit := int(op.GetLimit())
+	if limit <= 0 || limit > MaxScanPage {
+		limit = MaxScanPage
+	}
+	size := 0
+	err := sc.ScanShard(ctx, op.GetShard(), op.GetKind(), op.GetKey(), func(key string, rec persistence.Record) error {
+		if len(res.Records) >= limit || size >= maxScanBytes {
+			res.More = true
+			return errPageFull
+		}
+		r := &msg.StoreRecord{Key: key, Version: rec.Version, Value: rec.Value}
+		if !rec.ExpiresAt.IsZero() {
+			r.ExpiresAtMs = rec.ExpiresAt.UnixMilli()
+		}
+		res.Records = append(res.Records, r)
+		size += len(key) + len(rec.Value)
+		return nil
+	})
+	if errors.Is(err, errPageFull) {
+		return nil
+	}
+	return err
+}
+
 // RunStoreOp runs op on store and describes the outcome as a StoreResult.
 func RunStoreOp(ctx context.Context, store persistence.Store, op *msg.StoreOp) *msg.StoreResult {
 	res := &msg.StoreResult{}
@@ -87,6 +133,8 @@ func RunStoreOp(ctx context.Context, store persistence.Store, op *msg.StoreOp) *
 		res.Versions = []uint64{v}
 	case "apply":
 		res.Versions, err = store.Apply(ctx, muts)
+	case "scan":
+		err = scanPage(ctx, store, op, res)
 	default:
 		err = fmt.Errorf("store proxy: unknown op %q", op.GetOp())
 	}

@@ -76,6 +76,20 @@ func ManagementKey(method string) string {
 	return ""
 }
 
+// AccountKeyPrefix starts the key of an Account API write (/api/my-account/**): like
+// a Management API write, Logto keeps no audit log of it; Latch records it as
+// "AccountApi.Create" (POST), "AccountApi.Update" (PATCH, PUT) or "AccountApi.Delete"
+// (DELETE), with method, path, status and the signed-in user's userId.
+const AccountKeyPrefix = "AccountApi."
+
+// AccountKey is the key of an Account API write by method; "" for a read.
+func AccountKey(method string) string {
+	if k := ManagementKey(method); k != "" {
+		return AccountKeyPrefix + strings.TrimPrefix(k, ManagementKeyPrefix)
+	}
+	return ""
+}
+
 // ErrorInfo is a log's error: Logto's RequestError fields (code, message).
 type ErrorInfo struct {
 	Code    string `json:"code,omitempty"`

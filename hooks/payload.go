@@ -35,6 +35,7 @@ type Payload struct {
 	UserIP           string          `json:"userIp,omitempty"`
 	User             json.RawMessage `json:"user,omitempty"`
 	IP               string          `json:"ip,omitempty"`
+	ApplicationID    string          `json:"applicationId,omitempty"` // data events of the Experience API
 	Application      *Application    `json:"application,omitempty"`
 
 	Path         string            `json:"path,omitempty"`

@@ -2,13 +2,16 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/hooks"
 	"github.com/latchid/latch/oidcflow"
 )
 
@@ -54,7 +57,7 @@ func (c accountCaller) readable(field string) bool {
 
 // routesMyAccount registers /api/my-account/** (called by routesAccount).
 func (s *Server) routesMyAccount(r *routeTable) {
-	h := func(fn accountHandler) httprouter.Handle { return noStoreHandle(s.account(fn)) }
+	h := func(fn accountHandler) httprouter.Handle { return noStoreHandle(s.account(s.accountWrite(fn))) }
 	r.GET("/api/my-account", h(s.getMyAccount))
 	r.PATCH("/api/my-account", h(s.patchMyAccount))
 	r.PATCH("/api/my-account/profile", h(s.patchMyProfile))
@@ -72,6 +75,49 @@ func (s *Server) routesMyAccount(r *routeTable) {
 	r.DELETE("/api/my-account/sessions/:sessionId", h(s.deleteMySession))
 	r.GET("/api/my-account/grants", h(s.listMyGrants))
 	r.DELETE("/api/my-account/grants/:grantId", h(s.deleteMyGrant))
+}
+
+// accountWrite wraps an Account API endpoint so that a write (POST, PATCH, PUT,
+// DELETE) is recorded in the audit log (audit.AccountKey, with the caller's userId and
+// the answer's status or error), and a successful one that changed the caller's user
+// record emits User.Data.Updated, as Logto's account routes do
+// (appendDataHookContext('User.Data.Updated', {user: updatedUser})): userAgent, ip and
+// data, the user as it is now. Writes that leave the user as it was (a session or
+// grant revoked, a TOTP secret generated) emit nothing. Reads are returned as they are.
+func (s *Server) accountWrite(h accountHandler) accountHandler {
+	if s.audit == nil && s.webhooks == nil {
+		return h
+	}
+	return func(r *http.Request, p httprouter.Params, c accountCaller) (int, any, error) {
+		key := audit.AccountKey(r.Method)
+		if key == "" {
+			return h(r, p, c)
+		}
+		var before uint64
+		if u, ok := s.dir.User(c.User.ID); ok {
+			before = u.Version
+		}
+		status, body, err := h(r, p, c)
+		if s.audit != nil {
+			e := audit.Entry{Key: key, Method: r.Method, Path: r.URL.Path, Status: status, UserID: c.User.ID}
+			requestParty(&e, r)
+			if err != nil {
+				e.Result, e.Status = audit.Error, http.StatusInternalServerError
+				e.Error = audit.ErrorInfo{Code: "unknown", Message: "internal server error"}
+				var ae *APIError
+				if errors.As(err, &ae) {
+					e.Status, e.Error = ae.Status, audit.ErrorInfo{Code: ae.Code, Message: ae.Message}
+				}
+			}
+			s.audit.Record(e)
+		}
+		if err == nil && status < 400 && s.webhooks != nil && s.webhooks.Wants(eventUserDataUpdated) {
+			if u, ok := s.dir.User(c.User.ID); ok && u.Version != before {
+				s.emitUserDataUpdated(r, u.ID, hooks.Payload{})
+			}
+		}
+		return status, body, err
+	}
 }
 
 // myAccountView is Logto's getScopedProfile then getAccountCenterFilteredProfile: id

@@ -102,6 +102,7 @@ func (x *experience) submitForgotPassword(ctx context.Context, uid string, rec *
 	if _, err := x.s.dir.SetUserPasswordHash(ctx, user.ID, rec.ProfilePasswordHash); err != nil {
 		return mgmtError(err)
 	}
+	noteStep(ctx).userDataUpdated(user.ID) // User.Data.Updated (experience_profile.go)
 	if _, err := x.s.browser.Steps.SetEvent(ctx, uid, eventSignIn, true); err != nil {
 		return grainError(err)
 	}

@@ -78,7 +78,7 @@ func (x *experience) routesMfa(r *routeTable, g postGuard) {
 	r.POST("/api/experience/verification/totp/verify", g.json(x.api(x.postTotpVerify)))
 	r.POST("/api/experience/verification/backup-code/generate", g.json(x.api(x.postBackupCodeGenerate)))
 	r.POST("/api/experience/verification/backup-code/verify", g.json(x.api(x.postBackupCodeVerify)))
-	r.POST("/api/experience/profile/mfa", g.json(x.api(x.postProfileMfa)))
+	r.POST("/api/experience/profile/mfa", g.json(x.api(x.dataHooked(x.postProfileMfa))))
 	r.POST("/api/experience/profile/mfa/mfa-skipped", g.json(x.api(x.postMfaSkipped)))
 	x.routesWebAuthn(r, g) // experience_mfa_webauthn.go
 	x.routesMfaUI(r, g)    // ui_mfa.go
@@ -563,6 +563,9 @@ func (x *experience) bindMfa(ctx context.Context, rec *op.Interaction, body bind
 	}
 	if _, err := x.s.dir.AddUserMfaVerification(ctx, user.ID, f); err != nil {
 		return mfaError(err)
+	}
+	if rec.Event == eventSignIn { // a registration's factors are the new user's (User.Created)
+		noteStep(ctx).userDataUpdatedIn(rec, user.ID) // User.Data.Updated (experience_profile.go)
 	}
 	return nil
 }

@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/directory"
+	"github.com/latchid/latch/hooks"
 )
 
 // profileBody is Logto's UpdateProfileApiPayload for the types Latch supports:
@@ -92,4 +94,90 @@ func (x *experience) checkNewUsername(v string) error {
 		return apiErr(http.StatusUnprocessableEntity, "user.username_already_in_use", msgUsernameInUse)
 	}
 	return nil
+}
+
+// eventUserDataUpdated is Logto's data hook event of a changed user.
+const eventUserDataUpdated = "User.Data.Updated"
+
+// dataHooked wraps an Experience API step that may change the identified user's data
+// so that a successful one emits User.Data.Updated, as Logto's experience hooks do
+// (appendDataHookContext with the updated user): the payload is the interaction's
+// metadata (interactionEvent, sessionId, applicationId, userAgent, ip) and data, the
+// user. Logto emits it at submit for a password reset, and for a sign-in that bound an
+// MFA factor; Latch binds the factor at POST /api/experience/profile/mfa, and emits it
+// there. A step notes the change with noteStep(ctx).userDataUpdated.
+func (x *experience) dataHooked(h apiHandler) apiHandler {
+	s := x.s
+	if s.webhooks == nil {
+		return h
+	}
+	return func(r *http.Request, p httprouter.Params) (int, any, error) {
+		if !s.webhooks.Wants(eventUserDataUpdated) {
+			return h(r, p)
+		}
+		st := noteStep(r.Context())
+		if st == nil {
+			st = &stepLog{}
+			r = r.WithContext(context.WithValue(r.Context(), stepLogKey{}, st))
+		}
+		status, body, err := h(r, p)
+		if err != nil || status >= 400 || st.updatedUser == "" {
+			return status, body, err
+		}
+		s.emitUserDataUpdated(r, st.updatedUser, hooks.Payload{
+			InteractionEvent: st.event, SessionID: st.sessionID, ApplicationID: st.applicationID,
+		})
+		return status, body, err
+	}
+}
+
+// formDataHooked is dataHooked for a JavaScript-free page that may bind an MFA factor
+// during a sign-in (the form posts of /mfa-binding/*): such a page answers itself, so
+// the event is queued when the step notes the change, before the page is answered.
+func (x *experience) formDataHooked(h httprouter.Handle) httprouter.Handle {
+	s := x.s
+	if s.webhooks == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
+		if !s.webhooks.Wants(eventUserDataUpdated) {
+			h(w, r, p)
+			return
+		}
+		st := &stepLog{}
+		r = r.WithContext(context.WithValue(r.Context(), stepLogKey{}, st))
+		st.emitNow = func(id string) {
+			s.emitUserDataUpdated(r, id, hooks.Payload{
+				InteractionEvent: st.event, SessionID: st.sessionID, ApplicationID: st.applicationID,
+			})
+		}
+		h(w, r, p)
+	}
+}
+
+// emitUserDataUpdated queues User.Data.Updated for the user with id as it is now:
+// base's fields, the request's userAgent and ip, and data, the user in Logto's
+// userInfoSelectFields (as the Management API answers it).
+func (s *Server) emitUserDataUpdated(r *http.Request, id string, base hooks.Payload) {
+	u, ok := s.dir.User(id)
+	if !ok {
+		return
+	}
+	base.Event, base.UserAgent, base.IP = eventUserDataUpdated, r.UserAgent(), clientIP(r)
+	base.Data, _ = json.Marshal(userView(u))
+	s.webhooks.Emit(r.Context(), base)
+}
+
+// noteSignIn sets the user's lastSignInAt to now, as Logto's submit does for a
+// sign-in and a registration (updateUserById(..., {lastSignInAt: Date.now()})). It is
+// best effort: a directory that cannot take the write (no quorum) does not fail a
+// sign-in that has already been accepted; the failure is logged.
+func (x *experience) noteSignIn(ctx context.Context, userID string) {
+	now := x.s.now().UnixMilli()
+	if _, err := x.s.dir.UpdateUser(ctx, userID, func(u *directory.User) error {
+		u.LastSignInAt = &now
+		return nil
+	}); err != nil {
+		x.s.log.Warn("lastSignInAt not recorded", "user", userID, "err", err)
+	}
 }

@@ -55,7 +55,7 @@ func (s *Server) routesExperience(r *routeTable) {
 	r.POST("/api/experience/identification", g.json(x.api(x.logged("Identifier.Submit", x.postIdentification))))
 	r.POST("/api/experience/profile", g.json(x.api(x.logged("Profile.Update", x.postProfile))))
 	r.PUT("/api/experience/profile/password", g.json(x.api(x.logged("Profile.Update", x.putProfilePassword))))
-	r.POST("/api/experience/submit", g.json(x.api(x.logged("Submit", x.hooked(x.postSubmit)))))
+	r.POST("/api/experience/submit", g.json(x.api(x.logged("Submit", x.dataHooked(x.hooked(x.postSubmit))))))
 	x.routesMfa(r, g) // experience_mfa.go
 
 	r.POST(pathSignIn, g.form(x.serveSignInForm))

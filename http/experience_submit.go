@@ -67,5 +67,6 @@ func (x *experience) submit(ctx context.Context, uid string) (string, error) {
 	if _, err := x.s.browser.Interactions.Submit(ctx, uid, amr); err != nil {
 		return "", grainError(err)
 	}
+	x.noteSignIn(ctx, user.ID) // lastSignInAt (experience_profile.go)
 	return x.s.browser.Issuer + "/auth/" + uid, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/latchid/latch/audit"
+	"github.com/latchid/latch/persistence"
 )
 
 // AuditLog receives audit log entries (audit.Writer). Record must not block: it is
@@ -74,7 +75,7 @@ func (s *Server) logPage(r *http.Request, query audit.Query) (int, any, error) {
 	var logs []audit.Log
 	if s.auditLogs != nil {
 		if logs, err = s.auditLogs.List(r.Context(), query); err != nil {
-			return 0, nil, err
+			return 0, nil, s.logsError(err)
 		}
 	}
 	return http.StatusOK, paginate(logs, pageNo, size), nil
@@ -110,7 +111,20 @@ func (s *Server) getLog(r *http.Request, p httprouter.Params) (int, any, error) 
 		return 0, nil, notFound
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, s.logsError(err)
 	}
 	return http.StatusOK, logDetail{TenantID: "default", Log: l}, nil
+}
+
+// logsError answers a read that could not reach a shard (on a larger cluster, one whose
+// leader is unreachable: persistence.ErrUnavailable) with 503 and Retry-After; anything
+// else is returned as is. The cause is logged.
+func (s *Server) logsError(err error) error {
+	if errors.Is(err, persistence.ErrUnavailable) {
+		s.log.Warn("audit logs unavailable", "err", err)
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "entity.unavailable",
+			Message:    "Some audit logs are on cluster nodes that cannot be reached right now; retry later.",
+			RetryAfter: RetryAfterSeconds}
+	}
+	return err
 }

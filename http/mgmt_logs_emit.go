@@ -96,6 +96,11 @@ func (s *Server) auditWrite(method string, h apiHandler) apiHandler {
 type stepLog struct {
 	event, userID, applicationID, sessionID, verificationID string
 	identifier                                              audit.Identifier
+	// updatedUser is the user whose data the step changed (experience_profile.go
+	// emits User.Data.Updated for it); emitNow, when set (the JavaScript-free pages,
+	// which answer before a wrapper could), emits it at once.
+	updatedUser string
+	emitNow     func(userID string)
 }
 
 type stepLogKey struct{}
@@ -134,6 +139,25 @@ func (st *stepLog) user(id string) {
 	if st != nil {
 		st.userID = id
 	}
+}
+
+// userDataUpdated notes that the step changed user id's data (Logto's
+// appendDataHookContext('User.Data.Updated', {user})).
+func (st *stepLog) userDataUpdated(id string) {
+	if st == nil {
+		return
+	}
+	st.updatedUser = id
+	if st.emitNow != nil {
+		st.emitNow(id)
+	}
+}
+
+// userDataUpdatedIn is userDataUpdated for a step on interaction rec (noted first, for
+// the event's interaction metadata).
+func (st *stepLog) userDataUpdatedIn(rec *op.Interaction, id string) {
+	st.interaction(rec.UID, rec)
+	st.userDataUpdated(id)
 }
 
 // verification notes the identifier a password verification checked and, once it

@@ -79,8 +79,8 @@ func (x *experience) routesMfaUI(r *routeTable, g postGuard) {
 	}
 	r.POST(pathMfaVerifyTotp, g.form(x.postMfaVerifyForm(modeMfaVerifyTotp)))
 	r.POST(pathMfaVerifyBackup, g.form(x.postMfaVerifyForm(modeMfaVerifyBackup)))
-	r.POST(pathMfaBindTotp, g.form(x.postMfaBindTotpForm))
-	r.POST(pathMfaBindBackup, g.form(x.postMfaBindBackupForm))
+	r.POST(pathMfaBindTotp, g.form(x.formDataHooked(x.postMfaBindTotpForm)))
+	r.POST(pathMfaBindBackup, g.form(x.formDataHooked(x.postMfaBindBackupForm)))
 	r.POST(pathMfaSkip, g.form(x.postMfaSkipForm))
 }
 

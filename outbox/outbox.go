@@ -532,7 +532,7 @@ func (w *Worker) attempt(ctx context.Context, key string, version uint64, e entr
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if e.Webhook != nil {
-		log = w.log.With("hook", e.Webhook.HookID, "event", e.Webhook.Event, "attempt", e.Attempts+1)
+		log = w.log.With("hook", e.Webhook.HookID, "event", e.Webhook.Event, "key", key, "attempt", e.Attempts+1)
 		status, resp, gone, perr := w.postWebhook(ctx, *e.Webhook)
 		if ctx.Err() != nil {
 			return // shutting down: the entry stays for the next run

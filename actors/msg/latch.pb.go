@@ -2983,13 +2983,17 @@ func (*RefreshFamilyRevoke) Descriptor() ([]byte, []int) {
 // shard's leader, runs it. Reply: StoreResult (or Failure).
 type StoreOp struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// op is get, put, insert, delete or apply.
+	// op is get, put, insert, delete, apply or scan.
 	Op string `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
 	// kind and key name the record of a get.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Key  string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
 	// muts are the writes: one for put, insert and delete, the batch for apply.
-	Muts          []*StoreMutation `protobuf:"bytes,4,rep,name=muts,proto3" json:"muts,omitempty"`
+	Muts []*StoreMutation `protobuf:"bytes,4,rep,name=muts,proto3" json:"muts,omitempty"`
+	// shard and limit shape a scan: the live records of kind in shard, in key order,
+	// after key ("" from the first), at most limit of them.
+	Shard         uint32 `protobuf:"varint,5,opt,name=shard,proto3" json:"shard,omitempty"`
+	Limit         uint32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3050,6 +3054,20 @@ func (x *StoreOp) GetMuts() []*StoreMutation {
 		return x.Muts
 	}
 	return nil
+}
+
+func (x *StoreOp) GetShard() uint32 {
+	if x != nil {
+		return x.Shard
+	}
+	return 0
+}
+
+func (x *StoreOp) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
 }
 
 type StoreMutation struct {
@@ -3147,13 +3165,16 @@ func (x *StoreMutation) GetExpiresAtMs() int64 {
 // StoreResult is what the store answered: the record of a get (found), the versions of
 // a write, or an error: "not_found", "conflict", "unavailable", or another message.
 type StoreResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
-	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	ExpiresAtMs   int64                  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
-	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
-	Versions      []uint64               `protobuf:"varint,5,rep,packed,name=versions,proto3" json:"versions,omitempty"`
-	Error         string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Found       bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	Version     uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	ExpiresAtMs int64                  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	Value       []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	Versions    []uint64               `protobuf:"varint,5,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	Error       string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// records are a scan's page; more says the shard has records after its last.
+	Records       []*StoreRecord `protobuf:"bytes,7,rep,name=records,proto3" json:"records,omitempty"`
+	More          bool           `protobuf:"varint,8,opt,name=more,proto3" json:"more,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3228,6 +3249,89 @@ func (x *StoreResult) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *StoreResult) GetRecords() []*StoreRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *StoreResult) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+// StoreRecord is one record of a scan.
+type StoreRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	ExpiresAtMs   int64                  `protobuf:"varint,3,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	Value         []byte                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreRecord) Reset() {
+	*x = StoreRecord{}
+	mi := &file_latch_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreRecord) ProtoMessage() {}
+
+func (x *StoreRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_latch_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreRecord.ProtoReflect.Descriptor instead.
+func (*StoreRecord) Descriptor() ([]byte, []int) {
+	return file_latch_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *StoreRecord) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StoreRecord) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *StoreRecord) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *StoreRecord) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
 }
 
 var File_latch_proto protoreflect.FileDescriptor
@@ -3474,12 +3578,14 @@ const file_latch_proto_rawDesc = "" +
 	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12.\n" +
 	"\x13access_token_secret\x18\x06 \x01(\tR\x11accessTokenSecret\x12E\n" +
 	"\faccess_token\x18\a \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\"\x15\n" +
-	"\x13RefreshFamilyRevoke\"s\n" +
+	"\x13RefreshFamilyRevoke\"\x9f\x01\n" +
 	"\aStoreOp\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x122\n" +
-	"\x04muts\x18\x04 \x03(\v2\x1e.latch.actors.v1.StoreMutationR\x04muts\"\xb5\x01\n" +
+	"\x04muts\x18\x04 \x03(\v2\x1e.latch.actors.v1.StoreMutationR\x04muts\x12\x14\n" +
+	"\x05shard\x18\x05 \x01(\rR\x05shard\x12\x14\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\"\xb5\x01\n" +
 	"\rStoreMutation\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
@@ -3487,14 +3593,21 @@ const file_latch_proto_rawDesc = "" +
 	"\x06delete\x18\x04 \x01(\bR\x06delete\x12\x14\n" +
 	"\x05check\x18\x05 \x01(\bR\x05check\x12\x14\n" +
 	"\x05value\x18\x06 \x01(\fR\x05value\x12\"\n" +
-	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"\xa9\x01\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"\xf5\x01\n" +
 	"\vStoreResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\"\n" +
 	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\x12\x14\n" +
 	"\x05value\x18\x04 \x01(\fR\x05value\x12\x1a\n" +
 	"\bversions\x18\x05 \x03(\x04R\bversions\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error*c\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x126\n" +
+	"\arecords\x18\a \x03(\v2\x1c.latch.actors.v1.StoreRecordR\arecords\x12\x12\n" +
+	"\x04more\x18\b \x01(\bR\x04more\"s\n" +
+	"\vStoreRecord\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12\"\n" +
+	"\rexpires_at_ms\x18\x03 \x01(\x03R\vexpiresAtMs\x12\x14\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value*c\n" +
 	"\x0fGrantRevocation\x12\x19\n" +
 	"\x15GRANT_REVOCATION_NONE\x10\x00\x12\x1b\n" +
 	"\x17GRANT_REVOCATION_ONLINE\x10\x01\x12\x18\n" +
@@ -3513,7 +3626,7 @@ func file_latch_proto_rawDescGZIP() []byte {
 }
 
 var file_latch_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_latch_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_latch_proto_goTypes = []any{
 	(GrantRevocation)(0),               // 0: latch.actors.v1.GrantRevocation
 	(*Failure)(nil),                    // 1: latch.actors.v1.Failure
@@ -3558,6 +3671,7 @@ var file_latch_proto_goTypes = []any{
 	(*StoreOp)(nil),                    // 40: latch.actors.v1.StoreOp
 	(*StoreMutation)(nil),              // 41: latch.actors.v1.StoreMutation
 	(*StoreResult)(nil),                // 42: latch.actors.v1.StoreResult
+	(*StoreRecord)(nil),                // 43: latch.actors.v1.StoreRecord
 }
 var file_latch_proto_depIdxs = []int32{
 	6,  // 0: latch.actors.v1.InteractionRecord.request:type_name -> latch.actors.v1.AuthRequest
@@ -3583,11 +3697,12 @@ var file_latch_proto_depIdxs = []int32{
 	35, // 20: latch.actors.v1.RefreshUsed.family:type_name -> latch.actors.v1.RefreshFamilyRecord
 	24, // 21: latch.actors.v1.RefreshUsed.access_token:type_name -> latch.actors.v1.AccessTokenRecord
 	41, // 22: latch.actors.v1.StoreOp.muts:type_name -> latch.actors.v1.StoreMutation
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	43, // 23: latch.actors.v1.StoreResult.records:type_name -> latch.actors.v1.StoreRecord
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_latch_proto_init() }
@@ -3601,7 +3716,7 @@ func file_latch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_latch_proto_rawDesc), len(file_latch_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -30,7 +30,13 @@ type flowsEnv struct {
 // by username + password or email + password or code.
 func newFlowsEnv(t *testing.T) *flowsEnv {
 	t.Helper()
-	e := &flowsEnv{browserEnv: newBrowserEnv(t)}
+	return newFlowsEnvWith(t, nil)
+}
+
+// newFlowsEnvWith is newFlowsEnv on a node whose configuration mutate adjusts.
+func newFlowsEnvWith(t *testing.T, mutate func(*serveConfig)) *flowsEnv {
+	t.Helper()
+	e := &flowsEnv{browserEnv: newBrowserEnvWith(t, mutate)}
 	e.admin = e.n.adminToken(t.Context())
 	e.mail = smtptest.Start(t, smtptest.Options{})
 	tpl := func(usage string) map[string]string {

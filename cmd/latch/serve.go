@@ -277,7 +277,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 	if cfg.AuditLogs {
 		auditLog = aw
 	}
-	auditLogs := audit.Reader{Store: grains} // what was recorded stays readable with --audit-logs=false
+	auditLogs := audit.Reader{Store: clusterScanStore{grains}} // every node lists the cluster's logs; readable with --audit-logs=false too
 	// ---- end audit logs ----
 
 	// Back-channel logouts: queued durably in the store by the logout, delivered by a
