@@ -33,3 +33,9 @@ func checkAppAccess(dir *directory.Directory, appID, userID string) error {
 	}
 	return errAppAccessDenied()
 }
+
+// AppAccess is the access-control check as a predicate for the RefreshFamily grain
+// (actors.Options.AppAccess), which asks it before a refresh rotates.
+func AppAccess(dir *directory.Directory) func(clientID, accountID string) error {
+	return func(clientID, accountID string) error { return checkAppAccess(dir, clientID, accountID) }
+}

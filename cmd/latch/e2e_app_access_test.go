@@ -83,6 +83,12 @@ func TestApplicationAccessControl(t *testing.T) {
 		t.Fatalf("SSO after revocation -> %s", loc)
 	}
 
+	// The refused refresh did not use the token up: given access again, it works.
+	n.mustAPI(admin, "PUT", acPath, rules("userIds", e.userID), 200, nil)
+	if st, _, tb := n.postToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, e.web.ID, e.web.Secret); st != http.StatusOK {
+		t.Fatalf("refresh after access is given back = %d %v", st, tb)
+	}
+
 	// A role rule lets her in again (SSO from her session).
 	n.mustAPI(admin, "PUT", acPath, rules("userRoleIds", roles[0].ID), 200, nil)
 	codeFrom(t, alice.redirect(web.AuthCodeURL("s3", oauth2.S256ChallengeOption(v))), e.webCB, "s3", n.issuer())
