@@ -117,6 +117,31 @@ func TestApplicationAccessControl(t *testing.T) {
 	n.mustAPI(admin, "POST", "/api/organizations/"+org.ID+"/users/"+e.userID+"/roles", map[string]any{"organizationRoleIds": []string{orgRole.ID}}, 201, nil)
 	codeFrom(t, alice.redirect(web.AuthCodeURL("s7", oauth2.S256ChallengeOption(v))), e.webCB, "s7", n.issuer())
 
+	// A third-party application: the consent page refuses a user the rules do not
+	// allow, and shows itself to one they do.
+	var third struct{ ID, Secret string }
+	thirdCB := "http://127.0.0.1:9/third/callback"
+	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "third", "type": "Traditional", "isThirdParty": true,
+		"oidcClientMetadata": map[string]any{"redirectUris": []string{thirdCB}, "postLogoutRedirectUris": []string{}}}, 200, &third)
+	n.mustAPI(admin, "PUT", "/api/applications/"+third.ID+"/access-control", rules("userIds", e.userID), 200, nil)
+	n.mustAPI(admin, "PATCH", "/api/applications/"+third.ID, map[string]any{"appLevelAccessControlEnabled": true}, 200, nil)
+	thirdCfg := &oauth2.Config{ClientID: third.ID, ClientSecret: third.Secret, Endpoint: e.provider.Endpoint(), RedirectURL: thirdCB, Scopes: []string{"openid"}}
+	consentFor := func(username string) int {
+		b := newBrowser(t, n.endpoint)
+		b.redirect(thirdCfg.AuthCodeURL("t", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if loc := b.redirect(b.signIn(username, browserPassword)); loc.Path != "/consent" {
+			t.Fatalf("%s's resume -> %s, want the consent page", username, loc)
+		}
+		resp, _ := b.get("/consent")
+		return resp.StatusCode
+	}
+	if st := consentFor("bob_access"); st != http.StatusBadRequest {
+		t.Fatalf("consent page for a denied user = %d", st)
+	}
+	if st := consentFor(browserUser); st != http.StatusOK {
+		t.Fatalf("consent page for an allowed user = %d", st)
+	}
+
 	// Token exchange for a user the rules do not allow.
 	var ex struct{ ID, Secret string }
 	n.mustAPI(admin, "POST", "/api/applications", map[string]any{"name": "exchanger", "type": "Traditional",
