@@ -61,6 +61,10 @@ func (c *AppAccessControl) Clone() *AppAccessControl {
 // access, else when one rule of its AccessControl allows the user. An unknown
 // application allows nobody.
 func (d *Directory) UserHasAppAccess(appID, userID string) bool {
+	if appID == DemoAppID {
+		// A built-in application (Logto's isBuiltInApplicationId) is never restricted.
+		return true
+	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	app, ok := d.st.apps[appID]
