@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -161,5 +162,50 @@ func TestApplicationAccessControl(t *testing.T) {
 	}
 	if st, body := exchange(bob.ID); st != http.StatusOK {
 		t.Fatalf("token exchange for an allowed user = %d %v", st, body)
+	}
+}
+
+// An identity set with PUT /api/users/:userId/identities/:target is in the user's
+// `identities` userinfo claim (scope identities), and leaves it when deleted.
+func TestUserIdentityClaims(t *testing.T) {
+	e := newBrowserEnv(t)
+	n, ctx := e.n, t.Context()
+	admin := n.adminToken(ctx)
+	idPath := "/api/users/" + e.userID + "/identities/github"
+	n.mustAPI(admin, "PUT", idPath, map[string]any{"userId": "gh-42", "details": map[string]any{"login": "octo"}}, 201, nil)
+
+	web := e.webConfig()
+	web.Scopes = []string{"openid", "identities"}
+	b := newBrowser(t, n.endpoint)
+	v := oauth2.GenerateVerifier()
+	b.redirect(web.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	code := codeFrom(t, b.redirect(b.signIn(browserUser, browserPassword)), e.webCB, "s", n.issuer())
+	tok, err := web.Exchange(ctx, code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userinfo := func() map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest("GET", n.issuer()+"/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("userinfo %d %v", resp.StatusCode, err)
+		}
+		return out
+	}
+	ids, _ := userinfo()["identities"].(map[string]any)
+	gh, _ := ids["github"].(map[string]any)
+	if gh["userId"] != "gh-42" || gh["details"].(map[string]any)["login"] != "octo" {
+		t.Fatalf("identities claim %v", ids)
+	}
+	n.mustAPI(admin, "DELETE", idPath, nil, 200, nil)
+	if ids, _ := userinfo()["identities"].(map[string]any); ids == nil || len(ids) != 0 {
+		t.Fatalf("identities claim after DELETE %v", ids)
 	}
 }
