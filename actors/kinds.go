@@ -58,6 +58,11 @@ type Options struct {
 	// the protocol error to answer; the RefreshFamily grain asks it before a refresh
 	// with organization_id rotates. Nil refuses every organization (access_denied).
 	OrganizationAccess func(orgID, accountID string) error
+	// AppAccess decides whether an account may still get tokens for a client
+	// (op.AppAccess: the application's access control), returning the protocol error to
+	// answer; the RefreshFamily grain asks it before a refresh rotates, so a refused
+	// refresh leaves the token usable. Nil allows every account.
+	AppAccess func(clientID, accountID string) error
 	// RequestTimeout is the budget of a message that carries none (cluster.Budget): a
 	// sender of an older release, or a grain's own follow-up work. Messages sent by
 	// cluster.Node.Request carry what is left of their caller's deadline, and a grain's
@@ -144,6 +149,7 @@ type grainEnv struct {
 	life      oidcflow.Lifetimes
 	active    func(accountID string) bool
 	orgAccess func(orgID, accountID string) error
+	appAccess func(clientID, accountID string) error
 	budget    time.Duration // of a message that carries none
 	serving   func(kind, key string) bool
 }
@@ -154,12 +160,15 @@ func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *gr
 	}
 	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, keyNow: opts.keyNow,
 		rand: opts.Rand, budget: opts.RequestTimeout, life: opts.Lifetimes, active: opts.ActiveAccount,
-		orgAccess: opts.OrganizationAccess, serving: opts.Serving}
+		orgAccess: opts.OrganizationAccess, appAccess: opts.AppAccess, serving: opts.Serving}
 	if env.life == (oidcflow.Lifetimes{}) {
 		env.life = oidcflow.DefaultLifetimes()
 	}
 	if env.active == nil {
 		env.active = func(string) bool { return true }
+	}
+	if env.appAccess == nil {
+		env.appAccess = func(string, string) error { return nil }
 	}
 	if env.orgAccess == nil {
 		env.orgAccess = func(string, string) error {

@@ -36,6 +36,9 @@ var shared struct {
 	// orgMembers holds "<orgID>/<accountID>" for the memberships the grains'
 	// OrganizationAccess predicate lets in.
 	orgMembers sync.Map
+	// appDenied holds "<clientID>/<accountID>" for the pairs the grains' AppAccess
+	// predicate refuses.
+	appDenied sync.Map
 }
 
 func TestMain(m *testing.M) {
@@ -62,6 +65,11 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 			}, OrganizationAccess: func(orgID, accountID string) error {
 				if _, ok := shared.orgMembers.Load(orgID + "/" + accountID); !ok {
 					return oauth.AccessDenied("user is not a member of the organization")
+				}
+				return nil
+			}, AppAccess: func(clientID, accountID string) error {
+				if _, denied := shared.appDenied.Load(clientID + "/" + accountID); denied {
+					return &oauth.Error{Code: oauth.CodeAccessDenied, Status: 400, Description: "not allowed"}
 				}
 				return nil
 			}}),

@@ -218,6 +218,13 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 		g.markRevoked(now)
 		return g.reply(nil, oauth.InvalidGrant("the account is suspended or deleted"))
 	}
+	if kind == tokenCurrent || within {
+		// The application's access control (Logto's assertUserHasApplicationAccess),
+		// before anything rotates; the family stays usable.
+		if err := g.env.appAccess(cur.GetClientId(), cur.GetAccountId()); err != nil {
+			return g.reply(nil, err)
+		}
+	}
 	if org := m.GetOrganizationId(); org != "" && (kind == tokenCurrent || within) {
 		// Logto's refresh_token grant (RFC 0001): organization access, then the
 		// family's scope, both before anything rotates; the family stays usable.

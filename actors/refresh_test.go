@@ -508,3 +508,31 @@ func TestRefreshOrganizationRefusedBeforeRotating(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRefreshAppAccessRefusedBeforeRotating: a refresh the application's access
+// control refuses (Options.AppAccess) answers its error before the family rotates; the
+// token stays current and rotates once the account is allowed again.
+func TestRefreshAppAccessRefusedBeforeRotating(t *testing.T) {
+	c, _ := testClient(t)
+	ctx := ctxT(t)
+	gid := newGrant(t, c)
+	now := time.UnixMilli(time.Now().UnixMilli())
+	fid, s0 := newFamily(t, c, gid, &msg.RefreshFamilyRecord{AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+		Scopes: []string{"openid", "offline_access"}})
+	use := func() (*msg.RefreshUsed, error) {
+		setClock(t, RefreshKindName, fid, now)
+		return Call[*msg.RefreshUsed](ctx, c.node, RefreshKindName, fid, &msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID})
+	}
+	key := testClientID + "/" + testAccountID
+	shared.appDenied.Store(key, true)
+	_, err := use()
+	shared.appDenied.Delete(key)
+	wantErr(t, err, oauth.CodeAccessDenied, 400)
+	if g := loadRecord[*msg.RefreshFamilyRecord](t, RefreshKindName, fid).GetGeneration(); g != 1 {
+		t.Fatalf("generation %d after the refusal, want 1: a refusal must not rotate", g)
+	}
+	used, err := use()
+	if err != nil || !used.GetRotated() {
+		t.Fatalf("allowed refresh: %v %v, want a rotation from the untouched token", used, err)
+	}
+}

@@ -41,6 +41,7 @@ func (a *Application) Clone() *Application {
 	m.AllowTokenExchange = clonePtr(m.AllowTokenExchange)
 	m.IsDeviceFlow = clonePtr(m.IsDeviceFlow)
 	c.CustomData = cloneRaw(a.CustomData)
+	c.AccessControl = a.AccessControl.Clone()
 	return &c
 }
 

@@ -111,7 +111,12 @@ type Application struct {
 	// colors, terms links, display name) as the Management API validated it; nil when
 	// none was set. Replaced whole, never edited in place.
 	SignInExperience json.RawMessage `json:"signInExperience,omitempty"`
-	CreatedAt        int64           `json:"createdAt"`
+	// AppLevelAccessControlEnabled restricts sign-in to the users AccessControl allows
+	// (Logto's appLevelAccessControlEnabled; app_access.go); it cannot be turned on
+	// while AccessControl has no rule.
+	AppLevelAccessControlEnabled bool              `json:"appLevelAccessControlEnabled,omitempty"`
+	AccessControl                *AppAccessControl `json:"accessControl,omitempty"`
+	CreatedAt                    int64             `json:"createdAt"`
 	// Version is the entity's store version; not part of the stored value.
 	Version uint64 `json:"-"`
 }

@@ -25,7 +25,9 @@ type applicationJSON struct {
 	ProtectedAppMetadata *struct{}                      `json:"protectedAppMetadata"`
 	CustomData           json.RawMessage                `json:"customData"`
 	IsThirdParty         bool                           `json:"isThirdParty"`
-	CreatedAt            int64                          `json:"createdAt"`
+	// AppLevelAccessControlEnabled: mgmt_applications_access_control.go.
+	AppLevelAccessControlEnabled bool  `json:"appLevelAccessControlEnabled"`
+	CreatedAt                    int64 `json:"createdAt"`
 }
 
 func applicationView(a *directory.Application) applicationJSON {
@@ -41,16 +43,17 @@ func applicationView(a *directory.Application) applicationJSON {
 		desc = &a.Description
 	}
 	return applicationJSON{
-		TenantID:             tenantID,
-		ID:                   a.ID,
-		Name:                 a.Name,
-		Description:          desc,
-		Type:                 a.Type,
-		OIDCClientMetadata:   m,
-		CustomClientMetadata: a.CustomClientMetadata,
-		CustomData:           objectOrEmpty(a.CustomData),
-		IsThirdParty:         a.IsThirdParty,
-		CreatedAt:            a.CreatedAt,
+		TenantID:                     tenantID,
+		ID:                           a.ID,
+		Name:                         a.Name,
+		Description:                  desc,
+		Type:                         a.Type,
+		OIDCClientMetadata:           m,
+		CustomClientMetadata:         a.CustomClientMetadata,
+		CustomData:                   objectOrEmpty(a.CustomData),
+		IsThirdParty:                 a.IsThirdParty,
+		AppLevelAccessControlEnabled: a.AppLevelAccessControlEnabled,
+		CreatedAt:                    a.CreatedAt,
 	}
 }
 
@@ -271,6 +274,9 @@ type applicationPatchBody struct {
 	CustomData           opt[jsonObjectRaw] `json:"customData"`
 	IsAdmin              opt[bool]          `json:"isAdmin"`
 	ProtectedAppMetadata opt[jsonObjectRaw] `json:"protectedAppMetadata"`
+	// AppLevelAccessControlEnabled cannot be turned on while the application's
+	// access-control rules are empty (422 request.invalid_input).
+	AppLevelAccessControlEnabled opt[bool] `json:"appLevelAccessControlEnabled"`
 }
 
 func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, any, error) {
@@ -310,6 +316,12 @@ func (s *Server) patchApplication(r *http.Request, p httprouter.Params) (int, an
 		}
 	}
 	app, err := s.dir.UpdateApplication(r.Context(), id, func(a *directory.Application) error {
+		if b.AppLevelAccessControlEnabled.Set && !b.AppLevelAccessControlEnabled.Null {
+			if b.AppLevelAccessControlEnabled.V && !a.AccessControl.HasRules() {
+				return errNoAccessRules()
+			}
+			a.AppLevelAccessControlEnabled = b.AppLevelAccessControlEnabled.V
+		}
 		if b.Name.Set {
 			a.Name = b.Name.V
 		}

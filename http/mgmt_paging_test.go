@@ -27,6 +27,7 @@ var pagedListRoutes = []string{
 	"/api/roles/:id/scopes",
 	"/api/roles/:id/users",
 	"/api/roles/:id/applications",
+	"/api/users/:userId/trusted-devices", // always empty (mgmt_users_trusted_devices.go)
 }
 
 var unpagedGetRoutes = map[string]bool{
@@ -58,6 +59,10 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/configs/oidc/:keyType":             true, // Logto does not page it
 	// No Protected apps in Latch: answered application.protected_application_only.
 	"/api/applications/:id/protected-app-metadata/custom-domains": true,
+	"/api/applications/:id/access-control":                        true, // one object (mgmt_applications_access_control.go)
+	"/api/users/:userId/identities/:target":                       true, // one object (mgmt_users_identities.go)
+	"/api/users/:userId/all-identities":                           true, // one object
+	"/api/users/:userId/sso-identities/:ssoConnectorId":           true, // one object
 }
 
 // TestMgmtPagingOverflow is the regression test of issue 12: page numbers that

@@ -112,7 +112,7 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"GET", "/api/sign-in-exp", s.getSignInExp},
 		{"PATCH", "/api/sign-in-exp", s.patchSignInExp},
 		{"POST", "/api/sign-in-exp/default/check-password", s.checkPassword},
-	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes(), s.consentOrganizationRoutes(), s.appSignInExperienceRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go, mgmt_applications_consent_orgs.go, mgmt_applications_signinexp.go
+	}, slices.Concat(s.organizationRoutes(), s.connectorRoutes(), s.consentScopeRoutes(), s.userMfaRoutes(), s.consentOrganizationRoutes(), s.appSignInExperienceRoutes(), s.appAccessControlRoutes(), s.userIdentityRoutes(), s.userTrustedDeviceRoutes())...) // mgmt_connectors.go, mgmt_consent.go, mgmt_user_mfa.go, mgmt_applications_consent_orgs.go, mgmt_applications_signinexp.go, mgmt_applications_access_control.go, mgmt_users_identities.go, mgmt_users_trusted_devices.go
 }
 
 // organizationRoutes are Logto's organization groups (mgmt_organizations*.go). POST

@@ -282,8 +282,18 @@ var routeDocs = map[string]routeDoc{
 	"DELETE /api/applications/:id/user-consent-scopes/:scopeType/:scopeId": {Summary: "Remove a user consent scope from an application", OperationID: "DeleteApplicationUserConsentScope"},
 
 	// application sign-in experience (mgmt_applications_signinexp.go)
-	"GET /api/applications/:id/sign-in-experience": {Summary: "Get the application level sign-in experience"},
-	"PUT /api/applications/:id/sign-in-experience": {Summary: "Update application level sign-in experience"},
+	"GET /api/applications/:id/sign-in-experience":               {Summary: "Get the application level sign-in experience"},
+	"PUT /api/applications/:id/sign-in-experience":               {Summary: "Update application level sign-in experience"},
+	"GET /api/applications/:id/access-control":                   {Summary: "Get application access-control rules"},
+	"PUT /api/applications/:id/access-control":                   {Summary: "Replace application access-control rules"},
+	"POST /api/users/:userId/identities":                         {Summary: "Link social identity to user"},
+	"GET /api/users/:userId/identities/:target":                  {Summary: "Retrieve a user's social identity and associated token storage"},
+	"PUT /api/users/:userId/identities/:target":                  {Summary: "Update social identity of user"},
+	"DELETE /api/users/:userId/identities/:target":               {Summary: "Delete social identity from user"},
+	"GET /api/users/:userId/all-identities":                      {Summary: "Retrieve social identities, enterprise SSO identities and associated token secret (if token storage is enabled) for a user"},
+	"GET /api/users/:userId/sso-identities/:ssoConnectorId":      {Summary: "Retrieve a user's enterprise SSO identity and associated token secret (if token storage is enabled)"},
+	"GET /api/users/:userId/trusted-devices":                     {Summary: "Get user trusted devices"},
+	"DELETE /api/users/:userId/trusted-devices/:trustedDeviceId": {Summary: "Delete a user trusted device"},
 	// user consent organizations (mgmt_applications_consent_orgs.go)
 	"GET /api/applications/:id/users/:userId/consent-organizations":                    {Summary: "List all the user consented organizations of an application"},
 	"POST /api/applications/:id/users/:userId/consent-organizations":                   {Summary: "Grant a list of organization access of a user for an application"},

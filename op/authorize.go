@@ -67,6 +67,9 @@ func (b *Browser) Authorize(ctx context.Context, in AuthorizeRequest) (*Authoriz
 		return b.redirectError(req, err), nil
 	}
 	if sess != nil && !req.HasPrompt(oidcflow.PromptLogin) && freshFor(sess.Session, req.MaxAge, b.Now()) {
+		if err := checkAppAccess(b.Directory, app.ID, sess.AccountID); err != nil {
+			return b.redirectError(req, err), nil // app_access.go
+		}
 		if user, ok := b.Directory.User(sess.AccountID); ok && b.needsConsent(app, user, req, b.Now()) {
 			// A third-party app the user has not consented to (consent.go): the consent
 			// page, for an interaction already signed in with the session.

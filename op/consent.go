@@ -196,6 +196,9 @@ func (b *Browser) pendingConsent(ctx context.Context, uid, cookie string) (*Inte
 	if !ok || user.IsSuspended {
 		return nil, nil, nil, oauth.AccessDenied("the account is not allowed to sign in")
 	}
+	if err := checkAppAccess(b.Directory, app.ID, user.ID); err != nil {
+		return nil, nil, nil, err // app_access.go
+	}
 	return it, app, user, nil
 }
 

@@ -99,6 +99,11 @@ func (b *Browser) Resume(ctx context.Context, in ResumeRequest) (*ResumeResult, 
 		}
 		res.Session = &CookieUpdate{Value: sess.ID + "." + sess.secret, MaxAge: b.Lifetimes.Session}
 	}
+	if err := checkAppAccess(b.Directory, app.ID, user.ID); err != nil {
+		// Signed in, but not to this application (app_access.go): shown to the user,
+		// who keeps the session.
+		return res, err
+	}
 	amr := it.AMR
 	if len(amr) == 0 {
 		amr = sess.AMR

@@ -100,6 +100,9 @@ func (p *Provider) TokenExchange(ctx context.Context, app *directory.Application
 	if !ok {
 		return none, oauth.InvalidGrant("subject token invalid (referenced account not found)")
 	}
+	if err := checkAppAccess(p.dir, app.ID, user.ID); err != nil {
+		return none, err // app_access.go
+	}
 	org := req.OrganizationID
 	if org != "" {
 		if err := OrganizationAccess(p.dir)(org, user.ID); err != nil {

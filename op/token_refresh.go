@@ -63,6 +63,9 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 		// The family checked the account before rotating; it changed since.
 		return none, oauth.InvalidGrant("the account is suspended or deleted")
 	}
+	if err := checkAppAccess(p.dir, app.ID, user.ID); err != nil {
+		return none, err // app_access.go
+	}
 	if org != "" {
 		// The family decided this before rotating (RefreshUse.OrganizationID); decided
 		// again here, from this node's directory, so that no organization token leaves

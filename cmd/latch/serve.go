@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Join:       join,
 		Kinds: actors.Kinds(grains, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
-			OrganizationAccess: op.OrganizationAccess(dir), RequestTimeout: cfg.RequestTimeout,
+			OrganizationAccess: op.OrganizationAccess(dir), AppAccess: op.AppAccess(dir), RequestTimeout: cfg.RequestTimeout,
 			Serving: grains.serving}),
 		Logger:         log,
 		RequestTimeout: cfg.RequestTimeout,
