@@ -749,3 +749,31 @@ func TestAccountAPICORS(t *testing.T) {
 		t.Fatalf("OPTIONS /api/users answered CORS: %v", w.Header())
 	}
 }
+
+// OIDC errors carry Logto's code and message beside the OAuth error (its
+// koa-oidc-error-handler), and error_uri for invalid_grant; ?parse_error=false gives the
+// bare OAuth error, as Logto's does.
+func TestOIDCErrorBodyAsLogto(t *testing.T) {
+	e := newLifecycleEnv(t)
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope.nope"}}
+	w := e.post("/oidc/token", e.spa, form)
+	var got map[string]string
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 400 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if got["error"] != "invalid_grant" || got["code"] != "oidc.invalid_grant" || got["message"] != "Grant request is invalid." ||
+		got["error_uri"] != "https://openid.sh/debug/invalid_grant" || got["error_description"] == "" {
+		t.Fatalf("body %v", got)
+	}
+	w = e.post("/oidc/token?parse_error=false", e.spa, form)
+	got = nil
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got["error"] != "invalid_grant" || got["code"] != "" || got["message"] != "" {
+		t.Fatalf("parse_error=false: %d %s", w.Code, w.Body)
+	}
+	w = e.post("/oidc/token", e.spa, url.Values{"grant_type": {"password"}})
+	got = nil
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got["code"] != "oidc.unsupported_grant_type" ||
+		got["message"] != "Unsupported `grant_type` requested." {
+		t.Fatalf("unsupported grant: %d %s", w.Code, w.Body)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -134,7 +135,54 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		h.Set("WWW-Authenticate", `Basic realm="latch", error="`+e.Code+`"`)
 	}
 	w.WriteHeader(e.Status)
-	_ = json.NewEncoder(w).Encode(e)
+	if r.URL.Query().Get("parse_error") == "false" {
+		_ = json.NewEncoder(w).Encode(e) // Logto's raw OAuth error, for clients that reserve "code"
+		return
+	}
+	_ = json.NewEncoder(w).Encode(logtoOIDCError(e))
+}
+
+// oidcErrorJSON is Logto's OIDC error body (koa-oidc-error-handler): the OAuth error with
+// Logto's code ("oidc.<error>", or "session.not_found") and message beside it, and an
+// error_uri for invalid_grant. Clients that only know RFC 6749 read error and
+// error_description as always.
+type oidcErrorJSON struct {
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	ErrorURI    string `json:"error_uri,omitempty"`
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// oidcErrorMessages are Logto's English phrases of errors/oidc.ts.
+var oidcErrorMessages = map[string]string{
+	"invalid_token":             "Invalid token provided.",
+	"invalid_request":           "Request is invalid.",
+	"invalid_grant":             "Grant request is invalid.",
+	"access_denied":             "Access denied.",
+	"invalid_target":            "Invalid resource indicator.",
+	"unsupported_grant_type":    "Unsupported `grant_type` requested.",
+	"unsupported_response_type": "Unsupported `response_type` requested.",
+	"server_error":              "An unknown OIDC error occurred. Please try again later.",
+}
+
+func logtoOIDCError(e *oauth.Error) oidcErrorJSON {
+	out := oidcErrorJSON{Code: "oidc." + e.Code, Error: e.Code, Description: e.Description}
+	d := e.Description
+	switch {
+	case strings.Contains(d, "session") && strings.Contains(d, "not found") || strings.Contains(d, "authorization request has expired"):
+		out.Code, out.Message = "session.not_found", "Session not found. Please go back and sign in again."
+	case e.Code == oauth.CodeInvalidScope:
+		out.Message = "Invalid scope: " + d + "."
+	case oidcErrorMessages[e.Code] != "":
+		out.Message = oidcErrorMessages[e.Code]
+	default:
+		out.Message = "An OIDC error occurred: " + out.Code + "."
+	}
+	if e.Code == oauth.CodeInvalidGrant {
+		out.ErrorURI = "https://openid.sh/debug/invalid_grant"
+	}
+	return out
 }
 
 // noStore marks a response that carries tokens or token metadata as uncacheable
