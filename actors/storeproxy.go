@@ -99,7 +99,7 @@ func RunStoreOp(ctx context.Context, store persistence.Store, op *msg.StoreOp) *
 	muts := make([]persistence.Mutation, len(op.GetMuts()))
 	for i, m := range op.GetMuts() {
 		muts[i] = persistence.Mutation{Kind: m.GetKind(), Key: m.GetKey(), Expect: m.GetExpect(), Delete: m.GetDelete(),
-			Check: m.GetCheck(), Value: m.GetValue(), ExpiresAt: msTime(m.GetExpiresAtMs())}
+			Check: m.GetCheck(), Value: m.GetValue(), ExpiresAt: msTime(m.GetExpiresAtMs()), Insert: m.GetInsert()}
 	}
 	one := func() (persistence.Mutation, error) {
 		if len(muts) != 1 {
@@ -175,7 +175,7 @@ func StoreMutations(muts []persistence.Mutation) []*msg.StoreMutation {
 		if !m.ExpiresAt.IsZero() {
 			exp = m.ExpiresAt.UnixMilli()
 		}
-		out[i] = &msg.StoreMutation{Kind: m.Kind, Key: m.Key, Expect: m.Expect, Delete: m.Delete, Check: m.Check, Value: m.Value, ExpiresAtMs: exp}
+		out[i] = &msg.StoreMutation{Kind: m.Kind, Key: m.Key, Expect: m.Expect, Delete: m.Delete, Check: m.Check, Value: m.Value, ExpiresAtMs: exp, Insert: m.Insert}
 	}
 	return out
 }

@@ -227,6 +227,7 @@ func (w *Writer) flush(batch []Entry) {
 		}
 		muts = append(muts, persistence.Mutation{
 			Kind: Kind, Key: batchID + "/" + id, Value: value, ExpiresAt: e.CreatedAt.Add(w.retention),
+			Insert: true, // a new random batch id: no record to read first
 		})
 		if size += len(value); size >= maxBatchBytes {
 			w.apply(muts)

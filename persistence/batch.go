@@ -42,6 +42,9 @@ func (s *PebbleStore) Apply(ctx context.Context, muts []Mutation) ([]uint64, err
 
 	now := s.now()
 	for i, m := range muts {
+		if m.Insert {
+			continue // a unique new key: nothing to read
+		}
 		cur, err := s.liveVersion(keys[i], now)
 		if err != nil {
 			return nil, fmt.Errorf("persistence: apply %s/%s: %w", m.Kind, m.Key, err)

@@ -556,3 +556,30 @@ func TestPebbleCrashKeepsBatchesWhole(t *testing.T) {
 		}
 	}
 }
+
+// An Insert in a batch writes version 1 without reading its key; it must be a put
+// expecting 0.
+func TestApplyInsert(t *testing.T) {
+	s := openPebble(t, persistence.PebbleConfig{Dir: "db", FS: vfs.NewMem()})
+	ctx := t.Context()
+	v, err := s.Apply(ctx, []persistence.Mutation{
+		{Kind: "log", Key: "b1/1", Value: []byte("a"), Insert: true},
+		{Kind: "log", Key: "b1/2", Value: []byte("b"), Insert: true},
+	})
+	if err != nil || len(v) != 2 || v[0] != 1 || v[1] != 1 {
+		t.Fatalf("Apply inserts = %v, %v", v, err)
+	}
+	rec, err := s.Get(ctx, "log", "b1/2")
+	if err != nil || string(rec.Value) != "b" || rec.Version != 1 {
+		t.Fatalf("Get = %+v, %v", rec, err)
+	}
+	for _, bad := range []persistence.Mutation{
+		{Kind: "log", Key: "x", Insert: true, Expect: 1},
+		{Kind: "log", Key: "x", Insert: true, Delete: true},
+		{Kind: "log", Key: "x", Insert: true, Check: true},
+	} {
+		if _, err := s.Apply(ctx, []persistence.Mutation{bad}); err == nil || errors.Is(err, persistence.ErrConflict) {
+			t.Errorf("Apply %+v = %v, want a malformed batch", bad, err)
+		}
+	}
+}

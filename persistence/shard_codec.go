@@ -34,9 +34,7 @@ const (
 
 // shardMutation is one mutation of a batch entry.
 type shardMutation struct {
-	Mutation
-	// Insert writes version 1 without reading the key (Store Insert); Expect is 0.
-	Insert bool
+	Mutation // Mutation.Insert writes version 1 without reading the key; Expect is 0
 }
 
 // sweepItem names a record the proposer saw expired, at the version it saw.

@@ -16,7 +16,7 @@ func seedEntries() [][]byte {
 			{Mutation: Mutation{Kind: "grant", Key: "g1", Expect: 3, Value: []byte("v"), ExpiresAt: now.Add(time.Hour)}},
 			{Mutation: Mutation{Kind: "grant-at", Key: "g1/h", Delete: true, Expect: 1}},
 			{Mutation: Mutation{Kind: "session", Key: "g1", Check: true}},
-			{Mutation: Mutation{Kind: "grant-at", Key: "g1/i", Value: []byte{}}, Insert: true},
+			{Mutation: Mutation{Kind: "grant-at", Key: "g1/i", Value: []byte{}, Insert: true}},
 		}}),
 		encodeShardEntry(nil, &shardEntry{Op: shardOpSweep, Now: now, Sweep: []sweepItem{{Kind: "refresh", Key: "f", Version: 9}}}),
 		encodeShardEntry(nil, &shardEntry{Op: shardOpBatch, Now: time.Unix(0, -5)}),
@@ -48,7 +48,7 @@ func TestShardEntryRejects(t *testing.T) {
 	dup := encodeShardEntry(nil, &shardEntry{Op: shardOpBatch, Muts: []shardMutation{
 		{Mutation: Mutation{Kind: "k", Key: "a"}}, {Mutation: Mutation{Kind: "k", Key: "a"}}}})
 	insertExpect := encodeShardEntry(nil, &shardEntry{Op: shardOpBatch, Muts: []shardMutation{
-		{Mutation: Mutation{Kind: "k", Key: "a", Expect: 2}, Insert: true}}})
+		{Mutation: Mutation{Kind: "k", Key: "a", Expect: 2, Insert: true}}}})
 	deleteValue := encodeShardEntry(nil, &shardEntry{Op: shardOpBatch, Muts: []shardMutation{
 		{Mutation: Mutation{Kind: "k", Key: "a", Delete: true, Value: []byte("x")}}}})
 	tests := []struct {

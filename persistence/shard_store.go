@@ -168,7 +168,7 @@ func (s *ShardedStore) Put(ctx context.Context, kind, key string, expect uint64,
 // Insert implements Inserter: one entry whose apply writes version 1 without reading
 // the key.
 func (s *ShardedStore) Insert(ctx context.Context, kind, key string, value []byte, expiresAt time.Time) (uint64, error) {
-	v, err := s.propose(ctx, []shardMutation{{Mutation: Mutation{Kind: kind, Key: key, Value: value, ExpiresAt: expiresAt}, Insert: true}})
+	v, err := s.propose(ctx, []shardMutation{{Mutation: Mutation{Kind: kind, Key: key, Value: value, ExpiresAt: expiresAt, Insert: true}}})
 	if err != nil {
 		return 0, err
 	}

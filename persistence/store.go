@@ -87,6 +87,10 @@ type Mutation struct {
 	// Value and ExpiresAt are the record written by a put.
 	Value     []byte
 	ExpiresAt time.Time
+	// Insert writes the put at version 1 without reading the key first (Inserter): only
+	// for a key the caller made unique (a fresh random id), which no record can hold.
+	// Expect must be 0; an existing record would be replaced.
+	Insert bool
 }
 
 // ValidateBatch reports a malformed batch: an empty kind or key, a kind with NUL, a
@@ -103,6 +107,9 @@ func ValidateBatch(muts []Mutation) error {
 		}
 		if m.Delete && m.Check {
 			return fmt.Errorf("persistence: batch mutation %d (%s/%s): both Delete and Check", i, m.Kind, m.Key)
+		}
+		if m.Insert && (m.Delete || m.Check || m.Expect != 0) {
+			return fmt.Errorf("persistence: batch mutation %d (%s/%s): an Insert is a put expecting 0", i, m.Kind, m.Key)
 		}
 		if !m.Delete && !m.Check && m.Expect == math.MaxUint64 {
 			return fmt.Errorf("persistence: batch mutation %d (%s/%s): version overflow", i, m.Kind, m.Key)

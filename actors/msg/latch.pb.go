@@ -3071,14 +3071,16 @@ func (x *StoreOp) GetLimit() uint32 {
 }
 
 type StoreMutation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	Expect        uint64                 `protobuf:"varint,3,opt,name=expect,proto3" json:"expect,omitempty"`
-	Delete        bool                   `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
-	Check         bool                   `protobuf:"varint,5,opt,name=check,proto3" json:"check,omitempty"`
-	Value         []byte                 `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
-	ExpiresAtMs   int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Kind        string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Key         string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Expect      uint64                 `protobuf:"varint,3,opt,name=expect,proto3" json:"expect,omitempty"`
+	Delete      bool                   `protobuf:"varint,4,opt,name=delete,proto3" json:"delete,omitempty"`
+	Check       bool                   `protobuf:"varint,5,opt,name=check,proto3" json:"check,omitempty"`
+	Value       []byte                 `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
+	ExpiresAtMs int64                  `protobuf:"varint,7,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	// insert: a put of a unique new key, written without reading it (persistence.Mutation.Insert).
+	Insert        bool `protobuf:"varint,8,opt,name=insert,proto3" json:"insert,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3160,6 +3162,13 @@ func (x *StoreMutation) GetExpiresAtMs() int64 {
 		return x.ExpiresAtMs
 	}
 	return 0
+}
+
+func (x *StoreMutation) GetInsert() bool {
+	if x != nil {
+		return x.Insert
+	}
+	return false
 }
 
 // StoreResult is what the store answered: the record of a get (found), the versions of
@@ -3585,7 +3594,7 @@ const file_latch_proto_rawDesc = "" +
 	"\x03key\x18\x03 \x01(\tR\x03key\x122\n" +
 	"\x04muts\x18\x04 \x03(\v2\x1e.latch.actors.v1.StoreMutationR\x04muts\x12\x14\n" +
 	"\x05shard\x18\x05 \x01(\rR\x05shard\x12\x14\n" +
-	"\x05limit\x18\x06 \x01(\rR\x05limit\"\xb5\x01\n" +
+	"\x05limit\x18\x06 \x01(\rR\x05limit\"\xcd\x01\n" +
 	"\rStoreMutation\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
@@ -3593,7 +3602,8 @@ const file_latch_proto_rawDesc = "" +
 	"\x06delete\x18\x04 \x01(\bR\x06delete\x12\x14\n" +
 	"\x05check\x18\x05 \x01(\bR\x05check\x12\x14\n" +
 	"\x05value\x18\x06 \x01(\fR\x05value\x12\"\n" +
-	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\"\xf5\x01\n" +
+	"\rexpires_at_ms\x18\a \x01(\x03R\vexpiresAtMs\x12\x16\n" +
+	"\x06insert\x18\b \x01(\bR\x06insert\"\xf5\x01\n" +
 	"\vStoreResult\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\"\n" +
