@@ -3,6 +3,7 @@ package customjwt
 import (
 	"encoding/json"
 	"log/slog"
+	"net/http"
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -59,7 +60,8 @@ func (c *Customizer) CustomizeAccessToken(req op.CustomClaimsRequest) (map[strin
 	}
 	e, _ := err.(*Error)
 	if e != nil && e.Kind == KindDenied {
-		return nil, oauth.AccessDenied(e.Message)
+		// node-oidc-provider's errors.AccessDenied: 400, not RFC 6749's redirect-only 403.
+		return nil, &oauth.Error{Code: oauth.CodeAccessDenied, Description: e.Message, Status: http.StatusBadRequest}
 	}
 	if c.Log != nil {
 		c.Log.Warn("custom jwt script failed", "key", key, "client_id", req.ClientID, "err", err)
