@@ -25,7 +25,7 @@ func TestMgmtJwtCustomizerCRUD(t *testing.T) {
 	}
 	e.wantError("GET", p+"id-token", nil, 400, "guard.invalid_input")
 	e.wantError("PUT", p+"client-credentials", map[string]any{"environmentVariables": map[string]any{}}, 400, "guard.invalid_input") // script required
-	e.wantError("PUT", p+"client-credentials", map[string]any{"script": "x", "extra": 1}, 400, "guard.invalid_input")           // strict
+	e.wantError("PUT", p+"client-credentials", map[string]any{"script": "x", "extra": 1}, 400, "guard.invalid_input")                // strict
 	e.wantError("PUT", p+"client-credentials", map[string]any{"script": "x", "environmentVariables": map[string]any{"a": 1}}, 400, "guard.invalid_input")
 	e.wantError("PUT", p+"access-token", map[string]any{"script": "x", "contextSample": map[string]any{}}, 400, "guard.invalid_input") // user required
 
