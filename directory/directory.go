@@ -47,7 +47,8 @@ var directoryKinds = []string{
 	kindSignInExp, kindAccountCenter, kindVerificationRecord, // signinexp.go, accountcenter.go, verifications.go
 	kindConnector,                         // connectors.go
 	kindAppConsentScopes, kindUserConsent, // consent.go
-	kindHook, // hooks.go
+	kindHook,          // hooks.go
+	kindJwtCustomizer, // jwtcustomizers.go
 }
 
 // Config wires a Directory.
@@ -184,6 +185,9 @@ type state struct {
 	connectors map[string]*Connector
 	// hooks are the webhooks by id; nil until the first (hooks.go).
 	hooks map[string]*Hook
+	// jwtCustomizers are the custom JWT configs by key; nil until the first
+	// (jwtcustomizers.go).
+	jwtCustomizers map[string]*JwtCustomizer
 	// consent is third-party applications' consent scopes and users' consents
 	// (consent.go).
 	consent consentState
@@ -358,6 +362,9 @@ func (d *Directory) apply(kind, key string, rec persistence.Record) error {
 		if handled, err := d.applyHook(kind, key, rec.Value, rec.Version); handled {
 			return err
 		}
+		if handled, err := d.applyJwtCustomizer(kind, key, rec.Value, rec.Version); handled {
+			return err
+		}
 		return d.applyOrg(kind, key, rec)
 	}
 	return nil
@@ -396,7 +403,7 @@ func (d *Directory) remove(kind, key string) {
 			d.st.hotShards = 0
 		}
 	default:
-		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) && !d.removeConsent(kind, key) && !d.removeHook(kind, key) {
+		if !d.removeTokens(kind, key) && !d.removeSignInExp(kind) && !d.removeAccountCenter(kind) && !d.removeVerificationRecord(kind, key) && !d.removeConnector(kind, key) && !d.removeConsent(kind, key) && !d.removeHook(kind, key) && !d.removeJwtCustomizer(kind, key) {
 			d.removeOrg(kind, key)
 		}
 	}

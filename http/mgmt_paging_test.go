@@ -63,6 +63,9 @@ var unpagedGetRoutes = map[string]bool{
 	"/api/users/:userId/identities/:target":                       true, // one object (mgmt_users_identities.go)
 	"/api/users/:userId/all-identities":                           true, // one object
 	"/api/users/:userId/sso-identities/:ssoConnectorId":           true, // one object
+	// Custom JWT (mgmt_jwt_customizer.go): at most two configs, never paged.
+	"/api/configs/jwt-customizer":                true,
+	"/api/configs/jwt-customizer/:tokenTypePath": true,
 }
 
 // TestMgmtPagingOverflow is the regression test of issue 12: page numbers that

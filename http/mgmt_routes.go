@@ -107,6 +107,13 @@ func (s *Server) managementRoutes() []mgmtRoute {
 		{"POST", "/api/configs/oidc/:keyType/rotate", s.rotateOIDCKeys},
 		{"DELETE", "/api/configs/oidc/:keyType/:keyId", s.deleteOIDCKey},
 
+		{"GET", "/api/configs/jwt-customizer", s.listJwtCustomizers},
+		{"GET", "/api/configs/jwt-customizer/:tokenTypePath", s.getJwtCustomizer},
+		{"PUT", "/api/configs/jwt-customizer/:tokenTypePath", s.putJwtCustomizer},
+		{"PATCH", "/api/configs/jwt-customizer/:tokenTypePath", s.patchJwtCustomizer},
+		{"DELETE", "/api/configs/jwt-customizer/:tokenTypePath", s.deleteJwtCustomizer},
+		{"POST", "/api/configs/jwt-customizer/test", s.testJwtCustomizer},
+
 		{"GET", "/api/account-center", s.getAccountCenter},
 		{"PATCH", "/api/account-center", s.patchAccountCenter},
 		{"GET", "/api/sign-in-exp", s.getSignInExp},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchid/latch/connectors"
 	"github.com/latchid/latch/connectors/passcode"
+	"github.com/latchid/latch/customjwt"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/op"
 )
@@ -127,8 +128,9 @@ type Server struct {
 	now      func() time.Time
 	rand     io.Reader
 
-	throttleStore ThrottleStore // sign-in lockouts; nil: in memory only
-	readiness     Readiness     // /readyz; nil: ready
+	jwtRunner     customjwt.Runner // POST /api/configs/jwt-customizer/test
+	throttleStore ThrottleStore    // sign-in lockouts; nil: in memory only
+	readiness     Readiness        // /readyz; nil: ready
 
 	discovery atomic.Pointer[discoveryDoc] // encoded for the keys' algorithms (oidc_routes.go)
 	router    *httprouter.Router
@@ -180,7 +182,8 @@ func New(cfg Config) (*Server, error) {
 	s.throttleStore = cfg.ThrottleStore
 	s.readiness = cfg.Readiness
 	if s.op = cfg.OP; s.op == nil {
-		p, err := op.New(op.Config{Issuer: s.issuer, Directory: cfg.Directory, Keys: cfg.Keys, Logger: log, Now: cfg.Now, Rand: cfg.Rand})
+		p, err := op.New(op.Config{Issuer: s.issuer, Directory: cfg.Directory, Keys: cfg.Keys, Logger: log, Now: cfg.Now, Rand: cfg.Rand,
+			Claims: &customjwt.Customizer{Dir: cfg.Directory, Log: log}})
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,9 @@ type Config struct {
 	Now          func() time.Time
 	// Rand is the source of JWT ids.
 	Rand io.Reader
+	// Claims, when set, customizes every JWT access token's claims (Logto's custom
+	// JWT); nil issues them as they are.
+	Claims ClaimsCustomizer
 }
 
 // Validate reports every problem at once.
@@ -66,6 +69,7 @@ type Provider struct {
 	log      *slog.Logger
 	now      func() time.Time
 	rand     io.Reader
+	claims   ClaimsCustomizer
 }
 
 // New builds a Provider.
@@ -76,7 +80,7 @@ func New(cfg Config) (*Provider, error) {
 	p := &Provider{
 		issuer: cfg.Issuer, dir: cfg.Directory, keys: cfg.Keys, life: cfg.Lifetimes,
 		grants: cfg.Grants, tokens: cfg.AccessTokens, families: cfg.Families,
-		log: cfg.Logger, now: cfg.Now, rand: cfg.Rand,
+		log: cfg.Logger, now: cfg.Now, rand: cfg.Rand, claims: cfg.Claims,
 	}
 	if p.life == (oidcflow.Lifetimes{}) {
 		p.life = oidcflow.DefaultLifetimes()

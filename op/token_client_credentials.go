@@ -82,5 +82,7 @@ func (p *Provider) TokenClientCredentials(app *directory.Application, req Client
 	if g.JTI, err = p.randomID(); err != nil {
 		return none, err
 	}
-	return oidcflow.IssueClientCredentials(g, p.keys)
+	return oidcflow.IssueClientCredentials(g, p.accessTokenSigner(CustomClaimsRequest{
+		ClientCredentials: true, GrantType: oauth.GrantClientCredentials, ClientID: app.ID, OrganizationID: org,
+	}))
 }

@@ -57,7 +57,7 @@ func (p *Provider) TokenAuthorizationCode(ctx context.Context, app *directory.Ap
 		// The grant checked the account before issuing; it changed since.
 		return none, oauth.InvalidGrant("the account is suspended or deleted")
 	}
-	accessToken, expiresIn, scope, err := p.userAccessToken(app, user.ID, got.GrantID, got.Scopes, res, "", got.AccessToken, now)
+	accessToken, expiresIn, scope, err := p.userAccessToken(app, user.ID, got.GrantID, got.Scopes, res, "", got.AccessToken, oauth.GrantAuthorizationCode, now)
 	if err != nil {
 		return none, err
 	}

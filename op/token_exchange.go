@@ -156,10 +156,11 @@ func (p *Provider) TokenExchange(ctx context.Context, app *directory.Application
 			Issuer: p.issuer, ClientID: app.ID, Subject: user.ID, JTI: jti, Now: now,
 			Requested: requested, Act: act,
 		}
+		signer := p.accessTokenSigner(CustomClaimsRequest{GrantType: oauth.GrantTokenExchange, ClientID: app.ID, UserID: user.ID, OrganizationID: org})
 		if res == nil { // organization token (RFC 0001)
 			t.TTL = oidcflow.OrganizationTokenTTL
 			t.RoleScopes = p.dir.UserOrganizationScopes(org, user.ID)
-			resp.AccessToken, resp.Scope, err = oidcflow.IssueOrganizationToken(org, t, p.keys)
+			resp.AccessToken, resp.Scope, err = oidcflow.IssueOrganizationToken(org, t, signer)
 		} else {
 			t.Resource, t.OrganizationID = res.Indicator, org
 			t.TTL = p.life.AccessTokenFor(res.AccessTokenTTL)
@@ -168,7 +169,7 @@ func (p *Provider) TokenExchange(ctx context.Context, app *directory.Application
 			} else {
 				t.RoleScopes = p.userResourceScopes(user.ID, res, org)
 			}
-			resp.AccessToken, resp.Scope, err = oidcflow.IssueUserAccessToken(t, p.keys)
+			resp.AccessToken, resp.Scope, err = oidcflow.IssueUserAccessToken(t, signer)
 		}
 		if err != nil {
 			return none, err

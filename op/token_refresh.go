@@ -83,7 +83,7 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 	if org != "" && res == nil {
 		accessToken, expiresIn, scope, err = p.organizationToken(app, user.ID, used.Family.GrantID, used.Scopes, org, now)
 	} else {
-		accessToken, expiresIn, scope, err = p.userAccessToken(app, user.ID, used.Family.GrantID, used.Scopes, res, org, used.AccessToken, now)
+		accessToken, expiresIn, scope, err = p.userAccessToken(app, user.ID, used.Family.GrantID, used.Scopes, res, org, used.AccessToken, oauth.GrantRefreshToken, now)
 	}
 	if err != nil {
 		return none, err
@@ -121,6 +121,6 @@ func (p *Provider) organizationToken(app *directory.Application, userID, grantID
 		TTL:        oidcflow.OrganizationTokenTTL,
 		Requested:  requested,
 		RoleScopes: p.dir.UserOrganizationScopes(orgID, userID),
-	}, p.keys)
+	}, p.accessTokenSigner(CustomClaimsRequest{GrantType: oauth.GrantRefreshToken, ClientID: app.ID, UserID: userID, GrantID: grantID, OrganizationID: orgID}))
 	return token, int64(oidcflow.OrganizationTokenTTL / time.Second), scope, err
 }

@@ -43,7 +43,7 @@ func (p *Provider) requestedResource(resources []string) (*directory.Resource, e
 // organization_id), or the opaque token the grant stored. It returns the token, its
 // lifetime in seconds and its scope.
 func (p *Provider) userAccessToken(app *directory.Application, userID, grantID string, scopes []string,
-	res *directory.Resource, orgID string, opaque AccessTokenIssued, now time.Time) (token string, expiresIn int64, scope string, err error) {
+	res *directory.Resource, orgID string, opaque AccessTokenIssued, gty string, now time.Time) (token string, expiresIn int64, scope string, err error) {
 	if res == nil {
 		// In milliseconds, as the grain computed the expiry from the request's now.
 		expiresIn = (opaque.ExpiresAt.UnixMilli() - now.UnixMilli()) / 1000
@@ -72,7 +72,7 @@ func (p *Provider) userAccessToken(app *directory.Application, userID, grantID s
 		Requested:      scopes,
 		RoleScopes:     held,
 		OrganizationID: orgID,
-	}, p.keys)
+	}, p.accessTokenSigner(CustomClaimsRequest{GrantType: gty, ClientID: app.ID, UserID: userID, GrantID: grantID, OrganizationID: orgID}))
 	return token, int64(ttl / time.Second), scope, err
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/latchid/latch/actors/msg"
 	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/cluster"
+	"github.com/latchid/latch/customjwt"
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/hooks"
 	httpapi "github.com/latchid/latch/http"
@@ -329,6 +330,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Logger:       log,
 		Now:          now,
 		Rand:         rand.Reader,
+		Claims:       &customjwt.Customizer{Dir: dir, Log: log}, // Logto's custom JWT
 	})
 	if err != nil {
 		return err
