@@ -38,7 +38,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ httprouter
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	writeNoStoreJSON(w, resp)
+	writeNoStoreJSON(w, resp.Body())
 }
 
 // token also returns the grant_type the client sent, for the metrics.
