@@ -239,7 +239,7 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 func (m *ShardMachine) ApplyAlone(data []byte, groupApplied func() uint64) ShardResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ctx := context.Background() // a write is never abandoned halfway
+	ctx := context.Background()                 // a write is never abandoned halfway
 	e, err := decodeShardEntryAlias(data, true) // applyShard copies values into its batch
 	if err == nil {
 		err = m.checkOwned(e)
