@@ -239,25 +239,9 @@ func (d *Directory) GrantUserConsent(ctx context.Context, userID, appID string, 
 	key := userConsentKey(userID, appID)
 	now := d.nowMs()
 	err := d.commit(ctx, func(b *batch) error {
-		u, ok := d.st.users[userID]
-		if !ok {
-			return notFound(EntityUser, userID)
-		}
-		app, ok := d.st.apps[appID]
-		if !ok {
-			return notFound(EntityApplication, appID)
-		}
-		b.check(kindUser, userID, u.Version)
-		b.check(kindApp, appID, app.Version)
-		next := UserConsent{ResourceScopes: map[string][]string{}}
-		var version uint64
-		if cur := d.st.consent.users[key]; cur != nil {
-			version = cur.Version
-			next.Scopes = slices.Clone(cur.Scopes)
-			next.OrganizationIDs = slices.Clone(cur.OrganizationIDs)
-			for k, v := range cur.ResourceScopes {
-				next.ResourceScopes[k] = slices.Clone(v)
-			}
+		next, version, err := d.userConsentToEdit(b, userID, appID, key)
+		if err != nil {
+			return err
 		}
 		next.Scopes = union(next.Scopes, g.Scopes)
 		next.OrganizationIDs = union(next.OrganizationIDs, g.OrganizationIDs)
@@ -292,26 +276,9 @@ func (d *Directory) SetUserConsentOrganizations(ctx context.Context, userID, app
 	defer d.wmu.Unlock()
 	key := userConsentKey(userID, appID)
 	err := d.commit(ctx, func(b *batch) error {
-		u, ok := d.st.users[userID]
-		if !ok {
-			return notFound(EntityUser, userID)
-		}
-		app, ok := d.st.apps[appID]
-		if !ok {
-			return notFound(EntityApplication, appID)
-		}
-		b.check(kindUser, userID, u.Version)
-		b.check(kindApp, appID, app.Version)
-		next := UserConsent{ResourceScopes: map[string][]string{}}
-		var version uint64
-		if cur := d.st.consent.users[key]; cur != nil {
-			version = cur.Version
-			next.Scopes = slices.Clone(cur.Scopes)
-			next.OrganizationIDs = slices.Clone(cur.OrganizationIDs)
-			next.UpdatedAt = cur.UpdatedAt
-			for k, v := range cur.ResourceScopes {
-				next.ResourceScopes[k] = slices.Clone(v)
-			}
+		next, version, err := d.userConsentToEdit(b, userID, appID, key)
+		if err != nil {
+			return err
 		}
 		next.OrganizationIDs = union(nil, edit(next.OrganizationIDs))
 		b.put(kindUserConsent, key, version, &next)
@@ -324,6 +291,35 @@ func (d *Directory) SetUserConsentOrganizations(ctx context.Context, userID, app
 		return slices.Clone(c.OrganizationIDs), nil
 	}
 	return nil, nil
+}
+
+// userConsentToEdit is the start of a change to the consent userID gave appID (record
+// key): the user and the application must exist (*NotFoundError; b checks their
+// versions), and the result is a deep copy of the current record (an empty one when
+// absent) with the version the write must expect.
+func (d *Directory) userConsentToEdit(b *batch, userID, appID, key string) (UserConsent, uint64, error) {
+	u, ok := d.st.users[userID]
+	if !ok {
+		return UserConsent{}, 0, notFound(EntityUser, userID)
+	}
+	app, ok := d.st.apps[appID]
+	if !ok {
+		return UserConsent{}, 0, notFound(EntityApplication, appID)
+	}
+	b.check(kindUser, userID, u.Version)
+	b.check(kindApp, appID, app.Version)
+	next := UserConsent{ResourceScopes: map[string][]string{}}
+	cur := d.st.consent.users[key]
+	if cur == nil {
+		return next, 0, nil
+	}
+	next.Scopes = slices.Clone(cur.Scopes)
+	next.OrganizationIDs = slices.Clone(cur.OrganizationIDs)
+	next.UpdatedAt = cur.UpdatedAt
+	for k, v := range cur.ResourceScopes {
+		next.ResourceScopes[k] = slices.Clone(v)
+	}
+	return next, cur.Version, nil
 }
 
 // RevokeUserConsent forgets the consent userID gave appID (absent: nothing to do).

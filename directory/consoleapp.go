@@ -47,39 +47,8 @@ func (d *Directory) EnsureConsoleApp(ctx context.Context, endpoint string) (*App
 	if _, err := d.ensureConsoleAdminRole(ctx); err != nil {
 		return nil, err
 	}
-	cb, home := endpoint+ConsoleAppCallbackPath, endpoint+ConsoleAppPath
-	if app, ok := d.Application(ConsoleAppID); ok {
-		if slices.Contains(app.OIDCClientMetadata.RedirectURIs, cb) &&
-			slices.Contains(app.OIDCClientMetadata.PostLogoutRedirectURIs, home) {
-			return app, nil
-		}
-		return d.UpdateApplication(ctx, ConsoleAppID, func(a *Application) error {
-			m := &a.OIDCClientMetadata
-			if !slices.Contains(m.RedirectURIs, cb) {
-				m.RedirectURIs = append(m.RedirectURIs, cb)
-			}
-			if !slices.Contains(m.PostLogoutRedirectURIs, home) {
-				m.PostLogoutRedirectURIs = append(m.PostLogoutRedirectURIs, home)
-			}
-			return nil
-		})
-	}
-	app, _, err := d.CreateApplication(ctx, NewApplication{
-		ID:          ConsoleAppID,
-		Name:        ConsoleAppName,
-		Description: consoleAppDesc,
-		Type:        AppSPA,
-		OIDCClientMetadata: OIDCClientMetadata{
-			RedirectURIs:           []string{cb},
-			PostLogoutRedirectURIs: []string{home},
-		},
-	})
-	if errors.Is(err, ErrConflict) { // another node created it meanwhile
-		if app, ok := d.Application(ConsoleAppID); ok {
-			return app, nil
-		}
-	}
-	return app, err
+	return d.ensureBuiltinSPA(ctx, NewApplication{ID: ConsoleAppID, Name: ConsoleAppName, Description: consoleAppDesc},
+		endpoint+ConsoleAppCallbackPath, endpoint+ConsoleAppPath)
 }
 
 // ConsoleAdminRole returns the administrator role, if it exists.

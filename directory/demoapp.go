@@ -26,36 +26,37 @@ const (
 // is as it should be, and is safe to call on every start and from any node.
 func (d *Directory) EnsureDemoApp(ctx context.Context, endpoint string) (*Application, error) {
 	uri := endpoint + DemoAppPath
-	if app, ok := d.Application(DemoAppID); ok {
-		if slices.Contains(app.OIDCClientMetadata.RedirectURIs, uri) &&
-			slices.Contains(app.OIDCClientMetadata.PostLogoutRedirectURIs, uri) {
-			return app, nil
+	return d.ensureBuiltinSPA(ctx, NewApplication{ID: DemoAppID, Name: DemoAppName, Description: demoAppDescription}, uri, uri)
+}
+
+// ensureBuiltinSPA creates the built-in SPA app (its ID, Name and Description) with the
+// redirect URI and post-logout redirect URI, or adds them to it when it lacks them;
+// it writes nothing when the application already has both. Another node creating it
+// meanwhile is fine (ErrConflict: the one created is returned).
+func (d *Directory) ensureBuiltinSPA(ctx context.Context, app NewApplication, redirect, postLogout string) (*Application, error) {
+	if cur, ok := d.Application(app.ID); ok {
+		if slices.Contains(cur.OIDCClientMetadata.RedirectURIs, redirect) &&
+			slices.Contains(cur.OIDCClientMetadata.PostLogoutRedirectURIs, postLogout) {
+			return cur, nil
 		}
-		return d.UpdateApplication(ctx, DemoAppID, func(a *Application) error {
+		return d.UpdateApplication(ctx, app.ID, func(a *Application) error {
 			m := &a.OIDCClientMetadata
-			if !slices.Contains(m.RedirectURIs, uri) {
-				m.RedirectURIs = append(m.RedirectURIs, uri)
+			if !slices.Contains(m.RedirectURIs, redirect) {
+				m.RedirectURIs = append(m.RedirectURIs, redirect)
 			}
-			if !slices.Contains(m.PostLogoutRedirectURIs, uri) {
-				m.PostLogoutRedirectURIs = append(m.PostLogoutRedirectURIs, uri)
+			if !slices.Contains(m.PostLogoutRedirectURIs, postLogout) {
+				m.PostLogoutRedirectURIs = append(m.PostLogoutRedirectURIs, postLogout)
 			}
 			return nil
 		})
 	}
-	app, _, err := d.CreateApplication(ctx, NewApplication{
-		ID:          DemoAppID,
-		Name:        DemoAppName,
-		Description: demoAppDescription,
-		Type:        AppSPA,
-		OIDCClientMetadata: OIDCClientMetadata{
-			RedirectURIs:           []string{uri},
-			PostLogoutRedirectURIs: []string{uri},
-		},
-	})
+	app.Type = AppSPA
+	app.OIDCClientMetadata = OIDCClientMetadata{RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{postLogout}}
+	created, _, err := d.CreateApplication(ctx, app)
 	if errors.Is(err, ErrConflict) { // another node created it meanwhile
-		if app, ok := d.Application(DemoAppID); ok {
-			return app, nil
+		if cur, ok := d.Application(app.ID); ok {
+			return cur, nil
 		}
 	}
-	return app, err
+	return created, err
 }
