@@ -196,10 +196,7 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 		return ShardResult{Err: fmt.Errorf("%w: entry %d, applied index %d", ErrAppliedBefore, index, cur)}
 	}
 	extra := m.appliedSet(index)
-	e, err := decodeShardEntryAlias(data, true) // applyShard copies values into its batch
-	if err == nil {
-		err = m.checkOwned(e)
-	}
+	e, err := m.entry(data)
 	if err != nil {
 		m.log.Error("persistence: refusing a shard log entry", "shard", m.shard, "index", index, "err", err)
 		if _, serr := m.store.applyShard(ctx, time.Time{}, m.keyOf, nil, extra, m.wo); serr != nil {
@@ -208,21 +205,42 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 		m.applied.Store(index)
 		return ShardResult{Err: err}
 	}
-	var res ShardResult
-	switch e.Op {
-	case shardOpBatch:
-		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, m.wo)
-		if res.Err != nil && !errors.Is(res.Err, ErrConflict) {
-			return m.storeFailed(index, res.Err)
-		}
-	case shardOpSweep:
-		res.Removed, err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, m.wo)
-		if err != nil {
-			return m.storeFailed(index, err)
-		}
+	res, err := m.write(e, extra, m.wo)
+	if err != nil {
+		return m.storeFailed(index, err)
 	}
 	m.applied.Store(index)
 	return res
+}
+
+// entry decodes a shard entry (its values aliasing data: applyShard copies them into
+// its batch) and refuses one naming a record that is not the shard's.
+func (m *ShardMachine) entry(data []byte) (*shardEntry, error) {
+	e, err := decodeShardEntryAlias(data, true)
+	if err == nil {
+		err = m.checkOwned(e)
+	}
+	return e, err
+}
+
+// write applies e's batch or sweep with extra in the same Pebble batch. The error is
+// a store failure (I/O); a failed precondition is the result's ErrConflict.
+func (m *ShardMachine) write(e *shardEntry, extra []rawSet, wo *pebble.WriteOptions) (ShardResult, error) {
+	ctx := context.Background() // a write is never abandoned halfway
+	var (
+		res ShardResult
+		err error
+	)
+	switch e.Op {
+	case shardOpBatch:
+		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, wo)
+		if res.Err != nil && !errors.Is(res.Err, ErrConflict) {
+			return res, res.Err
+		}
+	case shardOpSweep:
+		res.Removed, err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, wo)
+	}
+	return res, err
 }
 
 // ApplyAlone applies what a log entry of the shard would carry, without a log entry and
@@ -239,11 +257,7 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 func (m *ShardMachine) ApplyAlone(data []byte, groupApplied func() uint64) ShardResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ctx := context.Background()                 // a write is never abandoned halfway
-	e, err := decodeShardEntryAlias(data, true) // applyShard copies values into its batch
-	if err == nil {
-		err = m.checkOwned(e)
-	}
+	e, err := m.entry(data)
 	if err != nil {
 		return ShardResult{Err: err}
 	}
@@ -252,18 +266,10 @@ func (m *ShardMachine) ApplyAlone(data []byte, groupApplied func() uint64) Shard
 	if index > m.applied.Load() {
 		extra = m.appliedSet(index)
 	}
-	var res ShardResult
-	switch e.Op {
-	case shardOpBatch:
-		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, m.store.wo)
-		if res.Err != nil && !errors.Is(res.Err, ErrConflict) {
-			return res
-		}
-	case shardOpSweep:
-		res.Removed, res.Err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, m.store.wo)
-		if res.Err != nil {
-			return res
-		}
+	res, err := m.write(e, extra, m.store.wo)
+	if err != nil {
+		res.Err = err
+		return res
 	}
 	if extra != nil {
 		m.applied.Store(index)
