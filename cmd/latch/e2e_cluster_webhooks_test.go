@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -136,32 +134,8 @@ func TestClusterWebhooksSurviveLeaderDeath(t *testing.T) {
 	})
 
 	// The receiver comes up: every event arrives, signed with the hook's key.
-	rc := &webhookReceiver{}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(rc)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	c.waitFor(t, 30*time.Second, "every User.Created delivered", func() (bool, string) {
-		got := map[string]bool{}
-		for _, d := range rc.find("User.Created", nil) {
-			data, _ := d.payload["data"].(map[string]any)
-			if validSignature(d, hook.SigningKey) && str(d.payload["hookId"]) == hook.ID {
-				got[str(data["id"])] = true
-			}
-		}
-		var missing []string
-		for _, id := range ids {
-			if !got[id] {
-				missing = append(missing, id)
-			}
-		}
-		return len(missing) == 0, fmt.Sprintf("missing %v", missing)
-	})
+	rc := receiveWebhooksAt(t, addr)
+	waitUsersCreatedDelivered(t, c, 30*time.Second, rc, hook, ids)
 	for _, d := range rc.deliveries() {
 		if !validSignature(d, hook.SigningKey) {
 			t.Errorf("a delivery with a bad signature: %s", d.raw)

@@ -516,32 +516,8 @@ func TestWebhooksSurviveOutageAndRestart(t *testing.T) {
 	createUsers(admin, 5, 8)
 
 	// The receiver comes up: every event arrives, signed with the hook's key.
-	rc := &webhookReceiver{}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(rc)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	t.Cleanup(srv.Close)
-	c.waitFor(t, 60*time.Second, "every User.Created delivered", func() (bool, string) {
-		got := map[string]bool{}
-		for _, d := range rc.find("User.Created", nil) {
-			data, _ := d.payload["data"].(map[string]any)
-			if validSignature(d, hook.SigningKey) && str(d.payload["hookId"]) == hook.ID {
-				got[str(data["id"])] = true
-			}
-		}
-		var missing []string
-		for _, id := range ids {
-			if !got[id] {
-				missing = append(missing, id)
-			}
-		}
-		return len(missing) == 0, fmt.Sprintf("missing %v", missing)
-	})
+	rc := receiveWebhooksAt(t, addr)
+	waitUsersCreatedDelivered(t, c, 60*time.Second, rc, hook, ids)
 }
 
 // TestWebhooksInteractionEvents: a registration by emailed code sends PostRegister and
@@ -599,4 +575,42 @@ func TestWebhooksInteractionEvents(t *testing.T) {
 	if n := len(rc.find("User.Created", nil)); n != 1 {
 		t.Errorf("%d User.Created, want the registration's only", n)
 	}
+}
+
+// receiveWebhooksAt starts a webhook receiver on addr (the hook's URL, down until now).
+func receiveWebhooksAt(t *testing.T, addr string) *webhookReceiver {
+	t.Helper()
+	rc := &webhookReceiver{}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(rc)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return rc
+}
+
+// waitUsersCreatedDelivered waits until rc got, from hook and signed with its key, a
+// User.Created event for every user id in ids.
+func waitUsersCreatedDelivered(t *testing.T, c *procCluster, within time.Duration, rc *webhookReceiver, hook hookBody, ids []string) {
+	t.Helper()
+	c.waitFor(t, within, "every User.Created delivered", func() (bool, string) {
+		got := map[string]bool{}
+		for _, d := range rc.find("User.Created", nil) {
+			data, _ := d.payload["data"].(map[string]any)
+			if validSignature(d, hook.SigningKey) && str(d.payload["hookId"]) == hook.ID {
+				got[str(data["id"])] = true
+			}
+		}
+		var missing []string
+		for _, id := range ids {
+			if !got[id] {
+				missing = append(missing, id)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("missing %v", missing)
+	})
 }
