@@ -351,13 +351,34 @@ func (p *cdpPage) typeInto(id, text string) {
 // may be outside both).
 func (p *cdpPage) click(id string) {
 	p.t.Helper()
-	v, err := p.eval(fmt.Sprintf(`(() => { const r = document.getElementById(%q).getClientRects()[0]; return [r.x + r.width / 2, r.y + r.height / 2]; })()`, id))
-	if err != nil {
-		p.t.Fatalf("locate #%s: %v", id, err)
-	}
-	var xy [2]float64
-	if err := json.Unmarshal(v, &xy); err != nil {
-		p.t.Fatal(err)
+	// The point must hit the element itself: before the page's stylesheet has loaded, or
+	// while the element is outside the viewport, a click at its rectangle lands elsewhere.
+	locate := fmt.Sprintf(`(() => {
+		if (document.readyState !== "complete") return null;
+		const e = document.getElementById(%q);
+		if (!e) return null;
+		e.scrollIntoView({block: "center"});
+		const r = e.getClientRects()[0];
+		if (!r) return null;
+		const x = r.x + r.width / 2, y = r.y + r.height / 2;
+		const hit = document.elementFromPoint(x, y);
+		return hit && (hit === e || e.contains(hit)) ? [x, y] : null;
+	})()`, id)
+	var xy []float64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := p.eval(locate)
+		if err == nil {
+			xy = nil
+			if json.Unmarshal(v, &xy) == nil && len(xy) == 2 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			p.screenshot("click-timeout.png")
+			p.t.Fatalf("locate #%s: never clickable (last error %v)", id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	for _, typ := range []string{"mouseMoved", "mousePressed", "mouseReleased"} {
 		ev := map[string]any{"type": typ, "x": xy[0], "y": xy[1]}

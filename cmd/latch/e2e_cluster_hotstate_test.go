@@ -533,9 +533,16 @@ func TestClusterHotState(t *testing.T) {
 			// A shard whose leader is moving answers 503 entity.unavailable for a moment
 			// (README, Audit logs): retried, as a client would.
 			c.waitFor(t, 30*time.Second, n.name+"'s /api/logs", func() (bool, string) {
+				var raw json.RawMessage // a 503 answers an error object, not a list
+				st, _ := nm.api(tok, "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, &raw)
+				if st != http.StatusOK {
+					return false, fmt.Sprintf("status %d: %s", st, raw)
+				}
 				logs = nil
-				st, _ := nm.api(tok, "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, &logs)
-				return st == http.StatusOK, fmt.Sprintf("status %d", st)
+				if err := json.Unmarshal(raw, &logs); err != nil {
+					return false, err.Error()
+				}
+				return true, ""
 			})
 			for _, l := range logs {
 				if p, _ := l.Payload["path"].(string); p == "/api/users/"+f.userID {

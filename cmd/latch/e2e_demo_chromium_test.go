@@ -90,17 +90,20 @@ func TestChromiumConsent(t *testing.T) {
 		}
 		return n.issuer() + "/auth?" + q.Encode()
 	}
+	page := launchChromium(t, binary)
 	wait := func(what string) url.Values {
 		select {
 		case q := <-got:
 			return q
 		case <-time.After(30 * time.Second):
-			t.Fatalf("the app never got %s", what)
+			page.screenshot("wait-timeout.png")
+			href, _ := page.eval("location.href")
+			text, _ := page.eval("document.body ? document.body.innerText.slice(0, 300) : ''")
+			t.Fatalf("the app never got %s (the browser is at %s showing %s)", what, href, text)
 			return nil
 		}
 	}
 
-	page := launchChromium(t, binary)
 	page.navigate(authURL("s1"))
 	page.waitFor("the sign-in page", `location.pathname === "/sign-in" && document.readyState === "complete" && !!document.getElementById("identifier")`)
 	page.typeInto("identifier", browserUser)
