@@ -58,6 +58,15 @@ type Group struct {
 	// a quorum had (LeaseValid).
 	acks      map[uint64]time.Time
 	quorumAck atomic.Int64
+	// term is the current term as the last Ready's HardState reported it; acks of
+	// another term do not count (a follower of a newer leader answers a deposed
+	// leader's heartbeat with its own, higher term).
+	term uint64
+	// transferring: this leader handed its leadership on (raft's lead transferee is
+	// set). The transferee campaigns at once, and voters grant it their vote within
+	// this leader's lease, so the lease is void until the transfer ends: the leader
+	// steps down, or raft aborts the transfer and fresh acknowledgements renew it.
+	transferring atomic.Bool
 	soleVoter atomic.Bool // confState's voters are this node alone
 	// alone: confState is this node alone, no learner either (Alone). aloneMu is held
 	// for reading by each Alone write and for writing by a configuration change
@@ -309,6 +318,11 @@ func (g *Group) run() {
 		if g.campaignAlone {
 			g.campaignIfAlone()
 		}
+		if g.transferring.Load() && g.rn.BasicStatus().LeadTransferee == 0 {
+			// Raft ended the transfer (the leader stepped down, or the transferee did
+			// not win within an election timeout): acknowledgements count again.
+			g.transferring.Store(false)
+		}
 		// Advance may leave a Ready behind (a lone voter's own append acknowledged
 		// commits its entries at once): handle it now, not at the next tick.
 		for g.rn.HasReady() {
@@ -343,7 +357,8 @@ func (g *Group) campaignIfAlone() {
 }
 
 func (g *Group) step(m *pb.Message) {
-	if t := m.GetType(); (t == pb.MsgHeartbeatResp || t == pb.MsgAppResp) && g.leader.Load() {
+	if t := m.GetType(); (t == pb.MsgHeartbeatResp || t == pb.MsgAppResp) && g.leader.Load() &&
+		m.GetTerm() == g.term && !g.transferring.Load() {
 		g.acked(m.GetFrom())
 	}
 	if err := g.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
@@ -356,6 +371,11 @@ func (g *Group) propose(p proposal) {
 	switch {
 	case p.transfer != 0:
 		g.rn.TransferLeader(p.transfer)
+		if g.rn.BasicStatus().LeadTransferee != 0 && !g.transferring.Load() {
+			g.transferring.Store(true)
+			clear(g.acks)
+			g.quorumAck.Store(0)
+		}
 	case p.cc != nil:
 		err = g.rn.ProposeConfChange(p.cc)
 	default:
@@ -366,6 +386,9 @@ func (g *Group) propose(p proposal) {
 
 func (g *Group) handleReady() error {
 	rd := g.rn.Ready()
+	if !raft.IsEmptyHardState(rd.HardState) {
+		g.term = rd.HardState.GetTerm()
+	}
 	if rd.SoftState != nil {
 		if old := g.lead.Swap(rd.SoftState.Lead); old != rd.SoftState.Lead {
 			g.h.cfg.Observer.LeaderChanged(g.id, rd.SoftState.Lead, rd.SoftState.Lead == g.h.cfg.NodeID)
@@ -1045,8 +1068,10 @@ func (g *Group) acked(from uint64) {
 // current. A leader paused (SIGSTOP) or cut off longer than that learns it may have
 // been replaced only when its messages are answered; until then its lease is expired,
 // and what it holds in memory must not be served. A sole voter's lease never expires.
+// While this leader hands its leadership on, the lease is void: the transferee may be
+// elected at once (see transferring).
 func (g *Group) LeaseValid() bool {
-	if !g.leader.Load() {
+	if !g.leader.Load() || g.transferring.Load() {
 		return false
 	}
 	if g.soleVoter.Load() {

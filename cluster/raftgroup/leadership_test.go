@@ -134,3 +134,39 @@ func TestRemovedMemberLearnsItsRemoval(t *testing.T) {
 		}
 	}
 }
+
+// A leader that hands its leadership on holds no lease until the transfer ends: the
+// transferee campaigns at once and the voters grant it their votes within the old
+// leader's lease, so what the old leader holds in memory could already be stale. Here
+// the transferee is stopped, so raft keeps the transfer pending until it aborts it
+// (an election timeout); then fresh acknowledgements renew the lease.
+func TestTransferVoidsTheLease(t *testing.T) {
+	c := newCluster(t, 3, raftgroup.Config{}, false, gid)
+	l := c.leader(gid, 10*time.Second)
+	propose(t, l.groups[gid], "k=v")
+	converged(t, gid, 5*time.Second, 1, c.nodes...)
+	waitFor(t, 5*time.Second, "the leader's lease", l.groups[gid].LeaseValid)
+	var to *node
+	for _, n := range c.nodes {
+		if n != l {
+			to = n
+			break
+		}
+	}
+	to.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := l.groups[gid].TransferLeadership(ctx, to.id); err == nil {
+		t.Fatal("leadership went to a stopped node")
+	}
+	if !l.groups[gid].IsLeader() {
+		t.Fatal("the leader stepped down although the transferee is stopped")
+	}
+	if l.groups[gid].LeaseValid() {
+		t.Fatal("the lease is valid while a leadership transfer is pending")
+	}
+	// Raft aborts the transfer after an election timeout (1 s here): the leader, still
+	// acknowledged by the third voter, holds a lease again.
+	waitFor(t, 10*time.Second, "the lease after the transfer was aborted", l.groups[gid].LeaseValid)
+	propose(t, l.groups[gid], "k2=v")
+}
