@@ -1,6 +1,7 @@
 package raftgroup
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -53,9 +54,10 @@ type Group struct {
 	// smApplied is GroupConfig.Applied: entries up to it are not handed to the state
 	// machine again (it applied them before a restart).
 	smApplied uint64
-	// acks: when each other voter last acknowledged this leader (a heartbeat or an
-	// append answered), by the wall clock; owned by run. quorumAck is the time by which
-	// a quorum had (LeaseValid).
+	// acks: for each other voter, when this leader sent the newest heartbeat the voter
+	// answered (the voter received it no earlier, and grants no other candidate its
+	// vote for an election timeout after); owned by run. quorumAck is the time by
+	// which a quorum had (LeaseValid).
 	acks      map[uint64]time.Time
 	quorumAck atomic.Int64
 	// term is the current term as the last Ready's HardState reported it; acks of
@@ -67,7 +69,7 @@ type Group struct {
 	// this leader's lease, so the lease is void until the transfer ends: the leader
 	// steps down, or raft aborts the transfer and fresh acknowledgements renew it.
 	transferring atomic.Bool
-	soleVoter atomic.Bool // confState's voters are this node alone
+	soleVoter    atomic.Bool // confState's voters are this node alone
 	// alone: confState is this node alone, no learner either (Alone). aloneMu is held
 	// for reading by each Alone write and for writing by a configuration change
 	// about to be proposed, which so waits for those writes; aloneHold counts such
@@ -357,9 +359,13 @@ func (g *Group) campaignIfAlone() {
 }
 
 func (g *Group) step(m *pb.Message) {
-	if t := m.GetType(); (t == pb.MsgHeartbeatResp || t == pb.MsgAppResp) && g.leader.Load() &&
-		m.GetTerm() == g.term && !g.transferring.Load() {
-		g.acked(m.GetFrom())
+	if m.GetType() == pb.MsgHeartbeatResp {
+		if sent, ok := heartbeatSent(m.GetContext()); ok {
+			m.Context = nil // raft reads a context there as a ReadIndex position
+			if g.leader.Load() && m.GetTerm() == g.term && !g.transferring.Load() && !sent.IsZero() {
+				g.acked(m.GetFrom(), sent)
+			}
+		}
 	}
 	if err := g.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		g.h.log.Debug("raft step", "group", g.id, "err", err)
@@ -416,6 +422,7 @@ func (g *Group) handleReady() error {
 	if err := g.storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
 		return fmt.Errorf("raftgroup: save: %w", err)
 	}
+	stampHeartbeats(rd.Messages)
 	g.h.send(g, rd.Messages)
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		// A snapshot from the leader replaces whatever the state machine held.
@@ -1036,21 +1043,24 @@ func drain[T any](c <-chan T, fn func(T)) {
 	}
 }
 
-// acked records that voter from acknowledged this leader now, and advances the time by
-// which a quorum of voters had (this node counts as acknowledging always).
-func (g *Group) acked(from uint64) {
-	now := time.Now()
-	g.acks[from] = now
+// acked records that voter from answered a heartbeat this leader sent at sent, and
+// advances the time by which a quorum of voters had (this node counts as acknowledging
+// always, now).
+func (g *Group) acked(from uint64, sent time.Time) {
+	if at, ok := g.acks[from]; ok && !sent.After(at) {
+		return // an older heartbeat's answer, arriving late
+	}
+	g.acks[from] = sent
 	voters := g.confState.GetVoters()
-	var buf [8]int64 // every heartbeat and append answer passes here: no allocation for small groups
+	var buf [8]int64 // every heartbeat answer passes here: no allocation for small groups
 	times := buf[:0]
 	for _, id := range voters {
 		switch {
 		case id == g.h.cfg.NodeID:
-			times = append(times, now.UnixNano())
+			times = append(times, int64(time.Since(heartbeatEpoch)))
 		default:
 			if at, ok := g.acks[id]; ok {
-				times = append(times, at.UnixNano())
+				times = append(times, int64(at.Sub(heartbeatEpoch)))
 			}
 		}
 	}
@@ -1059,11 +1069,11 @@ func (g *Group) acked(from uint64) {
 		return
 	}
 	slices.Sort(times)
-	g.quorumAck.Store(times[len(times)-q]) // the q-th most recent
+	g.quorumAck.Store(times[len(times)-q]) // the q-th most recent, as an offset from heartbeatEpoch
 }
 
 // LeaseValid reports whether this node leads the group and a quorum of its voters
-// acknowledged it within the lease (half the election timeout, by the wall clock): no
+// answered heartbeats it sent within the lease (half the election timeout): no
 // other leader can have been elected since, so the state machine it applied is
 // current. A leader paused (SIGSTOP) or cut off longer than that learns it may have
 // been replaced only when its messages are answered; until then its lease is expired,
@@ -1079,7 +1089,7 @@ func (g *Group) LeaseValid() bool {
 	}
 	at := g.quorumAck.Load()
 	lease := time.Duration(g.h.cfg.ElectionTicks) * g.h.cfg.TickInterval / 2
-	return at != 0 && time.Since(time.Unix(0, at)) < lease
+	return at != 0 && time.Since(heartbeatEpoch)-time.Duration(at) < lease
 }
 
 // noteVoters records whether this node is the group's only voter (LeaseValid).
@@ -1094,3 +1104,41 @@ func (g *Group) noteVoters() {
 // IsMember reports whether this node is a voter or a learner of the group as its
 // applied configuration says (false for a replica removed from it, or not yet added).
 func (g *Group) IsMember() bool { return g.member.Load() }
+
+// The lease counts from when the acknowledged heartbeat was sent, not from when its
+// answer arrived: a leader paused (SIGSTOP, a long GC, a starved process) reads, once
+// resumed, answers queued for it to heartbeats sent before the pause, and meanwhile
+// the others may have elected a new leader. Each heartbeat carries its send time in
+// its Context, which raft echoes in the answer; the stamp is taken off the answer before
+// raft steps it (raft reads a heartbeat answer's context as a ReadIndex position; Latch
+// issues no ReadIndex requests, and a context without the tag is left alone).
+var (
+	heartbeatEpoch = time.Now() // monotonic: stamps are offsets from it
+	heartbeatTag   = []byte("latch-hb")
+)
+
+// stampHeartbeats writes the send time into each outgoing heartbeat without a context.
+func stampHeartbeats(msgs []*pb.Message) {
+	for _, m := range msgs {
+		if m.GetType() == pb.MsgHeartbeat && len(m.GetContext()) == 0 {
+			b := make([]byte, len(heartbeatTag)+8)
+			copy(b, heartbeatTag)
+			binary.BigEndian.PutUint64(b[len(heartbeatTag):], uint64(time.Since(heartbeatEpoch)))
+			m.Context = b
+		}
+	}
+}
+
+// heartbeatSent decodes a send time stamped by stampHeartbeats; ok is whether ctx is a
+// stamp at all, and sent is zero for a stamp that is not this process's (a restart's
+// heartbeats answered late).
+func heartbeatSent(ctx []byte) (sent time.Time, ok bool) {
+	if len(ctx) != len(heartbeatTag)+8 || !bytes.Equal(ctx[:len(heartbeatTag)], heartbeatTag) {
+		return time.Time{}, false
+	}
+	d := time.Duration(binary.BigEndian.Uint64(ctx[len(heartbeatTag):]))
+	if d < 0 || d > time.Since(heartbeatEpoch) {
+		return time.Time{}, true
+	}
+	return heartbeatEpoch.Add(d), true
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -55,6 +56,10 @@ type Host struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// held, when set (tests only: holdInbound), receives every inbound message instead
+	// of its group, as a paused or slow process would leave them queued.
+	held atomic.Pointer[func(*Group, *pb.Message)]
 }
 
 // NewHost listens on cfg.ListenAddr and starts the host's ticker and accept loop.
@@ -235,6 +240,10 @@ func (h *Host) read(c net.Conn) {
 			continue
 		}
 		if g := h.Group(gid); g != nil {
+			if hold := h.held.Load(); hold != nil {
+				(*hold)(g, m)
+				continue
+			}
 			g.deliver(m)
 		}
 	}

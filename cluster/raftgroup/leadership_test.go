@@ -170,3 +170,36 @@ func TestTransferVoidsTheLease(t *testing.T) {
 	waitFor(t, 10*time.Second, "the lease after the transfer was aborted", l.groups[gid].LeaseValid)
 	propose(t, l.groups[gid], "k2=v")
 }
+
+// A leader paused longer than its lease (here its inbound messages are held, as a
+// stopped process leaves them queued) reads, once resumed, answers to heartbeats it sent
+// before the pause. They renew no lease: meanwhile the others may have elected another
+// leader (here they are simply gone, so nothing else tells it).
+func TestLateHeartbeatAnswersRenewNoLease(t *testing.T) {
+	// An election timeout of 3 s: the lease is 1.5 s, and raft's quorum check (every
+	// election timeout) does not depose the leader while its inbound is held.
+	c := newCluster(t, 3, raftgroup.Config{ElectionTicks: 30}, false, gid)
+	l := c.leader(gid, 20*time.Second)
+	propose(t, l.groups[gid], "k=v")
+	waitFor(t, 5*time.Second, "the leader's lease", l.groups[gid].LeaseValid)
+	release := l.host.HoldInbound()
+	time.Sleep(300 * time.Millisecond) // heartbeats go out and are answered; the answers wait
+	for _, n := range c.nodes {
+		if n != l {
+			n.stop()
+		}
+	}
+	time.Sleep(1600 * time.Millisecond)
+	if l.groups[gid].LeaseValid() {
+		t.Fatal("the lease outlived 1.6 s without an answer")
+	}
+	release()
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if l.groups[gid].LeaseValid() {
+			t.Fatal("answers to heartbeats sent before the pause renewed the lease")
+		}
+	}
+	if !l.groups[gid].IsLeader() {
+		t.Log("the leader stepped down meanwhile; the lease check above still held")
+	}
+}
