@@ -208,7 +208,7 @@ func newGrainBase[T proto.Message](env *grainEnv, kind string) grainBase[T] {
 func (b *grainBase[T]) init(m *protocluster.ClusterInit, expiry func(T) time.Time) {
 	b.key = m.Identity.Identity
 	b.logger = b.env.logger.With("grain", b.kind, "key", b.key)
-	b.state = NewState[T](b.env.store, b.kind, b.key)
+	b.state = b.newState()
 	b.state.Expiry = expiry
 	ctx, cancel := b.budgetCtx()
 	defer cancel()
@@ -233,6 +233,26 @@ func (b *grainBase[T]) begin(c actor.Context) {
 // mayServe reports whether this member may serve the grain now (Options.Serving).
 func (b *grainBase[T]) mayServe() bool {
 	return b.env.serving == nil || b.key == "" || b.env.serving(b.kind, b.key)
+}
+
+// newState is the grain's State, fenced: every write first asks mayServe.
+func (b *grainBase[T]) newState() *State[T] {
+	s := NewState[T](b.env.store, b.kind, b.key)
+	s.Fence = b.fence
+	return s
+}
+
+// fence refuses a write once this member no longer serves the grain. A message is
+// admitted only while the member serves it (budgeted), but a message that waits (a
+// refresh waits for its grant) can outlive the member's leadership of the shard: a
+// write it then made would still reach the new leader (a follower forwards proposals)
+// and could undo what the new leader has already answered from the same record, such
+// as the successor of a rotation it handed out without writing.
+func (b *grainBase[T]) fence() error {
+	if !b.mayServe() {
+		return oauth.TemporarilyUnavailable("the grain moved; retry shortly")
+	}
+	return nil
 }
 
 // budgetDeadline is the deadline of the message being handled.

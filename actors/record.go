@@ -37,6 +37,10 @@ type State[T proto.Message] struct {
 	// Now is the clock that decides whether the loaded state has expired; nil means
 	// time.Now.
 	Now func() time.Time
+	// Fence, when set, is asked before each write; an error aborts the write and is
+	// returned. A grain sets it to refuse writes once its member no longer serves it
+	// (grainBase.fence).
+	Fence func() error
 
 	cur       T
 	version   uint64
@@ -179,6 +183,11 @@ func Update[T proto.Message, R any](ctx context.Context, s *State[T], decide fun
 // write stores next (or deletes the record when next is nil) with expect = the current
 // version and, on success only, makes it the current state.
 func (s *State[T]) write(ctx context.Context, next T) error {
+	if s.Fence != nil {
+		if err := s.Fence(); err != nil {
+			return err
+		}
+	}
 	if !next.ProtoReflect().IsValid() { // a nil message: delete
 		if s.version == 0 {
 			return nil // nothing we know of to delete

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -534,5 +535,48 @@ func TestRefreshAppAccessRefusedBeforeRotating(t *testing.T) {
 	used, err := use()
 	if err != nil || !used.GetRotated() {
 		t.Fatalf("allowed refresh: %v %v, want a rotation from the untouched token", used, err)
+	}
+}
+
+// TestRefreshUndoFencedAfterLeadershipMoved: a use whose grant check fails after this
+// member stopped serving the family (its shard's leadership moved while the use waited)
+// does not undo the rotation: the new leader may already have handed the successor out
+// (a retry within the reuse window, answered without a write), and an undo reaching it
+// would make that token unknown. The rotation stays; the presented token still opens it.
+func TestRefreshUndoFencedAfterLeadershipMoved(t *testing.T) {
+	t.Parallel()
+	store := actorstest.NewMemStore()
+	var writes atomic.Int32
+	serving := func(kind, key string) bool { return writes.Load() < 1 } // serves the rotation's write only
+	g := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{keyNow: testClocks.now, Serving: serving}), RefreshKindName)}
+	g.key = newID(t)
+	g.state = g.newState()
+	now := time.UnixMilli(time.Now().UnixMilli())
+	s0 := newSecretT(t)
+	if r, ok := g.create(&msg.RefreshFamilyCreate{Secret: s0, Record: &msg.RefreshFamilyRecord{
+		GrantId: newID(t), ClientId: testClientID, AccountId: testAccountID, AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
+	}}).(*msg.Ack); !ok {
+		t.Fatalf("create: %v", r)
+	}
+	writes.Store(0) // the create was the family's first write; the use's rotation is next
+	g.state.Fence = func() error {
+		defer writes.Add(1)
+		return g.fence()
+	}
+	setClock(t, RefreshKindName, g.key, now)
+	f, ok := g.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.Failure)
+	if !ok || f.GetCode() != oauth.CodeTemporarilyUnavailable {
+		t.Fatalf("use with the grant unreachable: %v, want temporarily_unavailable", f)
+	}
+	st := NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, g.key)
+	if err := st.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rec := st.Current()
+	if rec.GetGeneration() != 2 || len(rec.GetConsumed()) != 1 || hashesEqual(rec.GetCurrentHash(), HashSecret(s0)) {
+		t.Fatalf("after the use: %v, want the rotation kept (generation 2, s0 consumed)", rec)
+	}
+	if _, ok := openSuccessor(s0, rec.GetConsumed()[0].GetSealedSuccessor()); !ok {
+		t.Fatal("s0 does not open its successor")
 	}
 }
