@@ -391,7 +391,9 @@ func (g *refreshGrain) undoRotation(prev *msg.RefreshFamilyRecord, generation ui
 	})
 	if err != nil {
 		g.logger.Warn("undoing a rotation whose grant could not be checked failed", "error", err)
+		return
 	}
+	g.logger.Info("rotation undone: its grant could not be checked", "generation", generation)
 }
 
 // checkTarget refuses, before anything is written, a resource (RFC 8707 2.2) or scope
