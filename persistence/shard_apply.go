@@ -33,15 +33,16 @@ func (s *PebbleStore) ApplyAt(ctx context.Context, now time.Time, muts []Mutatio
 	if len(muts) == 0 {
 		return nil, nil
 	}
-	return s.applyShard(ctx, now, recordKey, sm, nil, s.wo)
+	return s.applyShard(ctx, now, recordKey, sm, nil, s.wo, nil)
 }
 
 // applyShard writes muts (valid per ValidateBatch), each at the key keyOf gives it,
 // atomically with extra, judging expiry at now: when every precondition holds it commits muts and extra and returns
 // the versions (as Apply); otherwise it commits extra alone and returns ErrConflict.
 // Inserts write version 1 without reading their key. It locks the stripes of every key
-// in ascending order, as Apply does.
-func (s *PebbleStore) applyShard(ctx context.Context, now time.Time, keyOf recordKeyOf, muts []shardMutation, extra []rawSet, wo *pebble.WriteOptions) ([]uint64, error) {
+// in ascending order, as Apply does. With ps non-nil, a synced commit's fsync is left
+// to ps.wait (see pendingSync).
+func (s *PebbleStore) applyShard(ctx context.Context, now time.Time, keyOf recordKeyOf, muts []shardMutation, extra []rawSet, wo *pebble.WriteOptions, ps *pendingSync) ([]uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func (s *PebbleStore) applyShard(ctx context.Context, now time.Time, keyOf recor
 	defer s.lockStripes(stripes)()
 
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer ps.closeUnlessPending(b)
 	for _, e := range extra {
 		if err := b.Set(e.key, e.value, nil); err != nil {
 			return nil, fmt.Errorf("persistence: shard apply: %w", err)
@@ -109,7 +110,7 @@ func (s *PebbleStore) applyShard(ctx context.Context, now time.Time, keyOf recor
 		}
 	}
 	if !b.Empty() {
-		if err := b.Commit(wo); err != nil {
+		if err := ps.commit(s.db, b, wo); err != nil {
 			return nil, fmt.Errorf("persistence: shard apply: %w", err)
 		}
 	}
@@ -121,7 +122,7 @@ func (s *PebbleStore) applyShard(ctx context.Context, now time.Time, keyOf recor
 
 // sweepShard deletes the items (each at the key keyOf gives it) still at their version
 // and expired at now, atomically with extra, and returns how many it deleted.
-func (s *PebbleStore) sweepShard(ctx context.Context, now time.Time, keyOf recordKeyOf, items []sweepItem, extra []rawSet, wo *pebble.WriteOptions) (int, error) {
+func (s *PebbleStore) sweepShard(ctx context.Context, now time.Time, keyOf recordKeyOf, items []sweepItem, extra []rawSet, wo *pebble.WriteOptions, ps *pendingSync) (int, error) {
 	if !s.gate.enter() {
 		return 0, ErrClosed
 	}
@@ -141,7 +142,7 @@ func (s *PebbleStore) sweepShard(ctx context.Context, now time.Time, keyOf recor
 	}
 	defer s.lockStripes(stripes)()
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer ps.closeUnlessPending(b)
 	for _, e := range extra {
 		if err := b.Set(e.key, e.value, nil); err != nil {
 			return 0, fmt.Errorf("persistence: shard sweep: %w", err)
@@ -167,7 +168,7 @@ func (s *PebbleStore) sweepShard(ctx context.Context, now time.Time, keyOf recor
 		n++
 	}
 	if !b.Empty() {
-		if err := b.Commit(wo); err != nil {
+		if err := ps.commit(s.db, b, wo); err != nil {
 			return 0, fmt.Errorf("persistence: shard sweep: %w", err)
 		}
 	}
@@ -288,4 +289,43 @@ func (s *PebbleStore) replaceShard(shard uint32, recs []KindRecord, extra []rawS
 		return fmt.Errorf("persistence: shard restore: %w", err)
 	}
 	return nil
+}
+
+// pendingSync is a synced commit published under locks (applyShard's key stripes, a
+// ShardMachine's mutex) whose fsync its writer awaits only after releasing them: the
+// writers queued behind those locks then commit into the same fsync instead of each
+// waiting for its own in turn. Pebble publishes a synced batch before its fsync either
+// way, so readers see nothing earlier than they would; the writer answers only after
+// wait. A nil *pendingSync commits as usual.
+type pendingSync struct{ b *pebble.Batch }
+
+// commit commits b with wo: published now, its fsync left to wait when p is non-nil
+// and wo syncs.
+func (p *pendingSync) commit(db *pebble.DB, b *pebble.Batch, wo *pebble.WriteOptions) error {
+	if p == nil || !wo.Sync {
+		return b.Commit(wo)
+	}
+	if err := db.ApplyNoSyncWait(b, wo); err != nil {
+		return err
+	}
+	p.b = b
+	return nil
+}
+
+// closeUnlessPending closes b unless its fsync is still to be awaited (wait closes it).
+func (p *pendingSync) closeUnlessPending(b *pebble.Batch) {
+	if p == nil || p.b != b {
+		_ = b.Close()
+	}
+}
+
+// wait waits for the fsync of the commit left pending, if any.
+func (p *pendingSync) wait() error {
+	if p == nil || p.b == nil {
+		return nil
+	}
+	b := p.b
+	p.b = nil
+	defer b.Close()
+	return b.SyncWait()
 }

@@ -199,13 +199,13 @@ func (m *ShardMachine) Apply(index uint64, data []byte) any {
 	e, err := m.entry(data)
 	if err != nil {
 		m.log.Error("persistence: refusing a shard log entry", "shard", m.shard, "index", index, "err", err)
-		if _, serr := m.store.applyShard(ctx, time.Time{}, m.keyOf, nil, extra, m.wo); serr != nil {
+		if _, serr := m.store.applyShard(ctx, time.Time{}, m.keyOf, nil, extra, m.wo, nil); serr != nil {
 			return m.storeFailed(index, serr)
 		}
 		m.applied.Store(index)
 		return ShardResult{Err: err}
 	}
-	res, err := m.write(e, extra, m.wo)
+	res, err := m.write(e, extra, m.wo, nil)
 	if err != nil {
 		return m.storeFailed(index, err)
 	}
@@ -225,7 +225,7 @@ func (m *ShardMachine) entry(data []byte) (*shardEntry, error) {
 
 // write applies e's batch or sweep with extra in the same Pebble batch. The error is
 // a store failure (I/O); a failed precondition is the result's ErrConflict.
-func (m *ShardMachine) write(e *shardEntry, extra []rawSet, wo *pebble.WriteOptions) (ShardResult, error) {
+func (m *ShardMachine) write(e *shardEntry, extra []rawSet, wo *pebble.WriteOptions, ps *pendingSync) (ShardResult, error) {
 	ctx := context.Background() // a write is never abandoned halfway
 	var (
 		res ShardResult
@@ -233,12 +233,12 @@ func (m *ShardMachine) write(e *shardEntry, extra []rawSet, wo *pebble.WriteOpti
 	)
 	switch e.Op {
 	case shardOpBatch:
-		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, wo)
+		res.Versions, res.Err = m.store.applyShard(ctx, e.Now, m.keyOf, e.Muts, extra, wo, ps)
 		if res.Err != nil && !errors.Is(res.Err, ErrConflict) {
 			return res, res.Err
 		}
 	case shardOpSweep:
-		res.Removed, err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, wo)
+		res.Removed, err = m.store.sweepShard(ctx, e.Now, m.keyOf, e.Sweep, extra, wo, ps)
 	}
 	return res, err
 }
@@ -254,7 +254,19 @@ func (m *ShardMachine) write(e *shardEntry, extra []rawSet, wo *pebble.WriteOpti
 // applied entries the machine never sees, such as configuration changes), the write
 // records it, since a restart restores the group's latest snapshot over a machine whose
 // applied index is older than that snapshot's, which would undo this write.
+//
+// The write is published under the machine's lock and its fsync awaited after it
+// (pendingSync), so writes to the shard made meanwhile share that fsync.
 func (m *ShardMachine) ApplyAlone(data []byte, groupApplied func() uint64) ShardResult {
+	var ps pendingSync
+	res := m.applyAlone(data, groupApplied, &ps)
+	if err := ps.wait(); err != nil && res.Err == nil {
+		res.Err = err
+	}
+	return res
+}
+
+func (m *ShardMachine) applyAlone(data []byte, groupApplied func() uint64, ps *pendingSync) ShardResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, err := m.entry(data)
@@ -266,7 +278,7 @@ func (m *ShardMachine) ApplyAlone(data []byte, groupApplied func() uint64) Shard
 	if index > m.applied.Load() {
 		extra = m.appliedSet(index)
 	}
-	res, err := m.write(e, extra, m.store.wo)
+	res, err := m.write(e, extra, m.store.wo, ps)
 	if err != nil {
 		res.Err = err
 		return res
