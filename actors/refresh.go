@@ -266,6 +266,12 @@ func (g *refreshGrain) use(m *msg.RefreshFamilyUse) proto.Message {
 			switch secret, exp, w := g.windowSuccessor(cur, cur.Consumed[i], now, m.GetSecret()); w {
 			case windowKnown:
 				used := &msg.RefreshUsed{Family: familyView(cur), NextSecret: secret, NextExpiresAtMs: exp, Rotated: true}
+				if c := cur.Consumed[len(cur.Consumed)-1]; !c.GetHandedOut() {
+					// Written (the version moves on): an undo of the rotation by an
+					// activation that lost the shard meanwhile can no longer apply.
+					c.HandedOut = true
+					return cur, used, nil
+				}
 				return keepUnlessDirty(cur, used, dirty)
 			case windowUnknown:
 				return nil, nil, oauth.InvalidGrant("refresh token already rotated; use the newest refresh token")
@@ -381,10 +387,22 @@ func useScopes(cur *msg.RefreshFamilyRecord, m *msg.RefreshFamilyUse) []string {
 }
 
 // undoRotation puts back prev, the family as it was before a rotation to generation
-// whose token was never handed out; a family that has moved on since stays as it is.
+// whose token was never handed out; a family that has moved on since, or whose
+// successor was handed out on a retry meanwhile (handed_out), stays as it is.
+//
+// The undo is the one write not fenced by serving (State.Fence): when the family's
+// shard moved while the use waited for its grant, the client's retry of the presented
+// token reaches the new leader, maybe after the reuse window, and must find it current.
+// The write is conditional on the version this activation read, and answering the
+// successor to a retry moves the version on, so the undo applies only while nobody
+// holds the successor.
 func (g *refreshGrain) undoRotation(prev *msg.RefreshFamilyRecord, generation uint32) {
+	fence := g.state.Fence
+	g.state.Fence = nil
+	defer func() { g.state.Fence = fence }()
 	_, err := g.update(func(cur *msg.RefreshFamilyRecord) (*msg.RefreshFamilyRecord, proto.Message, error) {
-		if cur.GetGeneration() != generation || cur.GetRevoked() {
+		n := len(cur.GetConsumed())
+		if cur.GetGeneration() != generation || cur.GetRevoked() || (n > 0 && cur.Consumed[n-1].GetHandedOut()) {
 			return nil, nil, Keep(&msg.Ack{})
 		}
 		return proto.Clone(prev).(*msg.RefreshFamilyRecord), &msg.Ack{}, nil

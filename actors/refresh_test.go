@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	"github.com/latchid/latch/cluster"
 	"github.com/latchid/latch/oidcflow"
 	"github.com/latchid/latch/oidcflow/oauth"
+	"github.com/latchid/latch/persistence"
+	"google.golang.org/protobuf/proto"
 )
 
 const day = 24 * time.Hour
@@ -538,45 +539,74 @@ func TestRefreshAppAccessRefusedBeforeRotating(t *testing.T) {
 	}
 }
 
-// TestRefreshUndoFencedAfterLeadershipMoved: a use whose grant check fails after this
-// member stopped serving the family (its shard's leadership moved while the use waited)
-// does not undo the rotation: the new leader may already have handed the successor out
-// (a retry within the reuse window, answered without a write), and an undo reaching it
-// would make that token unknown. The rotation stays; the presented token still opens it.
-func TestRefreshUndoFencedAfterLeadershipMoved(t *testing.T) {
+// putHook runs before its store's next Put once armed (then disarms itself).
+type putHook struct {
+	persistence.Store
+	before func()
+}
+
+func (s *putHook) Put(ctx context.Context, kind, key string, expect uint64, value []byte, expiresAt time.Time) (uint64, error) {
+	if f := s.before; f != nil {
+		s.before = nil
+		f()
+	}
+	return s.Store.Put(ctx, kind, key, expect, value, expiresAt)
+}
+
+// TestRefreshUndoSparesAHandedOutSuccessor: activation A rotates s0 and cannot check
+// the grant, so it undoes the rotation; before its undo lands, activation B (the
+// shard's new leader) answers a retry of s0 within the reuse window with the successor.
+// That answer is written, so A's undo, conditional on the version it read, no longer
+// applies: the client keeps a token the family knows. (Before, B answered without a
+// write and A's undo made that token unknown: "refresh token not found".)
+func TestRefreshUndoSparesAHandedOutSuccessor(t *testing.T) {
 	t.Parallel()
-	store := actorstest.NewMemStore()
-	var writes atomic.Int32
-	serving := func(kind, key string) bool { return writes.Load() < 1 } // serves the rotation's write only
-	g := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{keyNow: testClocks.now, Serving: serving}), RefreshKindName)}
-	g.key = newID(t)
-	g.state = g.newState()
+	store := &putHook{Store: actorstest.NewMemStore()}
+	activation := func(key string) *refreshGrain { // no Peers: the grant cannot be asked
+		g := &refreshGrain{grainBase: newGrainBase[*msg.RefreshFamilyRecord](newGrainEnv(store, testLogger(), Options{keyNow: testClocks.now}), RefreshKindName)}
+		g.key = key
+		g.state = g.newState()
+		return g
+	}
+	a := activation(newID(t))
 	now := time.UnixMilli(time.Now().UnixMilli())
+	setClock(t, RefreshKindName, a.key, now)
 	s0 := newSecretT(t)
-	if r, ok := g.create(&msg.RefreshFamilyCreate{Secret: s0, Record: &msg.RefreshFamilyRecord{
+	if r, ok := a.create(&msg.RefreshFamilyCreate{Secret: s0, Record: &msg.RefreshFamilyRecord{
 		GrantId: newID(t), ClientId: testClientID, AccountId: testAccountID, AppType: "SPA", Rotate: true, CreatedAtMs: now.UnixMilli(),
 	}}).(*msg.Ack); !ok {
 		t.Fatalf("create: %v", r)
 	}
-	writes.Store(0) // the create was the family's first write; the use's rotation is next
-	g.state.Fence = func() error {
-		defer writes.Add(1)
-		return g.fence()
+	puts := 0
+	var retried proto.Message
+	var arm func()
+	arm = func() {
+		store.before = func() {
+			if puts++; puts == 1 { // A's rotation: let it through, stop at the next Put
+				arm()
+				return
+			}
+			// A's undo is next: B answers the retry first.
+			retried = activation(a.key).use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID})
+		}
 	}
-	setClock(t, RefreshKindName, g.key, now)
-	f, ok := g.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.Failure)
-	if !ok || f.GetCode() != oauth.CodeTemporarilyUnavailable {
-		t.Fatalf("use with the grant unreachable: %v, want temporarily_unavailable", f)
+	arm()
+	if f, ok := a.use(&msg.RefreshFamilyUse{Secret: s0, ClientId: testClientID}).(*msg.Failure); !ok || f.GetCode() != oauth.CodeTemporarilyUnavailable {
+		t.Fatalf("A's use with the grant unreachable: %v, want temporarily_unavailable", f)
 	}
-	st := NewState[*msg.RefreshFamilyRecord](store, RefreshKindName, g.key)
+	if retried == nil {
+		t.Fatal("B never answered the retry")
+	}
+	st := NewState[*msg.RefreshFamilyRecord](store.Store, RefreshKindName, a.key)
 	if err := st.Load(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	rec := st.Current()
-	if rec.GetGeneration() != 2 || len(rec.GetConsumed()) != 1 || hashesEqual(rec.GetCurrentHash(), HashSecret(s0)) {
-		t.Fatalf("after the use: %v, want the rotation kept (generation 2, s0 consumed)", rec)
+	if rec.GetGeneration() != 2 || len(rec.GetConsumed()) != 1 || !rec.GetConsumed()[0].GetHandedOut() {
+		t.Fatalf("after the undo: %v, want the rotation kept, its successor marked handed out", rec)
 	}
-	if _, ok := openSuccessor(s0, rec.GetConsumed()[0].GetSealedSuccessor()); !ok {
-		t.Fatal("s0 does not open its successor")
+	s1, ok := openSuccessor(s0, rec.GetConsumed()[0].GetSealedSuccessor())
+	if !ok || !hashesEqual(HashSecret(s1), rec.GetCurrentHash()) {
+		t.Fatal("the successor B handed out is not the family's current token")
 	}
 }

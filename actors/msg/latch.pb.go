@@ -2429,8 +2429,13 @@ type ConsumedToken struct {
 	// the family (the shard's new leader after a failover) answer a retry within the
 	// window with the same successor; it is cleared once the window passed.
 	SealedSuccessor []byte `protobuf:"bytes,6,opt,name=sealed_successor,json=sealedSuccessor,proto3" json:"sealed_successor,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// handed_out: the successor was answered to a retry of this token within the reuse
+	// window. That answer is written, so that the rotation's undo by an activation that
+	// lost the family's shard meanwhile (its write conditional on the version it read)
+	// cannot take back a token a client holds.
+	HandedOut     bool `protobuf:"varint,7,opt,name=handed_out,json=handedOut,proto3" json:"handed_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumedToken) Reset() {
@@ -2489,6 +2494,13 @@ func (x *ConsumedToken) GetSealedSuccessor() []byte {
 		return x.SealedSuccessor
 	}
 	return nil
+}
+
+func (x *ConsumedToken) GetHandedOut() bool {
+	if x != nil {
+		return x.HandedOut
+	}
+	return false
 }
 
 type RefreshFamilyRecord struct {
@@ -3536,12 +3548,14 @@ const file_latch_proto_rawDesc = "" +
 	"GrantCheck\x12E\n" +
 	"\faccess_token\x18\x02 \x01(\v2\".latch.actors.v1.AccessTokenRecordR\vaccessToken\x12\x1b\n" +
 	"\tfamily_id\x18\x03 \x01(\tR\bfamilyIdJ\x04\b\x01\x10\x02R\x06now_ms\"\r\n" +
-	"\vGrantRevoke\"\xcd\x01\n" +
+	"\vGrantRevoke\"\xec\x01\n" +
 	"\rConsumedToken\x12\x12\n" +
 	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\"\n" +
 	"\rrotated_at_ms\x18\x02 \x01(\x03R\vrotatedAtMs\x12\"\n" +
 	"\rexpires_at_ms\x18\x05 \x01(\x03R\vexpiresAtMs\x12)\n" +
-	"\x10sealed_successor\x18\x06 \x01(\fR\x0fsealedSuccessorJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\x87\x05\n" +
+	"\x10sealed_successor\x18\x06 \x01(\fR\x0fsealedSuccessor\x12\x1d\n" +
+	"\n" +
+	"handed_out\x18\a \x01(\bR\thandedOutJ\x04\b\x03\x10\x04J\x04\b\x04\x10\x05R\x10successor_secretR\x17successor_expires_at_ms\"\x87\x05\n" +
 	"\x13RefreshFamilyRecord\x12\x19\n" +
 	"\bgrant_id\x18\x01 \x01(\tR\agrantId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
