@@ -158,7 +158,10 @@ func startHotLoad(t *testing.T, f *hotApp, families []*hotFamily, nodes func() [
 			defer l.done.Done()
 			turn := fam.idx
 			for ctx.Err() == nil {
-				if !l.rotate(ctx, fam, &turn) {
+				// A rotation under way when the load halts is finished, not abandoned:
+				// a request given up on may still rotate the family, and the token the
+				// family then holds would read as reused once the window passed.
+				if !l.rotate(context.WithoutCancel(ctx), fam, &turn) {
 					return
 				}
 				// Paced: the load is about correctness under concurrency, and the three
@@ -171,7 +174,7 @@ func startHotLoad(t *testing.T, f *hotApp, families []*hotFamily, nodes func() [
 }
 
 // rotate refreshes fam once, retrying through the other nodes; false when the family
-// was refused (lost) or the load stopped.
+// was refused (lost) or ctx ended (the load passes one that does not: see startHotLoad).
 func (l *hotLoad) rotate(ctx context.Context, fam *hotFamily, turn *int) bool {
 	rt := fam.token()
 	deadline := time.Now().Add(15 * time.Second)
