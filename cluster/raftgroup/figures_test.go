@@ -70,13 +70,7 @@ func TestFigures(t *testing.T) {
 	var fails []time.Duration
 	for range 3 {
 		l := c.leader(gid, 10*time.Second)
-		var alive *node
-		for _, x := range c.nodes {
-			if x != l {
-				alive = x
-				break
-			}
-		}
+		alive := c.other(l)
 		l.stop()
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

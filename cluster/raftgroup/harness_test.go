@@ -227,6 +227,16 @@ func (c *cluster) leader(gid uint64, timeout time.Duration) *node {
 	return l
 }
 
+// other returns the first node of c that is not n.
+func (c *cluster) other(n *node) *node {
+	for _, x := range c.nodes {
+		if x != n {
+			return x
+		}
+	}
+	return nil
+}
+
 // converged waits until every given node applied the same entries as want.
 func converged(t *testing.T, gid uint64, timeout time.Duration, want int, nodes ...*node) {
 	t.Helper()

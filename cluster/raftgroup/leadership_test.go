@@ -146,13 +146,7 @@ func TestTransferVoidsTheLease(t *testing.T) {
 	propose(t, l.groups[gid], "k=v")
 	converged(t, gid, 5*time.Second, 1, c.nodes...)
 	waitFor(t, 5*time.Second, "the leader's lease", l.groups[gid].LeaseValid)
-	var to *node
-	for _, n := range c.nodes {
-		if n != l {
-			to = n
-			break
-		}
-	}
+	to := c.other(l)
 	to.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
