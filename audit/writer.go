@@ -250,13 +250,31 @@ func (w *Writer) apply(muts []persistence.Mutation) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
 	defer cancel()
-	if _, err := w.store.Apply(ctx, muts); err != nil {
+	for {
+		_, err := w.store.Apply(ctx, muts)
+		if err == nil {
+			w.written.Add(uint64(len(muts)))
+			return
+		}
+		// A shard without a reachable leader for a moment (leaderships moving, or
+		// nodes briefly disagreeing on which one leads) is tried again within the
+		// batch's time: its records are inserts under fresh keys, so a write that
+		// did land before its answer was lost is simply written again.
+		if errors.Is(err, persistence.ErrUnavailable) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(retryPause):
+				continue
+			}
+		}
 		w.failed.Add(uint64(len(muts)))
 		w.log.Warn("audit log batch lost", "entries", len(muts), "err", err)
 		return
 	}
-	w.written.Add(uint64(len(muts)))
 }
+
+// retryPause is the wait before a batch whose shard was unavailable is tried again.
+const retryPause = 250 * time.Millisecond
 
 // batchIDEncoding spells the random part of a batch id: lower case, no '/', '-' or '.'.
 var batchIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)

@@ -309,3 +309,35 @@ func TestHookDeliveryLog(t *testing.T) {
 		t.Fatalf("%d TriggerHook logs", len(all))
 	}
 }
+
+// flakyStore answers ErrUnavailable to its first fails Apply calls (as a shard without a
+// reachable leader for a moment), then writes.
+type flakyStore struct {
+	persistence.Store
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (s *flakyStore) Apply(ctx context.Context, muts []persistence.Mutation) ([]uint64, error) {
+	s.mu.Lock()
+	s.calls++
+	fail := s.calls <= s.fails
+	s.mu.Unlock()
+	if fail {
+		return nil, fmt.Errorf("%w: shard 3: no leader", persistence.ErrUnavailable)
+	}
+	return s.Store.Apply(ctx, muts)
+}
+
+// TestWriterRetriesAnUnavailableShard: a batch whose shard is unavailable for a moment
+// is written once it is back, not lost.
+func TestWriterRetriesAnUnavailableShard(t *testing.T) {
+	st := &flakyStore{Store: newStore(t, time.Now), fails: 2}
+	w := newWriter(t, st, nil)
+	w.Record(audit.Entry{Key: audit.KeyExchangeByClientCredentials})
+	w.Close()
+	if s := w.Stats(); s.Written != 1 || s.Failed != 0 || st.calls != 3 {
+		t.Fatalf("stats %+v after %d applies, want the entry written on the third", s, st.calls)
+	}
+}
