@@ -87,16 +87,21 @@ func validateJwtCustomizer(key string, doc map[string]json.RawMessage) error {
 	return nil
 }
 
-// jwtCustomizerBody reads and checks the body of a PUT or PATCH.
-func jwtCustomizerBody(r *http.Request, key string) (map[string]json.RawMessage, error) {
+// jwtCustomizerRequest reads a PUT or PATCH: the config's key from the path, then the
+// body, checked as a whole config.
+func jwtCustomizerRequest(r *http.Request, p httprouter.Params) (string, map[string]json.RawMessage, error) {
+	key, err := jwtCustomizerKey(p.ByName("tokenTypePath"))
+	if err != nil {
+		return "", nil, err
+	}
 	var doc map[string]json.RawMessage
 	if err := decodeBody(r, &doc); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := validateJwtCustomizer(key, doc); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return doc, nil
+	return key, doc, nil
 }
 
 func jwtCustomizerNotFound(key string) *APIError {
@@ -106,11 +111,7 @@ func jwtCustomizerNotFound(key string) *APIError {
 // putJwtCustomizer is Logto's PUT /api/configs/jwt-customizer/{tokenTypePath}:
 // replaces the config, 201 when there was none, 200 otherwise, answering it.
 func (s *Server) putJwtCustomizer(r *http.Request, p httprouter.Params) (int, any, error) {
-	key, err := jwtCustomizerKey(p.ByName("tokenTypePath"))
-	if err != nil {
-		return 0, nil, err
-	}
-	doc, err := jwtCustomizerBody(r, key)
+	key, doc, err := jwtCustomizerRequest(r, p)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -132,11 +133,7 @@ func (s *Server) putJwtCustomizer(r *http.Request, p httprouter.Params) (int, an
 // patchJwtCustomizer is Logto's PATCH: the body (checked as a whole config, so
 // script is required) over the stored config, key by key; 404 when there is none.
 func (s *Server) patchJwtCustomizer(r *http.Request, p httprouter.Params) (int, any, error) {
-	key, err := jwtCustomizerKey(p.ByName("tokenTypePath"))
-	if err != nil {
-		return 0, nil, err
-	}
-	doc, err := jwtCustomizerBody(r, key)
+	key, doc, err := jwtCustomizerRequest(r, p)
 	if err != nil {
 		return 0, nil, err
 	}
