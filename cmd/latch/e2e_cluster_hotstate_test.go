@@ -530,28 +530,16 @@ func TestClusterHotState(t *testing.T) {
 		tokens := map[*procNode]string{}
 		c.waitFor(t, 30*time.Second, "every audit entry listed by the nodes", func() (bool, string) {
 			for _, n := range c.running() {
-				var logs []struct {
-					ID      string         `json:"id"`
-					Payload map[string]any `json:"payload"`
-				}
 				nm := n.mgmt(t)
 				if tokens[n] == "" {
 					tokens[n] = nm.adminToken(t.Context())
 				}
-				// A shard whose leader is moving answers 503 entity.unavailable for a
-				// moment (README, Audit logs): retried, as a client would.
-				var raw json.RawMessage // a 503 answers an error object, not a list
-				st, _ := nm.api(tokens[n], "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, &raw)
-				if st != http.StatusOK {
-					return false, fmt.Sprintf("%s: status %d: %s", n.name, st, raw)
+				ids, ok, detail := userUpdateLogs(nm, tokens[n], f.userID)
+				if !ok {
+					return false, n.name + ": " + detail
 				}
-				if err := json.Unmarshal(raw, &logs); err != nil {
-					return false, err.Error()
-				}
-				for _, l := range logs {
-					if p, _ := l.Payload["path"].(string); p == "/api/users/"+f.userID {
-						seen[l.ID] = true
-					}
+				for _, id := range ids {
+					seen[id] = true
 				}
 			}
 			return len(seen) == writes, fmt.Sprintf("%d of %d audit entries written through %s (which lacks some shards) listed", len(seen), writes, lacking.name)

@@ -76,31 +76,16 @@ func TestClusterLogsListedThroughEveryNode(t *testing.T) {
 	}
 	const writes = 4 * perNode
 
-	type logEntry struct {
-		ID      string         `json:"id"`
-		Payload map[string]any `json:"payload"`
-	}
 	// listed is what /api/logs through n lists of the writes; a 503 (a shard's leader
 	// out of reach: right after the placement, leaderships still move) is retried.
 	listed := func(n *procNode) []string {
 		m := n.mgmt(t)
-		var logs []logEntry
 		admin := m.adminToken(t.Context())
-		c.waitFor(t, 15*time.Second, "/api/logs through "+n.name, func() (bool, string) {
-			var raw json.RawMessage
-			st, _ := m.api(admin, "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, &raw)
-			if st != http.StatusOK {
-				return false, fmt.Sprintf("status %d: %s", st, raw)
-			}
-			logs = nil
-			return json.Unmarshal(raw, &logs) == nil, string(raw)
-		})
 		var ids []string
-		for _, l := range logs {
-			if p, _ := l.Payload["path"].(string); p == "/api/users/"+userID {
-				ids = append(ids, l.ID)
-			}
-		}
+		c.waitFor(t, 15*time.Second, "/api/logs through "+n.name, func() (ok bool, detail string) {
+			ids, ok, detail = userUpdateLogs(m, admin, userID)
+			return ok, detail
+		})
 		slices.Sort(ids)
 		return ids
 	}
@@ -135,7 +120,7 @@ func TestClusterLogsListedThroughEveryNode(t *testing.T) {
 	for _, n := range nodes {
 		m := n.mgmt(t)
 		admin := m.adminToken(t.Context())
-		var one logEntry
+		var one auditLogEntry
 		c.waitFor(t, 15*time.Second, "GET /api/logs/"+want[0]+" through "+n.name, func() (bool, string) {
 			var raw json.RawMessage
 			st, _ := m.api(admin, "GET", "/api/logs/"+want[0], nil, &raw)
@@ -145,4 +130,32 @@ func TestClusterLogsListedThroughEveryNode(t *testing.T) {
 			t.Errorf("GET /api/logs/%s through %s = %+v", want[0], n.name, one)
 		}
 	}
+}
+
+// auditLogEntry is what the cluster log tests read of an /api/logs entry.
+type auditLogEntry struct {
+	ID      string         `json:"id"`
+	Payload map[string]any `json:"payload"`
+}
+
+// userUpdateLogs returns the ids of the ManagementApi.Update audit entries of writes to
+// user userID that /api/logs through m lists; ok is false, with the answer, when it did
+// not answer 200 (a 503 entity.unavailable while a shard's leader moves, which the
+// callers retry, as a client would).
+func userUpdateLogs(m *testNode, admin, userID string) (ids []string, ok bool, detail string) {
+	var raw json.RawMessage // a 503 answers an error object, not a list
+	st, _ := m.api(admin, "GET", "/api/logs?logKey=ManagementApi.Update&page_size=100", nil, &raw)
+	if st != http.StatusOK {
+		return nil, false, fmt.Sprintf("status %d: %s", st, raw)
+	}
+	var logs []auditLogEntry
+	if err := json.Unmarshal(raw, &logs); err != nil {
+		return nil, false, err.Error()
+	}
+	for _, l := range logs {
+		if p, _ := l.Payload["path"].(string); p == "/api/users/"+userID {
+			ids = append(ids, l.ID)
+		}
+	}
+	return ids, true, ""
 }
