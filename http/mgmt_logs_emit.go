@@ -52,12 +52,7 @@ func (s *Server) auditToken(r *http.Request, grant string, app *directory.Applic
 	if resp.IDToken != "" {
 		e.TokenTypes |= audit.IDToken
 	}
-	if grant != "client_credentials" { // the writer reads the user from a token's sub
-		e.Token = resp.IDToken
-		if e.Token == "" && strings.Count(resp.AccessToken, ".") == 2 {
-			e.Token = resp.AccessToken
-		}
-	}
+	e.UserID = resp.UserID // empty for a client's own token
 	s.audit.Record(e)
 }
 

@@ -55,6 +55,9 @@ type TokenResponse struct {
 	// ScopeAlways writes scope even when it is empty (a client_credentials organization
 	// token, as Logto's "scope-always-present").
 	ScopeAlways bool `json:"-"`
+	// UserID is the user the tokens speak for (empty for a client's own token): never
+	// encoded; the token endpoint's audit log records it.
+	UserID string `json:"-"`
 }
 
 // Body is what the token endpoint encodes as JSON: the response, with an empty scope

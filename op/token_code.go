@@ -72,5 +72,6 @@ func (p *Provider) TokenAuthorizationCode(ctx context.Context, app *directory.Ap
 		Scope:        scope,
 		RefreshToken: got.RefreshToken,
 		IDToken:      idToken,
+		UserID:       user.ID,
 	}, nil
 }

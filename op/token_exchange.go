@@ -126,7 +126,7 @@ func (p *Provider) TokenExchange(ctx context.Context, app *directory.Application
 		}
 	}
 	now := p.now()
-	resp := oidcflow.TokenResponse{TokenType: "Bearer", IssuedTokenType: TokenTypeAccessToken}
+	resp := oidcflow.TokenResponse{TokenType: "Bearer", IssuedTokenType: TokenTypeAccessToken, UserID: user.ID}
 	switch {
 	case opaque:
 		grantID, err := RandomID(p.rand)

@@ -94,6 +94,7 @@ func (p *Provider) TokenRefresh(ctx context.Context, app *directory.Application,
 		TokenType:    "Bearer",
 		Scope:        scope,
 		RefreshToken: used.RefreshToken,
+		UserID:       user.ID,
 	}
 	if slices.Contains(used.Scopes, oidcflow.ScopeOpenID) {
 		if resp.IDToken, err = p.idToken(app, user, used.Scopes, used.Family.AuthTime, used.Family.AMR, "", used.Family.Sid, accessToken, now); err != nil {
