@@ -4,8 +4,8 @@
 //
 // Entries are written off the request path: Writer.Record hands an Entry to a bounded
 // queue and returns at once (a full queue drops the entry and counts it); one goroutine
-// batches the queue and writes each batch with ONE persistence.Store.Apply, all of whose
-// records share a routing key, so a batch lands in one shard of the cluster's sharded
+// batches the queue and writes each batch as ONE compressed record (batch.go) with one
+// persistence.Store.Apply, so a batch lands in one shard of the cluster's sharded
 // store. A node that dies loses at most the entries it had not written yet: the batch
 // being filled (up to BatchSize entries or FlushInterval of traffic) and what waits in
 // the queue behind it. Reader reads them back for /api/logs.
@@ -20,9 +20,8 @@ import (
 	"time"
 )
 
-// Kind is the store kind of audit log records. A record's key is
-// "<batch id>/<entry id>": the batch id is its routing key (persistence.RoutingKey), so
-// every record of one batch is in one shard.
+// Kind is the store kind of audit log records. A record is a batch, its key the batch
+// id; its entries' ids are "<batch id>-<n>", so an id names the record that holds it.
 const Kind = "audit-log"
 
 // Result is Logto's LogResult.

@@ -3,7 +3,6 @@ package audit
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -49,12 +48,14 @@ func (q Query) match(l *Log) bool {
 func (r Reader) List(ctx context.Context, q Query) ([]Log, error) {
 	var out []Log
 	err := r.Store.Scan(ctx, Kind, func(_ string, rec persistence.Record) error {
-		var l Log
-		if json.Unmarshal(rec.Value, &l) != nil {
+		logs, err := decodeRecord(rec.Value)
+		if err != nil {
 			return nil // not ours to judge: skip an undecodable record
 		}
-		if q.match(&l) {
-			out = append(out, l)
+		for i := range logs {
+			if q.match(&logs[i]) {
+				out = append(out, logs[i])
+			}
 		}
 		return nil
 	})
@@ -71,22 +72,31 @@ func (r Reader) List(ctx context.Context, q Query) ([]Log, error) {
 }
 
 // Get returns the log with id. The id names its batch ("<batch id>-<n>"), so this is
-// one keyed read, not a scan.
+// one keyed read, not a scan: the batch's record (or, written by an earlier release,
+// the entry's own record "<batch id>/<id>").
 func (r Reader) Get(ctx context.Context, id string) (Log, error) {
 	i := strings.LastIndexByte(id, '-')
 	if i <= 0 || len(id) > 64 || strings.ContainsAny(id, "/.") {
 		return Log{}, ErrNotFound
 	}
-	rec, err := r.Store.Get(ctx, Kind, id[:i]+"/"+id)
+	rec, err := r.Store.Get(ctx, Kind, id[:i])
+	if errors.Is(err, persistence.ErrNotFound) {
+		rec, err = r.Store.Get(ctx, Kind, id[:i]+"/"+id)
+	}
 	if errors.Is(err, persistence.ErrNotFound) {
 		return Log{}, ErrNotFound
 	}
 	if err != nil {
 		return Log{}, err
 	}
-	var l Log
-	if err := json.Unmarshal(rec.Value, &l); err != nil {
+	logs, err := decodeRecord(rec.Value)
+	if err != nil {
 		return Log{}, err
 	}
-	return l, nil
+	for _, l := range logs {
+		if l.ID == id {
+			return l, nil
+		}
+	}
+	return Log{}, ErrNotFound
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +49,7 @@ func (s *recordingStore) batches() [][]persistence.Mutation {
 	return append([][]persistence.Mutation(nil), s.applies...)
 }
 
-func newStore(t *testing.T, now func() time.Time) *recordingStore {
+func newStore(t testing.TB, now func() time.Time) *recordingStore {
 	t.Helper()
 	st, err := persistence.OpenPebble(persistence.PebbleConfig{Dir: "/db", FS: vfs.NewMem(), NoSync: true, Now: now})
 	if err != nil {
@@ -71,9 +73,9 @@ func newWriter(t *testing.T, st persistence.Store, mutate func(*audit.WriterConf
 	return w
 }
 
-// TestWriterBatches: full batches are written as they fill, each with one Apply whose
-// keys all share one routing key (so one shard of a sharded store), and the rest on
-// Close.
+// TestWriterBatches: full batches are written as they fill, each one compressed record
+// (so one shard of a sharded store) in one Apply, and the rest on Close; an entry's id
+// names its batch's record.
 func TestWriterBatches(t *testing.T) {
 	st := newStore(t, time.Now)
 	w := newWriter(t, st, func(c *audit.WriterConfig) { c.BatchSize = 10 })
@@ -85,24 +87,30 @@ func TestWriterBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	bs := st.batches()
-	if len(bs) != 3 || len(bs[0]) != 10 || len(bs[1]) != 10 || len(bs[2]) != 5 {
-		t.Fatalf("batch sizes %v, want [10 10 5]", sizes(bs))
+	if got := entryCounts(t, bs); !slices.Equal(got, []int{10, 10, 5}) {
+		t.Fatalf("entries per Apply %v, want [10 10 5]", got)
 	}
 	seen := map[string]bool{}
+	apps := map[string]bool{}
 	for _, b := range bs {
-		rk := persistence.RoutingKey(b[0].Key)
-		if seen[rk] {
-			t.Errorf("two batches share routing key %q", rk)
+		m := b[0]
+		if seen[m.Key] || m.Kind != audit.Kind || strings.Contains(m.Key, "/") {
+			t.Errorf("record %s/%s: want a new batch id of kind %s", m.Kind, m.Key, audit.Kind)
 		}
-		seen[rk] = true
-		for _, m := range b {
-			if m.Kind != audit.Kind || persistence.RoutingKey(m.Key) != rk {
-				t.Errorf("record %s/%s not under the batch's routing key %q", m.Kind, m.Key, rk)
+		seen[m.Key] = true
+		logs, _ := audit.DecodeRecord(m.Value)
+		for i, l := range logs {
+			if want := m.Key + "-" + strconv.FormatInt(int64(i), 36); l.ID != want {
+				t.Errorf("entry %d of batch %s has id %s, want %s", i, m.Key, l.ID, want)
 			}
-			if persistence.ShardOf(m.Kind, m.Key, 64) != persistence.ShardOf(b[0].Kind, b[0].Key, 64) {
-				t.Errorf("record %s in another shard than its batch", m.Key)
-			}
+			apps[l.Payload.ApplicationID] = true
 		}
+		if len(m.Value) >= len(logs)*60 {
+			t.Errorf("%d entries stored in %d bytes: not compressed", len(logs), len(m.Value))
+		}
+	}
+	if len(apps) != 25 {
+		t.Errorf("%d distinct entries stored, want 25", len(apps))
 	}
 	if s := w.Stats(); s.Written != 25 || s.Dropped != 0 || s.Failed != 0 {
 		t.Errorf("stats %+v, want 25 written", s)
@@ -110,8 +118,8 @@ func TestWriterBatches(t *testing.T) {
 }
 
 // TestWriterBoundsBatchBytes: long fields are clipped, and a batch whose encoding
-// would pass 256 KiB is split, each part one Apply under its own routing key, so that
-// one write stays within a Raft message.
+// would pass 256 KiB is split, each part a record of its own, so that one write stays
+// within a Raft message.
 func TestWriterBoundsBatchBytes(t *testing.T) {
 	st := newStore(t, time.Now)
 	w := newWriter(t, st, nil)
@@ -126,20 +134,22 @@ func TestWriterBoundsBatchBytes(t *testing.T) {
 	}
 	total := 0
 	for _, b := range bs {
-		bytes := 0
-		for _, m := range b {
-			bytes += len(m.Value)
-			if len(m.Value) > 4<<10 {
-				t.Fatalf("a record of %d bytes: fields not clipped", len(m.Value))
-			}
-			if persistence.RoutingKey(m.Key) != persistence.RoutingKey(b[0].Key) {
-				t.Fatalf("batch spans routing keys")
-			}
+		logs, err := audit.DecodeRecord(b[0].Value)
+		if len(b) != 1 || err != nil {
+			t.Fatalf("Apply of %d records (%v), want one batch", len(b), err)
 		}
-		if bytes > 256<<10+4<<10 {
-			t.Errorf("one Apply of %d bytes", bytes)
+		size := 0
+		for _, l := range logs {
+			if len(l.Payload.UserAgent) > 1024 || len(l.Payload.Path) > 1024 {
+				t.Fatalf("fields of %d and %d bytes: not clipped", len(l.Payload.UserAgent), len(l.Payload.Path))
+			}
+			raw, _ := json.Marshal(l)
+			size += len(raw)
 		}
-		total += len(b)
+		if size > 256<<10+4<<10 {
+			t.Errorf("one record of %d bytes of JSON", size)
+		}
+		total += len(logs)
 	}
 	if total != 256 || w.Stats().Written != 256 {
 		t.Errorf("%d written (%+v), want 256", total, w.Stats())
@@ -196,11 +206,11 @@ func TestWriterFlushOnClose(t *testing.T) {
 	}
 	w.Close()
 	bs := st.batches()
-	if len(bs) != 1 || len(bs[0]) != 3 {
-		t.Fatalf("batches %v, want one of 3", sizes(bs))
+	if got := entryCounts(t, bs); !slices.Equal(got, []int{3}) {
+		t.Fatalf("entries per Apply %v, want one batch of 3", got)
 	}
-	if got, want := bs[0][0].ExpiresAt, now.Add(-time.Minute).Add(48*time.Hour); !got.Equal(want) {
-		t.Errorf("ExpiresAt %v, want CreatedAt + retention %v", got, want)
+	if got, want := bs[0][0].ExpiresAt, now.Add(48*time.Hour); !got.Equal(want) {
+		t.Errorf("ExpiresAt %v, want the newest CreatedAt + retention %v", got, want)
 	}
 
 	r := audit.Reader{Store: st}
@@ -260,10 +270,20 @@ func fakeJWT(claims map[string]any) string {
 	return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(b) + ".sig"
 }
 
-func sizes(bs [][]persistence.Mutation) []int {
+// entryCounts is the number of entries each Apply wrote, failing t unless each wrote
+// one batch record.
+func entryCounts(t *testing.T, bs [][]persistence.Mutation) []int {
+	t.Helper()
 	out := make([]int, len(bs))
 	for i, b := range bs {
-		out[i] = len(b)
+		if len(b) != 1 {
+			t.Fatalf("Apply %d wrote %d records, want one batch", i, len(b))
+		}
+		logs, err := audit.DecodeRecord(b[0].Value)
+		if err != nil {
+			t.Fatalf("Apply %d: %v", i, err)
+		}
+		out[i] = len(logs)
 	}
 	return out
 }
@@ -340,4 +360,57 @@ func TestWriterRetriesAnUnavailableShard(t *testing.T) {
 	if s := w.Stats(); s.Written != 1 || s.Failed != 0 || st.calls != 3 {
 		t.Fatalf("stats %+v after %d applies, want the entry written on the third", s, st.calls)
 	}
+}
+
+// TestReaderReadsRecordsPerEntry: logs that an earlier release stored a record each
+// ("<batch id>/<id>", the log's JSON) are listed and found by id beside batches, and a
+// record in neither form is skipped.
+func TestReaderReadsRecordsPerEntry(t *testing.T) {
+	st := newStore(t, time.Now)
+	old := audit.Log{ID: "0abc-0", Key: audit.KeyExchangeByRefreshToken, CreatedAt: time.Now().Add(-time.Hour).UnixMilli(),
+		Payload: audit.Payload{Key: audit.KeyExchangeByRefreshToken, Result: audit.Success, UserID: "u1"}}
+	raw, _ := json.Marshal(old)
+	if _, err := st.Apply(t.Context(), []persistence.Mutation{
+		{Kind: audit.Kind, Key: "0abc/0abc-0", Value: raw, Insert: true},
+		{Kind: audit.Kind, Key: "junk", Value: []byte{0x01, 0xff, 0xff}, Insert: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, st, nil)
+	w.Record(audit.Entry{Key: audit.KeyExchangeByClientCredentials, UserID: "u1"})
+	w.Close()
+	r := audit.Reader{Store: st}
+	logs, err := r.List(t.Context(), audit.Query{UserID: "u1"})
+	if err != nil || len(logs) != 2 || logs[1].ID != old.ID || logs[0].Key != audit.KeyExchangeByClientCredentials {
+		t.Fatalf("List = %+v, %v; want the new entry, then the old", logs, err)
+	}
+	for _, l := range logs {
+		got, err := r.Get(t.Context(), l.ID)
+		if err != nil || got.ID != l.ID || got.Key != l.Key {
+			t.Errorf("Get(%s) = %+v, %v", l.ID, got, err)
+		}
+	}
+	if _, err := r.Get(t.Context(), logs[0].ID+"0"); !errors.Is(err, audit.ErrNotFound) {
+		t.Errorf("Get of an id its batch lacks = %v, want ErrNotFound", err)
+	}
+}
+
+// FuzzDecodeRecord: a stored value of any bytes decodes or is refused, never panics,
+// and never decodes to more than a batch may hold.
+func FuzzDecodeRecord(f *testing.F) {
+	st := newStore(f, time.Now)
+	w, _ := audit.NewWriter(audit.WriterConfig{Store: st, Now: time.Now, Rand: rand.Reader})
+	w.Record(audit.Entry{Key: audit.KeyExchangeByRefreshToken, UserAgent: "ua"})
+	w.Close()
+	for _, b := range st.batches() {
+		f.Add(b[0].Value)
+	}
+	f.Add([]byte(`{"id":"a-0","key":"k","payload":{},"createdAt":1}`))
+	f.Add([]byte{0x01, 0xff, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, value []byte) {
+		logs, err := audit.DecodeRecord(value)
+		if err != nil && logs != nil {
+			t.Fatalf("logs and an error")
+		}
+	})
 }
