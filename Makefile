@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test vet bench bench-peers bench-cluster gobench proto fuzz build e2e-deps
+.PHONY: run test vet bench bench-peers bench-cluster bench-audit gobench proto fuzz build e2e-deps
 
 build:
 	$(GO) build -o bin/latch ./cmd/latch
@@ -42,6 +42,11 @@ bench-peers:
 # BENCH_CLUSTER_DURATION (15s) sets each run's measured time.
 bench-cluster:
 	GO=$(GO) bash scripts/bench-cluster.sh
+
+# What audit logs cost a refresh: two single-node servers at once, audit logs on and
+# off, each under latch bench refresh, over 6 rounds: bench/results/<date>-<host>-audit.md.
+bench-audit:
+	GO=$(GO) bash scripts/bench-audit.sh
 
 # Go micro-benchmarks of the hot paths (token endpoint, signing, store writes).
 gobench:
