@@ -69,6 +69,10 @@ type Options struct {
 	// store calls and requests to other grains end by then. Default
 	// cluster.DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// IdleTimeout is how long a grain stays active without a message: then it
+	// passivates (stops, freeing its memory; its state is in the store, and the next
+	// message activates it again). 0: DefaultIdleTimeout; negative: never.
+	IdleTimeout time.Duration
 
 	// Serving reports whether this member may serve the grain kind/key now; a grain
 	// asked while it may not (its member lost, or may have lost, the leadership of the
@@ -79,7 +83,14 @@ type Options struct {
 	// keyNow, when set (this package's tests, which share one member), overrides Now
 	// for one grain: it reports the time of kind/key, or false for Now.
 	keyNow func(kind, key string) (time.Time, bool)
+	// keyIdle, when set (this package's tests), overrides IdleTimeout for one grain.
+	keyIdle func(kind, key string) (time.Duration, bool)
 }
+
+// DefaultIdleTimeout is Options.IdleTimeout's default. It is far longer than the
+// refresh reuse window (a family keeps the successor it handed out in memory for
+// that long), and short enough that the grains of a day's sign-ins do not all stay.
+const DefaultIdleTimeout = 10 * time.Minute
 
 // Kinds returns every grain kind a Latch member hosts, for cluster.Config.Kinds. All
 // members host all kinds (placement spreads keys over every live member); grains keep
@@ -121,12 +132,32 @@ type grain interface {
 	actor.Actor
 	begin(c actor.Context)
 	mayServe() bool
+	idleTimeout() time.Duration
 }
 
-// budgeted starts every message of its grain with the message's deadline.
+// budgeted starts every message of its grain with the message's deadline, and
+// passivates the grain once it has had no message for its idle timeout.
 type budgeted struct{ grain }
 
 func (g budgeted) Receive(c actor.Context) {
+	switch c.Message().(type) {
+	case *protocluster.ClusterInit:
+		g.grain.Receive(c) // names the grain: its idle timeout may depend on its key
+		if d := g.idleTimeout(); d > 0 {
+			c.SetReceiveTimeout(d)
+		}
+		return
+	case *actor.ReceiveTimeout:
+		// Idle: stop. Messages already queued are answered first (the pill is a
+		// message); the cluster then forgets the activation (ActivationTerminating),
+		// and a message sent to its PID after that comes back as a dead letter,
+		// which cluster.Node.Request answers by activating the grain again. One sent
+		// in the instant between the pill and the stop is dropped and its sender
+		// waits out its deadline, as for a grain that moved (above): the price of
+		// not keeping every grain of every session in memory for ever.
+		c.Poison(c.Self())
+		return
+	}
 	g.begin(c)
 	if c.Sender() != nil && !g.mayServe() {
 		if _, request := c.Message().(proto.Message); request {
@@ -152,6 +183,8 @@ type grainEnv struct {
 	appAccess func(clientID, accountID string) error
 	budget    time.Duration // of a message that carries none
 	serving   func(kind, key string) bool
+	idle      time.Duration // <= 0: never passivate
+	keyIdle   func(kind, key string) (time.Duration, bool)
 }
 
 func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *grainEnv {
@@ -160,7 +193,11 @@ func newGrainEnv(store persistence.Store, logger *slog.Logger, opts Options) *gr
 	}
 	env := &grainEnv{store: store, logger: logger, peers: opts.Peers, now: opts.Now, keyNow: opts.keyNow,
 		rand: opts.Rand, budget: opts.RequestTimeout, life: opts.Lifetimes, active: opts.ActiveAccount,
-		orgAccess: opts.OrganizationAccess, appAccess: opts.AppAccess, serving: opts.Serving}
+		orgAccess: opts.OrganizationAccess, appAccess: opts.AppAccess, serving: opts.Serving,
+		idle: opts.IdleTimeout, keyIdle: opts.keyIdle}
+	if env.idle == 0 {
+		env.idle = DefaultIdleTimeout
+	}
 	if env.life == (oidcflow.Lifetimes{}) {
 		env.life = oidcflow.DefaultLifetimes()
 	}
@@ -233,6 +270,16 @@ func (b *grainBase[T]) begin(c actor.Context) {
 // mayServe reports whether this member may serve the grain now (Options.Serving).
 func (b *grainBase[T]) mayServe() bool {
 	return b.env.serving == nil || b.key == "" || b.env.serving(b.kind, b.key)
+}
+
+// idleTimeout is how long the grain stays active without a message (<= 0: for ever).
+func (b *grainBase[T]) idleTimeout() time.Duration {
+	if b.env.keyIdle != nil {
+		if d, ok := b.env.keyIdle(b.kind, b.key); ok {
+			return d
+		}
+	}
+	return b.env.idle
 }
 
 // newState is the grain's State, fenced: every write first asks mayServe.

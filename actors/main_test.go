@@ -59,7 +59,7 @@ func testClient(t *testing.T) (*Client, *actorstest.MemStore) {
 		n, err := cluster.Start(context.Background(), cluster.Config{
 			Name:       "latch-grains-test",
 			GossipAddr: "127.0.0.1:0",
-			Kinds: Kinds(shared.store, logger, Options{Peers: peers, keyNow: testClocks.now, ActiveAccount: func(id string) bool {
+			Kinds: Kinds(shared.store, logger, Options{Peers: peers, keyNow: testClocks.now, keyIdle: testIdle.get, ActiveAccount: func(id string) bool {
 				_, suspended := shared.suspended.Load(id)
 				return !suspended
 			}, OrganizationAccess: func(orgID, accountID string) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchid/latch/actors"
 	"github.com/latchid/latch/audit"
 	"github.com/latchid/latch/cluster"
 	httpapi "github.com/latchid/latch/http"
@@ -64,6 +65,9 @@ type serveConfig struct {
 	// RequestTimeout is the budget of one HTTP request, carried through every grain
 	// call and store write it makes.
 	RequestTimeout time.Duration
+	// GrainIdleTimeout is how long a session, grant, refresh family or interaction
+	// grain stays in memory without a message (negative: for ever).
+	GrainIdleTimeout time.Duration
 	// Back-channel logout delivery (package outbox); 0 = the outbox's defaults: first
 	// retry after 1 s, doubling up to 5 min, 40 attempts, given up after 24 h.
 	BackchannelBackoff     time.Duration
@@ -103,6 +107,7 @@ func (c *serveConfig) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.CommitDelay, "commit-delay", DefaultCommitDelay, "shortest time between two fsyncs of the write-ahead log: writes arriving sooner share the next fsync (0 = none)")
 	fs.UintVar(&c.Shards, "shards", defaultShards, "hot-state shards of a new cluster (sessions, grants and refresh families are split over this many Raft groups); fixed when the cluster is founded, ignored afterwards")
 	fs.UintVar(&c.Argon2MemoryKiB, "argon2-memory", 0, "Argon2id memory in KiB for password hashes (0 = 19456)")
+	fs.DurationVar(&c.GrainIdleTimeout, "grain-idle-timeout", actors.DefaultIdleTimeout, "how long a session, grant, refresh family or interaction stays in memory without a request (its state is on disk; the next request loads it again); negative: for ever")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "budget of one HTTP request, shared by every grain call and store write it makes; past it the request answers 503 temporarily_unavailable")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", defaultStopTimeout, "total budget of a graceful stop (SIGTERM, SIGINT: drain requests, hand over the shards and the directory, leave); past it the process exits at once, as a crash would, losing nothing acknowledged")
 	fs.DurationVar(&c.SweepInterval, "sweep-interval", time.Minute, "how often expired sessions, grants, codes, interactions and outbox entries are deleted")
@@ -185,6 +190,9 @@ func (c serveConfig) Validate() error {
 	}
 	if c.Shards < 1 || c.Shards > 1024 {
 		errs = append(errs, errors.New("--shards must be between 1 and 1024"))
+	}
+	if c.GrainIdleTimeout == 0 {
+		errs = append(errs, errors.New("--grain-idle-timeout must not be 0 (negative: never)"))
 	}
 	if c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("--request-timeout must be positive"))

@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer, ln ne
 		Kinds: actors.Kinds(grains, log, actors.Options{Peers: peers, Rand: rand.Reader, Now: now,
 			Lifetimes: lifetimes, ActiveAccount: op.ActiveAccount(dir),
 			OrganizationAccess: op.OrganizationAccess(dir), AppAccess: op.AppAccess(dir), RequestTimeout: cfg.RequestTimeout,
-			Serving: grains.serving}),
+			IdleTimeout: cfg.GrainIdleTimeout, Serving: grains.serving}),
 		Logger:         log,
 		RequestTimeout: cfg.RequestTimeout,
 		Observer:       om.grains(),
