@@ -14,8 +14,8 @@
 # Every server is stopped at exit (trap). Bounded: ROUNDS x (setup + warm-up + duration),
 # about 4 minutes with the defaults. Knobs (environment): BENCH_AUDIT_ROUNDS (6),
 # BENCH_AUDIT_WARMUP (3s), BENCH_AUDIT_DURATION (20s), BENCH_AUDIT_CONCURRENCY (16),
-# BENCH_DURABILITY (sync), BENCH_ARGON2_MEMORY (19456 KiB), BENCH_RESULTS
-# (bench/results), GO (go).
+# BENCH_DURABILITY (sync), BENCH_ARGON2_MEMORY (19456 KiB), BENCH_SOURCE (default: git
+# describe), BENCH_RESULTS (bench/results), GO (go).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,6 +27,7 @@ CONCURRENCY=${BENCH_AUDIT_CONCURRENCY:-16}
 DURABILITY=${BENCH_DURABILITY:-sync}
 ARGON2_MEMORY=${BENCH_ARGON2_MEMORY:-19456}
 RESULTS=${BENCH_RESULTS:-bench/results}
+SOURCE=${BENCH_SOURCE:-$(git describe --always --dirty 2>/dev/null || echo unknown)}
 
 SCRIPT=bench-audit.sh
 # shellcheck source=scripts/bench-lib.sh
@@ -147,7 +148,7 @@ rate_med=$(median "${RATE_RATIOS[@]}")
 	echo "  \`--audit-logs=false\`), each under \`latch bench refresh --engine epoll --concurrency $CONCURRENCY"
 	echo "  --warmup $WARMUP --duration $DURATION\`; they share the machine's cores, so each figure is about half"
 	echo "  of what one server alone does: compare the ratios, not the rates"
-	echo "- source: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "- source: $SOURCE"
 	echo
 	echo "| round | req/s on | req/s off | on/off | server CPU/req on (us) | off (us) | on/off | p99 on / off (ms) |"
 	echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
