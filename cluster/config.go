@@ -337,6 +337,9 @@ type Observer interface {
 	GrainCall(kind string, local, failed bool)
 	// Activated reports a grain of kind activated on this member.
 	Activated(kind string)
+	// Deactivated reports an activation of kind on this member gone: passivated,
+	// stopped because its grain moved, or failed.
+	Deactivated(kind string)
 }
 
 // nopObserver observes nothing.
@@ -344,3 +347,4 @@ type nopObserver struct{}
 
 func (nopObserver) GrainCall(string, bool, bool) {}
 func (nopObserver) Activated(string)             {}
+func (nopObserver) Deactivated(string)           {}

@@ -255,6 +255,7 @@ func (l *identityLookup) forgotten(a activation) {
 	if k, ok := l.c.TryGetClusterKind(a.kind); ok {
 		k.Dec()
 	}
+	l.obs.Deactivated(a.kind)
 }
 
 // resolve returns the PID of kind/identity, activating it on its owner if needed.

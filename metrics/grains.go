@@ -11,6 +11,7 @@ import (
 type Grains struct {
 	calls       *prometheus.CounterVec
 	activations *prometheus.CounterVec
+	active      *prometheus.GaugeVec
 
 	children sync.Map // grainKey -> prometheus.Counter
 }
@@ -30,8 +31,12 @@ func NewGrains(reg prometheus.Registerer) *Grains {
 			Namespace: Namespace, Subsystem: "grain", Name: "activations_total",
 			Help: "Grains activated on this node, by kind.",
 		}, []string{"kind"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Subsystem: "grain", Name: "active",
+			Help: "Grains in memory on this node, by kind (activated and not yet passivated or moved).",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.calls, m.activations)
+	reg.MustRegister(m.calls, m.activations, m.active)
 	return m
 }
 
@@ -52,4 +57,10 @@ func (m *Grains) GrainCall(kind string, local, failed bool) {
 }
 
 // Activated counts one activation (rare: a map lookup in client_golang is fine).
-func (m *Grains) Activated(kind string) { m.activations.WithLabelValues(kind).Inc() }
+func (m *Grains) Activated(kind string) {
+	m.activations.WithLabelValues(kind).Inc()
+	m.active.WithLabelValues(kind).Inc()
+}
+
+// Deactivated counts one activation gone.
+func (m *Grains) Deactivated(kind string) { m.active.WithLabelValues(kind).Dec() }
