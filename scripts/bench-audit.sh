@@ -40,15 +40,6 @@ ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 SECRETS+=("$ADMIN_SECRET")
 export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
 
-USED=" "
-port() {
-	local p
-	p=$(free_port)
-	while [[ "$USED" == *" $p "* ]]; do p=$(free_port); done
-	USED="$USED$p "
-	echo "$p"
-}
-
 # pid_ticks PID: the CPU clock ticks (user + system) PID used so far.
 pid_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
@@ -57,10 +48,13 @@ pid_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 start() {
 	local name=$1 dir=$2
 	shift 2
-	local http
-	http=$(port)
+	local http gossip remoting raft
+	take_port http
+	take_port gossip
+	take_port remoting
+	take_port raft
 	start_server "$TMP/$name.log" "$LATCH" serve --data "$dir" --http "127.0.0.1:$http" --endpoint "http://127.0.0.1:$http" \
-		--gossip "127.0.0.1:$(port)" --remoting "127.0.0.1:$(port)" --raft "127.0.0.1:$(port)" \
+		--gossip "127.0.0.1:$gossip" --remoting "127.0.0.1:$remoting" --raft "127.0.0.1:$raft" \
 		--durability "$DURABILITY" --argon2-memory "$ARGON2_MEMORY" --log-level warn "$@"
 	PID=$SERVER_PID
 	URL="http://127.0.0.1:$http"

@@ -58,16 +58,6 @@ server_ticks() {
 	echo "$total"
 }
 
-# USED holds the ports handed out so far; port sets a free one, distinct from them.
-USED=" "
-port() {
-	local p
-	p=$(free_port)
-	while [[ "$USED" == *" $p "* ]]; do p=$(free_port); done
-	USED="$USED$p "
-	echo "$p"
-}
-
 ADMIN_ID=bench-admin
 ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 SECRETS+=("$ADMIN_SECRET")
@@ -84,10 +74,10 @@ start_node() {
 	local name=$1 dir=$2 public=$3
 	shift 3
 	local http gossip remoting raft
-	http=$(port)
-	gossip=$(port)
-	remoting=$(port)
-	raft=$(port)
+	take_port http
+	take_port gossip
+	take_port remoting
+	take_port raft
 	[ "$public" != self ] || public="http://127.0.0.1:$http"
 	local args=(serve --data "$dir" --http "127.0.0.1:$http" --endpoint "$public" --gossip "127.0.0.1:$gossip"
 		--remoting "127.0.0.1:$remoting" --raft "127.0.0.1:$raft" "${COMMON[@]}" "$@")
@@ -165,7 +155,8 @@ NODE_PIDS=()
 # 2. Three nodes, as README.md's "Running a cluster": one --endpoint for all (the public
 # address, where nobody listens: latch bench --endpoints sends its requests to the
 # nodes), node 1 founds the cluster, nodes 2 and 3 join it, one after the other.
-PUBLIC="http://localhost:$(port)"
+take_port public_port
+PUBLIC="http://localhost:$public_port"
 start_node node1 "$TMP/n1" "$PUBLIC" "${ADMIN[@]}"
 ENDPOINTS=$NODE_HTTP
 SEED=$NODE_GOSSIP

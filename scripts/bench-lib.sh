@@ -70,6 +70,18 @@ free_port() {
 	return 1
 }
 
+# take_port VAR: sets VAR to a free port that no earlier take_port of this run handed
+# out (free_port alone may pick one twice before anything listens on it). It sets a
+# variable rather than printing, so that the ports it remembers outlive the call.
+TAKEN=" "
+take_port() {
+	local p
+	p=$(free_port) || return 1
+	while [[ "$TAKEN" == *" $p "* ]]; do p=$(free_port) || return 1; done
+	TAKEN="$TAKEN$p "
+	printf -v "$1" '%s' "$p"
+}
+
 # start_server LOG CMD...: starts CMD in the background, in a process group of its own
 # (so that stop_server also stops a server's worker processes), output to LOG. Sets
 # SERVER_PID (the server that cpu_ticks accounts for) and SERVER_LOG; every server
