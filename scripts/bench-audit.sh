@@ -35,10 +35,7 @@ SCRIPT=bench-audit.sh
 bench_init
 results_stem "-audit"
 
-ADMIN_ID=bench-admin
-ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-SECRETS+=("$ADMIN_SECRET")
-export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
+bench_admin
 
 # pid_ticks PID: the CPU clock ticks (user + system) PID used so far.
 pid_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }

@@ -58,10 +58,7 @@ server_ticks() {
 	echo "$total"
 }
 
-ADMIN_ID=bench-admin
-ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-SECRETS+=("$ADMIN_SECRET")
-export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
+bench_admin
 COMMON=(--durability "$DURABILITY" --argon2-memory "$ARGON2_MEMORY" --log-level warn)
 ADMIN=(--admin-client-id "$ADMIN_ID" --admin-client-secret "$ADMIN_SECRET")
 

@@ -82,6 +82,16 @@ take_port() {
 	printf -v "$1" '%s' "$p"
 }
 
+# bench_admin: the admin app of the Latch servers this session starts: ADMIN_ID and a
+# random ADMIN_SECRET (redacted from what is shown), also exported as
+# LATCH_ADMIN_CLIENT_ID / LATCH_ADMIN_CLIENT_SECRET for `latch serve` and `latch bench`.
+bench_admin() {
+	ADMIN_ID=bench-admin
+	ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	SECRETS+=("$ADMIN_SECRET")
+	export LATCH_ADMIN_CLIENT_ID="$ADMIN_ID" LATCH_ADMIN_CLIENT_SECRET="$ADMIN_SECRET"
+}
+
 # start_server LOG CMD...: starts CMD in the background, in a process group of its own
 # (so that stop_server also stops a server's worker processes), output to LOG. Sets
 # SERVER_PID (the server that cpu_ticks accounts for) and SERVER_LOG; every server

@@ -50,19 +50,14 @@ SCRIPT=bench.sh
 . scripts/bench-lib.sh
 bench_init
 
-HTTP_PORT=$(free_port)
-GOSSIP_PORT=$(free_port)
-while [ "$GOSSIP_PORT" = "$HTTP_PORT" ]; do GOSSIP_PORT=$(free_port); done
+take_port HTTP_PORT
+take_port GOSSIP_PORT
 # The cluster's other ports default to gossip+1 and +2, which may be taken: pick them too.
-REMOTING_PORT=$(free_port)
-while [ "$REMOTING_PORT" = "$HTTP_PORT" ] || [ "$REMOTING_PORT" = "$GOSSIP_PORT" ]; do REMOTING_PORT=$(free_port); done
-RAFT_PORT=$(free_port)
-while [ "$RAFT_PORT" = "$HTTP_PORT" ] || [ "$RAFT_PORT" = "$GOSSIP_PORT" ] || [ "$RAFT_PORT" = "$REMOTING_PORT" ]; do RAFT_PORT=$(free_port); done
+take_port REMOTING_PORT
+take_port RAFT_PORT
 ENDPOINT="http://127.0.0.1:$HTTP_PORT"
 ISSUER="$ENDPOINT/oidc"
-ADMIN_ID=bench-admin
-ADMIN_SECRET=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-SECRETS+=("$ADMIN_SECRET")
+bench_admin
 
 SERVE_ARGS=(serve --data "$TMP/data" --http "127.0.0.1:$HTTP_PORT" --endpoint "$ENDPOINT"
 	--gossip "127.0.0.1:$GOSSIP_PORT" --remoting "127.0.0.1:$REMOTING_PORT" --raft "127.0.0.1:$RAFT_PORT" --durability sync --argon2-memory "$ARGON2_MEMORY" --log-level warn
