@@ -140,20 +140,13 @@ type grain interface {
 type budgeted struct{ grain }
 
 func (g budgeted) Receive(c actor.Context) {
-	switch c.Message().(type) {
-	case *protocluster.ClusterInit:
-		g.grain.Receive(c) // names the grain: its idle timeout may depend on its key
-		if d := g.idleTimeout(); d > 0 {
-			c.SetReceiveTimeout(d)
-		}
-		return
-	case *actor.ReceiveTimeout:
+	if _, idle := c.Message().(*actor.ReceiveTimeout); idle {
 		// Idle: stop. Messages already queued are answered first (the pill is a
 		// message); the cluster then forgets the activation (ActivationTerminating),
 		// and a message sent to its PID after that comes back as a dead letter,
 		// which cluster.Node.Request answers by activating the grain again. One sent
 		// in the instant between the pill and the stop is dropped and its sender
-		// waits out its deadline, as for a grain that moved (above): the price of
+		// waits out its deadline, as for a grain that moved (below): the price of
 		// not keeping every grain of every session in memory for ever.
 		c.Poison(c.Self())
 		return
@@ -167,6 +160,12 @@ func (g budgeted) Receive(c actor.Context) {
 		}
 	}
 	g.grain.Receive(c)
+	if _, init := c.Message().(*protocluster.ClusterInit); init {
+		// Named now: its idle timeout may depend on its key (this package's tests).
+		if d := g.idleTimeout(); d > 0 {
+			c.SetReceiveTimeout(d)
+		}
+	}
 }
 
 // grainEnv is what every grain of one member shares. Read-only after Kinds.
