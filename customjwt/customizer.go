@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
+
+	"github.com/dop251/goja"
 
 	"github.com/latchid/latch/directory"
 	"github.com/latchid/latch/oidcflow/oauth"
@@ -27,6 +30,33 @@ type Customizer struct {
 	// Log; nil discards. Script failures are logged, never shown to the client
 	// unless the config blocks issuance on error.
 	Log *slog.Logger
+
+	// compiled holds, per config key, the last directory record seen and its config
+	// decoded and script compiled: a token pays for neither unless the record changed.
+	compiled sync.Map // key -> *compiledConfig
+}
+
+// compiledConfig is a stored config ready to run.
+type compiledConfig struct {
+	src  *directory.JwtCustomizer // the record it was made from (each write publishes a new one)
+	cfg  Config                   // zero when the record does not decode
+	prog *goja.Program            // nil with err: the script does not compile
+	err  error
+}
+
+// config is the stored record of key, ready to run.
+func (c *Customizer) config(key string, stored *directory.JwtCustomizer) *compiledConfig {
+	if v, ok := c.compiled.Load(key); ok && v.(*compiledConfig).src == stored {
+		return v.(*compiledConfig)
+	}
+	cc := &compiledConfig{src: stored}
+	if json.Unmarshal(stored.Value, &cc.cfg) != nil {
+		cc.cfg = Config{}
+	} else if cc.cfg.Script != "" {
+		cc.prog, cc.err = compile(cc.cfg.Script)
+	}
+	c.compiled.Store(key, cc)
+	return cc
 }
 
 var _ op.ClaimsCustomizer = (*Customizer)(nil)
@@ -45,16 +75,21 @@ func (c *Customizer) CustomizeAccessToken(req op.CustomClaimsRequest) (map[strin
 	if !ok {
 		return nil, nil
 	}
-	var cfg Config
-	if err := json.Unmarshal(stored.Value, &cfg); err != nil || cfg.Script == "" {
+	cc := c.config(key, stored)
+	cfg := cc.cfg
+	if cfg.Script == "" {
 		return nil, nil
 	}
-	claims, err := c.Runner.Run(Input{
-		Script:               cfg.Script,
-		Token:                TokenPayload(req),
-		Context:              c.context(req),
-		EnvironmentVariables: cfg.EnvironmentVariables,
-	})
+	err := cc.err // a script that does not compile fails as its run would
+	var claims map[string]any
+	if err == nil {
+		claims, err = c.Runner.runProgram(cc.prog, Input{
+			Script:               cfg.Script,
+			Token:                TokenPayload(req),
+			Context:              c.context(req),
+			EnvironmentVariables: cfg.EnvironmentVariables,
+		})
+	}
 	if err == nil {
 		return claims, nil
 	}

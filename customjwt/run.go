@@ -72,6 +72,26 @@ const deniedMarker = "__latchCustomJwtDenied"
 // settles on. A script that runs past the time limit is interrupted and never holds
 // the caller longer than that.
 func (r Runner) Run(in Input) (map[string]any, error) {
+	prog, err := compile(in.Script)
+	if err != nil {
+		return nil, err
+	}
+	return r.runProgram(prog, in)
+}
+
+// compile compiles a script; a syntax error is an *Error of KindSyntax. A Program may
+// run in many runtimes at once.
+func compile(script string) (*goja.Program, error) {
+	prog, err := goja.Compile("custom-jwt.js", script, true)
+	if err != nil {
+		return nil, &Error{Kind: KindSyntax, Message: err.Error()}
+	}
+	return prog, nil
+}
+
+// runProgram is Run with in.Script compiled already (prog): in a runtime of its own,
+// so that no run sees what another left in its globals.
+func (r Runner) runProgram(prog *goja.Program, in Input) (map[string]any, error) {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -90,11 +110,6 @@ func (r Runner) Run(in Input) (map[string]any, error) {
 			Context map[string]any `json:"context,omitempty"`
 		}{in.Token, in.Context})
 	}
-	prog, err := goja.Compile("custom-jwt.js", in.Script, true)
-	if err != nil {
-		return nil, &Error{Kind: KindSyntax, Message: err.Error()}
-	}
-
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallStack)
 	timer := time.AfterFunc(timeout, func() { vm.Interrupt(KindTimeout) })
