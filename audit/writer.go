@@ -193,8 +193,9 @@ func (w *Writer) run() {
 			closing()
 			return
 		}
+		// Fill the batch: take what is queued, then sleep until the next look (or
+		// until the batch is due), until it is full or due.
 		due := time.Now().Add(w.interval)
-	fill:
 		for len(batch) < w.batchSize {
 			select {
 			case e := <-w.queue:
@@ -204,7 +205,7 @@ func (w *Writer) run() {
 			}
 			wait := min(pollInterval, time.Until(due))
 			if wait <= 0 {
-				break fill
+				break
 			}
 			timer.Reset(wait)
 			select {
@@ -213,9 +214,6 @@ func (w *Writer) run() {
 				timer.Stop()
 				closing()
 				return
-			}
-			if wait < pollInterval {
-				break fill // due
 			}
 		}
 		flush()
