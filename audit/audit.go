@@ -160,12 +160,12 @@ type Entry struct {
 	HookResponseStatus int
 	HookResponseBody   []byte
 
-	// Token is a JWT this request minted or verified (an ID token, a JWT access
-	// token, a Management API bearer). When UserID or ApplicationID is empty the
-	// Writer reads them from its claims (sub; aud for an ID token or client_id), off
-	// the request goroutine; a sub equal to the client id (a machine-to-machine
-	// token) names no user. The signature is not checked again; the token is never
-	// stored.
+	// Token is a JWT the request was verified with (a Management API write's
+	// bearer; the token endpoint sets UserID itself). When UserID or ApplicationID
+	// is empty the Writer reads them from its claims (sub; client_id, else a single
+	// aud), off the request goroutine; a sub equal to the client id (a
+	// machine-to-machine token) names no user. The signature is not checked again;
+	// the token is never stored.
 	Token string
 }
 
